@@ -1,0 +1,3 @@
+"""Patron: customer satisfaction and loyalty platform."""
+
+__version__ = "0.1.0"

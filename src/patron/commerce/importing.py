@@ -1,0 +1,301 @@
+"""``patron import products|orders|interactions``.
+
+An orders file has one row per order line; the header columns (customer, time, status, channel, store,
+currency) repeat on each line and must agree. The lines in the file are the order's complete set: lines of
+an already-known order that the file no longer lists are removed, and the order total is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Boolean, Column, Integer, Numeric, String, and_, delete, exists, func, literal, or_, select
+
+from patron.core import parsing as p
+from patron.core.db import UTCDateTime
+from patron.core.importing import (
+    Field,
+    ImportContext,
+    ImportSpec,
+    MergeCounts,
+    RowError,
+    RowProblems,
+    count,
+    existing_count,
+    import_timestamp,
+    live_count,
+    live_rows,
+    merge_upsert,
+    reference_check,
+)
+from patron.core.models import Workspace
+from patron.core.money import to_minor
+from patron.customers.models import Customer
+from patron.commerce.models import Channel, Interaction, Order, OrderLine, OrderStatus, Product
+
+_CUSTOMER_ALIASES = ("customer_external_id", "customer", "顧客編號", "客户编号", "會員編號", "会员编号")
+_PRODUCT_ALIASES = ("product_external_id", "sku", "product", "商品編號", "商品编号")
+_STATUS_ALIASES = {"完成": "completed", "已完成": "completed", "取消": "cancelled", "已取消": "cancelled",
+                   "canceled": "cancelled", "退貨": "returned", "退货": "returned", "已付款": "paid"}  # fmt: skip
+_CHANNEL_ALIASES = {"門市": "store", "门店": "store", "門店": "store", "官網": "web", "官网": "web",
+                    "電話": "phone", "电话": "phone", "shop": "store", "online": "web", "line": "chat"}  # fmt: skip
+MAX_AMOUNT_MINOR = 10**15
+
+
+def _money(values: dict[str, Any], name: str, currency: str) -> tuple[int | None, tuple[str, str, dict[str, Any]] | None]:
+    amount: Decimal | None = values.get(name)
+    if amount is None:
+        return None, None
+    try:
+        minor = to_minor(amount, currency)
+    except ValueError:
+        return None, (name, "import.too_many_decimals", {"value": str(amount), "currency": currency})
+    if abs(minor) > MAX_AMOUNT_MINOR:
+        return None, (name, "import.too_large", {"value": str(amount), "maximum": MAX_AMOUNT_MINOR})
+    return minor, None
+
+
+class ProductImport(ImportSpec):
+    kind = "products"
+    unique_key = ("external_id",)
+
+    def build_fields(self, workspace: Workspace) -> tuple[Field, ...]:
+        return (
+            Field("external_id", p.code(128), String(128), required=True, aliases=("product_id", "sku", "id", "商品編號", "商品编号")),
+            Field("name", p.text(300), String(300), required=True, aliases=("product_name", "品名", "商品名稱", "商品名称")),
+            Field("category", p.text(100), String(100), aliases=("類別", "类别", "分類", "分类")),
+            Field("price", p.decimal(Decimal(0)), Numeric(24, 6), aliases=("unit_price", "價格", "价格", "售價", "售价")),
+            Field("currency", p.currency, String(3), aliases=("幣別", "币种")),
+            Field("active", p.boolean, Boolean(), aliases=("上架",)),
+        )  # fmt: skip
+
+    def derived_columns(self) -> tuple[Column[Any], ...]:
+        return (Column("price_minor", Integer),)
+
+    def finish_row(self, values: dict[str, Any]) -> RowProblems:
+        values["currency"] = values["currency"] or self.workspace.currency
+        if values["active"] is None:
+            values["active"] = True
+        values["price_minor"], problem = _money(values, "price", values["currency"])
+        return [problem] if problem else []
+
+    def merge(self, ctx: ImportContext) -> MergeCounts:
+        s = ctx.staging
+        target = Product.__table__
+        columns = ["external_id", "name", "category", "price_minor", "currency", "active"]
+        present = {"price_minor" if n == "price" else n for n in ctx.present}
+        now = import_timestamp()
+        return merge_upsert(
+            ctx,
+            target,  # type: ignore[arg-type]
+            select(literal(ctx.workspace_id), *(s.c[n] for n in columns), now, now).where(live_rows(ctx)),
+            insert_columns=["workspace_id", *columns, "created_at", "updated_at"],
+            conflict_columns=["workspace_id", "external_id"],
+            update_columns=[n for n in columns[1:] if n in present],
+            existing=existing_count(ctx, target),  # type: ignore[arg-type]
+            staged=live_count(ctx),
+        )
+
+
+class OrderImport(ImportSpec):
+    kind = "orders"
+    unique_key = ("order_id", "line_no")
+    group_column = "order_id"
+    HEADER_COLUMNS = ("customer_id", "ordered_at", "status", "channel", "store", "currency")
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__(workspace)
+        self._next_line: dict[str, int] = {}
+
+    def build_fields(self, workspace: Workspace) -> tuple[Field, ...]:
+        zone = ZoneInfo(workspace.timezone)
+        return (
+            Field("order_id", p.code(128), String(128), required=True, aliases=("order_external_id", "訂單編號", "订单编号", "order")),
+            Field("customer_id", p.code(128), String(128), required=True, aliases=_CUSTOMER_ALIASES),
+            Field("ordered_at", p.datetime_field(zone), UTCDateTime(), required=True, aliases=("order_date", "date", "訂購時間", "下单时间", "訂單日期")),
+            Field("status", p.choice([s.value for s in OrderStatus], _STATUS_ALIASES), String(16), aliases=("狀態", "状态")),
+            Field("channel", p.choice([c.value for c in Channel], _CHANNEL_ALIASES), String(16), aliases=("通路", "渠道")),
+            Field("store", p.text(100), String(100), aliases=("門市", "门店", "store_name")),
+            Field("currency", p.currency, String(3), aliases=("幣別", "币种")),
+            Field("line_no", p.integer(1, 10_000), Integer(), aliases=("line", "line_number", "項次", "项次")),
+            Field("product_id", p.code(128), String(128), aliases=_PRODUCT_ALIASES),
+            Field("quantity", p.integer(1, 1_000_000), Integer(), aliases=("qty", "數量", "数量")),
+            Field("unit_price", p.decimal(Decimal(0)), Numeric(24, 6), required=True, aliases=("price", "單價", "单价")),
+            Field("discount", p.decimal(Decimal(0)), Numeric(24, 6), aliases=("折扣",)),
+        )  # fmt: skip
+
+    def derived_columns(self) -> tuple[Column[Any], ...]:
+        return tuple(Column(name, Integer) for name in ("unit_price_minor", "discount_minor", "amount_minor"))
+
+    def finish_row(self, values: dict[str, Any]) -> RowProblems:
+        currency = values["currency"] = values["currency"] or self.workspace.currency
+        values["status"] = values["status"] or OrderStatus.COMPLETED.value
+        values["channel"] = values["channel"] or Channel.WEB.value
+        values["quantity"] = values["quantity"] or 1
+        if values["line_no"] is None:
+            values["line_no"] = self._next_line.get(values["order_id"], 0) + 1
+        self._next_line[values["order_id"]] = max(self._next_line.get(values["order_id"], 0), values["line_no"])
+        problems: RowProblems = []
+        unit, problem = _money(values, "unit_price", currency)
+        problems += [problem] if problem else []
+        discount, problem = _money(values, "discount", currency)
+        problems += [problem] if problem else []
+        if problems or unit is None:
+            return problems
+        discount = discount or 0
+        gross = unit * values["quantity"]
+        if discount > gross:
+            return [("discount", "import.discount_exceeds", {"discount": str(values["discount"]), "gross": str(values["unit_price"] * values["quantity"])})]
+        values.update(unit_price_minor=unit, discount_minor=discount, amount_minor=gross - discount)
+        return []
+
+    def checks(self, ctx: ImportContext) -> list[Any]:
+        return [
+            reference_check("customer_id", Customer.__table__, "import.unknown_customer"),  # type: ignore[arg-type]
+            reference_check("product_id", Product.__table__, "import.unknown_product", optional=True),  # type: ignore[arg-type]
+            self._inconsistent_headers,
+        ]
+
+    def _inconsistent_headers(self, ctx: ImportContext) -> list[RowError]:
+        """All lines of one order must agree on its header; otherwise which line is right is a guess."""
+        s = ctx.staging
+        disagreements = [func.count(func.distinct(s.c[n])) > 1 for n in self.HEADER_COLUMNS]
+        bad = select(s.c.order_id).where(live_rows(ctx)).group_by(s.c.order_id).having(or_(*disagreements)).subquery()
+        query = select(s.c._line, s.c.order_id).join(bad, bad.c.order_id == s.c.order_id).where(live_rows(ctx))
+        return [
+            RowError(line, "order_id", "import.inconsistent_order", {"order": order, "columns": ", ".join(self.HEADER_COLUMNS)})
+            for line, order in ctx.connection.execute(query)
+        ]
+
+    def merge(self, ctx: ImportContext) -> MergeCounts:
+        s = ctx.staging
+        orders, lines, customers, products = (
+            Order.__table__, OrderLine.__table__, Customer.__table__, Product.__table__
+        )
+        ws = ctx.workspace_id
+        now = import_timestamp()
+        existing_lines = count(
+            ctx,
+            select(s.c._line)
+            .join(orders, and_(orders.c.workspace_id == ws, orders.c.external_id == s.c.order_id))
+            .join(lines, and_(lines.c.order_id == orders.c.id, lines.c.line_no == s.c.line_no))
+            .where(live_rows(ctx)),
+        )
+        staged_lines = live_count(ctx)
+        header_source = (
+            select(
+                literal(ws), s.c.order_id, customers.c.id, func.min(s.c.ordered_at), func.min(s.c.status),
+                func.min(s.c.channel), func.min(s.c.store), func.min(s.c.currency),
+                func.sum(s.c.amount_minor), now, now,
+            )
+            .join(customers, and_(customers.c.workspace_id == ws, customers.c.external_id == s.c.customer_id))
+            .where(live_rows(ctx))
+            .group_by(s.c.order_id, customers.c.id)
+        )  # fmt: skip
+        header_columns = ["customer_id", "ordered_at", "status", "channel", "store", "currency", "total_minor"]
+        merge_upsert(
+            ctx,
+            orders,  # type: ignore[arg-type]
+            header_source,
+            insert_columns=["workspace_id", "external_id", *header_columns, "created_at", "updated_at"],
+            conflict_columns=["workspace_id", "external_id"],
+            update_columns=[c for c in header_columns if c in ctx.present or c in {"customer_id", "ordered_at", "total_minor"}],
+            existing=0,
+            staged=0,
+        )
+        line_source = (
+            select(
+                literal(ws), orders.c.id, s.c.line_no, products.c.id, s.c.quantity,
+                s.c.unit_price_minor, s.c.discount_minor, s.c.amount_minor,
+            )
+            .join(orders, and_(orders.c.workspace_id == ws, orders.c.external_id == s.c.order_id))
+            .outerjoin(products, and_(products.c.workspace_id == ws, products.c.external_id == s.c.product_id))
+            .where(live_rows(ctx))
+        )  # fmt: skip
+        line_columns = ["product_id", "quantity", "unit_price_minor", "discount_minor", "amount_minor"]
+        counts = merge_upsert(
+            ctx,
+            lines,  # type: ignore[arg-type]
+            line_source,
+            insert_columns=["workspace_id", "order_id", "line_no", *line_columns],
+            conflict_columns=["order_id", "line_no"],
+            update_columns=line_columns,
+            existing=existing_lines,
+            staged=staged_lines,
+        )
+        touched = select(orders.c.id).join(s, and_(orders.c.external_id == s.c.order_id)).where(
+            orders.c.workspace_id == ws, live_rows(ctx)
+        )
+        still_listed = exists(
+            select(literal(1))
+            .select_from(s)
+            .join(orders, and_(orders.c.workspace_id == ws, orders.c.external_id == s.c.order_id))
+            .where(orders.c.id == lines.c.order_id, s.c.line_no == lines.c.line_no, live_rows(ctx))
+        )
+        removed = ctx.connection.execute(
+            delete(lines).where(lines.c.workspace_id == ws, lines.c.order_id.in_(touched), ~still_listed)
+        ).rowcount
+        return MergeCounts(counts.inserted, counts.updated, counts.unchanged, removed=removed)
+
+
+class InteractionImport(ImportSpec):
+    kind = "interactions"
+    unique_key = ("external_id",)
+
+    def build_fields(self, workspace: Workspace) -> tuple[Field, ...]:
+        zone = ZoneInfo(workspace.timezone)
+        return (
+            Field("external_id", p.code(128), String(128), aliases=("event_id", "interaction_id", "id"),
+                  doc="Optional. Without it a fingerprint of the row is used, so re-imports still do not duplicate."),
+            Field("customer_id", p.code(128), String(128), required=True, aliases=_CUSTOMER_ALIASES),
+            Field("occurred_at", p.datetime_field(zone), UTCDateTime(), required=True, aliases=("timestamp", "time", "date", "時間", "时间")),
+            Field("type", p.slug(48), String(48), required=True, aliases=("event", "event_type", "類型", "类型")),
+            Field("channel", p.choice([c.value for c in Channel], _CHANNEL_ALIASES), String(16), required=True, aliases=("通路", "渠道")),
+            Field("product_id", p.code(128), String(128), aliases=_PRODUCT_ALIASES),
+            Field("order_id", p.code(128), String(128), aliases=("order_external_id", "訂單編號", "订单编号")),
+            Field("detail", p.text(2000), String(2000), aliases=("details", "note", "備註", "备注", "url")),
+        )  # fmt: skip
+
+    def finish_row(self, values: dict[str, Any]) -> RowProblems:
+        if values["external_id"] is None:
+            fingerprint = "|".join(
+                str(values[n]) for n in ("customer_id", "occurred_at", "type", "channel", "product_id", "order_id", "detail")
+            )
+            values["external_id"] = "fp:" + hashlib.sha256(fingerprint.encode("utf-8")).hexdigest()[:40]
+        return []
+
+    def checks(self, ctx: ImportContext) -> list[Any]:
+        return [
+            reference_check("customer_id", Customer.__table__, "import.unknown_customer"),  # type: ignore[arg-type]
+            reference_check("product_id", Product.__table__, "import.unknown_product", optional=True),  # type: ignore[arg-type]
+        ]
+
+    def merge(self, ctx: ImportContext) -> MergeCounts:
+        s = ctx.staging
+        target, customers, products = Interaction.__table__, Customer.__table__, Product.__table__
+        ws = ctx.workspace_id
+        now = import_timestamp()
+        source = (
+            select(
+                literal(ws), s.c.external_id, customers.c.id, s.c.occurred_at, s.c.type, s.c.channel,
+                products.c.id, s.c.order_id, s.c.detail, now, now,
+            )
+            .join(customers, and_(customers.c.workspace_id == ws, customers.c.external_id == s.c.customer_id))
+            .outerjoin(products, and_(products.c.workspace_id == ws, products.c.external_id == s.c.product_id))
+            .where(live_rows(ctx))
+        )  # fmt: skip
+        columns = ["customer_id", "occurred_at", "type", "channel", "product_id", "order_external_id", "detail"]
+        present = {"order_external_id" if n == "order_id" else n for n in ctx.present} | {"customer_id"}
+        return merge_upsert(
+            ctx,
+            target,  # type: ignore[arg-type]
+            source,
+            insert_columns=["workspace_id", "external_id", *columns, "created_at", "updated_at"],
+            conflict_columns=["workspace_id", "external_id"],
+            update_columns=[c for c in columns if c in present],
+            existing=existing_count(ctx, target),  # type: ignore[arg-type]
+            staged=live_count(ctx),
+        )

@@ -1,0 +1,100 @@
+"""Products, orders with their lines, and interactions (touchpoint events) across channels."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patron.core.db import Base, IdType, Timestamped, WorkspaceScoped
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    APP = "app"
+    STORE = "store"
+    PHONE = "phone"
+    CHAT = "chat"
+    EMAIL = "email"
+    SOCIAL = "social"
+    SMS = "sms"
+    OTHER = "other"
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    RETURNED = "returned"
+
+
+class Product(WorkspaceScoped, Timestamped, Base):
+    __tablename__ = "products"
+    __table_args__ = (UniqueConstraint("workspace_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str | None] = mapped_column(String(100))
+    price_minor: Mapped[int | None] = mapped_column()
+    currency: Mapped[str] = mapped_column(String(3))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Order(WorkspaceScoped, Timestamped, Base):
+    """An order's total is derived from its lines at import time, never typed in separately."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "external_id"),
+        Index("ix_orders_workspace_id_customer_id_ordered_at", "workspace_id", "customer_id", "ordered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128))
+    customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("customers.id", ondelete="CASCADE"))
+    ordered_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default=OrderStatus.COMPLETED.value)
+    channel: Mapped[str] = mapped_column(String(16), default=Channel.WEB.value)
+    store: Mapped[str | None] = mapped_column(String(100))
+    currency: Mapped[str] = mapped_column(String(3))
+    total_minor: Mapped[int] = mapped_column(default=0)
+
+
+class OrderLine(WorkspaceScoped, Base):
+    __tablename__ = "order_lines"
+    __table_args__ = (UniqueConstraint("order_id", "line_no"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    order_id: Mapped[int] = mapped_column(IdType, ForeignKey("orders.id", ondelete="CASCADE"))
+    line_no: Mapped[int] = mapped_column()
+    product_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("products.id", ondelete="SET NULL"), index=True)
+    quantity: Mapped[int] = mapped_column()
+    unit_price_minor: Mapped[int] = mapped_column()
+    discount_minor: Mapped[int] = mapped_column(default=0)
+    amount_minor: Mapped[int] = mapped_column()
+
+
+class Interaction(WorkspaceScoped, Timestamped, Base):
+    """A touchpoint event: a visit, a product view, a support contact, an email opened…"""
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "external_id"),
+        Index("ix_interactions_workspace_id_customer_id_occurred_at", "workspace_id", "customer_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128))
+    customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("customers.id", ondelete="CASCADE"))
+    occurred_at: Mapped[datetime] = mapped_column()
+    type: Mapped[str] = mapped_column(String(48))
+    channel: Mapped[str] = mapped_column(String(16))
+    product_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("products.id", ondelete="SET NULL"))
+    order_external_id: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[str | None] = mapped_column(String(2000))

@@ -1,0 +1,80 @@
+"""Translated messages for zh-Hant, zh-Hans and en, kept in Babel/gettext ``.po`` catalogs.
+
+Message ids are stable codes (``import.unknown_customer``) so code never depends on wording, and
+translators work in ordinary ``.po`` tooling. Catalogs are read with Babel at first use: no compile step.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel.messages.pofile import read_po
+
+LOCALES: tuple[str, ...] = ("zh-Hant", "zh-Hans", "en")
+FALLBACK_LOCALE = "en"
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+
+_REGION_SCRIPT = {"tw": "zh-Hant", "hk": "zh-Hant", "mo": "zh-Hant", "cn": "zh-Hans", "sg": "zh-Hans", "my": "zh-Hans"}
+
+
+def normalize_locale(value: str | None) -> str | None:
+    """Map what browsers, CSV files and users write (zh_TW, zh-hant-tw, en-US, 繁體) to a supported locale."""
+    if not value:
+        return None
+    raw = value.strip().replace("_", "-").lower()
+    if raw in {"繁體", "繁体", "繁體中文", "繁体中文", "正體中文"}:
+        return "zh-Hant"
+    if raw in {"简体", "簡體", "简体中文", "簡體中文"}:
+        return "zh-Hans"
+    parts = raw.split("-")
+    if parts[0] == "en":
+        return "en"
+    if parts[0] == "zh":
+        if "hant" in parts:
+            return "zh-Hant"
+        if "hans" in parts:
+            return "zh-Hans"
+        for part in parts[1:]:
+            if part in _REGION_SCRIPT:
+                return _REGION_SCRIPT[part]
+        return "zh-Hans"
+    return None
+
+
+def negotiate(accept_language: str | None, default: str = FALLBACK_LOCALE) -> str:
+    """Pick the best supported locale from an HTTP Accept-Language header."""
+    if not accept_language:
+        return default
+    weighted: list[tuple[float, int, str]] = []
+    for index, item in enumerate(accept_language.split(",")):
+        tag, _, params = item.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        locale = normalize_locale(tag)
+        if locale and quality > 0:
+            weighted.append((-quality, index, locale))
+    return sorted(weighted)[0][2] if weighted else default
+
+
+@cache
+def catalog(locale: str) -> dict[str, str]:
+    path = LOCALE_DIR / locale.replace("-", "_") / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as handle:
+        po = read_po(handle)
+    return {str(message.id): str(message.string) for message in po if message.id and message.string}
+
+
+def translate(code: str, locale: str | None = None, /, **params: Any) -> str:
+    """The message for ``code`` in ``locale``, falling back to English, then to the code itself."""
+    chosen = normalize_locale(locale) or FALLBACK_LOCALE
+    text = catalog(chosen).get(code) or catalog(FALLBACK_LOCALE).get(code) or code
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return text

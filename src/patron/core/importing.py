@@ -1,0 +1,537 @@
+"""The bulk import engine shared by every domain's importer.
+
+Why this shape: rows are validated one by one in Python (types, ranges, formats), written to a temporary
+staging table, checked set-wise in SQL (duplicates inside the file, references to customers and products,
+consistency inside a group such as the lines of one order), then merged into the real tables with one
+``INSERT … SELECT … ON CONFLICT DO UPDATE`` per table, all in a single transaction. So an import either
+lands whole or not at all (a crash mid-way leaves nothing half-written and a re-run simply starts again),
+upserts on ``external_id`` make re-running a file change nothing, and PostgreSQL gets ``COPY`` speed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, ClassVar, TextIO
+
+from sqlalchemy import Boolean, Column, Connection, Index, Integer, MetaData, Select, Table, and_, func, literal, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.types import TypeEngine
+
+from patron.core.clock import utcnow
+from patron.core.db import UTCDateTime
+from patron.core.errors import PatronError
+from patron.core.i18n import translate
+from patron.core.models import Workspace
+from patron.core.parsing import FieldProblem, Parser
+from patron.core.tabular import REPLACEMENT, TabularSource, normalize_header, open_source
+
+BATCH_ROWS = 20_000
+MAX_KEPT_ERRORS = 1_000
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One importable column: how to parse it, how it is stored while staged, and what else it may be called."""
+
+    name: str
+    parse: Parser
+    sql_type: TypeEngine[Any]
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    column: str | None
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def message(self, locale: str | None = None) -> str:
+        return translate(self.code, locale, **self.params)
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    file: str
+    format: str
+    encoding: str | None
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    error_counts: Counter[str] = field(default_factory=Counter)
+    ignored_columns: list[str] = field(default_factory=list)
+    rejects_file: str | None = None
+
+    def add_error(self, error: RowError) -> None:
+        self.error_counts[error.code] += 1
+        if len(self.errors) < MAX_KEPT_ERRORS:
+            self.errors.append(error)
+
+
+@dataclass(frozen=True)
+class MergeCounts:
+    inserted: int
+    updated: int
+    unchanged: int
+    removed: int = 0
+
+
+@dataclass
+class ImportContext:
+    connection: Connection
+    workspace_id: int
+    workspace: Workspace
+    staging: Table
+    present: frozenset[str]
+
+    @property
+    def dialect(self) -> str:
+        return self.connection.dialect.name
+
+
+RowProblems = list[tuple[str | None, str, dict[str, Any]]]
+
+
+class ImportSpec(ABC):
+    """What one kind of file (customers, orders, …) means. Subclasses live in their own domain."""
+
+    kind: ClassVar[str]
+    #: Columns that identify a row; two rows of one file with the same key are both rejected.
+    unique_key: ClassVar[tuple[str, ...]]
+    #: Rows sharing this column stand or fall together (the lines of one order).
+    group_column: ClassVar[str | None] = None
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.fields = self.build_fields(workspace)
+
+    @abstractmethod
+    def build_fields(self, workspace: Workspace) -> tuple[Field, ...]: ...
+
+    def derived_columns(self) -> tuple[Column[Any], ...]:
+        """Staging columns computed from other cells (e.g. amounts in minor units)."""
+        return ()
+
+    def finish_row(self, values: dict[str, Any]) -> RowProblems:
+        """Cross-field rules on a parsed row; may add derived values. Returns problems found."""
+        return []
+
+    def checks(self, ctx: ImportContext) -> Iterable[Callable[[ImportContext], list[RowError]]]:
+        """Set-wise checks run in SQL after staging, in order; each sees only rows not yet rejected."""
+        return ()
+
+    @abstractmethod
+    def merge(self, ctx: ImportContext) -> MergeCounts: ...
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def upsert(ctx: ImportContext, table: Table) -> Any:
+    """The dialect's INSERT that supports ``on_conflict_do_update``."""
+    return postgresql.insert(table) if ctx.dialect == "postgresql" else sqlite.insert(table)
+
+
+def live_rows(ctx: ImportContext) -> Any:
+    return ctx.staging.c._rejected.is_(False)
+
+
+def merge_upsert(
+    ctx: ImportContext,
+    target: Table,
+    source: Select[Any],
+    *,
+    insert_columns: Sequence[str],
+    conflict_columns: Sequence[str],
+    update_columns: Sequence[str],
+    existing: int,
+    staged: int,
+) -> MergeCounts:
+    """Upsert ``source`` into ``target``, touching only rows whose values actually change."""
+    statement: Insert = upsert(ctx, target).from_select(list(insert_columns), source)
+    excluded = statement.excluded  # type: ignore[attr-defined]
+    if update_columns:
+        changed = [target.c[name].is_distinct_from(excluded[name]) for name in update_columns]
+        values: dict[str, Any] = {name: excluded[name] for name in update_columns}
+        if "updated_at" in target.c:
+            values["updated_at"] = excluded["updated_at"]
+        statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
+            index_elements=list(conflict_columns), set_=values, where=or_(*changed)
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=list(conflict_columns))  # type: ignore[attr-defined]
+    written = ctx.connection.execute(statement).rowcount
+    inserted = staged - existing
+    updated = max(written - inserted, 0)
+    return MergeCounts(inserted=inserted, updated=updated, unchanged=existing - updated)
+
+
+def count(ctx: ImportContext, query: Select[Any]) -> int:
+    return int(ctx.connection.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+
+
+def duplicates_check(columns: Sequence[str], code: str = "import.duplicate_key") -> Callable[[ImportContext], list[RowError]]:
+    """Rows whose key occurs more than once in the file: all are rejected, naming the first occurrence."""
+
+    def check(ctx: ImportContext) -> list[RowError]:
+        s = ctx.staging
+        keys = [s.c[name] for name in columns]
+        dupes = (
+            select(*keys, func.min(s.c._line).label("first_line"))
+            .where(live_rows(ctx))
+            .group_by(*keys)
+            .having(func.count() > 1)
+            .subquery()
+        )
+        query = (
+            select(s.c._line, dupes.c.first_line, *keys)
+            .join(dupes, and_(*[s.c[name] == dupes.c[name] for name in columns]))
+            .where(live_rows(ctx))
+        )
+        errors = []
+        for row in ctx.connection.execute(query):
+            key = " / ".join(str(row[2 + i]) for i in range(len(columns)))
+            errors.append(RowError(row[0], columns[-1], code, {"key": key, "first_line": row[1]}))
+        return errors
+
+    return check
+
+
+def reference_check(
+    column: str, target: Table, code: str, *, optional: bool = False
+) -> Callable[[ImportContext], list[RowError]]:
+    """Rows whose ``column`` names an ``external_id`` that ``target`` does not hold in this workspace."""
+
+    def check(ctx: ImportContext) -> list[RowError]:
+        s = ctx.staging
+        known = select(target.c.external_id).where(
+            target.c.workspace_id == ctx.workspace_id, target.c.external_id == s.c[column]
+        )
+        query = select(s.c._line, s.c[column]).where(live_rows(ctx), ~known.exists())
+        if optional:
+            query = query.where(s.c[column].is_not(None))
+        return [RowError(line, column, code, {"value": value}) for line, value in ctx.connection.execute(query)]
+
+    return check
+
+
+def live_count(ctx: ImportContext) -> int:
+    return count(ctx, select(ctx.staging.c._line).where(live_rows(ctx)))
+
+
+def existing_count(ctx: ImportContext, target: Table, column: str = "external_id") -> int:
+    """How many live staged rows already exist in ``target``: the basis for inserted/updated counts."""
+    s = ctx.staging
+    return count(
+        ctx,
+        select(s.c._line).join(
+            target, and_(target.c.workspace_id == ctx.workspace_id, target.c.external_id == s.c[column])
+        ).where(live_rows(ctx)),
+    )
+
+
+# --------------------------------------------------------------------------------------------- engine
+class _Rejects:
+    """Rejected rows written next to the input, in a shape that can be fixed and imported again."""
+
+    def __init__(self, path: Path | None, source: TabularSource) -> None:
+        self.path = path
+        self.source = source
+        self._handle: TextIO | None = None
+        self._writer: Any = None
+        self.count = 0
+
+    def write(self, line: int, values: list[str], errors: list[RowError], locale: str | None) -> None:
+        self.count += 1
+        if self.path is None:
+            return
+        reason = "; ".join(
+            f"{e.column}: {e.message(locale)}" if e.column else e.message(locale) for e in errors
+        )
+        if self._handle is None:
+            self._handle = self.path.open("w", encoding="utf-8-sig" if self._is_csv else "utf-8", newline="")
+            if self._is_csv:
+                self._writer = csv.writer(self._handle)
+                self._writer.writerow(["_line", "_errors", *self.source.header])
+        if self._is_csv:
+            self._writer.writerow([line, reason, *values])
+        else:
+            raw = values[0] if len(values) == 1 and values[0].lstrip().startswith("{") else None
+            record = json.loads(raw) if raw else {}
+            if not isinstance(record, dict):
+                record = {}
+            self._handle.write(json.dumps({"_line": line, "_errors": reason, **record}, ensure_ascii=False) + "\n")
+
+    @property
+    def _is_csv(self) -> bool:
+        return self.source.format != "jsonl"
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+
+def default_rejects_path(path: Path, fmt: str) -> Path:
+    suffix = ".rejects.jsonl" if fmt == "jsonl" else ".rejects.csv"
+    return path.with_name(path.name.split(".")[0] + suffix)
+
+
+def _staging_value(value: Any, dialect: str) -> Any:
+    # sqlite3's own datetime adapters are deprecated and differ from SQLAlchemy's storage format, which the
+    # merge compares against to detect unchanged rows; write exactly SQLAlchemy's format.
+    if dialect == "sqlite":
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if isinstance(value, date):
+            return value.isoformat()
+    return value
+
+
+def _bulk_stage(connection: Connection, table: Table, names: list[str], rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        raw = connection.connection.driver_connection
+        column_list = ", ".join(f'"{n}"' for n in names)
+        with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+        return
+    placeholders = ", ".join("?" for _ in names)
+    column_list = ", ".join(f'"{n}"' for n in names)
+    converted = [tuple(_staging_value(v, dialect) for v in row) for row in rows]
+    connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({column_list}) VALUES ({placeholders})', converted)  # type: ignore[arg-type]
+
+
+def _map_header(spec: ImportSpec, header: list[str], path: Path) -> tuple[list[tuple[int, Field]], list[str]]:
+    lookup: dict[str, Field] = {}
+    for f in spec.fields:
+        for alias in (f.name, *f.aliases):
+            lookup[normalize_header(alias)] = f
+    plan: list[tuple[int, Field]] = []
+    seen: dict[str, int] = {}
+    ignored: list[str] = []
+    for index, raw_name in enumerate(header):
+        name = normalize_header(raw_name)
+        if not name or name.startswith("_"):
+            continue
+        matched = lookup.get(name)
+        if matched is None:
+            ignored.append(raw_name)
+            continue
+        if matched.name in seen:
+            raise PatronError(
+                "import.duplicate_column", file=str(path), column=matched.name, first=seen[matched.name] + 1,
+                second=index + 1,
+            )  # fmt: skip
+        seen[matched.name] = index
+        plan.append((index, matched))
+    missing = [f.name for f in spec.fields if f.required and f.name not in seen]
+    if missing:
+        raise PatronError("import.missing_columns", file=str(path), columns=", ".join(missing))
+    return plan, ignored
+
+
+def _staging_table(spec: ImportSpec) -> Table:
+    metadata = MetaData()
+    columns: list[Column[Any]] = [
+        Column("_line", Integer, nullable=False),
+        Column("_rejected", Boolean, nullable=False, default=False),
+    ]
+    # Every field gets a column, present in the file or not, so derived defaults have somewhere to go.
+    columns += [Column(f.name, f.sql_type) for f in spec.fields]
+    columns += [column._copy() for column in spec.derived_columns()]
+    return Table(f"_staging_{spec.kind}", metadata, *columns, prefixes=["TEMPORARY"])
+
+
+def run_import(
+    engine: Engine,
+    spec: ImportSpec,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    encoding: str | None = None,
+    rejects_path: Path | None | bool = True,
+    locale: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Import ``path`` into ``spec.workspace``. Raises PatronError for whole-file problems; row problems are
+    reported and written to the rejects file (``rejects_path=True`` puts it next to the input)."""
+    with open_source(path, fmt=fmt, encoding=encoding) as source:
+        plan, ignored = _map_header(spec, source.header, path)
+        target: Path | None
+        if rejects_path is True:
+            target = default_rejects_path(path, source.format)
+            if not os.access(target.parent, os.W_OK):
+                raise PatronError("import.rejects_not_writable", file=str(target))
+        else:
+            target = rejects_path or None
+        report = ImportReport(spec.kind, str(path), source.format, source.encoding, ignored_columns=ignored)
+        rejects = _Rejects(target, source)
+        try:
+            with engine.connect() as connection, connection.begin():
+                _stage_and_merge(connection, spec, source, plan, report, rejects, locale, progress)
+        except BaseException:
+            rejects.close()
+            if target is not None and target.exists():
+                target.unlink()
+            raise
+        rejects.close()
+        if rejects.count == 0 and target is not None and target.exists():
+            target.unlink()  # a stale rejects file from an earlier run would mislead
+        report.rejected = rejects.count
+        report.rejects_file = str(target) if rejects.count and target is not None else None
+        return report
+
+
+def _stage_and_merge(
+    connection: Connection,
+    spec: ImportSpec,
+    source: TabularSource,
+    plan: list[tuple[int, Field]],
+    report: ImportReport,
+    rejects: _Rejects,
+    locale: str | None,
+    progress: ProgressCallback | None,
+) -> None:
+    staging = _staging_table(spec)
+    staging.create(connection)
+    ctx = ImportContext(connection, spec.workspace.id, spec.workspace, staging, frozenset(f.name for _, f in plan))
+    names = ["_line", "_rejected", *(f.name for f in spec.fields), *(c.name for c in spec.derived_columns())]
+    blank: dict[str, Any] = dict.fromkeys(names[2:])
+    bad_groups: dict[Any, int] = {}
+    batch: list[tuple[Any, ...]] = []
+    width = len(source.header)
+    for row in source.rows():
+        report.rows_read += 1
+        values = row.values
+        problems: RowProblems = []
+        if values and values[0].startswith("\x00json:"):
+            problems.append((None, "import.bad_json", {"reason": values[0][6:]}))
+        elif len(values) > width and any(v.strip() for v in values[width:]):
+            problems.append((None, "import.too_many_cells", {"expected": width, "found": len(values)}))
+        parsed = dict(blank)
+        if not problems:
+            for index, f in plan:
+                cell = values[index] if index < len(values) else ""
+                if REPLACEMENT in cell:
+                    problems.append((f.name, "import.bad_bytes", {"encoding": source.encoding}))
+                    continue
+                if not cell.strip():
+                    if f.required:
+                        problems.append((f.name, "import.required", {}))
+                    parsed[f.name] = None
+                    continue
+                try:
+                    parsed[f.name] = f.parse(cell)
+                except FieldProblem as problem:
+                    problems.append((f.name, problem.code, problem.params))
+            if not problems:
+                problems = spec.finish_row(parsed)
+        if problems:
+            errors = [RowError(row.line, column, c, params) for column, c, params in problems]
+            for error in errors:
+                report.add_error(error)
+            rejects.write(row.line, values, errors, locale)
+            group = parsed.get(spec.group_column) if spec.group_column else None
+            if group is not None:
+                bad_groups.setdefault(group, row.line)
+            continue
+        batch.append((row.line, False, *(parsed[n] for n in names[2:])))
+        if len(batch) >= BATCH_ROWS:
+            _bulk_stage(connection, staging, names, batch)
+            batch.clear()
+            if progress:
+                progress(source.bytes_read(), source.size)
+    _bulk_stage(connection, staging, names, batch)
+    if progress:
+        progress(source.size, source.size)
+
+    for index_columns in (spec.unique_key, (spec.group_column,) if spec.group_column else ()):
+        if index_columns:
+            Index(f"ix{staging.name}_{'_'.join(index_columns)}", *(staging.c[c] for c in index_columns)).create(connection)
+    late: dict[int, list[RowError]] = {}
+    checks = [*([duplicates_check(spec.unique_key)] if spec.unique_key else []), *spec.checks(ctx)]
+    for check in checks:
+        _mark_rejected(ctx, check(ctx), late, report)
+    if spec.group_column is not None:
+        _mark_rejected(ctx, _group_cascade(ctx, spec.group_column, bad_groups, late), late, report)
+    counts = spec.merge(ctx)
+    report.inserted, report.updated, report.unchanged, report.removed = (
+        counts.inserted, counts.updated, counts.unchanged, counts.removed
+    )
+    if late:
+        _write_late_rejects(source, late, rejects, locale)
+    staging.drop(connection)
+
+
+def _mark_rejected(
+    ctx: ImportContext, errors: list[RowError], late: dict[int, list[RowError]], report: ImportReport
+) -> None:
+    if not errors:
+        return
+    lines = sorted({e.line for e in errors})
+    for error in errors:
+        report.add_error(error)
+        late.setdefault(error.line, []).append(error)
+    s = ctx.staging
+    for start in range(0, len(lines), 5_000):
+        chunk = lines[start : start + 5_000]
+        ctx.connection.execute(s.update().where(s.c._line.in_(chunk)).values(_rejected=True))
+
+
+def _group_cascade(
+    ctx: ImportContext, column: str, bad_groups: dict[str, int], late: dict[int, list[RowError]]
+) -> list[RowError]:
+    """Every still-live row of a group that lost a row is rejected too, so no order lands half-imported."""
+    s = ctx.staging
+    failed: dict[Any, int] = dict(bad_groups)
+    rejected_lines = sorted(late)
+    for start in range(0, len(rejected_lines), 5_000):
+        chunk = rejected_lines[start : start + 5_000]
+        for group, line in ctx.connection.execute(select(s.c[column], s.c._line).where(s.c._line.in_(chunk))):
+            failed.setdefault(group, line)
+    if not failed:
+        return []
+    errors: list[RowError] = []
+    keys = list(failed)
+    for start in range(0, len(keys), 5_000):
+        chunk = keys[start : start + 5_000]
+        query = select(s.c._line, s.c[column]).where(s.c[column].in_(chunk), live_rows(ctx))
+        for line, group in ctx.connection.execute(query):
+            errors.append(RowError(line, column, "import.group_rejected", {"group": group, "line": failed[group]}))
+    return errors
+
+
+def _write_late_rejects(
+    source: TabularSource, late: dict[int, list[RowError]], rejects: _Rejects, locale: str | None
+) -> None:
+    """Rows rejected by set-wise checks are copied from a second read of the file, only when there are any."""
+    reopened = open_source(source.path, fmt=source.format, encoding=source.encoding)
+    with reopened:
+        for row in reopened.rows():
+            errors = late.get(row.line)
+            if errors:
+                rejects.write(row.line, row.values, errors, locale)
+
+
+def import_timestamp() -> Any:
+    """The import's timestamp as a bound value typed for the target column."""
+    return literal(utcnow(), UTCDateTime())

@@ -1,0 +1,58 @@
+"""Tenancy and access: workspaces, their users and API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patron.core.db import Base, IdType, Timestamped, WorkspaceScoped
+
+
+class Workspace(Timestamped, Base):
+    """A brand (tenant). Every business row belongs to exactly one."""
+
+    __tablename__ = "workspaces"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Taipei")
+    currency: Mapped[str] = mapped_column(String(3), default="TWD")
+    default_locale: Mapped[str] = mapped_column(String(16), default="zh-Hant")
+    industry: Mapped[str | None] = mapped_column(String(64))
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    VIEWER = "viewer"
+
+
+class User(WorkspaceScoped, Timestamped, Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("workspace_id", "email"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default=Role.ADMIN.value)
+    locale: Mapped[str | None] = mapped_column(String(16))
+    last_login_at: Mapped[datetime | None] = mapped_column()
+    disabled: Mapped[bool] = mapped_column(default=False)
+
+
+class ApiKey(WorkspaceScoped, Timestamped, Base):
+    """Only a SHA-256 digest of the key is stored; the prefix finds the row without a scan."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_digest: Mapped[str] = mapped_column(String(64))
+    created_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id", ondelete="SET NULL"))
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()

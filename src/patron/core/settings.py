@@ -1,0 +1,47 @@
+"""Settings read from the environment (prefix ``PATRON_``) so one build runs on a laptop and in production."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PATRON_", env_file=".env", extra="ignore")
+
+    var_dir: Path = DEFAULT_VAR_DIR
+    database_url: str = ""
+    secret_key: str = ""
+    default_workspace: str = "demo"
+    default_locale: str = "zh-Hant"
+    # Uploads above this size are refused before they are read into the importer.
+    max_upload_bytes: int = 1024 * 1024 * 1024
+    echo_sql: bool = False
+
+    def resolved_database_url(self) -> str:
+        """The embedded SQLite file under ``var/`` unless a server URL is configured."""
+        if self.database_url:
+            return self.database_url
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.var_dir / 'patron.db').resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        """A configured key, or one generated once and kept under ``var/`` so sessions survive restarts."""
+        if self.secret_key:
+            return self.secret_key
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        key_file = self.var_dir / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+            key_file.chmod(0o600)
+        return key_file.read_text(encoding="utf-8").strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,32 @@
+"""Customer profiles, identified by the integrator's ``external_id``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patron.core.db import Base, IdType, Timestamped, WorkspaceScoped
+
+
+class Customer(WorkspaceScoped, Timestamped, Base):
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("workspace_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    birthday: Mapped[date | None] = mapped_column()
+    gender: Mapped[str | None] = mapped_column(String(16))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    city: Mapped[str | None] = mapped_column(String(100))
+    segment: Mapped[str | None] = mapped_column(String(64))
+    signup_at: Mapped[datetime | None] = mapped_column()
+    consent_email: Mapped[bool] = mapped_column(default=False)
+    consent_sms: Mapped[bool] = mapped_column(default=False)
+    consent_surveys: Mapped[bool] = mapped_column(default=False)
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)

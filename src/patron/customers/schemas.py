@@ -1,0 +1,55 @@
+"""Customer shapes for the API and CLI."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from patron.commerce.schemas import InteractionRead, OrderRead
+from patron.core.schemas import ReadModel
+
+
+class CustomerRead(ReadModel):
+    external_id: str
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    birthday: date | None = None
+    gender: str | None = None
+    locale: str | None = None
+    city: str | None = None
+    segment: str | None = None
+    signup_at: datetime | None = None
+    consent_email: bool = False
+    consent_sms: bool = False
+    consent_surveys: bool = False
+    attributes: dict[str, Any] | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CustomerSummary(BaseModel):
+    order_count: int
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+    total_spent: str = Field(description="Decimal string in the workspace currency")
+    currency: str
+    interaction_count: int
+
+
+class CustomerStory(BaseModel):
+    """The 360° view: who they are, what they bought, every touchpoint in time order."""
+
+    profile: CustomerRead
+    summary: CustomerSummary
+    orders: list[OrderRead]
+    interactions: list[InteractionRead]
+
+
+class CustomerPage(BaseModel):
+    items: list[CustomerRead]
+    total: int
+    limit: int
+    offset: int

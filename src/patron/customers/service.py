@@ -1,0 +1,59 @@
+"""Customer profiles and the 360° story built from commerce data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from patron.commerce import service as commerce
+from patron.core.errors import NotFound
+from patron.core.models import Workspace
+from patron.core.tenancy import scoped
+from patron.customers.models import Customer
+from patron.customers.schemas import CustomerRead, CustomerStory, CustomerSummary
+
+
+def get_customer(session: Session, *, workspace_id: int, external_id: str) -> Customer:
+    customer = session.scalar(scoped(Customer, workspace_id, Customer.external_id == external_id))
+    if customer is None:
+        raise NotFound("customer.not_found", external_id=external_id)
+    return customer
+
+
+def customer_story(session: Session, *, workspace: Workspace, external_id: str) -> CustomerStory:
+    customer = get_customer(session, workspace_id=workspace.id, external_id=external_id)
+    orders = commerce.customer_orders(session, workspace_id=workspace.id, customer_id=customer.id)
+    interactions = commerce.customer_interactions(session, workspace_id=workspace.id, customer_id=customer.id)
+    counted = [o for o in orders if o.status not in {"cancelled", "returned"}]
+    spent = sum((Decimal(o.total) for o in counted if o.currency == workspace.currency), Decimal(0))
+    summary = CustomerSummary(
+        order_count=len(counted),
+        first_order_at=min((o.ordered_at for o in counted), default=None),
+        last_order_at=max((o.ordered_at for o in counted), default=None),
+        total_spent=str(spent),
+        currency=workspace.currency,
+        interaction_count=commerce.interaction_count(session, workspace_id=workspace.id, customer_id=customer.id),
+    )
+    return CustomerStory(
+        profile=CustomerRead.model_validate(customer), summary=summary, orders=orders, interactions=interactions
+    )
+
+
+def search_customers(
+    session: Session, *, workspace_id: int, query: str | None, limit: int, offset: int
+) -> tuple[Sequence[Customer], int]:
+    criteria = []
+    if query:
+        pattern = f"%{query.strip()}%"
+        criteria.append(
+            or_(Customer.external_id.ilike(pattern), Customer.name.ilike(pattern), Customer.email.ilike(pattern))
+        )
+    total = int(
+        session.scalar(select(func.count()).select_from(Customer).where(Customer.workspace_id == workspace_id, *criteria))
+        or 0
+    )
+    rows = session.scalars(scoped(Customer, workspace_id, *criteria).order_by(Customer.external_id).limit(limit).offset(offset))
+    return list(rows), total

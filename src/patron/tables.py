@@ -1,0 +1,11 @@
+"""Imports every domain's models so ``Base.metadata`` is complete (for Alembic and test schemas)."""
+
+from __future__ import annotations
+
+from patron.commerce import models as commerce_models
+from patron.core import models as core_models
+from patron.core.db import Base
+from patron.customers import models as customer_models
+
+metadata = Base.metadata
+MODEL_MODULES = (core_models, customer_models, commerce_models)
