@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
 from patron.commerce.importing import InteractionImport, OrderImport, ProductImport
-from patron.core.importing import ImportSpec
+from patron.core import service as core_service
+from patron.core.db import transaction
+from patron.core.errors import PatronError
+from patron.core.importing import ImportReport, ImportSpec, ProgressCallback, run_import
 from patron.customers.importing import CustomerImport
 
 IMPORT_SPECS: dict[str, type[ImportSpec]] = {
@@ -12,3 +19,36 @@ IMPORT_SPECS: dict[str, type[ImportSpec]] = {
     "orders": OrderImport,
     "interactions": InteractionImport,
 }
+#: The order a whole data set must be loaded in: later kinds refer to earlier ones.
+IMPORT_ORDER = ("customers", "products", "orders", "interactions")
+
+
+def import_file(
+    engine: Engine,
+    *,
+    workspace_slug: str,
+    kind: str,
+    path: Path,
+    fmt: str | None = None,
+    encoding: str | None = None,
+    rejects_path: Path | None | bool = True,
+    locale: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Import one file of ``kind`` into the workspace; the whole file lands in one transaction."""
+    spec_class = IMPORT_SPECS.get(kind)
+    if spec_class is None:
+        raise PatronError("import.unknown_kind", kind=kind, choices=", ".join(IMPORT_SPECS))
+    with transaction(engine) as session:
+        workspace = core_service.get_workspace(session, workspace_slug)
+        session.expunge(workspace)
+    return run_import(
+        engine,
+        spec_class(workspace),
+        path,
+        fmt=fmt,
+        encoding=encoding,
+        rejects_path=rejects_path,
+        locale=locale,
+        progress=progress,
+    )

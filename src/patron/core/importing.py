@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
@@ -300,6 +301,8 @@ def _staging_value(value: Any, dialect: str) -> Any:
             return value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
         if isinstance(value, date):
             return value.isoformat()
+        if isinstance(value, Decimal):
+            return str(value)  # exact: the staged Numeric column is only read back for display
     return value
 
 

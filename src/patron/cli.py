@@ -1,0 +1,345 @@
+"""The ``patron`` command. Each command owns its transaction; services never commit."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from patron.core import migrate
+from patron.core import service as core_service
+from patron.core.db import get_engine, transaction
+from patron.core.errors import PatronError
+from patron.core.i18n import normalize_locale
+from patron.core.importing import ImportReport
+from patron.core.settings import get_settings
+from patron.customers import service as customer_service
+from patron.importers import IMPORT_SPECS, import_file
+
+app = typer.Typer(help="Patron: customer satisfaction and loyalty platform.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+workspaces_app = typer.Typer(help="Workspaces (brands, tenants).", no_args_is_help=True)
+users_app = typer.Typer(help="Web UI users.", no_args_is_help=True)
+apikeys_app = typer.Typer(help="API keys for integrators.", no_args_is_help=True)
+customers_app = typer.Typer(help="Customer profiles.", no_args_is_help=True)
+demo_app = typer.Typer(help="The seeded demo workspace.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(workspaces_app, name="workspaces")
+app.add_typer(users_app, name="users")
+app.add_typer(apikeys_app, name="apikeys")
+app.add_typer(customers_app, name="customers")
+app.add_typer(demo_app, name="demo")
+
+console = Console()
+errors = Console(stderr=True)
+T = TypeVar("T")
+
+WorkspaceOption = Annotated[
+    str | None, typer.Option("--workspace", "-w", help="Workspace slug [default: PATRON_DEFAULT_WORKSPACE or demo]")
+]
+LocaleOption = Annotated[str | None, typer.Option("--lang", help="Language of messages: zh-Hant, zh-Hans or en")]
+
+
+def _workspace_slug(value: str | None) -> str:
+    return value or get_settings().default_workspace
+
+
+def _locale(value: str | None) -> str:
+    return normalize_locale(value) or get_settings().default_locale
+
+
+@contextmanager
+def _friendly_errors(locale: str | None = None) -> Iterator[None]:
+    """A PatronError becomes one clear line on stderr and exit code 2, never a traceback."""
+    try:
+        yield
+    except PatronError as error:
+        errors.print(f"[red]{error.message(_locale(locale))}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _run(action: Callable[[], T], locale: str | None = None) -> T:
+    with _friendly_errors(locale):
+        return action()
+
+
+# --------------------------------------------------------------------------------------------- db
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest revision (safe to re-run)."""
+    engine = get_engine()
+    migrate.upgrade(engine)
+    console.print(f"database at revision {migrate.current_revision(engine)} ({engine.url.render_as_string()})")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the schema revision of the configured database."""
+    engine = get_engine()
+    console.print(f"current: {migrate.current_revision(engine)}  head: {migrate.head_revision(engine)}")
+
+
+# --------------------------------------------------------------------------------------------- workspaces
+@workspaces_app.command("create")
+def workspaces_create(
+    slug: str,
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+    timezone: Annotated[str, typer.Option(help="IANA time zone")] = "Asia/Taipei",
+    currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "TWD",
+    locale: Annotated[str, typer.Option("--locale", help="Default language")] = "zh-Hant",
+    industry: Annotated[str | None, typer.Option(help="Industry, for benchmarks")] = None,
+) -> None:
+    def action() -> None:
+        with transaction() as session:
+            workspace = core_service.create_workspace(
+                session, slug=slug, name=name or slug, timezone=timezone, currency=currency,
+                default_locale=locale, industry=industry,
+            )  # fmt: skip
+            console.print(f"workspace [bold]{workspace.slug}[/bold] created")
+
+    _run(action)
+
+
+@workspaces_app.command("list")
+def workspaces_list() -> None:
+    with transaction() as session:
+        table = Table("slug", "name", "timezone", "currency", "locale")
+        for w in core_service.list_workspaces(session):
+            table.add_row(w.slug, w.name, w.timezone, w.currency, w.default_locale)
+    console.print(table)
+
+
+# --------------------------------------------------------------------------------------------- users
+@users_app.command("create")
+def users_create(
+    email: str,
+    password: Annotated[
+        str | None, typer.Option(help="At least 10 characters; asked for when omitted", envvar="PATRON_NEW_PASSWORD")
+    ] = None,
+    role: Annotated[str, typer.Option(help="admin or viewer")] = "admin",
+    display_name: Annotated[str, typer.Option("--name")] = "",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Create a user who logs into the web UI with a password (stored as an argon2id hash)."""
+    if password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            user = core_service.create_user(
+                session, workspace_id=ws.id, email=email, password=password or "", role=role, display_name=display_name
+            )
+            console.print(f"user [bold]{user.email}[/bold] ({user.role}) created in {ws.slug}")
+
+    _run(action)
+
+
+# --------------------------------------------------------------------------------------------- api keys
+@apikeys_app.command("create")
+def apikeys_create(name: str, workspace: WorkspaceOption = None) -> None:
+    """Mint an API key. The key is printed once; only its digest is stored."""
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            _, full_key = core_service.create_api_key(session, workspace_id=ws.id, name=name)
+        console.print("API key (shown once, store it now):")
+        print(full_key)
+
+    _run(action)
+
+
+@apikeys_app.command("list")
+def apikeys_list(workspace: WorkspaceOption = None) -> None:
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            table = Table("prefix", "name", "created", "last used", "revoked")
+            for key in core_service.list_api_keys(session, workspace_id=ws.id):
+                table.add_row(key.prefix, key.name, str(key.created_at), str(key.last_used_at or ""), str(key.revoked_at or ""))
+        console.print(table)
+
+    _run(action)
+
+
+@apikeys_app.command("revoke")
+def apikeys_revoke(prefix: str, workspace: WorkspaceOption = None) -> None:
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            core_service.revoke_api_key(session, workspace_id=ws.id, prefix=prefix)
+        console.print(f"key {prefix} revoked")
+
+    _run(action)
+
+
+# --------------------------------------------------------------------------------------------- import
+@app.command("import")
+def import_command(
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(IMPORT_SPECS)}")],
+    file: Annotated[Path, typer.Argument(help="CSV, Excel .xlsx or JSON Lines file")],
+    workspace: WorkspaceOption = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, xlsx or jsonl [default: from extension]")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding [default: detected]")] = None,
+    rejects: Annotated[Path | None, typer.Option(help="Where to write rejected rows [default: next to FILE]")] = None,
+    lang: LocaleOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Validate and upsert a file on external_id. Good rows land; bad rows go to a rejects file."""
+    locale = _locale(lang)
+    with (
+        _friendly_errors(locale),
+        Progress(
+            "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+            TimeRemainingColumn(), console=errors, transient=True, disable=as_json or not sys.stderr.isatty(),
+        ) as bar,
+    ):  # fmt: skip
+        task = bar.add_task(f"{kind} ← {file.name}", total=None)
+        report = import_file(
+            get_engine(), workspace_slug=_workspace_slug(workspace), kind=kind, path=file, fmt=fmt,
+            encoding=encoding, rejects_path=rejects or True, locale=locale,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )  # fmt: skip
+    if as_json:
+        print(json.dumps(report_dict(report, locale), ensure_ascii=False, indent=2))
+    else:
+        _print_report(report, locale)
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+def report_dict(report: ImportReport, locale: str) -> dict[str, Any]:
+    return {
+        "kind": report.kind, "file": report.file, "format": report.format, "encoding": report.encoding,
+        "rows_read": report.rows_read, "inserted": report.inserted, "updated": report.updated,
+        "unchanged": report.unchanged, "removed": report.removed, "rejected": report.rejected,
+        "rejects_file": report.rejects_file, "ignored_columns": report.ignored_columns,
+        "errors": [
+            {"line": e.line, "column": e.column, "code": e.code, "message": e.message(locale)} for e in report.errors
+        ],
+    }  # fmt: skip
+
+
+def _print_report(report: ImportReport, locale: str) -> None:
+    console.print(
+        f"{report.kind}: read {report.rows_read} rows from {report.file} ({report.format}, {report.encoding or 'binary'}) — "
+        f"[green]{report.inserted} inserted[/green], {report.updated} updated, {report.unchanged} unchanged"
+        + (f", {report.removed} removed lines" if report.removed else "")
+        + (f", [red]{report.rejected} rejected[/red]" if report.rejected else "")
+    )
+    if report.ignored_columns:
+        console.print(f"ignored columns: {', '.join(report.ignored_columns)}")
+    if report.errors:
+        table = Table("line", "column", "reason", title="rejected rows (first 20)")
+        for error in report.errors[:20]:
+            table.add_row(str(error.line), error.column or "", error.message(locale))
+        console.print(table)
+        console.print(f"all rejected rows with reasons: {report.rejects_file}")
+
+
+# --------------------------------------------------------------------------------------------- customers
+@customers_app.command("show")
+def customers_show(
+    external_id: str,
+    workspace: WorkspaceOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole story as JSON")] = False,
+    lang: LocaleOption = None,
+) -> None:
+    """A customer's profile, orders with lines, and interaction timeline."""
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            story = customer_service.customer_story(session, workspace=ws, external_id=external_id)
+        if as_json:
+            print(story.model_dump_json(indent=2))
+            return
+        p, s = story.profile, story.summary
+        profile = Table(show_header=False, title=f"customer {p.external_id}")
+        for label, value in (
+            ("name", p.name), ("email", p.email), ("phone", p.phone), ("birthday", p.birthday),
+            ("gender", p.gender), ("locale", p.locale), ("city", p.city), ("segment", p.segment),
+            ("signed up", p.signup_at), ("consent email/sms/surveys", f"{p.consent_email}/{p.consent_sms}/{p.consent_surveys}"),
+            ("orders", s.order_count), ("spent", f"{s.total_spent} {s.currency}"),
+            ("first/last order", f"{s.first_order_at} / {s.last_order_at}"), ("interactions", s.interaction_count),
+        ):  # fmt: skip
+            profile.add_row(label, "" if value is None else str(value))
+        console.print(profile)
+        orders = Table("order", "time", "status", "channel", "total", "lines", title="orders")
+        for order in story.orders[:20]:
+            items = ", ".join(f"{line.product_name or line.product_external_id} ×{line.quantity}" for line in order.lines)
+            orders.add_row(order.external_id, str(order.ordered_at), order.status, order.channel, f"{order.total} {order.currency}", items)
+        console.print(orders)
+        timeline = Table("time", "type", "channel", "detail", title="interactions (newest 30)")
+        for event in story.interactions[:30]:
+            timeline.add_row(str(event.occurred_at), event.type, event.channel, event.detail or event.product_external_id or "")
+        console.print(timeline)
+
+    _run(action, lang)
+
+
+# --------------------------------------------------------------------------------------------- demo
+@demo_app.command("load")
+def demo_load(
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing when the demo workspace has data")] = False,
+    customers: Annotated[int, typer.Option(help="Number of customers")] = 5_000,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 20_251_123,
+    end: Annotated[str | None, typer.Option(help="Last day of the two-year history [default: today]")] = None,
+    slug: Annotated[str, typer.Option("--workspace", help="Workspace slug")] = "demo",
+) -> None:
+    """Generate and import a seeded demo workspace (a Taiwanese tea-and-coffee retail brand)."""
+    from patron.demo.loader import DEMO_ADMIN_EMAIL, demo_has_data, load_demo
+
+    engine = get_engine()
+    migrate.upgrade(engine)
+    if if_empty and demo_has_data(engine, slug):
+        console.print(f"demo workspace [bold]{slug}[/bold] already loaded; log in as {DEMO_ADMIN_EMAIL}")
+        return
+    password = secrets.token_urlsafe(12)
+    with _friendly_errors():
+        summary = load_demo(
+            engine, slug=slug, customers=customers, seed=seed, end=date.fromisoformat(end) if end else date.today(),
+            admin_password=password, data_dir=get_settings().var_dir / "demo", log=console.print,
+        )  # fmt: skip
+    console.print(
+        f"demo workspace [bold]{slug}[/bold]: {summary}\n"
+        f"log in at http://127.0.0.1:8000/login as [bold]{DEMO_ADMIN_EMAIL}[/bold] with password [bold]{password}[/bold]"
+        " (also written to var/demo/admin-password.txt)"
+    )
+    (get_settings().var_dir / "demo" / "admin-password.txt").write_text(
+        f"{DEMO_ADMIN_EMAIL}\n{password}\n", encoding="utf-8"
+    )
+
+
+# --------------------------------------------------------------------------------------------- serve
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Serve the web UI and the REST API."""
+    import uvicorn
+
+    migrate.upgrade(get_engine())
+    password_file = get_settings().var_dir / "demo" / "admin-password.txt"
+    console.print(f"Patron on http://{host}:{port}/  ·  API docs http://{host}:{port}/docs  ·  spec /openapi.json")
+    if password_file.exists():
+        email, password = password_file.read_text(encoding="utf-8").split()[:2]
+        console.print(f"demo login: {email} / {password}")
+    uvicorn.run("patron.web.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
