@@ -7,7 +7,7 @@ import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -309,7 +309,7 @@ def demo_load(
     password = secrets.token_urlsafe(12)
     with _friendly_errors():
         summary = load_demo(
-            engine, slug=slug, customers=customers, seed=seed, end=date.fromisoformat(end) if end else date.today(),
+            engine, slug=slug, customers=customers, seed=seed, end=date.fromisoformat(end) if end else date.today() - timedelta(days=1),
             admin_password=password, data_dir=get_settings().var_dir / "demo", log=console.print,
         )  # fmt: skip
     console.print(

@@ -55,3 +55,15 @@ class ProductPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class WorkspaceTotals(BaseModel):
+    customers: int
+    products: int
+    orders: int
+    order_lines: int
+    interactions: int
+    revenue: str
+    currency: str
+    first_order_at: datetime | None
+    last_order_at: datetime | None

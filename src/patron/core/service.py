@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from patron.core.tenancy import scoped
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def create_workspace(
@@ -145,5 +147,8 @@ def authenticate_api_key(session: Session, full_key: str) -> ApiKey:
         or not security.digests_match(api_key.key_digest, security.digest_api_key(full_key.strip()))
     ):
         raise Unauthorized("auth.bad_api_key")
-    api_key.last_used_at = utcnow()
+    now = utcnow()
+    # Written at most once a minute: a write on every call would serialise all API traffic on SQLite.
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+        api_key.last_used_at = now
     return api_key

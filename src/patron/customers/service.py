@@ -27,7 +27,7 @@ def customer_story(session: Session, *, workspace: Workspace, external_id: str) 
     customer = get_customer(session, workspace_id=workspace.id, external_id=external_id)
     orders = commerce.customer_orders(session, workspace_id=workspace.id, customer_id=customer.id)
     interactions = commerce.customer_interactions(session, workspace_id=workspace.id, customer_id=customer.id)
-    counted = [o for o in orders if o.status not in {"cancelled", "returned"}]
+    counted = [o for o in orders if o.status not in commerce.NON_REVENUE_STATUSES]
     spent = sum((Decimal(o.total) for o in counted if o.currency == workspace.currency), Decimal(0))
     summary = CustomerSummary(
         order_count=len(counted),

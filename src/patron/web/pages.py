@@ -1,0 +1,146 @@
+"""Server-rendered pages for people: login, the workspace landing page, customer search and the 360° view."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from patron.commerce import service as commerce_service
+from patron.core import service as core_service
+from patron.core.errors import NotFound, PatronError, Unauthorized
+from patron.core.i18n import LOCALES, normalize_locale
+from patron.core.models import User, Workspace
+from patron.core.settings import get_settings
+from patron.customers import service as customer_service
+from patron.web.deps import SessionDep, page_locale
+from patron.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+LANG_COOKIE = "patron_lang"
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies; the app turns it into a redirect to the login form."""
+
+
+@dataclass
+class Viewer:
+    user: User
+    workspace: Workspace
+    locale: str
+
+
+def _csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return str(token)
+
+
+def _check_csrf(request: Request, token: str) -> None:
+    if not token or not secrets.compare_digest(token, str(request.session.get("csrf", ""))):
+        raise PatronError("request.invalid", status=400, details="csrf")
+
+
+def current_viewer(request: Request, session: SessionDep) -> Viewer:
+    user_id, workspace_id = request.session.get("uid"), request.session.get("ws")
+    if not isinstance(user_id, int) or not isinstance(workspace_id, int):
+        raise LoginRequired
+    user = core_service.get_user(session, workspace_id=workspace_id, user_id=user_id)
+    workspace = session.get(Workspace, workspace_id)
+    if user is None or workspace is None:
+        request.session.clear()
+        raise LoginRequired
+    return Viewer(user, workspace, page_locale(request, user, workspace))
+
+
+ViewerDep = Annotated[Viewer, Depends(current_viewer)]
+
+
+def _remember_language(request: Request, response: Response) -> Response:
+    chosen = normalize_locale(request.query_params.get("lang"))
+    if chosen in LOCALES:
+        response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002 - the conventional name
+    locale = page_locale(request)
+    context = {"csrf": _csrf_token(request), "next": next, "workspace": get_settings().default_workspace, "error": None}
+    return _remember_language(request, render(request, "login.html", context, locale=locale))
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    session: SessionDep,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=1000)],
+    workspace: Annotated[str, Form(max_length=64)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
+) -> Response:
+    _check_csrf(request, csrf)
+    locale = page_locale(request)
+    try:
+        ws = core_service.get_workspace(session, workspace.strip())
+        user = core_service.authenticate_user(session, workspace_id=ws.id, email=email, password=password)
+    except (NotFound, Unauthorized):
+        context = {"csrf": _csrf_token(request), "next": next, "workspace": workspace, "email": email,
+                   "error": "auth.bad_credentials"}  # fmt: skip
+        return render(request, "login.html", context, locale=locale, status_code=401)
+    request.session.clear()
+    request.session.update({"uid": user.id, "ws": ws.id, "csrf": secrets.token_urlsafe(24)})
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    _check_csrf(request, csrf)
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+    totals = commerce_service.workspace_totals(session, workspace=viewer.workspace)
+    return _page(request, viewer, "home.html", {"totals": totals})
+
+
+@router.get("/customers", response_class=HTMLResponse)
+def customers(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    rows, total = customer_service.search_customers(
+        session, workspace_id=viewer.workspace.id, query=q or None, limit=50, offset=offset
+    )
+    return _page(request, viewer, "customers.html", {"q": q, "rows": rows, "total": total, "offset": offset})
+
+
+@router.get("/customers/{external_id}", response_class=HTMLResponse)
+def customer_page(external_id: str, request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+    story = customer_service.customer_story(session, workspace=viewer.workspace, external_id=external_id)
+    return _page(request, viewer, "customer.html", {"story": story})
+
+
+def _page(request: Request, viewer: Viewer, name: str, context: dict[str, object]) -> Response:
+    full = {"viewer": viewer, "csrf": _csrf_token(request), **context}
+    response = render(request, name, full, locale=viewer.locale, timezone=viewer.workspace.timezone)
+    return _remember_language(request, response)
+
+
+def login_redirect(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)

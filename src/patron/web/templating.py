@@ -1,0 +1,62 @@
+"""Jinja2 environment with translation and locale-aware number/date formatting."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from patron.core.i18n import LOCALES, translate
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+#: CLDR locales used for formatting: Taiwan conventions for Traditional, mainland for Simplified.
+BABEL_LOCALE = {"zh-Hant": "zh_Hant_TW", "zh-Hans": "zh_Hans_CN", "en": "en_US"}
+LANGUAGE_NAMES = {"zh-Hant": "繁體中文", "zh-Hans": "简体中文", "en": "English"}
+
+templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
+
+
+def formatters(locale: str, timezone: str = "Asia/Taipei") -> dict[str, Any]:
+    cldr = BABEL_LOCALE[locale]
+    zone = ZoneInfo(timezone)
+
+    def number(value: int | float | Decimal) -> str:
+        return format_decimal(value, locale=cldr)
+
+    def money(value: Decimal, currency: str) -> str:
+        return format_currency(value, currency, locale=cldr)
+
+    def when(value: datetime | None) -> str:
+        return "" if value is None else format_datetime(value.astimezone(zone), "short", locale=cldr)
+
+    def day(value: datetime | None) -> str:
+        return "" if value is None else format_date(value.astimezone(zone).date(), "medium", locale=cldr)
+
+    def t(code: str, **params: Any) -> str:
+        return translate(code, locale, **params)
+
+    return {"number": number, "money": money, "when": when, "day": day, "t": t}
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any], *, locale: str, timezone: str = "Asia/Taipei", status_code: int = 200
+) -> HTMLResponse:
+    full = {
+        **formatters(locale, timezone),
+        "locale": locale,
+        "locales": LOCALES,
+        "language_names": LANGUAGE_NAMES,
+        **context,
+    }
+    response = templates.TemplateResponse(request, name, full, status_code=status_code)
+    response.headers["Content-Language"] = locale
+    return response
