@@ -45,9 +45,12 @@ errors = Console(stderr=True)
 T = TypeVar("T")
 
 WorkspaceOption = Annotated[
-    str | None, typer.Option("--workspace", "-w", help="Workspace slug [default: PATRON_DEFAULT_WORKSPACE or demo]")
+    str | None,
+    typer.Option("--workspace", "-w", help="Workspace slug [default: PATRON_DEFAULT_WORKSPACE or demo]"),
 ]
-LocaleOption = Annotated[str | None, typer.Option("--lang", help="Language of messages: zh-Hant, zh-Hans or en")]
+LocaleOption = Annotated[
+    str | None, typer.Option("--lang", help="Language of messages: zh-Hant, zh-Hans or en")
+]
 
 
 def _workspace_slug(value: str | None) -> str:
@@ -79,7 +82,9 @@ def db_upgrade() -> None:
     """Create or migrate the schema to the newest revision (safe to re-run)."""
     engine = get_engine()
     migrate.upgrade(engine)
-    console.print(f"database at revision {migrate.current_revision(engine)} ({engine.url.render_as_string()})")
+    console.print(
+        f"database at revision {migrate.current_revision(engine)} ({engine.url.render_as_string()})"
+    )
 
 
 @db_app.command("current")
@@ -124,7 +129,8 @@ def workspaces_list() -> None:
 def users_create(
     email: str,
     password: Annotated[
-        str | None, typer.Option(help="At least 10 characters; asked for when omitted", envvar="PATRON_NEW_PASSWORD")
+        str | None,
+        typer.Option(help="At least 10 characters; asked for when omitted", envvar="PATRON_NEW_PASSWORD"),
     ] = None,
     role: Annotated[str, typer.Option(help="admin or viewer")] = "admin",
     display_name: Annotated[str, typer.Option("--name")] = "",
@@ -138,7 +144,12 @@ def users_create(
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
             user = core_service.create_user(
-                session, workspace_id=ws.id, email=email, password=password or "", role=role, display_name=display_name
+                session,
+                workspace_id=ws.id,
+                email=email,
+                password=password or "",
+                role=role,
+                display_name=display_name,
             )
             console.print(f"user [bold]{user.email}[/bold] ({user.role}) created in {ws.slug}")
 
@@ -167,7 +178,13 @@ def apikeys_list(workspace: WorkspaceOption = None) -> None:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
             table = Table("prefix", "name", "created", "last used", "revoked")
             for key in core_service.list_api_keys(session, workspace_id=ws.id):
-                table.add_row(key.prefix, key.name, str(key.created_at), str(key.last_used_at or ""), str(key.revoked_at or ""))
+                table.add_row(
+                    key.prefix,
+                    key.name,
+                    str(key.created_at),
+                    str(key.last_used_at or ""),
+                    str(key.revoked_at or ""),
+                )
         console.print(table)
 
     _run(action)
@@ -190,9 +207,13 @@ def import_command(
     kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(IMPORT_SPECS)}")],
     file: Annotated[Path, typer.Argument(help="CSV, Excel .xlsx or JSON Lines file")],
     workspace: WorkspaceOption = None,
-    fmt: Annotated[str | None, typer.Option("--format", help="csv, xlsx or jsonl [default: from extension]")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv, xlsx or jsonl [default: from extension]")
+    ] = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding [default: detected]")] = None,
-    rejects: Annotated[Path | None, typer.Option(help="Where to write rejected rows [default: next to FILE]")] = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Where to write rejected rows [default: next to FILE]")
+    ] = None,
     lang: LocaleOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
@@ -278,12 +299,26 @@ def customers_show(
         console.print(profile)
         orders = Table("order", "time", "status", "channel", "total", "lines", title="orders")
         for order in story.orders[:20]:
-            items = ", ".join(f"{line.product_name or line.product_external_id} ×{line.quantity}" for line in order.lines)
-            orders.add_row(order.external_id, str(order.ordered_at), order.status, order.channel, f"{order.total} {order.currency}", items)
+            items = ", ".join(
+                f"{line.product_name or line.product_external_id} ×{line.quantity}" for line in order.lines
+            )
+            orders.add_row(
+                order.external_id,
+                str(order.ordered_at),
+                order.status,
+                order.channel,
+                f"{order.total} {order.currency}",
+                items,
+            )
         console.print(orders)
         timeline = Table("time", "type", "channel", "detail", title="interactions (newest 30)")
         for event in story.interactions[:30]:
-            timeline.add_row(str(event.occurred_at), event.type, event.channel, event.detail or event.product_external_id or "")
+            timeline.add_row(
+                str(event.occurred_at),
+                event.type,
+                event.channel,
+                event.detail or event.product_external_id or "",
+            )
         console.print(timeline)
 
     _run(action, lang)
@@ -292,7 +327,9 @@ def customers_show(
 # --------------------------------------------------------------------------------------------- demo
 @demo_app.command("load")
 def demo_load(
-    if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing when the demo workspace has data")] = False,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing when the demo workspace has data")
+    ] = False,
     customers: Annotated[int, typer.Option(help="Number of customers")] = 5_000,
     seed: Annotated[int, typer.Option(help="Random seed")] = 20_251_123,
     end: Annotated[str | None, typer.Option(help="Last day of the two-year history [default: today]")] = None,
@@ -334,11 +371,15 @@ def serve(
 
     migrate.upgrade(get_engine())
     password_file = get_settings().var_dir / "demo" / "admin-password.txt"
-    console.print(f"Patron on http://{host}:{port}/  ·  API docs http://{host}:{port}/docs  ·  spec /openapi.json")
+    console.print(
+        f"Patron on http://{host}:{port}/  ·  API docs http://{host}:{port}/docs  ·  spec /openapi.json"
+    )
     if password_file.exists():
         email, password = password_file.read_text(encoding="utf-8").split()[:2]
         console.print(f"demo login: {email} / {password}")
-    uvicorn.run("patron.web.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run(
+        "patron.web.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,7 +31,7 @@ def import_file(
     path: Path,
     fmt: str | None = None,
     encoding: str | None = None,
-    rejects_path: Path | None | bool = True,
+    rejects_path: Path | bool | None = True,
     locale: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> ImportReport:

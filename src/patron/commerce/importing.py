@@ -12,8 +12,22 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, Column, Integer, Numeric, String, and_, delete, exists, func, literal, or_, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Integer,
+    Numeric,
+    String,
+    and_,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
 
+from patron.commerce.models import Channel, Interaction, Order, OrderLine, OrderStatus, Product
 from patron.core import parsing as p
 from patron.core.db import UTCDateTime
 from patron.core.importing import (
@@ -34,7 +48,6 @@ from patron.core.importing import (
 from patron.core.models import Workspace
 from patron.core.money import to_minor
 from patron.customers.models import Customer
-from patron.commerce.models import Channel, Interaction, Order, OrderLine, OrderStatus, Product
 
 _CUSTOMER_ALIASES = ("customer_external_id", "customer", "顧客編號", "客户编号", "會員編號", "会员编号")
 _PRODUCT_ALIASES = ("product_external_id", "sku", "product", "商品編號", "商品编号")
@@ -45,7 +58,9 @@ _CHANNEL_ALIASES = {"門市": "store", "门店": "store", "門店": "store", "�
 MAX_AMOUNT_MINOR = 10**15
 
 
-def _money(values: dict[str, Any], name: str, currency: str) -> tuple[int | None, tuple[str, str, dict[str, Any]] | None]:
+def _money(
+    values: dict[str, Any], name: str, currency: str
+) -> tuple[int | None, tuple[str, str, dict[str, Any]] | None]:
     amount: Decimal | None = values.get(name)
     if amount is None:
         return None, None
@@ -137,7 +152,9 @@ class OrderImport(ImportSpec):
         values["quantity"] = values["quantity"] or 1
         if values["line_no"] is None:
             values["line_no"] = self._next_line.get(values["order_id"], 0) + 1
-        self._next_line[values["order_id"]] = max(self._next_line.get(values["order_id"], 0), values["line_no"])
+        self._next_line[values["order_id"]] = max(
+            self._next_line.get(values["order_id"], 0), values["line_no"]
+        )
         problems: RowProblems = []
         unit, problem = _money(values, "unit_price", currency)
         problems += [problem] if problem else []
@@ -148,7 +165,16 @@ class OrderImport(ImportSpec):
         discount = discount or 0
         gross = unit * values["quantity"]
         if discount > gross:
-            return [("discount", "import.discount_exceeds", {"discount": str(values["discount"]), "gross": str(values["unit_price"] * values["quantity"])})]
+            return [
+                (
+                    "discount",
+                    "import.discount_exceeds",
+                    {
+                        "discount": str(values["discount"]),
+                        "gross": str(values["unit_price"] * values["quantity"]),
+                    },
+                )
+            ]
         values.update(unit_price_minor=unit, discount_minor=discount, amount_minor=gross - discount)
         return []
 
@@ -163,17 +189,33 @@ class OrderImport(ImportSpec):
         """All lines of one order must agree on its header; otherwise which line is right is a guess."""
         s = ctx.staging
         disagreements = [func.count(func.distinct(s.c[n])) > 1 for n in self.HEADER_COLUMNS]
-        bad = select(s.c.order_id).where(live_rows(ctx)).group_by(s.c.order_id).having(or_(*disagreements)).subquery()
-        query = select(s.c._line, s.c.order_id).join(bad, bad.c.order_id == s.c.order_id).where(live_rows(ctx))
+        bad = (
+            select(s.c.order_id)
+            .where(live_rows(ctx))
+            .group_by(s.c.order_id)
+            .having(or_(*disagreements))
+            .subquery()
+        )
+        query = (
+            select(s.c._line, s.c.order_id).join(bad, bad.c.order_id == s.c.order_id).where(live_rows(ctx))
+        )
         return [
-            RowError(line, "order_id", "import.inconsistent_order", {"order": order, "columns": ", ".join(self.HEADER_COLUMNS)})
+            RowError(
+                line,
+                "order_id",
+                "import.inconsistent_order",
+                {"order": order, "columns": ", ".join(self.HEADER_COLUMNS)},
+            )
             for line, order in ctx.connection.execute(query)
         ]
 
     def merge(self, ctx: ImportContext) -> MergeCounts:
         s = ctx.staging
         orders, lines, customers, products = (
-            Order.__table__, OrderLine.__table__, Customer.__table__, Product.__table__
+            Order.__table__,
+            OrderLine.__table__,
+            Customer.__table__,
+            Product.__table__,
         )
         ws = ctx.workspace_id
         now = import_timestamp()
@@ -195,14 +237,26 @@ class OrderImport(ImportSpec):
             .where(live_rows(ctx))
             .group_by(s.c.order_id, customers.c.id)
         )  # fmt: skip
-        header_columns = ["customer_id", "ordered_at", "status", "channel", "store", "currency", "total_minor"]
+        header_columns = [
+            "customer_id",
+            "ordered_at",
+            "status",
+            "channel",
+            "store",
+            "currency",
+            "total_minor",
+        ]
         merge_upsert(
             ctx,
             orders,  # type: ignore[arg-type]
             header_source,
             insert_columns=["workspace_id", "external_id", *header_columns, "created_at", "updated_at"],
             conflict_columns=["workspace_id", "external_id"],
-            update_columns=[c for c in header_columns if c in ctx.present or c in {"customer_id", "ordered_at", "total_minor"}],
+            update_columns=[
+                c
+                for c in header_columns
+                if c in ctx.present or c in {"customer_id", "ordered_at", "total_minor"}
+            ],
             existing=0,
             staged=0,
         )
@@ -226,8 +280,10 @@ class OrderImport(ImportSpec):
             existing=existing_lines,
             staged=staged_lines,
         )
-        touched = select(orders.c.id).join(s, and_(orders.c.external_id == s.c.order_id)).where(
-            orders.c.workspace_id == ws, live_rows(ctx)
+        touched = (
+            select(orders.c.id)
+            .join(s, and_(orders.c.external_id == s.c.order_id))
+            .where(orders.c.workspace_id == ws, live_rows(ctx))
         )
         still_listed = exists(
             select(literal(1))
@@ -236,7 +292,7 @@ class OrderImport(ImportSpec):
             .where(orders.c.id == lines.c.order_id, s.c.line_no == lines.c.line_no, live_rows(ctx))
         )
         removed = ctx.connection.execute(
-            delete(lines).where(lines.c.workspace_id == ws, lines.c.order_id.in_(touched), ~still_listed)
+            delete(OrderLine).where(lines.c.workspace_id == ws, lines.c.order_id.in_(touched), ~still_listed)
         ).rowcount
         return MergeCounts(counts.inserted, counts.updated, counts.unchanged, removed=removed)
 
@@ -262,7 +318,8 @@ class InteractionImport(ImportSpec):
     def finish_row(self, values: dict[str, Any]) -> RowProblems:
         if values["external_id"] is None:
             fingerprint = "|".join(
-                str(values[n]) for n in ("customer_id", "occurred_at", "type", "channel", "product_id", "order_id", "detail")
+                str(values[n])
+                for n in ("customer_id", "occurred_at", "type", "channel", "product_id", "order_id", "detail")
             )
             values["external_id"] = "fp:" + hashlib.sha256(fingerprint.encode("utf-8")).hexdigest()[:40]
         return []
@@ -287,7 +344,15 @@ class InteractionImport(ImportSpec):
             .outerjoin(products, and_(products.c.workspace_id == ws, products.c.external_id == s.c.product_id))
             .where(live_rows(ctx))
         )  # fmt: skip
-        columns = ["customer_id", "occurred_at", "type", "channel", "product_id", "order_external_id", "detail"]
+        columns = [
+            "customer_id",
+            "occurred_at",
+            "type",
+            "channel",
+            "product_id",
+            "order_external_id",
+            "detail",
+        ]
         present = {"order_external_id" if n == "order_id" else n for n in ctx.present} | {"customer_id"}
         return merge_upsert(
             ctx,

@@ -73,7 +73,9 @@ class OrderLine(WorkspaceScoped, Base):
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     order_id: Mapped[int] = mapped_column(IdType, ForeignKey("orders.id", ondelete="CASCADE"))
     line_no: Mapped[int] = mapped_column()
-    product_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("products.id", ondelete="SET NULL"), index=True)
+    product_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("products.id", ondelete="SET NULL"), index=True
+    )
     quantity: Mapped[int] = mapped_column()
     unit_price_minor: Mapped[int] = mapped_column()
     discount_minor: Mapped[int] = mapped_column(default=0)
@@ -86,7 +88,12 @@ class Interaction(WorkspaceScoped, Timestamped, Base):
     __tablename__ = "interactions"
     __table_args__ = (
         UniqueConstraint("workspace_id", "external_id"),
-        Index("ix_interactions_workspace_id_customer_id_occurred_at", "workspace_id", "customer_id", "occurred_at"),
+        Index(
+            "ix_interactions_workspace_id_customer_id_occurred_at",
+            "workspace_id",
+            "customer_id",
+            "occurred_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)

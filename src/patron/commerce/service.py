@@ -8,12 +8,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.commerce.models import Interaction, Order, OrderLine, OrderStatus, Product
-from patron.customers.models import Customer
 from patron.commerce.schemas import InteractionRead, OrderLineRead, OrderRead, ProductRead, WorkspaceTotals
-from patron.core.models import Workspace
 from patron.core.clock import as_utc
+from patron.core.models import Workspace
 from patron.core.money import from_minor
 from patron.core.tenancy import scoped
+from patron.customers.models import Customer
 
 
 def money_text(minor: int, currency: str) -> str:
@@ -24,7 +24,9 @@ def customer_orders(session: Session, *, workspace_id: int, customer_id: int) ->
     """Orders newest first, each with its lines and the products they name."""
     orders = list(
         session.scalars(
-            scoped(Order, workspace_id, Order.customer_id == customer_id).order_by(Order.ordered_at.desc(), Order.id)
+            scoped(Order, workspace_id, Order.customer_id == customer_id).order_by(
+                Order.ordered_at.desc(), Order.id
+            )
         )
     )
     if not orders:
@@ -93,7 +95,9 @@ def customer_interactions(
 def interaction_count(session: Session, *, workspace_id: int, customer_id: int) -> int:
     return int(
         session.scalar(
-            select(func.count()).where(Interaction.workspace_id == workspace_id, Interaction.customer_id == customer_id)
+            select(func.count()).where(
+                Interaction.workspace_id == workspace_id, Interaction.customer_id == customer_id
+            )
         )
         or 0
     )
@@ -114,7 +118,9 @@ def list_products(
     session: Session, *, workspace_id: int, limit: int, offset: int
 ) -> tuple[list[ProductRead], int]:
     total = int(session.scalar(select(func.count()).where(Product.workspace_id == workspace_id)) or 0)
-    products = session.scalars(scoped(Product, workspace_id).order_by(Product.external_id).limit(limit).offset(offset))
+    products = session.scalars(
+        scoped(Product, workspace_id).order_by(Product.external_id).limit(limit).offset(offset)
+    )
     return [product_read(p) for p in products], total
 
 
@@ -122,8 +128,12 @@ def list_products(
 NON_REVENUE_STATUSES = (OrderStatus.CANCELLED.value, OrderStatus.RETURNED.value)
 
 
-def _count(session: Session, model: type[Customer | Product | Order | OrderLine | Interaction], workspace_id: int) -> int:
-    return int(session.scalar(select(func.count()).select_from(model).where(model.workspace_id == workspace_id)) or 0)
+def _count(
+    session: Session, model: type[Customer | Product | Order | OrderLine | Interaction], workspace_id: int
+) -> int:
+    return int(
+        session.scalar(select(func.count()).select_from(model).where(model.workspace_id == workspace_id)) or 0
+    )
 
 
 def workspace_totals(session: Session, *, workspace: Workspace) -> WorkspaceTotals:

@@ -43,8 +43,13 @@ class ImportReportRead(BaseModel):
 
     @classmethod
     def from_report(cls, report: ImportReport, locale: str) -> ImportReportRead:
-        errors = [ImportErrorRead(line=e.line, column=e.column, code=e.code, message=e.message(locale)) for e in report.errors]
-        fields: dict[str, Any] = {name: getattr(report, name) for name in cls.model_fields if name != "errors"}
+        errors = [
+            ImportErrorRead(line=e.line, column=e.column, code=e.code, message=e.message(locale))
+            for e in report.errors
+        ]
+        fields: dict[str, Any] = {
+            name: getattr(report, name) for name in cls.model_fields if name != "errors"
+        }
         return cls(**fields, errors=errors)
 
 

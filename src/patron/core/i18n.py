@@ -16,7 +16,14 @@ LOCALES: tuple[str, ...] = ("zh-Hant", "zh-Hans", "en")
 FALLBACK_LOCALE = "en"
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 
-_REGION_SCRIPT = {"tw": "zh-Hant", "hk": "zh-Hant", "mo": "zh-Hant", "cn": "zh-Hans", "sg": "zh-Hans", "my": "zh-Hans"}
+_REGION_SCRIPT = {
+    "tw": "zh-Hant",
+    "hk": "zh-Hant",
+    "mo": "zh-Hant",
+    "cn": "zh-Hans",
+    "sg": "zh-Hans",
+    "my": "zh-Hans",
+}
 
 
 def normalize_locale(value: str | None) -> str | None:

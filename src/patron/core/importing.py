@@ -22,7 +22,21 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
-from sqlalchemy import Boolean, Column, Connection, Index, Integer, MetaData, Select, Table, and_, func, literal, or_, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    Select,
+    Table,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.dml import Insert
@@ -187,7 +201,9 @@ def count(ctx: ImportContext, query: Select[Any]) -> int:
     return int(ctx.connection.execute(select(func.count()).select_from(query.subquery())).scalar_one())
 
 
-def duplicates_check(columns: Sequence[str], code: str = "import.duplicate_key") -> Callable[[ImportContext], list[RowError]]:
+def duplicates_check(
+    columns: Sequence[str], code: str = "import.duplicate_key"
+) -> Callable[[ImportContext], list[RowError]]:
     """Rows whose key occurs more than once in the file: all are rejected, naming the first occurrence."""
 
     def check(ctx: ImportContext) -> list[RowError]:
@@ -227,7 +243,9 @@ def reference_check(
         query = select(s.c._line, s.c[column]).where(live_rows(ctx), ~known.exists())
         if optional:
             query = query.where(s.c[column].is_not(None))
-        return [RowError(line, column, code, {"value": value}) for line, value in ctx.connection.execute(query)]
+        return [
+            RowError(line, column, code, {"value": value}) for line, value in ctx.connection.execute(query)
+        ]
 
     return check
 
@@ -241,9 +259,9 @@ def existing_count(ctx: ImportContext, target: Table, column: str = "external_id
     s = ctx.staging
     return count(
         ctx,
-        select(s.c._line).join(
-            target, and_(target.c.workspace_id == ctx.workspace_id, target.c.external_id == s.c[column])
-        ).where(live_rows(ctx)),
+        select(s.c._line)
+        .join(target, and_(target.c.workspace_id == ctx.workspace_id, target.c.external_id == s.c[column]))
+        .where(live_rows(ctx)),
     )
 
 
@@ -277,7 +295,9 @@ class _Rejects:
             record = json.loads(raw) if raw else {}
             if not isinstance(record, dict):
                 record = {}
-            self._handle.write(json.dumps({"_line": line, "_errors": reason, **record}, ensure_ascii=False) + "\n")
+            self._handle.write(
+                json.dumps({"_line": line, "_errors": reason, **record}, ensure_ascii=False) + "\n"
+            )
 
     @property
     def _is_csv(self) -> bool:
@@ -320,7 +340,9 @@ def _bulk_stage(connection: Connection, table: Table, names: list[str], rows: li
     placeholders = ", ".join("?" for _ in names)
     column_list = ", ".join(f'"{n}"' for n in names)
     converted = [tuple(_staging_value(v, dialect) for v in row) for row in rows]
-    connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({column_list}) VALUES ({placeholders})', converted)  # type: ignore[arg-type]
+    connection.exec_driver_sql(
+        f'INSERT INTO "{table.name}" ({column_list}) VALUES ({placeholders})', converted
+    )
 
 
 def _map_header(spec: ImportSpec, header: list[str], path: Path) -> tuple[list[tuple[int, Field]], list[str]]:
@@ -371,7 +393,7 @@ def run_import(
     *,
     fmt: str | None = None,
     encoding: str | None = None,
-    rejects_path: Path | None | bool = True,
+    rejects_path: Path | bool | None = True,
     locale: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> ImportReport:
@@ -416,7 +438,9 @@ def _stage_and_merge(
 ) -> None:
     staging = _staging_table(spec)
     staging.create(connection)
-    ctx = ImportContext(connection, spec.workspace.id, spec.workspace, staging, frozenset(f.name for _, f in plan))
+    ctx = ImportContext(
+        connection, spec.workspace.id, spec.workspace, staging, frozenset(f.name for _, f in plan)
+    )
     names = ["_line", "_rejected", *(f.name for f in spec.fields), *(c.name for c in spec.derived_columns())]
     blank: dict[str, Any] = dict.fromkeys(names[2:])
     bad_groups: dict[Any, int] = {}
@@ -469,7 +493,9 @@ def _stage_and_merge(
 
     for index_columns in (spec.unique_key, (spec.group_column,) if spec.group_column else ()):
         if index_columns:
-            Index(f"ix{staging.name}_{'_'.join(index_columns)}", *(staging.c[c] for c in index_columns)).create(connection)
+            Index(
+                f"ix{staging.name}_{'_'.join(index_columns)}", *(staging.c[c] for c in index_columns)
+            ).create(connection)
     late: dict[int, list[RowError]] = {}
     checks = [*([duplicates_check(spec.unique_key)] if spec.unique_key else []), *spec.checks(ctx)]
     for check in checks:
@@ -478,7 +504,10 @@ def _stage_and_merge(
         _mark_rejected(ctx, _group_cascade(ctx, spec.group_column, bad_groups, late), late, report)
     counts = spec.merge(ctx)
     report.inserted, report.updated, report.unchanged, report.removed = (
-        counts.inserted, counts.updated, counts.unchanged, counts.removed
+        counts.inserted,
+        counts.updated,
+        counts.unchanged,
+        counts.removed,
     )
     if late:
         _write_late_rejects(source, late, rejects, locale)
@@ -519,7 +548,9 @@ def _group_cascade(
         chunk = keys[start : start + 5_000]
         query = select(s.c._line, s.c[column]).where(s.c[column].in_(chunk), live_rows(ctx))
         for line, group in ctx.connection.execute(query):
-            errors.append(RowError(line, column, "import.group_rejected", {"group": group, "line": failed[group]}))
+            errors.append(
+                RowError(line, column, "import.group_rejected", {"group": group, "line": failed[group]})
+            )
     return errors
 
 

@@ -54,7 +54,7 @@ def code(max_length: int) -> Parser:
     bounded = text(max_length)
 
     def parse(value: str) -> str:
-        return bounded(nfkc(value))
+        return str(bounded(nfkc(value)))
 
     return parse
 
@@ -97,7 +97,11 @@ def decimal(minimum: Decimal | None = None) -> Parser:
 def parse_date(value: str) -> date:
     cleaned = nfkc(value)
     try:
-        return date.fromisoformat(cleaned[:10]) if len(cleaned) >= 10 and cleaned[4] == "-" else _other_date(cleaned)
+        return (
+            date.fromisoformat(cleaned[:10])
+            if len(cleaned) >= 10 and cleaned[4] == "-"
+            else _other_date(cleaned)
+        )
     except ValueError:
         raise FieldProblem("import.not_date", value=value) from None
 

@@ -205,7 +205,7 @@ def _open_jsonl(path: Path, size: int, encoding: str, sample: bytes) -> TabularS
     pending: list[SourceRow] = []
     # JSON Lines has no header row: the union of keys of the first records stands in for one.
     line_no = 0
-    for line_no, line in enumerate(text, start=1):  # noqa: B007 - line_no is used after the loop
+    for line_no, line in enumerate(text, start=1):
         if not line.strip():
             continue
         pending.append(SourceRow(line_no, [line]))

@@ -11,6 +11,6 @@ from patron.core.db import WorkspaceScoped
 ModelT = TypeVar("ModelT", bound=WorkspaceScoped)
 
 
-def scoped(model: type[ModelT], workspace_id: int, *criteria: Any) -> Select[tuple[ModelT]]:
+def scoped(model: type[ModelT], workspace_id: int, *criteria: Any) -> Select[ModelT]:
     """``SELECT model WHERE workspace_id = :ws AND criteria``: the only way services read tenant rows."""
     return select(model).where(model.workspace_id == workspace_id, *criteria)

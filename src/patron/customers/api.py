@@ -21,8 +21,12 @@ def list_customers(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CustomerPage:
-    rows, total = service.search_customers(session, workspace_id=workspace.id, query=q, limit=limit, offset=offset)
-    return CustomerPage(items=[CustomerRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset)
+    rows, total = service.search_customers(
+        session, workspace_id=workspace.id, query=q, limit=limit, offset=offset
+    )
+    return CustomerPage(
+        items=[CustomerRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
+    )
 
 
 @router.get("/{external_id}", response_model=CustomerStory, operation_id="customers-story")

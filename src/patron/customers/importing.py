@@ -25,7 +25,15 @@ from patron.core.models import Workspace
 from patron.customers.models import Customer
 
 GENDERS = ("female", "male", "other")
-_GENDER_ALIASES = {"f": "female", "m": "male", "女": "female", "男": "male", "其他": "other", "woman": "female", "man": "male"}
+_GENDER_ALIASES = {
+    "f": "female",
+    "m": "male",
+    "女": "female",
+    "男": "male",
+    "其他": "other",
+    "woman": "female",
+    "man": "male",
+}
 CONSENT_FIELDS = ("consent_email", "consent_sms", "consent_surveys")
 
 
@@ -64,9 +72,7 @@ class CustomerImport(ImportSpec):
         updates = [f.name for f in self.fields if f.name in ctx.present and f.name != "external_id"]
         now = import_timestamp()
         names = [f.name for f in self.fields]
-        source = select(
-            literal(ctx.workspace_id), *(s.c[n] for n in names), now, now
-        ).where(live_rows(ctx))
+        source = select(literal(ctx.workspace_id), *(s.c[n] for n in names), now, now).where(live_rows(ctx))
         return merge_upsert(
             ctx,
             target,  # type: ignore[arg-type]

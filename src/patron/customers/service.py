@@ -35,10 +35,15 @@ def customer_story(session: Session, *, workspace: Workspace, external_id: str) 
         last_order_at=max((o.ordered_at for o in counted), default=None),
         total_spent=str(spent),
         currency=workspace.currency,
-        interaction_count=commerce.interaction_count(session, workspace_id=workspace.id, customer_id=customer.id),
+        interaction_count=commerce.interaction_count(
+            session, workspace_id=workspace.id, customer_id=customer.id
+        ),
     )
     return CustomerStory(
-        profile=CustomerRead.model_validate(customer), summary=summary, orders=orders, interactions=interactions
+        profile=CustomerRead.model_validate(customer),
+        summary=summary,
+        orders=orders,
+        interactions=interactions,
     )
 
 
@@ -49,11 +54,19 @@ def search_customers(
     if query:
         pattern = f"%{query.strip()}%"
         criteria.append(
-            or_(Customer.external_id.ilike(pattern), Customer.name.ilike(pattern), Customer.email.ilike(pattern))
+            or_(
+                Customer.external_id.ilike(pattern),
+                Customer.name.ilike(pattern),
+                Customer.email.ilike(pattern),
+            )
         )
     total = int(
-        session.scalar(select(func.count()).select_from(Customer).where(Customer.workspace_id == workspace_id, *criteria))
+        session.scalar(
+            select(func.count()).select_from(Customer).where(Customer.workspace_id == workspace_id, *criteria)
+        )
         or 0
     )
-    rows = session.scalars(scoped(Customer, workspace_id, *criteria).order_by(Customer.external_id).limit(limit).offset(offset))
+    rows = session.scalars(
+        scoped(Customer, workspace_id, *criteria).order_by(Customer.external_id).limit(limit).offset(offset)
+    )
     return list(rows), total

@@ -56,12 +56,105 @@ PRODUCTS: tuple[tuple[str, str, int], ...] = (
 )
 
 # A few names in Simplified script for the zh-Hans customers; zh-Hant and English names for the rest.
-SURNAMES_HANT = ("陳", "林", "黃", "張", "李", "王", "吳", "劉", "蔡", "楊", "許", "鄭", "謝", "郭", "洪", "曾", "邱", "廖", "賴", "周")
-GIVEN_HANT = ("怡君", "家豪", "雅婷", "志明", "淑芬", "冠宇", "美玲", "俊傑", "佳穎", "宗翰", "詩涵", "建宏", "欣怡", "承恩", "雅雯", "柏翰", "靜宜", "偉倫", "思妤", "彥廷")
+SURNAMES_HANT = (
+    "陳",
+    "林",
+    "黃",
+    "張",
+    "李",
+    "王",
+    "吳",
+    "劉",
+    "蔡",
+    "楊",
+    "許",
+    "鄭",
+    "謝",
+    "郭",
+    "洪",
+    "曾",
+    "邱",
+    "廖",
+    "賴",
+    "周",
+)
+GIVEN_HANT = (
+    "怡君",
+    "家豪",
+    "雅婷",
+    "志明",
+    "淑芬",
+    "冠宇",
+    "美玲",
+    "俊傑",
+    "佳穎",
+    "宗翰",
+    "詩涵",
+    "建宏",
+    "欣怡",
+    "承恩",
+    "雅雯",
+    "柏翰",
+    "靜宜",
+    "偉倫",
+    "思妤",
+    "彥廷",
+)
 SURNAMES_HANS = ("陈", "林", "黄", "张", "李", "王", "吴", "刘", "杨", "赵", "周", "徐", "孙", "马", "朱")
-GIVEN_HANS = ("伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "涛", "明", "超", "秀英", "晓东", "建华", "丽娟")
-GIVEN_EN = ("Emily", "James", "Olivia", "Daniel", "Sophia", "Michael", "Grace", "David", "Chloe", "Kevin", "Amy", "Ryan", "Jessica", "Eric", "Hannah", "Jason")
-SURNAMES_EN = ("Smith", "Chen", "Wang", "Johnson", "Lee", "Brown", "Lin", "Taylor", "Nguyen", "Garcia", "Wilson", "Huang")
+GIVEN_HANS = (
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "晓东",
+    "建华",
+    "丽娟",
+)
+GIVEN_EN = (
+    "Emily",
+    "James",
+    "Olivia",
+    "Daniel",
+    "Sophia",
+    "Michael",
+    "Grace",
+    "David",
+    "Chloe",
+    "Kevin",
+    "Amy",
+    "Ryan",
+    "Jessica",
+    "Eric",
+    "Hannah",
+    "Jason",
+)
+SURNAMES_EN = (
+    "Smith",
+    "Chen",
+    "Wang",
+    "Johnson",
+    "Lee",
+    "Brown",
+    "Lin",
+    "Taylor",
+    "Nguyen",
+    "Garcia",
+    "Wilson",
+    "Huang",
+)
 
 # City and weight (roughly population share of the customer base).
 CITIES: tuple[tuple[str, float], ...] = (

@@ -57,8 +57,18 @@ class DemoData:
 
 def _festival_dates(year: int) -> dict[str, date]:
     """Approximate Gregorian dates of the gift festivals; good enough for demand peaks."""
-    lunar_new_year = {2024: date(2024, 2, 10), 2025: date(2025, 1, 29), 2026: date(2026, 2, 17), 2027: date(2027, 2, 6)}
-    mid_autumn = {2024: date(2024, 9, 17), 2025: date(2025, 10, 6), 2026: date(2026, 9, 25), 2027: date(2027, 9, 15)}
+    lunar_new_year = {
+        2024: date(2024, 2, 10),
+        2025: date(2025, 1, 29),
+        2026: date(2026, 2, 17),
+        2027: date(2027, 2, 6),
+    }
+    mid_autumn = {
+        2024: date(2024, 9, 17),
+        2025: date(2025, 10, 6),
+        2026: date(2026, 9, 25),
+        2027: date(2027, 9, 15),
+    }
     return {
         "lunar_new_year": lunar_new_year.get(year, date(year, 2, 5)),
         "mid_autumn": mid_autumn.get(year, date(year, 9, 20)),
@@ -110,7 +120,13 @@ class _Generator:
     # ------------------------------------------------------------------ products
     def products(self) -> list[dict[str, object]]:
         return [
-            {"external_id": f"P{i + 1:04d}", "name": name, "category": category, "price": price, "currency": "TWD"}
+            {
+                "external_id": f"P{i + 1:04d}",
+                "name": name,
+                "category": category,
+                "price": price,
+                "currency": "TWD",
+            }
             for i, (category, name, price) in enumerate(catalog.PRODUCTS)
         ]
 
@@ -138,7 +154,9 @@ class _Generator:
         churn_day = np.full(n, self.config.days - 1)
         lapsing = personas == PERSONAS.index("lapsing")
         span = self.config.days - join_day[lapsing]
-        churn_day[lapsing] = join_day[lapsing] + (span * rng.uniform(0.2, 0.8, size=lapsing.sum())).astype(int)
+        churn_day[lapsing] = join_day[lapsing] + (span * rng.uniform(0.2, 0.8, size=lapsing.sum())).astype(
+            int
+        )
         rows: list[dict[str, object]] = []
         for i in range(n):
             locale = LOCALES[locales[i]]
@@ -203,8 +221,12 @@ class _Generator:
                     channel = str(rng.choice(channel_names, p=weights))
                     if channel == "store" and store is None:
                         channel = "web"
-                    hour = float(rng.uniform(10, 21.5)) if channel == "store" else float(rng.triangular(7, 21, 24))
-                    status = self._status(d)
+                    hour = (
+                        float(rng.uniform(10, 21.5))
+                        if channel == "store"
+                        else float(rng.triangular(7, 21, 24))
+                    )
+                    status = self._status(int(d))
                     order_id = f"O{order_no:07d}"
                     promo_discount = persona == deal and bool(self.promo[d])
                     category_weights = np.array(
@@ -213,7 +235,9 @@ class _Generator:
                     n_lines = 1 + min(int(rng.poisson(1.2 if persona == 0 else 0.8)), 5)
                     chosen: set[int] = set()
                     for _ in range(n_lines):
-                        category = categories[rng.choice(len(categories), p=category_weights / category_weights.sum())]
+                        category = categories[
+                            rng.choice(len(categories), p=category_weights / category_weights.sum())
+                        ]
                         product_index = int(rng.choice(by_category[category]))
                         if product_index in chosen:
                             continue
@@ -222,7 +246,11 @@ class _Generator:
                         product = products[product_index]
                         price = int(str(product["price"]))
                         quantity = 1 + int(rng.poisson(0.4 if category != "ready_to_drink" else 2.0))
-                        discount = round(price * quantity * float(rng.choice([0.1, 0.15, 0.2]))) if promo_discount else 0
+                        discount = (
+                            round(price * quantity * float(rng.choice([0.1, 0.15, 0.2])))
+                            if promo_discount
+                            else 0
+                        )
                         lines.append(
                             {
                                 "order_id": order_id, "line_no": line_no, "customer_id": customer["external_id"],
@@ -232,7 +260,7 @@ class _Generator:
                                 "unit_price": price, "discount": discount,
                             }
                         )  # fmt: skip
-                    self._order_interactions(customer, order_id, d, hour, channel, status, persona)
+                    self._order_interactions(customer, order_id, int(d), hour, channel, status, persona)
         return lines
 
     def _status(self, day_index: int) -> str:
@@ -245,7 +273,15 @@ class _Generator:
         return "cancelled" if draw < 0.025 else "returned" if draw < 0.045 else "completed"
 
     # ------------------------------------------------------------------ interactions
-    def _event(self, customer: dict[str, object], day_index: int, hour: float, kind: str, channel: str, **extra: object) -> None:
+    def _event(
+        self,
+        customer: dict[str, object],
+        day_index: int,
+        hour: float,
+        kind: str,
+        channel: str,
+        **extra: object,
+    ) -> None:
         if day_index >= self.config.days:
             return
         self.interactions.append(
@@ -257,7 +293,14 @@ class _Generator:
         )  # fmt: skip
 
     def _order_interactions(
-        self, customer: dict[str, object], order_id: str, day: int, hour: float, channel: str, status: str, persona: int
+        self,
+        customer: dict[str, object],
+        order_id: str,
+        day: int,
+        hour: float,
+        channel: str,
+        status: str,
+        persona: int,
     ) -> None:
         rng = self.rng
         if channel in ("web", "app"):
@@ -278,7 +321,9 @@ class _Generator:
             self._event(customer, day + int(rng.integers(1, 6)), float(rng.uniform(9, 21)), "support_contact",
                         str(rng.choice(["chat", "phone", "email"])), order_id=order_id, detail=topic)  # fmt: skip
 
-    def background_interactions(self, customers: list[dict[str, object]], join_day: np.ndarray, churn_day: np.ndarray) -> None:
+    def background_interactions(
+        self, customers: list[dict[str, object]], join_day: np.ndarray, churn_day: np.ndarray
+    ) -> None:
         """Newsletter opens and app sessions that happen whether or not the customer buys."""
         rng = self.rng
         newsletter_days = [i for i, d in enumerate(self.days) if d.day == 5]
@@ -311,11 +356,15 @@ class _Generator:
             products=products,
             order_lines=lines,
             interactions=self.interactions,
-            personas={str(c["external_id"]): PERSONAS[int(p)] for c, p in zip(customers, personas, strict=True)},
+            personas={
+                str(c["external_id"]): PERSONAS[int(p)] for c, p in zip(customers, personas, strict=True)
+            },
         )
 
 
-def _assign_segments(customers: list[dict[str, object]], lines: list[dict[str, object]], start: date, end: date) -> None:
+def _assign_segments(
+    customers: list[dict[str, object]], lines: list[dict[str, object]], start: date, end: date
+) -> None:
     """The visible CRM segment a brand would keep: VIP by spend, new by signup date, member otherwise."""
     spend: dict[object, int] = {}
     for line in lines:
@@ -323,7 +372,11 @@ def _assign_segments(customers: list[dict[str, object]], lines: list[dict[str, o
             amount = int(str(line["unit_price"])) * int(str(line["quantity"])) - int(str(line["discount"]))
             spend[line["customer_id"]] = spend.get(line["customer_id"], 0) + amount
     threshold = float(np.quantile(list(spend.values()), 0.9)) if spend else 0.0
-    recent = datetime.combine(end - timedelta(days=90), time(), ZONE).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    recent = (
+        datetime.combine(end - timedelta(days=90), time(), ZONE)
+        .astimezone(UTC)
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
     for customer in customers:
         total = spend.get(customer["external_id"], 0)
         if total and total >= threshold:

@@ -96,7 +96,9 @@ def load_demo(
         report = import_file(engine, workspace_slug=slug, kind=kind, path=paths[kind], rejects_path=False)
         if report.rejected:
             first = report.errors[0]
-            raise PatronError("demo.rejected", kind=kind, count=report.rejected, line=first.line, reason=first.message("en"))
+            raise PatronError(
+                "demo.rejected", kind=kind, count=report.rejected, line=first.line, reason=first.message("en")
+            )
         log(f"  {kind}: {report.rows_read} rows ({report.inserted} new, {report.updated} updated)")
         parts.append(f"{report.rows_read} {kind if kind != 'orders' else 'order lines'}")
     return f"{', '.join(parts)} ({data.order_count} orders)"

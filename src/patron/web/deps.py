@@ -24,7 +24,9 @@ def get_session() -> Iterator[Session]:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key, as an alternative header")
+_api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="The API key, as an alternative header"
+)
 
 
 def api_workspace(
@@ -58,7 +60,11 @@ LocaleDep = Annotated[str, Depends(api_locale)]
 
 def page_locale(request: Request, user: User | None = None, workspace: Workspace | None = None) -> str:
     """Pages: an explicit ?lang=, then the remembered choice, the user's, the browser's, the workspace's."""
-    for candidate in (request.query_params.get("lang"), request.cookies.get("patron_lang"), user.locale if user else None):
+    for candidate in (
+        request.query_params.get("lang"),
+        request.cookies.get("patron_lang"),
+        user.locale if user else None,
+    ):
         locale = normalize_locale(candidate)
         if locale:
             return locale

@@ -21,12 +21,18 @@ log = logging.getLogger("patron.web")
 
 def _wants_page(request: Request) -> bool:
     path = request.url.path
-    return not (path.startswith("/api/") or path in ("/openapi.json",)) and "text/html" in request.headers.get(
-        "accept", ""
-    )
+    return not (
+        path.startswith("/api/") or path in ("/openapi.json",)
+    ) and "text/html" in request.headers.get("accept", "")
 
 
-def _answer(request: Request, status: int, code: str, params: dict[str, Any], details: list[dict[str, Any]] | None = None) -> Response:
+def _answer(
+    request: Request,
+    status: int,
+    code: str,
+    params: dict[str, Any],
+    details: list[dict[str, Any]] | None = None,
+) -> Response:
     if _wants_page(request):
         locale = page_locale(request)
         return render(request, "error.html", {"message": translate(code, locale, **params), "status": status},
@@ -57,7 +63,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             return _answer(request, 404, "request.not_found", {"path": request.url.path})
         if exc.status_code == 405:
-            return _answer(request, 405, "request.method_not_allowed", {"method": request.method, "path": request.url.path})
+            return _answer(
+                request,
+                405,
+                "request.method_not_allowed",
+                {"method": request.method, "path": request.url.path},
+            )
         return _answer(request, exc.status_code, "request.invalid", {"details": str(exc.detail)})
 
     @app.exception_handler(Exception)

@@ -71,9 +71,14 @@ def _remember_language(request: Request, response: Response) -> Response:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002 - the conventional name
+def login_form(request: Request, next: str = "/") -> Response:
     locale = page_locale(request)
-    context = {"csrf": _csrf_token(request), "next": next, "workspace": get_settings().default_workspace, "error": None}
+    context = {
+        "csrf": _csrf_token(request),
+        "next": next,
+        "workspace": get_settings().default_workspace,
+        "error": None,
+    }
     return _remember_language(request, render(request, "login.html", context, locale=locale))
 
 
@@ -85,7 +90,7 @@ def login(
     password: Annotated[str, Form(max_length=1000)],
     workspace: Annotated[str, Form(max_length=64)],
     csrf: Annotated[str, Form(max_length=100)] = "",
-    next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
+    next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     _check_csrf(request, csrf)
     locale = page_locale(request)

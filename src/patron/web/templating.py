@@ -48,7 +48,13 @@ def formatters(locale: str, timezone: str = "Asia/Taipei") -> dict[str, Any]:
 
 
 def render(
-    request: Request, name: str, context: dict[str, Any], *, locale: str, timezone: str = "Asia/Taipei", status_code: int = 200
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    locale: str,
+    timezone: str = "Asia/Taipei",
+    status_code: int = 200,
 ) -> HTMLResponse:
     full = {
         **formatters(locale, timezone),
