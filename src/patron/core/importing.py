@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import secrets
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -191,7 +192,8 @@ def merge_upsert(
         )
     else:
         statement = statement.on_conflict_do_nothing(index_elements=list(conflict_columns))  # type: ignore[attr-defined]
-    written = ctx.connection.execute(statement).rowcount
+    # preserve_rowcount: SQLAlchemy 2.1 otherwise reports -1 for INSERT … SELECT on psycopg.
+    written = ctx.connection.execute(statement.execution_options(preserve_rowcount=True)).rowcount
     inserted = staged - existing
     updated = max(written - inserted, 0)
     return MergeCounts(inserted=inserted, updated=updated, unchanged=existing - updated)
@@ -383,7 +385,8 @@ def _staging_table(spec: ImportSpec) -> Table:
     # Every field gets a column, present in the file or not, so derived defaults have somewhere to go.
     columns += [Column(f.name, f.sql_type) for f in spec.fields]
     columns += [column._copy() for column in spec.derived_columns()]
-    return Table(f"_staging_{spec.kind}", metadata, *columns, prefixes=["TEMPORARY"])
+    # A name of its own per run, so two imports on one PostgreSQL connection pool never meet.
+    return Table(f"_staging_{spec.kind}_{secrets.token_hex(4)}", metadata, *columns, prefixes=["TEMPORARY"])
 
 
 def run_import(

@@ -1,0 +1,68 @@
+"""Test setup: every database test runs on SQLite and on a real PostgreSQL server.
+
+Isolation is by tenancy: each test makes its own workspace, which is also what the product guarantees, so a
+test that sees another test's rows has found a tenancy bug.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+_VAR = Path(tempfile.mkdtemp(prefix="patron-test-var-"))
+os.environ["PATRON_VAR_DIR"] = str(_VAR)
+os.environ["PATRON_SECRET_KEY"] = "test-secret-key-not-for-production"
+os.environ.pop("PATRON_DATABASE_URL", None)
+
+import pytest  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
+from patron.core import migrate  # noqa: E402
+from patron.core.db import make_engine, set_engine  # noqa: E402
+from tests.pg import throwaway_cluster  # noqa: E402
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    url = os.environ.get("PATRON_TEST_POSTGRES_URL")
+    if url:
+        yield url
+        return
+    with throwaway_cluster() as started:
+        if started is None:
+            if os.environ.get("PATRON_REQUIRE_POSTGRES"):
+                pytest.fail("PostgreSQL server binaries are missing but PATRON_REQUIRE_POSTGRES is set")
+            pytest.skip("no PostgreSQL server installed (apt-get install postgresql)")
+        yield started
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine() -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{_VAR / 'test.db'}")
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_engine(postgres_url: str) -> Iterator[Engine]:
+    engine = make_engine(postgres_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """The database under test, also installed as the process engine so the CLI and web app use it."""
+    chosen: Engine = request.getfixturevalue(f"{request.param}_engine")
+    set_engine(chosen)
+    yield chosen
+    set_engine(None)
+
+
+
