@@ -63,6 +63,3 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     set_engine(chosen)
     yield chosen
     set_engine(None)
-
-
-

@@ -21,12 +21,16 @@ _counter = itertools.count(1)
 def make_workspace(engine: Engine, **overrides: str) -> Workspace:
     slug = overrides.pop("slug", f"t{next(_counter)}-{uuid.uuid4().hex[:8]}")
     with transaction(engine) as session:
-        workspace = core_service.create_workspace(session, slug=slug, name=overrides.pop("name", slug), **overrides)
+        workspace = core_service.create_workspace(
+            session, slug=slug, name=overrides.pop("name", slug), **overrides
+        )
         session.expunge(workspace)
     return workspace
 
 
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]], encoding: str = "utf-8") -> Path:
+def write_csv(
+    path: Path, header: Sequence[str], rows: Iterable[Sequence[object]], encoding: str = "utf-8"
+) -> Path:
     with path.open("w", encoding=encoding, newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
@@ -42,12 +46,32 @@ def write_jsonl(path: Path, records: Iterable[dict[str, object]]) -> Path:
 
 
 CUSTOMER_HEADER = ("external_id", "name", "email", "locale", "city", "birthday", "signup_at", "consent_email")
-ORDER_HEADER = ("order_id", "line_no", "customer_id", "ordered_at", "status", "channel", "product_id", "quantity", "unit_price", "discount")
+ORDER_HEADER = (
+    "order_id",
+    "line_no",
+    "customer_id",
+    "ordered_at",
+    "status",
+    "channel",
+    "product_id",
+    "quantity",
+    "unit_price",
+    "discount",
+)
 
 
 def customers_file(path: Path, count: int = 3) -> Path:
     rows = [
-        (f"C{i:03d}", f"顧客{i}", f"c{i}@example.com", "zh-TW", "臺北市", "1990-01-0" + str(i % 9 + 1), "2024-01-01 10:00", "yes")
+        (
+            f"C{i:03d}",
+            f"顧客{i}",
+            f"c{i}@example.com",
+            "zh-TW",
+            "臺北市",
+            "1990-01-0" + str(i % 9 + 1),
+            "2024-01-01 10:00",
+            "yes",
+        )
         for i in range(1, count + 1)
     ]
     return write_csv(path, CUSTOMER_HEADER, rows)

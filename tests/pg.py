@@ -46,12 +46,32 @@ def throwaway_cluster() -> Iterator[str | None]:
         subprocess.run([*as_user, *args], check=True, capture_output=True, cwd=root)
 
     try:
-        run(str(binaries / "initdb"), "-D", str(data), "-U", "patron", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
+        run(
+            str(binaries / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "patron",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
         options = (
             f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60"
         )
-        run(str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "server.log"), "-w", "start")
+        run(
+            str(binaries / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(root / "server.log"),
+            "-w",
+            "start",
+        )
         run(str(binaries / "createdb") if (binaries / "createdb").exists() else "createdb",
             "-h", "127.0.0.1", "-p", str(port), "-U", "patron", "patron_test")  # fmt: skip
         yield f"postgresql+psycopg://patron@127.0.0.1:{port}/patron_test"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 from collections.abc import Callable, Iterator
@@ -58,7 +59,12 @@ def _workspace_slug(value: str | None) -> str:
 
 
 def _locale(value: str | None) -> str:
-    return normalize_locale(value) or get_settings().default_locale
+    """--lang, else the terminal's language (LANG=zh_TW.UTF-8 → zh-Hant), else the configured default."""
+    for candidate in (value, os.environ.get("LC_ALL"), os.environ.get("LC_MESSAGES"), os.environ.get("LANG")):
+        locale = normalize_locale((candidate or "").split(".")[0])
+        if locale:
+            return locale
+    return get_settings().default_locale
 
 
 @contextmanager

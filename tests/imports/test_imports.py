@@ -18,7 +18,14 @@ from patron.core.importing import ImportContext, MergeCounts
 from patron.core.models import Workspace
 from patron.customers.models import Customer
 from patron.importers import import_file
-from tests.factories import ORDER_HEADER, customers_file, make_workspace, products_file, write_csv, write_jsonl
+from tests.factories import (
+    ORDER_HEADER,
+    customers_file,
+    make_workspace,
+    products_file,
+    write_csv,
+    write_jsonl,
+)
 
 
 def _import(engine: Engine, ws: Workspace, kind: str, path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -42,27 +49,41 @@ def seeded(engine: Engine, ws: Workspace, tmp_path: Path) -> Workspace:
     return ws
 
 
-def test_customers_upsert_is_idempotent_and_updates_changed_rows(engine: Engine, ws: Workspace, tmp_path: Path) -> None:
+def test_customers_upsert_is_idempotent_and_updates_changed_rows(
+    engine: Engine, ws: Workspace, tmp_path: Path
+) -> None:
     path = customers_file(tmp_path / "c.csv", count=3)
     first = _import(engine, ws, "customers", path)
-    assert (first.rows_read, first.inserted, first.updated, first.unchanged, first.rejected) == (3, 3, 0, 0, 0)
+    assert (first.rows_read, first.inserted, first.updated, first.unchanged, first.rejected) == (
+        3,
+        3,
+        0,
+        0,
+        0,
+    )
     again = _import(engine, ws, "customers", path)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
     write_csv(path, ("external_id", "city"), [("C001", "高雄市"), ("C004", "臺中市")])
     changed = _import(engine, ws, "customers", path)
     assert (changed.inserted, changed.updated, changed.unchanged) == (1, 1, 0)
     with transaction(engine) as session:
-        rows = {c.external_id: c for c in session.scalars(select(Customer).where(Customer.workspace_id == ws.id))}
+        rows = {
+            c.external_id: c for c in session.scalars(select(Customer).where(Customer.workspace_id == ws.id))
+        }
         assert len(rows) == 4
         assert rows["C001"].city == "高雄市"
         assert rows["C001"].name == "顧客1", "a column absent from the file must not be blanked"
         assert rows["C001"].locale == "zh-Hant", "zh-TW is normalised to zh-Hant"
         assert rows["C001"].consent_email is True
         assert rows["C004"].consent_email is False, "consent is opt-in"
-        assert rows["C001"].signup_at is not None and rows["C001"].signup_at.hour == 2, "10:00 Taipei is 02:00 UTC"
+        assert rows["C001"].signup_at is not None and rows["C001"].signup_at.hour == 2, (
+            "10:00 Taipei is 02:00 UTC"
+        )
 
 
-def test_bad_rows_are_reported_with_line_column_reason_and_good_rows_land(engine: Engine, ws: Workspace, tmp_path: Path) -> None:
+def test_bad_rows_are_reported_with_line_column_reason_and_good_rows_land(
+    engine: Engine, ws: Workspace, tmp_path: Path
+) -> None:
     path = write_csv(
         tmp_path / "people.csv",
         ("external_id", "email", "birthday", "locale"),
@@ -89,7 +110,9 @@ def test_bad_rows_are_reported_with_line_column_reason_and_good_rows_land(engine
     assert rejects[0]["email"] == "not-an-email", "the rejected row is kept as written so it can be fixed"
     assert "email: 'not-an-email' is not an email address." in rejects[0]["_errors"]
     with transaction(engine) as session:
-        a6 = session.scalars(select(Customer).where(Customer.workspace_id == ws.id, Customer.external_id == "A6")).one()
+        a6 = session.scalars(
+            select(Customer).where(Customer.workspace_id == ws.id, Customer.external_id == "A6")
+        ).one()
         assert str(a6.birthday) == "1990-02-03" and a6.locale == "zh-Hans"
 
 
@@ -100,7 +123,9 @@ def test_rejects_are_written_in_the_users_language(engine: Engine, ws: Workspace
     assert "不是電子郵件地址" in _rows(Path(str(report.rejects_file)))[0]["_errors"]
 
 
-def test_duplicate_external_ids_in_one_file_reject_every_copy(engine: Engine, ws: Workspace, tmp_path: Path) -> None:
+def test_duplicate_external_ids_in_one_file_reject_every_copy(
+    engine: Engine, ws: Workspace, tmp_path: Path
+) -> None:
     path = write_csv(tmp_path / "d.csv", ("external_id", "name"), [("X", "a"), ("Y", "b"), ("X", "c")])
     report = _import(engine, ws, "customers", path)
     assert (report.inserted, report.rejected) == (1, 2)
@@ -119,7 +144,9 @@ def test_duplicate_external_ids_in_one_file_reject_every_copy(engine: Engine, ws
         (b",,,\n1,2,3\n", "import.no_header"),
     ],
 )
-def test_whole_file_problems_raise_a_clear_error(engine: Engine, ws: Workspace, tmp_path: Path, content: bytes, code: str) -> None:
+def test_whole_file_problems_raise_a_clear_error(
+    engine: Engine, ws: Workspace, tmp_path: Path, content: bytes, code: str
+) -> None:
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
     with pytest.raises(PatronError) as caught:
@@ -135,7 +162,9 @@ def test_missing_columns_are_named(engine: Engine, ws: Workspace, tmp_path: Path
     assert caught.value.params["columns"] == "customer_id, ordered_at"
 
 
-def test_orders_compute_totals_from_lines_in_minor_units(engine: Engine, seeded: Workspace, tmp_path: Path) -> None:
+def test_orders_compute_totals_from_lines_in_minor_units(
+    engine: Engine, seeded: Workspace, tmp_path: Path
+) -> None:
     path = write_csv(
         tmp_path / "orders.csv",
         ORDER_HEADER,
@@ -148,7 +177,9 @@ def test_orders_compute_totals_from_lines_in_minor_units(engine: Engine, seeded:
     report = _import(engine, seeded, "orders", path)
     assert (report.inserted, report.rejected) == (3, 0)
     with transaction(engine) as session:
-        orders = {o.external_id: o for o in session.scalars(select(Order).where(Order.workspace_id == seeded.id))}
+        orders = {
+            o.external_id: o for o in session.scalars(select(Order).where(Order.workspace_id == seeded.id))
+        }
         # 680 × 2 − 60 = 1300.00; + 250.50 = 1550.50 TWD = 155050 minor units
         assert orders["O1"].total_minor == 155_050
         assert orders["O2"].total_minor == 300_000
@@ -157,7 +188,9 @@ def test_orders_compute_totals_from_lines_in_minor_units(engine: Engine, seeded:
         assert orders["O2"].ordered_at.hour == 4, "12:30 in the workspace zone (Taipei) is 04:30 UTC"
 
 
-def test_order_reimport_changes_nothing_and_dropped_lines_are_removed(engine: Engine, seeded: Workspace, tmp_path: Path) -> None:
+def test_order_reimport_changes_nothing_and_dropped_lines_are_removed(
+    engine: Engine, seeded: Workspace, tmp_path: Path
+) -> None:
     rows = [
         ("O9", 1, "C001", "2025-03-01T10:00:00+08:00", "completed", "web", "P1", 1, "680", ""),
         ("O9", 2, "C001", "2025-03-01T10:00:00+08:00", "completed", "web", "P2", 2, "250.50", ""),
@@ -170,7 +203,9 @@ def test_order_reimport_changes_nothing_and_dropped_lines_are_removed(engine: En
     shrunk = _import(engine, seeded, "orders", path)
     assert (shrunk.unchanged, shrunk.removed) == (1, 1)
     with transaction(engine) as session:
-        order = session.scalars(select(Order).where(Order.workspace_id == seeded.id, Order.external_id == "O9")).one()
+        order = session.scalars(
+            select(Order).where(Order.workspace_id == seeded.id, Order.external_id == "O9")
+        ).one()
         assert order.total_minor == 68_000
         assert session.scalar(select(func.count()).where(OrderLine.order_id == order.id)) == 1
 
@@ -203,14 +238,20 @@ def test_an_order_lands_whole_or_not_at_all(engine: Engine, seeded: Workspace, t
     }
     assert (report.inserted, report.rejected) == (1, 7)
     with transaction(engine) as session:
-        assert list(session.scalars(select(Order.external_id).where(Order.workspace_id == seeded.id))) == ["OK"]
+        assert list(session.scalars(select(Order.external_id).where(Order.workspace_id == seeded.id))) == [
+            "OK"
+        ]
     assert sorted(int(r["_line"]) for r in _rows(Path(str(report.rejects_file)))) == [2, 3, 4, 5, 6, 7, 8]
 
 
 def test_a_crash_during_merge_leaves_nothing_half_written_and_a_rerun_succeeds(
     engine: Engine, seeded: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = write_csv(tmp_path / "o.csv", ORDER_HEADER, [("OX", 1, "C001", "2025-03-01", "completed", "web", "P1", 1, "680", "")])
+    path = write_csv(
+        tmp_path / "o.csv",
+        ORDER_HEADER,
+        [("OX", 1, "C001", "2025-03-01", "completed", "web", "P1", 1, "680", "")],
+    )
     original = OrderImport.merge
 
     def merge_then_die(self: OrderImport, ctx: ImportContext) -> MergeCounts:
@@ -233,9 +274,27 @@ def test_interactions_without_ids_are_fingerprinted_so_reimports_do_not_duplicat
     path = write_jsonl(
         tmp_path / "events.jsonl",
         [
-            {"customer_id": "C001", "occurred_at": "2025-03-01T10:00:00Z", "type": "Product View", "channel": "web", "product_id": "P1"},
-            {"customer_id": "C001", "occurred_at": "2025-03-02T10:00:00Z", "type": "support_contact", "channel": "電話", "detail": "退款"},
-            {"customer_id": "C001", "occurred_at": "2025-03-02T10:00:00Z", "type": "x", "channel": "web", "detail": {"nested": 1}},
+            {
+                "customer_id": "C001",
+                "occurred_at": "2025-03-01T10:00:00Z",
+                "type": "Product View",
+                "channel": "web",
+                "product_id": "P1",
+            },
+            {
+                "customer_id": "C001",
+                "occurred_at": "2025-03-02T10:00:00Z",
+                "type": "support_contact",
+                "channel": "電話",
+                "detail": "退款",
+            },
+            {
+                "customer_id": "C001",
+                "occurred_at": "2025-03-02T10:00:00Z",
+                "type": "x",
+                "channel": "web",
+                "detail": {"nested": 1},
+            },
         ],
     )
     first = _import(engine, seeded, "interactions", path)
@@ -246,7 +305,9 @@ def test_interactions_without_ids_are_fingerprinted_so_reimports_do_not_duplicat
     assert (second.inserted, second.unchanged) == (0, 2)
     with transaction(engine) as session:
         kinds = set(session.scalars(select(Interaction.type).where(Interaction.workspace_id == seeded.id)))
-        channels = set(session.scalars(select(Interaction.channel).where(Interaction.workspace_id == seeded.id)))
+        channels = set(
+            session.scalars(select(Interaction.channel).where(Interaction.workspace_id == seeded.id))
+        )
     assert kinds == {"product_view", "support_contact"} and channels == {"web", "phone"}
 
 
@@ -260,7 +321,11 @@ def test_excel_workbooks_import(engine: Engine, ws: Workspace, tmp_path: Path) -
     book.save(tmp_path / "products.xlsx")
     report = _import(engine, ws, "products", tmp_path / "products.xlsx")
     assert (report.format, report.inserted, report.rejected) == ("xlsx", 1, 1)
-    assert (report.errors[0].line, report.errors[0].column, report.errors[0].code) == (3, "price", "import.not_number")
+    assert (report.errors[0].line, report.errors[0].column, report.errors[0].code) == (
+        3,
+        "price",
+        "import.not_number",
+    )
     with transaction(engine) as session:
         product = session.scalars(select(Product).where(Product.workspace_id == ws.id)).one()
         assert (product.name, product.price_minor, product.category) == ("東方美人茶", 88_000, "茶葉")
@@ -268,7 +333,11 @@ def test_excel_workbooks_import(engine: Engine, ws: Workspace, tmp_path: Path) -
 
 @pytest.mark.parametrize("encoding", ["big5", "gbk", "utf-8-sig"])
 def test_chinese_encodings_are_detected(engine: Engine, ws: Workspace, tmp_path: Path, encoding: str) -> None:
-    names = ["陳怡君", "林家豪", "黃雅婷", "張志明", "李淑芬"] if encoding != "gbk" else ["陈伟", "张芳", "刘娜", "杨敏", "赵静"]
+    names = (
+        ["陳怡君", "林家豪", "黃雅婷", "張志明", "李淑芬"]
+        if encoding != "gbk"
+        else ["陈伟", "张芳", "刘娜", "杨敏", "赵静"]
+    )
     rows = [(f"E{i}", name, "臺北市" if encoding != "gbk" else "北京市") for i, name in enumerate(names)]
     path = write_csv(tmp_path / f"{encoding}.csv", ("顧客編號", "姓名", "城市"), rows, encoding=encoding)
     report = _import(engine, ws, "customers", path)
@@ -278,7 +347,9 @@ def test_chinese_encodings_are_detected(engine: Engine, ws: Workspace, tmp_path:
     assert stored == sorted(names)
 
 
-def test_undecodable_bytes_reject_the_row_instead_of_garbling_it(engine: Engine, ws: Workspace, tmp_path: Path) -> None:
+def test_undecodable_bytes_reject_the_row_instead_of_garbling_it(
+    engine: Engine, ws: Workspace, tmp_path: Path
+) -> None:
     path = tmp_path / "mixed.csv"
     path.write_bytes("external_id,name\nOK1,王小明\n".encode() + b"BAD1,\xff\xfe\xfd\n")
     with pytest.raises(PatronError) as caught:
@@ -286,10 +357,16 @@ def test_undecodable_bytes_reject_the_row_instead_of_garbling_it(engine: Engine,
     assert caught.value.code == "import.unknown_encoding", "neither UTF-8 nor Big5 nor GBK: ask, do not guess"
     report = _import(engine, ws, "customers", path, encoding="utf-8")
     assert (report.inserted, report.rejected) == (1, 1)
-    assert (report.errors[0].line, report.errors[0].column, report.errors[0].code) == (3, "name", "import.bad_bytes")
+    assert (report.errors[0].line, report.errors[0].column, report.errors[0].code) == (
+        3,
+        "name",
+        "import.bad_bytes",
+    )
 
 
-def test_a_huge_sparse_file_is_refused_quickly_without_reading_it(engine: Engine, ws: Workspace, tmp_path: Path) -> None:
+def test_a_huge_sparse_file_is_refused_quickly_without_reading_it(
+    engine: Engine, ws: Workspace, tmp_path: Path
+) -> None:
     path = tmp_path / "huge.csv"
     with path.open("wb") as handle:
         handle.truncate(2 * 1024**3)  # 2 GB of NUL bytes, sparse on disk
@@ -301,8 +378,14 @@ def test_a_huge_sparse_file_is_refused_quickly_without_reading_it(engine: Engine
 def test_imports_never_cross_workspaces(engine: Engine, tmp_path: Path) -> None:
     first, second = make_workspace(engine), make_workspace(engine)
     _import(engine, first, "customers", customers_file(tmp_path / "c.csv"))
-    orders = write_csv(tmp_path / "o.csv", ORDER_HEADER, [("O1", 1, "C001", "2025-03-01", "completed", "web", "", 1, "5", "")])
+    orders = write_csv(
+        tmp_path / "o.csv",
+        ORDER_HEADER,
+        [("O1", 1, "C001", "2025-03-01", "completed", "web", "", 1, "5", "")],
+    )
     report = _import(engine, second, "orders", orders)
-    assert report.errors[0].code == "import.unknown_customer", "a customer of another workspace is unknown here"
+    assert report.errors[0].code == "import.unknown_customer", (
+        "a customer of another workspace is unknown here"
+    )
     same_ids = _import(engine, second, "customers", customers_file(tmp_path / "c2.csv"))
     assert same_ids.inserted == 3, "the same external ids are separate customers in another workspace"

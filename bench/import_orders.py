@@ -1,0 +1,167 @@
+"""Import N order lines from CSV: Patron (validating every row) vs pandas read_csv + to_sql (validating nothing).
+
+    python bench/import_orders.py [--lines 1000000] [--backends sqlite,postgresql]
+
+Each contender runs in a child process of its own so its peak RSS is its own. PostgreSQL is a throwaway
+cluster from the Debian server binaries (or PATRON_BENCH_POSTGRES_URL). Prints rows/s, the ratio to pandas and
+peak memory; writes nothing outside a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+HEADER = ("order_id", "line_no", "customer_id", "ordered_at", "status", "channel", "store", "currency",
+          "product_id", "quantity", "unit_price", "discount")  # fmt: skip
+
+
+def make_files(folder: Path, lines: int, seed: int = 1) -> dict[str, Path]:
+    """Customers, products and an orders file of exactly ``lines`` rows (≈2.5 lines an order)."""
+    rng = random.Random(seed)
+    customers = max(lines // 20, 10)
+    paths = {kind: folder / f"{kind}.csv" for kind in ("customers", "products", "orders")}
+    with paths["customers"].open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("external_id", "name", "email", "city"))
+        writer.writerows((f"C{i:07d}", f"顧客{i}", f"c{i}@example.com", "臺北市") for i in range(customers))
+    with paths["products"].open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("external_id", "name", "category", "price"))
+        writer.writerows((f"P{i:04d}", f"商品{i}", f"cat{i % 8}", 100 + i) for i in range(200))
+    with paths["orders"].open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        written, order = 0, 0
+        while written < lines:
+            order += 1
+            customer = f"C{rng.randrange(customers):07d}"
+            when = f"2025-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00+08:00"
+            channel = rng.choice(("web", "app", "store"))
+            store = "臺北信義店" if channel == "store" else ""
+            for line_no in range(1, min(rng.randint(1, 4), lines - written) + 1):
+                price = 100 + rng.randrange(200)
+                writer.writerow((f"O{order:08d}", line_no, customer, when, "completed", channel, store, "TWD",
+                                 f"P{rng.randrange(200):04d}", rng.randint(1, 3), f"{price}.00", "0"))  # fmt: skip
+                written += 1
+    return paths
+
+
+def _database(backend: str, folder: Path, pg_url: str | None) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{folder / 'bench.db'}"
+    assert pg_url
+    return pg_url
+
+
+def run_patron(url: str, paths: dict[str, Path]) -> dict[str, float]:
+    from patron.core import migrate
+    from patron.core.db import make_engine, transaction
+    from patron.core.service import create_workspace
+    from patron.importers import import_file
+
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    slug = f"bench-{int(time.time() * 1000) % 10**9}"
+    with transaction(engine) as session:
+        create_workspace(session, slug=slug, name="bench")
+    for kind in ("customers", "products"):
+        import_file(engine, workspace_slug=slug, kind=kind, path=paths[kind], rejects_path=False)
+    started = time.perf_counter()
+    report = import_file(engine, workspace_slug=slug, kind="orders", path=paths["orders"], rejects_path=False)
+    elapsed = time.perf_counter() - started
+    assert report.rejected == 0, report.errors[:3]
+    return {"seconds": elapsed, "rows": report.inserted}
+
+
+def run_pandas(url: str, paths: dict[str, Path]) -> dict[str, float]:
+    import pandas as pd
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    table = f"pandas_orders_{int(time.time() * 1000) % 10**9}"
+    started = time.perf_counter()
+    rows = 0
+    for chunk in pd.read_csv(paths["orders"], chunksize=100_000, dtype={"store": "string"}):
+        chunk.to_sql(table, engine, if_exists="append", index=False, chunksize=10_000)
+        rows += len(chunk)  # to_sql reports -1 on psycopg
+    elapsed = time.perf_counter() - started
+    return {"seconds": elapsed, "rows": rows}
+
+
+CONTENDERS: dict[str, Callable[[str, dict[str, Path]], dict[str, float]]] = {
+    "patron": run_patron,
+    "pandas": run_pandas,
+}
+
+
+def child(args: argparse.Namespace) -> None:
+    paths = {kind: Path(args.folder) / f"{kind}.csv" for kind in ("customers", "products", "orders")}
+    result = CONTENDERS[args.contender](args.url, paths)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def measure(contender: str, url: str, folder: Path) -> dict[str, float]:
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", contender, "--url", url, "--folder", str(folder)],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return dict(json.loads(output.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--child")
+    parser.add_argument("--url")
+    parser.add_argument("--folder")
+    args = parser.parse_args()
+    if args.child:
+        args.contender = args.child
+        child(args)
+        return
+    import os
+
+    from tests.pg import throwaway_cluster
+
+    with tempfile.TemporaryDirectory(prefix="patron-bench-") as tmp, throwaway_cluster() as started_pg:
+        folder = Path(tmp)
+        made = time.perf_counter()
+        make_files(folder, args.lines)
+        size_mb = (folder / "orders.csv").stat().st_size / 1e6
+        print(
+            f"orders.csv: {args.lines:,} lines, {size_mb:.0f} MB (generated in {time.perf_counter() - made:.1f} s)"
+        )
+        pg_url = os.environ.get("PATRON_BENCH_POSTGRES_URL") or started_pg
+        print(f"{'backend':<11}{'contender':<9}{'seconds':>9}{'rows/s':>11}{'peak RSS':>10}  ratio vs pandas")
+        for backend in args.backends.split(","):
+            if backend == "postgresql" and not pg_url:
+                print("postgresql: no server binaries; skipped")
+                continue
+            url = _database(backend, folder, pg_url)
+            results = {name: measure(name, url, folder) for name in ("pandas", "patron")}
+            base = results["pandas"]["rows"] / results["pandas"]["seconds"]
+            for name, result in results.items():
+                rate = result["rows"] / result["seconds"]
+                ratio = f"{rate / base:.2f}×" if name == "patron" else "1.00×"
+                print(
+                    f"{backend:<11}{name:<9}{result['seconds']:>9.2f}{rate:>11,.0f}{result['peak_rss_mb']:>8.0f} MB  {ratio}"
+                )
+
+
+if __name__ == "__main__":
+    main()
