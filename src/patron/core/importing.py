@@ -19,7 +19,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
@@ -27,9 +26,11 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
+    Date,
     Index,
     Integer,
     MetaData,
+    Numeric,
     Select,
     Table,
     and_,
@@ -315,17 +316,26 @@ def default_rejects_path(path: Path, fmt: str) -> Path:
     return path.with_name(path.name.split(".")[0] + suffix)
 
 
-def _staging_value(value: Any, dialect: str) -> Any:
-    # sqlite3's own datetime adapters are deprecated and differ from SQLAlchemy's storage format, which the
-    # merge compares against to detect unchanged rows; write exactly SQLAlchemy's format.
-    if dialect == "sqlite":
-        if isinstance(value, datetime):
-            return value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-        if isinstance(value, date):
-            return value.isoformat()
-        if isinstance(value, Decimal):
-            return str(value)  # exact: the staged Numeric column is only read back for display
-    return value
+def _sqlite_datetime(value: datetime) -> str:
+    return value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _sqlite_converters(table: Table, names: list[str]) -> list[tuple[int, Callable[[Any], Any]]]:
+    """Which staged columns need converting for sqlite3, decided once per batch rather than per value.
+
+    sqlite3's own datetime adapters are deprecated and differ from SQLAlchemy's storage format, which the
+    merge compares against to detect unchanged rows; so write exactly SQLAlchemy's format. Decimals become
+    exact strings (the staged Numeric columns are only read back for display)."""
+    converters: list[tuple[int, Callable[[Any], Any]]] = []
+    for index, name in enumerate(names):
+        column_type = table.c[name].type
+        if isinstance(column_type, UTCDateTime):
+            converters.append((index, _sqlite_datetime))
+        elif isinstance(column_type, Date):
+            converters.append((index, date.isoformat))
+        elif isinstance(column_type, Numeric):
+            converters.append((index, str))
+    return converters
 
 
 def _bulk_stage(connection: Connection, table: Table, names: list[str], rows: list[tuple[Any, ...]]) -> None:
@@ -341,7 +351,16 @@ def _bulk_stage(connection: Connection, table: Table, names: list[str], rows: li
         return
     placeholders = ", ".join("?" for _ in names)
     column_list = ", ".join(f'"{n}"' for n in names)
-    converted = [tuple(_staging_value(v, dialect) for v in row) for row in rows]
+    converters = _sqlite_converters(table, names)
+    converted: Sequence[Sequence[Any]] = rows
+    if converters:
+        converted = []
+        for row in rows:
+            cells = list(row)
+            for index, convert in converters:
+                if cells[index] is not None:
+                    cells[index] = convert(cells[index])
+            converted.append(tuple(cells))
     connection.exec_driver_sql(
         f'INSERT INTO "{table.name}" ({column_list}) VALUES ({placeholders})', converted
     )

@@ -34,8 +34,10 @@ def from_minor(minor: int, currency: str) -> Decimal:
 def parse_decimal(text: str) -> Decimal:
     """Accepts 1299, 1,299.50, NT$1,299 and full-width digits (already NFKC-normalised by the caller)."""
     cleaned = text.strip().replace(",", "").replace("_", "")
-    for symbol in ("NT$", "US$", "HK$", "$", "¥", "￥", "€", "£", "元"):
-        cleaned = cleaned.replace(symbol, "")
+    if not cleaned[:1].isdigit():  # only then can a currency symbol lead
+        for symbol in ("NT$", "US$", "HK$", "$", "¥", "￥", "€", "£"):
+            cleaned = cleaned.replace(symbol, "")
+    cleaned = cleaned.removesuffix("元")
     try:
         value = Decimal(cleaned.strip())
     except InvalidOperation as exc:

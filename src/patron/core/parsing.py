@@ -36,6 +36,8 @@ _FALSE = {"false", "f", "no", "n", "0", "否", "不", "不同意"}
 
 
 def nfkc(text: str) -> str:
+    if text.isascii():  # NFKC leaves ASCII unchanged; most cells are ASCII, so skip the table look-ups
+        return text.strip()
     return unicodedata.normalize("NFKC", text).strip()
 
 
