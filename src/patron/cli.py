@@ -34,12 +34,14 @@ users_app = typer.Typer(help="Web UI users.", no_args_is_help=True)
 apikeys_app = typer.Typer(help="API keys for integrators.", no_args_is_help=True)
 customers_app = typer.Typer(help="Customer profiles.", no_args_is_help=True)
 demo_app = typer.Typer(help="The seeded demo workspace.", no_args_is_help=True)
+surveys_app = typer.Typer(help="Survey definitions.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(workspaces_app, name="workspaces")
 app.add_typer(users_app, name="users")
 app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(customers_app, name="customers")
 app.add_typer(demo_app, name="demo")
+app.add_typer(surveys_app, name="surveys")
 
 console = Console()
 errors = Console(stderr=True)
@@ -328,6 +330,76 @@ def customers_show(
         console.print(timeline)
 
     _run(action, lang)
+
+
+# --------------------------------------------------------------------------------------------- surveys
+@surveys_app.command("create")
+def surveys_create(
+    file: Annotated[Path, typer.Argument(help="A YAML or JSON survey definition")],
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Create a survey from a file, or store a new version when its key exists and the file changed."""
+    from patron.surveys import service as survey_service
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        definition = survey_service.load_definition_file(file)
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            survey, changed = survey_service.save_survey(session, workspace_id=ws.id, definition=definition)
+            state = "saved" if changed else "unchanged"
+            console.print(
+                f"survey [bold]{survey.key}[/bold] version {survey.version} ({state}, {len(definition.questions)} questions)"
+            )
+        for missing in definition.missing_languages():
+            console.print(
+                f"[yellow]no text in {missing}; respondents in that language see a fallback[/yellow]"
+            )
+
+    _run(action, locale)
+
+
+@surveys_app.command("templates")
+def surveys_templates(
+    export: Annotated[
+        Path | None, typer.Option(help="Write the templates as YAML files into this folder")
+    ] = None,
+) -> None:
+    """List the built-in templates; --export writes them out to edit and create from."""
+    from patron.surveys import service as survey_service
+
+    table = Table("key", "kind", "touchpoint", "questions", "name")
+    for key, definition in survey_service.templates().items():
+        table.add_row(
+            key,
+            definition.kind.value,
+            definition.touchpoint.value,
+            str(len(definition.questions)),
+            definition.name["zh-Hant"],
+        )
+        if export is not None:
+            export.mkdir(parents=True, exist_ok=True)
+            (export / f"{key}.yaml").write_text(
+                (survey_service.TEMPLATE_DIR / f"{key}.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+            )
+    console.print(table)
+
+
+@surveys_app.command("list")
+def surveys_list(workspace: WorkspaceOption = None) -> None:
+    from patron.surveys import service as survey_service
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            table = Table("key", "version", "status", "kind", "touchpoint", "channel")
+            for s in survey_service.list_surveys(session, workspace_id=ws.id):
+                table.add_row(s.key, str(s.version), s.status, s.kind, s.touchpoint, s.channel)
+        console.print(table)
+
+    _run(action)
 
 
 # --------------------------------------------------------------------------------------------- demo

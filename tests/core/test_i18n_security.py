@@ -66,3 +66,12 @@ def test_api_keys_are_stored_only_as_digests() -> None:
     assert security.split_api_key(key) == prefix
     assert security.digest_api_key(key) == digest
     assert security.split_api_key("ptr_short_x") is None and security.split_api_key("garbage") is None
+
+
+ASCII_AFTER_CJK = re.compile(r"[\u4e00-\u9fff「」][,?!;:(]")
+
+
+@pytest.mark.parametrize("locale", ["zh-Hant", "zh-Hans"])
+def test_chinese_texts_use_full_width_punctuation(locale: str) -> None:
+    wrong = {code: text for code, text in catalog(locale).items() if ASCII_AFTER_CJK.search(text)}
+    assert not wrong, wrong

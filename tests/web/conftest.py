@@ -96,3 +96,14 @@ def tenant(engine: Engine, tmp_path: Path) -> Tenant:
 def client(engine: Engine) -> Iterator[TestClient]:
     with TestClient(create_app(), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def fuzz_tenant(engine: Engine, tmp_path: Path, client: TestClient) -> Tenant:
+    """A tenant with the relationship NPS survey installed, for fuzzing responses."""
+    from patron.surveys.service import templates
+
+    tenant = make_tenant(engine, tmp_path / "fuzz")
+    document = templates()["relationship_nps"].model_dump(mode="json", exclude_none=True)
+    client.post("/api/v1/surveys", headers=tenant.headers, json=document)
+    return tenant

@@ -60,7 +60,7 @@ def test_login_without_csrf_token_is_refused(client: TestClient, tenant: Tenant)
 def test_landing_page_shows_the_workspace_numbers(client: TestClient, tenant: Tenant) -> None:
     html = login(client, tenant)
     assert '<html lang="zh-Hant">' in html
-    assert "歡迎,王經理" in html
+    assert "歡迎，王經理" in html
     tiles = dict(re.findall(r'data-metric="(\w+)"><span>[^<]+</span><b>([^<]+)</b>', html))
     assert tiles == {
         "customers": "3",

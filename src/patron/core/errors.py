@@ -22,6 +22,10 @@ class PatronError(Exception):
 
         return translate(self.code, locale, **self.params)
 
+    def details(self, locale: str | None = None) -> list[dict[str, Any]]:
+        """Per-item problems (each with where and what), for errors that cover several at once."""
+        return []
+
     def __str__(self) -> str:
         return self.message("en")
 

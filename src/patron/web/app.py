@@ -12,6 +12,8 @@ from patron.commerce.api import router as commerce_router
 from patron.core.api import router as workspace_router
 from patron.core.settings import get_settings
 from patron.customers.api import router as customers_router
+from patron.surveys.api import responses_router
+from patron.surveys.api import router as surveys_router
 from patron.web import pages
 from patron.web.errors import install_error_handlers
 from patron.web.templating import STATIC_DIR
@@ -37,7 +39,14 @@ def create_app() -> FastAPI:
     async def login_required(request: Request, exc: pages.LoginRequired) -> Response:
         return pages.login_redirect(request)
 
-    for router in (workspace_router, customers_router, commerce_router, pages.router):
+    for router in (
+        workspace_router,
+        customers_router,
+        commerce_router,
+        surveys_router,
+        responses_router,
+        pages.router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

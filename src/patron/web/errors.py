@@ -50,7 +50,7 @@ def _describe(error: dict[str, Any]) -> dict[str, Any]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PatronError)
     async def patron_error(request: Request, exc: PatronError) -> Response:
-        return _answer(request, exc.status, exc.code, exc.params)
+        return _answer(request, exc.status, exc.code, exc.params, exc.details(api_locale(request)))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

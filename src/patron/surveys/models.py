@@ -1,0 +1,96 @@
+"""Surveys, their responses and one row per answer (so metrics read scores with plain column filters)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patron.core.db import Base, IdType, Timestamped, WorkspaceScoped
+
+
+class SurveyStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class ResponseStatus(StrEnum):
+    PARTIAL = "partial"
+    COMPLETED = "completed"
+
+
+class Survey(WorkspaceScoped, Timestamped, Base):
+    """A survey definition. ``definition`` is the validated document; editing it bumps ``version`` so each
+    response records the wording it answered."""
+
+    __tablename__ = "surveys"
+    __table_args__ = (UniqueConstraint("workspace_id", "key"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(String(16), default=SurveyStatus.ACTIVE.value)
+    kind: Mapped[str] = mapped_column(String(16))
+    touchpoint: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class SurveyResponse(WorkspaceScoped, Timestamped, Base):
+    __tablename__ = "survey_responses"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "client_key"),
+        Index(
+            "ix_survey_responses_workspace_id_survey_id_completed_at",
+            "workspace_id",
+            "survey_id",
+            "completed_at",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(IdType, ForeignKey("surveys.id", ondelete="CASCADE"))
+    survey_version: Mapped[int] = mapped_column()
+    customer_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    #: The integrator's idempotency key (or the invitation's): a retry with the same key stores nothing new.
+    client_key: Mapped[str | None] = mapped_column(String(128))
+    touchpoint: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    locale: Mapped[str] = mapped_column(String(16))
+    order_external_id: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default=ResponseStatus.COMPLETED.value)
+    started_at: Mapped[datetime] = mapped_column()
+    completed_at: Mapped[datetime | None] = mapped_column()
+
+
+class SurveyAnswer(WorkspaceScoped, Base):
+    """One answered question (a SERVQUAL item is one row with both its scores)."""
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (
+        UniqueConstraint("response_id", "question_key", "item_key"),
+        Index(
+            "ix_survey_answers_workspace_id_survey_id_question_type",
+            "workspace_id",
+            "survey_id",
+            "question_type",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    response_id: Mapped[int] = mapped_column(IdType, ForeignKey("survey_responses.id", ondelete="CASCADE"))
+    survey_id: Mapped[int] = mapped_column(IdType, ForeignKey("surveys.id", ondelete="CASCADE"))
+    question_key: Mapped[str] = mapped_column(String(64))
+    question_type: Mapped[str] = mapped_column(String(24))
+    #: SERVQUAL item, empty string for other questions (so the unique constraint holds on every backend).
+    item_key: Mapped[str] = mapped_column(String(64), default="")
+    score: Mapped[int | None] = mapped_column()
+    expected_score: Mapped[int | None] = mapped_column()
+    choices: Mapped[list[str] | None] = mapped_column(JSON)
+    text: Mapped[str | None] = mapped_column(Text)
