@@ -402,6 +402,88 @@ def surveys_list(workspace: WorkspaceOption = None) -> None:
     _run(action)
 
 
+@surveys_app.command("dispatch")
+def surveys_dispatch(
+    workspace: WorkspaceOption = None,
+    wave: Annotated[
+        str | None, typer.Option(help="Also start a relationship wave of this survey key")
+    ] = None,
+    sample: Annotated[int, typer.Option(help="Customers to invite in the wave")] = 500,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Plan invitations but send nothing and keep nothing")
+    ] = False,
+) -> None:
+    """Run every active survey's trigger, then send due invitations and reminders over SMTP. Run it from cron
+    (every 15 minutes is plenty); re-running never invites anyone twice."""
+    from patron.core.clock import utcnow
+    from patron.core.mail import MailError, SmtpMailer
+    from patron.surveys import distribution
+    from patron.surveys import service as survey_service
+
+    def action() -> None:
+        now = utcnow()
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            table = Table("survey", "invited", "skipped (why)")
+            for survey in survey_service.list_surveys(session, workspace_id=ws.id):
+                definition = survey_service.definition_of(survey)
+                report = distribution.run_trigger(
+                    session, workspace=ws, survey=survey, definition=definition, now=now
+                )
+                if wave == survey.key:
+                    waved = distribution.relationship_wave(session, workspace=ws, survey=survey, definition=definition,
+                                                           sample_size=sample, now=now)  # fmt: skip
+                    report.invited += waved.invited
+                    report.skipped.update(waved.skipped)
+                why = ", ".join(f"{reason} {count}" for reason, count in sorted(report.skipped.items()))
+                table.add_row(survey.key, str(report.invited), why)
+            console.print(table)
+            if dry_run:
+                session.rollback()
+                console.print("dry run: nothing kept, nothing sent")
+                return
+            try:
+                with SmtpMailer() as mailer:
+                    sent = distribution.send_due(session, workspace=ws, mailer=mailer, now=now)
+            except MailError as exc:
+                errors.print(f"[red]{exc}[/red] — invitations are kept and go out on the next run")
+                return
+            console.print(
+                f"sent {sent.sent}, reminders {sent.reminded}, failed {sent.failed}, no longer allowed {sent.skipped}"
+            )
+
+    _run(action)
+
+
+@surveys_app.command("link")
+def surveys_link(
+    survey_key: str,
+    customer: str,
+    order: Annotated[str | None, typer.Option(help="The order the survey is about")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Mint a personal link for one customer (to send through your own channel), honouring the same rules."""
+    from patron.core.clock import utcnow
+    from patron.customers import service as customers
+    from patron.surveys import distribution
+    from patron.surveys import service as survey_service
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            survey = survey_service.get_survey(session, workspace_id=ws.id, key=survey_key)
+            person = customers.get_customer(session, workspace_id=ws.id, external_id=customer)
+            subject = f"order:{order}" if order else f"link:{utcnow():%Y-%m-%d}"
+            outcome = distribution.invite(session, workspace=ws, survey=survey, definition=survey_service.definition_of(survey),
+                                          customer=person, subject=subject, now=utcnow(), order_external_id=order)  # fmt: skip
+            if outcome.invitation is None:
+                errors.print(f"[yellow]not invited: {outcome.skipped}[/yellow]")
+                raise typer.Exit(1)
+            print(distribution.survey_link(outcome.invitation.nonce))
+
+    _run(action)
+
+
 # --------------------------------------------------------------------------------------------- demo
 @demo_app.command("load")
 def demo_load(

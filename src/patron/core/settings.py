@@ -22,6 +22,15 @@ class Settings(BaseSettings):
     # Uploads above this size are refused before they are read into the importer.
     max_upload_bytes: int = 1024 * 1024 * 1024
     echo_sql: bool = False
+    #: Where respondents reach this server: the base of survey and unsubscribe links in emails.
+    public_base_url: str = "http://127.0.0.1:8000"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = 20.0
+    mail_from: str = "Patron <no-reply@localhost>"
 
     def resolved_database_url(self) -> str:
         """The embedded SQLite file under ``var/`` unless a server URL is configured."""

@@ -29,4 +29,6 @@ class Customer(WorkspaceScoped, Timestamped, Base):
     consent_email: Mapped[bool] = mapped_column(default=False)
     consent_sms: Mapped[bool] = mapped_column(default=False)
     consent_surveys: Mapped[bool] = mapped_column(default=False)
+    #: Set by the unsubscribe link; wins over any later import that says yes, until the customer opts in again.
+    surveys_unsubscribed_at: Mapped[datetime | None] = mapped_column()
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -65,6 +65,13 @@ class SurveyResponse(WorkspaceScoped, Timestamped, Base):
     locale: Mapped[str] = mapped_column(String(16))
     order_external_id: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default=ResponseStatus.COMPLETED.value)
+    invitation_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("survey_invitations.id", ondelete="SET NULL")
+    )
+    #: The respondent agreed that their comment may be quoted as a testimonial.
+    publish_consent: Mapped[bool] = mapped_column(default=False)
+    #: Answer-page progress of a partial response: which questions the respondent has already been shown.
+    seen: Mapped[list[str] | None] = mapped_column(JSON)
     started_at: Mapped[datetime] = mapped_column()
     completed_at: Mapped[datetime | None] = mapped_column()
 
@@ -94,3 +101,45 @@ class SurveyAnswer(WorkspaceScoped, Base):
     expected_score: Mapped[int | None] = mapped_column()
     choices: Mapped[list[str] | None] = mapped_column(JSON)
     text: Mapped[str | None] = mapped_column(Text)
+
+
+class InvitationStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    ANSWERED = "answered"
+    FAILED = "failed"
+
+
+class SurveyInvitation(WorkspaceScoped, Timestamped, Base):
+    """A personal invitation: one customer, one survey, one touchpoint (often an order). Its ``nonce`` is
+    what the signed link carries; the row decides whether the link still works."""
+
+    __tablename__ = "survey_invitations"
+    __table_args__ = (
+        UniqueConstraint("nonce"),
+        UniqueConstraint("workspace_id", "survey_id", "customer_id", "subject"),
+        Index(
+            "ix_survey_invitations_workspace_id_customer_id_created_at",
+            "workspace_id",
+            "customer_id",
+            "created_at",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(IdType, ForeignKey("surveys.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("customers.id", ondelete="CASCADE"))
+    #: What was experienced: "order:O123", "interaction:E9", or "wave:2026-11" for a relationship wave.
+    subject: Mapped[str] = mapped_column(String(160))
+    touchpoint: Mapped[str] = mapped_column(String(32))
+    order_external_id: Mapped[str | None] = mapped_column(String(128))
+    nonce: Mapped[str] = mapped_column(String(32))
+    locale: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=InvitationStatus.PENDING.value)
+    send_after: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+    reminded_at: Mapped[datetime | None] = mapped_column()
+    opened_at: Mapped[datetime | None] = mapped_column()
+    answered_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(String(500))

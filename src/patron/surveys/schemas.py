@@ -183,7 +183,17 @@ Question = Annotated[
 ]
 
 
+class Trigger(Strict):
+    """Invite ``delay_hours`` after an order (``event: order``) or an interaction of that type
+    (``order_delivered``, ``support_contact``, ``store_visit``…), looking back ``lookback_days``."""
+
+    event: str = Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")
+    delay_hours: int = Field(48, ge=0, le=24 * 60)
+    lookback_days: int = Field(14, ge=1, le=365)
+
+
 class SurveySettings(Strict):
+    trigger: Trigger | None = None
     one_question_per_page: bool = False
     expires_after_days: int = Field(14, ge=1, le=365)
     reminder_after_days: int | None = Field(3, ge=1, le=60)

@@ -18,7 +18,7 @@ from patron.core.errors import Conflict, NotFound, PatronError
 from patron.core.i18n import normalize_locale, translate
 from patron.core.tenancy import scoped
 from patron.customers.models import Customer
-from patron.surveys.answers import AnswerProblem, check_answers
+from patron.surveys.answers import AnswerProblem, AnswerRow, check_answers
 from patron.surveys.models import ResponseStatus, Survey, SurveyAnswer, SurveyResponse, SurveyStatus
 from patron.surveys.schemas import AnswerValue, ResponseRead, ResponseSubmit, SurveyDefinition
 
@@ -140,7 +140,7 @@ class StoredResponse:
     duplicate: bool
 
 
-def _answers_of(session: Session, response_id: int) -> dict[str, AnswerValue]:
+def answers_of(session: Session, response_id: int) -> dict[str, AnswerValue]:
     answers: dict[str, AnswerValue] = {}
     servqual: dict[str, dict[str, dict[str, int]]] = {}
     for row in session.scalars(
@@ -173,7 +173,7 @@ def response_read(session: Session, stored: StoredResponse, survey_key: str) -> 
         id=response.id, survey=survey_key, survey_version=response.survey_version,
         customer_id=customer_external_id, client_key=response.client_key, status=response.status,
         locale=response.locale, touchpoint=response.touchpoint, channel=response.channel,
-        completed_at=response.completed_at, answers=_answers_of(session, response.id), duplicate=stored.duplicate,
+        completed_at=response.completed_at, answers=answers_of(session, response.id), duplicate=stored.duplicate,
     )  # fmt: skip
 
 
@@ -209,6 +209,7 @@ def submit_response(session: Session, *, workspace_id: int, submission: Response
         channel=(submission.channel or definition.channel).value,
         locale=normalize_locale(submission.locale) or "zh-Hant", order_external_id=submission.order_id,
         status=ResponseStatus.COMPLETED.value, started_at=now, completed_at=now,
+        publish_consent=submission.publish_consent,
     )  # fmt: skip
     try:
         with session.begin_nested():
@@ -222,11 +223,17 @@ def submit_response(session: Session, *, workspace_id: int, submission: Response
         if existing is None:
             raise
         return _same_or_conflict(session, existing, submission)
-    session.add_all(
+    session.add_all(answer_rows(response, rows))
+    session.flush()
+    return StoredResponse(response, duplicate=False)
+
+
+def answer_rows(response: SurveyResponse, rows: list[AnswerRow]) -> list[SurveyAnswer]:
+    return [
         SurveyAnswer(
-            workspace_id=workspace_id,
+            workspace_id=response.workspace_id,
             response_id=response.id,
-            survey_id=survey.id,
+            survey_id=response.survey_id,
             question_key=row.question_key,
             question_type=row.question_type,
             item_key=row.item_key,
@@ -236,15 +243,13 @@ def submit_response(session: Session, *, workspace_id: int, submission: Response
             text=row.text,
         )
         for row in rows
-    )
-    session.flush()
-    return StoredResponse(response, duplicate=False)
+    ]
 
 
 def _same_or_conflict(
     session: Session, existing: SurveyResponse, submission: ResponseSubmit
 ) -> StoredResponse:
-    stored = _answers_of(session, existing.id)
+    stored = answers_of(session, existing.id)
     sent = {
         k: (v.strip() if isinstance(v, str) else v)
         for k, v in submission.answers.items()

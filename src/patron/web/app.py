@@ -14,7 +14,7 @@ from patron.core.settings import get_settings
 from patron.customers.api import router as customers_router
 from patron.surveys.api import responses_router
 from patron.surveys.api import router as surveys_router
-from patron.web import pages
+from patron.web import pages, survey_pages
 from patron.web.errors import install_error_handlers
 from patron.web.templating import STATIC_DIR
 
@@ -46,6 +46,7 @@ def create_app() -> FastAPI:
         surveys_router,
         responses_router,
         pages.router,
+        survey_pages.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 00:08:46.035261
+Create Date: 2026-11-24 00:14:17.149924
 """
 
 from __future__ import annotations
@@ -48,6 +48,65 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_surveys_workspace_id"), ["workspace_id"], unique=False)
 
     op.create_table(
+        "survey_invitations",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("survey_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("subject", sa.String(length=160), nullable=False),
+        sa.Column("touchpoint", sa.String(length=32), nullable=False),
+        sa.Column("order_external_id", sa.String(length=128), nullable=True),
+        sa.Column("nonce", sa.String(length=32), nullable=False),
+        sa.Column("locale", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("send_after", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reminded_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("opened_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("answered_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.Column("workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("created_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customers.id"],
+            name=op.f("fk_survey_invitations_customer_id_customers"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["survey_id"],
+            ["surveys.id"],
+            name=op.f("fk_survey_invitations_survey_id_surveys"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_survey_invitations_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_invitations")),
+        sa.UniqueConstraint("nonce", name=op.f("uq_survey_invitations_nonce")),
+        sa.UniqueConstraint(
+            "workspace_id",
+            "survey_id",
+            "customer_id",
+            "subject",
+            name=op.f("uq_survey_invitations_workspace_id_survey_id_customer_id_subject"),
+        ),
+    )
+    with op.batch_alter_table("survey_invitations", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_survey_invitations_workspace_id"), ["workspace_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_survey_invitations_workspace_id_customer_id_created_at",
+            ["workspace_id", "customer_id", "created_at"],
+            unique=False,
+        )
+
+    op.create_table(
         "survey_responses",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("survey_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -59,6 +118,9 @@ def upgrade() -> None:
         sa.Column("locale", sa.String(length=16), nullable=False),
         sa.Column("order_external_id", sa.String(length=128), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("invitation_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("publish_consent", sa.Boolean(), nullable=False),
+        sa.Column("seen", sa.JSON(), nullable=True),
         sa.Column("started_at", patron.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("completed_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -68,6 +130,12 @@ def upgrade() -> None:
             ["customer_id"],
             ["customers.id"],
             name=op.f("fk_survey_responses_customer_id_customers"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["invitation_id"],
+            ["survey_invitations.id"],
+            name=op.f("fk_survey_responses_invitation_id_survey_invitations"),
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
@@ -143,11 +211,25 @@ def upgrade() -> None:
             unique=False,
         )
 
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("surveys_unsubscribed_at", patron.core.db.UTCDateTime(timezone=True), nullable=True)
+        )
+
+    with op.batch_alter_table("workspaces", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("survey_quiet_days", sa.Integer(), server_default="30", nullable=False))
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("workspaces", schema=None) as batch_op:
+        batch_op.drop_column("survey_quiet_days")
+
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.drop_column("surveys_unsubscribed_at")
+
     with op.batch_alter_table("survey_answers", schema=None) as batch_op:
         batch_op.drop_index("ix_survey_answers_workspace_id_survey_id_question_type")
         batch_op.drop_index(batch_op.f("ix_survey_answers_workspace_id"))
@@ -159,6 +241,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_survey_responses_customer_id"))
 
     op.drop_table("survey_responses")
+    with op.batch_alter_table("survey_invitations", schema=None) as batch_op:
+        batch_op.drop_index("ix_survey_invitations_workspace_id_customer_id_created_at")
+        batch_op.drop_index(batch_op.f("ix_survey_invitations_workspace_id"))
+
+    op.drop_table("survey_invitations")
     with op.batch_alter_table("surveys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_surveys_workspace_id"))
 
