@@ -17,7 +17,7 @@ def _binaries() -> Path | None:
     return candidates[0].parent if candidates else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -40,7 +40,7 @@ def throwaway_cluster() -> Iterator[str | None]:
         shutil.chown(sockets, "postgres")
         root.chmod(0o755)
         as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
 
     def run(*args: str) -> None:
         subprocess.run([*as_user, *args], check=True, capture_output=True, cwd=root)

@@ -82,7 +82,6 @@ def answer_survey(token: str, request: Request, session: SessionDep, form: FormD
     )
     if result.problems:
         problems = {p.question: translate(p.code, locale, **p.params) for p in result.problems}
-        session.rollback()
         return _page(
             request, session, token, problems=problems, status=400, edit=shown[0] if len(shown) == 1 else None
         )
