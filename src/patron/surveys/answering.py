@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from patron.core.errors import PatronError
+from patron.core.models import Workspace
 from patron.customers.models import Customer
 from patron.surveys.answers import AnswerProblem, check_answers, is_shown
 from patron.surveys.distribution import nonce_from_survey_token
@@ -197,6 +198,12 @@ def _start(session: Session, opened: OpenedLink, locale: str, now: datetime) -> 
     session.flush()
     opened.response = response
     return response
+
+
+def brand_name(session: Session, opened: OpenedLink) -> str:
+    """Respondents see the brand that asked them, not the software behind it."""
+    workspace = session.get(Workspace, opened.invitation.workspace_id)
+    return workspace.name if workspace else ""
 
 
 def respondent_name(session: Session, opened: OpenedLink) -> str:

@@ -57,6 +57,7 @@ def _page(request: Request, session: SessionDep, token: str, *, problems: dict[s
         "done": done, "total": total, "pick": pick, "kind": answering.question_kind, "seen": seen,
         "visible_seen": [q for q in definition.questions if q.key in seen and is_shown(q.show_if, answers)],
         "name": answering.respondent_name(session, opened),
+        "brand": answering.brand_name(session, opened),
     }  # fmt: skip
     return render(request, "survey.html", context, locale=locale, status_code=status)
 
@@ -82,9 +83,8 @@ def answer_survey(token: str, request: Request, session: SessionDep, form: FormD
     )
     if result.problems:
         problems = {p.question: translate(p.code, locale, **p.params) for p in result.problems}
-        return _page(
-            request, session, token, problems=problems, status=400, edit=shown[0] if len(shown) == 1 else None
-        )
+        # 200, as HTML forms do: the alerts are in the page, and browsers log a 4xx document as an error.
+        return _page(request, session, token, problems=problems, edit=shown[0] if len(shown) == 1 else None)
     query = f"?lang={locale}" if request.query_params.get("lang") else ""
     return RedirectResponse(f"/s/{token}{query}", status_code=303)
 

@@ -1,0 +1,91 @@
+"""A customer answers the relationship NPS survey in zh-Hant on a phone, in a real browser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from patron.core.db import transaction
+from patron.core.models import Workspace
+from patron.customers.models import Customer
+from patron.surveys import distribution
+from patron.surveys.models import SurveyAnswer, SurveyResponse
+from patron.surveys.service import definition_of, get_survey
+from tests.browser.conftest import ARTIFACTS
+from tests.surveys.helpers import NOW, survey_world
+
+
+def _personal_link(engine: Engine, tmp_path: Path, base_url: str) -> tuple[str, int]:
+    world = survey_world(engine, tmp_path, "relationship_nps")
+    with transaction(engine) as session:
+        ws = session.get_one(Workspace, world.workspace.id)
+        survey = get_survey(session, workspace_id=ws.id, key="relationship_nps")
+        customer = session.scalars(
+            select(Customer).where(Customer.workspace_id == ws.id, Customer.external_id == "S1")
+        ).one()
+        outcome = distribution.invite(session, workspace=ws, survey=survey, definition=definition_of(survey),
+                                      customer=customer, subject="wave:test", now=NOW)  # fmt: skip
+        assert outcome.invitation is not None
+        return f"{base_url}/s/{distribution.survey_token(outcome.invitation.nonce)}", ws.id
+
+
+def test_nps_on_a_phone_in_traditional_chinese(
+    engine: Engine, tmp_path: Path, live_server: str, phone: Any
+) -> None:
+    link, workspace_id = _personal_link(engine, tmp_path, live_server)
+    phone.goto(link)
+    assert phone.locator("legend").first.inner_text().startswith("您有多大可能向朋友或同事推薦我們？")
+    assert phone.locator("#progress-text").inner_text() == "已完成 0 / 4 題", (
+        "follow-ups are not counted until they apply"
+    )
+    overflow = phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, "nothing is wider than the phone"
+
+    phone.get_by_role("button", name="下一題").click()
+    assert phone.get_by_role("alert").first.inner_text() == "請檢查下方標示的問題。"
+    assert phone.locator("#e-nps").inner_text() == "請回答這個問題。"
+    phone.screenshot(
+        path=str(ARTIFACTS / f"survey-phone-validation-{engine.dialect.name}.png"), full_page=True
+    )
+
+    phone.locator('label.pill:has(input[value="3"])').click()
+    phone.get_by_role("button", name="下一題").click()
+    phone.locator("textarea[name=reason]").fill("送貨比預期慢了三天")
+    phone.get_by_role("button", name="下一題").click()
+    assert phone.locator("legend").first.inner_text().startswith("很抱歉讓您失望了"), (
+        "detractors get the follow-up"
+    )
+    phone.screenshot(
+        path=str(ARTIFACTS / f"survey-phone-follow-up-{engine.dialect.name}.png"), full_page=True
+    )
+    phone.locator("textarea[name=went_wrong]").fill("紙盒壓壞了，茶葉灑出來")
+    phone.get_by_role("button", name="下一題").click()
+    phone.get_by_label("價格與划算程度").check()
+    phone.get_by_role("button", name="下一題").click()
+    phone.get_by_role("button", name="下一題").click()  # the last, optional question left empty
+    assert "感謝您撥冗填答！" in phone.locator("main").inner_text()
+    phone.go_back()
+    phone.reload()
+    assert "感謝您撥冗填答！" in phone.locator("main").inner_text(), (
+        "back and reload do not reopen the survey"
+    )
+    assert phone.problems == [], phone.problems
+
+    with transaction(engine) as session:
+        [response] = session.scalars(
+            select(SurveyResponse).where(SurveyResponse.workspace_id == workspace_id)
+        ).all()
+        answers = {
+            a.question_key: a.score or a.text or a.choices
+            for a in session.scalars(select(SurveyAnswer).where(SurveyAnswer.response_id == response.id))
+        }
+    assert response.status == "completed"
+    assert answers == {
+        "nps": 3,
+        "reason": "送貨比預期慢了三天",
+        "went_wrong": "紙盒壓壞了，茶葉灑出來",
+        "value_most": ["price_value"],
+    }
