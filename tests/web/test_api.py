@@ -157,3 +157,17 @@ def test_openapi_spec_and_docs(client: TestClient) -> None:
     assert spec["paths"]["/api/v1/customers/{external_id}"]["get"]["operationId"] == "customers-story"
     assert {"HTTPBearer", "APIKeyHeader"} <= set(spec["components"]["securitySchemes"])
     assert client.get("/docs").status_code == 200
+
+
+def test_a_revoked_key_stops_working_at_once_despite_the_cache(
+    client: TestClient, tenant: Tenant, engine: Engine
+) -> None:
+    from patron.core import service as core_service
+    from patron.core.db import transaction
+
+    assert client.get("/api/v1/workspace", headers=tenant.headers).status_code == 200  # now cached
+    with transaction(engine) as session:
+        core_service.revoke_api_key(
+            session, workspace_id=tenant.workspace.id, prefix=tenant.api_key.split("_")[1]
+        )
+    assert client.get("/api/v1/workspace", headers=tenant.headers).status_code == 401

@@ -8,23 +8,21 @@ from fastapi import APIRouter, Query
 
 from patron.commerce import service
 from patron.commerce.schemas import ProductPage, WorkspaceTotals
-from patron.web.deps import ApiWorkspaceDep, SessionDep
+from patron.web.deps import ApiWorkspaceDep, in_transaction
 
 router = APIRouter(prefix="/api/v1", tags=["commerce"])
 
 
 @router.get("/products", response_model=ProductPage, operation_id="commerce-list_products")
-def list_products(
-    session: SessionDep,
+async def list_products(
     workspace: ApiWorkspaceDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ProductPage:
-    items, total = service.list_products(session, workspace_id=workspace.id, limit=limit, offset=offset)
-    return ProductPage(items=items, total=total, limit=limit, offset=offset)
+    return await in_transaction(service.product_page, workspace_id=workspace.id, limit=limit, offset=offset)
 
 
 @router.get("/totals", response_model=WorkspaceTotals, operation_id="commerce-totals")
-def totals(session: SessionDep, workspace: ApiWorkspaceDep) -> WorkspaceTotals:
+async def totals(workspace: ApiWorkspaceDep) -> WorkspaceTotals:
     """Row counts and revenue of the workspace (cancelled and returned orders excluded from revenue)."""
-    return service.workspace_totals(session, workspace=workspace)
+    return await in_transaction(service.workspace_totals, workspace=workspace)

@@ -8,7 +8,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.commerce.models import Interaction, Order, OrderLine, OrderStatus, Product
-from patron.commerce.schemas import InteractionRead, OrderLineRead, OrderRead, ProductRead, WorkspaceTotals
+from patron.commerce.schemas import (
+    InteractionRead,
+    OrderLineRead,
+    OrderRead,
+    ProductPage,
+    ProductRead,
+    WorkspaceTotals,
+)
 from patron.core.clock import as_utc
 from patron.core.models import Workspace
 from patron.core.money import from_minor
@@ -122,6 +129,11 @@ def list_products(
         scoped(Product, workspace_id).order_by(Product.external_id).limit(limit).offset(offset)
     )
     return [product_read(p) for p in products], total
+
+
+def product_page(session: Session, *, workspace_id: int, limit: int, offset: int) -> ProductPage:
+    items, total = list_products(session, workspace_id=workspace_id, limit=limit, offset=offset)
+    return ProductPage(items=items, total=total, limit=limit, offset=offset)
 
 
 #: Orders that did not turn into money: kept for the story, left out of revenue and purchase counts.

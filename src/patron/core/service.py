@@ -13,6 +13,7 @@ from patron.core import security
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, NotFound, PatronError, Unauthorized
 from patron.core.i18n import LOCALES, normalize_locale
+from patron.core.keycache import recent_keys
 from patron.core.models import ApiKey, Role, User, Workspace
 from patron.core.money import known_currencies
 from patron.core.tenancy import scoped
@@ -134,6 +135,7 @@ def revoke_api_key(session: Session, *, workspace_id: int, prefix: str) -> ApiKe
         raise NotFound("apikey.not_found", prefix=prefix)
     if api_key.revoked_at is None:
         api_key.revoked_at = utcnow()
+    recent_keys.forget_all()
     return api_key
 
 

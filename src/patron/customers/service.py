@@ -13,7 +13,7 @@ from patron.core.errors import NotFound
 from patron.core.models import Workspace
 from patron.core.tenancy import scoped
 from patron.customers.models import Customer
-from patron.customers.schemas import CustomerRead, CustomerStory, CustomerSummary
+from patron.customers.schemas import CustomerPage, CustomerRead, CustomerStory, CustomerSummary
 
 
 def get_customer(session: Session, *, workspace_id: int, external_id: str) -> Customer:
@@ -70,3 +70,14 @@ def search_customers(
         scoped(Customer, workspace_id, *criteria).order_by(Customer.external_id).limit(limit).offset(offset)
     )
     return list(rows), total
+
+
+def customer_page(
+    session: Session, *, workspace_id: int, query: str | None, limit: int, offset: int
+) -> CustomerPage:
+    rows, total = search_customers(
+        session, workspace_id=workspace_id, query=query, limit=limit, offset=offset
+    )
+    return CustomerPage(
+        items=[CustomerRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
+    )

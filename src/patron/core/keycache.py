@@ -1,0 +1,39 @@
+"""Recently verified API keys, so a busy integrator's every request does not cost a database transaction.
+
+An entry lives ``TTL_SECONDS``; revoking a key clears this process's cache at once (other server processes
+notice within the TTL). Only digests are held, never keys."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Generic, TypeVar
+
+TTL_SECONDS = 30.0
+T = TypeVar("T")
+
+
+class RecentKeys(Generic[T]):
+    def __init__(self, ttl: float = TTL_SECONDS, limit: int = 10_000) -> None:
+        self.ttl, self.limit = ttl, limit
+        self._entries: dict[str, tuple[float, T]] = {}
+        self._lock = threading.Lock()
+
+    def recall(self, digest: str) -> T | None:
+        entry = self._entries.get(digest)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def remember(self, digest: str, value: T) -> None:
+        with self._lock:
+            if len(self._entries) >= self.limit:
+                self._entries.clear()
+            self._entries[digest] = (time.monotonic() + self.ttl, value)
+
+    def forget_all(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+recent_keys: RecentKeys[object] = RecentKeys()
