@@ -148,7 +148,7 @@ app = Starlette(routes=[Route("/api/v1/responses", receive, methods=["POST"])])
 """
 
 
-def serve(kind: str, url: str, var: Path, port: int) -> subprocess.Popen[bytes]:
+def serve(kind: str, url: str, var: Path, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PATRON_DATABASE_URL": url, "PATRON_VAR_DIR": str(var), "BASELINE_URL": url}
     if kind == "patron":
         target = ["patron.web.app:create_app", "--factory"]
@@ -157,7 +157,7 @@ def serve(kind: str, url: str, var: Path, port: int) -> subprocess.Popen[bytes]:
         target = ["baseline_app:app", "--app-dir", str(var)]
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-         "--no-access-log"],
+         "--no-access-log", "--workers", str(workers if kind == "patron" else 1)],
         env=env,
     )  # fmt: skip
     deadline = time.monotonic() + 30
@@ -183,13 +183,18 @@ def count_rows(url: str, var: Path) -> int:
 
 
 def peak_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+    """Peak RSS of the server process and its workers, summed."""
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [pid, *(int(c) for c in children.read_text().split())] if children.exists() else [pid]
+    for one in pids:
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
 
 
 def main() -> None:
@@ -198,6 +203,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="for wrk")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--workers", type=int, default=1, help="server processes for Patron on PostgreSQL")
     args = parser.parse_args()
     from tests.pg import free_port, throwaway_cluster
 
@@ -222,7 +228,7 @@ def main() -> None:
                     if kind == "baseline" and backend == "postgresql":
                         subprocess.run([sys.executable, "-c", f"import psycopg; c = psycopg.connect({url.replace('postgresql+psycopg', 'postgresql')!r}, autocommit=True); c.execute('DROP TABLE IF EXISTS raw_responses')"], check=True)  # fmt: skip
                     port = free_port()
-                    server = serve(kind, url, var, port)
+                    server = serve(kind, url, var, port, args.workers if backend == "postgresql" else 1)
                     try:
                         if shutil.which("wrk"):
                             accepted, failures, p50, p99, elapsed = run_wrk(

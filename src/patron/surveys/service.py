@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
-from patron.core.db import dialect_insert
 from patron.core.errors import Conflict, NotFound, PatronError
 from patron.core.i18n import normalize_locale, translate
 from patron.core.tenancy import scoped
@@ -194,12 +195,32 @@ _parsed: dict[tuple[int, int], SurveyDefinition] = {}
 _PARSED_LIMIT = 512
 
 
+# Statements of the response hot path, built once: building them per request cost more than running them.
+_HEAD = select(Survey.id, Survey.version, Survey.status).where(
+    Survey.workspace_id == bindparam("workspace_id"), Survey.key == bindparam("key")
+)
+_CUSTOMER_ID = select(Customer.id).where(
+    Customer.workspace_id == bindparam("workspace_id"), Customer.external_id == bindparam("external_id")
+)
+_RESPONSE_BY_KEY = select(SurveyResponse.id).where(
+    SurveyResponse.workspace_id == bindparam("workspace_id"),
+    SurveyResponse.client_key == bindparam("client_key"),
+)
+_ANSWERS_INSERT = cast(Table, SurveyAnswer.__table__).insert()
+
+
+@cache
+def _response_insert(dialect: str, idempotent: bool) -> Any:
+    """INSERT … [ON CONFLICT (workspace_id, client_key) DO NOTHING] RETURNING id, for this backend."""
+    table = cast(Table, SurveyResponse.__table__)
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    if idempotent:
+        statement = statement.on_conflict_do_nothing(index_elements=["workspace_id", "client_key"])
+    return statement.returning(table.c.id)
+
+
 def survey_head(session: Session, *, workspace_id: int, key: str) -> SurveyHead:
-    row = session.execute(
-        select(Survey.id, Survey.version, Survey.status).where(
-            Survey.workspace_id == workspace_id, Survey.key == key
-        )
-    ).one_or_none()
+    row = session.execute(_HEAD, {"workspace_id": workspace_id, "key": key}).one_or_none()
     if row is None:
         raise NotFound("survey.not_found", key=key)
     survey_id, version, status = row
@@ -241,20 +262,20 @@ def submit_response(session: Session, *, workspace_id: int, submission: Response
         raise Conflict("survey.closed", key=head.key)
     definition = head.definition
     if submission.client_key:
-        existing = session.scalar(
-            scoped(SurveyResponse, workspace_id, SurveyResponse.client_key == submission.client_key)
+        existing_id = session.scalar(
+            _RESPONSE_BY_KEY, {"workspace_id": workspace_id, "client_key": submission.client_key}
         )
-        if existing is not None:
-            return _same_or_conflict(session, existing, submission, head.key)
+        if existing_id is not None:
+            return _same_or_conflict(
+                session, session.get_one(SurveyResponse, existing_id), submission, head.key
+            )
     rows, problems = check_answers(definition, dict(submission.answers))
     if problems:
         raise InvalidAnswers(problems)
     customer_id = None
     if submission.customer_id:
         customer_id = session.scalar(
-            select(Customer.id).where(
-                Customer.workspace_id == workspace_id, Customer.external_id == submission.customer_id
-            )
+            _CUSTOMER_ID, {"workspace_id": workspace_id, "external_id": submission.customer_id}
         )
         if customer_id is None:
             raise NotFound("customer.not_found", external_id=submission.customer_id)
@@ -270,10 +291,8 @@ def submit_response(session: Session, *, workspace_id: int, submission: Response
         "order_external_id": submission.order_id, "status": ResponseStatus.COMPLETED.value, "started_at": now,
         "completed_at": now, "created_at": now, "updated_at": now, "publish_consent": submission.publish_consent,
     }  # fmt: skip
-    statement = dialect_insert(session, SurveyResponse).values(values)
-    if submission.client_key:
-        statement = statement.on_conflict_do_nothing(index_elements=["workspace_id", "client_key"])
-    response_id = session.scalar(statement.returning(SurveyResponse.id))
+    statement = _response_insert(session.get_bind().dialect.name, bool(submission.client_key))
+    response_id = session.scalar(statement, values)
     if response_id is None:  # a concurrent retry with the same key got there first
         existing = session.scalars(
             scoped(SurveyResponse, workspace_id, SurveyResponse.client_key == submission.client_key)
@@ -281,7 +300,7 @@ def submit_response(session: Session, *, workspace_id: int, submission: Response
         return _same_or_conflict(session, existing, submission, head.key)
     if rows:
         session.execute(
-            insert(SurveyAnswer), [answer_values(workspace_id, head.id, response_id, row) for row in rows]
+            _ANSWERS_INSERT, [answer_values(workspace_id, head.id, response_id, row) for row in rows]
         )
     return ResponseRead(
         id=response_id, survey=head.key, survey_version=head.version, customer_id=submission.customer_id,
