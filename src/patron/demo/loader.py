@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import random
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.engine import Engine
 
 from patron.core import service as core_service
@@ -19,7 +21,11 @@ from patron.core.tenancy import scoped
 from patron.customers.models import Customer
 from patron.demo.catalog import BRAND_NAME
 from patron.demo.generator import DemoConfig, DemoData, generate
+from patron.demo.surveys import generate_surveys
 from patron.importers import IMPORT_ORDER, import_file
+from patron.surveys import service as survey_service
+from patron.surveys.answers import check_answers
+from patron.surveys.models import SurveyAnswer, SurveyInvitation, SurveyResponse
 
 DEMO_ADMIN_EMAIL = "admin@demo.patron.example"
 _COLUMNS = {
@@ -101,4 +107,86 @@ def load_demo(
             )
         log(f"  {kind}: {report.rows_read} rows ({report.inserted} new, {report.updated} updated)")
         parts.append(f"{report.rows_read} {kind if kind != 'orders' else 'order lines'}")
-    return f"{', '.join(parts)} ({data.order_count} orders)"
+    invited, answered = load_surveys(engine, slug=slug, data=data, seed=seed)
+    log(f"  surveys: {invited} invitations, {answered} responses")
+    return (
+        f"{', '.join(parts)} ({data.order_count} orders), {invited} survey invitations, {answered} responses"
+    )
+
+
+def load_surveys(engine: Engine, *, slug: str, data: DemoData, seed: int) -> tuple[int, int]:
+    """Install the survey templates and write the generated invitations, responses and answers. The demo's
+    earlier survey data is replaced, so loading twice gives the same result."""
+    generated = generate_surveys(data, seed)
+    rng = random.Random(seed)
+    with transaction(engine) as session:
+        workspace = core_service.get_workspace(session, slug)
+        for model in (SurveyAnswer, SurveyResponse, SurveyInvitation):
+            session.execute(delete(model).where(model.workspace_id == workspace.id))
+        heads = {}
+        for key, definition in survey_service.templates().items():
+            survey, _ = survey_service.save_survey(session, workspace_id=workspace.id, definition=definition)
+            heads[key] = (survey.id, survey.version, definition)
+        # .all(): a Result has keys(), so dict() would treat it as a mapping
+        customer_ids = dict(
+            session.execute(
+                select(Customer.external_id, Customer.id).where(Customer.workspace_id == workspace.id)
+            )
+            .tuples()
+            .all()
+        )
+        invitations = []
+        for row in generated.invitations:
+            survey_id, _, definition = heads[str(row["survey"])]
+            sent = row["sent_at"]
+            assert isinstance(sent, datetime)
+            invitations.append({
+                "workspace_id": workspace.id, "survey_id": survey_id, "customer_id": customer_ids[str(row["customer_id"])],
+                "subject": row["subject"], "touchpoint": definition.touchpoint.value, "order_external_id": row["order_id"],
+                "nonce": f"{rng.getrandbits(128):032x}", "locale": row["locale"],
+                "status": "answered" if row["answered_at"] else "sent", "send_after": sent,
+                "expires_at": sent + timedelta(days=definition.settings.expires_after_days), "sent_at": sent,
+                "reminded_at": row["reminded_at"], "answered_at": row["answered_at"], "created_at": sent, "updated_at": sent,
+            })  # fmt: skip
+        if invitations:
+            session.execute(insert(SurveyInvitation), invitations)
+        responses, answer_sets = [], []
+        for row in generated.responses:
+            survey_id, version, definition = heads[str(row["survey"])]
+            answers = row["answers"]
+            assert isinstance(answers, dict)
+            checked, problems = check_answers(definition, answers)
+            if problems:
+                raise PatronError(
+                    "demo.rejected",
+                    kind="survey responses",
+                    count=len(problems),
+                    line=0,
+                    reason=problems[0].code,
+                )
+            done = row["completed_at"]
+            assert isinstance(done, datetime)
+            responses.append({
+                "workspace_id": workspace.id, "survey_id": survey_id, "survey_version": version,
+                "customer_id": customer_ids[str(row["customer_id"])], "client_key": f"demo:{row['survey']}:{row['customer_id']}:{row['subject']}",
+                "touchpoint": definition.touchpoint.value, "channel": definition.channel.value, "locale": row["locale"],
+                "order_external_id": row["order_id"], "status": "completed", "publish_consent": "testimonial" in answers,
+                "started_at": done - timedelta(minutes=2), "completed_at": done, "created_at": done, "updated_at": done,
+            })  # fmt: skip
+            answer_sets.append((survey_id, checked))
+        table = cast(Table, SurveyResponse.__table__)
+        ids = (
+            list(
+                session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), responses)
+            )
+            if responses
+            else []
+        )
+        answer_rows = [
+            survey_service.answer_values(workspace.id, survey_id, response_id, answer)
+            for response_id, (survey_id, checked) in zip(ids, answer_sets, strict=True)
+            for answer in checked
+        ]
+        if answer_rows:
+            session.execute(insert(SurveyAnswer), answer_rows)
+    return len(invitations), len(responses)

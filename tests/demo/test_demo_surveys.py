@@ -1,0 +1,82 @@
+"""Demo survey data follows the product's invitation rules and each customer's story."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import statistics
+from collections import defaultdict
+from datetime import date, timedelta
+
+import pytest
+
+from patron.demo.generator import DemoConfig, generate
+from patron.demo.surveys import QUIET_DAYS, generate_surveys
+
+
+@pytest.fixture(scope="module")
+def world():  # type: ignore[no-untyped-def]
+    data = generate(DemoConfig(customers=1_500, seed=11, end=date(2026, 6, 30)))
+    return data, generate_surveys(data, 11)
+
+
+def test_same_seed_same_surveys(world) -> None:  # type: ignore[no-untyped-def]
+    data, surveys = world
+    again = generate_surveys(data, 11)
+    assert again.responses == surveys.responses and again.invitations == surveys.invitations
+
+
+def test_invitations_respect_consent_and_the_quiet_period(world) -> None:  # type: ignore[no-untyped-def]
+    data, surveys = world
+    consenting = {str(c["external_id"]) for c in data.customers if c["consent_surveys"] and c["email"]}
+    by_customer = defaultdict(list)
+    for invitation in surveys.invitations:
+        assert invitation["customer_id"] in consenting
+        by_customer[invitation["customer_id"]].append(invitation["sent_at"])
+    for sent in by_customer.values():
+        sent.sort()
+        assert all(b - a >= timedelta(days=QUIET_DAYS) for a, b in itertools.pairwise(sent))
+    kinds = {i["survey"] for i in surveys.invitations}
+    assert kinds == {"post_purchase_csat", "support_ces", "relationship_nps"}
+    assert 0.2 < len(surveys.responses) / len(surveys.invitations) < 0.45
+
+
+def test_scores_follow_persona_and_experience(world) -> None:  # type: ignore[no-untyped-def]
+    data, surveys = world
+    nps = defaultdict(list)
+    for response in surveys.responses:
+        if response["survey"] == "relationship_nps":
+            nps[data.personas[response["customer_id"]]].append(response["answers"]["nps"])
+
+    def score(values: list[int]) -> float:
+        return 100 * (sum(v >= 9 for v in values) - sum(v <= 6 for v in values)) / len(values)
+
+    assert (
+        score(nps["loyal"]) > 50 > score(nps["regular"]) > score(nps["lapsing"])
+        and score(nps["lapsing"]) < -30
+    )
+    late = {
+        str(i["order_id"])
+        for i in data.interactions
+        if i["type"] == "order_delivered" and i["detail"] == "late"
+    }
+    csat = defaultdict(list)
+    for response in surveys.responses:
+        if response["survey"] == "post_purchase_csat":
+            csat[response["order_id"] in late].append(response["answers"]["csat"])
+    assert statistics.mean(csat[True]) < statistics.mean(csat[False]) - 0.8
+
+
+def test_comments_are_in_the_customers_language(world) -> None:  # type: ignore[no-untyped-def]
+    _, surveys = world
+    hant_only, hans_only = re.compile("[們這裡樣體質]"), re.compile("[们这里样体质]")
+    for response in surveys.responses:
+        for value in response["answers"].values():
+            if not isinstance(value, str) or (value.islower() and "_" in value):
+                continue  # option keys such as price_value
+            if response["locale"] == "en":
+                assert value.isascii(), value
+            elif response["locale"] == "zh-Hans":
+                assert not hant_only.search(value), value
+            else:
+                assert not hans_only.search(value), value
