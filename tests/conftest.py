@@ -14,6 +14,7 @@ from pathlib import Path
 _VAR = Path(tempfile.mkdtemp(prefix="patron-test-var-"))
 os.environ["PATRON_VAR_DIR"] = str(_VAR)
 os.environ["PATRON_SECRET_KEY"] = "test-secret-key-not-for-production"
+os.environ["PATRON_WEBHOOK_INTERVAL_SECONDS"] = "0"  # tests deliver webhooks explicitly
 os.environ.pop("PATRON_DATABASE_URL", None)
 
 import pytest  # noqa: E402

@@ -35,6 +35,7 @@ apikeys_app = typer.Typer(help="API keys for integrators.", no_args_is_help=True
 customers_app = typer.Typer(help="Customer profiles.", no_args_is_help=True)
 demo_app = typer.Typer(help="The seeded demo workspace.", no_args_is_help=True)
 surveys_app = typer.Typer(help="Survey definitions.", no_args_is_help=True)
+webhooks_app = typer.Typer(help="Webhook deliveries.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(workspaces_app, name="workspaces")
 app.add_typer(users_app, name="users")
@@ -42,6 +43,7 @@ app.add_typer(apikeys_app, name="apikeys")
 app.add_typer(customers_app, name="customers")
 app.add_typer(demo_app, name="demo")
 app.add_typer(surveys_app, name="surveys")
+app.add_typer(webhooks_app, name="webhooks")
 
 console = Console()
 errors = Console(stderr=True)
@@ -482,6 +484,17 @@ def surveys_link(
             print(distribution.survey_link(outcome.invitation.nonce))
 
     _run(action)
+
+
+@webhooks_app.command("deliver")
+def webhooks_deliver() -> None:
+    """Send due webhook deliveries once (for cron, when the server's own dispatcher is turned off)."""
+    from patron.core.clock import utcnow
+    from patron.webhooks import service as webhook_service
+
+    with transaction() as session:
+        report = webhook_service.deliver_due(session, post=webhook_service.http_post, now=utcnow())
+    console.print(f"delivered {report.delivered}, retrying {report.retrying}, failed {report.failed}")
 
 
 # --------------------------------------------------------------------------------------------- demo

@@ -24,6 +24,7 @@ from patron.core.settings import get_settings
 from patron.surveys import distribution
 from patron.surveys.models import SurveyAnswer, SurveyInvitation, SurveyResponse
 from patron.surveys.service import definition_of, get_survey, set_status
+from patron.webhooks import service as webhooks
 from tests.pg import free_port
 from tests.surveys.helpers import NOW, SurveyWorld, survey_world
 
@@ -104,6 +105,13 @@ def test_invitation_link_answer_stored(
     )
     assert inbox.to("s3@example.com")[0]["Subject"].endswith("How was your purchase?")
 
+    with transaction(engine) as session:
+        webhooks.create_endpoint(
+            session,
+            workspace_id=world.workspace.id,
+            url="http://127.0.0.1:9/h",
+            events=["response.completed"],
+        )
     link = _link(message)
     page = client.get(link)
     assert page.status_code == 200 and "整體而言，您對這次購物的滿意程度如何？" in page.text

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_timeout_seconds: float = 20.0
     mail_from: str = "Patron <no-reply@localhost>"
+    #: How often the server's background dispatcher sends due webhook deliveries; 0 turns it off (use cron
+    #: with ``patron webhooks deliver`` instead).
+    webhook_interval_seconds: float = 5.0
 
     def resolved_database_url(self) -> str:
         """The embedded SQLite file under ``var/`` unless a server URL is configured."""

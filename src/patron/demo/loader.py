@@ -127,14 +127,11 @@ def load_surveys(engine: Engine, *, slug: str, data: DemoData, seed: int) -> tup
         for key, definition in survey_service.templates().items():
             survey, _ = survey_service.save_survey(session, workspace_id=workspace.id, definition=definition)
             heads[key] = (survey.id, survey.version, definition)
-        # .all(): a Result has keys(), so dict() would treat it as a mapping
-        customer_ids = dict(
-            session.execute(
-                select(Customer.external_id, Customer.id).where(Customer.workspace_id == workspace.id)
-            )
-            .tuples()
-            .all()
-        )
+        # .all() first: a Result has keys(), so dict() would take the Result itself for a mapping.
+        rows = session.execute(
+            select(Customer.external_id, Customer.id).where(Customer.workspace_id == workspace.id)
+        ).all()
+        customer_ids = dict(rows)
         invitations = []
         for row in generated.invitations:
             survey_id, _, definition = heads[str(row["survey"])]

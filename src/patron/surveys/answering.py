@@ -29,12 +29,13 @@ from patron.surveys.models import (
 from patron.surveys.schemas import (
     ChoiceQuestion,
     Question,
+    ResponseRead,
     ScaleQuestion,
     ServqualQuestion,
     SurveyDefinition,
     TextQuestion,
 )
-from patron.surveys.service import answer_rows, answers_of, definition_of
+from patron.surveys.service import announce_completed, answer_rows, answers_of, definition_of, stored_shape
 
 
 class LinkProblem(PatronError):
@@ -183,6 +184,13 @@ def save_page(
     response.status, response.completed_at = ResponseStatus.COMPLETED.value, now
     opened.invitation.status, opened.invitation.answered_at = InvitationStatus.ANSWERED.value, now
     session.flush()
+    customer = session.get(Customer, response.customer_id) if response.customer_id else None
+    announce_completed(session, workspace_id=response.workspace_id, now=now, response=ResponseRead(
+        id=response.id, survey=opened.survey.key, survey_version=response.survey_version,
+        customer_id=customer.external_id if customer else None, client_key=response.client_key,
+        status=response.status, locale=response.locale, touchpoint=response.touchpoint, channel=response.channel,
+        completed_at=now, answers=stored_shape(rows),
+    ))  # fmt: skip
     return PageResult([], True)
 
 

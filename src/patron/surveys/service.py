@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, cast
@@ -32,6 +33,7 @@ from patron.surveys.schemas import (
     SurveyDefinition,
     SurveyRead,
 )
+from patron.webhooks import service as webhooks
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -302,11 +304,19 @@ def submit_response(session: Session, *, workspace_id: int, submission: Response
         session.execute(
             _ANSWERS_INSERT, [answer_values(workspace_id, head.id, response_id, row) for row in rows]
         )
-    return ResponseRead(
+    read = ResponseRead(
         id=response_id, survey=head.key, survey_version=head.version, customer_id=submission.customer_id,
         client_key=submission.client_key, status=ResponseStatus.COMPLETED.value, locale=locale,
         touchpoint=touchpoint, channel=channel, completed_at=now, answers=stored_shape(rows), duplicate=False,
     )  # fmt: skip
+    announce_completed(session, workspace_id=workspace_id, response=read, now=now)
+    return read
+
+
+def announce_completed(session: Session, *, workspace_id: int, response: ResponseRead, now: datetime) -> None:
+    """Queue the ``response.completed`` webhook in the same transaction as the response itself."""
+    payload = response.model_dump(mode="json", exclude={"duplicate"})
+    webhooks.enqueue(session, workspace_id=workspace_id, event="response.completed", payload=payload, now=now)
 
 
 def answer_values(workspace_id: int, survey_id: int, response_id: int, row: AnswerRow) -> dict[str, Any]:
