@@ -73,6 +73,26 @@ def open_link(session: Session, token: str, now: datetime) -> OpenedLink:
     return OpenedLink(invitation, survey, definition_of(survey), response)
 
 
+def open_public(
+    session: Session, *, workspace_slug: str, survey_key: str
+) -> tuple[Workspace, Survey, SurveyDefinition] | None:
+    """The workspace and survey behind a public link, if that survey allows public answers."""
+    workspace = session.scalar(select(Workspace).where(Workspace.slug == workspace_slug))
+    if workspace is None:
+        return None
+    survey = session.scalar(
+        select(Survey).where(Survey.workspace_id == workspace.id, Survey.key == survey_key)
+    )
+    if survey is None:
+        return None
+    definition = definition_of(survey)
+    if not definition.settings.public:
+        return None
+    if survey.status != SurveyStatus.ACTIVE.value:
+        raise LinkProblem("survey.closed", status=410, key=survey.key)
+    return workspace, survey, definition
+
+
 def current_answers(session: Session, opened: OpenedLink) -> dict[str, Any]:
     return {} if opened.response is None else dict(answers_of(session, opened.response.id))
 
@@ -215,7 +235,8 @@ def brand_name(session: Session, opened: OpenedLink) -> str:
 
 
 def respondent_name(session: Session, opened: OpenedLink) -> str:
-    customer = session.get(Customer, opened.invitation.customer_id)
+    customer_id = opened.invitation.customer_id
+    customer = session.get(Customer, customer_id) if customer_id is not None else None
     return (customer.name or "") if customer else ""
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Query
 from patron.surveys import service
 from patron.surveys.schemas import (
     BatchResult,
+    EmbedSnippet,
     ResponseBatch,
     ResponseRead,
     ResponseSubmit,
@@ -43,6 +44,12 @@ async def save_survey(
 @router.get("/{key}", response_model=SurveyRead, operation_id="surveys-read")
 async def read_survey(key: str, workspace: ApiWorkspaceDep) -> SurveyRead:
     return await in_transaction(service.survey_read, workspace_id=workspace.id, key=key)
+
+
+@router.get("/{key}/embed", response_model=EmbedSnippet, operation_id="surveys-embed")
+async def embed_snippet(key: str, workspace: ApiWorkspaceDep) -> EmbedSnippet:
+    """The public link and an iframe snippet for a checkout thank-you page (the survey must be ``public``)."""
+    return await in_transaction(service.embed_snippet, workspace=workspace, key=key)
 
 
 @router.put("/{key}/status", response_model=SurveyRead, operation_id="surveys-set_status")

@@ -223,6 +223,27 @@ def relationship_wave(
     return report
 
 
+def public_link(workspace_slug: str, survey_key: str) -> str:
+    return f"{get_settings().public_base_url.rstrip('/')}/p/{workspace_slug}/{survey_key}"
+
+
+def open_anonymous(
+    session: Session, *, workspace: Workspace, survey: Survey, definition: SurveyDefinition, locale: str,
+    order_external_id: str | None, now: datetime,
+) -> SurveyInvitation:  # fmt: skip
+    """An invitation without a customer, made when someone opens a public link."""
+    nonce = secrets.token_urlsafe(16)
+    invitation = SurveyInvitation(
+        workspace_id=workspace.id, survey_id=survey.id, customer_id=None, subject=f"anon:{nonce}",
+        touchpoint=definition.touchpoint.value, order_external_id=order_external_id, nonce=nonce, locale=locale,
+        status=InvitationStatus.SENT.value, send_after=now, sent_at=now,
+        expires_at=now + timedelta(days=definition.settings.expires_after_days), created_at=now, updated_at=now,
+    )  # fmt: skip
+    session.add(invitation)
+    session.flush()
+    return invitation
+
+
 # ------------------------------------------------------------------ sending
 def invitation_message(
     *, invitation: SurveyInvitation, customer: Customer, workspace: Workspace, definition: SurveyDefinition,

@@ -128,7 +128,8 @@ class SurveyInvitation(WorkspaceScoped, Timestamped, Base):
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     survey_id: Mapped[int] = mapped_column(IdType, ForeignKey("surveys.id", ondelete="CASCADE"))
-    customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("customers.id", ondelete="CASCADE"))
+    #: None for an anonymous public link (a checkout page, a QR code in a store).
+    customer_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("customers.id", ondelete="CASCADE"))
     #: What was experienced: "order:O123", "interaction:E9", or "wave:2026-11" for a relationship wave.
     subject: Mapped[str] = mapped_column(String(160))
     touchpoint: Mapped[str] = mapped_column(String(32))

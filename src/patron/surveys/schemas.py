@@ -194,6 +194,8 @@ class Trigger(Strict):
 
 class SurveySettings(Strict):
     trigger: Trigger | None = None
+    #: Allow the anonymous public link /p/{workspace}/{survey} and its embeddable snippet.
+    public: bool = False
     one_question_per_page: bool = False
     expires_after_days: int = Field(14, ge=1, le=365)
     reminder_after_days: int | None = Field(3, ge=1, le=60)
@@ -263,6 +265,13 @@ class SurveyDefinition(Strict):
             for item in getattr(q, "items", []):
                 check(f"question {q.key} item {item.key}", item.label)
         return problems
+
+
+class EmbedSnippet(BaseModel):
+    url: str
+    html: str = Field(
+        description="Paste into a checkout thank-you page; add &order=<id> per order if you like"
+    )
 
 
 class SurveyRead(ReadModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, NotFound, PatronError
 from patron.core.i18n import normalize_locale, translate
+from patron.core.models import Workspace
 from patron.core.tenancy import scoped
 from patron.customers.models import Customer
 from patron.surveys.answers import AnswerProblem, AnswerRow, check_answers
@@ -26,6 +28,7 @@ from patron.surveys.schemas import (
     AnswerValue,
     BatchItemResult,
     BatchResult,
+    EmbedSnippet,
     ResponseBatch,
     ResponseRead,
     ResponseSubmit,
@@ -382,3 +385,18 @@ def submit_batch(session: Session, *, workspace_id: int, batch: ResponseBatch, l
     return BatchResult(
         stored=stored, duplicates=duplicates, rejected=len(results) - stored - duplicates, results=results
     )
+
+
+def embed_snippet(session: Session, *, workspace: Workspace, key: str) -> EmbedSnippet:
+    from patron.surveys.distribution import public_link
+
+    survey = get_survey(session, workspace_id=workspace.id, key=key)
+    if not definition_of(survey).settings.public:
+        raise Conflict("survey.not_public", key=key)
+    url = public_link(workspace.slug, key)
+    title = html.escape(definition_of(survey).name.get(workspace.default_locale) or key, quote=True)
+    snippet = (
+        f'<iframe src="{url}?embed=1" title="{title}" loading="lazy" '
+        'style="width:100%;max-width:640px;height:720px;border:0"></iframe>'
+    )
+    return EmbedSnippet(url=url, html=snippet)

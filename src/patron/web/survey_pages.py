@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from patron.core.clock import utcnow
 from patron.core.i18n import LOCALES, normalize_locale, translate
 from patron.surveys import answering
+from patron.surveys.answering import LinkProblem
 from patron.surveys.answers import is_shown
-from patron.surveys.distribution import nonce_from_unsubscribe_token, unsubscribe
+from patron.surveys.distribution import (
+    nonce_from_survey_token,
+    nonce_from_unsubscribe_token,
+    open_anonymous,
+    survey_token,
+    unsubscribe,
+)
 from patron.surveys.texts import pick
 from patron.web.deps import SessionDep, page_locale
 from patron.web.templating import render
@@ -33,6 +40,13 @@ async def _form(request: Request) -> dict[str, list[str]]:
 
 
 FormDep = Annotated[dict[str, list[str]], Depends(_form)]
+
+
+def _carried_query(request: Request, locale: str) -> str:
+    """The language and embed choices travel with the form and its redirects."""
+    params = [f"lang={locale}"] if request.query_params.get("lang") else []
+    params += ["embed=1"] if request.query_params.get("embed") == "1" else []
+    return f"?{'&'.join(params)}" if params else ""
 
 
 def _page(request: Request, session: SessionDep, token: str, *, problems: dict[str, str] | None = None,
@@ -58,6 +72,8 @@ def _page(request: Request, session: SessionDep, token: str, *, problems: dict[s
         "visible_seen": [q for q in definition.questions if q.key in seen and is_shown(q.show_if, answers)],
         "name": answering.respondent_name(session, opened),
         "brand": answering.brand_name(session, opened),
+        "embed": request.query_params.get("embed") == "1",
+        "form_query": _carried_query(request, locale),
     }  # fmt: skip
     return render(request, "survey.html", context, locale=locale, status_code=status)
 
@@ -85,8 +101,36 @@ def answer_survey(token: str, request: Request, session: SessionDep, form: FormD
         problems = {p.question: translate(p.code, locale, **p.params) for p in result.problems}
         # 200, as HTML forms do: the alerts are in the page, and browsers log a 4xx document as an error.
         return _page(request, session, token, problems=problems, edit=shown[0] if len(shown) == 1 else None)
-    query = f"?lang={locale}" if request.query_params.get("lang") else ""
+    query = _carried_query(request, locale)
     return RedirectResponse(f"/s/{token}{query}", status_code=303)
+
+
+def _anon_cookie(survey_id: int) -> str:
+    return f"patron_anon_{survey_id}"
+
+
+@router.get("/p/{workspace_slug}/{survey_key}", response_class=HTMLResponse)
+def public_survey(
+    workspace_slug: str, survey_key: str, request: Request, session: SessionDep,
+    order: Annotated[str | None, Query(max_length=128, pattern=r"^[^\x00]+$")] = None,
+    embed: bool = False,
+) -> Response:  # fmt: skip
+    """The anonymous link (a QR code in a store, a checkout thank-you page). One browser, one response: the
+    link it was given is remembered in a cookie, so reloading or going back never starts a second one."""
+    opened = answering.open_public(session, workspace_slug=workspace_slug, survey_key=survey_key)
+    if opened is None:
+        raise LinkProblem("link.invalid")
+    workspace, survey, definition = opened
+    suffix = "?embed=1" if embed else ""
+    remembered = request.cookies.get(_anon_cookie(survey.id))
+    if remembered and nonce_from_survey_token(remembered):
+        return RedirectResponse(f"/s/{remembered}{suffix}", status_code=303)
+    invitation = open_anonymous(session, workspace=workspace, survey=survey, definition=definition,
+                                locale=_locale(request), order_external_id=order, now=utcnow())  # fmt: skip
+    token = survey_token(invitation.nonce)
+    response = RedirectResponse(f"/s/{token}{suffix}", status_code=303)
+    response.set_cookie(_anon_cookie(survey.id), token, max_age=60 * 86400, httponly=True, samesite="lax")
+    return response
 
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)

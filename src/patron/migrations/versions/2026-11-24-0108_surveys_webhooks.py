@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 01:02:44.102797
+Create Date: 2026-11-24 01:08:39.579178
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def upgrade() -> None:
         "survey_invitations",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("survey_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("customer_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("subject", sa.String(length=160), nullable=False),
         sa.Column("touchpoint", sa.String(length=32), nullable=False),
         sa.Column("order_external_id", sa.String(length=128), nullable=True),
