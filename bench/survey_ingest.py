@@ -203,7 +203,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="for wrk")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--workers", type=int, default=1, help="server processes for Patron on PostgreSQL")
+    parser.add_argument("--workers", type=int, default=1, help="server processes for Patron")
     args = parser.parse_args()
     from tests.pg import free_port, throwaway_cluster
 
@@ -228,7 +228,7 @@ def main() -> None:
                     if kind == "baseline" and backend == "postgresql":
                         subprocess.run([sys.executable, "-c", f"import psycopg; c = psycopg.connect({url.replace('postgresql+psycopg', 'postgresql')!r}, autocommit=True); c.execute('DROP TABLE IF EXISTS raw_responses')"], check=True)  # fmt: skip
                     port = free_port()
-                    server = serve(kind, url, var, port, args.workers if backend == "postgresql" else 1)
+                    server = serve(kind, url, var, port, args.workers)
                     try:
                         if shutil.which("wrk"):
                             accepted, failures, p50, p99, elapsed = run_wrk(

@@ -28,6 +28,11 @@ VALUE_MOST = {
     "lapsing": (("price_value", 0.5), ("convenience", 0.3), ("product_quality", 0.2)),
 }
 QUIET_DAYS = 30
+#: Interaction type -> (survey, delay): the same triggers the survey templates define.
+TRIGGERS = {
+    "order_delivered": ("post_purchase_csat", timedelta(days=2)),
+    "support_contact": ("support_ces", timedelta(days=1)),
+}
 
 # Comment banks: theme -> (positive, negative) in zh-Hant and en; zh-Hans is derived with OpenCC.
 COMMENTS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
@@ -194,27 +199,13 @@ class _Builder:
     def build(self) -> DemoSurveys:
         events: list[tuple[datetime, str, str, str, str | None]] = []
         for event in self.data.interactions:
-            when = _parse(event["occurred_at"])
-            customer_id, order_id = str(event["customer_id"]), str(event["order_id"]) or None
-            if event["type"] == "order_delivered":
+            trigger = TRIGGERS.get(str(event["type"]))
+            if trigger is not None:
+                survey, delay = trigger
+                when = _parse(event["occurred_at"]) + delay
+                subject = f"interaction:{event['external_id']}"
                 events.append(
-                    (
-                        when + timedelta(days=2),
-                        "post_purchase_csat",
-                        customer_id,
-                        f"interaction:{event['external_id']}",
-                        order_id,
-                    )
-                )
-            elif event["type"] == "support_contact":
-                events.append(
-                    (
-                        when + timedelta(days=1),
-                        "support_ces",
-                        customer_id,
-                        f"interaction:{event['external_id']}",
-                        order_id,
-                    )
+                    (when, survey, str(event["customer_id"]), subject, str(event["order_id"]) or None)
                 )
         start = self.end - timedelta(days=730)
         for quarter in range(8):
