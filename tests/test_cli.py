@@ -95,3 +95,10 @@ def test_user_errors_are_one_line_not_a_traceback(engine: Engine, tmp_path: Path
         result = runner.invoke(app, args)
         assert result.exit_code == 2, result.output
         assert message in result.output and "Traceback" not in result.output
+
+
+def test_customer_times_are_shown_in_the_workspace_zone(engine: Engine, tmp_path: Path) -> None:
+    slug = make_workspace(engine).slug
+    runner.invoke(app, ["import", "customers", str(customers_file(tmp_path / "c.csv")), "-w", slug])
+    shown = runner.invoke(app, ["customers", "show", "C001", "-w", slug])
+    assert "2024-01-01 10:00" in shown.output, "signed up 10:00 Taipei time, stored as 02:00 UTC"

@@ -8,9 +8,10 @@ import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -297,13 +298,18 @@ def customers_show(
             print(story.model_dump_json(indent=2))
             return
         p, s = story.profile, story.summary
+        zone = ZoneInfo(ws.timezone)
+
+        def local(moment: datetime | None) -> str:
+            return "" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
         profile = Table(show_header=False, title=f"customer {p.external_id}")
         for label, value in (
             ("name", p.name), ("email", p.email), ("phone", p.phone), ("birthday", p.birthday),
             ("gender", p.gender), ("locale", p.locale), ("city", p.city), ("segment", p.segment),
-            ("signed up", p.signup_at), ("consent email/sms/surveys", f"{p.consent_email}/{p.consent_sms}/{p.consent_surveys}"),
+            ("signed up", local(p.signup_at)), ("consent email/sms/surveys", f"{p.consent_email}/{p.consent_sms}/{p.consent_surveys}"),
             ("orders", s.order_count), ("spent", f"{s.total_spent} {s.currency}"),
-            ("first/last order", f"{s.first_order_at} / {s.last_order_at}"), ("interactions", s.interaction_count),
+            ("first/last order", f"{local(s.first_order_at)} / {local(s.last_order_at)}"), ("interactions", s.interaction_count),
         ):  # fmt: skip
             profile.add_row(label, "" if value is None else str(value))
         console.print(profile)
@@ -314,7 +320,7 @@ def customers_show(
             )
             orders.add_row(
                 order.external_id,
-                str(order.ordered_at),
+                local(order.ordered_at),
                 order.status,
                 order.channel,
                 f"{order.total} {order.currency}",
@@ -324,7 +330,7 @@ def customers_show(
         timeline = Table("time", "type", "channel", "detail", title="interactions (newest 30)")
         for event in story.interactions[:30]:
             timeline.add_row(
-                str(event.occurred_at),
+                local(event.occurred_at),
                 event.type,
                 event.channel,
                 event.detail or event.product_external_id or "",

@@ -1,7 +1,8 @@
-"""Recently verified API keys, so a busy integrator's every request does not cost a database transaction.
+"""Small in-process caches with a time to live, for facts read on every API call that rarely change.
 
-An entry lives ``TTL_SECONDS``; revoking a key clears this process's cache at once (other server processes
-notice within the TTL). Only digests are held, never keys."""
+``recent_keys``: recently verified API keys, so a busy integrator's every request does not cost a database
+transaction. Revoking a key clears this process's cache at once (other server processes notice within the
+TTL). Only digests are held, never keys."""
 
 from __future__ import annotations
 
@@ -13,27 +14,27 @@ TTL_SECONDS = 30.0
 T = TypeVar("T")
 
 
-class RecentKeys(Generic[T]):
+class TtlCache(Generic[T]):
     def __init__(self, ttl: float = TTL_SECONDS, limit: int = 10_000) -> None:
         self.ttl, self.limit = ttl, limit
         self._entries: dict[str, tuple[float, T]] = {}
         self._lock = threading.Lock()
 
-    def recall(self, digest: str) -> T | None:
-        entry = self._entries.get(digest)
+    def recall(self, key: str) -> T | None:
+        entry = self._entries.get(key)
         if entry is None or entry[0] < time.monotonic():
             return None
         return entry[1]
 
-    def remember(self, digest: str, value: T) -> None:
+    def remember(self, key: str, value: T) -> None:
         with self._lock:
             if len(self._entries) >= self.limit:
                 self._entries.clear()
-            self._entries[digest] = (time.monotonic() + self.ttl, value)
+            self._entries[key] = (time.monotonic() + self.ttl, value)
 
     def forget_all(self) -> None:
         with self._lock:
             self._entries.clear()
 
 
-recent_keys: RecentKeys[object] = RecentKeys()
+recent_keys: TtlCache[object] = TtlCache()

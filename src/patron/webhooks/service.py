@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.core.errors import NotFound
+from patron.core.keycache import TtlCache
 from patron.core.tenancy import scoped
 from patron.webhooks.models import WebhookDelivery, WebhookEndpoint
 from patron.webhooks.schemas import WebhookCreated, WebhookRead
@@ -35,12 +36,26 @@ RETRY_DELAYS = (
 SIGNATURE_HEADER = "X-Patron-Signature"
 
 
+#: Which endpoints want which events, per workspace: read on every completed response, changed rarely.
+_subscriptions: TtlCache[list[tuple[int, list[str]]]] = TtlCache(ttl=5.0)
+
+
+def _endpoints_for(session: Session, workspace_id: int) -> list[tuple[int, list[str]]]:
+    cached = _subscriptions.recall(str(workspace_id))
+    if cached is None:
+        active = scoped(WebhookEndpoint, workspace_id, WebhookEndpoint.active.is_(True))
+        cached = [(endpoint.id, list(endpoint.events)) for endpoint in session.scalars(active)]
+        _subscriptions.remember(str(workspace_id), cached)
+    return cached
+
+
 def create_endpoint(session: Session, *, workspace_id: int, url: str, events: list[str]) -> WebhookEndpoint:
     endpoint = WebhookEndpoint(
         workspace_id=workspace_id, url=url, events=events, secret=f"whsec_{secrets.token_urlsafe(32)}"
     )
     session.add(endpoint)
     session.flush()
+    _subscriptions.forget_all()
     return endpoint
 
 
@@ -53,17 +68,17 @@ def delete_endpoint(session: Session, *, workspace_id: int, endpoint_id: int) ->
     if endpoint is None:
         raise NotFound("webhook.not_found", id=endpoint_id)
     session.delete(endpoint)
+    _subscriptions.forget_all()
 
 
 def enqueue(
     session: Session, *, workspace_id: int, event: str, payload: dict[str, Any], now: datetime
 ) -> int:
     """Queue ``event`` for every active endpoint that wants it; returns how many deliveries were queued."""
-    endpoints = session.scalars(scoped(WebhookEndpoint, workspace_id, WebhookEndpoint.active.is_(True))).all()
     queued = 0
-    for endpoint in endpoints:
-        if event in endpoint.events:
-            session.add(WebhookDelivery(workspace_id=workspace_id, endpoint_id=endpoint.id, event=event, payload=payload,
+    for endpoint_id, events in _endpoints_for(session, workspace_id):
+        if event in events:
+            session.add(WebhookDelivery(workspace_id=workspace_id, endpoint_id=endpoint_id, event=event, payload=payload,
                                         next_attempt_at=now))  # fmt: skip
             queued += 1
     return queued
