@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import secrets
@@ -22,7 +23,7 @@ from patron.core import migrate
 from patron.core import service as core_service
 from patron.core.db import get_engine, transaction
 from patron.core.errors import PatronError
-from patron.core.i18n import normalize_locale
+from patron.core.i18n import normalize_locale, translate
 from patron.core.importing import ImportReport
 from patron.core.settings import get_settings
 from patron.customers import service as customer_service
@@ -501,6 +502,75 @@ def webhooks_deliver() -> None:
     with transaction() as session:
         report = webhook_service.deliver_due(session, post=webhook_service.http_post, now=utcnow())
     console.print(f"delivered {report.delivered}, retrying {report.retrying}, failed {report.failed}")
+
+
+@app.command("metrics")
+def metrics_command(
+    name: Annotated[str, typer.Argument(help="nps, csat or ces")],
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", help="segment, city, locale, touchpoint, channel, survey (repeatable)"),
+    ] = None,
+    grain: Annotated[str | None, typer.Option(help="day, week, month, quarter, year")] = None,
+    since: Annotated[str | None, typer.Option(help="2025-01 or 2025-01-15")] = None,
+    until: Annotated[str | None, typer.Option(help="2025-03 or 2025-03-31")] = None,
+    survey: Annotated[str | None, typer.Option(help="Only this survey key")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """A satisfaction metric with 95 % intervals, e.g. patron metrics nps --by segment --grain month --since 2025-01."""
+    from patron.metrics import service as metrics_service
+    from patron.metrics.engine import MetricQuery
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        if fmt not in ("table", "csv", "json"):
+            raise PatronError("import.bad_format", format=fmt, choices="table, csv, json")
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+        query = MetricQuery(
+            name,
+            tuple(by or ()),
+            grain,
+            metrics_service.parse_day(since),
+            metrics_service.parse_day(until, end=True),
+            survey,
+        )
+        result = metrics_service.run(ws.id, query, locale)
+        if fmt == "json":
+            print(result.model_dump_json(indent=2))
+            return
+        headers = [*query.by, *(["period"] if grain else []), "n", name, "95% interval", ""]
+        lines = []
+        for row in result.rows:
+            interval = "" if row.ci_low is None else f"{row.ci_low:.1f} – {row.ci_high:.1f}"
+            warning = (
+                "" if row.sufficient else translate("metrics.small_sample", locale, minimum=result.min_sample)
+            )
+            value = "" if row.value is None else f"{row.value:.1f}" if name != "ces" else f"{row.value:.2f}"
+            lines.append(
+                [
+                    *row.group.values(),
+                    *([str(row.period)] if grain else []),
+                    str(row.n),
+                    value,
+                    interval,
+                    warning,
+                ]
+            )
+        if fmt == "csv":
+            writer = csv.writer(sys.stdout)
+            writer.writerow(headers)
+            writer.writerows(lines)
+            return
+        table = Table(*headers, title=f"{name.upper()} — {result.message or ''}".rstrip(" —"))
+        for line in lines:
+            table.add_row(*line)
+        console.print(table)
+
+    _run(action, locale)
 
 
 # --------------------------------------------------------------------------------------------- demo

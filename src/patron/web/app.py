@@ -21,6 +21,7 @@ from patron.core.clock import utcnow
 from patron.core.db import transaction
 from patron.core.settings import get_settings
 from patron.customers.api import router as customers_router
+from patron.metrics.api import router as metrics_router
 from patron.surveys.api import responses_router
 from patron.surveys.api import router as surveys_router
 from patron.web import pages, survey_pages
@@ -86,6 +87,7 @@ def create_app() -> FastAPI:
         pages.router,
         survey_pages.router,
         webhooks_router,
+        metrics_router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

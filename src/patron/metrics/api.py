@@ -1,0 +1,43 @@
+"""REST: satisfaction metrics with intervals, by any dimension and time grain."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+
+from patron.metrics import service
+from patron.metrics.engine import MetricQuery
+from patron.metrics.schemas import MetricResult
+from patron.web.deps import ApiWorkspaceDep, LocaleDep
+
+router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
+
+
+@router.get("/{name}", response_model=MetricResult, operation_id="metrics-read")
+async def read_metric(
+    name: str,
+    workspace: ApiWorkspaceDep,
+    locale: LocaleDep,
+    by: Annotated[
+        list[str], Query(max_length=4, description="segment, city, locale, touchpoint, channel, survey")
+    ] = [],  # noqa: B006 - FastAPI reads the default, never mutates it
+    grain: Annotated[str | None, Query(description="day, week, month, quarter, year")] = None,
+    since: Annotated[str | None, Query(description="2025-01 or 2025-01-15")] = None,
+    until: Annotated[str | None, Query(description="2025-03 or 2025-03-31")] = None,
+    survey: Annotated[str | None, Query(max_length=64)] = None,
+    csat_scale: Annotated[int, Query()] = 5,
+) -> MetricResult:
+    """NPS, CSAT or CES with 95 % intervals; slices under the minimum sample are flagged, not hidden."""
+    query = MetricQuery(
+        name,
+        tuple(by),
+        grain,
+        service.parse_day(since),
+        service.parse_day(until, end=True),
+        survey,
+        csat_scale,
+    )
+    query.validate()
+    return await run_in_threadpool(service.run, workspace.id, query, locale)

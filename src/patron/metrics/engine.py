@@ -1,0 +1,188 @@
+"""Satisfaction metrics written once as Ibis expressions, run where the data lives.
+
+The database computes only sufficient statistics per group (counts, sums, sums of squares), which every
+backend computes identically; the estimates and intervals come from ``metrics.stats``. That keeps the two
+known cross-backend traps out of the numbers: PostgreSQL truncating integer division, and integer sums
+coming back as Decimal (every sum is cast to float64 before it is summed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from patron.core.errors import PatronError
+from patron.metrics import stats
+
+METRICS: tuple[str, ...] = ("nps", "csat", "ces")
+#: Customer and response attributes a metric can be sliced by.
+DIMENSIONS: tuple[str, ...] = ("segment", "city", "locale", "touchpoint", "channel", "survey")
+GRAINS = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
+#: CSAT counts as satisfied from this score up, per scale (top-two box on 5, top-three box on 10).
+CSAT_TOP_BOX = {5: 4, 10: 8}
+
+
+def connect(url: str) -> ibis.BaseBackend:
+    """An Ibis connection for a SQLAlchemy-style URL: the operational SQLite or PostgreSQL database, or a
+    DuckDB file holding a ``patron export`` of it."""
+    parsed = urlparse(url)
+    scheme = parsed.scheme.split("+")[0]
+    if scheme == "sqlite":
+        return ibis.sqlite.connect(unquote(parsed.path))
+    if scheme == "duckdb":
+        return ibis.duckdb.connect(unquote(parsed.path) or ":memory:")
+    if scheme in ("postgresql", "postgres"):
+        return ibis.postgres.connect(
+            host=parsed.hostname or "localhost", port=parsed.port or 5432, user=unquote(parsed.username or ""),
+            password=unquote(parsed.password or "") or None, database=parsed.path.lstrip("/"),
+        )  # fmt: skip
+    raise PatronError("metrics.unsupported_backend", url=f"{scheme}://…")
+
+
+def answers_table(con: ibis.BaseBackend, workspace_id: int, question_type: str) -> ir.Table:
+    """One row per completed answer of a type, with every attribute a metric may be sliced by."""
+    a = con.table("survey_answers")
+    r = con.table("survey_responses")
+    c = con.table("customers")
+    s = con.table("surveys")
+    answers = a.filter(
+        a.workspace_id == workspace_id, a.question_type == question_type, a.score.notnull()
+    ).select(response_id=a.response_id, score=a.score.cast("float64"))
+    responses = r.filter(r.workspace_id == workspace_id, r.status == "completed").select(
+        rid=r.id, survey_id=r.survey_id, customer_ref=r.customer_id, completed_at=r.completed_at,
+        touchpoint=r.touchpoint, channel=r.channel, locale=r.locale,
+    )  # fmt: skip
+    customers = c.filter(c.workspace_id == workspace_id).select(cid=c.id, segment=c.segment, city=c.city)
+    surveys = s.filter(s.workspace_id == workspace_id).select(sid=s.id, survey=s.key)
+    joined = (
+        answers.join(responses, answers.response_id == responses.rid)
+        .left_join(customers, responses.customer_ref == customers.cid)
+        .join(surveys, responses.survey_id == surveys.sid)
+    )
+    return joined.select(
+        "score", "completed_at", "touchpoint", "channel", "locale", "segment", "city", "survey"
+    )
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    metric: str
+    by: tuple[str, ...] = ()
+    grain: str | None = None
+    since: date | None = None
+    until: date | None = None
+    survey: str | None = None
+    csat_scale: int = 5
+
+    def validate(self) -> None:
+        if self.metric not in METRICS:
+            raise PatronError("metrics.unknown_metric", metric=self.metric, choices=", ".join(METRICS))
+        unknown = [d for d in self.by if d not in DIMENSIONS]
+        if unknown:
+            raise PatronError(
+                "metrics.unknown_dimension", dimension=unknown[0], choices=", ".join(DIMENSIONS)
+            )
+        if self.grain is not None and self.grain not in GRAINS:
+            raise PatronError("metrics.unknown_grain", grain=self.grain, choices=", ".join(GRAINS))
+        if self.since and self.until and self.since > self.until:
+            raise PatronError(
+                "metrics.empty_period", since=self.since.isoformat(), until=self.until.isoformat()
+            )
+        if self.metric == "csat" and self.csat_scale not in CSAT_TOP_BOX:
+            raise PatronError("metrics.bad_scale", scale=self.csat_scale, choices="5, 10")
+
+
+def sufficient_statistics(con: ibis.BaseBackend, workspace_id: int, query: MetricQuery) -> pd.DataFrame:
+    """Per group: n and the counts or sums the estimate needs. Runs entirely in the backend."""
+    query.validate()
+    t = answers_table(con, workspace_id, query.metric)
+    if query.since is not None:
+        t = t.filter(t.completed_at >= datetime.combine(query.since, datetime.min.time()))
+    if query.until is not None:
+        t = t.filter(
+            t.completed_at < datetime.combine(query.until, datetime.min.time()) + pd.Timedelta(days=1)
+        )
+    if query.survey is not None:
+        t = t.filter(t.survey == query.survey)
+    keys: list[Any] = [t[d].fill_null("(none)").name(d) for d in query.by]
+    if query.grain is not None:
+        keys.append(t.completed_at.truncate(GRAINS[query.grain]).name("period"))
+    score = t.score
+    one = ibis.literal(1.0)
+    zero = ibis.literal(0.0)
+    aggregates: dict[str, Any] = {"n": score.count()}
+    if query.metric == "nps":
+        aggregates |= {
+            "promoters": ibis.ifelse(score >= 9, one, zero).sum(),
+            "detractors": ibis.ifelse(score <= 6, one, zero).sum(),
+        }
+    elif query.metric == "csat":
+        aggregates |= {
+            "satisfied": ibis.ifelse(score >= CSAT_TOP_BOX[query.csat_scale], one, zero).sum(),
+            "total": score.sum(),
+        }
+    else:
+        aggregates |= {"total": score.sum(), "total_sq": (score * score).sum()}
+    grouped = t.group_by(keys).aggregate(**aggregates) if keys else t.aggregate(**aggregates)
+    order = [*query.by, *(["period"] if query.grain else [])]
+    frame: pd.DataFrame = grouped.order_by(order).execute() if order else grouped.execute()
+    for column in frame.columns:
+        if column not in order:
+            frame[column] = frame[column].astype("float64").fillna(0.0)
+    if "period" in frame.columns:
+        frame["period"] = pd.to_datetime(frame["period"]).dt.date
+    return frame
+
+
+def estimates(frame: pd.DataFrame, query: MetricQuery) -> list[dict[str, Any]]:
+    """Rows with the estimate, its 95 % interval and whether the sample is large enough to trust."""
+    rows: list[dict[str, Any]] = []
+    keys = [*query.by, *(["period"] if query.grain else [])]
+    for record in frame.to_dict("records"):
+        n = int(record["n"])
+        if n == 0:
+            continue  # an aggregate over nothing: no row, rather than a number made of nothing
+        row: dict[str, Any] = {k: record[k] for k in keys}
+        if query.metric == "nps":
+            promoters, detractors = int(record["promoters"]), int(record["detractors"])
+            result = stats.nps(promoters, n - promoters - detractors, detractors)
+            value = None if result is None else (result.nps, result.se, result.ci_low, result.ci_high)
+            row |= {"promoters": promoters, "passives": n - promoters - detractors, "detractors": detractors}
+        elif query.metric == "csat":
+            share = stats.wilson(int(record["satisfied"]), n)
+            value = (
+                None
+                if share is None
+                else (
+                    100 * share.share,
+                    100 * stats.proportion_se(share),
+                    100 * share.ci_low,
+                    100 * share.ci_high,
+                )
+            )
+            row |= {"satisfied": int(record["satisfied"]), "mean_score": record["total"] / n if n else None}
+        else:
+            mean = stats.mean_interval(n, float(record["total"]), float(record["total_sq"]))
+            value = None if mean is None else (mean.mean, stats.mean_se(mean), mean.ci_low, mean.ci_high)
+        row |= {
+            "n": n,
+            "value": None,
+            "se": None,
+            "ci_low": None,
+            "ci_high": None,
+            "sufficient": n >= stats.MIN_SAMPLE,
+        }
+        if value is not None:
+            row |= dict(zip(("value", "se", "ci_low", "ci_high"), value, strict=True))
+        rows.append(row)
+    return rows
+
+
+def metric(con: ibis.BaseBackend, workspace_id: int, query: MetricQuery) -> list[dict[str, Any]]:
+    return estimates(sufficient_statistics(con, workspace_id, query), query)

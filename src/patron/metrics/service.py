@@ -1,0 +1,69 @@
+"""Running a metric for a workspace on the operational database, for the API, CLI and dashboard."""
+
+from __future__ import annotations
+
+import threading
+from calendar import monthrange
+from datetime import date
+from typing import Any
+
+import ibis
+
+from patron.core.db import get_engine
+from patron.core.errors import PatronError
+from patron.core.i18n import translate
+from patron.metrics import stats
+from patron.metrics.engine import MetricQuery, connect, metric
+from patron.metrics.schemas import MetricResult, MetricRow
+
+_local = threading.local()
+COUNT_COLUMNS = ("promoters", "passives", "detractors", "satisfied", "mean_score")
+
+
+def operational_connection() -> ibis.BaseBackend:
+    """One Ibis connection per thread (sqlite3 connections may not cross threads), to the configured database."""
+    url = get_engine().url.render_as_string(hide_password=False)
+    cached = getattr(_local, "connection", None)
+    if cached is None or cached[0] != url:
+        cached = (url, connect(url))
+        _local.connection = cached
+    return cached[1]
+
+
+def parse_day(value: str | None, *, end: bool = False) -> date | None:
+    """2025-01-31, or a month 2025-01 (its first day, or its last with ``end``)."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 7:
+            year, month = int(text[:4]), int(text[5:7])
+            return date(year, month, monthrange(year, month)[1] if end else 1)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise PatronError("metrics.bad_date", value=value) from None
+
+
+def run(
+    workspace_id: int, query: MetricQuery, locale: str, con: ibis.BaseBackend | None = None
+) -> MetricResult:
+    rows: list[dict[str, Any]] = metric(con or operational_connection(), workspace_id, query)
+    return MetricResult(
+        metric=query.metric,
+        min_sample=stats.MIN_SAMPLE,
+        rows=[
+            MetricRow(
+                group={d: str(row[d]) for d in query.by},
+                period=row.get("period"),
+                n=row["n"],
+                value=row["value"],
+                se=row["se"],
+                ci_low=row["ci_low"],
+                ci_high=row["ci_high"],
+                sufficient=row["sufficient"],
+                counts={k: float(row[k]) for k in COUNT_COLUMNS if row.get(k) is not None},
+            )
+            for row in rows
+        ],
+        message=None if rows else translate("metrics.no_data", locale),
+    )

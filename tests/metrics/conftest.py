@@ -1,0 +1,5 @@
+"""Metric API tests reuse the web fixtures."""
+
+from tests.web.conftest import client
+
+__all__ = ["client"]

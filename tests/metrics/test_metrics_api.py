@@ -1,0 +1,83 @@
+"""Metrics over the API and the command line, on the operational database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
+
+from patron.cli import app
+from patron.core.db import transaction
+from patron.core.models import Workspace
+from patron.metrics import service
+from tests.metrics.test_engine import _world
+
+
+@pytest.fixture
+def world(engine: Engine, tmp_path: Path, client: TestClient) -> tuple[str, dict[str, str]]:
+    from patron.core import service as core_service
+
+    workspace_id = _world(engine, tmp_path)
+    with transaction(engine) as session:
+        slug = session.get_one(Workspace, workspace_id).slug
+        _, key = core_service.create_api_key(session, workspace_id=workspace_id, name="m")
+    return slug, {"Authorization": f"Bearer {key}"}
+
+
+def test_metrics_over_the_api(client: TestClient, world: tuple[str, dict[str, str]]) -> None:
+    _, headers = world
+    answer = client.get(
+        "/api/v1/metrics/nps?by=segment&grain=month&since=2025-01&until=2025-02", headers=headers
+    )
+    assert answer.status_code == 200, answer.text
+    rows = answer.json()["rows"]
+    assert [(r["group"]["segment"], r["period"], round(r["value"], 2), r["sufficient"]) for r in rows] == [
+        ("member", "2025-02-01", -16.67, False), ("vip", "2025-01-01", 40.0, False),
+    ]  # fmt: skip
+    assert rows[1]["counts"] == {"promoters": 3.0, "passives": 1.0, "detractors": 1.0}
+    empty = client.get(
+        "/api/v1/metrics/nps?since=2031-01", headers={**headers, "Accept-Language": "zh-TW"}
+    ).json()
+    assert (empty["rows"], empty["message"]) == ([], "此範圍內沒有回覆。")
+    for query, code in (("nps?by=shoe_size", "metrics.unknown_dimension"), ("nps?grain=fortnight", "metrics.unknown_grain"),
+                        ("happiness", "metrics.unknown_metric"), ("nps?since=2025-13", "metrics.bad_date")):  # fmt: skip
+        bad = client.get(f"/api/v1/metrics/{query}", headers=headers)
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == code
+
+
+def test_metrics_on_the_command_line(world: tuple[str, dict[str, str]]) -> None:
+    slug, _ = world
+    runner = CliRunner(env={"LANG": "en_US.UTF-8", "COLUMNS": "200"})
+    table = runner.invoke(app, ["metrics", "nps", "--by", "segment", "-w", slug])
+    assert table.exit_code == 0, table.output
+    assert "40.0" in table.output and "fewer than 30 answers" in table.output
+    as_csv = runner.invoke(
+        app, ["metrics", "csat", "--survey", "post_purchase_csat", "--format", "csv", "-w", slug]
+    )
+    [header, row] = list(csv.reader(io.StringIO(as_csv.output)))
+    assert header[:2] == ["n", "csat"] and row[:2] == ["5", "60.0"]
+    as_json = json.loads(runner.invoke(app, ["metrics", "ces", "--format", "json", "-w", slug]).output)
+    assert as_json["rows"][0]["value"] == pytest.approx(6.0)
+    bad = runner.invoke(app, ["metrics", "nps", "--by", "colour", "-w", slug])
+    assert bad.exit_code == 2 and "Cannot slice by 'colour'" in bad.output
+
+
+def test_months_parse_to_their_first_and_last_day() -> None:
+    assert str(service.parse_day("2024-02", end=True)) == "2024-02-29"
+    assert str(service.parse_day("2025-03")) == "2025-03-01"
+
+
+def test_csat_counts_every_csat_question_unless_a_survey_is_named(world: tuple[str, dict[str, str]]) -> None:
+    slug, _ = world
+    runner = CliRunner(env={"LANG": "en_US.UTF-8"})
+    # post-purchase 5, 4, 3, 2, 5 and support 4, 4, 4: 6 of 8 satisfied = 75 %.
+    [_, row] = list(
+        csv.reader(io.StringIO(runner.invoke(app, ["metrics", "csat", "--format", "csv", "-w", slug]).output))
+    )
+    assert row[:2] == ["8", "75.0"]
