@@ -9,15 +9,16 @@ from typing import Any
 import ibis
 import pandas as pd
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import Engine
 
 from patron.core.db import transaction
 from patron.core.errors import PatronError
+from patron.customers.models import Customer
 from patron.importers import import_file
 from patron.metrics.engine import MetricQuery, connect, metric
 from patron.surveys import service as surveys
-from patron.surveys.models import SurveyResponse
+from patron.surveys.models import SurveyInvitation, SurveyResponse
 from patron.surveys.schemas import ResponseSubmit
 from tests.factories import make_workspace, write_csv
 
@@ -71,17 +72,43 @@ def _world(engine: Engine, tmp_path: Path) -> int:
                 workspace_id=workspace.id,
                 submission=ResponseSubmit(survey="support_ces", answers={"ces": score, "csat": 4}),
             )
+        _invitations(session, workspace.id)
     return workspace.id
+
+
+def _invitations(session: Any, workspace_id: int) -> None:
+    """vip: 3 of 4 answered; member: 2 of 6; so 5 of 10 in all. One more never went out and is not counted."""
+    survey_id = surveys.get_survey(session, workspace_id=workspace_id, key="relationship_nps").id
+    ids = dict(
+        session.execute(
+            select(Customer.external_id, Customer.id).where(Customer.workspace_id == workspace_id)
+        ).all()
+    )
+    sent = datetime(2025, 1, 5, tzinfo=UTC)
+    plan = (
+        [(f"V{i}", i < 3, True) for i in range(4)]
+        + [(f"M{i}", i < 2, True) for i in range(6)]
+        + [("V4", False, False)]
+    )
+    for index, (customer, answered, went_out) in enumerate(plan):
+        session.add(
+            SurveyInvitation(
+                workspace_id=workspace_id, survey_id=survey_id, customer_id=ids[customer], subject=f"t{index}",
+                touchpoint="relationship", nonce=f"n{workspace_id}-{index}", locale="zh-Hant", send_after=sent,
+                expires_at=sent, sent_at=sent if went_out else None, answered_at=sent if answered else None,
+            )
+        )  # fmt: skip
 
 
 def _duckdb_copy(engine: Engine) -> Any:
     """The operational tables copied into an in-memory DuckDB, as an export would."""
     con = ibis.duckdb.connect()
     with engine.connect() as connection:
-        for table in ("survey_answers", "survey_responses", "customers", "surveys"):
+        for table in ("survey_answers", "survey_responses", "survey_invitations", "customers", "surveys"):
             frame = pd.read_sql(text(f"SELECT * FROM {table}"), connection)
-            if table == "survey_responses":
-                frame["completed_at"] = pd.to_datetime(frame["completed_at"], utc=True).dt.tz_localize(None)
+            for column in ("completed_at", "sent_at", "answered_at"):
+                if column in frame:
+                    frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_localize(None)
             frame = frame.drop(
                 columns=[c for c in ("definition", "choices", "seen", "attributes") if c in frame]
             )
@@ -181,3 +208,27 @@ def test_bad_queries_are_named(query: MetricQuery, code: str) -> None:
     with pytest.raises(PatronError) as caught:
         query.validate()
     assert caught.value.code == code
+
+
+def test_each_period_is_compared_with_the_one_before(backends: tuple[int, dict[str, Any]]) -> None:
+    # January NPS +40 (n 5, SE 35.78) → February −16.67 (n 6, SE 36.64): change −56.67,
+    # SE √(35.78² + 36.64²) = 51.21, z = −1.107, p = 0.268: not significant with so few answers.
+    workspace_id, cons = backends
+    for name, con in cons.items():
+        january, february = metric(con, workspace_id, MetricQuery("nps", grain="month"))
+        assert january["change"] is None, "nothing before January"
+        assert february["change"] == pytest.approx(-56.667, abs=1e-3), name
+        assert february["change_p_value"] == pytest.approx(0.268, abs=1e-3), name
+        assert february["change_significant"] is False
+
+
+def test_response_rate_counts_invitations_that_went_out(backends: tuple[int, dict[str, Any]]) -> None:
+    workspace_id, cons = backends
+    for name, con in cons.items():
+        [total] = metric(con, workspace_id, MetricQuery("response_rate"))
+        assert (total["n"], total["answered"], total["value"]) == (10, 5, pytest.approx(50.0)), name
+        by_segment = {
+            r["segment"]: r["value"]
+            for r in metric(con, workspace_id, MetricQuery("response_rate", by=("segment",)))
+        }
+        assert by_segment == {"vip": pytest.approx(75.0), "member": pytest.approx(100 / 3)}, name

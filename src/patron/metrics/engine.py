@@ -20,7 +20,7 @@ import pandas as pd
 from patron.core.errors import PatronError
 from patron.metrics import stats
 
-METRICS: tuple[str, ...] = ("nps", "csat", "ces")
+METRICS: tuple[str, ...] = ("nps", "csat", "ces", "response_rate")
 #: Customer and response attributes a metric can be sliced by.
 DIMENSIONS: tuple[str, ...] = ("segment", "city", "locale", "touchpoint", "channel", "survey")
 GRAINS = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
@@ -70,6 +70,25 @@ def answers_table(con: ibis.BaseBackend, workspace_id: int, question_type: str) 
     )
 
 
+def invitations_table(con: ibis.BaseBackend, workspace_id: int) -> ir.Table:
+    """One row per invitation that went out (answered = 1 or 0), with the same slicing attributes."""
+    i = con.table("survey_invitations")
+    c = con.table("customers")
+    s = con.table("surveys")
+    sent = i.filter(i.workspace_id == workspace_id, i.sent_at.notnull()).select(
+        survey_id=i.survey_id, customer_ref=i.customer_id, completed_at=i.sent_at, touchpoint=i.touchpoint,
+        locale=i.locale, score=ibis.ifelse(i.answered_at.notnull(), 1.0, 0.0),
+    )  # fmt: skip
+    customers = c.filter(c.workspace_id == workspace_id).select(cid=c.id, segment=c.segment, city=c.city)
+    surveys = s.filter(s.workspace_id == workspace_id).select(sid=s.id, survey=s.key, channel=s.channel)
+    joined = sent.left_join(customers, sent.customer_ref == customers.cid).join(
+        surveys, sent.survey_id == surveys.sid
+    )
+    return joined.select(
+        "score", "completed_at", "touchpoint", "channel", "locale", "segment", "city", "survey"
+    )
+
+
 @dataclass(frozen=True)
 class MetricQuery:
     metric: str
@@ -101,7 +120,12 @@ class MetricQuery:
 def sufficient_statistics(con: ibis.BaseBackend, workspace_id: int, query: MetricQuery) -> pd.DataFrame:
     """Per group: n and the counts or sums the estimate needs. Runs entirely in the backend."""
     query.validate()
-    t = answers_table(con, workspace_id, query.metric)
+    # response rate is sliced by when the invitation went out; the others by when the answer came in
+    t = (
+        invitations_table(con, workspace_id)
+        if query.metric == "response_rate"
+        else answers_table(con, workspace_id, query.metric)
+    )
     if query.since is not None:
         t = t.filter(t.completed_at >= datetime.combine(query.since, datetime.min.time()))
     if query.until is not None:
@@ -122,6 +146,8 @@ def sufficient_statistics(con: ibis.BaseBackend, workspace_id: int, query: Metri
             "promoters": ibis.ifelse(score >= 9, one, zero).sum(),
             "detractors": ibis.ifelse(score <= 6, one, zero).sum(),
         }
+    elif query.metric == "response_rate":
+        aggregates |= {"answered": score.sum()}
     elif query.metric == "csat":
         aggregates |= {
             "satisfied": ibis.ifelse(score >= CSAT_TOP_BOX[query.csat_scale], one, zero).sum(),
@@ -154,6 +180,19 @@ def estimates(frame: pd.DataFrame, query: MetricQuery) -> list[dict[str, Any]]:
             result = stats.nps(promoters, n - promoters - detractors, detractors)
             value = None if result is None else (result.nps, result.se, result.ci_low, result.ci_high)
             row |= {"promoters": promoters, "passives": n - promoters - detractors, "detractors": detractors}
+        elif query.metric == "response_rate":
+            rate = stats.wilson(int(record["answered"]), n)
+            value = (
+                None
+                if rate is None
+                else (
+                    100 * rate.share,
+                    100 * stats.proportion_se(rate),
+                    100 * rate.ci_low,
+                    100 * rate.ci_high,
+                )
+            )
+            row |= {"answered": int(record["answered"])}
         elif query.metric == "csat":
             share = stats.wilson(int(record["satisfied"]), n)
             value = (
@@ -184,5 +223,32 @@ def estimates(frame: pd.DataFrame, query: MetricQuery) -> list[dict[str, Any]]:
     return rows
 
 
+PERIOD_STEP = {"day": pd.DateOffset(days=1), "week": pd.DateOffset(weeks=1), "month": pd.DateOffset(months=1),
+               "quarter": pd.DateOffset(months=3), "year": pd.DateOffset(years=1)}  # fmt: skip
+
+
+def with_changes(rows: list[dict[str, Any]], query: MetricQuery) -> list[dict[str, Any]]:
+    """Each period against the one before it in the same slice: the change and whether it is significant.
+    No change is given when the previous period has no answers (a gap is not a comparison)."""
+    if query.grain is None:
+        return rows
+    step = PERIOD_STEP[query.grain]
+    by_key = {(tuple(row[d] for d in query.by), row["period"]): row for row in rows}
+    for row in rows:
+        previous_period = (pd.Timestamp(row["period"]) - step).date()
+        previous = by_key.get((tuple(row[d] for d in query.by), previous_period))
+        change = None
+        if previous is not None and row["value"] is not None and previous["value"] is not None:
+            change = stats.compare(row["value"], row["se"], previous["value"], previous["se"])
+        row |= {
+            "change": None
+            if previous is None or previous["value"] is None or row["value"] is None
+            else row["value"] - previous["value"],
+            "change_p_value": None if change is None else change.p_value,
+            "change_significant": None if change is None else change.significant,
+        }
+    return rows
+
+
 def metric(con: ibis.BaseBackend, workspace_id: int, query: MetricQuery) -> list[dict[str, Any]]:
-    return estimates(sufficient_statistics(con, workspace_id, query), query)
+    return with_changes(estimates(sufficient_statistics(con, workspace_id, query), query), query)

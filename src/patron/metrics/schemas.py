@@ -17,6 +17,9 @@ class MetricRow(BaseModel):
     ci_high: float | None
     sufficient: bool = Field(description="False below the minimum sample: show a warning, not a verdict")
     counts: dict[str, float] = Field(default_factory=dict)
+    change: float | None = Field(None, description="Against the previous period of the same slice")
+    change_p_value: float | None = None
+    change_significant: bool | None = Field(None, description="p < 0.05 for the change")
 
 
 class MetricResult(BaseModel):

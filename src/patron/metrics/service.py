@@ -17,7 +17,7 @@ from patron.metrics.engine import MetricQuery, connect, metric
 from patron.metrics.schemas import MetricResult, MetricRow
 
 _local = threading.local()
-COUNT_COLUMNS = ("promoters", "passives", "detractors", "satisfied", "mean_score")
+COUNT_COLUMNS = ("promoters", "passives", "detractors", "satisfied", "mean_score", "answered")
 
 
 def operational_connection() -> ibis.BaseBackend:
@@ -62,6 +62,9 @@ def run(
                 ci_high=row["ci_high"],
                 sufficient=row["sufficient"],
                 counts={k: float(row[k]) for k in COUNT_COLUMNS if row.get(k) is not None},
+                change=row.get("change"),
+                change_p_value=row.get("change_p_value"),
+                change_significant=row.get("change_significant"),
             )
             for row in rows
         ],
