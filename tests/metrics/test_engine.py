@@ -100,13 +100,23 @@ def _invitations(session: Any, workspace_id: int) -> None:
         )  # fmt: skip
 
 
-def _duckdb_copy(engine: Engine) -> Any:
+SURVEY_TABLES = ("survey_answers", "survey_responses", "survey_invitations", "customers", "surveys")
+
+
+def _duckdb_copy(engine: Engine, tables: tuple[str, ...] = SURVEY_TABLES) -> Any:
     """The operational tables copied into an in-memory DuckDB, as an export would."""
     con = ibis.duckdb.connect()
     with engine.connect() as connection:
-        for table in ("survey_answers", "survey_responses", "survey_invitations", "customers", "surveys"):
+        for table in tables:
             frame = pd.read_sql(text(f"SELECT * FROM {table}"), connection)
-            for column in ("completed_at", "sent_at", "answered_at"):
+            for column in (
+                "completed_at",
+                "sent_at",
+                "answered_at",
+                "ordered_at",
+                "created_at",
+                "updated_at",
+            ):
                 if column in frame:
                     frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_localize(None)
             frame = frame.drop(

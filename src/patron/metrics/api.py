@@ -9,10 +9,28 @@ from fastapi.concurrency import run_in_threadpool
 
 from patron.metrics import service
 from patron.metrics.engine import MetricQuery
-from patron.metrics.schemas import MetricResult
+from patron.metrics.schemas import CohortRow, MetricResult, RetentionRow
 from patron.web.deps import ApiWorkspaceDep, LocaleDep
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
+
+
+@router.get("/retention", response_model=list[RetentionRow], operation_id="metrics-retention")
+async def read_retention(
+    workspace: ApiWorkspaceDep,
+    grain: Annotated[str, Query(description="day, week, month, quarter, year")] = "month",
+) -> list[RetentionRow]:
+    """CRR, strict retention, churn, repeat purchase rate, frequency, AOV and value per customer by period."""
+    return await run_in_threadpool(service.retention_rows, workspace.id, grain, workspace.currency)
+
+
+@router.get("/cohorts", response_model=list[CohortRow], operation_id="metrics-cohorts")
+async def read_cohorts(
+    workspace: ApiWorkspaceDep,
+    grain: Annotated[str, Query(description="week, month, quarter, year")] = "month",
+) -> list[CohortRow]:
+    """The cohort retention matrix by first-purchase period."""
+    return await run_in_threadpool(service.cohort_rows, workspace.id, grain)
 
 
 @router.get("/{name}", response_model=MetricResult, operation_id="metrics-read")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
@@ -28,3 +29,27 @@ class MetricResult(BaseModel):
     min_sample: int
     rows: list[MetricRow]
     message: str | None = Field(None, description="Why there are no rows, in the caller's language")
+
+
+class RetentionRow(BaseModel):
+    period: date
+    customers_start: int | None = Field(description="S: active in the previous period")
+    customers_end: int = Field(description="E: active in this period")
+    new_customers: int = Field(description="N: first purchase in this period")
+    retained_customers: int | None
+    crr: float | None = Field(description="(E − N) / S, %")
+    retention_rate: float | None = Field(description="active in both periods / S, %")
+    churn_rate: float | None
+    repeat_purchase_rate: float
+    purchase_frequency: float
+    orders: int
+    revenue: Decimal
+    average_order_value: Decimal
+    value_per_customer: Decimal
+    days_between_purchases: float | None
+
+
+class CohortRow(BaseModel):
+    cohort: date
+    size: int
+    retention: list[float] = Field(description="% of the cohort active 0, 1, 2 … periods after its first")

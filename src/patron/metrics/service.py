@@ -12,9 +12,9 @@ import ibis
 from patron.core.db import get_engine
 from patron.core.errors import PatronError
 from patron.core.i18n import translate
-from patron.metrics import stats
+from patron.metrics import commerce, stats
 from patron.metrics.engine import MetricQuery, connect, metric
-from patron.metrics.schemas import MetricResult, MetricRow
+from patron.metrics.schemas import CohortRow, MetricResult, MetricRow, RetentionRow
 
 _local = threading.local()
 COUNT_COLUMNS = ("promoters", "passives", "detractors", "satisfied", "mean_score", "answered")
@@ -70,3 +70,15 @@ def run(
         ],
         message=None if rows else translate("metrics.no_data", locale),
     )
+
+
+def retention_rows(workspace_id: int, grain: str, currency: str) -> list[RetentionRow]:
+    """Runs in the calling thread, with that thread's own connection."""
+    return [
+        RetentionRow(**row)
+        for row in commerce.retention(operational_connection(), workspace_id, grain=grain, currency=currency)
+    ]
+
+
+def cohort_rows(workspace_id: int, grain: str) -> list[CohortRow]:
+    return [CohortRow(**row) for row in commerce.cohorts(operational_connection(), workspace_id, grain=grain)]
