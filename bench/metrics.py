@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import ibis  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from patron.metrics.engine import MetricQuery, metric  # noqa: E402
+from patron.metrics.engine import MetricQuery, metric, overview  # noqa: E402
 
 GENERATE = """
 CREATE OR REPLACE TABLE answer_facts AS
@@ -45,9 +45,17 @@ def rss_mb() -> float:
 
 
 def time_patron(con: ibis.BaseBackend) -> tuple[float, list[list[dict[str, object]]]]:
+    """The three metrics in one pass, as the dashboard asks for them."""
     started = time.perf_counter()
-    results = [metric(con, 1, query) for query in QUERIES]
-    return time.perf_counter() - started, results
+    together = overview(con, 1, QUERIES[0])
+    return time.perf_counter() - started, [together[q.metric] for q in QUERIES]
+
+
+def time_separately(con: ibis.BaseBackend) -> float:
+    started = time.perf_counter()
+    for query in QUERIES:
+        metric(con, 1, query)
+    return time.perf_counter() - started
 
 
 def pandas_metrics(frame: pd.DataFrame) -> tuple[float, dict[str, pd.DataFrame]]:
@@ -92,6 +100,7 @@ def main() -> None:
     time_patron(con)  # warm the catalog and the definition cache
     seconds, _ = time_patron(con)
     print(f"{'Patron on DuckDB':<22}{args.duckdb:>14,}{seconds:>10.2f}{rss_mb():>8.0f} MB")
+    print(f"{'  (three queries)':<22}{args.duckdb:>14,}{time_separately(con):>10.2f}{rss_mb():>8.0f} MB")
 
     raw.execute(GENERATE.format(n=args.pandas))
     patron_seconds, results = time_patron(con)

@@ -242,3 +242,15 @@ def test_response_rate_counts_invitations_that_went_out(backends: tuple[int, dic
             for r in metric(con, workspace_id, MetricQuery("response_rate", by=("segment",)))
         }
         assert by_segment == {"vip": pytest.approx(75.0), "member": pytest.approx(100 / 3)}, name
+
+
+def test_the_one_pass_overview_equals_the_separate_metrics(backends: tuple[int, dict[str, Any]]) -> None:
+    from patron.metrics.engine import overview
+
+    workspace_id, cons = backends
+    for name, con in cons.items():
+        query = MetricQuery("nps", by=("segment",), grain="month")
+        together = overview(con, workspace_id, query)
+        for metric_name in ("nps", "csat", "ces"):
+            alone = metric(con, workspace_id, MetricQuery(metric_name, by=("segment",), grain="month"))
+            assert _approx(together[metric_name]) == _approx(alone), (name, metric_name)

@@ -81,3 +81,14 @@ def test_csat_counts_every_csat_question_unless_a_survey_is_named(world: tuple[s
         csv.reader(io.StringIO(runner.invoke(app, ["metrics", "csat", "--format", "csv", "-w", slug]).output))
     )
     assert row[:2] == ["8", "75.0"]
+
+
+def test_the_overview_answers_all_three(client: TestClient, world: tuple[str, dict[str, str]]) -> None:
+    _, headers = world
+    body = client.get("/api/v1/metrics/overview?by=segment", headers=headers).json()
+    assert set(body) == {"nps", "csat", "ces"}
+    assert {r["group"]["segment"]: round(r["value"], 2) for r in body["nps"]["rows"]} == {
+        "member": -16.67,
+        "vip": 40.0,
+    }
+    assert body["ces"]["rows"][0]["n"] == 3

@@ -33,6 +33,24 @@ async def read_cohorts(
     return await run_in_threadpool(service.cohort_rows, workspace.id, grain)
 
 
+@router.get("/overview", response_model=dict[str, MetricResult], operation_id="metrics-overview")
+async def read_overview(
+    workspace: ApiWorkspaceDep,
+    locale: LocaleDep,
+    by: Annotated[list[str], Query(max_length=4)] = [],  # noqa: B006 - FastAPI reads the default, never mutates it
+    grain: Annotated[str | None, Query()] = None,
+    since: Annotated[str | None, Query()] = None,
+    until: Annotated[str | None, Query()] = None,
+    survey: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, MetricResult]:
+    """NPS, CSAT and CES for the same slices, computed in one pass over the answers."""
+    query = MetricQuery(
+        "nps", tuple(by), grain, service.parse_day(since), service.parse_day(until, end=True), survey
+    )
+    query.validate()
+    return await run_in_threadpool(service.run_overview, workspace.id, query, locale)
+
+
 @router.get("/{name}", response_model=MetricResult, operation_id="metrics-read")
 async def read_metric(
     name: str,

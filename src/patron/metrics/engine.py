@@ -47,10 +47,20 @@ def connect(url: str) -> ibis.BaseBackend:
 
 
 FACTS = "answer_facts"
-FACT_COLUMNS = ("score", "completed_at", "touchpoint", "channel", "locale", "segment", "city", "survey")
+FACT_COLUMNS = (
+    "question_type",
+    "score",
+    "completed_at",
+    "touchpoint",
+    "channel",
+    "locale",
+    "segment",
+    "city",
+    "survey",
+)
 
 
-def answers_table(con: ibis.BaseBackend, workspace_id: int, question_type: str) -> ir.Table:
+def answers_table(con: ibis.BaseBackend, workspace_id: int, question_types: tuple[str, ...]) -> ir.Table:
     """One row per completed answer of a type, with every attribute a metric may be sliced by.
 
     An analytical copy (DuckDB over a Parquet export, Spark) holds these rows already joined, in
@@ -61,15 +71,17 @@ def answers_table(con: ibis.BaseBackend, workspace_id: int, question_type: str) 
     except TableNotFound:
         f = None
     if f is not None:
-        facts = f.filter(f.workspace_id == workspace_id, f.question_type == question_type, f.score.notnull())
+        facts = f.filter(
+            f.workspace_id == workspace_id, f.question_type.isin(question_types), f.score.notnull()
+        )
         return facts.mutate(score=facts.score.cast("float64")).select(*FACT_COLUMNS)
     a = con.table("survey_answers")
     r = con.table("survey_responses")
     c = con.table("customers")
     s = con.table("surveys")
     answers = a.filter(
-        a.workspace_id == workspace_id, a.question_type == question_type, a.score.notnull()
-    ).select(response_id=a.response_id, score=a.score.cast("float64"))
+        a.workspace_id == workspace_id, a.question_type.isin(question_types), a.score.notnull()
+    ).select(response_id=a.response_id, question_type=a.question_type, score=a.score.cast("float64"))
     responses = r.filter(r.workspace_id == workspace_id, r.status == "completed").select(
         rid=r.id, survey_id=r.survey_id, customer_ref=r.customer_id, completed_at=r.completed_at,
         touchpoint=r.touchpoint, channel=r.channel, locale=r.locale,
@@ -91,7 +103,7 @@ def invitations_table(con: ibis.BaseBackend, workspace_id: int) -> ir.Table:
     s = con.table("surveys")
     sent = i.filter(i.workspace_id == workspace_id, i.sent_at.notnull()).select(
         survey_id=i.survey_id, customer_ref=i.customer_id, completed_at=i.sent_at, touchpoint=i.touchpoint,
-        locale=i.locale, score=ibis.ifelse(i.answered_at.notnull(), 1.0, 0.0),
+        locale=i.locale, score=ibis.ifelse(i.answered_at.notnull(), 1.0, 0.0), question_type=ibis.literal("response_rate"),
     )  # fmt: skip
     customers = c.filter(c.workspace_id == workspace_id).select(cid=c.id, segment=c.segment, city=c.city)
     surveys = s.filter(s.workspace_id == workspace_id).select(sid=s.id, survey=s.key, channel=s.channel)
@@ -131,15 +143,8 @@ class MetricQuery:
             raise PatronError("metrics.bad_scale", scale=self.csat_scale, choices="5, 10")
 
 
-def sufficient_statistics(con: ibis.BaseBackend, workspace_id: int, query: MetricQuery) -> pd.DataFrame:
-    """Per group: n and the counts or sums the estimate needs. Runs entirely in the backend."""
-    query.validate()
-    # response rate is sliced by when the invitation went out; the others by when the answer came in
-    t = (
-        invitations_table(con, workspace_id)
-        if query.metric == "response_rate"
-        else answers_table(con, workspace_id, query.metric)
-    )
+def _sliced(t: ir.Table, query: MetricQuery) -> tuple[ir.Table, list[Any], list[str]]:
+    """The period filter, the survey filter and the grouping keys every metric query shares."""
     if query.since is not None:
         t = t.filter(t.completed_at >= datetime.combine(query.since, datetime.min.time()))
     if query.until is not None:
@@ -151,33 +156,71 @@ def sufficient_statistics(con: ibis.BaseBackend, workspace_id: int, query: Metri
     keys: list[Any] = [t[d].fill_null("(none)").name(d) for d in query.by]
     if query.grain is not None:
         keys.append(t.completed_at.truncate(GRAINS[query.grain]).name("period"))
-    score = t.score
-    one = ibis.literal(1.0)
-    zero = ibis.literal(0.0)
+    return t, keys, [*query.by, *(["period"] if query.grain else [])]
+
+
+def _aggregates(score: ir.FloatingColumn, metrics: tuple[str, ...], csat_scale: int) -> dict[str, Any]:
+    one, zero = ibis.literal(1.0), ibis.literal(0.0)
     aggregates: dict[str, Any] = {"n": score.count()}
-    if query.metric == "nps":
+    if "nps" in metrics:
         aggregates |= {
             "promoters": ibis.ifelse(score >= 9, one, zero).sum(),
             "detractors": ibis.ifelse(score <= 6, one, zero).sum(),
         }
-    elif query.metric == "response_rate":
+    if "csat" in metrics:
+        aggregates |= {"satisfied": ibis.ifelse(score >= CSAT_TOP_BOX[csat_scale], one, zero).sum()}
+    if "response_rate" in metrics:
         aggregates |= {"answered": score.sum()}
-    elif query.metric == "csat":
-        aggregates |= {
-            "satisfied": ibis.ifelse(score >= CSAT_TOP_BOX[query.csat_scale], one, zero).sum(),
-            "total": score.sum(),
-        }
-    else:
+    if "csat" in metrics or "ces" in metrics:
         aggregates |= {"total": score.sum(), "total_sq": (score * score).sum()}
-    grouped = t.group_by(keys).aggregate(**aggregates) if keys else t.aggregate(**aggregates)
-    order = [*query.by, *(["period"] if query.grain else [])]
+    return aggregates
+
+
+def _run(grouped: ir.Table, order: list[str]) -> pd.DataFrame:
     frame: pd.DataFrame = grouped.order_by(order).execute() if order else grouped.execute()
     for column in frame.columns:
-        if column not in order:
+        if column not in order and column != "question_type":
             frame[column] = frame[column].astype("float64").fillna(0.0)
     if "period" in frame.columns:
         frame["period"] = pd.to_datetime(frame["period"]).dt.date
     return frame
+
+
+def sufficient_statistics(con: ibis.BaseBackend, workspace_id: int, query: MetricQuery) -> pd.DataFrame:
+    """Per group: n and the counts or sums the estimate needs. Runs entirely in the backend."""
+    query.validate()
+    # response rate is sliced by when the invitation went out; the others by when the answer came in
+    base = (
+        invitations_table(con, workspace_id)
+        if query.metric == "response_rate"
+        else answers_table(con, workspace_id, (query.metric,))
+    )
+    t, keys, order = _sliced(base, query)
+    aggregates = _aggregates(t.score, (query.metric,), query.csat_scale)
+    return _run(t.group_by(keys).aggregate(**aggregates) if keys else t.aggregate(**aggregates), order)
+
+
+SATISFACTION: tuple[str, ...] = ("nps", "csat", "ces")
+
+
+def overview(con: ibis.BaseBackend, workspace_id: int, query: MetricQuery) -> dict[str, list[dict[str, Any]]]:
+    """NPS, CSAT and CES for the same slices in one pass over the answers (the dashboard's first screen);
+    ``query.metric`` is ignored."""
+    for name in SATISFACTION:
+        MetricQuery(
+            name, query.by, query.grain, query.since, query.until, query.survey, query.csat_scale
+        ).validate()
+    t, keys, order = _sliced(answers_table(con, workspace_id, SATISFACTION), query)
+    aggregates = _aggregates(t.score, SATISFACTION, query.csat_scale)
+    frame = _run(t.group_by([t.question_type, *keys]).aggregate(**aggregates), ["question_type", *order])
+    results: dict[str, list[dict[str, Any]]] = {}
+    for name in SATISFACTION:
+        one = MetricQuery(
+            name, query.by, query.grain, query.since, query.until, query.survey, query.csat_scale
+        )
+        part = frame[frame["question_type"] == name].drop(columns="question_type")
+        results[name] = with_changes(estimates(part, one), one)
+    return results
 
 
 def estimates(frame: pd.DataFrame, query: MetricQuery) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from patron.core.db import get_engine
 from patron.core.errors import PatronError
 from patron.core.i18n import translate
 from patron.metrics import commerce, stats
-from patron.metrics.engine import MetricQuery, connect, metric
+from patron.metrics.engine import MetricQuery, connect, metric, overview
 from patron.metrics.schemas import CohortRow, MetricResult, MetricRow, RetentionRow
 
 _local = threading.local()
@@ -44,12 +44,9 @@ def parse_day(value: str | None, *, end: bool = False) -> date | None:
         raise PatronError("metrics.bad_date", value=value) from None
 
 
-def run(
-    workspace_id: int, query: MetricQuery, locale: str, con: ibis.BaseBackend | None = None
-) -> MetricResult:
-    rows: list[dict[str, Any]] = metric(con or operational_connection(), workspace_id, query)
+def _result(name: str, rows: list[dict[str, Any]], query: MetricQuery, locale: str) -> MetricResult:
     return MetricResult(
-        metric=query.metric,
+        metric=name,
         min_sample=stats.MIN_SAMPLE,
         rows=[
             MetricRow(
@@ -70,6 +67,17 @@ def run(
         ],
         message=None if rows else translate("metrics.no_data", locale),
     )
+
+
+def run(
+    workspace_id: int, query: MetricQuery, locale: str, con: ibis.BaseBackend | None = None
+) -> MetricResult:
+    return _result(query.metric, metric(con or operational_connection(), workspace_id, query), query, locale)
+
+
+def run_overview(workspace_id: int, query: MetricQuery, locale: str) -> dict[str, MetricResult]:
+    together = overview(operational_connection(), workspace_id, query)
+    return {name: _result(name, rows, query, locale) for name, rows in together.items()}
 
 
 def retention_rows(workspace_id: int, grain: str, currency: str) -> list[RetentionRow]:
