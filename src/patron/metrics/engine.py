@@ -223,6 +223,13 @@ def overview(con: ibis.BaseBackend, workspace_id: int, query: MetricQuery) -> di
     return results
 
 
+def _percent(share: stats.ProportionEstimate | None) -> tuple[float, float, float, float] | None:
+    """A share with its SE and interval, as percentages."""
+    if share is None:
+        return None
+    return 100 * share.share, 100 * stats.proportion_se(share), 100 * share.ci_low, 100 * share.ci_high
+
+
 def estimates(frame: pd.DataFrame, query: MetricQuery) -> list[dict[str, Any]]:
     """Rows with the estimate, its 95 % interval and whether the sample is large enough to trust."""
     rows: list[dict[str, Any]] = []
@@ -238,30 +245,10 @@ def estimates(frame: pd.DataFrame, query: MetricQuery) -> list[dict[str, Any]]:
             value = None if result is None else (result.nps, result.se, result.ci_low, result.ci_high)
             row |= {"promoters": promoters, "passives": n - promoters - detractors, "detractors": detractors}
         elif query.metric == "response_rate":
-            rate = stats.wilson(int(record["answered"]), n)
-            value = (
-                None
-                if rate is None
-                else (
-                    100 * rate.share,
-                    100 * stats.proportion_se(rate),
-                    100 * rate.ci_low,
-                    100 * rate.ci_high,
-                )
-            )
+            value = _percent(stats.wilson(int(record["answered"]), n))
             row |= {"answered": int(record["answered"])}
         elif query.metric == "csat":
-            share = stats.wilson(int(record["satisfied"]), n)
-            value = (
-                None
-                if share is None
-                else (
-                    100 * share.share,
-                    100 * stats.proportion_se(share),
-                    100 * share.ci_low,
-                    100 * share.ci_high,
-                )
-            )
+            value = _percent(stats.wilson(int(record["satisfied"]), n))
             row |= {"satisfied": int(record["satisfied"]), "mean_score": record["total"] / n if n else None}
         else:
             mean = stats.mean_interval(n, float(record["total"]), float(record["total_sq"]))
