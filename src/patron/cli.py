@@ -38,6 +38,7 @@ customers_app = typer.Typer(help="Customer profiles.", no_args_is_help=True)
 demo_app = typer.Typer(help="The seeded demo workspace.", no_args_is_help=True)
 surveys_app = typer.Typer(help="Survey definitions.", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Webhook deliveries.", no_args_is_help=True)
+export_app = typer.Typer(help="Analytical copies of a workspace.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(workspaces_app, name="workspaces")
 app.add_typer(users_app, name="users")
@@ -46,6 +47,7 @@ app.add_typer(customers_app, name="customers")
 app.add_typer(demo_app, name="demo")
 app.add_typer(surveys_app, name="surveys")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(export_app, name="export")
 
 console = Console()
 errors = Console(stderr=True)
@@ -571,6 +573,26 @@ def metrics_command(
         console.print(table)
 
     _run(action, locale)
+
+
+@export_app.command("parquet")
+def export_parquet_command(
+    folder: Annotated[Path, typer.Argument(help="Where to write answer_facts.parquet and orders.parquet")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Write the workspace's answers (joined with what metrics slice by) and purchases as Parquet, for DuckDB,
+    Spark or a notebook."""
+    from patron.metrics import service as metrics_service
+    from patron.metrics.export import export_parquet
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+        written = export_parquet(metrics_service.operational_connection(), ws.id, folder)
+        for name, rows in written.items():
+            console.print(f"{folder / (name + '.parquet')}: {rows} rows")
+
+    _run(action)
 
 
 # --------------------------------------------------------------------------------------------- demo

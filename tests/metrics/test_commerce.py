@@ -122,3 +122,26 @@ def test_retention_and_cohorts_over_the_api(
         assert cohorts[0] == {"cohort": "2025-01-01", "size": 2, "retention": [100.0, 50.0, 100.0]}
         bad = client.get("/api/v1/metrics/retention?grain=fortnight", headers=headers)
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "metrics.unknown_grain"
+
+
+def test_purchase_metrics_over_a_parquet_export(
+    engine: Engine, tmp_path: Path, shop: tuple[int, dict[str, Any]]
+) -> None:
+    from typer.testing import CliRunner
+
+    from patron.cli import app
+    from patron.core.db import transaction
+    from patron.core.models import Workspace
+    from patron.metrics.export import open_parquet
+
+    workspace_id, cons = shop
+    with transaction(engine) as session:
+        slug = session.get_one(Workspace, workspace_id).slug
+    exported = CliRunner(env={"LANG": "en_US.UTF-8", "COLUMNS": "200"}).invoke(
+        app, ["export", "parquet", str(tmp_path / "x"), "-w", slug]
+    )
+    assert exported.exit_code == 0 and "orders.parquet: 9 rows" in exported.output, exported.output
+    parquet = open_parquet(tmp_path / "x")
+    operational = cons[engine.dialect.name]
+    assert commerce.retention(parquet, workspace_id) == commerce.retention(operational, workspace_id)
+    assert commerce.cohorts(parquet, workspace_id) == commerce.cohorts(operational, workspace_id)

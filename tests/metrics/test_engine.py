@@ -254,3 +254,20 @@ def test_the_one_pass_overview_equals_the_separate_metrics(backends: tuple[int, 
         for metric_name in ("nps", "csat", "ces"):
             alone = metric(con, workspace_id, MetricQuery(metric_name, by=("segment",), grain="month"))
             assert _approx(together[metric_name]) == _approx(alone), (name, metric_name)
+
+
+def test_metrics_on_duckdb_over_a_parquet_export_match_the_operational_database(
+    engine: Engine, tmp_path: Path, backends: tuple[int, dict[str, Any]]
+) -> None:
+    from patron.metrics.export import export_parquet, open_parquet
+
+    workspace_id, cons = backends
+    operational = cons[engine.dialect.name]
+    written = export_parquet(operational, workspace_id, tmp_path / "export")
+    assert written["answer_facts"] == 11 + 5 + 6, "11 NPS, 5 + 3 CSAT, 3 CES answers"
+    parquet = open_parquet(tmp_path / "export")
+    for name in ("nps", "csat", "ces"):
+        query = MetricQuery(name, by=("segment", "survey"), grain="month")
+        assert _approx(metric(parquet, workspace_id, query)) == _approx(
+            metric(operational, workspace_id, query)
+        ), name
