@@ -120,6 +120,7 @@ def test_retention_and_cohorts_over_the_api(
         ]  # fmt: skip
         cohorts = client.get("/api/v1/metrics/cohorts", headers=headers).json()
         assert cohorts[0] == {"cohort": "2025-01-01", "size": 2, "retention": [100.0, 50.0, 100.0]}
+        assert client.get("/api/v1/metrics/engagement", headers=headers).json() == [], "no interactions yet"
         bad = client.get("/api/v1/metrics/retention?grain=fortnight", headers=headers)
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "metrics.unknown_grain"
 
@@ -145,3 +146,34 @@ def test_purchase_metrics_over_a_parquet_export(
     operational = cons[engine.dialect.name]
     assert commerce.retention(parquet, workspace_id) == commerce.retention(operational, workspace_id)
     assert commerce.cohorts(parquet, workspace_id) == commerce.cohorts(operational, workspace_id)
+
+
+def test_engagement_per_customer_and_channel(
+    engine: Engine, tmp_path: Path, shop: tuple[int, dict[str, Any]]
+) -> None:
+    from patron.core.db import transaction
+    from patron.core.models import Workspace
+    from tests.factories import write_jsonl
+
+    # January: A web, web, app; B web → 4 interactions by 2 customers (2.0 each); web alone 3 by 2 (1.5).
+    # February: A email → 1 by 1.
+    workspace_id, _ = shop
+    with transaction(engine) as session:
+        slug = session.get_one(Workspace, workspace_id).slug
+    events = [("A", "2025-01-03", "web"), ("A", "2025-01-04", "web"), ("A", "2025-01-05", "app"),
+              ("B", "2025-01-06", "web"), ("A", "2025-02-07", "email")]  # fmt: skip
+    path = write_jsonl(tmp_path / "e.jsonl", [
+        {"customer_id": c, "occurred_at": f"{d}T12:00:00+08:00", "type": "page_view", "channel": ch} for c, d, ch in events
+    ])  # fmt: skip
+    import_file(engine, workspace_slug=slug, kind="interactions", path=path)
+    con = connect(engine.url.render_as_string(hide_password=False))
+    assert [(r["period"], r["interactions"], r["customers"], r["per_customer"]) for r in commerce.engagement(con, workspace_id)] == [
+        (date(2025, 1, 1), 4, 2, 2.0), (date(2025, 2, 1), 1, 1, 1.0),
+    ]  # fmt: skip
+    by_channel = {
+        (r["period"].month, r["channel"]): r["per_customer"]
+        for r in commerce.engagement(con, workspace_id, by="channel")
+    }
+    assert by_channel == {(1, "app"): 1.0, (1, "web"): 1.5, (2, "email"): 1.0}
+    with pytest.raises(PatronError):
+        commerce.engagement(con, workspace_id, by="colour")

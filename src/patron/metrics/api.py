@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from patron.metrics import service
 from patron.metrics.engine import MetricQuery
-from patron.metrics.schemas import CohortRow, MetricResult, RetentionRow
+from patron.metrics.schemas import CohortRow, EngagementRow, MetricResult, RetentionRow
 from patron.web.deps import ApiWorkspaceDep, LocaleDep
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
@@ -31,6 +31,16 @@ async def read_cohorts(
 ) -> list[CohortRow]:
     """The cohort retention matrix by first-purchase period."""
     return await run_in_threadpool(service.cohort_rows, workspace.id, grain)
+
+
+@router.get("/engagement", response_model=list[EngagementRow], operation_id="metrics-engagement")
+async def read_engagement(
+    workspace: ApiWorkspaceDep,
+    grain: Annotated[str, Query(description="day, week, month, quarter, year")] = "month",
+    by: Annotated[str | None, Query(description="channel or type")] = None,
+) -> list[EngagementRow]:
+    """Interactions per active customer per period, across touchpoints and channels."""
+    return await run_in_threadpool(service.engagement_rows, workspace.id, grain, by)
 
 
 @router.get("/overview", response_model=dict[str, MetricResult], operation_id="metrics-overview")

@@ -168,3 +168,41 @@ def cohorts(con: ibis.BaseBackend, workspace_id: int, *, grain: str = "month") -
         rows.append({"cohort": period_start(int(cohort), grain), "size": size,
                      "retention": [round(shares.get(k, 0.0), 6) for k in range(last + 1)]})  # fmt: skip
     return rows
+
+
+ENGAGEMENT_DIMENSIONS = ("channel", "type")
+
+
+def engagement(
+    con: ibis.BaseBackend, workspace_id: int, *, grain: str = "month", by: str | None = None
+) -> list[dict[str, Any]]:
+    """Interactions per customer per period: all interactions over the customers with at least one, overall
+    or by channel or interaction type."""
+    _check(grain)
+    if by is not None and by not in ENGAGEMENT_DIMENSIONS:
+        raise PatronError("metrics.unknown_dimension", dimension=by, choices=", ".join(ENGAGEMENT_DIMENSIONS))
+    i = con.table("interactions")
+    events = i.filter(i.workspace_id == workspace_id)
+    t = events.select(
+        customer_id=events.customer_id,
+        channel=events.channel,
+        type=events.type,
+        idx=period_index(events.occurred_at, grain),
+    )
+    keys = ["idx", *([by] if by else [])]
+    frame = (
+        t.group_by(keys)
+        .aggregate(interactions=t.count(), customers=t.customer_id.nunique())
+        .order_by(keys)
+        .execute()
+    )
+    return [
+        {
+            "period": period_start(int(record["idx"]), grain),
+            **({by: record[by]} if by else {}),
+            "interactions": int(record["interactions"]),
+            "customers": int(record["customers"]),
+            "per_customer": int(record["interactions"]) / int(record["customers"]),
+        }
+        for record in frame.to_dict("records")
+    ]

@@ -53,3 +53,11 @@ class CohortRow(BaseModel):
     cohort: date
     size: int
     retention: list[float] = Field(description="% of the cohort active 0, 1, 2 … periods after its first")
+
+
+class EngagementRow(BaseModel):
+    period: date
+    group: str | None = Field(None, description="The channel or interaction type, when sliced")
+    interactions: int
+    customers: int = Field(description="Customers with at least one interaction in the period")
+    per_customer: float

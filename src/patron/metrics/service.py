@@ -14,7 +14,7 @@ from patron.core.errors import PatronError
 from patron.core.i18n import translate
 from patron.metrics import commerce, stats
 from patron.metrics.engine import MetricQuery, connect, metric, overview
-from patron.metrics.schemas import CohortRow, MetricResult, MetricRow, RetentionRow
+from patron.metrics.schemas import CohortRow, EngagementRow, MetricResult, MetricRow, RetentionRow
 
 _local = threading.local()
 COUNT_COLUMNS = ("promoters", "passives", "detractors", "satisfied", "mean_score", "answered")
@@ -90,3 +90,17 @@ def retention_rows(workspace_id: int, grain: str, currency: str) -> list[Retenti
 
 def cohort_rows(workspace_id: int, grain: str) -> list[CohortRow]:
     return [CohortRow(**row) for row in commerce.cohorts(operational_connection(), workspace_id, grain=grain)]
+
+
+def engagement_rows(workspace_id: int, grain: str, by: str | None) -> list[EngagementRow]:
+    rows = commerce.engagement(operational_connection(), workspace_id, grain=grain, by=by)
+    return [
+        EngagementRow(
+            period=row["period"],
+            group=None if by is None else str(row[by]),
+            interactions=row["interactions"],
+            customers=row["customers"],
+            per_customer=row["per_customer"],
+        )
+        for row in rows
+    ]
