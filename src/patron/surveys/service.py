@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -14,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, NotFound, PatronError
@@ -96,9 +97,14 @@ def load_definition_file(path: Path) -> SurveyDefinition:
     return parse_definition(document, str(path))
 
 
+@cache
+def _templates() -> tuple[tuple[str, SurveyDefinition], ...]:
+    return tuple((path.stem, load_definition_file(path)) for path in sorted(TEMPLATE_DIR.glob("*.yaml")))
+
+
 def templates() -> dict[str, SurveyDefinition]:
-    """The built-in templates a manager can start from, by key."""
-    return {path.stem: load_definition_file(path) for path in sorted(TEMPLATE_DIR.glob("*.yaml"))}
+    """The built-in templates a manager can start from, by key (read from the package once per process)."""
+    return {key: definition.model_copy(deep=True) for key, definition in _templates()}
 
 
 def save_survey(session: Session, *, workspace_id: int, definition: SurveyDefinition) -> tuple[Survey, bool]:
@@ -146,8 +152,30 @@ def set_status(session: Session, *, workspace_id: int, key: str, status: str) ->
     return survey
 
 
+_parsed: dict[tuple[int, int, int], SurveyDefinition] = {}
+_PARSED_LIMIT = 512
+
+
+def _parsed_definition(
+    session: Session, survey_id: int, version: int, load: Callable[[], Any]
+) -> SurveyDefinition:
+    """Validated definitions, kept per database, survey and version: a version's definition never changes.
+    The database is part of the key because one process may serve several (the tests use two at once)."""
+    key = (id(session.get_bind()), survey_id, version)
+    definition = _parsed.get(key)
+    if definition is None:
+        definition = SurveyDefinition.model_validate(load())
+        if len(_parsed) >= _PARSED_LIMIT:
+            _parsed.clear()
+        _parsed[key] = definition
+    return definition
+
+
 def definition_of(survey: Survey) -> SurveyDefinition:
-    return SurveyDefinition.model_validate(survey.definition)
+    session = object_session(survey)
+    if session is None:
+        return SurveyDefinition.model_validate(survey.definition)
+    return _parsed_definition(session, survey.id, survey.version, lambda: survey.definition)
 
 
 def answers_of(session: Session, response_id: int) -> dict[str, AnswerValue]:
@@ -196,10 +224,6 @@ class SurveyHead:
     definition: SurveyDefinition
 
 
-_parsed: dict[tuple[int, int], SurveyDefinition] = {}
-_PARSED_LIMIT = 512
-
-
 # Statements of the response hot path, built once: building them per request cost more than running them.
 _HEAD = select(Survey.id, Survey.version, Survey.status).where(
     Survey.workspace_id == bindparam("workspace_id"), Survey.key == bindparam("key")
@@ -229,13 +253,12 @@ def survey_head(session: Session, *, workspace_id: int, key: str) -> SurveyHead:
     if row is None:
         raise NotFound("survey.not_found", key=key)
     survey_id, version, status = row
-    definition = _parsed.get((survey_id, version))
-    if definition is None:
-        document = session.scalar(select(Survey.definition).where(Survey.id == survey_id))
-        definition = SurveyDefinition.model_validate(document)
-        if len(_parsed) >= _PARSED_LIMIT:
-            _parsed.clear()
-        _parsed[(survey_id, version)] = definition  # a version's definition never changes: safe to keep
+    definition = _parsed_definition(
+        session,
+        survey_id,
+        version,
+        lambda: session.scalar(select(Survey.definition).where(Survey.id == survey_id)),
+    )
     return SurveyHead(survey_id, key, version, status, definition)
 
 
@@ -391,10 +414,11 @@ def embed_snippet(session: Session, *, workspace: Workspace, key: str) -> EmbedS
     from patron.surveys.distribution import public_link
 
     survey = get_survey(session, workspace_id=workspace.id, key=key)
-    if not definition_of(survey).settings.public:
+    definition = definition_of(survey)
+    if not definition.settings.public:
         raise Conflict("survey.not_public", key=key)
     url = public_link(workspace.slug, key)
-    title = html.escape(definition_of(survey).name.get(workspace.default_locale) or key, quote=True)
+    title = html.escape(definition.name.get(workspace.default_locale) or key, quote=True)
     snippet = (
         f'<iframe src="{url}?embed=1" title="{title}" loading="lazy" '
         'style="width:100%;max-width:640px;height:720px;border:0"></iframe>'
