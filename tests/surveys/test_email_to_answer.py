@@ -117,6 +117,10 @@ def test_invitation_link_answer_stored(
     assert page.status_code == 200 and "整體而言，您對這次購物的滿意程度如何？" in page.text
     missing = client.post(link, data={"_shown": "csat,what_to_fix,comment"})
     assert missing.status_code == 200 and 'role="alert">請回答這個問題。' in missing.text
+    kept = client.post(link, data={"_shown": "csat,comment", "comment": "茶葉很香，但忘了評分"})
+    assert "請回答這個問題。" in kept.text and ">茶葉很香，但忘了評分</textarea>" in kept.text, (
+        "what was typed is shown again"
+    )
     assert _responses(engine, world) == [], "a refused page stores nothing"
     first = client.post(
         link, data={"_shown": "csat,comment", "csat": "2", "comment": "茶葉很香"}, follow_redirects=False

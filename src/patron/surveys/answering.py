@@ -110,6 +110,12 @@ def progress(definition: SurveyDefinition, answers: dict[str, Any], seen: list[s
     return len([k for k in visible if k in seen]), len(visible)
 
 
+def shown_questions(definition: SurveyDefinition, keys: list[str]) -> list[Question]:
+    """The questions a submitted page says it showed; unknown keys (a tampered form) are ignored."""
+    by_key = {q.key: q for q in definition.questions}
+    return [by_key[k] for k in keys if k in by_key]
+
+
 def read_form(questions: list[Question], form: dict[str, list[str]]) -> dict[str, Any]:
     """HTML forms send strings; turn them into the answer shapes the checker knows. What cannot be
     converted is passed on as written, so the checker names the problem."""
@@ -174,18 +180,17 @@ def save_page(
     if opened.response is not None and opened.response.status == ResponseStatus.COMPLETED.value:
         return PageResult([], True)  # a repeated submit after completion stores nothing
     definition = opened.definition
-    by_key = {q.key: q for q in definition.questions}
-    shown_questions = [by_key[k] for k in shown if k in by_key]
-    given = read_form(shown_questions, form)
+    page = shown_questions(definition, shown)
+    given = read_form(page, form)
     merged = {**current_answers(session, opened), **{k: v for k, v in given.items() if v is not None}}
     for key, value in given.items():
         if value is None:
             merged.pop(key, None)
     merged = _pruned(definition, merged)
     rows, problems = check_answers(definition, merged, complete=False)
-    page_keys = {q.key for q in shown_questions}
+    page_keys = {q.key for q in page}
     problems = [p for p in problems if p.question in page_keys]
-    for question in shown_questions:
+    for question in page:
         if question.required and is_shown(question.show_if, merged) and question.key not in merged:
             problems.append(AnswerProblem(question.key, "survey.answer_required"))
     if problems:

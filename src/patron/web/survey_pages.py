@@ -49,9 +49,11 @@ def _carried_query(request: Request, locale: str) -> str:
     return f"?{'&'.join(params)}" if params else ""
 
 
-def _page(request: Request, session: SessionDep, token: str, *, problems: dict[str, str] | None = None,
-          status: int = 200, edit: str | None = None) -> Response:  # fmt: skip
-    opened = answering.open_link(session, token, utcnow())
+def _page(request: Request, session: SessionDep, token: str, opened: answering.OpenedLink, *,
+          problems: dict[str, str] | None = None, typed: dict[str, object] | None = None,
+          edit: str | None = None) -> Response:  # fmt: skip
+    """The page for where the respondent is. ``typed``: what they just sent on a refused page, shown again
+    so that nothing they wrote is lost."""
     locale = _locale(request, opened.response.locale if opened.response else opened.invitation.locale)
     definition = opened.definition
     answers = answering.current_answers(session, opened)
@@ -66,8 +68,9 @@ def _page(request: Request, session: SessionDep, token: str, *, problems: dict[s
             q for q in definition.questions if q.key == edit and is_shown(q.show_if, answers)
         ] or questions
     done, total = answering.progress(definition, answers, seen)
+    shown_answers = {**answers, **{k: v for k, v in (typed or {}).items() if v is not None}}
     context = {
-        "token": token, "definition": definition, "questions": questions, "answers": answers, "problems": problems or {},
+        "token": token, "definition": definition, "questions": questions, "answers": shown_answers, "problems": problems or {},
         "done": done, "total": total, "pick": pick, "kind": answering.question_kind, "seen": seen,
         "visible_seen": [q for q in definition.questions if q.key in seen and is_shown(q.show_if, answers)],
         "name": answering.respondent_name(session, opened),
@@ -75,12 +78,12 @@ def _page(request: Request, session: SessionDep, token: str, *, problems: dict[s
         "embed": request.query_params.get("embed") == "1",
         "form_query": _carried_query(request, locale),
     }  # fmt: skip
-    return render(request, "survey.html", context, locale=locale, status_code=status)
+    return render(request, "survey.html", context, locale=locale)
 
 
 @router.get("/s/{token}", response_class=HTMLResponse)
 def show_survey(token: str, request: Request, session: SessionDep, edit: str | None = None) -> Response:
-    return _page(request, session, token, edit=edit)
+    return _page(request, session, token, answering.open_link(session, token, utcnow()), edit=edit)
 
 
 @router.post("/s/{token}", response_class=HTMLResponse)
@@ -100,7 +103,9 @@ def answer_survey(token: str, request: Request, session: SessionDep, form: FormD
     if result.problems:
         problems = {p.question: translate(p.code, locale, **p.params) for p in result.problems}
         # 200, as HTML forms do: the alerts are in the page, and browsers log a 4xx document as an error.
-        return _page(request, session, token, problems=problems, edit=shown[0] if len(shown) == 1 else None)
+        typed = answering.read_form(answering.shown_questions(opened.definition, shown), form)
+        return _page(request, session, token, opened, problems=problems, typed=typed,
+                     edit=shown[0] if len(shown) == 1 else None)  # fmt: skip
     query = _carried_query(request, locale)
     return RedirectResponse(f"/s/{token}{query}", status_code=303)
 
