@@ -134,7 +134,7 @@ def test_unsubscribe_is_honoured_even_when_a_later_import_says_yes(engine: Engin
         assert outcome.skipped == distribution.Skip.UNSUBSCRIBED
 
 
-def test_links_are_signed(engine: Engine) -> None:
+def test_links_are_signed() -> None:
     token = distribution.survey_token("abc")
     assert distribution.nonce_from_survey_token(token) == "abc"
     assert distribution.nonce_from_survey_token(token[:-2] + "xx") is None

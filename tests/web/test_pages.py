@@ -70,6 +70,9 @@ def test_landing_page_shows_the_workspace_numbers(client: TestClient, tenant: Te
         "interactions": "2",
         "revenue": "$1,550.50",
     }
+    assert "資料期間 2025年3月1日 至 2025年3月1日" in html, (
+        "first and last purchase, in Taipei time (the cancelled order is not one)"
+    )
 
 
 def test_language_switch_is_remembered_and_formats_follow(client: TestClient, tenant: Tenant) -> None:
@@ -88,6 +91,10 @@ def test_customer_search_and_story_page(client: TestClient, tenant: Tenant) -> N
     page = client.get("/customers/C001")
     assert page.status_code == 200
     assert "高山烏龍茶 ×2、濾掛咖啡 ×1" in page.text
+    tiles = dict(re.findall(r'data-metric="(\w+)"><span>[^<]+</span><b>([^<]+)</b>', page.text))
+    assert tiles == {"orders": "1", "spent": "$1,550.50", "interactions": "2"}, (
+        "the cancelled order is not counted"
+    )
     assert "2025/3/1" in page.text, "times are shown in the workspace zone and the user's locale"
     missing = client.get("/customers/NOPE", headers={"accept": "text/html"})
     assert missing.status_code == 404 and "此工作區沒有外部編號為 NOPE 的顧客。" in missing.text
