@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -65,33 +65,23 @@ def test_fatigue_applies_across_surveys_and_follows_the_workspace_setting(
     with transaction(engine) as session:
         ws = session.get_one(Workspace, world.workspace.id)
         survey = get_survey(session, workspace_id=ws.id, key="relationship_nps")
-        blocked = distribution.relationship_wave(
-            session,
-            workspace=ws,
-            survey=survey,
-            definition=definition_of(survey),
-            sample_size=10,
-            now=NOW + timedelta(days=29),
-        )
+
+        def wave(sample_size: int, now: datetime) -> distribution.TriggerReport:
+            return distribution.relationship_wave(
+                session,
+                workspace=ws,
+                survey=survey,
+                definition=definition_of(survey),
+                sample_size=sample_size,
+                now=now,
+            )
+
+        blocked = wave(sample_size=10, now=NOW + timedelta(days=29))
         assert blocked.invited == 0 and blocked.skipped["recently_invited"] == 3
-        allowed = distribution.relationship_wave(
-            session,
-            workspace=ws,
-            survey=survey,
-            definition=definition_of(survey),
-            sample_size=2,
-            now=NOW + timedelta(days=31),
-        )
+        allowed = wave(sample_size=2, now=NOW + timedelta(days=31))
         assert allowed.invited == 2, "the wave stops at its sample size"
         ws.survey_quiet_days = 0
-        rest = distribution.relationship_wave(
-            session,
-            workspace=ws,
-            survey=survey,
-            definition=definition_of(survey),
-            sample_size=10,
-            now=NOW + timedelta(days=31),
-        )
+        rest = wave(sample_size=10, now=NOW + timedelta(days=31))
         assert rest.invited == 1 and rest.skipped["already_invited"] == 2
 
 
