@@ -151,8 +151,9 @@ def cohorts(con: ibis.BaseBackend, workspace_id: int, *, grain: str = "month") -
     _check(grain)
     p = purchases(con, workspace_id, grain)
     activity = p.select("customer_id", "idx").distinct()
-    first = p.group_by("customer_id").aggregate(first_idx=p.idx.min())
-    joined = activity.join(first, "customer_id")
+    # A window, not a join of the purchases with their own per-customer minimum: SQLite evaluated that
+    # join without an index, 5.2 s on the demo workspace against 0.09 s for the window.
+    joined = activity.mutate(first_idx=activity.idx.min().over(group_by=activity.customer_id))
     counts = (
         joined.group_by([joined.first_idx, (joined.idx - joined.first_idx).name("offset")])
         .aggregate(active=joined.count())
