@@ -6,8 +6,16 @@ from patron.commerce import models as commerce_models
 from patron.core import models as core_models
 from patron.core.db import Base
 from patron.customers import models as customer_models
+from patron.dashboard import models as dashboard_models
 from patron.surveys import models as survey_models
 from patron.webhooks import models as webhook_models
 
 metadata = Base.metadata
-MODEL_MODULES = (core_models, customer_models, commerce_models, survey_models, webhook_models)
+MODEL_MODULES = (
+    core_models,
+    customer_models,
+    commerce_models,
+    survey_models,
+    webhook_models,
+    dashboard_models,
+)

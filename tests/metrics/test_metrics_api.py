@@ -16,14 +16,14 @@ from patron.cli import app
 from patron.core.db import transaction
 from patron.core.models import Workspace
 from patron.metrics import service
-from tests.metrics.test_engine import _world
+from tests.metrics.world import metrics_world
 
 
 @pytest.fixture
 def world(engine: Engine, tmp_path: Path, client: TestClient) -> tuple[str, dict[str, str]]:
     from patron.core import service as core_service
 
-    workspace_id = _world(engine, tmp_path)
+    workspace_id = metrics_world(engine, tmp_path)
     with transaction(engine) as session:
         slug = session.get_one(Workspace, workspace_id).slug
         _, key = core_service.create_api_key(session, workspace_id=workspace_id, name="m")

@@ -58,8 +58,11 @@ def test_login_without_csrf_token_is_refused(client: TestClient, tenant: Tenant)
 
 
 def test_landing_page_shows_the_workspace_numbers(client: TestClient, tenant: Tenant) -> None:
-    html = login(client, tenant)
-    assert '<html lang="zh-Hant">' in html
+    landing = login(client, tenant)
+    assert '<html lang="zh-Hant">' in landing and 'data-page="overview"' in landing, (
+        "people land on the dashboard"
+    )
+    html = client.get("/workspace").text
     assert "歡迎，王經理" in html
     tiles = dict(re.findall(r'data-metric="(\w+)"><span>[^<]+</span><b>([^<]+)</b>', html))
     assert tiles == {
@@ -77,11 +80,11 @@ def test_landing_page_shows_the_workspace_numbers(client: TestClient, tenant: Te
 
 def test_language_switch_is_remembered_and_formats_follow(client: TestClient, tenant: Tenant) -> None:
     login(client, tenant)
-    english = client.get("/?lang=en")
+    english = client.get("/workspace?lang=en")
     assert '<html lang="en">' in english.text and "Workspace overview" in english.text
     assert "NT$1,550.50" in english.text, "en-US shows TWD with its own symbol"
     assert '<html lang="en">' in client.get("/").text, "the choice is kept in a cookie"
-    assert "工作区总览" in client.get("/?lang=zh-Hans").text
+    assert "工作区总览" in client.get("/workspace?lang=zh-Hans").text
 
 
 def test_customer_search_and_story_page(client: TestClient, tenant: Tenant) -> None:

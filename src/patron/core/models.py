@@ -23,6 +23,8 @@ class Workspace(Timestamped, Base):
     currency: Mapped[str] = mapped_column(String(3), default="TWD")
     default_locale: Mapped[str] = mapped_column(String(16), default="zh-Hant")
     industry: Mapped[str | None] = mapped_column(String(64))
+    #: The workspace's own NPS benchmark, replacing its industry's published one when set.
+    nps_benchmark: Mapped[float | None] = mapped_column()
     #: Fatigue control: no customer gets a survey invitation more often than once in this many days.
     survey_quiet_days: Mapped[int] = mapped_column(default=30, server_default="30")
 

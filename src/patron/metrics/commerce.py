@@ -60,9 +60,14 @@ def period_start(index: int, grain: str) -> date:
     return (pd.Timestamp(index * 86_400, unit="s")).date()
 
 
-def purchases(con: ibis.BaseBackend, workspace_id: int, grain: str) -> ir.Table:
+def purchases(con: ibis.BaseBackend, workspace_id: int, grain: str, segment: str | None = None) -> ir.Table:
+    """Purchases with their period index; only those of customers in ``segment`` when one is given."""
     o = con.table("orders")
     kept = o.filter(o.workspace_id == workspace_id, o.status.notin(list(NON_REVENUE_STATUSES)))
+    if segment is not None:
+        c = con.table("customers")
+        members = c.filter(c.workspace_id == workspace_id, c.segment == segment).select(member_id=c.id)
+        kept = kept.semi_join(members, kept.customer_id == members.member_id)
     return kept.select(
         customer_id=kept.customer_id, ordered_at=kept.ordered_at, revenue=kept.total_minor.cast("float64"),
         idx=period_index(kept.ordered_at, grain),
@@ -75,11 +80,16 @@ def _check(grain: str) -> None:
 
 
 def retention(
-    con: ibis.BaseBackend, workspace_id: int, *, grain: str = "month", currency: str = "TWD"
+    con: ibis.BaseBackend,
+    workspace_id: int,
+    *,
+    grain: str = "month",
+    currency: str = "TWD",
+    segment: str | None = None,
 ) -> list[dict[str, Any]]:
     """One row per period with S, E, N, CRR, strict retention, churn, repeat rate, frequency, AOV, value."""
     _check(grain)
-    p = purchases(con, workspace_id, grain)
+    p = purchases(con, workspace_id, grain, segment)
     activity = p.group_by(["customer_id", "idx"]).aggregate(orders=p.count(), revenue=p.revenue.sum())
     first = p.group_by("customer_id").aggregate(first_idx=p.idx.min())
     periods = (
@@ -146,10 +156,12 @@ def _gaps(p: ir.Table) -> pd.DataFrame:
     return frame
 
 
-def cohorts(con: ibis.BaseBackend, workspace_id: int, *, grain: str = "month") -> list[dict[str, Any]]:
+def cohorts(
+    con: ibis.BaseBackend, workspace_id: int, *, grain: str = "month", segment: str | None = None
+) -> list[dict[str, Any]]:
     """Cohort retention matrix: for each first-purchase period, its size and the share active k periods on."""
     _check(grain)
-    p = purchases(con, workspace_id, grain)
+    p = purchases(con, workspace_id, grain, segment)
     activity = p.select("customer_id", "idx").distinct()
     # A window, not a join of the purchases with their own per-customer minimum: SQLite evaluated that
     # join without an index, 5.2 s on the demo workspace against 0.09 s for the window.

@@ -8,7 +8,7 @@ coming back as Decimal (every sum is cast to float64 before it is summed).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -124,11 +124,13 @@ class MetricQuery:
     until: date | None = None
     survey: str | None = None
     csat_scale: int = 5
+    #: Keep only answers whose attribute equals the value, e.g. (("segment", "vip"),).
+    where: tuple[tuple[str, str], ...] = ()
 
     def validate(self) -> None:
         if self.metric not in METRICS:
             raise PatronError("metrics.unknown_metric", metric=self.metric, choices=", ".join(METRICS))
-        unknown = [d for d in self.by if d not in DIMENSIONS]
+        unknown = [d for d in (*self.by, *(name for name, _ in self.where)) if d not in DIMENSIONS]
         if unknown:
             raise PatronError(
                 "metrics.unknown_dimension", dimension=unknown[0], choices=", ".join(DIMENSIONS)
@@ -153,6 +155,8 @@ def _sliced(t: ir.Table, query: MetricQuery) -> tuple[ir.Table, list[Any], list[
         )
     if query.survey is not None:
         t = t.filter(t.survey == query.survey)
+    for dimension, value in query.where:
+        t = t.filter(t[dimension] == value)
     keys: list[Any] = [t[d].fill_null("(none)").name(d) for d in query.by]
     if query.grain is not None:
         keys.append(t.completed_at.truncate(GRAINS[query.grain]).name("period"))
@@ -207,17 +211,13 @@ def overview(con: ibis.BaseBackend, workspace_id: int, query: MetricQuery) -> di
     """NPS, CSAT and CES for the same slices in one pass over the answers (the dashboard's first screen);
     ``query.metric`` is ignored."""
     for name in SATISFACTION:
-        MetricQuery(
-            name, query.by, query.grain, query.since, query.until, query.survey, query.csat_scale
-        ).validate()
+        replace(query, metric=name).validate()
     t, keys, order = _sliced(answers_table(con, workspace_id, SATISFACTION), query)
     aggregates = _aggregates(t.score, SATISFACTION, query.csat_scale)
     frame = _run(t.group_by([t.question_type, *keys]).aggregate(**aggregates), ["question_type", *order])
     results: dict[str, list[dict[str, Any]]] = {}
     for name in SATISFACTION:
-        one = MetricQuery(
-            name, query.by, query.grain, query.since, query.until, query.survey, query.csat_scale
-        )
+        one = replace(query, metric=name)
         part = frame[frame["question_type"] == name].drop(columns="question_type")
         results[name] = with_changes(estimates(part, one), one)
     return results

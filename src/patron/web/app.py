@@ -24,7 +24,7 @@ from patron.customers.api import router as customers_router
 from patron.metrics.api import router as metrics_router
 from patron.surveys.api import responses_router
 from patron.surveys.api import router as surveys_router
-from patron.web import pages, survey_pages
+from patron.web import dashboard_pages, pages, survey_pages
 from patron.web.errors import install_error_handlers
 from patron.web.templating import STATIC_DIR
 from patron.webhooks import service as webhooks
@@ -85,6 +85,7 @@ def create_app() -> FastAPI:
         surveys_router,
         responses_router,
         pages.router,
+        dashboard_pages.router,
         survey_pages.router,
         webhooks_router,
         metrics_router,

@@ -43,7 +43,7 @@ def _csrf_token(request: Request) -> str:
     return str(token)
 
 
-def _check_csrf(request: Request, token: str) -> None:
+def check_csrf(request: Request, token: str) -> None:
     if not token or not secrets.compare_digest(token, str(request.session.get("csrf", ""))):
         raise PatronError("request.invalid", status=400, details="csrf")
 
@@ -92,7 +92,7 @@ def login(
     csrf: Annotated[str, Form(max_length=100)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     locale = page_locale(request)
     try:
         ws = core_service.get_workspace(session, workspace.strip())
@@ -109,15 +109,24 @@ def login(
 
 @router.post("/logout")
 def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
-    _check_csrf(request, csrf)
+    check_csrf(request, csrf)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+def home(request: Request, viewer: ViewerDep) -> Response:
+    """People land on the dashboard; the language choice travels with them."""
+    return RedirectResponse(
+        "/dashboard" + (f"?{request.url.query}" if request.url.query else ""), status_code=303
+    )
+
+
+@router.get("/workspace", response_class=HTMLResponse)
+def workspace_data(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+    """What data the workspace holds and for which period."""
     totals = commerce_service.workspace_totals(session, workspace=viewer.workspace)
-    return _page(request, viewer, "home.html", {"totals": totals})
+    return render_page(request, viewer, "home.html", {"totals": totals})
 
 
 @router.get("/customers", response_class=HTMLResponse)
@@ -131,18 +140,24 @@ def customers(
     rows, total = customer_service.search_customers(
         session, workspace_id=viewer.workspace.id, query=q or None, limit=50, offset=offset
     )
-    return _page(request, viewer, "customers.html", {"q": q, "rows": rows, "total": total, "offset": offset})
+    return render_page(
+        request, viewer, "customers.html", {"q": q, "rows": rows, "total": total, "offset": offset}
+    )
 
 
 @router.get("/customers/{external_id}", response_class=HTMLResponse)
 def customer_page(external_id: str, request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     story = customer_service.customer_story(session, workspace=viewer.workspace, external_id=external_id)
-    return _page(request, viewer, "customer.html", {"story": story})
+    return render_page(request, viewer, "customer.html", {"story": story})
 
 
-def _page(request: Request, viewer: Viewer, name: str, context: dict[str, object]) -> Response:
+def render_page(
+    request: Request, viewer: Viewer, name: str, context: dict[str, object], *, status_code: int = 200
+) -> Response:
     full = {"viewer": viewer, "csrf": _csrf_token(request), **context}
-    response = render(request, name, full, locale=viewer.locale, timezone=viewer.workspace.timezone)
+    response = render(
+        request, name, full, locale=viewer.locale, timezone=viewer.workspace.timezone, status_code=status_code
+    )
     return _remember_language(request, response)
 
 

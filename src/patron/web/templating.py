@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,37 @@ def formatters(locale: str, timezone: str = "Asia/Taipei") -> dict[str, Any]:
     def t(code: str, **params: Any) -> str:
         return translate(code, locale, **params)
 
-    return {"number": number, "money": money, "when": when, "day": day, "t": t}
+    def fixed(value: float | int | None, digits: int = 1, *, sign: bool = False) -> str:
+        """A measured number with a fixed number of decimals; "—" where there is no number."""
+        if value is None:
+            return "—"
+        pattern = "#,##0" + ("." + "0" * digits if digits else "")
+        text = format_decimal(value, format=pattern, locale=cldr)
+        return ("+" + text) if sign and value > 0 else text.replace("-", "−")
+
+    def cell(value: Any, kind: str) -> str:
+        """A dashboard table cell as its column's kind says (dashboard.tables.Column)."""
+        if value is None:
+            return "—"
+        if kind == "flag":
+            return t("dash.yes") if value else t("dash.no")
+        if kind in ("score", "percent"):
+            return fixed(value, 1) + ("%" if kind == "percent" else "")
+        if kind == "mean":
+            return fixed(value, 2)
+        if kind == "int":
+            return number(value)
+        if kind == "money":
+            return fixed(value, 0)
+        if isinstance(value, date):
+            return format_date(value, "medium", locale=cldr)
+        return str(value)
+
+    def day_of(value: date) -> str:
+        return format_date(value, "medium", locale=cldr)
+
+    return {"number": number, "money": money, "when": when, "day": day, "day_of": day_of, "t": t, "fixed": fixed,
+            "cell": cell}  # fmt: skip
 
 
 def render(

@@ -1,0 +1,480 @@
+"""What each dashboard page shows, computed by the metrics engine for the page's filters.
+
+Every satisfaction number here comes from ``metrics.engine`` with the same filters the page shows, so the
+dashboard and the API can never disagree (tested). Below the minimum sample a number is flagged; a period
+without answers shows no number at all rather than a 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import ibis
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from patron.core.errors import PatronError
+from patron.core.i18n import translate
+from patron.core.models import Workspace
+from patron.customers.models import Customer
+from patron.dashboard.filters import Filters, Period
+from patron.dashboard.tables import Column, DataTable
+from patron.metrics import commerce, engine, stats
+from patron.metrics.benchmarks import Benchmark, benchmark_for
+from patron.metrics.engine import MetricQuery
+from patron.surveys.models import Survey, SurveyAnswer, SurveyInvitation, SurveyResponse
+from patron.surveys.texts import pick
+
+KPI_METRICS = ("nps", "csat", "ces", "response_rate")
+BREAKDOWN_DIMENSIONS = ("segment", "touchpoint", "channel", "city", "locale", "survey")
+#: Scale answers shown in the responses list, in this order.
+SCORED_TYPES = ("nps", "csat", "ces")
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One headline number with its interval and its change against the previous period of equal length."""
+
+    metric: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    sufficient: bool
+    previous: float | None = None
+    previous_n: int = 0
+    change: float | None = None
+    p_value: float | None = None
+    significant: bool | None = None
+
+    @property
+    def direction(self) -> str:
+        if self.change is None:
+            return "none"
+        return "up" if self.change > 0 else "down" if self.change < 0 else "flat"
+
+    @property
+    def tone(self) -> str:
+        """Good or bad only when the change is significant: a drift inside the noise is not news.
+        Higher is better for all four (CES here is agreement that it was easy, 7 = easiest)."""
+        if not self.significant or self.direction in ("none", "flat"):
+            return "neutral"
+        return "good" if self.direction == "up" else "bad"
+
+
+def metric_query(filters: Filters, metric: str, window: Period, *, by: tuple[str, ...] = (),
+           grain: str | None = None) -> MetricQuery:  # fmt: skip
+    return MetricQuery(metric, by, grain, window.since, window.until, filters.survey, where=filters.where())
+
+
+def first(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return rows[0] if rows else None
+
+
+def kpi(metric: str, current: dict[str, Any] | None, previous: dict[str, Any] | None) -> Kpi:
+    if current is None:
+        previous_value = None if previous is None else previous["value"]
+        return Kpi(metric, None, None, None, 0, False, previous_value, int(previous["n"]) if previous else 0)
+    result = Kpi(metric, current["value"], current["ci_low"], current["ci_high"], int(current["n"]),
+                 bool(current["sufficient"]))  # fmt: skip
+    if previous is None or previous["value"] is None or current["value"] is None:
+        return result
+    comparison = stats.compare(current["value"], current["se"], previous["value"], previous["se"])
+    return replace(result, previous=previous["value"], previous_n=int(previous["n"]),
+                   change=current["value"] - previous["value"],
+                   p_value=None if comparison is None else comparison.p_value,
+                   significant=None if comparison is None else comparison.significant)  # fmt: skip
+
+
+@dataclass
+class TrendPoint:
+    period: date
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    sufficient: bool
+
+
+@dataclass
+class Overview:
+    kpis: dict[str, Kpi]
+    responses: int
+    previous_responses: int
+    split: dict[str, int]
+    trend: dict[str, list[TrendPoint]]
+    benchmark: Benchmark | None
+    tables: dict[str, DataTable] = field(default_factory=dict)
+
+
+def _satisfaction(
+    con: ibis.BaseBackend, workspace_id: int, query: MetricQuery
+) -> dict[str, list[dict[str, Any]]]:
+    together = engine.overview(con, workspace_id, query)
+    together["response_rate"] = engine.metric(con, workspace_id, replace(query, metric="response_rate"))
+    return together
+
+
+def overview(con: ibis.BaseBackend, session: Session, workspace: Workspace, filters: Filters,
+             locale: str) -> Overview:  # fmt: skip
+    current = _satisfaction(con, workspace.id, metric_query(filters, "nps", filters.window))
+    previous = _satisfaction(con, workspace.id, metric_query(filters, "nps", filters.window.previous()))
+    kpis = {name: kpi(name, first(current[name]), first(previous[name])) for name in KPI_METRICS}
+    nps_row = first(current["nps"]) or {}
+    split = {part: int(nps_row.get(part, 0)) for part in ("promoters", "passives", "detractors")}
+    trend_window = Period(filters.trend_since(), filters.window.until)
+    trend_rows = _satisfaction(
+        con, workspace.id, metric_query(filters, "nps", trend_window, grain=filters.grain)
+    )
+    trend = {name: [TrendPoint(row["period"], row["value"], row["ci_low"], row["ci_high"], int(row["n"]),
+                               bool(row["sufficient"])) for row in trend_rows[name]]
+             for name in KPI_METRICS}  # fmt: skip
+    result = Overview(
+        kpis=kpis,
+        responses=count_responses(session, workspace.id, filters, filters.window),
+        previous_responses=count_responses(session, workspace.id, filters, filters.window.previous()),
+        split=split,
+        trend=trend,
+        benchmark=benchmark_for(workspace, locale),
+    )
+    result.tables = {"kpis": _kpi_table(kpis, locale), "trend": _trend_table(trend, locale)}
+    return result
+
+
+def _kpi_table(kpis: dict[str, Kpi], locale: str) -> DataTable:
+    t = labels(locale)
+    table = DataTable("kpis", t("dash.headline"), [
+        Column(t("dash.metric")), Column(t("dash.value"), "score"), Column(t("dash.ci_low"), "score"),
+        Column(t("dash.ci_high"), "score"), Column(t("dash.n"), "int"), Column(t("dash.previous"), "score"),
+        Column(t("dash.change"), "score"), Column(t("dash.p_value"), "mean"), Column(t("dash.significant"), "flag"),
+    ])  # fmt: skip
+    for name, k in kpis.items():
+        table.rows.append([t(f"metric.{name}"), k.value, k.ci_low, k.ci_high, k.n, k.previous, k.change,
+                           k.p_value, k.significant])  # fmt: skip
+    return table
+
+
+def _trend_table(trend: dict[str, list[TrendPoint]], locale: str) -> DataTable:
+    t = labels(locale)
+    columns = [Column(t("dash.period"), "date")]
+    for name in KPI_METRICS:
+        columns += [
+            Column(t(f"metric.{name}"), "score"),
+            Column(f"{t(f'metric.{name}')} · {t('dash.n')}", "int"),
+        ]
+    periods = sorted({point.period for points in trend.values() for point in points})
+    by_period = {name: {point.period: point for point in points} for name, points in trend.items()}
+    table = DataTable("trend", t("dash.trend"), columns)
+    for period in periods:
+        row: list[Any] = [period]
+        for name in KPI_METRICS:
+            point = by_period[name].get(period)
+            row += [point.value if point else None, point.n if point else 0]
+        table.rows.append(row)
+    return table
+
+
+def labels(locale: str) -> Callable[..., str]:
+    """A translator bound to one language, as templates use it."""
+
+    def t(code: str, **params: Any) -> str:
+        return translate(code, locale, **params)
+
+    return t
+
+
+def _window_bounds(window: Period) -> tuple[datetime, datetime]:
+    """UTC bounds, as the metrics engine uses (grouping in the workspace's zone is not done yet)."""
+    start = datetime.combine(window.since, time.min, tzinfo=UTC)
+    return start, datetime.combine(window.until + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def _response_filters(workspace_id: int, filters: Filters, window: Period) -> list[Any]:
+    start, end = _window_bounds(window)
+    conditions: list[Any] = [
+        SurveyResponse.workspace_id == workspace_id,
+        SurveyResponse.status == "completed",
+        SurveyResponse.completed_at >= start,
+        SurveyResponse.completed_at < end,
+    ]
+    if filters.survey:
+        conditions.append(SurveyResponse.survey_id.in_(
+            select(Survey.id).where(Survey.workspace_id == workspace_id, Survey.key == filters.survey)))  # fmt: skip
+    if filters.segment:
+        conditions.append(SurveyResponse.customer_id.in_(
+            select(Customer.id).where(Customer.workspace_id == workspace_id, Customer.segment == filters.segment)))  # fmt: skip
+    return conditions
+
+
+def count_responses(session: Session, workspace_id: int, filters: Filters, window: Period) -> int:
+    """Completed responses in the window (every survey type, scored or not)."""
+    query = (
+        select(func.count())
+        .select_from(SurveyResponse)
+        .where(*_response_filters(workspace_id, filters, window))
+    )
+    return int(session.scalar(query) or 0)
+
+
+@dataclass
+class Breakdown:
+    metric: str
+    dimension: str
+    table: DataTable
+    heatmap: DataTable
+    rows: list[Kpi]
+    labels: list[str]
+
+
+def breakdown_rows(con: ibis.BaseBackend, workspace_id: int, filters: Filters, metric: str,
+                   dimension: str) -> list[tuple[str, Kpi]]:  # fmt: skip
+    """Each slice's number in the period, with its change against the slice's previous period."""
+    if metric not in KPI_METRICS:
+        raise PatronError("metrics.unknown_metric", metric=metric[:40], choices=", ".join(KPI_METRICS))
+    if dimension not in BREAKDOWN_DIMENSIONS:
+        raise PatronError("metrics.unknown_dimension", dimension=dimension[:40],
+                          choices=", ".join(BREAKDOWN_DIMENSIONS))  # fmt: skip
+    by = (dimension,)
+    current = engine.metric(con, workspace_id, metric_query(filters, metric, filters.window, by=by))
+    earlier = engine.metric(
+        con, workspace_id, metric_query(filters, metric, filters.window.previous(), by=by)
+    )
+    previous = {row[dimension]: row for row in earlier}
+    return [(str(row[dimension]), kpi(metric, row, previous.get(row[dimension]))) for row in current]
+
+
+def breakdown(con: ibis.BaseBackend, workspace_id: int, filters: Filters, metric: str, dimension: str,
+              locale: str) -> Breakdown:  # fmt: skip
+    sliced = breakdown_rows(con, workspace_id, filters, metric, dimension)
+    t = labels(locale)
+    table = DataTable("breakdown", f"{t(f'metric.{metric}')} · {t(f'dim.{dimension}')}", [
+        Column(t(f"dim.{dimension}")), Column(t(f"metric.{metric}"), "score"), Column(t("dash.ci_low"), "score"),
+        Column(t("dash.ci_high"), "score"), Column(t("dash.n"), "int"), Column(t("dash.enough"), "flag"),
+        Column(t("dash.change"), "score"), Column(t("dash.significant"), "flag"),
+    ])  # fmt: skip
+    for label, k in sliced:
+        table.rows.append([label, k.value, k.ci_low, k.ci_high, k.n, k.sufficient, k.change, k.significant])
+    return Breakdown(metric, dimension, table, heatmap(con, workspace_id, filters, locale),
+                     [k for _, k in sliced], [label for label, _ in sliced])  # fmt: skip
+
+
+def heatmap(con: ibis.BaseBackend, workspace_id: int, filters: Filters, locale: str) -> DataTable:
+    """NPS by touchpoint × month over the trend window; a cell below the minimum sample stays blank."""
+    window = Period(replace(filters, grain="month").trend_since(), filters.window.until)
+    rows = engine.metric(
+        con, workspace_id, metric_query(filters, "nps", window, by=("touchpoint",), grain="month")
+    )
+    months = sorted({row["period"] for row in rows})
+    touchpoints = sorted({str(row["touchpoint"]) for row in rows})
+    cells = {(str(row["touchpoint"]), row["period"]): row for row in rows}
+    t = labels(locale)
+    table = DataTable("heatmap", t("dash.heatmap"),
+                      [Column(t("dim.touchpoint"))] + [Column(m.strftime("%Y-%m"), "score") for m in months])  # fmt: skip
+    for touchpoint in touchpoints:
+        row: list[Any] = [touchpoint]
+        for month in months:
+            cell = cells.get((touchpoint, month))
+            row.append(cell["value"] if cell and cell["sufficient"] else None)
+        table.rows.append(row)
+    return table
+
+
+@dataclass
+class Retention:
+    periods: DataTable
+    cohorts: DataTable
+
+
+def retention(con: ibis.BaseBackend, workspace: Workspace, filters: Filters, locale: str) -> Retention:
+    """Monthly CRR, churn and repeat purchase over the trend window, and the cohorts that started in it."""
+    start = replace(filters, grain="month").trend_since()
+    periods = [row for row in commerce.retention(con, workspace.id, grain="month", currency=workspace.currency,
+                                                 segment=filters.segment)
+               if start <= row["period"] <= filters.window.until]  # fmt: skip
+    t = labels(locale)
+    table = DataTable("retention", t("dash.retention"), [
+        Column(t("dash.period"), "date"), Column(t("ret.customers_end"), "int"), Column(t("ret.new_customers"), "int"),
+        Column(t("ret.crr"), "percent"), Column(t("ret.churn_rate"), "percent"),
+        Column(t("ret.repeat_purchase_rate"), "percent"), Column(t("ret.purchase_frequency"), "mean"),
+        Column(t("ret.average_order_value"), "money"),
+    ])  # fmt: skip
+    for row in periods:
+        table.rows.append([row["period"], row["customers_end"], row["new_customers"], row["crr"], row["churn_rate"],
+                           row["repeat_purchase_rate"], row["purchase_frequency"], float(row["average_order_value"])])  # fmt: skip
+    cohorts = [row for row in commerce.cohorts(con, workspace.id, grain="month", segment=filters.segment)
+               if start <= row["cohort"] <= filters.window.until]  # fmt: skip
+    width = max((len(row["retention"]) for row in cohorts), default=0)
+    matrix = DataTable("cohorts", t("dash.cohorts"), [Column(t("dash.cohort"), "date"), Column(t("dash.size"), "int")]
+                       + [Column(f"+{k}", "percent") for k in range(width)])  # fmt: skip
+    for row in cohorts:
+        shares: list[Any] = list(row["retention"])
+        matrix.rows.append([row["cohort"], row["size"], *shares, *([None] * (width - len(shares)))])
+    return Retention(table, matrix)
+
+
+@dataclass
+class ResponseRow:
+    id: int
+    completed_at: datetime | None
+    survey: str
+    survey_name: str
+    touchpoint: str
+    channel: str
+    locale: str
+    scores: dict[str, int]
+    comments: list[str]
+    customer_external_id: str | None
+    customer_name: str | None
+
+
+BANDS = {"detractor": (0, 6), "passive": (7, 8), "promoter": (9, 10)}
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def responses(session: Session, workspace_id: int, filters: Filters, *, text: str = "", band: str = "",
+              locale: str = "", touchpoint: str = "", customer_id: int | None = None, limit: int = 50,
+              offset: int = 0, display_locale: str = "en") -> tuple[list[ResponseRow], int]:  # fmt: skip
+    """Completed responses newest first, with their scores and comments; ``text`` searches the comments."""
+    if band and band not in BANDS:
+        raise PatronError("dashboard.bad_band", value=band[:40], choices=", ".join(BANDS))
+    if customer_id is None:
+        conditions = _response_filters(workspace_id, filters, filters.window)
+    else:  # a customer's page shows everything they ever answered
+        conditions = [SurveyResponse.workspace_id == workspace_id, SurveyResponse.status == "completed",
+                      SurveyResponse.customer_id == customer_id]  # fmt: skip
+    if locale:
+        conditions.append(SurveyResponse.locale == locale)
+    if touchpoint:
+        conditions.append(SurveyResponse.touchpoint == touchpoint)
+    answer = SurveyAnswer
+    if text.strip():
+        conditions.append(SurveyResponse.id.in_(select(answer.response_id).where(
+            answer.workspace_id == workspace_id, answer.text.like(_like(text.strip()), escape="\\"))))  # fmt: skip
+    if band:
+        low, high = BANDS[band]
+        conditions.append(SurveyResponse.id.in_(select(answer.response_id).where(
+            answer.workspace_id == workspace_id, answer.question_type == "nps", answer.score.between(low, high))))  # fmt: skip
+    total = int(session.scalar(select(func.count()).select_from(SurveyResponse).where(*conditions)) or 0)
+    page = session.execute(
+        select(SurveyResponse, Survey, Customer)
+        .join(Survey, Survey.id == SurveyResponse.survey_id)
+        .outerjoin(Customer, Customer.id == SurveyResponse.customer_id)
+        .where(*conditions)
+        .order_by(SurveyResponse.completed_at.desc(), SurveyResponse.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    ids = [response.id for response, _, _ in page]
+    scores: dict[int, dict[str, int]] = {i: {} for i in ids}
+    comments: dict[int, list[str]] = {i: [] for i in ids}
+    if ids:
+        for a in session.scalars(select(answer).where(answer.workspace_id == workspace_id, answer.response_id.in_(ids),
+                                 or_(answer.question_type.in_(SCORED_TYPES), and_(answer.text.is_not(None), answer.text != "")))
+                                 .order_by(answer.id)):  # fmt: skip
+            if a.question_type in SCORED_TYPES and a.score is not None:
+                scores[a.response_id].setdefault(a.question_type, a.score)
+            if a.text:
+                comments[a.response_id].append(a.text)
+    rows = [
+        ResponseRow(
+            response.id,
+            response.completed_at,
+            survey.key,
+            _survey_name(survey, display_locale),
+            response.touchpoint,
+            response.channel,
+            response.locale,
+            scores[response.id],
+            comments[response.id],
+            customer.external_id if customer else None,
+            customer.name if customer else None,
+        )
+        for response, survey, customer in page
+    ]
+    return rows, total
+
+
+def responses_table(rows: list[ResponseRow], locale: str) -> DataTable:
+    t = labels(locale)
+    table = DataTable("responses", t("dash.responses"), [
+        Column(t("dash.completed_at")), Column(t("dim.survey")), Column(t("dim.touchpoint")), Column(t("dim.channel")),
+        Column(t("dim.locale")), Column(t("metric.nps"), "int"), Column(t("metric.csat"), "int"),
+        Column(t("metric.ces"), "int"), Column(t("dash.comments")), Column(t("dash.customer")),
+    ])  # fmt: skip
+    for r in rows:
+        table.rows.append([r.completed_at.isoformat() if r.completed_at else None, r.survey, r.touchpoint, r.channel,
+                           r.locale, r.scores.get("nps"), r.scores.get("csat"), r.scores.get("ces"),
+                           " / ".join(r.comments), r.customer_external_id])  # fmt: skip
+    return table
+
+
+def _survey_name(survey: Survey, locale: str) -> str:
+    name = survey.definition.get("name")
+    return pick(name, locale) if isinstance(name, dict) else survey.key
+
+
+@dataclass
+class SurveySummary:
+    key: str
+    name: str
+    kind: str
+    touchpoint: str
+    channel: str
+    status: str
+    version: int
+    invited: int
+    answered: int
+    responses: int
+    response_rate: float | None
+
+
+def _count_by_survey(session: Session, survey_column: Any, *conditions: Any) -> dict[int, int]:
+    query = select(survey_column, func.count()).where(*conditions).group_by(survey_column)
+    return {int(survey_id): int(count) for survey_id, count in session.execute(query)}
+
+
+def surveys(session: Session, workspace_id: int, locale: str) -> list[SurveySummary]:
+    """Every survey with invitations sent, how many were answered, and completed responses from any source."""
+    invitation, response = SurveyInvitation, SurveyResponse
+    went_out = (invitation.workspace_id == workspace_id, invitation.sent_at.is_not(None))
+    sent = _count_by_survey(session, invitation.survey_id, *went_out)
+    answered = _count_by_survey(session, invitation.survey_id, *went_out, invitation.answered_at.is_not(None))
+    completed = _count_by_survey(
+        session, response.survey_id, response.workspace_id == workspace_id, response.status == "completed"
+    )
+    summaries = []
+    for survey in session.scalars(
+        select(Survey).where(Survey.workspace_id == workspace_id).order_by(Survey.key)
+    ):
+        invited, done = int(sent.get(survey.id, 0)), int(answered.get(survey.id, 0))
+        summaries.append(SurveySummary(survey.key, _survey_name(survey, locale), survey.kind, survey.touchpoint,
+                                       survey.channel, survey.status, survey.version, invited, done,
+                                       int(completed.get(survey.id, 0)), 100 * done / invited if invited else None))  # fmt: skip
+    return summaries
+
+
+def surveys_table(rows: list[SurveySummary], locale: str) -> DataTable:
+    t = labels(locale)
+    table = DataTable("surveys", t("dash.surveys"), [
+        Column(t("dim.survey")), Column(t("dash.name")), Column(t("dim.touchpoint")), Column(t("dim.channel")),
+        Column(t("dash.status")), Column(t("dash.invited"), "int"), Column(t("dash.answered"), "int"),
+        Column(t("metric.response_rate"), "percent"), Column(t("dash.responses"), "int"),
+    ])  # fmt: skip
+    for s in rows:
+        table.rows.append([s.key, s.name, s.touchpoint, s.channel, t(f"status.{s.status}"), s.invited, s.answered,
+                           s.response_rate, s.responses])  # fmt: skip
+    return table
+
+
+def segments(session: Session, workspace_id: int) -> list[str]:
+    """The segments customers carry, for the filter's choices."""
+    query = (select(Customer.segment).where(Customer.workspace_id == workspace_id, Customer.segment.is_not(None))
+             .distinct().order_by(Customer.segment))  # fmt: skip
+    return [str(value) for value in session.scalars(query)]

@@ -1,0 +1,76 @@
+"""One shape for every table the dashboard shows: the page renders it, CSV and Excel exports write it.
+
+Cells hold raw values (numbers stay numbers in Excel); the column's ``kind`` says how a page formats them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from openpyxl import Workbook
+
+Kind = Literal["text", "int", "score", "percent", "mean", "date", "flag", "money"]
+Cell = str | int | float | date | bool | None
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    kind: Kind = "text"
+
+
+@dataclass
+class DataTable:
+    key: str
+    title: str
+    columns: list[Column]
+    rows: list[list[Cell]] = field(default_factory=list)
+
+
+def _plain(value: Cell, kind: Kind) -> str | int | float | date | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float):
+        return round(value, 4 if kind == "mean" else 2)
+    return value
+
+
+def to_csv(table: DataTable) -> bytes:
+    """UTF-8 with a byte-order mark, so Excel on Windows opens Chinese text without garbling it."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([column.label for column in table.columns])
+    for row in table.rows:
+        writer.writerow(
+            ["" if (plain := _plain(cell, column.kind)) is None else plain
+             for cell, column in zip(row, table.columns, strict=True)]
+        )  # fmt: skip
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+EXCEL_FORMATS: dict[Kind, str] = {"percent": "0.0", "score": "0.0", "mean": "0.00", "date": "yyyy-mm-dd",
+                                  "int": "#,##0", "money": "#,##0.00"}  # fmt: skip
+
+
+def to_xlsx(table: DataTable) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = table.key[:31]
+    sheet.append([column.label for column in table.columns])
+    for row in table.rows:
+        sheet.append([_plain(cell, column.kind) for cell, column in zip(row, table.columns, strict=True)])
+    for index, column in enumerate(table.columns, start=1):
+        number_format = EXCEL_FORMATS.get(column.kind)
+        if number_format:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                cell.number_format = number_format
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

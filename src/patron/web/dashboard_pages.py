@@ -1,0 +1,276 @@
+"""The dashboard: overview, breakdowns, retention, responses, surveys and alerts, with shareable filters.
+
+Every page reads its filters from the URL (period, segment, survey), renders on the server and works
+without JavaScript; HTMX swaps the content when a filter changes and ECharts draws the charts from JSON in
+the page. Every table can be downloaded as CSV or Excel from ``/dashboard/{page}/export``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from patron.core.clock import utcnow
+from patron.core.errors import NotFound, PatronError
+from patron.core.models import Role, Workspace
+from patron.dashboard import alerts, service
+from patron.dashboard.filters import Filters, parse_filters
+from patron.dashboard.tables import DataTable, to_csv, to_xlsx
+from patron.metrics import benchmarks
+from patron.metrics.service import operational_connection
+from patron.surveys import answering
+from patron.surveys import service as survey_service
+from patron.surveys.models import Survey
+from patron.surveys.texts import pick
+from patron.web import charts
+from patron.web.deps import SessionDep
+from patron.web.pages import Viewer, ViewerDep, check_csrf, render_page
+
+router = APIRouter(include_in_schema=False)
+PAGES = ("overview", "breakdowns", "retention", "responses", "surveys", "alerts")
+RESPONSES_PER_PAGE = 50
+EXPORT_ROW_LIMIT = 100_000
+
+
+@dataclass
+class PageData:
+    context: dict[str, Any]
+    tables: dict[str, DataTable]
+    charts: dict[str, dict[str, Any]]
+
+
+Builder = Callable[[Request, Session, Viewer, Filters], PageData]
+
+
+def _today(workspace: Workspace) -> date:
+    return utcnow().astimezone(ZoneInfo(workspace.timezone)).date()
+
+
+def _t(viewer: Viewer) -> Callable[..., str]:
+    return service.labels(viewer.locale)
+
+
+def _overview(request: Request, session: Session, viewer: Viewer, filters: Filters) -> PageData:
+    view = service.overview(operational_connection(), session, viewer.workspace, filters, viewer.locale)
+    t = _t(viewer)
+    figures = {
+        f"trend-{name}": charts.trend(points, t(f"metric.{name}"), t) for name, points in view.trend.items()
+    }
+    if sum(view.split.values()):
+        figures["split"] = charts.split(view.split, t)
+    if view.benchmark is not None and view.kpis["nps"].value is not None:
+        figures["benchmark"] = charts.benchmark(view.kpis["nps"], view.benchmark, t)
+    return PageData({"view": view}, view.tables, figures)
+
+
+def _breakdowns(request: Request, session: Session, viewer: Viewer, filters: Filters) -> PageData:
+    metric = request.query_params.get("metric", "nps")
+    dimension = request.query_params.get("by", "segment")
+    view = service.breakdown(
+        operational_connection(), viewer.workspace.id, filters, metric, dimension, viewer.locale
+    )
+    t = _t(viewer)
+    figures = {"breakdown": charts.bars(view.labels, view.rows, t(f"metric.{metric}")),
+               "heatmap": charts.heatmap(view.heatmap)}  # fmt: skip
+    context = {"view": view, "metrics": service.KPI_METRICS, "dimensions": service.BREAKDOWN_DIMENSIONS,
+               "extra": {"metric": metric, "by": dimension}}  # fmt: skip
+    return PageData(context, {"breakdown": view.table, "heatmap": view.heatmap}, figures)
+
+
+def _retention(request: Request, session: Session, viewer: Viewer, filters: Filters) -> PageData:
+    view = service.retention(operational_connection(), viewer.workspace, filters, viewer.locale)
+    figures = {"retention": charts.lines(view.periods, [3, 4, 5])} if view.periods.rows else {}
+    return PageData({"view": view}, {"retention": view.periods, "cohorts": view.cohorts}, figures)
+
+
+def _int_param(request: Request, name: str) -> int:
+    raw = request.query_params.get(name, "0")
+    if not raw.isdigit() or len(raw) > 9:
+        raise PatronError("dashboard.bad_number", field=name, value=raw[:20])
+    return int(raw)
+
+
+def _responses(request: Request, session: Session, viewer: Viewer, filters: Filters,
+               limit: int = RESPONSES_PER_PAGE) -> PageData:  # fmt: skip
+    params = request.query_params
+    search = {"text": params.get("q", "")[:200], "band": params.get("band", ""),
+              "locale": params.get("language", "")[:16], "touchpoint": params.get("touchpoint", "")[:32]}  # fmt: skip
+    offset = _int_param(request, "offset")
+    rows, total = service.responses(session, viewer.workspace.id, filters, text=search["text"], band=search["band"],
+                                    locale=search["locale"], touchpoint=search["touchpoint"], limit=limit,
+                                    offset=offset, display_locale=viewer.locale)  # fmt: skip
+    extra = {"q": search["text"], "band": search["band"], "language": search["locale"],
+             "touchpoint": search["touchpoint"]}  # fmt: skip
+    context = {"rows": rows, "total": total, "offset": offset, "limit": limit, "extra": extra,
+               "bands": service.BANDS}  # fmt: skip
+    return PageData(context, {"responses": service.responses_table(rows, viewer.locale)}, {})
+
+
+def _surveys(request: Request, session: Session, viewer: Viewer, filters: Filters) -> PageData:
+    rows = service.surveys(session, viewer.workspace.id, viewer.locale)
+    return PageData({"rows": rows}, {"surveys": service.surveys_table(rows, viewer.locale)}, {})
+
+
+def _alerts(request: Request, session: Session, viewer: Viewer, filters: Filters) -> PageData:
+    active = alerts.rules(session, viewer.workspace.id)
+    found = alerts.drops(operational_connection(), viewer.workspace.id, filters, active)
+    waiting, waiting_total = service.responses(session, viewer.workspace.id, filters, band="detractor",
+                                               limit=20, display_locale=viewer.locale)  # fmt: skip
+    context = {"rules": active, "drops": found, "waiting": waiting, "waiting_total": waiting_total,
+               "industries": benchmarks.industries(viewer.locale),
+               "benchmark": benchmarks.benchmark_for(viewer.workspace, viewer.locale)}  # fmt: skip
+    return PageData(context, {"waiting": service.responses_table(waiting, viewer.locale)}, {})
+
+
+BUILDERS: dict[str, Builder] = {"overview": _overview, "breakdowns": _breakdowns, "retention": _retention,
+                                "responses": _responses, "surveys": _surveys, "alerts": _alerts}  # fmt: skip
+
+
+def _shell(session: Session, viewer: Viewer, page: str) -> dict[str, Any]:
+    keys = session.scalars(
+        select(Survey.key).where(Survey.workspace_id == viewer.workspace.id).order_by(Survey.key)
+    )
+    return {"page": page, "pages": PAGES, "segments": service.segments(session, viewer.workspace.id),
+            "survey_keys": list(keys), "is_admin": viewer.user.role == Role.ADMIN.value}  # fmt: skip
+
+
+def _show(request: Request, session: Session, viewer: Viewer, page: str) -> Response:
+    """The page for its filters; a bad filter gets the page back with the problem named, status 400."""
+    context = _shell(session, viewer, page)
+    try:
+        filters = parse_filters(request.query_params, today=_today(viewer.workspace))
+        data = BUILDERS[page](request, session, viewer, filters)
+    except PatronError as problem:
+        fallback = parse_filters({}, today=_today(viewer.workspace))
+        context |= {"filters": fallback, "problem": problem.message(viewer.locale), "tables": {}, "charts": {},
+                    "extra": {}}  # fmt: skip
+        return render_page(request, viewer, f"dashboard/{page}.html", context, status_code=problem.status)
+    context |= {
+        "filters": filters,
+        "problem": None,
+        "tables": data.tables,
+        "charts": data.charts,
+        "extra": {},
+    }
+    context |= data.context
+    return render_page(request, viewer, f"dashboard/{page}.html", context)
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def overview_page(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+    return _show(request, session, viewer, "overview")
+
+
+@router.get("/dashboard/{page}", response_class=HTMLResponse)
+def dashboard_page(page: str, request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+    if page not in BUILDERS:
+        raise NotFound("request.not_found", path=request.url.path)
+    return _show(request, session, viewer, page)
+
+
+@router.get("/dashboard/{page}/export")
+def export(
+    page: str,
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    table: Annotated[str, Query(max_length=32)],
+    format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
+) -> Response:
+    """One of the page's tables, for exactly the filters in the URL."""
+    if page not in BUILDERS:
+        raise NotFound("request.not_found", path=request.url.path)
+    filters = parse_filters(request.query_params, today=_today(viewer.workspace))
+    if page == "responses":
+        data = _responses(request, session, viewer, filters, limit=EXPORT_ROW_LIMIT)
+    else:
+        data = BUILDERS[page](request, session, viewer, filters)
+    chosen = data.tables.get(table)
+    if chosen is None:
+        raise PatronError("dashboard.unknown_table", table=table, choices=", ".join(data.tables))
+    name = f"patron-{page}-{table}-{filters.window.since}-{filters.window.until}.{format}"
+    if format == "csv":
+        body, media = to_csv(chosen), "text/csv; charset=utf-8"
+    else:
+        body, media = to_xlsx(chosen), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _require_admin(viewer: Viewer) -> None:
+    if viewer.user.role != Role.ADMIN.value:
+        raise PatronError("auth.forbidden", status=403, role=viewer.user.role)
+
+
+def _back(request: Request, fallback: str) -> RedirectResponse:
+    """Back to the page the form was on, filters included; only paths on this site."""
+    target = request.query_params.get("next", "")
+    return RedirectResponse(target if target.startswith("/dashboard") else fallback, status_code=303)
+
+
+@router.post("/dashboard/surveys/{key}/status")
+def set_survey_status(
+    key: str,
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    status: Annotated[str, Form(pattern="^(active|closed)$")],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Switch a survey on or off. Closed surveys accept no more answers and send no more invitations."""
+    check_csrf(request, csrf)
+    _require_admin(viewer)
+    survey_service.set_status(session, workspace_id=viewer.workspace.id, key=key, status=status)
+    return _back(request, "/dashboard/surveys")
+
+
+@router.get("/dashboard/surveys/{key}/preview", response_class=HTMLResponse)
+def preview_survey(key: str, request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+    """The survey as a respondent sees it, all questions on one page, in the chosen language; not answerable."""
+    survey = survey_service.get_survey(session, workspace_id=viewer.workspace.id, key=key)
+    definition = survey_service.definition_of(survey)
+    context = {"token": "", "definition": definition, "questions": list(definition.questions), "answers": {},
+               "problems": {}, "done": 0, "total": len(definition.questions), "pick": pick, "preview": True,
+               "kind": answering.question_kind, "seen": [], "visible_seen": [], "name": "",
+               "brand": viewer.workspace.name, "embed": False, "form_query": "", "survey": survey}  # fmt: skip
+    return render_page(request, viewer, "survey.html", context)
+
+
+async def _form_fields(request: Request) -> dict[str, str]:
+    return {key: str(value) for key, value in (await request.form()).items()}
+
+
+@router.post("/dashboard/alerts")
+def save_alert_settings(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    form: Annotated[dict[str, str], Depends(_form_fields)],
+) -> Response:
+    """Alert thresholds and the NPS benchmark; all saved or, on any bad value, none."""
+    check_csrf(request, form.get("csrf", ""))
+    _require_admin(viewer)
+    new_rules = alerts.parse_rules(form)
+    industry = form.get("industry", "").strip() or None
+    if industry is not None and industry not in benchmarks.industries("en"):
+        raise PatronError("alerts.unknown_industry", industry=industry[:64])
+    own = form.get("nps_benchmark", "").strip()
+    own_value = None
+    if own:
+        try:
+            own_value = float(own)
+        except ValueError:
+            raise PatronError("alerts.bad_benchmark", value=own[:20]) from None
+        if not -100 <= own_value <= 100:
+            raise PatronError("alerts.bad_benchmark", value=own[:20])
+    alerts.save_rules(session, viewer.workspace.id, new_rules)
+    workspace = session.get_one(Workspace, viewer.workspace.id)
+    workspace.industry, workspace.nps_benchmark = industry, own_value
+    return _back(request, "/dashboard/alerts")

@@ -1,0 +1,174 @@
+"""Dashboard views against hand-computed values (tests/metrics/world.py), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import math
+from datetime import date
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+
+from patron.core.db import transaction
+from patron.core.errors import PatronError
+from patron.core.models import Workspace
+from patron.customers.models import Customer
+from patron.dashboard import alerts, service
+from patron.dashboard.filters import Filters, parse_filters
+from patron.dashboard.tables import to_csv, to_xlsx
+from patron.metrics.service import operational_connection
+from patron.surveys import service as surveys
+from patron.surveys.schemas import ResponseSubmit
+from tests.dashboard.conftest import Dash
+from tests.web.conftest import make_tenant
+
+TODAY = date(2026, 11, 24)
+JAN_FEB = {"since": "2025-01-01", "until": "2025-02-28"}
+FEBRUARY = {"since": "2025-02-01", "until": "2025-02-28"}  # 28 days: compared with 4–31 January
+
+
+def _filters(**params: str) -> Filters:
+    return parse_filters(params, today=TODAY)
+
+
+def _overview(engine: Engine, dash: Dash, filters: Filters) -> service.Overview:
+    with transaction(engine) as session:
+        workspace = session.get_one(Workspace, dash.workspace_id)
+        return service.overview(operational_connection(), session, workspace, filters, "en")
+
+
+def test_overview_numbers_are_the_hand_computed_ones(engine: Engine, dash: Dash) -> None:
+    view = _overview(engine, dash, _filters(**JAN_FEB))
+    nps = view.kpis["nps"]
+    assert (round(nps.value or 0, 4), nps.n, nps.sufficient) == (9.0909, 11, False), "5 P, 2 Pa, 4 D of 11"
+    assert nps.change is None and nps.direction == "none", "nothing answered in Nov–Dec 2024"
+    assert view.split == {"promoters": 5, "passives": 2, "detractors": 4}
+    rate = view.kpis["response_rate"]
+    assert (rate.value, rate.n) == (50.0, 10), "5 of the 10 invitations that went out on 5 January"
+    assert view.kpis["csat"].value is None and view.kpis["csat"].n == 0, "CSAT was answered in 2026"
+    assert view.responses == 11 and view.previous_responses == 0
+    assert view.benchmark is not None and (view.benchmark.nps, view.benchmark.industry) == (
+        51.0, "General retail, multicategory")  # fmt: skip
+    assert [p.value for p in view.trend["nps"]] == pytest.approx([40.0, -100 / 6])
+    assert [str(p.period) for p in view.trend["nps"]] == ["2025-01-01", "2025-02-01"]
+
+
+def test_change_against_the_previous_period_and_its_significance(engine: Engine, dash: Dash) -> None:
+    nps = _overview(engine, dash, _filters(**FEBRUARY)).kpis["nps"]
+    assert nps.value == pytest.approx(-100 / 6) and nps.previous == pytest.approx(40.0)
+    assert nps.change == pytest.approx(-56.6667, abs=1e-4) and nps.direction == "down"
+    # SE(Jan) = 100·√((0.8 − 0.4²)/5) = 35.777; SE(Feb) = 100·√((5/6 − (1/6)²)/6) = 36.641;
+    # z = 56.667 / √(35.777² + 36.641²) = 1.1065, two-sided p = 0.2685: not significant, so no colour.
+    se_jan, se_feb = 100 * math.sqrt(0.128), 100 * math.sqrt((5 / 6 - 1 / 36) / 6)
+    z = (40 + 100 / 6) / math.hypot(se_jan, se_feb)
+    assert nps.p_value == pytest.approx(math.erfc(z / math.sqrt(2)))
+    assert nps.p_value == pytest.approx(0.2685, abs=5e-4)
+    assert nps.significant is False and nps.tone == "neutral"
+
+
+def test_segment_and_survey_filters(engine: Engine, dash: Dash) -> None:
+    vip = _overview(engine, dash, _filters(**JAN_FEB, segment="vip"))
+    assert (vip.kpis["nps"].value, vip.responses) == (40.0, 5)
+    assert vip.kpis["response_rate"].value == 75.0, "3 of 4 vip invitations answered"
+    other = _overview(engine, dash, _filters(**JAN_FEB, survey="post_purchase_csat"))
+    assert other.kpis["nps"].value is None and other.responses == 0
+
+
+def test_breakdown_by_segment_and_the_touchpoint_heatmap(engine: Engine, dash: Dash) -> None:
+    view = service.breakdown(operational_connection(), dash.workspace_id, _filters(**JAN_FEB), "nps", "segment",
+                             "zh-Hant")  # fmt: skip
+    assert view.labels == ["member", "vip"]
+    assert [round(k.value or 0, 2) for k in view.rows] == [-16.67, 40.0]
+    assert [k.n for k in view.rows] == [6, 5]
+    assert view.table.columns[0].label == "客群"
+    assert view.heatmap.rows == [["relationship", None, None]], "both months are under 30 answers: blank"
+    with pytest.raises(PatronError) as caught:
+        service.breakdown(operational_connection(), dash.workspace_id, _filters(), "nps", "shoe_size", "en")
+    assert "shoe_size" in caught.value.message("en")
+
+
+def test_responses_list_search_and_bands(engine: Engine, dash: Dash) -> None:
+    with transaction(engine) as session:
+        surveys.submit_response(session, workspace_id=dash.workspace_id, submission=ResponseSubmit(
+            survey="relationship_nps", customer_id="M5", answers={"nps": 2, "reason": "包裝破損，100% 不滿意"}))  # fmt: skip
+    with transaction(engine) as session:
+        everything, total = service.responses(session, dash.workspace_id, _filters(**JAN_FEB))
+        assert total == 11 and len(everything) == 11
+        detractors, count = service.responses(
+            session, dash.workspace_id, _filters(**JAN_FEB), band="detractor"
+        )
+        assert count == 4 and all(r.scores["nps"] <= 6 for r in detractors)
+        found, hits = service.responses(session, dash.workspace_id, _filters(period="7d"), text="100%")
+        assert (
+            hits == 1
+            and found[0].comments == ["包裝破損，100% 不滿意"]
+            and found[0].customer_external_id == "M5"
+        )
+        _, literal = service.responses(session, dash.workspace_id, _filters(period="7d"), text="0_")
+        assert literal == 0, "% and _ are searched for literally"
+        with pytest.raises(PatronError):
+            service.responses(session, dash.workspace_id, _filters(), band="angry")
+
+
+def test_survey_list_counts_invitations_and_responses(engine: Engine, dash: Dash) -> None:
+    with transaction(engine) as session:
+        rows = {s.key: s for s in service.surveys(session, dash.workspace_id, "zh-Hant")}
+    nps = rows["relationship_nps"]
+    assert (nps.invited, nps.answered, nps.response_rate, nps.responses) == (10, 5, 50.0, 11)
+    assert (rows["post_purchase_csat"].responses, rows["support_ces"].responses) == (5, 3)
+    assert rows["support_ces"].response_rate is None, "no invitations went out: no rate, not 0 %"
+
+
+def test_alerts_respect_threshold_and_significance(engine: Engine, dash: Dash) -> None:
+    con = operational_connection()
+    with transaction(engine) as session:
+        defaults = alerts.rules(session, dash.workspace_id)
+    assert defaults["nps"] == alerts.Rule("nps", 5.0, True)
+    assert alerts.drops(con, dash.workspace_id, _filters(**FEBRUARY), defaults) == [], "−56.7 but p = 0.27"
+    relaxed = alerts.parse_rules({"nps.max_drop": "50", "csat.max_drop": "5", "ces.max_drop": "0,3",
+                                  "response_rate.max_drop": "5"})  # fmt: skip
+    with transaction(engine) as session:
+        alerts.save_rules(session, dash.workspace_id, relaxed)
+    with transaction(engine) as session:
+        saved = alerts.rules(session, dash.workspace_id)
+    assert saved["nps"] == alerts.Rule("nps", 50.0, False) and saved["ces"].max_drop == 0.3
+    found = alerts.drops(con, dash.workspace_id, _filters(**FEBRUARY), saved)
+    assert [(d.metric, d.segment, round(d.kpi.change or 0, 2)) for d in found] == [("nps", None, -56.67)]
+    strict = {**saved, "nps": alerts.Rule("nps", 60.0, False)}
+    assert alerts.drops(con, dash.workspace_id, _filters(**FEBRUARY), strict) == []
+    with pytest.raises(PatronError) as caught:
+        alerts.parse_rules({"nps.max_drop": "-3"})
+    assert "nps" in caught.value.message("en") and "0 to 200" in caught.value.message("en")
+    assert "-3" in caught.value.message("zh-Hant")
+
+
+def test_retention_follows_the_period_and_the_segment(engine: Engine, tmp_path: Path) -> None:
+    tenant = make_tenant(engine, tmp_path)
+    filters = _filters(since="2025-03-01", until="2025-03-31")
+    con = operational_connection()
+    with transaction(engine) as session:
+        workspace = session.get_one(Workspace, tenant.workspace.id)
+        view = service.retention(con, workspace, filters, "en")
+        assert [row[:3] for row in view.periods.rows] == [[date(2025, 3, 1), 1, 1]]
+        assert view.cohorts.rows == [[date(2025, 3, 1), 1, 100.0]]
+        session.execute(update(Customer).where(Customer.workspace_id == workspace.id).values(segment="vip"))
+        assert (
+            service.retention(
+                con, workspace, _filters(**filters.params(), segment="member"), "en"
+            ).periods.rows
+            == []
+        )
+
+
+def test_tables_export_as_csv_and_excel(engine: Engine, dash: Dash) -> None:
+    table = service.breakdown(operational_connection(), dash.workspace_id, _filters(**JAN_FEB), "nps", "segment",
+                              "zh-Hant").table  # fmt: skip
+    text = to_csv(table).decode("utf-8")
+    assert text.startswith("\ufeff客群,NPS 淨推薦值,"), "a BOM so Excel reads the Chinese headers"
+    assert text.splitlines()[1].startswith("member,-16.67,") and text.splitlines()[2].startswith("vip,40.0,")
+    sheet = load_workbook(io.BytesIO(to_xlsx(table))).active
+    assert sheet is not None
+    assert sheet["A1"].value == "客群" and sheet["B2"].value == -16.67 and sheet["E3"].value == 5
