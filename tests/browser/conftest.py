@@ -52,11 +52,8 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture
-def phone(chromium: Any) -> Iterator[Any]:
-    """A phone-sized page in Traditional Chinese that records console errors and failed requests."""
-    context = chromium.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-                                   has_touch=True, locale="zh-TW")  # fmt: skip
+def _watched(context: Any) -> Any:
+    """A page that records console errors, page errors and failed requests in ``page.problems``."""
     page = context.new_page()
     page.problems = []
     page.on(
@@ -73,6 +70,28 @@ def phone(chromium: Any) -> Iterator[Any]:
         ),
     )
     page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+    page.on(
+        "response",
+        lambda r: page.problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 500 else None,
+    )
     ARTIFACTS.mkdir(exist_ok=True)
-    yield page
+    return page
+
+
+@pytest.fixture
+def phone(chromium: Any) -> Iterator[Any]:
+    """A phone-sized page in Traditional Chinese that records console errors and failed requests."""
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                   has_touch=True, locale="zh-TW")  # fmt: skip
+    yield _watched(context)
+    context.close()
+
+
+@pytest.fixture
+def laptop(chromium: Any) -> Iterator[Any]:
+    """A laptop-sized page in Traditional Chinese that records problems, and accepts downloads."""
+    context = chromium.new_context(
+        viewport={"width": 1366, "height": 900}, locale="zh-TW", accept_downloads=True
+    )
+    yield _watched(context)
     context.close()

@@ -297,12 +297,13 @@ def retention(con: ibis.BaseBackend, workspace: Workspace, filters: Filters, loc
     t = labels(locale)
     table = DataTable("retention", t("dash.retention"), [
         Column(t("dash.period"), "date"), Column(t("ret.customers_end"), "int"), Column(t("ret.new_customers"), "int"),
-        Column(t("ret.crr"), "percent"), Column(t("ret.churn_rate"), "percent"),
+        Column(t("ret.retention_rate"), "percent"), Column(t("ret.crr"), "percent"),
+        Column(t("ret.churn_rate"), "percent"),
         Column(t("ret.repeat_purchase_rate"), "percent"), Column(t("ret.purchase_frequency"), "mean"),
         Column(t("ret.average_order_value"), "money"),
     ])  # fmt: skip
     for row in periods:
-        table.rows.append([row["period"], row["customers_end"], row["new_customers"], row["crr"], row["churn_rate"],
+        table.rows.append([row["period"], row["customers_end"], row["new_customers"], row["retention_rate"], row["crr"], row["churn_rate"],
                            row["repeat_purchase_rate"], row["purchase_frequency"], float(row["average_order_value"])])  # fmt: skip
     cohorts = [row for row in commerce.cohorts(con, workspace.id, grain="month", segment=filters.segment)
                if start <= row["cohort"] <= filters.window.until]  # fmt: skip
@@ -338,17 +339,18 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def responses(session: Session, workspace_id: int, filters: Filters, *, text: str = "", band: str = "",
+def responses(session: Session, workspace_id: int, filters: Filters | None, *, text: str = "", band: str = "",
               locale: str = "", touchpoint: str = "", customer_id: int | None = None, limit: int = 50,
               offset: int = 0, display_locale: str = "en") -> tuple[list[ResponseRow], int]:  # fmt: skip
-    """Completed responses newest first, with their scores and comments; ``text`` searches the comments."""
+    """Completed responses newest first, with their scores and comments; ``text`` searches the comments.
+    Without ``filters``, from all time (a customer's page shows everything they ever answered)."""
     if band and band not in BANDS:
         raise PatronError("dashboard.bad_band", value=band[:40], choices=", ".join(BANDS))
-    if customer_id is None:
+    conditions = [SurveyResponse.workspace_id == workspace_id, SurveyResponse.status == "completed"]
+    if filters is not None:
         conditions = _response_filters(workspace_id, filters, filters.window)
-    else:  # a customer's page shows everything they ever answered
-        conditions = [SurveyResponse.workspace_id == workspace_id, SurveyResponse.status == "completed",
-                      SurveyResponse.customer_id == customer_id]  # fmt: skip
+    if customer_id is not None:
+        conditions.append(SurveyResponse.customer_id == customer_id)
     if locale:
         conditions.append(SurveyResponse.locale == locale)
     if touchpoint:

@@ -62,7 +62,9 @@ def _overview(request: Request, session: Session, viewer: Viewer, filters: Filte
     view = service.overview(operational_connection(), session, viewer.workspace, filters, viewer.locale)
     t = _t(viewer)
     figures = {
-        f"trend-{name}": charts.trend(points, t(f"metric.{name}"), t) for name, points in view.trend.items()
+        f"trend-{name}": charts.trend(points, t(f"metric.{name}"), t)
+        for name, points in view.trend.items()
+        if points
     }
     if sum(view.split.values()):
         figures["split"] = charts.split(view.split, t)
@@ -87,7 +89,9 @@ def _breakdowns(request: Request, session: Session, viewer: Viewer, filters: Fil
 
 def _retention(request: Request, session: Session, viewer: Viewer, filters: Filters) -> PageData:
     view = service.retention(operational_connection(), viewer.workspace, filters, viewer.locale)
-    figures = {"retention": charts.lines(view.periods, [3, 4, 5])} if view.periods.rows else {}
+    # strict retention, churn and repeat purchase: CRR is in the table, not the chart (it passes 100 % when
+    # lapsed customers come back, which reads as an error on a chart of rates)
+    figures = {"retention": charts.lines(view.periods, [3, 5, 6])} if view.periods.rows else {}
     return PageData({"view": view}, {"retention": view.periods, "cohorts": view.cohorts}, figures)
 
 

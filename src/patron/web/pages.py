@@ -17,6 +17,7 @@ from patron.core.i18n import LOCALES, normalize_locale
 from patron.core.models import User, Workspace
 from patron.core.settings import get_settings
 from patron.customers import service as customer_service
+from patron.dashboard import service as dashboard_service
 from patron.web.deps import SessionDep, page_locale
 from patron.web.templating import render
 
@@ -148,7 +149,14 @@ def customers(
 @router.get("/customers/{external_id}", response_class=HTMLResponse)
 def customer_page(external_id: str, request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     story = customer_service.customer_story(session, workspace=viewer.workspace, external_id=external_id)
-    return render_page(request, viewer, "customer.html", {"story": story})
+    customer = customer_service.get_customer(
+        session, workspace_id=viewer.workspace.id, external_id=external_id
+    )
+    answered, answered_total = dashboard_service.responses(
+        session, viewer.workspace.id, None, customer_id=customer.id, limit=100, display_locale=viewer.locale
+    )
+    context = {"story": story, "rows": answered, "responses_total": answered_total}
+    return render_page(request, viewer, "customer.html", context)
 
 
 def render_page(
