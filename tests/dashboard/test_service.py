@@ -16,9 +16,10 @@ from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.models import Workspace
 from patron.customers.models import Customer
-from patron.dashboard import alerts, service
+from patron.dashboard import alerts, rollup, service
 from patron.dashboard.filters import Filters, parse_filters
 from patron.dashboard.tables import to_csv, to_xlsx
+from patron.metrics.engine import metric
 from patron.metrics.service import operational_connection
 from patron.surveys import service as surveys
 from patron.surveys.schemas import ResponseSubmit
@@ -34,10 +35,16 @@ def _filters(**params: str) -> Filters:
     return parse_filters(params, today=TODAY)
 
 
+def _live(dash: Dash) -> rollup.Runner:
+    """Metrics straight from the raw answers (the overview tests go through the cached roll-up)."""
+    return lambda query: metric(operational_connection(), dash.workspace_id, query)
+
+
 def _overview(engine: Engine, dash: Dash, filters: Filters) -> service.Overview:
     with transaction(engine) as session:
         workspace = session.get_one(Workspace, dash.workspace_id)
-        return service.overview(operational_connection(), session, workspace, filters, "en")
+        run = rollup.runner(operational_connection(), session, dash.workspace_id)
+        return service.overview(run, session, workspace, filters, "en")
 
 
 def test_overview_numbers_are_the_hand_computed_ones(engine: Engine, dash: Dash) -> None:
@@ -78,7 +85,7 @@ def test_segment_and_survey_filters(engine: Engine, dash: Dash) -> None:
 
 
 def test_breakdown_by_segment_and_the_touchpoint_heatmap(engine: Engine, dash: Dash) -> None:
-    view = service.breakdown(operational_connection(), dash.workspace_id, _filters(**JAN_FEB), "nps", "segment",
+    view = service.breakdown(_live(dash), _filters(**JAN_FEB), "nps", "segment",
                              "zh-Hant")  # fmt: skip
     assert view.labels == ["member", "vip"]
     assert [round(k.value or 0, 2) for k in view.rows] == [-16.67, 40.0]
@@ -86,7 +93,7 @@ def test_breakdown_by_segment_and_the_touchpoint_heatmap(engine: Engine, dash: D
     assert view.table.columns[0].label == "客群"
     assert view.heatmap.rows == [["relationship", None, None]], "both months are under 30 answers: blank"
     with pytest.raises(PatronError) as caught:
-        service.breakdown(operational_connection(), dash.workspace_id, _filters(), "nps", "shoe_size", "en")
+        service.breakdown(_live(dash), _filters(), "nps", "shoe_size", "en")
     assert "shoe_size" in caught.value.message("en")
 
 
@@ -123,11 +130,11 @@ def test_survey_list_counts_invitations_and_responses(engine: Engine, dash: Dash
 
 
 def test_alerts_respect_threshold_and_significance(engine: Engine, dash: Dash) -> None:
-    con = operational_connection()
+    run = _live(dash)
     with transaction(engine) as session:
         defaults = alerts.rules(session, dash.workspace_id)
     assert defaults["nps"] == alerts.Rule("nps", 5.0, True)
-    assert alerts.drops(con, dash.workspace_id, _filters(**FEBRUARY), defaults) == [], "−56.7 but p = 0.27"
+    assert alerts.drops(run, _filters(**FEBRUARY), defaults) == [], "−56.7 but p = 0.27"
     relaxed = alerts.parse_rules({"nps.max_drop": "50", "csat.max_drop": "5", "ces.max_drop": "0,3",
                                   "response_rate.max_drop": "5"})  # fmt: skip
     with transaction(engine) as session:
@@ -135,10 +142,10 @@ def test_alerts_respect_threshold_and_significance(engine: Engine, dash: Dash) -
     with transaction(engine) as session:
         saved = alerts.rules(session, dash.workspace_id)
     assert saved["nps"] == alerts.Rule("nps", 50.0, False) and saved["ces"].max_drop == 0.3
-    found = alerts.drops(con, dash.workspace_id, _filters(**FEBRUARY), saved)
+    found = alerts.drops(run, _filters(**FEBRUARY), saved)
     assert [(d.metric, d.segment, round(d.kpi.change or 0, 2)) for d in found] == [("nps", None, -56.67)]
     strict = {**saved, "nps": alerts.Rule("nps", 60.0, False)}
-    assert alerts.drops(con, dash.workspace_id, _filters(**FEBRUARY), strict) == []
+    assert alerts.drops(run, _filters(**FEBRUARY), strict) == []
     with pytest.raises(PatronError) as caught:
         alerts.parse_rules({"nps.max_drop": "-3"})
     assert "nps" in caught.value.message("en") and "0 to 200" in caught.value.message("en")
@@ -164,7 +171,7 @@ def test_retention_follows_the_period_and_the_segment(engine: Engine, tmp_path: 
 
 
 def test_tables_export_as_csv_and_excel(engine: Engine, dash: Dash) -> None:
-    table = service.breakdown(operational_connection(), dash.workspace_id, _filters(**JAN_FEB), "nps", "segment",
+    table = service.breakdown(_live(dash), _filters(**JAN_FEB), "nps", "segment",
                               "zh-Hant").table  # fmt: skip
     text = to_csv(table).decode("utf-8")
     assert text.startswith("\ufeff客群,NPS 淨推薦值,"), "a BOM so Excel reads the Chinese headers"
@@ -172,3 +179,16 @@ def test_tables_export_as_csv_and_excel(engine: Engine, dash: Dash) -> None:
     sheet = load_workbook(io.BytesIO(to_xlsx(table))).active
     assert sheet is not None
     assert sheet["A1"].value == "客群" and sheet["B2"].value == -16.67 and sheet["E3"].value == 5
+
+
+def test_the_cached_roll_up_follows_new_answers_and_changed_segments(engine: Engine, dash: Dash) -> None:
+    assert _overview(engine, dash, _filters(period="7d")).kpis["csat"].n == 8
+    with transaction(engine) as session:
+        surveys.submit_response(session, workspace_id=dash.workspace_id,
+                                submission=ResponseSubmit(survey="post_purchase_csat", answers={"csat": 1}))  # fmt: skip
+    assert _overview(engine, dash, _filters(period="7d")).kpis["csat"].n == 9, "a new answer counts at once"
+    assert _overview(engine, dash, _filters(**JAN_FEB, segment="vip")).kpis["nps"].n == 5
+    with transaction(engine) as session:
+        session.execute(update(Customer).where(Customer.workspace_id == dash.workspace_id,
+                                               Customer.external_id == "M0").values(segment="vip"))  # fmt: skip
+    assert _overview(engine, dash, _filters(**JAN_FEB, segment="vip")).kpis["nps"].n == 6, "M0 moved to vip"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, UniqueConstraint
+from sqlalchemy import JSON, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, IdType, Timestamped, WorkspaceScoped
@@ -13,7 +13,11 @@ from patron.core.db import Base, IdType, Timestamped, WorkspaceScoped
 
 class Customer(WorkspaceScoped, Timestamped, Base):
     __tablename__ = "customers"
-    __table_args__ = (UniqueConstraint("workspace_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "external_id"),
+        # the dashboard's data-version stamp reads the newest change through this index
+        Index("ix_customers_workspace_id_updated_at", "workspace_id", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     external_id: Mapped[str] = mapped_column(String(128))

@@ -21,8 +21,9 @@ from patron.core.i18n import translate
 from patron.core.models import Workspace
 from patron.customers.models import Customer
 from patron.dashboard.filters import Filters, Period
+from patron.dashboard.rollup import Runner
 from patron.dashboard.tables import Column, DataTable
-from patron.metrics import commerce, engine, stats
+from patron.metrics import commerce, stats
 from patron.metrics.benchmarks import Benchmark, benchmark_for
 from patron.metrics.engine import MetricQuery
 from patron.surveys.models import Survey, SurveyAnswer, SurveyInvitation, SurveyResponse
@@ -110,25 +111,18 @@ class Overview:
     tables: dict[str, DataTable] = field(default_factory=dict)
 
 
-def _satisfaction(
-    con: ibis.BaseBackend, workspace_id: int, query: MetricQuery
-) -> dict[str, list[dict[str, Any]]]:
-    together = engine.overview(con, workspace_id, query)
-    together["response_rate"] = engine.metric(con, workspace_id, replace(query, metric="response_rate"))
-    return together
+def _all_four(run: Runner, query: MetricQuery) -> dict[str, list[dict[str, Any]]]:
+    return {name: run(replace(query, metric=name)) for name in KPI_METRICS}
 
 
-def overview(con: ibis.BaseBackend, session: Session, workspace: Workspace, filters: Filters,
-             locale: str) -> Overview:  # fmt: skip
-    current = _satisfaction(con, workspace.id, metric_query(filters, "nps", filters.window))
-    previous = _satisfaction(con, workspace.id, metric_query(filters, "nps", filters.window.previous()))
+def overview(run: Runner, session: Session, workspace: Workspace, filters: Filters, locale: str) -> Overview:
+    current = _all_four(run, metric_query(filters, "nps", filters.window))
+    previous = _all_four(run, metric_query(filters, "nps", filters.window.previous()))
     kpis = {name: kpi(name, first(current[name]), first(previous[name])) for name in KPI_METRICS}
     nps_row = first(current["nps"]) or {}
     split = {part: int(nps_row.get(part, 0)) for part in ("promoters", "passives", "detractors")}
     trend_window = Period(filters.trend_since(), filters.window.until)
-    trend_rows = _satisfaction(
-        con, workspace.id, metric_query(filters, "nps", trend_window, grain=filters.grain)
-    )
+    trend_rows = _all_four(run, metric_query(filters, "nps", trend_window, grain=filters.grain))
     trend = {name: [TrendPoint(row["period"], row["value"], row["ci_low"], row["ci_high"], int(row["n"]),
                                bool(row["sufficient"])) for row in trend_rows[name]]
              for name in KPI_METRICS}  # fmt: skip
@@ -229,8 +223,7 @@ class Breakdown:
     labels: list[str]
 
 
-def breakdown_rows(con: ibis.BaseBackend, workspace_id: int, filters: Filters, metric: str,
-                   dimension: str) -> list[tuple[str, Kpi]]:  # fmt: skip
+def breakdown_rows(run: Runner, filters: Filters, metric: str, dimension: str) -> list[tuple[str, Kpi]]:
     """Each slice's number in the period, with its change against the slice's previous period."""
     if metric not in KPI_METRICS:
         raise PatronError("metrics.unknown_metric", metric=metric[:40], choices=", ".join(KPI_METRICS))
@@ -238,17 +231,14 @@ def breakdown_rows(con: ibis.BaseBackend, workspace_id: int, filters: Filters, m
         raise PatronError("metrics.unknown_dimension", dimension=dimension[:40],
                           choices=", ".join(BREAKDOWN_DIMENSIONS))  # fmt: skip
     by = (dimension,)
-    current = engine.metric(con, workspace_id, metric_query(filters, metric, filters.window, by=by))
-    earlier = engine.metric(
-        con, workspace_id, metric_query(filters, metric, filters.window.previous(), by=by)
-    )
+    current = run(metric_query(filters, metric, filters.window, by=by))
+    earlier = run(metric_query(filters, metric, filters.window.previous(), by=by))
     previous = {row[dimension]: row for row in earlier}
     return [(str(row[dimension]), kpi(metric, row, previous.get(row[dimension]))) for row in current]
 
 
-def breakdown(con: ibis.BaseBackend, workspace_id: int, filters: Filters, metric: str, dimension: str,
-              locale: str) -> Breakdown:  # fmt: skip
-    sliced = breakdown_rows(con, workspace_id, filters, metric, dimension)
+def breakdown(run: Runner, filters: Filters, metric: str, dimension: str, locale: str) -> Breakdown:
+    sliced = breakdown_rows(run, filters, metric, dimension)
     t = labels(locale)
     table = DataTable("breakdown", f"{t(f'metric.{metric}')} · {t(f'dim.{dimension}')}", [
         Column(t(f"dim.{dimension}")), Column(t(f"metric.{metric}"), "score"), Column(t("dash.ci_low"), "score"),
@@ -257,16 +247,14 @@ def breakdown(con: ibis.BaseBackend, workspace_id: int, filters: Filters, metric
     ])  # fmt: skip
     for label, k in sliced:
         table.rows.append([label, k.value, k.ci_low, k.ci_high, k.n, k.sufficient, k.change, k.significant])
-    return Breakdown(metric, dimension, table, heatmap(con, workspace_id, filters, locale),
+    return Breakdown(metric, dimension, table, heatmap(run, filters, locale),
                      [k for _, k in sliced], [label for label, _ in sliced])  # fmt: skip
 
 
-def heatmap(con: ibis.BaseBackend, workspace_id: int, filters: Filters, locale: str) -> DataTable:
+def heatmap(run: Runner, filters: Filters, locale: str) -> DataTable:
     """NPS by touchpoint × month over the trend window; a cell below the minimum sample stays blank."""
     window = Period(replace(filters, grain="month").trend_since(), filters.window.until)
-    rows = engine.metric(
-        con, workspace_id, metric_query(filters, "nps", window, by=("touchpoint",), grain="month")
-    )
+    rows = run(metric_query(filters, "nps", window, by=("touchpoint",), grain="month"))
     months = sorted({row["period"] for row in rows})
     touchpoints = sorted({str(row["touchpoint"]) for row in rows})
     cells = {(str(row["touchpoint"]), row["period"]): row for row in rows}

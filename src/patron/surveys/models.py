@@ -50,6 +50,8 @@ class SurveyResponse(WorkspaceScoped, Timestamped, Base):
             "survey_id",
             "completed_at",
         ),
+        Index("ix_survey_responses_workspace_id_completed_at", "workspace_id", "completed_at"),
+        Index("ix_survey_responses_workspace_id_updated_at", "workspace_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -124,6 +126,7 @@ class SurveyInvitation(WorkspaceScoped, Timestamped, Base):
             "customer_id",
             "created_at",
         ),
+        Index("ix_survey_invitations_workspace_id_updated_at", "workspace_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import NotFound, PatronError
 from patron.core.models import Role, Workspace
-from patron.dashboard import alerts, service
+from patron.dashboard import alerts, rollup, service
 from patron.dashboard.filters import Filters, parse_filters
 from patron.dashboard.tables import DataTable, to_csv, to_xlsx
 from patron.metrics import benchmarks
@@ -59,7 +59,8 @@ def _t(viewer: Viewer) -> Callable[..., str]:
 
 
 def _overview(request: Request, session: Session, viewer: Viewer, filters: Filters) -> PageData:
-    view = service.overview(operational_connection(), session, viewer.workspace, filters, viewer.locale)
+    run = rollup.runner(operational_connection(), session, viewer.workspace.id)
+    view = service.overview(run, session, viewer.workspace, filters, viewer.locale)
     t = _t(viewer)
     figures = {
         f"trend-{name}": charts.trend(points, t(f"metric.{name}"), t)
@@ -76,9 +77,8 @@ def _overview(request: Request, session: Session, viewer: Viewer, filters: Filte
 def _breakdowns(request: Request, session: Session, viewer: Viewer, filters: Filters) -> PageData:
     metric = request.query_params.get("metric", "nps")
     dimension = request.query_params.get("by", "segment")
-    view = service.breakdown(
-        operational_connection(), viewer.workspace.id, filters, metric, dimension, viewer.locale
-    )
+    run = rollup.runner(operational_connection(), session, viewer.workspace.id)
+    view = service.breakdown(run, filters, metric, dimension, viewer.locale)
     t = _t(viewer)
     figures = {"breakdown": charts.bars(view.labels, view.rows, t(f"metric.{metric}")),
                "heatmap": charts.heatmap(view.heatmap)}  # fmt: skip
@@ -125,7 +125,9 @@ def _surveys(request: Request, session: Session, viewer: Viewer, filters: Filter
 
 def _alerts(request: Request, session: Session, viewer: Viewer, filters: Filters) -> PageData:
     active = alerts.rules(session, viewer.workspace.id)
-    found = alerts.drops(operational_connection(), viewer.workspace.id, filters, active)
+    found = alerts.drops(
+        rollup.runner(operational_connection(), session, viewer.workspace.id), filters, active
+    )
     waiting, waiting_total = service.responses(session, viewer.workspace.id, filters, band="detractor",
                                                limit=20, display_locale=viewer.locale)  # fmt: skip
     context = {"rules": active, "drops": found, "waiting": waiting, "waiting_total": waiting_total,
