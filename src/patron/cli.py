@@ -517,7 +517,10 @@ def metrics_command(
     since: Annotated[str | None, typer.Option(help="2025-01 or 2025-01-15")] = None,
     until: Annotated[str | None, typer.Option(help="2025-03 or 2025-03-31")] = None,
     survey: Annotated[str | None, typer.Option(help="Only this survey key")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", help="table, csv, json or parquet (needs --output)")
+    ] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File for --format parquet")] = None,
     workspace: WorkspaceOption = None,
     lang: LocaleOption = None,
 ) -> None:
@@ -528,8 +531,10 @@ def metrics_command(
     locale = _locale(lang)
 
     def action() -> None:
-        if fmt not in ("table", "csv", "json"):
-            raise PatronError("import.bad_format", format=fmt, choices="table, csv, json")
+        if fmt not in ("table", "csv", "json", "parquet"):
+            raise PatronError("import.bad_format", format=fmt, choices="table, csv, json, parquet")
+        if fmt == "parquet" and output is None:
+            raise PatronError("metrics.parquet_needs_output")
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
         query = MetricQuery(
@@ -543,6 +548,10 @@ def metrics_command(
         result = metrics_service.run(ws.id, query, locale)
         if fmt == "json":
             print(result.model_dump_json(indent=2))
+            return
+        if fmt == "parquet" and output is not None:
+            metrics_service.write_parquet(result, output)
+            console.print(f"{len(result.rows)} rows written to {output}")
             return
         headers = [*query.by, *(["period"] if grain else []), "n", name, "95% interval", ""]
         lines = []

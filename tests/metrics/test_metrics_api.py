@@ -68,6 +68,37 @@ def test_metrics_on_the_command_line(world: tuple[str, dict[str, str]]) -> None:
     assert bad.exit_code == 2 and "Cannot slice by 'colour'" in bad.output
 
 
+def test_metrics_filter_by_attribute(client: TestClient, world: tuple[str, dict[str, str]]) -> None:
+    _, headers = world
+    vip = client.get("/api/v1/metrics/nps?where=segment:vip", headers=headers).json()
+    assert [(r["n"], r["value"]) for r in vip["rows"]] == [(5, 40.0)]
+    both = client.get(
+        "/api/v1/metrics/overview?where=segment:member&where=city:高雄市", headers=headers
+    ).json()
+    assert [(r["n"], round(r["value"], 2)) for r in both["nps"]["rows"]] == [(6, -16.67)]
+    bad = client.get("/api/v1/metrics/nps?where=segment", headers=headers)
+    assert bad.status_code == 400 and "segment" in bad.json()["error"]["message"]
+    unknown = client.get("/api/v1/metrics/nps?where=shoe:42", headers=headers)
+    assert unknown.status_code == 400 and "shoe" in unknown.json()["error"]["message"]
+
+
+def test_metrics_export_as_parquet(world: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    slug, _ = world
+    runner = CliRunner(env={"LANG": "en_US.UTF-8", "COLUMNS": "200"})
+    target = tmp_path / "nps.parquet"
+    done = runner.invoke(app, ["metrics", "nps", "--by", "segment", "--grain", "month", "--format", "parquet",
+                               "--output", str(target), "-w", slug])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    rows = pq.read_table(target).to_pylist()
+    assert [(r["segment"], str(r["period"]), r["n"], round(r["value"], 2), r["sufficient"]) for r in rows] == [
+        ("member", "2025-02-01", 6, -16.67, False), ("vip", "2025-01-01", 5, 40.0, False),
+    ]  # fmt: skip
+    missing = runner.invoke(app, ["metrics", "nps", "--format", "parquet", "-w", slug])
+    assert missing.exit_code != 0 and "--output" in missing.output
+
+
 def test_months_parse_to_their_first_and_last_day() -> None:
     assert str(service.parse_day("2024-02", end=True)) == "2024-02-29"
     assert str(service.parse_day("2025-03")) == "2025-03-01"

@@ -52,10 +52,17 @@ async def read_overview(
     since: Annotated[str | None, Query()] = None,
     until: Annotated[str | None, Query()] = None,
     survey: Annotated[str | None, Query(max_length=64)] = None,
+    where: Annotated[list[str], Query(max_length=6, description="attribute:value, e.g. segment:vip")] = [],  # noqa: B006
 ) -> dict[str, MetricResult]:
     """NPS, CSAT and CES for the same slices, computed in one pass over the answers."""
     query = MetricQuery(
-        "nps", tuple(by), grain, service.parse_day(since), service.parse_day(until, end=True), survey
+        "nps",
+        tuple(by),
+        grain,
+        service.parse_day(since),
+        service.parse_day(until, end=True),
+        survey,
+        where=service.parse_where(where),
     )
     query.validate()
     return await run_in_threadpool(service.run_overview, workspace.id, query, locale)
@@ -74,6 +81,7 @@ async def read_metric(
     until: Annotated[str | None, Query(description="2025-03 or 2025-03-31")] = None,
     survey: Annotated[str | None, Query(max_length=64)] = None,
     csat_scale: Annotated[int, Query()] = 5,
+    where: Annotated[list[str], Query(max_length=6, description="attribute:value, e.g. segment:vip")] = [],  # noqa: B006
 ) -> MetricResult:
     """NPS, CSAT or CES with 95 % intervals; slices under the minimum sample are flagged, not hidden."""
     query = MetricQuery(
@@ -84,6 +92,7 @@ async def read_metric(
         service.parse_day(until, end=True),
         survey,
         csat_scale,
+        service.parse_where(where),
     )
     query.validate()
     return await run_in_threadpool(service.run, workspace.id, query, locale)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from calendar import monthrange
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -42,6 +43,17 @@ def parse_day(value: str | None, *, end: bool = False) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise PatronError("metrics.bad_date", value=value) from None
+
+
+def parse_where(items: list[str]) -> tuple[tuple[str, str], ...]:
+    """``segment:vip`` → (("segment", "vip"),); the attribute is checked with the rest of the query."""
+    parsed = []
+    for item in items:
+        name, separator, value = item.partition(":")
+        if not separator or not name.strip() or not value.strip():
+            raise PatronError("metrics.bad_filter", filter=item[:80])
+        parsed.append((name.strip(), value.strip()))
+    return tuple(parsed)
 
 
 def _result(name: str, rows: list[dict[str, Any]], query: MetricQuery, locale: str) -> MetricResult:
@@ -104,3 +116,17 @@ def engagement_rows(workspace_id: int, grain: str, by: str | None) -> list[Engag
         )
         for row in rows
     ]
+
+
+def write_parquet(result: MetricResult, path: Path) -> None:
+    """One row per slice: its attributes, period, n, estimate, interval, sample flag and change, typed."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = [
+        {**row.group, "period": row.period, "n": row.n, "value": row.value, "se": row.se, "ci_low": row.ci_low,
+         "ci_high": row.ci_high, "sufficient": row.sufficient, "change": row.change,
+         "change_p_value": row.change_p_value, "change_significant": row.change_significant}
+        for row in result.rows
+    ]  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(records), path)

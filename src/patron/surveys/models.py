@@ -50,7 +50,6 @@ class SurveyResponse(WorkspaceScoped, Timestamped, Base):
             "survey_id",
             "completed_at",
         ),
-        Index("ix_survey_responses_workspace_id_completed_at", "workspace_id", "completed_at"),
         Index("ix_survey_responses_workspace_id_updated_at", "workspace_id", "updated_at"),
     )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-24 02:19:57.767748
+Create Date: 2026-11-24 02:23:04.231191
 """
 
 from __future__ import annotations
@@ -55,9 +55,6 @@ def upgrade() -> None:
 
     with op.batch_alter_table("survey_responses", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_survey_responses_workspace_id_completed_at", ["workspace_id", "completed_at"], unique=False
-        )
-        batch_op.create_index(
             "ix_survey_responses_workspace_id_updated_at", ["workspace_id", "updated_at"], unique=False
         )
 
@@ -74,7 +71,6 @@ def downgrade() -> None:
 
     with op.batch_alter_table("survey_responses", schema=None) as batch_op:
         batch_op.drop_index("ix_survey_responses_workspace_id_updated_at")
-        batch_op.drop_index("ix_survey_responses_workspace_id_completed_at")
 
     with op.batch_alter_table("survey_invitations", schema=None) as batch_op:
         batch_op.drop_index("ix_survey_invitations_workspace_id_updated_at")
