@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from patron.core.db import transaction
 from patron.core.errors import PatronError
@@ -19,7 +21,6 @@ from patron.customers.models import Customer
 from patron.dashboard import alerts, rollup, service
 from patron.dashboard.filters import Filters, parse_filters
 from patron.dashboard.tables import to_csv, to_xlsx
-from patron.metrics.engine import metric
 from patron.metrics.service import operational_connection
 from patron.surveys import service as surveys
 from patron.surveys.schemas import ResponseSubmit
@@ -35,16 +36,23 @@ def _filters(**params: str) -> Filters:
     return parse_filters(params, today=TODAY)
 
 
-def _live(dash: Dash) -> rollup.Runner:
-    """Metrics straight from the raw answers (the overview tests go through the cached roll-up)."""
-    return lambda query: metric(operational_connection(), dash.workspace_id, query)
+@pytest.fixture
+def live(engine: Engine, dash: Dash) -> Iterator[rollup.MetricSource]:
+    """Metrics straight from the raw answers (the overview tests compare it with the cached roll-up)."""
+    with Session(engine) as session:
+        yield rollup.MetricSource(operational_connection(), session, dash.workspace_id, cached=False)
 
 
 def _overview(engine: Engine, dash: Dash, filters: Filters) -> service.Overview:
+    """The overview from the cached roll-up, checked against the same overview from the raw answers."""
     with transaction(engine) as session:
         workspace = session.get_one(Workspace, dash.workspace_id)
-        run = rollup.runner(operational_connection(), session, dash.workspace_id)
-        return service.overview(run, session, workspace, filters, "en")
+        cached = service.overview(rollup.MetricSource(operational_connection(), session, workspace.id), workspace,
+                                  filters, "en")  # fmt: skip
+        raw = service.overview(rollup.MetricSource(operational_connection(), session, workspace.id, cached=False),
+                               workspace, filters, "en")  # fmt: skip
+    assert cached == raw
+    return cached
 
 
 def test_overview_numbers_are_the_hand_computed_ones(engine: Engine, dash: Dash) -> None:
@@ -84,8 +92,10 @@ def test_segment_and_survey_filters(engine: Engine, dash: Dash) -> None:
     assert other.kpis["nps"].value is None and other.responses == 0
 
 
-def test_breakdown_by_segment_and_the_touchpoint_heatmap(engine: Engine, dash: Dash) -> None:
-    view = service.breakdown(_live(dash), _filters(**JAN_FEB), "nps", "segment",
+def test_breakdown_by_segment_and_the_touchpoint_heatmap(
+    engine: Engine, dash: Dash, live: rollup.MetricSource
+) -> None:
+    view = service.breakdown(live, _filters(**JAN_FEB), "nps", "segment",
                              "zh-Hant")  # fmt: skip
     assert view.labels == ["member", "vip"]
     assert [round(k.value or 0, 2) for k in view.rows] == [-16.67, 40.0]
@@ -93,7 +103,7 @@ def test_breakdown_by_segment_and_the_touchpoint_heatmap(engine: Engine, dash: D
     assert view.table.columns[0].label == "客群"
     assert view.heatmap.rows == [["relationship", None, None]], "both months are under 30 answers: blank"
     with pytest.raises(PatronError) as caught:
-        service.breakdown(_live(dash), _filters(), "nps", "shoe_size", "en")
+        service.breakdown(live, _filters(), "nps", "shoe_size", "en")
     assert "shoe_size" in caught.value.message("en")
 
 
@@ -129,8 +139,10 @@ def test_survey_list_counts_invitations_and_responses(engine: Engine, dash: Dash
     assert rows["support_ces"].response_rate is None, "no invitations went out: no rate, not 0 %"
 
 
-def test_alerts_respect_threshold_and_significance(engine: Engine, dash: Dash) -> None:
-    run = _live(dash)
+def test_alerts_respect_threshold_and_significance(
+    engine: Engine, dash: Dash, live: rollup.MetricSource
+) -> None:
+    run = live
     with transaction(engine) as session:
         defaults = alerts.rules(session, dash.workspace_id)
     assert defaults["nps"] == alerts.Rule("nps", 5.0, True)
@@ -170,8 +182,8 @@ def test_retention_follows_the_period_and_the_segment(engine: Engine, tmp_path: 
         )
 
 
-def test_tables_export_as_csv_and_excel(engine: Engine, dash: Dash) -> None:
-    table = service.breakdown(_live(dash), _filters(**JAN_FEB), "nps", "segment",
+def test_tables_export_as_csv_and_excel(engine: Engine, dash: Dash, live: rollup.MetricSource) -> None:
+    table = service.breakdown(live, _filters(**JAN_FEB), "nps", "segment",
                               "zh-Hant").table  # fmt: skip
     text = to_csv(table).decode("utf-8")
     assert text.startswith("\ufeff客群,NPS 淨推薦值,"), "a BOM so Excel reads the Chinese headers"

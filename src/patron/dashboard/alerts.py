@@ -15,7 +15,7 @@ from patron.core.errors import PatronError
 from patron.dashboard import service
 from patron.dashboard.filters import Filters
 from patron.dashboard.models import AlertRule
-from patron.dashboard.rollup import Runner
+from patron.dashboard.rollup import MetricSource
 
 #: Defaults in each metric's unit: NPS points, percentage points, CES scale points.
 DEFAULT_DROPS = {"nps": 5.0, "csat": 5.0, "ces": 0.3, "response_rate": 5.0}
@@ -86,16 +86,16 @@ def is_drop(kpi: service.Kpi, rule: Rule) -> bool:
     return bool(kpi.significant) or not rule.significant_only
 
 
-def drops(run: Runner, filters: Filters, active: dict[str, Rule]) -> list[Drop]:
+def drops(source: MetricSource, filters: Filters, active: dict[str, Rule]) -> list[Drop]:
     """Falls against the previous period, overall and per segment (when no segment is chosen)."""
     found: list[Drop] = []
     for metric, rule in active.items():
-        current = run(service.metric_query(filters, metric, filters.window))
-        previous = run(service.metric_query(filters, metric, filters.window.previous()))
+        current = source.metric(service.metric_query(filters, metric, filters.window))
+        previous = source.metric(service.metric_query(filters, metric, filters.window.previous()))
         overall = service.kpi(metric, service.first(current), service.first(previous))
         if is_drop(overall, rule):
             found.append(Drop(metric, filters.segment, overall, rule))
         if filters.segment is None:
-            sliced = service.breakdown_rows(run, filters, metric, "segment")
+            sliced = service.breakdown_rows(source, filters, metric, "segment")
             found += [Drop(metric, label, k, rule) for label, k in sliced if is_drop(k, rule)]
     return found

@@ -14,19 +14,19 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import ibis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from patron.core.errors import PatronError
 from patron.customers.models import Customer
 from patron.metrics import engine
 from patron.metrics.engine import DailyStatistics, MetricQuery
 from patron.surveys.models import Survey, SurveyInvitation, SurveyResponse
 
-Runner = Callable[[MetricQuery], list[dict[str, Any]]]
 MAX_WORKSPACES = 32
 _lock = threading.Lock()
 _cache: OrderedDict[tuple[str, int], tuple[tuple[Any, ...], DailyStatistics]] = OrderedDict()
@@ -70,17 +70,53 @@ def daily(con: ibis.BaseBackend, session: Session, workspace_id: int) -> DailySt
     return fresh
 
 
-def runner(con: ibis.BaseBackend, session: Session, workspace_id: int) -> Runner:
-    """Runs a metric query from the roll-up when its slices and filters are the roll-up's, else on the raw
-    answers. The roll-up is fetched on first need only."""
-    held: list[DailyStatistics] = []
+class MetricSource:
+    """Where a page's numbers come from: the cached roll-up when it can answer (slices and filters by segment
+    and survey), the raw answers otherwise; ``cached=False`` always reads the raw data (tests compare both)."""
 
-    def run(query: MetricQuery) -> list[dict[str, Any]]:
+    def __init__(self, con: ibis.BaseBackend, session: Session, workspace_id: int, *, cached: bool = True):
+        self.con, self.session, self.workspace_id, self.cached = con, session, workspace_id, cached
+        self._daily: DailyStatistics | None = None
+
+    def _rollup(self) -> DailyStatistics:
+        if self._daily is None:
+            self._daily = daily(self.con, self.session, self.workspace_id)
+        return self._daily
+
+    def metric(self, query: MetricQuery) -> list[dict[str, Any]]:
         dimensions = (*query.by, *(name for name, _ in query.where))
-        if any(d not in engine.DAILY_DIMENSIONS for d in dimensions):
-            return engine.metric(con, workspace_id, query)
-        if not held:
-            held.append(daily(con, session, workspace_id))
-        return engine.from_daily(held[0], query)
+        if not self.cached or any(d not in engine.DAILY_DIMENSIONS for d in dimensions):
+            return engine.metric(self.con, self.workspace_id, query)
+        return engine.from_daily(self._rollup(), query)
 
-    return run
+    def responses(
+        self, since: date, until: date, survey: str | None, where: tuple[tuple[str, str], ...]
+    ) -> int:
+        """Completed responses in the days, of any survey type."""
+        if self.cached:
+            return engine.responses_from_daily(self._rollup(), since, until, survey, where)
+        r, c, v = SurveyResponse, Customer, Survey
+        start = datetime.combine(since, time.min, tzinfo=UTC)
+        end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
+        query = (
+            select(func.count())
+            .select_from(r)
+            .where(
+                r.workspace_id == self.workspace_id,
+                r.status == "completed",
+                r.completed_at >= start,
+                r.completed_at < end,
+            )
+        )
+        if survey is not None:
+            query = query.where(
+                r.survey_id.in_(select(v.id).where(v.workspace_id == self.workspace_id, v.key == survey))
+            )
+        for dimension, value in where:
+            column = {"segment": c.segment, "city": c.city}.get(dimension)
+            if column is None:
+                raise PatronError("metrics.unknown_dimension", dimension=dimension, choices="segment, city")
+            query = query.where(
+                r.customer_id.in_(select(c.id).where(c.workspace_id == self.workspace_id, column == value))
+            )
+        return int(self.session.scalar(query) or 0)

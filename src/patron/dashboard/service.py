@@ -21,7 +21,7 @@ from patron.core.i18n import translate
 from patron.core.models import Workspace
 from patron.customers.models import Customer
 from patron.dashboard.filters import Filters, Period
-from patron.dashboard.rollup import Runner
+from patron.dashboard.rollup import MetricSource
 from patron.dashboard.tables import Column, DataTable
 from patron.metrics import commerce, stats
 from patron.metrics.benchmarks import Benchmark, benchmark_for
@@ -111,25 +111,30 @@ class Overview:
     tables: dict[str, DataTable] = field(default_factory=dict)
 
 
-def _all_four(run: Runner, query: MetricQuery) -> dict[str, list[dict[str, Any]]]:
-    return {name: run(replace(query, metric=name)) for name in KPI_METRICS}
+def _all_four(source: MetricSource, query: MetricQuery) -> dict[str, list[dict[str, Any]]]:
+    return {name: source.metric(replace(query, metric=name)) for name in KPI_METRICS}
 
 
-def overview(run: Runner, session: Session, workspace: Workspace, filters: Filters, locale: str) -> Overview:
-    current = _all_four(run, metric_query(filters, "nps", filters.window))
-    previous = _all_four(run, metric_query(filters, "nps", filters.window.previous()))
+def overview(source: MetricSource, workspace: Workspace, filters: Filters, locale: str) -> Overview:
+    previous_window = filters.window.previous()
+    current = _all_four(source, metric_query(filters, "nps", filters.window))
+    previous = _all_four(source, metric_query(filters, "nps", previous_window))
     kpis = {name: kpi(name, first(current[name]), first(previous[name])) for name in KPI_METRICS}
     nps_row = first(current["nps"]) or {}
     split = {part: int(nps_row.get(part, 0)) for part in ("promoters", "passives", "detractors")}
     trend_window = Period(filters.trend_since(), filters.window.until)
-    trend_rows = _all_four(run, metric_query(filters, "nps", trend_window, grain=filters.grain))
+    trend_rows = _all_four(source, metric_query(filters, "nps", trend_window, grain=filters.grain))
     trend = {name: [TrendPoint(row["period"], row["value"], row["ci_low"], row["ci_high"], int(row["n"]),
                                bool(row["sufficient"])) for row in trend_rows[name]]
              for name in KPI_METRICS}  # fmt: skip
     result = Overview(
         kpis=kpis,
-        responses=count_responses(session, workspace.id, filters, filters.window),
-        previous_responses=count_responses(session, workspace.id, filters, filters.window.previous()),
+        responses=source.responses(
+            filters.window.since, filters.window.until, filters.survey, filters.where()
+        ),
+        previous_responses=source.responses(
+            previous_window.since, previous_window.until, filters.survey, filters.where()
+        ),
         split=split,
         trend=trend,
         benchmark=benchmark_for(workspace, locale),
@@ -203,16 +208,6 @@ def _response_filters(workspace_id: int, filters: Filters, window: Period) -> li
     return conditions
 
 
-def count_responses(session: Session, workspace_id: int, filters: Filters, window: Period) -> int:
-    """Completed responses in the window (every survey type, scored or not)."""
-    query = (
-        select(func.count())
-        .select_from(SurveyResponse)
-        .where(*_response_filters(workspace_id, filters, window))
-    )
-    return int(session.scalar(query) or 0)
-
-
 @dataclass
 class Breakdown:
     metric: str
@@ -223,7 +218,9 @@ class Breakdown:
     labels: list[str]
 
 
-def breakdown_rows(run: Runner, filters: Filters, metric: str, dimension: str) -> list[tuple[str, Kpi]]:
+def breakdown_rows(
+    source: MetricSource, filters: Filters, metric: str, dimension: str
+) -> list[tuple[str, Kpi]]:
     """Each slice's number in the period, with its change against the slice's previous period."""
     if metric not in KPI_METRICS:
         raise PatronError("metrics.unknown_metric", metric=metric[:40], choices=", ".join(KPI_METRICS))
@@ -231,14 +228,14 @@ def breakdown_rows(run: Runner, filters: Filters, metric: str, dimension: str) -
         raise PatronError("metrics.unknown_dimension", dimension=dimension[:40],
                           choices=", ".join(BREAKDOWN_DIMENSIONS))  # fmt: skip
     by = (dimension,)
-    current = run(metric_query(filters, metric, filters.window, by=by))
-    earlier = run(metric_query(filters, metric, filters.window.previous(), by=by))
+    current = source.metric(metric_query(filters, metric, filters.window, by=by))
+    earlier = source.metric(metric_query(filters, metric, filters.window.previous(), by=by))
     previous = {row[dimension]: row for row in earlier}
     return [(str(row[dimension]), kpi(metric, row, previous.get(row[dimension]))) for row in current]
 
 
-def breakdown(run: Runner, filters: Filters, metric: str, dimension: str, locale: str) -> Breakdown:
-    sliced = breakdown_rows(run, filters, metric, dimension)
+def breakdown(source: MetricSource, filters: Filters, metric: str, dimension: str, locale: str) -> Breakdown:
+    sliced = breakdown_rows(source, filters, metric, dimension)
     t = labels(locale)
     table = DataTable("breakdown", f"{t(f'metric.{metric}')} · {t(f'dim.{dimension}')}", [
         Column(t(f"dim.{dimension}")), Column(t(f"metric.{metric}"), "score"), Column(t("dash.ci_low"), "score"),
@@ -247,14 +244,14 @@ def breakdown(run: Runner, filters: Filters, metric: str, dimension: str, locale
     ])  # fmt: skip
     for label, k in sliced:
         table.rows.append([label, k.value, k.ci_low, k.ci_high, k.n, k.sufficient, k.change, k.significant])
-    return Breakdown(metric, dimension, table, heatmap(run, filters, locale),
+    return Breakdown(metric, dimension, table, heatmap(source, filters, locale),
                      [k for _, k in sliced], [label for label, _ in sliced])  # fmt: skip
 
 
-def heatmap(run: Runner, filters: Filters, locale: str) -> DataTable:
+def heatmap(source: MetricSource, filters: Filters, locale: str) -> DataTable:
     """NPS by touchpoint × month over the trend window; a cell below the minimum sample stays blank."""
     window = Period(replace(filters, grain="month").trend_since(), filters.window.until)
-    rows = run(metric_query(filters, "nps", window, by=("touchpoint",), grain="month"))
+    rows = source.metric(metric_query(filters, "nps", window, by=("touchpoint",), grain="month"))
     months = sorted({row["period"] for row in rows})
     touchpoints = sorted({str(row["touchpoint"]) for row in rows})
     cells = {(str(row["touchpoint"]), row["period"]): row for row in rows}

@@ -311,6 +311,8 @@ class DailyStatistics:
 
     answers: pd.DataFrame
     invitations: pd.DataFrame
+    #: completed responses (of any survey type) per day, segment and survey, in column ``n``
+    responses: pd.DataFrame
 
 
 def daily_statistics(con: ibis.BaseBackend, workspace_id: int) -> DailyStatistics:
@@ -334,7 +336,34 @@ def daily_statistics(con: ibis.BaseBackend, workspace_id: int) -> DailyStatistic
     invitations = i.group_by([i.completed_at.truncate("D").name("day"), i.segment, i.survey]).aggregate(
         n=i.score.count(), answered=i.score.sum()
     )
-    return DailyStatistics(_daily_frame(answers.execute()), _daily_frame(invitations.execute()))
+    r, c, v = con.table("survey_responses"), con.table("customers"), con.table("surveys")
+    completed = r.filter(r.workspace_id == workspace_id, r.status == "completed", r.completed_at.notnull())
+    customers = c.filter(c.workspace_id == workspace_id).select(cid=c.id, segment=c.segment)
+    surveys = v.filter(v.workspace_id == workspace_id).select(sid=v.id, survey=v.key)
+    joined = completed.left_join(customers, completed.customer_id == customers.cid).join(
+        surveys, completed.survey_id == surveys.sid
+    )
+    responses = joined.group_by(
+        [joined.completed_at.truncate("D").name("day"), joined.segment, joined.survey]
+    ).aggregate(n=joined.count())
+    return DailyStatistics(
+        _daily_frame(answers.execute()),
+        _daily_frame(invitations.execute()),
+        _daily_frame(responses.execute()),
+    )
+
+
+def responses_from_daily(
+    daily: DailyStatistics, since: date, until: date, survey: str | None, where: tuple[tuple[str, str], ...]
+) -> int:
+    """Completed responses from ``since`` to ``until`` (inclusive days), filtered like a metric query."""
+    frame = daily.responses
+    keep = (frame["day"] >= pd.Timestamp(since)) & (frame["day"] <= pd.Timestamp(until))
+    if survey is not None:
+        keep &= frame["survey"] == survey
+    for dimension, value in where:
+        keep &= frame[dimension] == value
+    return int(frame.loc[keep, "n"].sum())
 
 
 def _daily_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -59,8 +59,8 @@ def _t(viewer: Viewer) -> Callable[..., str]:
 
 
 def _overview(request: Request, session: Session, viewer: Viewer, filters: Filters) -> PageData:
-    run = rollup.runner(operational_connection(), session, viewer.workspace.id)
-    view = service.overview(run, session, viewer.workspace, filters, viewer.locale)
+    source = rollup.MetricSource(operational_connection(), session, viewer.workspace.id)
+    view = service.overview(source, viewer.workspace, filters, viewer.locale)
     t = _t(viewer)
     figures = {
         f"trend-{name}": charts.trend(points, t(f"metric.{name}"), t)
@@ -77,8 +77,8 @@ def _overview(request: Request, session: Session, viewer: Viewer, filters: Filte
 def _breakdowns(request: Request, session: Session, viewer: Viewer, filters: Filters) -> PageData:
     metric = request.query_params.get("metric", "nps")
     dimension = request.query_params.get("by", "segment")
-    run = rollup.runner(operational_connection(), session, viewer.workspace.id)
-    view = service.breakdown(run, filters, metric, dimension, viewer.locale)
+    source = rollup.MetricSource(operational_connection(), session, viewer.workspace.id)
+    view = service.breakdown(source, filters, metric, dimension, viewer.locale)
     t = _t(viewer)
     figures = {"breakdown": charts.bars(view.labels, view.rows, t(f"metric.{metric}")),
                "heatmap": charts.heatmap(view.heatmap)}  # fmt: skip
@@ -126,7 +126,7 @@ def _surveys(request: Request, session: Session, viewer: Viewer, filters: Filter
 def _alerts(request: Request, session: Session, viewer: Viewer, filters: Filters) -> PageData:
     active = alerts.rules(session, viewer.workspace.id)
     found = alerts.drops(
-        rollup.runner(operational_connection(), session, viewer.workspace.id), filters, active
+        rollup.MetricSource(operational_connection(), session, viewer.workspace.id), filters, active
     )
     waiting, waiting_total = service.responses(session, viewer.workspace.id, filters, band="detractor",
                                                limit=20, display_locale=viewer.locale)  # fmt: skip
