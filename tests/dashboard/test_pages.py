@@ -119,6 +119,8 @@ def test_exports_are_the_tables_for_the_filters_in_the_url(client: TestClient, d
     xlsx = client.get(f"/dashboard/responses/export?{JAN_FEB}&band=promoter&table=responses&format=xlsx")
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     assert sheet is not None and sheet.max_row == 1 + 5, "five promoters in January and February"
+    waiting = client.get(f"/dashboard/alerts/export?{JAN_FEB}&table=waiting&format=csv")
+    assert len(waiting.content.decode("utf-8-sig").splitlines()) == 1 + 4, "the four detractors"
     missing = client.get(
         f"/dashboard/overview/export?{JAN_FEB}&table=nothing", headers={"accept": "text/html"}
     )

@@ -1,7 +1,8 @@
 """What each dashboard page shows, computed by the metrics engine for the page's filters.
 
-Every satisfaction number here comes from ``metrics.engine`` with the same filters the page shows, so the
-dashboard and the API can never disagree (tested). Below the minimum sample a number is flagged; a period
+Every satisfaction number here comes from ``metrics.engine`` with the same filters the page shows, on the raw
+answers or on the engine's daily roll-up (``dashboard.rollup``), so the dashboard and the API can never
+disagree (tested both ways). Below the minimum sample a number is flagged; a period
 without answers shows no number at all rather than a 0.
 """
 
@@ -66,8 +67,9 @@ class Kpi:
         return "good" if self.direction == "up" else "bad"
 
 
-def metric_query(filters: Filters, metric: str, window: Period, *, by: tuple[str, ...] = (),
-           grain: str | None = None) -> MetricQuery:  # fmt: skip
+def metric_query(
+    filters: Filters, metric: str, window: Period, *, by: tuple[str, ...] = (), grain: str | None = None
+) -> MetricQuery:
     return MetricQuery(metric, by, grain, window.since, window.until, filters.survey, where=filters.where())
 
 

@@ -47,7 +47,7 @@ class PageData:
     charts: dict[str, dict[str, Any]]
 
 
-Builder = Callable[[Request, Session, Viewer, Filters], PageData]
+Builder = Callable[[Request, Session, Viewer, Filters, bool], PageData]
 
 
 def _today(workspace: Workspace) -> date:
@@ -58,7 +58,9 @@ def _t(viewer: Viewer) -> Callable[..., str]:
     return service.labels(viewer.locale)
 
 
-def _overview(request: Request, session: Session, viewer: Viewer, filters: Filters) -> PageData:
+def _overview(
+    request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
+) -> PageData:
     source = rollup.MetricSource(operational_connection(), session, viewer.workspace.id)
     view = service.overview(source, viewer.workspace, filters, viewer.locale)
     t = _t(viewer)
@@ -74,7 +76,9 @@ def _overview(request: Request, session: Session, viewer: Viewer, filters: Filte
     return PageData({"view": view}, view.tables, figures)
 
 
-def _breakdowns(request: Request, session: Session, viewer: Viewer, filters: Filters) -> PageData:
+def _breakdowns(
+    request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
+) -> PageData:
     metric = request.query_params.get("metric", "nps")
     dimension = request.query_params.get("by", "segment")
     source = rollup.MetricSource(operational_connection(), session, viewer.workspace.id)
@@ -87,7 +91,9 @@ def _breakdowns(request: Request, session: Session, viewer: Viewer, filters: Fil
     return PageData(context, {"breakdown": view.table, "heatmap": view.heatmap}, figures)
 
 
-def _retention(request: Request, session: Session, viewer: Viewer, filters: Filters) -> PageData:
+def _retention(
+    request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
+) -> PageData:
     view = service.retention(operational_connection(), viewer.workspace, filters, viewer.locale)
     # strict retention, churn and repeat purchase: CRR is in the table, not the chart (it passes 100 % when
     # lapsed customers come back, which reads as an error on a chart of rates)
@@ -102,12 +108,14 @@ def _int_param(request: Request, name: str) -> int:
     return int(raw)
 
 
-def _responses(request: Request, session: Session, viewer: Viewer, filters: Filters,
-               limit: int = RESPONSES_PER_PAGE) -> PageData:  # fmt: skip
+def _responses(
+    request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
+) -> PageData:
     params = request.query_params
     search = {"text": params.get("q", "")[:200], "band": params.get("band", ""),
               "locale": params.get("language", "")[:16], "touchpoint": params.get("touchpoint", "")[:32]}  # fmt: skip
     offset = _int_param(request, "offset")
+    limit = EXPORT_ROW_LIMIT if exporting else RESPONSES_PER_PAGE
     rows, total = service.responses(session, viewer.workspace.id, filters, text=search["text"], band=search["band"],
                                     locale=search["locale"], touchpoint=search["touchpoint"], limit=limit,
                                     offset=offset, display_locale=viewer.locale)  # fmt: skip
@@ -118,18 +126,22 @@ def _responses(request: Request, session: Session, viewer: Viewer, filters: Filt
     return PageData(context, {"responses": service.responses_table(rows, viewer.locale)}, {})
 
 
-def _surveys(request: Request, session: Session, viewer: Viewer, filters: Filters) -> PageData:
+def _surveys(
+    request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
+) -> PageData:
     rows = service.surveys(session, viewer.workspace.id, viewer.locale)
     return PageData({"rows": rows}, {"surveys": service.surveys_table(rows, viewer.locale)}, {})
 
 
-def _alerts(request: Request, session: Session, viewer: Viewer, filters: Filters) -> PageData:
+def _alerts(
+    request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
+) -> PageData:
     active = alerts.rules(session, viewer.workspace.id)
     found = alerts.drops(
         rollup.MetricSource(operational_connection(), session, viewer.workspace.id), filters, active
     )
     waiting, waiting_total = service.responses(session, viewer.workspace.id, filters, band="detractor",
-                                               limit=20, display_locale=viewer.locale)  # fmt: skip
+                                               limit=EXPORT_ROW_LIMIT if exporting else 20, display_locale=viewer.locale)  # fmt: skip
     context = {"rules": active, "drops": found, "waiting": waiting, "waiting_total": waiting_total,
                "industries": benchmarks.industries(viewer.locale),
                "benchmark": benchmarks.benchmark_for(viewer.workspace, viewer.locale)}  # fmt: skip
@@ -153,7 +165,7 @@ def _show(request: Request, session: Session, viewer: Viewer, page: str) -> Resp
     context = _shell(session, viewer, page)
     try:
         filters = parse_filters(request.query_params, today=_today(viewer.workspace))
-        data = BUILDERS[page](request, session, viewer, filters)
+        data = BUILDERS[page](request, session, viewer, filters, False)
     except PatronError as problem:
         fallback = parse_filters({}, today=_today(viewer.workspace))
         context |= {"filters": fallback, "problem": problem.message(viewer.locale), "tables": {}, "charts": {},
@@ -195,10 +207,7 @@ def export(
     if page not in BUILDERS:
         raise NotFound("request.not_found", path=request.url.path)
     filters = parse_filters(request.query_params, today=_today(viewer.workspace))
-    if page == "responses":
-        data = _responses(request, session, viewer, filters, limit=EXPORT_ROW_LIMIT)
-    else:
-        data = BUILDERS[page](request, session, viewer, filters)
+    data = BUILDERS[page](request, session, viewer, filters, True)
     chosen = data.tables.get(table)
     if chosen is None:
         raise PatronError("dashboard.unknown_table", table=table, choices=", ".join(data.tables))
