@@ -521,6 +521,11 @@ def metrics_command(
         str, typer.Option("--format", help="table, csv, json or parquet (needs --output)")
     ] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File for --format parquet")] = None,
+    parquet: Annotated[
+        Path | None,
+        typer.Option("--parquet", help="Read a `patron export parquet` folder instead of the database"),
+    ] = None,
+    engine_name: Annotated[str, typer.Option("--engine", help="For --parquet: duckdb or spark")] = "duckdb",
     workspace: WorkspaceOption = None,
     lang: LocaleOption = None,
 ) -> None:
@@ -545,7 +550,14 @@ def metrics_command(
             metrics_service.parse_day(until, end=True),
             survey,
         )
-        result = metrics_service.run(ws.id, query, locale)
+        con = None
+        if parquet is not None:
+            from patron.metrics import export, spark
+
+            if engine_name not in ("duckdb", "spark"):
+                raise PatronError("import.bad_format", format=engine_name, choices="duckdb, spark")
+            con = spark.open_parquet(parquet) if engine_name == "spark" else export.open_parquet(parquet)
+        result = metrics_service.run(ws.id, query, locale, con=con)
         if fmt == "json":
             print(result.model_dump_json(indent=2))
             return

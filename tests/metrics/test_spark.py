@@ -1,0 +1,102 @@
+"""The same metric expressions on Apache Spark (PySpark local mode, over a ``patron export parquet``) give
+the numbers SQLite, PostgreSQL and DuckDB give."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from patron.metrics import commerce
+from patron.metrics.engine import MetricQuery, metric, overview
+from patron.metrics.export import export_parquet, open_parquet
+from tests.metrics.test_commerce import shop
+from tests.metrics.test_engine import _approx, backends
+
+__all__ = ["backends", "shop"]
+QUERIES = [
+    MetricQuery("nps", by=("segment",), grain="month"),
+    MetricQuery("csat", by=("survey",), grain="week", csat_scale=10),
+    MetricQuery("ces", by=("segment", "survey"), grain="quarter"),
+    MetricQuery("nps", grain="day", where=(("segment", "vip"),)),
+]
+
+
+@pytest.fixture(scope="module")
+def spark_ready() -> None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        reason = "PySpark is not installed (pip install 'patron[spark]')"
+    else:
+        reason = "" if shutil.which("java") else "no Java runtime (apt-get install openjdk-17-jre-headless)"
+    if reason:
+        if os.environ.get("PATRON_REQUIRE_SPARK"):
+            pytest.fail(f"{reason}, but PATRON_REQUIRE_SPARK is set")
+        pytest.skip(reason)
+
+
+def test_satisfaction_metrics_on_spark_match(
+    spark_ready: None, engine: Engine, tmp_path: Path, backends: tuple[int, dict[str, Any]]
+) -> None:
+    from patron.metrics import spark
+
+    workspace_id, cons = backends
+    operational = cons[engine.dialect.name]
+    export_parquet(operational, workspace_id, tmp_path / "export")
+    on_spark = spark.open_parquet(tmp_path / "export")
+    on_duckdb = open_parquet(tmp_path / "export")
+    for query in QUERIES:
+        expected = _approx(metric(operational, workspace_id, query))
+        assert expected, query
+        assert _approx(metric(on_spark, workspace_id, query)) == expected, query
+        assert _approx(metric(on_duckdb, workspace_id, query)) == expected, query
+    together = overview(on_spark, workspace_id, MetricQuery("nps", by=("segment",)))
+    assert {name: _approx(rows) for name, rows in together.items()} == {
+        name: _approx(rows)
+        for name, rows in overview(operational, workspace_id, MetricQuery("nps", by=("segment",))).items()
+    }
+
+
+def test_purchase_metrics_on_spark_match(
+    spark_ready: None, engine: Engine, tmp_path: Path, shop: tuple[int, dict[str, Any]]
+) -> None:
+    from patron.metrics import spark
+
+    workspace_id, cons = shop
+    operational = cons[engine.dialect.name]
+    export_parquet(operational, workspace_id, tmp_path / "export")
+    on_spark = spark.open_parquet(tmp_path / "export")
+    for grain in ("month", "week"):
+        assert commerce.retention(on_spark, workspace_id, grain=grain) == commerce.retention(
+            operational, workspace_id, grain=grain
+        ), grain
+        assert commerce.cohorts(on_spark, workspace_id, grain=grain) == commerce.cohorts(
+            operational, workspace_id, grain=grain
+        ), grain
+
+
+def test_the_command_line_reads_an_export_with_spark(
+    spark_ready: None, engine: Engine, tmp_path: Path, backends: tuple[int, dict[str, Any]]
+) -> None:
+    from typer.testing import CliRunner
+
+    from patron.cli import app
+    from patron.core.db import transaction
+    from patron.core.models import Workspace
+
+    workspace_id, cons = backends
+    export_parquet(cons[engine.dialect.name], workspace_id, tmp_path / "export")
+    with transaction(engine) as session:
+        slug = session.get_one(Workspace, workspace_id).slug
+    runner = CliRunner(env={"LANG": "en_US.UTF-8", "COLUMNS": "200"})
+    answer = runner.invoke(app, ["metrics", "nps", "--by", "segment", "--parquet", str(tmp_path / "export"),
+                                 "--engine", "spark", "--format", "csv", "-w", slug])  # fmt: skip
+    assert answer.exit_code == 0, answer.output
+    # member: SE = 100·√((5/6 − (1/6)²)/6) = 36.64, −16.7 ± 1.96·36.64; vip: SE 35.78, 40 ± 70.1, capped at 100
+    assert answer.output.splitlines()[1:] == ["member,6,-16.7,-88.5 – 55.1,fewer than 30 answers: read with care",
+                                              "vip,5,40.0,-30.1 – 100.0,fewer than 30 answers: read with care"]  # fmt: skip
