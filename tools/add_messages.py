@@ -30,6 +30,8 @@ def main(path: str) -> None:
             text = texts.get(locale) or (to_simplified.convert(texts["zh-Hant"]) if locale == "zh-Hans" else None)
             if text is None:
                 raise SystemExit(f"{code}: no {locale} text")
+            if code in catalog:  # Catalog.add keeps an existing translation; an update replaces it
+                del catalog[code]
             catalog.add(code, text)
         with po_path.open("wb") as handle:
             write_po(handle, catalog, sort_output=True, width=0)

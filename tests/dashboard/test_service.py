@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ from patron.dashboard.filters import Filters, parse_filters
 from patron.dashboard.tables import to_csv, to_xlsx
 from patron.metrics.service import operational_connection
 from patron.surveys import service as surveys
+from patron.surveys.models import SurveyInvitation
 from patron.surveys.schemas import ResponseSubmit
 from tests.dashboard.conftest import Dash
 from tests.web.conftest import make_tenant
@@ -204,3 +205,28 @@ def test_the_cached_roll_up_follows_new_answers_and_changed_segments(engine: Eng
         session.execute(update(Customer).where(Customer.workspace_id == dash.workspace_id,
                                                Customer.external_id == "M0").values(segment="vip"))  # fmt: skip
     assert _overview(engine, dash, _filters(**JAN_FEB, segment="vip")).kpis["nps"].n == 6, "M0 moved to vip"
+
+
+def test_new_answers_and_answered_invitations_are_counted_day_by_day(
+    engine: Engine, dash: Dash, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the first full count, a new response and an old invitation being answered update the cached
+    roll-up by recounting their days only (a full recount here would fail), and it still equals the raw data."""
+    _overview(engine, dash, _filters(**JAN_FEB))
+
+    def no_full_recount(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the roll-up was computed in full")
+
+    monkeypatch.setattr(rollup.engine, "daily_statistics", no_full_recount)
+    with transaction(engine) as session:
+        surveys.submit_response(session, workspace_id=dash.workspace_id, submission=ResponseSubmit(
+            survey="relationship_nps", customer_id="V1", answers={"nps": 0}))  # fmt: skip
+        invitation = session.scalars(select(SurveyInvitation).where(
+            SurveyInvitation.workspace_id == dash.workspace_id, SurveyInvitation.answered_at.is_(None),
+            SurveyInvitation.sent_at.is_not(None)).order_by(SurveyInvitation.id)).first()  # fmt: skip
+        assert invitation is not None
+        invitation.answered_at = datetime.now(UTC)
+    recent = _overview(engine, dash, _filters(period="7d"))
+    assert recent.kpis["nps"].n == 1 and recent.kpis["nps"].value == -100.0
+    january = _overview(engine, dash, _filters(**JAN_FEB))
+    assert january.kpis["response_rate"].value == 60.0, "6 of the 10 sent on 5 January are now answered"

@@ -1,24 +1,28 @@
-"""The dashboard's metric runner: answers from a cached daily roll-up while the data is unchanged.
+"""The dashboard's metric source: answers from a cached daily roll-up, kept up to date day by day.
 
-A page asks for the same few numbers (this period, the previous one, a trend, by segment) many times a day
-while the answers change far less often. The roll-up (``metrics.engine.daily_statistics``) is one scan of the
-answers and invitations; it is kept per workspace until the data-version stamp below changes, and any query
-it cannot answer (a slice by touchpoint, city…) goes to the raw answers. Both paths give identical numbers
-(tests/metrics/test_daily.py).
+A page asks for the same few numbers (this period, the previous one, a trend, by segment) many times a day.
+The roll-up (``metrics.engine.daily_statistics``) is one scan of the answers and invitations; it is kept per
+workspace and, when the data changes, only the days that changed are computed again. Any query it cannot
+answer (a slice by touchpoint, city…) goes to the raw answers. Both paths give identical numbers
+(tests/metrics/test_daily.py, tests/dashboard/test_service.py).
 
-The stamp is the newest change to each table the numbers depend on, read through indexes in one statement;
-rows are deleted only through their customer or survey (cascades), so those two tables are counted too.
+What changed is read from a data-version stamp: the newest id and ``updated_at`` of responses and
+invitations (indexed), and the newest change and count of customers and surveys. New or changed responses
+and invitations mark their days for a recount; a change to customers (their segment) or surveys (their key),
+or a deletion (only through those two), recounts everything.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import ibis
-from sqlalchemy import func, select
+import pandas as pd
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from patron.core.errors import PatronError
@@ -28,11 +32,25 @@ from patron.metrics.engine import DailyStatistics, MetricQuery
 from patron.surveys.models import Survey, SurveyInvitation, SurveyResponse
 
 MAX_WORKSPACES = 32
+#: Writers stamp ``updated_at`` before they commit; rows stamped this long before the last count are looked
+#: at again, so a transaction that committed late is not missed.
+LATE_COMMIT = timedelta(minutes=5)
+#: Past this many responses in the changed days a full recount is cheaper than listing them.
+MAX_RECOUNTED_RESPONSES = 50_000
+
+
+@dataclass(frozen=True)
+class Stamp:
+    responses: tuple[Any, Any]  # newest id, newest updated_at
+    invitations: tuple[Any, Any]
+    others: tuple[Any, ...]  # customers' and surveys' newest updated_at and count
+
+
 _lock = threading.Lock()
-_cache: OrderedDict[tuple[str, int], tuple[tuple[Any, ...], DailyStatistics]] = OrderedDict()
+_cache: OrderedDict[tuple[str, int], tuple[Stamp, DailyStatistics]] = OrderedDict()
 
 
-def data_stamp(session: Session, workspace_id: int) -> tuple[Any, ...]:
+def data_stamp(session: Session, workspace_id: int) -> Stamp:
     def newest(model: Any, column: Any) -> Any:
         return select(func.max(column)).where(model.workspace_id == workspace_id).scalar_subquery()
 
@@ -49,19 +67,95 @@ def data_stamp(session: Session, workspace_id: int) -> tuple[Any, ...]:
         newest(SurveyInvitation, SurveyInvitation.id), newest(SurveyInvitation, SurveyInvitation.updated_at),
         newest(Customer, Customer.updated_at), count(Customer), newest(Survey, Survey.updated_at), count(Survey),
     )).one()  # fmt: skip
-    return tuple(row)
+    return Stamp((row[0], row[1]), (row[2], row[3]), tuple(row[4:]))
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def _replace_days(frame: pd.DataFrame, fresh: pd.DataFrame, stale: pd.Series) -> pd.DataFrame:
+    kept = frame[~stale]
+    return pd.concat([kept, fresh], ignore_index=True) if len(fresh) else kept.reset_index(drop=True)
+
+
+def _recount_responses(con: ibis.BaseBackend, session: Session, workspace_id: int, since: datetime,
+                       frames: DailyStatistics) -> DailyStatistics | None:  # fmt: skip
+    """Recount the days of responses changed since ``since``; None when a full recount is the better deal."""
+    r = SurveyResponse
+    changed = session.scalars(
+        select(r.completed_at).where(
+            r.workspace_id == workspace_id, r.updated_at >= since, r.completed_at.is_not(None)
+        )
+    ).all()
+    days = sorted({moment.astimezone(UTC).date() for moment in changed if moment is not None})
+    if not days:
+        return frames
+    in_days = or_(
+        *(and_(r.completed_at >= start, r.completed_at < end) for start, end in map(_day_bounds, days))
+    )
+    ids = list(session.scalars(
+        select(r.id).where(r.workspace_id == workspace_id, r.status == "completed", in_days)
+        .limit(MAX_RECOUNTED_RESPONSES + 1)
+    ))  # fmt: skip
+    if len(ids) > MAX_RECOUNTED_RESPONSES:
+        return None
+    stale_days = [pd.Timestamp(day) for day in days]
+    return DailyStatistics(
+        _replace_days(frames.answers, engine.daily_answers(con, workspace_id, ids), frames.answers["day"].isin(stale_days)),
+        frames.invitations,
+        _replace_days(frames.responses, engine.daily_responses(con, workspace_id, ids), frames.responses["day"].isin(stale_days)),
+    )  # fmt: skip
+
+
+def _recount_invitations(con: ibis.BaseBackend, session: Session, workspace_id: int, since: datetime,
+                         frames: DailyStatistics) -> DailyStatistics:  # fmt: skip
+    """Recount from the first sent day of the invitations changed since ``since`` (answering one sent
+    weeks ago changes that week's response rate)."""
+    i = SurveyInvitation
+    first_sent = session.scalar(
+        select(func.min(i.sent_at)).where(
+            i.workspace_id == workspace_id, i.updated_at >= since, i.sent_at.is_not(None)
+        )
+    )
+    if first_sent is None:
+        return frames
+    first_day = first_sent.astimezone(UTC).date()
+    fresh = engine.daily_invitations(con, workspace_id, sent_since=first_day)
+    stale = frames.invitations["day"] >= pd.Timestamp(first_day)
+    return DailyStatistics(frames.answers, _replace_days(frames.invitations, fresh, stale), frames.responses)
+
+
+def _refreshed(con: ibis.BaseBackend, session: Session, workspace_id: int, before: Stamp, frames: DailyStatistics,
+               now: Stamp) -> DailyStatistics | None:  # fmt: skip
+    """The roll-up brought from ``before`` to ``now`` day by day, or None when it needs a full recount."""
+    if now.others != before.others or before.responses[1] is None or before.invitations[1] is None:
+        return None
+    updated: DailyStatistics | None = frames
+    if now.responses != before.responses:
+        updated = _recount_responses(con, session, workspace_id, before.responses[1] - LATE_COMMIT, frames)
+    if updated is not None and now.invitations != before.invitations:
+        updated = _recount_invitations(
+            con, session, workspace_id, before.invitations[1] - LATE_COMMIT, updated
+        )
+    return updated
 
 
 def daily(con: ibis.BaseBackend, session: Session, workspace_id: int) -> DailyStatistics:
-    """The workspace's roll-up, computed again only when its data changed since it was last computed."""
+    """The workspace's roll-up as of now: cached, brought up to date day by day, or computed in full."""
     key = (session.connection().engine.url.render_as_string(), workspace_id)
     stamp = data_stamp(session, workspace_id)
     with _lock:
         cached = _cache.get(key)
-        if cached is not None and cached[0] == stamp:
-            _cache.move_to_end(key)
-            return cached[1]
-    fresh = engine.daily_statistics(con, workspace_id)
+    if cached is not None and cached[0] == stamp:
+        fresh: DailyStatistics | None = cached[1]
+    elif cached is not None:
+        fresh = _refreshed(con, session, workspace_id, cached[0], cached[1], stamp)
+    else:
+        fresh = None
+    if fresh is None:
+        fresh = engine.daily_statistics(con, workspace_id)
     with _lock:
         _cache[key] = (stamp, fresh)
         _cache.move_to_end(key)

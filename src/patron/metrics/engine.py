@@ -60,11 +60,19 @@ FACT_COLUMNS = (
 )
 
 
-def answers_table(con: ibis.BaseBackend, workspace_id: int, question_types: tuple[str, ...]) -> ir.Table:
-    """One row per completed answer of a type, with every attribute a metric may be sliced by.
+def answers_table(
+    con: ibis.BaseBackend,
+    workspace_id: int,
+    question_types: tuple[str, ...],
+    response_ids: list[int] | None = None,
+) -> ir.Table:
+    """One row per completed answer of a type, with every attribute a metric may be sliced by; only those of
+    ``response_ids`` when given (the operational database only).
 
     An analytical copy (DuckDB over a Parquet export, Spark) holds these rows already joined, in
     ``answer_facts``; the operational database joins its normalised tables on the fly."""
+    if response_ids is not None:
+        return _operational_answers(con, workspace_id, question_types, response_ids)
     try:
         # Asked for directly: ibis 12's list_tables() fails on duckdb 2 (it calls a removed method).
         f = con.table(FACTS)
@@ -75,16 +83,32 @@ def answers_table(con: ibis.BaseBackend, workspace_id: int, question_types: tupl
             f.workspace_id == workspace_id, f.question_type.isin(question_types), f.score.notnull()
         )
         return facts.mutate(score=facts.score.cast("float64")).select(*FACT_COLUMNS)
+    return _operational_answers(con, workspace_id, question_types, None)
+
+
+def _operational_answers(
+    con: ibis.BaseBackend, workspace_id: int, question_types: tuple[str, ...], response_ids: list[int] | None
+) -> ir.Table:
     a = con.table("survey_answers")
     r = con.table("survey_responses")
     c = con.table("customers")
     s = con.table("surveys")
-    answers = a.filter(
+    answered = a.filter(
         a.workspace_id == workspace_id, a.question_type.isin(question_types), a.score.notnull()
-    ).select(response_id=a.response_id, question_type=a.question_type, score=a.score.cast("float64"))
-    responses = r.filter(r.workspace_id == workspace_id, r.status == "completed").select(
-        rid=r.id, survey_id=r.survey_id, customer_ref=r.customer_id, completed_at=r.completed_at,
-        touchpoint=r.touchpoint, channel=r.channel, locale=r.locale,
+    )
+    completed = r.filter(r.workspace_id == workspace_id, r.status == "completed")
+    if response_ids is not None:  # on both sides, so each is read through its own index
+        answered = answered.filter(answered.response_id.isin(response_ids))
+        completed = completed.filter(completed.id.isin(response_ids))
+    answers = answered.select(
+        response_id=answered.response_id,
+        question_type=answered.question_type,
+        score=answered.score.cast("float64"),
+    )
+    responses = completed.select(
+        rid=completed.id, survey_id=completed.survey_id, customer_ref=completed.customer_id,
+        completed_at=completed.completed_at, touchpoint=completed.touchpoint, channel=completed.channel,
+        locale=completed.locale,
     )  # fmt: skip
     customers = c.filter(c.workspace_id == workspace_id).select(cid=c.id, segment=c.segment, city=c.city)
     surveys = s.filter(s.workspace_id == workspace_id).select(sid=s.id, survey=s.key)
@@ -96,14 +120,19 @@ def answers_table(con: ibis.BaseBackend, workspace_id: int, question_types: tupl
     return joined.select(*FACT_COLUMNS)
 
 
-def invitations_table(con: ibis.BaseBackend, workspace_id: int) -> ir.Table:
-    """One row per invitation that went out (answered = 1 or 0), with the same slicing attributes."""
+def invitations_table(con: ibis.BaseBackend, workspace_id: int, sent_since: date | None = None) -> ir.Table:
+    """One row per invitation that went out (answered = 1 or 0), with the same slicing attributes; only
+    those sent from ``sent_since`` on when given."""
     i = con.table("survey_invitations")
     c = con.table("customers")
     s = con.table("surveys")
-    sent = i.filter(i.workspace_id == workspace_id, i.sent_at.notnull()).select(
-        survey_id=i.survey_id, customer_ref=i.customer_id, completed_at=i.sent_at, touchpoint=i.touchpoint,
-        locale=i.locale, score=ibis.ifelse(i.answered_at.notnull(), 1.0, 0.0), question_type=ibis.literal("response_rate"),
+    went_out = i.filter(i.workspace_id == workspace_id, i.sent_at.notnull())
+    if sent_since is not None:
+        went_out = went_out.filter(went_out.sent_at >= datetime.combine(sent_since, datetime.min.time()))
+    w = went_out
+    sent = w.select(
+        survey_id=w.survey_id, customer_ref=w.customer_id, completed_at=w.sent_at, touchpoint=w.touchpoint,
+        locale=w.locale, score=ibis.ifelse(w.answered_at.notnull(), 1.0, 0.0), question_type=ibis.literal("response_rate"),
     )  # fmt: skip
     customers = c.filter(c.workspace_id == workspace_id).select(cid=c.id, segment=c.segment, city=c.city)
     surveys = s.filter(s.workspace_id == workspace_id).select(sid=s.id, survey=s.key, channel=s.channel)
@@ -316,8 +345,19 @@ class DailyStatistics:
 
 
 def daily_statistics(con: ibis.BaseBackend, workspace_id: int) -> DailyStatistics:
+    return DailyStatistics(
+        daily_answers(con, workspace_id),
+        daily_invitations(con, workspace_id),
+        daily_responses(con, workspace_id),
+    )
+
+
+def daily_answers(
+    con: ibis.BaseBackend, workspace_id: int, response_ids: list[int] | None = None
+) -> pd.DataFrame:
+    """The answers' part of the roll-up; of some responses only when ``response_ids`` is given."""
     one, zero = ibis.literal(1.0), ibis.literal(0.0)
-    t = answers_table(con, workspace_id, SATISFACTION)
+    t = answers_table(con, workspace_id, SATISFACTION, response_ids)
     score = t.score
     answers = t.group_by(
         [t.question_type, t.completed_at.truncate("D").name("day"), t.segment, t.survey]
@@ -332,12 +372,28 @@ def daily_statistics(con: ibis.BaseBackend, workspace_id: int) -> DailyStatistic
         total=score.sum(),
         total_sq=(score * score).sum(),
     )
-    i = invitations_table(con, workspace_id)
+    return _daily_frame(answers.execute())
+
+
+def daily_invitations(
+    con: ibis.BaseBackend, workspace_id: int, sent_since: date | None = None
+) -> pd.DataFrame:
+    """The invitations' part of the roll-up; only days from ``sent_since`` on when given."""
+    i = invitations_table(con, workspace_id, sent_since)
     invitations = i.group_by([i.completed_at.truncate("D").name("day"), i.segment, i.survey]).aggregate(
         n=i.score.count(), answered=i.score.sum()
     )
+    return _daily_frame(invitations.execute())
+
+
+def daily_responses(
+    con: ibis.BaseBackend, workspace_id: int, response_ids: list[int] | None = None
+) -> pd.DataFrame:
+    """Completed responses (of any survey type) per day, segment and survey."""
     r, c, v = con.table("survey_responses"), con.table("customers"), con.table("surveys")
     completed = r.filter(r.workspace_id == workspace_id, r.status == "completed", r.completed_at.notnull())
+    if response_ids is not None:
+        completed = completed.filter(completed.id.isin(response_ids))
     customers = c.filter(c.workspace_id == workspace_id).select(cid=c.id, segment=c.segment)
     surveys = v.filter(v.workspace_id == workspace_id).select(sid=v.id, survey=v.key)
     joined = completed.left_join(customers, completed.customer_id == customers.cid).join(
@@ -346,11 +402,7 @@ def daily_statistics(con: ibis.BaseBackend, workspace_id: int) -> DailyStatistic
     responses = joined.group_by(
         [joined.completed_at.truncate("D").name("day"), joined.segment, joined.survey]
     ).aggregate(n=joined.count())
-    return DailyStatistics(
-        _daily_frame(answers.execute()),
-        _daily_frame(invitations.execute()),
-        _daily_frame(responses.execute()),
-    )
+    return _daily_frame(responses.execute())
 
 
 def responses_from_daily(

@@ -126,6 +126,7 @@ class SurveyInvitation(WorkspaceScoped, Timestamped, Base):
             "created_at",
         ),
         Index("ix_survey_invitations_workspace_id_updated_at", "workspace_id", "updated_at"),
+        Index("ix_survey_invitations_workspace_id_sent_at", "workspace_id", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)

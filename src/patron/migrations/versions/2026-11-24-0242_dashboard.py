@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-24 02:23:04.231191
+Create Date: 2026-11-24 02:42:13.271076
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ def upgrade() -> None:
 
     with op.batch_alter_table("survey_invitations", schema=None) as batch_op:
         batch_op.create_index(
+            "ix_survey_invitations_workspace_id_sent_at", ["workspace_id", "sent_at"], unique=False
+        )
+        batch_op.create_index(
             "ix_survey_invitations_workspace_id_updated_at", ["workspace_id", "updated_at"], unique=False
         )
 
@@ -74,6 +77,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table("survey_invitations", schema=None) as batch_op:
         batch_op.drop_index("ix_survey_invitations_workspace_id_updated_at")
+        batch_op.drop_index("ix_survey_invitations_workspace_id_sent_at")
 
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_index("ix_customers_workspace_id_updated_at")
