@@ -87,6 +87,8 @@ def test_filters_are_in_every_link_so_a_view_can_be_shared(client: TestClient, d
     )
     assert "table=breakdown&amp;format=csv" in page and "metric=csat&amp;by=city" in page
     assert '<option value="city" selected>' in page and '<option value="vip" selected>' in page
+    by_category = client.get(f"/dashboard/breakdowns?{JAN_FEB}&by=category&metric=nps")
+    assert by_category.status_code == 200 and "<td>(none)</td>" in by_category.text, "no order, no category"
 
 
 def test_bad_filters_get_the_page_back_with_the_problem_named(client: TestClient, dash: Dash) -> None:

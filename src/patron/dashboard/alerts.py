@@ -12,10 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.core.errors import PatronError
+from patron.core.models import Workspace
 from patron.dashboard import service
 from patron.dashboard.filters import Filters
 from patron.dashboard.models import AlertRule
 from patron.dashboard.rollup import MetricSource
+from patron.metrics import benchmarks
 
 #: Defaults in each metric's unit: NPS points, percentage points, CES scale points.
 DEFAULT_DROPS = {"nps": 5.0, "csat": 5.0, "ces": 0.3, "response_rate": 5.0}
@@ -64,6 +66,38 @@ def parse_rules(form: dict[str, str]) -> list[Rule]:
             raise PatronError("alerts.bad_threshold", metric=metric, value=raw[:20], largest=f"{largest:g}")
         parsed.append(Rule(metric, value, form.get(f"{metric}.significant_only") == "1"))
     return parsed
+
+
+@dataclass(frozen=True)
+class Settings:
+    rules: list[Rule]
+    industry: str | None
+    #: The workspace's own NPS benchmark, or None to use its industry's.
+    nps_benchmark: float | None
+
+
+def parse_settings(form: dict[str, str]) -> Settings:
+    """The alerts page's form: thresholds, industry and own benchmark, each checked with a named message."""
+    new_rules = parse_rules(form)
+    industry = form.get("industry", "").strip() or None
+    if industry is not None and industry not in benchmarks.industries("en"):
+        raise PatronError("alerts.unknown_industry", industry=industry[:64])
+    own = form.get("nps_benchmark", "").strip().replace("−", "-")
+    if not own:
+        return Settings(new_rules, industry, None)
+    try:
+        value = float(own)
+    except ValueError:
+        raise PatronError("alerts.bad_benchmark", value=own[:20]) from None
+    if not -100 <= value <= 100:  # also refuses nan and inf
+        raise PatronError("alerts.bad_benchmark", value=own[:20])
+    return Settings(new_rules, industry, value)
+
+
+def save_settings(session: Session, workspace_id: int, settings: Settings) -> None:
+    save_rules(session, workspace_id, settings.rules)
+    workspace = session.get_one(Workspace, workspace_id)
+    workspace.industry, workspace.nps_benchmark = settings.industry, settings.nps_benchmark
 
 
 def save_rules(session: Session, workspace_id: int, new_rules: list[Rule]) -> None:

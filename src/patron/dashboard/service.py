@@ -31,7 +31,7 @@ from patron.surveys.models import Survey, SurveyAnswer, SurveyInvitation, Survey
 from patron.surveys.texts import pick
 
 KPI_METRICS = ("nps", "csat", "ces", "response_rate")
-BREAKDOWN_DIMENSIONS = ("segment", "touchpoint", "channel", "city", "locale", "survey")
+BREAKDOWN_DIMENSIONS = ("segment", "touchpoint", "channel", "city", "locale", "survey", "category")
 #: Scale answers shown in the responses list, in this order.
 SCORED_TYPES = ("nps", "csat", "ces")
 

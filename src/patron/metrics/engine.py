@@ -23,7 +23,10 @@ from patron.metrics import stats
 
 METRICS: tuple[str, ...] = ("nps", "csat", "ces", "response_rate")
 #: Customer and response attributes a metric can be sliced by.
-DIMENSIONS: tuple[str, ...] = ("segment", "city", "locale", "touchpoint", "channel", "survey")
+DIMENSIONS: tuple[str, ...] = ("segment", "city", "locale", "touchpoint", "channel", "survey", "category")
+#: A response about an order belongs to every product category in that order (an order with tea and teaware
+#: counts once under each); a response without an order is "(none)". Operational database only.
+CATEGORY = "category"
 GRAINS = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
 #: CSAT counts as satisfied from this score up, per scale (top-two box on 5, top-three box on 10).
 CSAT_TOP_BOX = {5: 4, 10: 8}
@@ -65,29 +68,51 @@ def answers_table(
     workspace_id: int,
     question_types: tuple[str, ...],
     response_ids: list[int] | None = None,
+    with_category: bool = False,
 ) -> ir.Table:
     """One row per completed answer of a type, with every attribute a metric may be sliced by; only those of
-    ``response_ids`` when given (the operational database only).
+    ``response_ids`` when given; with a ``category`` column, one row per category of the response's order,
+    when asked (both on the operational database only).
 
     An analytical copy (DuckDB over a Parquet export, Spark) holds these rows already joined, in
     ``answer_facts``; the operational database joins its normalised tables on the fly."""
     if response_ids is not None:
-        return _operational_answers(con, workspace_id, question_types, response_ids)
+        return _operational_answers(con, workspace_id, question_types, response_ids, with_category)
     try:
         # Asked for directly: ibis 12's list_tables() fails on duckdb 2 (it calls a removed method).
         f = con.table(FACTS)
     except TableNotFound:
         f = None
+    if f is not None and with_category:
+        raise PatronError("metrics.no_category_here")
     if f is not None:
         facts = f.filter(
             f.workspace_id == workspace_id, f.question_type.isin(question_types), f.score.notnull()
         )
         return facts.mutate(score=facts.score.cast("float64")).select(*FACT_COLUMNS)
-    return _operational_answers(con, workspace_id, question_types, None)
+    return _operational_answers(con, workspace_id, question_types, None, with_category)
+
+
+def _order_categories(con: ibis.BaseBackend, workspace_id: int) -> ir.Table:
+    """Each order's external id with each distinct product category on its lines."""
+    o, line, pr = con.table("orders"), con.table("order_lines"), con.table("products")
+    orders = o.filter(o.workspace_id == workspace_id).select(oid=o.id, order_ref=o.external_id)
+    lines = line.filter(line.workspace_id == workspace_id).select(
+        line_order=line.order_id, product_ref=line.product_id
+    )
+    products = pr.filter(pr.workspace_id == workspace_id).select(pid=pr.id, category=pr.category)
+    joined = orders.join(lines, orders.oid == lines.line_order).join(
+        products, lines.product_ref == products.pid
+    )
+    return joined.select("order_ref", "category").distinct()
 
 
 def _operational_answers(
-    con: ibis.BaseBackend, workspace_id: int, question_types: tuple[str, ...], response_ids: list[int] | None
+    con: ibis.BaseBackend,
+    workspace_id: int,
+    question_types: tuple[str, ...],
+    response_ids: list[int] | None,
+    with_category: bool,
 ) -> ir.Table:
     a = con.table("survey_answers")
     r = con.table("survey_responses")
@@ -108,7 +133,7 @@ def _operational_answers(
     responses = completed.select(
         rid=completed.id, survey_id=completed.survey_id, customer_ref=completed.customer_id,
         completed_at=completed.completed_at, touchpoint=completed.touchpoint, channel=completed.channel,
-        locale=completed.locale,
+        locale=completed.locale, response_order=completed.order_external_id,
     )  # fmt: skip
     customers = c.filter(c.workspace_id == workspace_id).select(cid=c.id, segment=c.segment, city=c.city)
     surveys = s.filter(s.workspace_id == workspace_id).select(sid=s.id, survey=s.key)
@@ -117,7 +142,11 @@ def _operational_answers(
         .left_join(customers, responses.customer_ref == customers.cid)
         .join(surveys, responses.survey_id == surveys.sid)
     )
-    return joined.select(*FACT_COLUMNS)
+    if not with_category:
+        return joined.select(*FACT_COLUMNS)
+    categories = _order_categories(con, workspace_id)
+    with_orders = joined.left_join(categories, joined.response_order == categories.order_ref)
+    return with_orders.select(*FACT_COLUMNS, CATEGORY)
 
 
 def invitations_table(con: ibis.BaseBackend, workspace_id: int, sent_since: date | None = None) -> ir.Table:
@@ -172,6 +201,12 @@ class MetricQuery:
             )
         if self.metric == "csat" and self.csat_scale not in CSAT_TOP_BOX:
             raise PatronError("metrics.bad_scale", scale=self.csat_scale, choices="5, 10")
+        if self.metric == "response_rate" and self.by_category:
+            raise PatronError("metrics.no_category_rate")
+
+    @property
+    def by_category(self) -> bool:
+        return CATEGORY in self.by or any(name == CATEGORY for name, _ in self.where)
 
 
 def _sliced(t: ir.Table, query: MetricQuery) -> tuple[ir.Table, list[Any], list[str]]:
@@ -226,7 +261,7 @@ def sufficient_statistics(con: ibis.BaseBackend, workspace_id: int, query: Metri
     base = (
         invitations_table(con, workspace_id)
         if query.metric == "response_rate"
-        else answers_table(con, workspace_id, (query.metric,))
+        else answers_table(con, workspace_id, (query.metric,), with_category=query.by_category)
     )
     t, keys, order = _sliced(base, query)
     aggregates = _aggregates(t.score, (query.metric,), query.csat_scale)
@@ -241,7 +276,9 @@ def overview(con: ibis.BaseBackend, workspace_id: int, query: MetricQuery) -> di
     ``query.metric`` is ignored."""
     for name in SATISFACTION:
         replace(query, metric=name).validate()
-    t, keys, order = _sliced(answers_table(con, workspace_id, SATISFACTION), query)
+    t, keys, order = _sliced(
+        answers_table(con, workspace_id, SATISFACTION, with_category=query.by_category), query
+    )
     aggregates = _aggregates(t.score, SATISFACTION, query.csat_scale)
     frame = _run(t.group_by([t.question_type, *keys]).aggregate(**aggregates), ["question_type", *order])
     results: dict[str, list[dict[str, Any]]] = {}

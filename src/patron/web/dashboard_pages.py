@@ -272,20 +272,5 @@ def save_alert_settings(
     """Alert thresholds and the NPS benchmark; all saved or, on any bad value, none."""
     check_csrf(request, form.get("csrf", ""))
     _require_admin(viewer)
-    new_rules = alerts.parse_rules(form)
-    industry = form.get("industry", "").strip() or None
-    if industry is not None and industry not in benchmarks.industries("en"):
-        raise PatronError("alerts.unknown_industry", industry=industry[:64])
-    own = form.get("nps_benchmark", "").strip()
-    own_value = None
-    if own:
-        try:
-            own_value = float(own)
-        except ValueError:
-            raise PatronError("alerts.bad_benchmark", value=own[:20]) from None
-        if not -100 <= own_value <= 100:
-            raise PatronError("alerts.bad_benchmark", value=own[:20])
-    alerts.save_rules(session, viewer.workspace.id, new_rules)
-    workspace = session.get_one(Workspace, viewer.workspace.id)
-    workspace.industry, workspace.nps_benchmark = industry, own_value
+    alerts.save_settings(session, viewer.workspace.id, alerts.parse_settings(form))
     return _back(request, "/dashboard/alerts")
