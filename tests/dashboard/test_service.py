@@ -210,8 +210,9 @@ def test_the_cached_roll_up_follows_new_answers_and_changed_segments(engine: Eng
 def test_new_answers_and_answered_invitations_are_counted_day_by_day(
     engine: Engine, dash: Dash, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After the first full count, a new response and an old invitation being answered update the cached
-    roll-up by recounting their days only (a full recount here would fail), and it still equals the raw data."""
+    """After the first full count, a new response, an old invitation being answered and a customer changing
+    segment update the cached roll-up by recounting their days only (a full recount here would fail), and it
+    still equals the raw data."""
     _overview(engine, dash, _filters(**JAN_FEB))
 
     def no_full_recount(*args: object, **kwargs: object) -> None:
@@ -230,3 +231,8 @@ def test_new_answers_and_answered_invitations_are_counted_day_by_day(
     assert recent.kpis["nps"].n == 1 and recent.kpis["nps"].value == -100.0
     january = _overview(engine, dash, _filters(**JAN_FEB))
     assert january.kpis["response_rate"].value == 60.0, "6 of the 10 sent on 5 January are now answered"
+    with transaction(engine) as session:
+        session.execute(update(Customer).where(Customer.workspace_id == dash.workspace_id,
+                                               Customer.external_id == "M1").values(segment="vip"))  # fmt: skip
+    vip = _overview(engine, dash, _filters(**JAN_FEB, segment="vip"))
+    assert vip.kpis["nps"].n == 6 and vip.kpis["response_rate"].n == 5, "M1's answer and invitation moved"

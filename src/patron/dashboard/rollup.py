@@ -7,15 +7,17 @@ answer (a slice by touchpoint, city…) goes to the raw answers. Both paths give
 (tests/metrics/test_daily.py, tests/dashboard/test_service.py).
 
 What changed is read from a data-version stamp: the newest id and ``updated_at`` of responses and
-invitations (indexed), and the newest change and count of customers and surveys. New or changed responses
-and invitations mark their days for a recount; a change to customers (their segment) or surveys (their key),
-or a deletion (only through those two), recounts everything.
+invitations, and the newest change and count of customers and surveys (all indexed). New or changed
+responses and invitations mark their days for a recount, and so do those of a changed customer (their
+segment may have changed). A change to surveys (a key), a deletion (only through customers or surveys) or
+a very large change recounts everything.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -35,8 +37,10 @@ MAX_WORKSPACES = 32
 #: Writers stamp ``updated_at`` before they commit; rows stamped this long before the last count are looked
 #: at again, so a transaction that committed late is not missed.
 LATE_COMMIT = timedelta(minutes=5)
-#: Past this many responses in the changed days a full recount is cheaper than listing them.
+#: Past these, a full recount is cheaper than listing what changed.
 MAX_RECOUNTED_RESPONSES = 50_000
+MAX_RECOUNTED_DAYS = 120
+MAX_CHANGED_CUSTOMERS = 5_000
 
 
 @dataclass(frozen=True)
@@ -75,71 +79,85 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def _replace_days(frame: pd.DataFrame, fresh: pd.DataFrame, stale: pd.Series) -> pd.DataFrame:
-    kept = frame[~stale]
+def _utc_days(moments: Iterable[datetime | None]) -> set[date]:
+    return {moment.astimezone(UTC).date() for moment in moments if moment is not None}
+
+
+def _replace_days(frame: pd.DataFrame, fresh: pd.DataFrame, days: set[date]) -> pd.DataFrame:
+    kept = frame[~frame["day"].isin([pd.Timestamp(day) for day in days])]
     return pd.concat([kept, fresh], ignore_index=True) if len(fresh) else kept.reset_index(drop=True)
 
 
-def _recount_responses(con: ibis.BaseBackend, session: Session, workspace_id: int, since: datetime,
-                       frames: DailyStatistics) -> DailyStatistics | None:  # fmt: skip
-    """Recount the days of responses changed since ``since``; None when a full recount is the better deal."""
-    r = SurveyResponse
-    changed = session.scalars(
-        select(r.completed_at).where(
-            r.workspace_id == workspace_id, r.updated_at >= since, r.completed_at.is_not(None)
-        )
-    ).all()
-    days = sorted({moment.astimezone(UTC).date() for moment in changed if moment is not None})
-    if not days:
-        return frames
-    in_days = or_(
-        *(and_(r.completed_at >= start, r.completed_at < end) for start, end in map(_day_bounds, days))
-    )
-    ids = list(session.scalars(
-        select(r.id).where(r.workspace_id == workspace_id, r.status == "completed", in_days)
-        .limit(MAX_RECOUNTED_RESPONSES + 1)
-    ))  # fmt: skip
-    if len(ids) > MAX_RECOUNTED_RESPONSES:
+@dataclass
+class _Changes:
+    """The UTC days whose counts may have changed since the last count."""
+
+    response_days: set[date]
+    invitation_days: set[date]
+
+
+def _changes(session: Session, workspace_id: int, before: Stamp, now: Stamp) -> _Changes | None:
+    """What changed from ``before`` to ``now``, or None when only a full recount is safe: surveys changed
+    (a key), customers were deleted (with their responses), or too many customers changed at once."""
+    customers_before, customers_now = before.others[:2], now.others[:2]
+    if before.others[2:] != now.others[2:] or now.others[1] < before.others[1]:
         return None
-    stale_days = [pd.Timestamp(day) for day in days]
-    return DailyStatistics(
-        _replace_days(frames.answers, engine.daily_answers(con, workspace_id, ids), frames.answers["day"].isin(stale_days)),
-        frames.invitations,
-        _replace_days(frames.responses, engine.daily_responses(con, workspace_id, ids), frames.responses["day"].isin(stale_days)),
-    )  # fmt: skip
-
-
-def _recount_invitations(con: ibis.BaseBackend, session: Session, workspace_id: int, since: datetime,
-                         frames: DailyStatistics) -> DailyStatistics:  # fmt: skip
-    """Recount from the first sent day of the invitations changed since ``since`` (answering one sent
-    weeks ago changes that week's response rate)."""
-    i = SurveyInvitation
-    first_sent = session.scalar(
-        select(func.min(i.sent_at)).where(
-            i.workspace_id == workspace_id, i.updated_at >= since, i.sent_at.is_not(None)
-        )
-    )
-    if first_sent is None:
-        return frames
-    first_day = first_sent.astimezone(UTC).date()
-    fresh = engine.daily_invitations(con, workspace_id, sent_since=first_day)
-    stale = frames.invitations["day"] >= pd.Timestamp(first_day)
-    return DailyStatistics(frames.answers, _replace_days(frames.invitations, fresh, stale), frames.responses)
+    if before.responses[1] is None or before.invitations[1] is None:
+        return None
+    r, i, c = SurveyResponse, SurveyInvitation, Customer
+    changes = _Changes(set(), set())
+    if now.responses != before.responses:
+        since = before.responses[1] - LATE_COMMIT
+        changes.response_days |= _utc_days(session.scalars(
+            select(r.completed_at).where(r.workspace_id == workspace_id, r.updated_at >= since)))  # fmt: skip
+    if now.invitations != before.invitations:
+        since = before.invitations[1] - LATE_COMMIT
+        changes.invitation_days |= _utc_days(session.scalars(
+            select(i.sent_at).where(i.workspace_id == workspace_id, i.updated_at >= since)))  # fmt: skip
+    if customers_now != customers_before and before.others[0] is not None:
+        # a customer's segment may have changed: recount the days of their responses and invitations
+        since = before.others[0] - LATE_COMMIT
+        changed = select(c.id).where(c.workspace_id == workspace_id, c.updated_at >= since)
+        if (
+            session.scalar(select(func.count()).select_from(changed.subquery())) or 0
+        ) > MAX_CHANGED_CUSTOMERS:
+            return None
+        changes.response_days |= _utc_days(session.scalars(
+            select(r.completed_at).where(r.workspace_id == workspace_id, r.customer_id.in_(changed))))  # fmt: skip
+        changes.invitation_days |= _utc_days(session.scalars(
+            select(i.sent_at).where(i.workspace_id == workspace_id, i.customer_id.in_(changed))))  # fmt: skip
+    return changes
 
 
 def _refreshed(con: ibis.BaseBackend, session: Session, workspace_id: int, before: Stamp, frames: DailyStatistics,
                now: Stamp) -> DailyStatistics | None:  # fmt: skip
-    """The roll-up brought from ``before`` to ``now`` day by day, or None when it needs a full recount."""
-    if now.others != before.others or before.responses[1] is None or before.invitations[1] is None:
+    """The roll-up brought from ``before`` to ``now`` by recounting the changed days, or None when it needs a
+    full recount."""
+    changes = _changes(session, workspace_id, before, now)
+    if changes is None:
         return None
-    updated: DailyStatistics | None = frames
-    if now.responses != before.responses:
-        updated = _recount_responses(con, session, workspace_id, before.responses[1] - LATE_COMMIT, frames)
-    if updated is not None and now.invitations != before.invitations:
-        updated = _recount_invitations(
-            con, session, workspace_id, before.invitations[1] - LATE_COMMIT, updated
+    answers, responses, invitations = frames.answers, frames.responses, frames.invitations
+    if changes.response_days:
+        r = SurveyResponse
+        in_days = or_(*(and_(r.completed_at >= start, r.completed_at < end)
+                        for start, end in map(_day_bounds, sorted(changes.response_days))))  # fmt: skip
+        ids = list(session.scalars(
+            select(r.id).where(r.workspace_id == workspace_id, r.status == "completed", in_days)
+            .limit(MAX_RECOUNTED_RESPONSES + 1)))  # fmt: skip
+        if len(ids) > MAX_RECOUNTED_RESPONSES:
+            return None
+        answers = _replace_days(answers, engine.daily_answers(con, workspace_id, ids), changes.response_days)
+        responses = _replace_days(
+            responses, engine.daily_responses(con, workspace_id, ids), changes.response_days
         )
-    return updated
+    if changes.invitation_days:
+        if len(changes.invitation_days) > MAX_RECOUNTED_DAYS:
+            invitations = engine.daily_invitations(con, workspace_id)
+        else:
+            days = sorted(changes.invitation_days)
+            fresh = engine.daily_invitations(con, workspace_id, sent_days=days)
+            invitations = _replace_days(invitations, fresh, changes.invitation_days)
+    return DailyStatistics(answers, invitations, responses)
 
 
 def daily(con: ibis.BaseBackend, session: Session, workspace_id: int) -> DailyStatistics:

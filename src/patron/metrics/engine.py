@@ -9,7 +9,7 @@ coming back as Decimal (every sum is cast to float64 before it is summed).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -149,15 +149,25 @@ def _operational_answers(
     return with_orders.select(*FACT_COLUMNS, CATEGORY)
 
 
-def invitations_table(con: ibis.BaseBackend, workspace_id: int, sent_since: date | None = None) -> ir.Table:
+def invitations_table(
+    con: ibis.BaseBackend, workspace_id: int, sent_days: list[date] | None = None
+) -> ir.Table:
     """One row per invitation that went out (answered = 1 or 0), with the same slicing attributes; only
-    those sent from ``sent_since`` on when given."""
+    those sent on ``sent_days`` (UTC) when given."""
     i = con.table("survey_invitations")
     c = con.table("customers")
     s = con.table("surveys")
     went_out = i.filter(i.workspace_id == workspace_id, i.sent_at.notnull())
-    if sent_since is not None:
-        went_out = went_out.filter(went_out.sent_at >= datetime.combine(sent_since, datetime.min.time()))
+    if sent_days is not None:
+        starts = [datetime.combine(day, datetime.min.time()) for day in sent_days]
+        went_out = went_out.filter(
+            ibis.or_(
+                *[
+                    (went_out.sent_at >= start) & (went_out.sent_at < start + timedelta(days=1))
+                    for start in starts
+                ]
+            )
+        )
     w = went_out
     sent = w.select(
         survey_id=w.survey_id, customer_ref=w.customer_id, completed_at=w.sent_at, touchpoint=w.touchpoint,
@@ -413,10 +423,10 @@ def daily_answers(
 
 
 def daily_invitations(
-    con: ibis.BaseBackend, workspace_id: int, sent_since: date | None = None
+    con: ibis.BaseBackend, workspace_id: int, sent_days: list[date] | None = None
 ) -> pd.DataFrame:
-    """The invitations' part of the roll-up; only days from ``sent_since`` on when given."""
-    i = invitations_table(con, workspace_id, sent_since)
+    """The invitations' part of the roll-up; of some days only when ``sent_days`` is given."""
+    i = invitations_table(con, workspace_id, sent_days)
     invitations = i.group_by([i.completed_at.truncate("D").name("day"), i.segment, i.survey]).aggregate(
         n=i.score.count(), answered=i.score.sum()
     )
