@@ -82,6 +82,21 @@ def test_metrics_filter_by_attribute(client: TestClient, world: tuple[str, dict[
     assert unknown.status_code == 400 and "shoe" in unknown.json()["error"]["message"]
 
 
+def test_two_segments_compared(client: TestClient, world: tuple[str, dict[str, str]]) -> None:
+    _, headers = world
+    answer = client.get("/api/v1/metrics/nps/compare?by=segment&a=vip&b=member", headers=headers)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    # vip +40 (SE 35.78) against member −16.67 (SE 36.64): z = 56.67 / 51.21 = 1.1065, p = 0.2685
+    assert body["difference"] == pytest.approx(56.6667, abs=1e-4)
+    assert body["p_value"] == pytest.approx(0.2685, abs=5e-4) and body["significant"] is False
+    assert (body["a"]["n"], body["b"]["n"]) == (5, 6)
+    missing = client.get("/api/v1/metrics/nps/compare?by=segment&a=vip&b=gold", headers=headers)
+    assert missing.status_code == 404 and "gold" in missing.json()["error"]["message"]
+    unknown = client.get("/api/v1/metrics/nps/compare?by=shoe&a=1&b=2", headers=headers)
+    assert unknown.status_code == 400 and "shoe" in unknown.json()["error"]["message"]
+
+
 def test_metrics_export_as_parquet(world: tuple[str, dict[str, str]], tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 

@@ -40,7 +40,7 @@ LATE_COMMIT = timedelta(minutes=5)
 #: Past these, a full recount is cheaper than listing what changed.
 MAX_RECOUNTED_RESPONSES = 50_000
 MAX_RECOUNTED_DAYS = 120
-MAX_CHANGED_CUSTOMERS = 5_000
+MAX_CHANGED_CUSTOMERS = 500
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,8 @@ def _refreshed(con: ibis.BaseBackend, session: Session, workspace_id: int, befor
     if changes is None:
         return None
     answers, responses, invitations = frames.answers, frames.responses, frames.invitations
+    if len(changes.response_days) > MAX_RECOUNTED_DAYS:
+        return None
     if changes.response_days:
         r = SurveyResponse
         in_days = or_(*(and_(r.completed_at >= start, r.completed_at < end)

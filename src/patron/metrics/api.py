@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from patron.metrics import service
 from patron.metrics.engine import MetricQuery
-from patron.metrics.schemas import CohortRow, EngagementRow, MetricResult, RetentionRow
+from patron.metrics.schemas import CohortRow, EngagementRow, MetricResult, RetentionRow, SliceComparison
 from patron.web.deps import ApiWorkspaceDep, LocaleDep
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
@@ -66,6 +66,26 @@ async def read_overview(
     )
     query.validate()
     return await run_in_threadpool(service.run_overview, workspace.id, query, locale)
+
+
+@router.get("/{name}/compare", response_model=SliceComparison, operation_id="metrics-compare")
+async def compare_slices(
+    name: str,
+    workspace: ApiWorkspaceDep,
+    locale: LocaleDep,
+    by: Annotated[str, Query(description="The dimension, e.g. segment")],
+    a: Annotated[str, Query(max_length=64, description="One slice, e.g. vip")],
+    b: Annotated[str, Query(max_length=64, description="The other, e.g. member")],
+    since: Annotated[str | None, Query()] = None,
+    until: Annotated[str | None, Query()] = None,
+    survey: Annotated[str | None, Query(max_length=64)] = None,
+) -> SliceComparison:
+    """Is one segment (channel, city…) different from another? The difference with its two-sided p-value."""
+    query = MetricQuery(
+        name, (by,), None, service.parse_day(since), service.parse_day(until, end=True), survey
+    )
+    query.validate()
+    return await run_in_threadpool(service.compare_slices, workspace.id, query, a, b, locale)
 
 
 @router.get("/{name}", response_model=MetricResult, operation_id="metrics-read")

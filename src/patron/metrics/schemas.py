@@ -61,3 +61,16 @@ class EngagementRow(BaseModel):
     interactions: int
     customers: int = Field(description="Customers with at least one interaction in the period")
     per_customer: float
+
+
+class SliceComparison(BaseModel):
+    """Two slices of one metric side by side (two segments, two channels…) and whether they differ."""
+
+    metric: str
+    dimension: str
+    a: MetricRow
+    b: MetricRow
+    difference: float | None = Field(description="a − b, in the metric's unit")
+    se: float | None
+    p_value: float | None = Field(description="Two-sided, for independent estimates")
+    significant: bool | None = Field(description="p < 0.05; None when the difference has no spread")

@@ -15,7 +15,14 @@ from patron.core.errors import PatronError
 from patron.core.i18n import translate
 from patron.metrics import commerce, stats
 from patron.metrics.engine import MetricQuery, connect, metric, overview
-from patron.metrics.schemas import CohortRow, EngagementRow, MetricResult, MetricRow, RetentionRow
+from patron.metrics.schemas import (
+    CohortRow,
+    EngagementRow,
+    MetricResult,
+    MetricRow,
+    RetentionRow,
+    SliceComparison,
+)
 
 _local = threading.local()
 COUNT_COLUMNS = ("promoters", "passives", "detractors", "satisfied", "mean_score", "answered")
@@ -130,3 +137,30 @@ def write_parquet(result: MetricResult, path: Path) -> None:
         for row in result.rows
     ]  # fmt: skip
     pq.write_table(pa.Table.from_pylist(records), path)
+
+
+def compare_slices(workspace_id: int, query: MetricQuery, a: str, b: str, locale: str) -> SliceComparison:
+    """``query`` sliced by one dimension; slices ``a`` and ``b`` with the difference and its significance."""
+    if len(query.by) != 1 or query.grain is not None:
+        raise PatronError("metrics.compare_one_dimension")
+    dimension = query.by[0]
+    rows = {row.group[dimension]: row for row in run(workspace_id, query, locale).rows}
+    for value in (a, b):
+        if value not in rows:
+            raise PatronError("metrics.no_slice", dimension=dimension, value=value[:64], status=404)
+    first, second = rows[a], rows[b]
+    comparison = None
+    if (
+        first.value is not None
+        and second.value is not None
+        and first.se is not None
+        and second.se is not None
+    ):
+        comparison = stats.compare(first.value, first.se, second.value, second.se)
+    return SliceComparison(
+        metric=query.metric, dimension=dimension, a=first, b=second,
+        difference=None if first.value is None or second.value is None else first.value - second.value,
+        se=None if comparison is None else comparison.se,
+        p_value=None if comparison is None else comparison.p_value,
+        significant=None if comparison is None else comparison.significant,
+    )  # fmt: skip
