@@ -24,9 +24,10 @@ from typing import Any
 
 import ibis
 import pandas as pd
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from patron.core.clock import utcnow
 from patron.core.errors import PatronError
 from patron.customers.models import Customer
 from patron.metrics import engine
@@ -34,8 +35,8 @@ from patron.metrics.engine import DailyStatistics, MetricQuery
 from patron.surveys.models import Survey, SurveyInvitation, SurveyResponse
 
 MAX_WORKSPACES = 32
-#: Writers stamp ``updated_at`` before they commit; rows stamped this long before the last count are looked
-#: at again, so a transaction that committed late is not missed.
+#: Writers stamp ``updated_at`` before they commit; rows stamped up to this long before the last count began are
+#: looked at again, so a transaction that committed during or just after that count is not missed.
 LATE_COMMIT = timedelta(minutes=5)
 #: Past these, a full recount is cheaper than listing what changed.
 MAX_RECOUNTED_RESPONSES = 50_000
@@ -51,7 +52,16 @@ class Stamp:
 
 
 _lock = threading.Lock()
-_cache: OrderedDict[tuple[str, int], tuple[Stamp, DailyStatistics]] = OrderedDict()
+
+
+@dataclass(frozen=True)
+class _Entry:
+    stamp: Stamp
+    counted_at: datetime  # when the count began: later changes are after it
+    frames: DailyStatistics
+
+
+_cache: OrderedDict[tuple[str, int], _Entry] = OrderedDict()
 
 
 def data_stamp(session: Session, workspace_id: int) -> Stamp:
@@ -96,27 +106,25 @@ class _Changes:
     invitation_days: set[date]
 
 
-def _changes(session: Session, workspace_id: int, before: Stamp, now: Stamp) -> _Changes | None:
-    """What changed from ``before`` to ``now``, or None when only a full recount is safe: surveys changed
-    (a key), customers were deleted (with their responses), or too many customers changed at once."""
+def _changes(
+    session: Session, workspace_id: int, before: Stamp, now: Stamp, since: datetime
+) -> _Changes | None:
+    """What changed from ``before`` to ``now`` (rows stamped from ``since`` on), or None when only a full
+    recount is safe: surveys changed (a key), customers were deleted (with their responses), or too many
+    customers changed at once."""
     customers_before, customers_now = before.others[:2], now.others[:2]
     if before.others[2:] != now.others[2:] or now.others[1] < before.others[1]:
-        return None
-    if before.responses[1] is None or before.invitations[1] is None:
         return None
     r, i, c = SurveyResponse, SurveyInvitation, Customer
     changes = _Changes(set(), set())
     if now.responses != before.responses:
-        since = before.responses[1] - LATE_COMMIT
         changes.response_days |= _utc_days(session.scalars(
             select(r.completed_at).where(r.workspace_id == workspace_id, r.updated_at >= since)))  # fmt: skip
     if now.invitations != before.invitations:
-        since = before.invitations[1] - LATE_COMMIT
         changes.invitation_days |= _utc_days(session.scalars(
             select(i.sent_at).where(i.workspace_id == workspace_id, i.updated_at >= since)))  # fmt: skip
-    if customers_now != customers_before and before.others[0] is not None:
+    if customers_now != customers_before:
         # a customer's segment may have changed: recount the days of their responses and invitations
-        since = before.others[0] - LATE_COMMIT
         changed = select(c.id).where(c.workspace_id == workspace_id, c.updated_at >= since)
         if (
             session.scalar(select(func.count()).select_from(changed.subquery())) or 0
@@ -129,24 +137,35 @@ def _changes(session: Session, workspace_id: int, before: Stamp, now: Stamp) -> 
     return changes
 
 
-def _refreshed(con: ibis.BaseBackend, session: Session, workspace_id: int, before: Stamp, frames: DailyStatistics,
+def _completed_on(session: Session, workspace_id: int, days: set[date]) -> list[int] | None:
+    """Ids of the responses completed on the days, day by day through the (workspace, survey, completed_at)
+    index; None past MAX_RECOUNTED_RESPONSES."""
+    r = SurveyResponse
+    survey_ids = list(session.scalars(select(Survey.id).where(Survey.workspace_id == workspace_id)))
+    ids: list[int] = []
+    for start, end in map(_day_bounds, sorted(days)):
+        ids += session.scalars(select(r.id).where(
+            r.workspace_id == workspace_id, r.survey_id.in_(survey_ids), r.completed_at >= start, r.completed_at < end,
+            r.status == "completed"))  # fmt: skip
+        if len(ids) > MAX_RECOUNTED_RESPONSES:
+            return None
+    return ids
+
+
+def _refreshed(con: ibis.BaseBackend, session: Session, workspace_id: int, entry: _Entry,
                now: Stamp) -> DailyStatistics | None:  # fmt: skip
-    """The roll-up brought from ``before`` to ``now`` by recounting the changed days, or None when it needs a
-    full recount."""
-    changes = _changes(session, workspace_id, before, now)
+    """The roll-up brought from the entry's stamp to ``now`` by recounting the changed days, or None when it
+    needs a full recount."""
+    changes = _changes(session, workspace_id, entry.stamp, now, entry.counted_at - LATE_COMMIT)
     if changes is None:
         return None
+    frames = entry.frames
     answers, responses, invitations = frames.answers, frames.responses, frames.invitations
     if len(changes.response_days) > MAX_RECOUNTED_DAYS:
         return None
     if changes.response_days:
-        r = SurveyResponse
-        in_days = or_(*(and_(r.completed_at >= start, r.completed_at < end)
-                        for start, end in map(_day_bounds, sorted(changes.response_days))))  # fmt: skip
-        ids = list(session.scalars(
-            select(r.id).where(r.workspace_id == workspace_id, r.status == "completed", in_days)
-            .limit(MAX_RECOUNTED_RESPONSES + 1)))  # fmt: skip
-        if len(ids) > MAX_RECOUNTED_RESPONSES:
+        ids = _completed_on(session, workspace_id, changes.response_days)
+        if ids is None:
             return None
         answers = _replace_days(answers, engine.daily_answers(con, workspace_id, ids), changes.response_days)
         responses = _replace_days(
@@ -165,19 +184,17 @@ def _refreshed(con: ibis.BaseBackend, session: Session, workspace_id: int, befor
 def daily(con: ibis.BaseBackend, session: Session, workspace_id: int) -> DailyStatistics:
     """The workspace's roll-up as of now: cached, brought up to date day by day, or computed in full."""
     key = (session.connection().engine.url.render_as_string(), workspace_id)
+    counted_at = utcnow()
     stamp = data_stamp(session, workspace_id)
     with _lock:
         cached = _cache.get(key)
-    if cached is not None and cached[0] == stamp:
-        fresh: DailyStatistics | None = cached[1]
-    elif cached is not None:
-        fresh = _refreshed(con, session, workspace_id, cached[0], cached[1], stamp)
-    else:
-        fresh = None
+    if cached is not None and cached.stamp == stamp:
+        return cached.frames
+    fresh = None if cached is None else _refreshed(con, session, workspace_id, cached, stamp)
     if fresh is None:
         fresh = engine.daily_statistics(con, workspace_id)
     with _lock:
-        _cache[key] = (stamp, fresh)
+        _cache[key] = _Entry(stamp, counted_at, fresh)
         _cache.move_to_end(key)
         while len(_cache) > MAX_WORKSPACES:
             _cache.popitem(last=False)

@@ -93,6 +93,12 @@ def answers_table(
     return _operational_answers(con, workspace_id, question_types, None, with_category)
 
 
+def _ids_table(ids: list[int]) -> ir.Table:
+    """Ids as an in-memory table (a temporary table in the database): compiling thousands of literals into an
+    IN list took Ibis 8 s for 14,000 ids."""
+    return ibis.memtable({"wanted_id": pd.Series(ids, dtype="int64")})
+
+
 def _order_categories(con: ibis.BaseBackend, workspace_id: int) -> ir.Table:
     """Each order's external id with each distinct product category on its lines."""
     o, line, pr = con.table("orders"), con.table("order_lines"), con.table("products")
@@ -118,13 +124,20 @@ def _operational_answers(
     r = con.table("survey_responses")
     c = con.table("customers")
     s = con.table("surveys")
-    answered = a.filter(
-        a.workspace_id == workspace_id, a.question_type.isin(question_types), a.score.notnull()
-    )
     completed = r.filter(r.workspace_id == workspace_id, r.status == "completed")
-    if response_ids is not None:  # on both sides, so each is read through its own index
-        answered = answered.filter(answered.response_id.isin(response_ids))
-        completed = completed.filter(completed.id.isin(response_ids))
+    if response_ids is None:
+        answered = a.filter(
+            a.workspace_id == workspace_id, a.question_type.isin(question_types), a.score.notnull()
+        )
+    else:
+        # Answers are found through their response ids only: with the workspace condition too, SQLite read
+        # every answer of the workspace through that index (0.46 s at 1M) instead of the response_id index.
+        # The workspace still holds: the responses they join are filtered by it.
+        wanted = _ids_table(response_ids)
+        answered = a.filter(
+            a.response_id.isin(wanted.wanted_id), a.question_type.isin(question_types), a.score.notnull()
+        )
+        completed = completed.filter(completed.id.isin(wanted.wanted_id))
     answers = answered.select(
         response_id=answered.response_id,
         question_type=answered.question_type,
@@ -159,15 +172,13 @@ def invitations_table(
     s = con.table("surveys")
     went_out = i.filter(i.workspace_id == workspace_id, i.sent_at.notnull())
     if sent_days is not None:
+        # one range per day, unioned: each is read through the (workspace, sent_at) index; one filter ORing the
+        # ranges made SQLite scan from the first day on (2.3 s for 20 days at 2M invitations, 0.01 s for one)
         starts = [datetime.combine(day, datetime.min.time()) for day in sent_days]
-        went_out = went_out.filter(
-            ibis.or_(
-                *[
-                    (went_out.sent_at >= start) & (went_out.sent_at < start + timedelta(days=1))
-                    for start in starts
-                ]
-            )
-        )
+        days = [
+            went_out.filter(went_out.sent_at >= s, went_out.sent_at < s + timedelta(days=1)) for s in starts
+        ]
+        went_out = ibis.union(*days) if len(days) > 1 else days[0]
     w = went_out
     sent = w.select(
         survey_id=w.survey_id, customer_ref=w.customer_id, completed_at=w.sent_at, touchpoint=w.touchpoint,
@@ -440,7 +451,8 @@ def daily_responses(
     r, c, v = con.table("survey_responses"), con.table("customers"), con.table("surveys")
     completed = r.filter(r.workspace_id == workspace_id, r.status == "completed", r.completed_at.notnull())
     if response_ids is not None:
-        completed = completed.filter(completed.id.isin(response_ids))
+        wanted = _ids_table(response_ids)
+        completed = completed.filter(completed.id.isin(wanted.wanted_id))
     customers = c.filter(c.workspace_id == workspace_id).select(cid=c.id, segment=c.segment)
     surveys = v.filter(v.workspace_id == workspace_id).select(sid=v.id, survey=v.key)
     joined = completed.left_join(customers, completed.customer_id == customers.cid).join(
