@@ -188,8 +188,9 @@ def daily(con: ibis.BaseBackend, session: Session, workspace_id: int) -> DailySt
     stamp = data_stamp(session, workspace_id)
     with _lock:
         cached = _cache.get(key)
-    if cached is not None and cached.stamp == stamp:
-        return cached.frames
+        if cached is not None and cached.stamp == stamp:
+            _cache.move_to_end(key)
+            return cached.frames
     fresh = None if cached is None else _refreshed(con, session, workspace_id, cached, stamp)
     if fresh is None:
         fresh = engine.daily_statistics(con, workspace_id)
