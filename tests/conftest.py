@@ -15,6 +15,7 @@ _VAR = Path(tempfile.mkdtemp(prefix="patron-test-var-"))
 os.environ["PATRON_VAR_DIR"] = str(_VAR)
 os.environ["PATRON_SECRET_KEY"] = "test-secret-key-not-for-production"
 os.environ["PATRON_WEBHOOK_INTERVAL_SECONDS"] = "0"  # tests deliver webhooks explicitly
+os.environ["PATRON_DASHBOARD_WARM_UP"] = "0"  # tests count roll-ups when they ask for them
 os.environ.pop("PATRON_DATABASE_URL", None)
 
 import pytest  # noqa: E402

@@ -212,3 +212,31 @@ def test_a_response_leads_to_the_customers_page_with_all_their_answers(
     assert listed.count("data-response=") == 4 and 'href="/customers/M4"' in listed
     page = client.get("/customers/M4?lang=en").text
     assert 'data-responses="1"' in page and "NPS 0" in page, "M4 answered 0 in February 2025"
+
+
+def test_dashboard_reads_do_not_hold_writers_back(engine: Engine, dash: Dash) -> None:
+    """On SQLite a page's read session is a snapshot outside the writer queue: a slow dashboard count must
+    not make survey answers wait (inside the queue they waited for the whole count)."""
+    import threading
+
+    from sqlalchemy import text, update
+
+    from patron.web.deps import get_read_session
+
+    reading = get_read_session()
+    session = next(reading)
+    session.execute(text("SELECT count(*) FROM survey_answers")).scalar_one()
+    written = threading.Event()
+
+    def write() -> None:
+        with transaction(engine) as other:
+            other.execute(
+                update(Workspace).where(Workspace.id == dash.workspace_id).values(name="still writable")
+            )
+        written.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    writer.join(timeout=10)
+    reading.close()
+    assert written.is_set(), "the write waited for the read"

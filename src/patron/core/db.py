@@ -115,7 +115,32 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True)
 
 
+def _begin_deferred(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def make_read_engine(url: str, *, echo: bool = False) -> Engine:
+    """For pages that only read, on SQLite: a deferred transaction outside the writer queue. In WAL mode it
+    reads a snapshot while writers go on; inside the queue a slow dashboard count held every writer back."""
+    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _configure_sqlite)
+    event.listen(engine, "begin", _begin_deferred)
+    return engine
+
+
 _engine: Engine | None = None
+_read_engines: dict[int, Engine] = {}
+
+
+def get_read_engine() -> Engine:
+    """The engine for read-only work: the main engine, except on SQLite (see ``make_read_engine``)."""
+    main = get_engine()
+    if main.dialect.name != "sqlite":
+        return main
+    cached = _read_engines.get(id(main))
+    if cached is None or cached.url != main.url:
+        cached = _read_engines[id(main)] = make_read_engine(main.url.render_as_string(hide_password=False))
+    return cached
 
 
 def get_engine() -> Engine:

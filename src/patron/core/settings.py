@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     #: How often the server's background dispatcher sends due webhook deliveries; 0 turns it off (use cron
     #: with ``patron webhooks deliver`` instead).
     webhook_interval_seconds: float = 5.0
+    #: Count every workspace's dashboard roll-up when the server starts, in the background, so the first
+    #: visitor does not wait for it (seconds at a million responses).
+    dashboard_warm_up: bool = True
 
     def resolved_database_url(self) -> str:
         """The embedded SQLite file under ``var/`` unless a server URL is configured."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -200,6 +200,16 @@ def daily(con: ibis.BaseBackend, session: Session, workspace_id: int) -> DailySt
         while len(_cache) > MAX_WORKSPACES:
             _cache.popitem(last=False)
     return fresh
+
+
+def warm_up(con_for_thread: Callable[[], ibis.BaseBackend], session_factory: Callable[[], Session]) -> int:
+    """Count the roll-up of every workspace that has answers (run in the background at server start)."""
+    con = con_for_thread()
+    with session_factory() as session:
+        ids = list(session.scalars(select(SurveyResponse.workspace_id).distinct()))
+        for workspace_id in ids:
+            daily(con, session, workspace_id)
+    return len(ids)
 
 
 class MetricSource:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,10 +19,12 @@ from patron import __version__
 from patron.commerce.api import router as commerce_router
 from patron.core.api import router as workspace_router
 from patron.core.clock import utcnow
-from patron.core.db import transaction
+from patron.core.db import get_read_engine, session_factory, transaction
 from patron.core.settings import get_settings
 from patron.customers.api import router as customers_router
+from patron.dashboard import rollup
 from patron.metrics.api import router as metrics_router
+from patron.metrics.service import operational_connection
 from patron.surveys.api import responses_router
 from patron.surveys.api import router as surveys_router
 from patron.web import dashboard_pages, pages, survey_pages
@@ -51,10 +54,21 @@ def _deliver_once() -> None:
         webhooks.deliver_due(session, post=webhooks.http_post, now=utcnow())
 
 
+def _warm_dashboards() -> None:
+    try:
+        counted = rollup.warm_up(operational_connection, session_factory(get_read_engine()))
+        log.info("dashboard roll-ups counted for %d workspaces", counted)
+    except Exception:  # a failed warm-up only means the first visitor counts it
+        log.exception("dashboard warm-up failed")
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    interval = get_settings().webhook_interval_seconds
+    settings = get_settings()
+    interval = settings.webhook_interval_seconds
     task = asyncio.create_task(_deliver_webhooks_forever(interval)) if interval > 0 else None
+    if settings.dashboard_warm_up:
+        threading.Thread(target=_warm_dashboards, name="dashboard-warm-up", daemon=True).start()
     yield
     if task is not None:
         task.cancel()

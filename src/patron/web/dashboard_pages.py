@@ -31,8 +31,8 @@ from patron.surveys import service as survey_service
 from patron.surveys.models import Survey
 from patron.surveys.texts import pick
 from patron.web import charts
-from patron.web.deps import SessionDep
-from patron.web.pages import Viewer, ViewerDep, check_csrf, render_page
+from patron.web.deps import ReadSessionDep, SessionDep
+from patron.web.pages import ReaderDep, Viewer, ViewerDep, check_csrf, render_page
 
 router = APIRouter(include_in_schema=False)
 PAGES = ("overview", "breakdowns", "retention", "responses", "surveys", "alerts")
@@ -183,12 +183,12 @@ def _show(request: Request, session: Session, viewer: Viewer, page: str) -> Resp
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
-def overview_page(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+def overview_page(request: Request, session: ReadSessionDep, viewer: ReaderDep) -> Response:
     return _show(request, session, viewer, "overview")
 
 
 @router.get("/dashboard/{page}", response_class=HTMLResponse)
-def dashboard_page(page: str, request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+def dashboard_page(page: str, request: Request, session: ReadSessionDep, viewer: ReaderDep) -> Response:
     if page not in BUILDERS:
         raise NotFound("request.not_found", path=request.url.path)
     return _show(request, session, viewer, page)
@@ -198,8 +198,8 @@ def dashboard_page(page: str, request: Request, session: SessionDep, viewer: Vie
 def export(
     page: str,
     request: Request,
-    session: SessionDep,
-    viewer: ViewerDep,
+    session: ReadSessionDep,
+    viewer: ReaderDep,
     table: Annotated[str, Query(max_length=32)],
     format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
 ) -> Response:
@@ -247,7 +247,7 @@ def set_survey_status(
 
 
 @router.get("/dashboard/surveys/{key}/preview", response_class=HTMLResponse)
-def preview_survey(key: str, request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+def preview_survey(key: str, request: Request, session: ReadSessionDep, viewer: ReaderDep) -> Response:
     """The survey as a respondent sees it, all questions on one page, in the chosen language; not answerable."""
     survey = survey_service.get_survey(session, workspace_id=viewer.workspace.id, key=key)
     definition = survey_service.definition_of(survey)

@@ -11,7 +11,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from patron.core import service as core_service
-from patron.core.db import session_factory, transaction
+from patron.core.db import get_read_engine, session_factory, transaction
 from patron.core.errors import Unauthorized
 from patron.core.i18n import negotiate, normalize_locale
 from patron.core.keycache import recent_keys
@@ -26,6 +26,16 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_read_session() -> Iterator[Session]:
+    """For pages that only read: on SQLite a snapshot outside the writer queue, so a slow page never holds
+    writers (survey answers) back."""
+    with session_factory(get_read_engine())() as session, session.begin():
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 T = TypeVar("T")
 
 

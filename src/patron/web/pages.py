@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from patron.commerce import service as commerce_service
 from patron.core import service as core_service
@@ -18,7 +19,7 @@ from patron.core.models import User, Workspace
 from patron.core.settings import get_settings
 from patron.customers import service as customer_service
 from patron.dashboard import service as dashboard_service
-from patron.web.deps import SessionDep, page_locale
+from patron.web.deps import ReadSessionDep, SessionDep, page_locale
 from patron.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -50,6 +51,15 @@ def check_csrf(request: Request, token: str) -> None:
 
 
 def current_viewer(request: Request, session: SessionDep) -> Viewer:
+    return _viewer(request, session)
+
+
+def current_reader(request: Request, session: ReadSessionDep) -> Viewer:
+    """The logged-in person, for pages that only read (their session is a read-only snapshot)."""
+    return _viewer(request, session)
+
+
+def _viewer(request: Request, session: Session) -> Viewer:
     user_id, workspace_id = request.session.get("uid"), request.session.get("ws")
     if not isinstance(user_id, int) or not isinstance(workspace_id, int):
         raise LoginRequired
@@ -62,6 +72,7 @@ def current_viewer(request: Request, session: SessionDep) -> Viewer:
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
+ReaderDep = Annotated[Viewer, Depends(current_reader)]
 
 
 def _remember_language(request: Request, response: Response) -> Response:
