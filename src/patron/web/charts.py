@@ -84,14 +84,19 @@ def benchmark(nps: Kpi, reference: Benchmark, t: Translate) -> dict[str, Any]:
     )  # fmt: skip
 
 
-def bars(labels: list[str], rows: Sequence[Kpi], label: str) -> dict[str, Any]:
-    """One bar per slice; slices below the minimum sample are grey."""
+#: Bars start from the scale's own ends: a zoomed axis would turn a 1-point gap into a wall.
+SCALE_ENDS = {"nps": (-100, 100), "csat": (0, 100), "response_rate": (0, 100), "ces": (1, 7)}
+
+
+def bars(labels: list[str], rows: Sequence[Kpi], label: str, metric: str) -> dict[str, Any]:
+    """One bar per slice on the metric's whole scale; slices below the minimum sample are grey."""
     data = [
         {"value": _round(k.value), "itemStyle": {"color": ACCENT if k.sufficient else GREY}} for k in rows
     ]
+    low, high = SCALE_ENDS[metric]
     return _base(
         tooltip={"trigger": "item"},
-        xAxis={"type": "value", "scale": True},
+        xAxis={"type": "value", "min": low, "max": high},
         yAxis={"type": "category", "data": labels, "inverse": True},
         series=[{"name": label, "type": "bar", "data": data, "label": {"show": True, "position": "right"}}],
     )

@@ -84,7 +84,7 @@ def _breakdowns(
     source = rollup.MetricSource(operational_connection(), session, viewer.workspace.id)
     view = service.breakdown(source, filters, metric, dimension, viewer.locale)
     t = _t(viewer)
-    figures = {"breakdown": charts.bars(view.labels, view.rows, t(f"metric.{metric}")),
+    figures = {"breakdown": charts.bars(view.labels, view.rows, t(f"metric.{metric}"), metric),
                "heatmap": charts.heatmap(view.heatmap)}  # fmt: skip
     context = {"view": view, "metrics": service.KPI_METRICS, "dimensions": service.BREAKDOWN_DIMENSIONS,
                "extra": {"metric": metric, "by": dimension}}  # fmt: skip
