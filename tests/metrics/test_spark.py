@@ -40,15 +40,20 @@ def spark_ready() -> None:
         pytest.skip(reason)
 
 
+def _exported(engine: Engine, world: tuple[int, dict[str, Any]], folder: Path) -> tuple[int, Any, Any]:
+    """The world's workspace, its operational connection, and Spark reading its Parquet export."""
+    from patron.metrics import spark
+
+    workspace_id, cons = world
+    operational = cons[engine.dialect.name]
+    export_parquet(operational, workspace_id, folder)
+    return workspace_id, operational, spark.open_parquet(folder)
+
+
 def test_satisfaction_metrics_on_spark_match(
     spark_ready: None, engine: Engine, tmp_path: Path, backends: tuple[int, dict[str, Any]]
 ) -> None:
-    from patron.metrics import spark
-
-    workspace_id, cons = backends
-    operational = cons[engine.dialect.name]
-    export_parquet(operational, workspace_id, tmp_path / "export")
-    on_spark = spark.open_parquet(tmp_path / "export")
+    workspace_id, operational, on_spark = _exported(engine, backends, tmp_path / "export")
     on_duckdb = open_parquet(tmp_path / "export")
     for query in QUERIES:
         expected = _approx(metric(operational, workspace_id, query))
@@ -65,12 +70,7 @@ def test_satisfaction_metrics_on_spark_match(
 def test_purchase_metrics_on_spark_match(
     spark_ready: None, engine: Engine, tmp_path: Path, shop: tuple[int, dict[str, Any]]
 ) -> None:
-    from patron.metrics import spark
-
-    workspace_id, cons = shop
-    operational = cons[engine.dialect.name]
-    export_parquet(operational, workspace_id, tmp_path / "export")
-    on_spark = spark.open_parquet(tmp_path / "export")
+    workspace_id, operational, on_spark = _exported(engine, shop, tmp_path / "export")
     for grain in ("month", "week"):
         assert commerce.retention(on_spark, workspace_id, grain=grain) == commerce.retention(
             operational, workspace_id, grain=grain
