@@ -36,7 +36,7 @@ def _kpis(page: str) -> dict[str, dict[str, str]]:
 def test_overview_shows_the_engines_numbers_for_the_same_filter(
     client: TestClient, dash: Dash, segment: str
 ) -> None:
-    log_in(client, dash, dash.admin)
+    log_in(client, dash.slug, dash.admin)
     page = client.get(f"/dashboard?{JAN_FEB}&segment={segment}")
     assert page.status_code == 200
     shown = _kpis(page.text)
@@ -53,7 +53,7 @@ def test_overview_shows_the_engines_numbers_for_the_same_filter(
 
 
 def test_overview_in_traditional_chinese_with_warnings_and_benchmark(client: TestClient, dash: Dash) -> None:
-    landing = log_in(client, dash, dash.admin)
+    landing = log_in(client, dash.slug, dash.admin)
     assert 'data-page="overview"' in landing, "people land on the dashboard"
     page = client.get(f"/dashboard?{JAN_FEB}").text
     assert '<html lang="zh-Hant">' in page
@@ -67,7 +67,7 @@ def test_overview_in_traditional_chinese_with_warnings_and_benchmark(client: Tes
 
 
 def test_every_page_renders_in_every_language(client: TestClient, dash: Dash) -> None:
-    log_in(client, dash, dash.viewer)
+    log_in(client, dash.slug, dash.viewer)
     for lang in ("zh-Hant", "zh-Hans", "en"):
         for page in ("", "/breakdowns", "/retention", "/responses", "/surveys", "/alerts"):
             answer = client.get(f"/dashboard{page}?{JAN_FEB}&lang={lang}")
@@ -79,7 +79,7 @@ def test_every_page_renders_in_every_language(client: TestClient, dash: Dash) ->
 
 
 def test_filters_are_in_every_link_so_a_view_can_be_shared(client: TestClient, dash: Dash) -> None:
-    log_in(client, dash, dash.admin)
+    log_in(client, dash.slug, dash.admin)
     page = client.get(f"/dashboard/breakdowns?{JAN_FEB}&segment=vip&metric=csat&by=city").text
     assert (
         'href="/dashboard/retention?period=custom&amp;since=2025-01-01&amp;until=2025-02-28&amp;segment=vip'
@@ -92,7 +92,7 @@ def test_filters_are_in_every_link_so_a_view_can_be_shared(client: TestClient, d
 
 
 def test_bad_filters_get_the_page_back_with_the_problem_named(client: TestClient, dash: Dash) -> None:
-    log_in(client, dash, dash.admin)
+    log_in(client, dash.slug, dash.admin)
     cases = {
         "/dashboard?period=fortnight": "未知的期間「fortnight」",
         "/dashboard?since=2025-02-30&until=2025-03-01": "「since」不是日期：「2025-02-30」",
@@ -109,7 +109,7 @@ def test_bad_filters_get_the_page_back_with_the_problem_named(client: TestClient
 
 
 def test_exports_are_the_tables_for_the_filters_in_the_url(client: TestClient, dash: Dash) -> None:
-    log_in(client, dash, dash.admin)
+    log_in(client, dash.slug, dash.admin)
     csv = client.get(f"/dashboard/breakdowns/export?{JAN_FEB}&by=segment&table=breakdown&format=csv&lang=en")
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert (
@@ -130,14 +130,14 @@ def test_exports_are_the_tables_for_the_filters_in_the_url(client: TestClient, d
 
 
 def test_viewers_read_and_admins_change(client: TestClient, dash: Dash, engine: Engine) -> None:
-    page = log_in(client, dash, dash.viewer)
+    page = log_in(client, dash.slug, dash.viewer)
     surveys_page = client.get("/dashboard/surveys").text
     assert "停用</button>" not in surveys_page, "a viewer gets no switch"
     refused = client.post("/dashboard/surveys/relationship_nps/status", data={"status": "closed", "csrf": csrf_of(page)},
                           headers={"accept": "text/html"})  # fmt: skip
     assert refused.status_code == 403 and "viewer" in refused.text
     client.post("/logout", data={"csrf": csrf_of(page)})
-    page = log_in(client, dash, dash.admin)
+    page = log_in(client, dash.slug, dash.admin)
     done = client.post("/dashboard/surveys/relationship_nps/status?next=/dashboard/surveys%3Fperiod%3D30d",
                        data={"status": "closed", "csrf": csrf_of(page)}, follow_redirects=False)  # fmt: skip
     assert done.status_code == 303 and done.headers["location"] == "/dashboard/surveys?period=30d"
@@ -149,7 +149,7 @@ def test_viewers_read_and_admins_change(client: TestClient, dash: Dash, engine: 
 
 
 def test_alert_settings_save_whole_or_not_at_all(client: TestClient, dash: Dash, engine: Engine) -> None:
-    page = log_in(client, dash, dash.admin)
+    page = log_in(client, dash.slug, dash.admin)
     form = {"csrf": csrf_of(page), "nps.max_drop": "50", "nps.significant_only": "", "csat.max_drop": "5",
             "csat.significant_only": "1", "ces.max_drop": "abc", "response_rate.max_drop": "5",
             "industry": "airlines", "nps_benchmark": ""}  # fmt: skip
@@ -173,7 +173,7 @@ def test_alert_settings_save_whole_or_not_at_all(client: TestClient, dash: Dash,
 
 
 def test_survey_preview_in_each_language_cannot_be_submitted(client: TestClient, dash: Dash) -> None:
-    log_in(client, dash, dash.viewer)
+    log_in(client, dash.slug, dash.viewer)
     for lang, title in (("zh-Hant", "推薦"), ("zh-Hans", "推荐"), ("en", "recommend")):
         page = client.get(f"/dashboard/surveys/relationship_nps/preview?lang={lang}")
         assert page.status_code == 200 and title in page.text
@@ -185,9 +185,7 @@ def test_one_workspace_never_sees_another(
     client: TestClient, dash: Dash, engine: Engine, tmp_path: Path
 ) -> None:
     other = make_tenant(engine, tmp_path / "other")
-    form = client.get("/login")
-    client.post("/login", data={"workspace": other.workspace.slug, "email": other.admin_email,
-                                "password": "a long enough password", "csrf": csrf_of(form.text)})  # fmt: skip
+    log_in(client, other.workspace.slug, other.admin_email)
     page = client.get(f"/dashboard?{JAN_FEB}").text
     assert _kpis(page)["nps"]["value"] == "" and "relationship_nps" not in page
     assert (
@@ -207,7 +205,7 @@ def test_pages_need_a_login(client: TestClient) -> None:
 def test_a_response_leads_to_the_customers_page_with_all_their_answers(
     client: TestClient, dash: Dash
 ) -> None:
-    log_in(client, dash, dash.admin)
+    log_in(client, dash.slug, dash.admin)
     listed = client.get(f"/dashboard/responses?{JAN_FEB}&band=detractor&lang=en").text
     assert listed.count("data-response=") == 4 and 'href="/customers/M4"' in listed
     page = client.get("/customers/M4?lang=en").text

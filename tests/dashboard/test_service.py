@@ -73,7 +73,11 @@ def test_overview_numbers_are_the_hand_computed_ones(engine: Engine, dash: Dash)
 
 
 def test_change_against_the_previous_period_and_its_significance(engine: Engine, dash: Dash) -> None:
-    nps = _overview(engine, dash, _filters(**FEBRUARY)).kpis["nps"]
+    view = _overview(engine, dash, _filters(**FEBRUARY))
+    assert (view.responses, view.previous_responses) == (6, 5), (
+        "member's six in February, vip's five on 15 January"
+    )
+    nps = view.kpis["nps"]
     assert nps.value == pytest.approx(-100 / 6) and nps.previous == pytest.approx(40.0)
     assert nps.change == pytest.approx(-56.6667, abs=1e-4) and nps.direction == "down"
     # SE(Jan) = 100·√((0.8 − 0.4²)/5) = 35.777; SE(Feb) = 100·√((5/6 − (1/6)²)/6) = 36.641;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,3 +108,19 @@ def fuzz_tenant(engine: Engine, tmp_path: Path, client: TestClient) -> Tenant:
     document = templates()["relationship_nps"].model_dump(mode="json", exclude_none=True)
     client.post("/api/v1/surveys", headers=tenant.headers, json=document)
     return tenant
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the page's form."""
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "form without CSRF token"
+    return match.group(1)
+
+
+def log_in(client: TestClient, workspace_slug: str, email: str, password: str = PASSWORD) -> str:
+    """Log in through the form, as a browser would; returns the page landed on."""
+    form = client.get("/login")
+    answer = client.post("/login", data={"workspace": workspace_slug, "email": email, "password": password,
+                                         "csrf": csrf_of(form.text)})  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    return answer.text

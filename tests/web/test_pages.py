@@ -6,27 +6,11 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.web.conftest import PASSWORD, Tenant
+from tests.web.conftest import PASSWORD, Tenant, csrf_of, log_in
 
 
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, "form without CSRF token"
-    return match.group(1)
-
-
-def login(client: TestClient, tenant: Tenant, password: str = PASSWORD) -> str:
-    form = client.get("/login")
-    answer = client.post(
-        "/login",
-        data={
-            "workspace": tenant.workspace.slug,
-            "email": tenant.admin_email,
-            "password": password,
-            "csrf": _csrf(form.text),
-        },
-    )
-    return answer.text
+def login(client: TestClient, tenant: Tenant) -> str:
+    return log_in(client, tenant.workspace.slug, tenant.admin_email)
 
 
 def test_pages_need_a_login(client: TestClient) -> None:
@@ -43,7 +27,7 @@ def test_wrong_password_says_so_in_the_users_language(client: TestClient, tenant
             "workspace": tenant.workspace.slug,
             "email": tenant.admin_email,
             "password": "wrong!!",
-            "csrf": _csrf(form.text),
+            "csrf": csrf_of(form.text),
         },
     )
     assert answer.status_code == 401 and "电子邮件或密码错误。" in answer.text
@@ -105,5 +89,5 @@ def test_customer_search_and_story_page(client: TestClient, tenant: Tenant) -> N
 
 def test_logout_ends_the_session(client: TestClient, tenant: Tenant) -> None:
     html = login(client, tenant)
-    client.post("/logout", data={"csrf": _csrf(html)})
+    client.post("/logout", data={"csrf": csrf_of(html)})
     assert client.get("/", follow_redirects=False).status_code == 303

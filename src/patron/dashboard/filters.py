@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
@@ -105,7 +105,3 @@ def parse_filters(params: Mapping[str, str], *, today: date) -> Filters:
     segment = (params.get("segment") or "").strip()[:64] or None
     survey = (params.get("survey") or "").strip()[:64] or None
     return Filters(period, window, segment, survey, grain)
-
-
-def with_period(filters: Filters, window: Period) -> Filters:
-    return replace(filters, period="custom", window=window)

@@ -89,6 +89,34 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+def completed_between(
+    workspace_id: int, since: date, until: date, survey: str | None, where: tuple[tuple[str, str], ...]
+) -> list[Any]:
+    """Conditions on survey_responses: completed on the UTC days ``since``…``until``, of ``survey`` when
+    given, of customers whose attributes (segment, city) equal the ``where`` values."""
+    r, c = SurveyResponse, Customer
+    conditions: list[Any] = [
+        r.workspace_id == workspace_id,
+        r.status == "completed",
+        r.completed_at >= _day_bounds(since)[0],
+        r.completed_at < _day_bounds(until)[1],
+    ]
+    if survey is not None:
+        conditions.append(
+            r.survey_id.in_(
+                select(Survey.id).where(Survey.workspace_id == workspace_id, Survey.key == survey)
+            )
+        )
+    for dimension, value in where:
+        column = {"segment": c.segment, "city": c.city}.get(dimension)
+        if column is None:
+            raise PatronError("metrics.unknown_dimension", dimension=dimension, choices="segment, city")
+        conditions.append(
+            r.customer_id.in_(select(c.id).where(c.workspace_id == workspace_id, column == value))
+        )
+    return conditions
+
+
 def _utc_days(moments: Iterable[datetime | None]) -> set[date]:
     return {moment.astimezone(UTC).date() for moment in moments if moment is not None}
 
@@ -237,28 +265,6 @@ class MetricSource:
         """Completed responses in the days, of any survey type."""
         if self.cached:
             return engine.responses_from_daily(self._rollup(), since, until, survey, where)
-        r, c, v = SurveyResponse, Customer, Survey
-        start = datetime.combine(since, time.min, tzinfo=UTC)
-        end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC)
-        query = (
-            select(func.count())
-            .select_from(r)
-            .where(
-                r.workspace_id == self.workspace_id,
-                r.status == "completed",
-                r.completed_at >= start,
-                r.completed_at < end,
-            )
-        )
-        if survey is not None:
-            query = query.where(
-                r.survey_id.in_(select(v.id).where(v.workspace_id == self.workspace_id, v.key == survey))
-            )
-        for dimension, value in where:
-            column = {"segment": c.segment, "city": c.city}.get(dimension)
-            if column is None:
-                raise PatronError("metrics.unknown_dimension", dimension=dimension, choices="segment, city")
-            query = query.where(
-                r.customer_id.in_(select(c.id).where(c.workspace_id == self.workspace_id, column == value))
-            )
+        conditions = completed_between(self.workspace_id, since, until, survey, where)
+        query = select(func.count()).select_from(SurveyResponse).where(*conditions)
         return int(self.session.scalar(query) or 0)

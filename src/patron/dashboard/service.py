@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import ibis
@@ -22,7 +22,7 @@ from patron.core.i18n import translate
 from patron.core.models import Workspace
 from patron.customers.models import Customer
 from patron.dashboard.filters import Filters, Period
-from patron.dashboard.rollup import MetricSource
+from patron.dashboard.rollup import MetricSource, completed_between
 from patron.dashboard.tables import Column, DataTable
 from patron.metrics import commerce, stats
 from patron.metrics.benchmarks import Benchmark, benchmark_for
@@ -47,7 +47,6 @@ class Kpi:
     n: int
     sufficient: bool
     previous: float | None = None
-    previous_n: int = 0
     change: float | None = None
     p_value: float | None = None
     significant: bool | None = None
@@ -79,14 +78,13 @@ def first(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def kpi(metric: str, current: dict[str, Any] | None, previous: dict[str, Any] | None) -> Kpi:
     if current is None:
-        previous_value = None if previous is None else previous["value"]
-        return Kpi(metric, None, None, None, 0, False, previous_value, int(previous["n"]) if previous else 0)
+        return Kpi(metric, None, None, None, 0, False, None if previous is None else previous["value"])
     result = Kpi(metric, current["value"], current["ci_low"], current["ci_high"], int(current["n"]),
                  bool(current["sufficient"]))  # fmt: skip
     if previous is None or previous["value"] is None or current["value"] is None:
         return result
     comparison = stats.compare(current["value"], current["se"], previous["value"], previous["se"])
-    return replace(result, previous=previous["value"], previous_n=int(previous["n"]),
+    return replace(result, previous=previous["value"],
                    change=current["value"] - previous["value"],
                    p_value=None if comparison is None else comparison.p_value,
                    significant=None if comparison is None else comparison.significant)  # fmt: skip
@@ -187,27 +185,8 @@ def labels(locale: str) -> Callable[..., str]:
     return t
 
 
-def _window_bounds(window: Period) -> tuple[datetime, datetime]:
-    """UTC bounds, as the metrics engine uses (grouping in the workspace's zone is not done yet)."""
-    start = datetime.combine(window.since, time.min, tzinfo=UTC)
-    return start, datetime.combine(window.until + timedelta(days=1), time.min, tzinfo=UTC)
-
-
 def _response_filters(workspace_id: int, filters: Filters, window: Period) -> list[Any]:
-    start, end = _window_bounds(window)
-    conditions: list[Any] = [
-        SurveyResponse.workspace_id == workspace_id,
-        SurveyResponse.status == "completed",
-        SurveyResponse.completed_at >= start,
-        SurveyResponse.completed_at < end,
-    ]
-    if filters.survey:
-        conditions.append(SurveyResponse.survey_id.in_(
-            select(Survey.id).where(Survey.workspace_id == workspace_id, Survey.key == filters.survey)))  # fmt: skip
-    if filters.segment:
-        conditions.append(SurveyResponse.customer_id.in_(
-            select(Customer.id).where(Customer.workspace_id == workspace_id, Customer.segment == filters.segment)))  # fmt: skip
-    return conditions
+    return completed_between(workspace_id, window.since, window.until, filters.survey, filters.where())
 
 
 @dataclass

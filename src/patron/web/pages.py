@@ -127,7 +127,7 @@ def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") ->
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, viewer: ViewerDep) -> Response:
+def home(request: Request, viewer: ReaderDep) -> Response:
     """People land on the dashboard; the language choice travels with them."""
     return RedirectResponse(
         "/dashboard" + (f"?{request.url.query}" if request.url.query else ""), status_code=303
@@ -135,7 +135,7 @@ def home(request: Request, viewer: ViewerDep) -> Response:
 
 
 @router.get("/workspace", response_class=HTMLResponse)
-def workspace_data(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+def workspace_data(request: Request, session: ReadSessionDep, viewer: ReaderDep) -> Response:
     """What data the workspace holds and for which period."""
     totals = commerce_service.workspace_totals(session, workspace=viewer.workspace)
     return render_page(request, viewer, "home.html", {"totals": totals})
@@ -144,8 +144,8 @@ def workspace_data(request: Request, session: SessionDep, viewer: ViewerDep) -> 
 @router.get("/customers", response_class=HTMLResponse)
 def customers(
     request: Request,
-    session: SessionDep,
-    viewer: ViewerDep,
+    session: ReadSessionDep,
+    viewer: ReaderDep,
     q: Annotated[str, Query(max_length=200)] = "",
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
@@ -158,7 +158,7 @@ def customers(
 
 
 @router.get("/customers/{external_id}", response_class=HTMLResponse)
-def customer_page(external_id: str, request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
+def customer_page(external_id: str, request: Request, session: ReadSessionDep, viewer: ReaderDep) -> Response:
     story = customer_service.customer_story(session, workspace=viewer.workspace, external_id=external_id)
     customer = customer_service.get_customer(
         session, workspace_id=viewer.workspace.id, external_id=external_id
