@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from patron.core.errors import PatronError
-from patron.metrics.engine import MetricQuery, connect, metric
+from patron.metrics.engine import MetricQuery, connect, metric, previous_period
 from tests.metrics.world import metrics_world
 
 SURVEY_TABLES = ("survey_answers", "survey_responses", "survey_invitations", "customers", "surveys")
@@ -146,6 +146,22 @@ def test_each_period_is_compared_with_the_one_before(backends: tuple[int, dict[s
         assert february["change"] == pytest.approx(-56.667, abs=1e-3), name
         assert february["change_p_value"] == pytest.approx(0.268, abs=1e-3), name
         assert february["change_significant"] is False
+
+
+@pytest.mark.parametrize(
+    ("start", "grain", "before"),
+    [
+        (date(2025, 3, 1), "day", date(2025, 2, 28)),
+        (date(2025, 1, 6), "week", date(2024, 12, 30)),
+        (date(2025, 1, 1), "month", date(2024, 12, 1)),
+        (date(2025, 3, 1), "month", date(2025, 2, 1)),
+        (date(2025, 1, 1), "quarter", date(2024, 10, 1)),
+        (date(2025, 10, 1), "quarter", date(2025, 7, 1)),
+        (date(2024, 1, 1), "year", date(2023, 1, 1)),
+    ],
+)
+def test_the_period_before_crosses_years(start: date, grain: str, before: date) -> None:
+    assert previous_period(start, grain) == before
 
 
 def test_response_rate_counts_invitations_that_went_out(backends: tuple[int, dict[str, Any]]) -> None:

@@ -4,6 +4,11 @@ The database computes only sufficient statistics per group (counts, sums, sums o
 backend computes identically; the estimates and intervals come from ``metrics.stats``. That keeps the two
 known cross-backend traps out of the numbers: PostgreSQL truncating integer division, and integer sums
 coming back as Decimal (every sum is cast to float64 before it is summed).
+
+The statistics are computed in two steps (``_statistics``): the big scan only counts answers per score,
+slice and day, and the period truncation and arithmetic run on that small histogram. Every statistic is a
+count or a sum, so the numbers are those of one pass; on DuckDB at 100M answers it took the three metrics
+from 2.5 s to about 1.1 s (truncating 100M timestamps and summing floats row by row was most of the time).
 """
 
 from __future__ import annotations
@@ -54,6 +59,9 @@ FACT_COLUMNS = (
     "question_type",
     "score",
     "completed_at",
+    #: the UTC calendar day of ``completed_at``, stored in an export: reading it instead of truncating 100M
+    #: timestamps took DuckDB over Parquet from 1.53 s to 0.79 s
+    "day",
     "touchpoint",
     "channel",
     "locale",
@@ -86,10 +94,13 @@ def answers_table(
     if f is not None and with_category:
         raise PatronError("metrics.no_category_here")
     if f is not None:
-        facts = f.filter(
-            f.workspace_id == workspace_id, f.question_type.isin(question_types), f.score.notnull()
-        )
-        return facts.mutate(score=facts.score.cast("float64")).select(*FACT_COLUMNS)
+        if "day" not in f.columns:  # an export written before the column was
+            f = f.mutate(day=f.completed_at.date())
+        facts = f.filter(f.workspace_id == workspace_id, f.score.notnull())
+        # One equality per type, unioned: the export is ordered by type, so each skips the other types' row
+        # groups, where DuckDB evaluated an IN list row by row (0.55 s of 1.7 s at 100M answers).
+        of_type = [facts.filter(facts.question_type == name).select(*FACT_COLUMNS) for name in question_types]
+        return ibis.union(*of_type) if len(of_type) > 1 else of_type[0]
     return _operational_answers(con, workspace_id, question_types, None, with_category)
 
 
@@ -139,14 +150,12 @@ def _operational_answers(
         )
         completed = completed.filter(completed.id.isin(wanted.wanted_id))
     answers = answered.select(
-        response_id=answered.response_id,
-        question_type=answered.question_type,
-        score=answered.score.cast("float64"),
+        response_id=answered.response_id, question_type=answered.question_type, score=answered.score
     )
     responses = completed.select(
         rid=completed.id, survey_id=completed.survey_id, customer_ref=completed.customer_id,
-        completed_at=completed.completed_at, touchpoint=completed.touchpoint, channel=completed.channel,
-        locale=completed.locale, response_order=completed.order_external_id,
+        completed_at=completed.completed_at, day=completed.completed_at.date(), touchpoint=completed.touchpoint,
+        channel=completed.channel, locale=completed.locale, response_order=completed.order_external_id,
     )  # fmt: skip
     customers = c.filter(c.workspace_id == workspace_id).select(cid=c.id, segment=c.segment, city=c.city)
     surveys = s.filter(s.workspace_id == workspace_id).select(sid=s.id, survey=s.key)
@@ -181,8 +190,9 @@ def invitations_table(
         went_out = ibis.union(*days) if len(days) > 1 else days[0]
     w = went_out
     sent = w.select(
-        survey_id=w.survey_id, customer_ref=w.customer_id, completed_at=w.sent_at, touchpoint=w.touchpoint,
-        locale=w.locale, score=ibis.ifelse(w.answered_at.notnull(), 1.0, 0.0), question_type=ibis.literal("response_rate"),
+        survey_id=w.survey_id, customer_ref=w.customer_id, completed_at=w.sent_at, day=w.sent_at.date(),
+        touchpoint=w.touchpoint, locale=w.locale, score=ibis.ifelse(w.answered_at.notnull(), 1, 0),
+        question_type=ibis.literal("response_rate"),
     )  # fmt: skip
     customers = c.filter(c.workspace_id == workspace_id).select(cid=c.id, segment=c.segment, city=c.city)
     surveys = s.filter(s.workspace_id == workspace_id).select(sid=s.id, survey=s.key, channel=s.channel)
@@ -190,7 +200,7 @@ def invitations_table(
         surveys, sent.survey_id == surveys.sid
     )
     return joined.select(
-        "score", "completed_at", "touchpoint", "channel", "locale", "segment", "city", "survey"
+        "score", "completed_at", "day", "touchpoint", "channel", "locale", "segment", "city", "survey"
     )
 
 
@@ -230,8 +240,9 @@ class MetricQuery:
         return CATEGORY in self.by or any(name == CATEGORY for name, _ in self.where)
 
 
-def _sliced(t: ir.Table, query: MetricQuery) -> tuple[ir.Table, list[Any], list[str]]:
-    """The period filter, the survey filter and the grouping keys every metric query shares."""
+def _sliced(t: ir.Table, query: MetricQuery) -> ir.Table:
+    """The period, survey and attribute filters every metric query shares; a slice without the attribute is
+    labelled "(none)"."""
     if query.since is not None:
         t = t.filter(t.completed_at >= datetime.combine(query.since, datetime.min.time()))
     if query.until is not None:
@@ -242,27 +253,47 @@ def _sliced(t: ir.Table, query: MetricQuery) -> tuple[ir.Table, list[Any], list[
         t = t.filter(t.survey == query.survey)
     for dimension, value in query.where:
         t = t.filter(t[dimension] == value)
-    keys: list[Any] = [t[d].fill_null("(none)").name(d) for d in query.by]
-    if query.grain is not None:
-        keys.append(t.completed_at.truncate(GRAINS[query.grain]).name("period"))
-    return t, keys, [*query.by, *(["period"] if query.grain else [])]
+    return t.mutate(**{d: t[d].fill_null("(none)") for d in query.by}) if query.by else t
 
 
-def _aggregates(score: ir.FloatingColumn, metrics: tuple[str, ...], csat_scale: int) -> dict[str, Any]:
-    one, zero = ibis.literal(1.0), ibis.literal(0.0)
-    aggregates: dict[str, Any] = {"n": score.count()}
+def _statistics(
+    t: ir.Table,
+    keys: tuple[str, ...],
+    grain: str | None,
+    metrics: tuple[str, ...],
+    csat_scales: tuple[int, ...],
+) -> ir.Table:
+    """Sufficient statistics per ``keys`` (columns of ``t``) and period of ``grain``, in two steps: how many
+    answers gave each score per slice and day, then the counts and sums from that histogram.
+
+    ``satisfied_<scale>`` is given per CSAT scale; one scale's is also ``satisfied``."""
+    first: list[Any] = [t[k] for k in keys]
+    if grain is not None:
+        first.append(t.day)
+    counts = t.group_by([*first, t.score]).aggregate(answers=t.count())
+    second: list[Any] = [counts[k] for k in keys]
+    if grain == "day":
+        second.append(counts.day.name("period"))
+    elif grain is not None:
+        second.append(counts.day.truncate(GRAINS[grain]).name("period"))
+    # cast before summing: PostgreSQL sums integers into numeric, which comes back as Decimal
+    answers, score = counts.answers.cast("float64"), counts.score.cast("float64")
+
+    def answers_where(condition: ir.BooleanValue) -> ir.FloatingScalar:
+        return ibis.ifelse(condition, answers, 0.0).sum()
+
+    aggregates: dict[str, Any] = {"n": answers.sum()}
     if "nps" in metrics:
-        aggregates |= {
-            "promoters": ibis.ifelse(score >= 9, one, zero).sum(),
-            "detractors": ibis.ifelse(score <= 6, one, zero).sum(),
-        }
-    if "csat" in metrics:
-        aggregates |= {"satisfied": ibis.ifelse(score >= CSAT_TOP_BOX[csat_scale], one, zero).sum()}
+        aggregates |= {"promoters": answers_where(score >= 9), "detractors": answers_where(score <= 6)}
+    for scale in csat_scales:
+        aggregates[f"satisfied_{scale}"] = answers_where(score >= CSAT_TOP_BOX[scale])
+    if len(csat_scales) == 1:
+        aggregates["satisfied"] = answers_where(score >= CSAT_TOP_BOX[csat_scales[0]])
     if "response_rate" in metrics:
-        aggregates |= {"answered": score.sum()}
-    if "csat" in metrics or "ces" in metrics:
-        aggregates |= {"total": score.sum(), "total_sq": (score * score).sum()}
-    return aggregates
+        aggregates["answered"] = (score * answers).sum()
+    if csat_scales or "ces" in metrics:
+        aggregates |= {"total": (score * answers).sum(), "total_sq": (score * score * answers).sum()}
+    return counts.group_by(second).aggregate(**aggregates) if second else counts.aggregate(**aggregates)
 
 
 def _run(grouped: ir.Table, order: list[str]) -> pd.DataFrame:
@@ -275,6 +306,10 @@ def _run(grouped: ir.Table, order: list[str]) -> pd.DataFrame:
     return frame
 
 
+def _order(query: MetricQuery) -> list[str]:
+    return [*query.by, *(["period"] if query.grain else [])]
+
+
 def sufficient_statistics(con: ibis.BaseBackend, workspace_id: int, query: MetricQuery) -> pd.DataFrame:
     """Per group: n and the counts or sums the estimate needs. Runs entirely in the backend."""
     query.validate()
@@ -284,9 +319,9 @@ def sufficient_statistics(con: ibis.BaseBackend, workspace_id: int, query: Metri
         if query.metric == "response_rate"
         else answers_table(con, workspace_id, (query.metric,), with_category=query.by_category)
     )
-    t, keys, order = _sliced(base, query)
-    aggregates = _aggregates(t.score, (query.metric,), query.csat_scale)
-    return _run(t.group_by(keys).aggregate(**aggregates) if keys else t.aggregate(**aggregates), order)
+    scales = (query.csat_scale,) if query.metric == "csat" else ()
+    grouped = _statistics(_sliced(base, query), query.by, query.grain, (query.metric,), scales)
+    return _run(grouped, _order(query))
 
 
 SATISFACTION: tuple[str, ...] = ("nps", "csat", "ces")
@@ -297,11 +332,11 @@ def overview(con: ibis.BaseBackend, workspace_id: int, query: MetricQuery) -> di
     ``query.metric`` is ignored."""
     for name in SATISFACTION:
         replace(query, metric=name).validate()
-    t, keys, order = _sliced(
-        answers_table(con, workspace_id, SATISFACTION, with_category=query.by_category), query
+    answers = answers_table(con, workspace_id, SATISFACTION, with_category=query.by_category)
+    grouped = _statistics(
+        _sliced(answers, query), ("question_type", *query.by), query.grain, SATISFACTION, (query.csat_scale,)
     )
-    aggregates = _aggregates(t.score, SATISFACTION, query.csat_scale)
-    frame = _run(t.group_by([t.question_type, *keys]).aggregate(**aggregates), ["question_type", *order])
+    frame = _run(grouped, ["question_type", *_order(query)])
     results: dict[str, list[dict[str, Any]]] = {}
     for name in SATISFACTION:
         one = replace(query, metric=name)
@@ -354,8 +389,15 @@ def estimates(frame: pd.DataFrame, query: MetricQuery) -> list[dict[str, Any]]:
     return rows
 
 
-PERIOD_STEP = {"day": pd.DateOffset(days=1), "week": pd.DateOffset(weeks=1), "month": pd.DateOffset(months=1),
-               "quarter": pd.DateOffset(months=3), "year": pd.DateOffset(years=1)}  # fmt: skip
+def previous_period(start: date, grain: str) -> date:
+    """The start of the period before the one starting on ``start`` (a period start of ``grain``)."""
+    if grain == "day":
+        return start - timedelta(days=1)
+    if grain == "week":
+        return start - timedelta(weeks=1)
+    months = {"month": 1, "quarter": 3, "year": 12}[grain]
+    index = start.year * 12 + start.month - 1 - months
+    return start.replace(year=index // 12, month=index % 12 + 1)
 
 
 def with_changes(rows: list[dict[str, Any]], query: MetricQuery) -> list[dict[str, Any]]:
@@ -363,11 +405,10 @@ def with_changes(rows: list[dict[str, Any]], query: MetricQuery) -> list[dict[st
     No change is given when the previous period has no answers (a gap is not a comparison)."""
     if query.grain is None:
         return rows
-    step = PERIOD_STEP[query.grain]
     by_key = {(tuple(row[d] for d in query.by), row["period"]): row for row in rows}
     for row in rows:
-        previous_period = (pd.Timestamp(row["period"]) - step).date()
-        previous = by_key.get((tuple(row[d] for d in query.by), previous_period))
+        before = previous_period(row["period"], query.grain)
+        previous = by_key.get((tuple(row[d] for d in query.by), before))
         change = None
         if previous is not None and row["value"] is not None and previous["value"] is not None:
             change = stats.compare(row["value"], row["se"], previous["value"], previous["se"])
@@ -414,22 +455,10 @@ def daily_answers(
     con: ibis.BaseBackend, workspace_id: int, response_ids: list[int] | None = None
 ) -> pd.DataFrame:
     """The answers' part of the roll-up; of some responses only when ``response_ids`` is given."""
-    one, zero = ibis.literal(1.0), ibis.literal(0.0)
     t = answers_table(con, workspace_id, SATISFACTION, response_ids)
-    score = t.score
-    answers = t.group_by(
-        [t.question_type, t.completed_at.truncate("D").name("day"), t.segment, t.survey]
-    ).aggregate(
-        n=score.count(),
-        promoters=ibis.ifelse(score >= 9, one, zero).sum(),
-        detractors=ibis.ifelse(score <= 6, one, zero).sum(),
-        **{
-            f"satisfied_{scale}": ibis.ifelse(score >= low, one, zero).sum()
-            for scale, low in CSAT_TOP_BOX.items()
-        },
-        total=score.sum(),
-        total_sq=(score * score).sum(),
-    )
+    answers = _statistics(
+        t, ("question_type", *DAILY_DIMENSIONS), "day", SATISFACTION, tuple(CSAT_TOP_BOX)
+    ).rename(day="period")
     return _daily_frame(answers.execute())
 
 
@@ -437,11 +466,9 @@ def daily_invitations(
     con: ibis.BaseBackend, workspace_id: int, sent_days: list[date] | None = None
 ) -> pd.DataFrame:
     """The invitations' part of the roll-up; of some days only when ``sent_days`` is given."""
-    i = invitations_table(con, workspace_id, sent_days)
-    invitations = i.group_by([i.completed_at.truncate("D").name("day"), i.segment, i.survey]).aggregate(
-        n=i.score.count(), answered=i.score.sum()
-    )
-    return _daily_frame(invitations.execute())
+    invitations = invitations_table(con, workspace_id, sent_days)
+    counts = _statistics(invitations, DAILY_DIMENSIONS, "day", ("response_rate",), ())
+    return _daily_frame(counts.rename(day="period").execute())
 
 
 def daily_responses(

@@ -3,6 +3,10 @@
 Answers are written already joined with the attributes metrics slice by (``answer_facts``), so the
 analytical engines scan one table instead of joining four; purchases are written as they are stored.
 Rows stream through Arrow record batches, so memory does not grow with the export.
+
+Answers are written in the order (question type, segment, time): runs of equal values compress to almost
+nothing, and a metric of one type reads only its own row groups. At 100M answers the file is 40 MB instead
+of 333 MB, and NPS + CSAT + CES by segment × month take DuckDB 0.84 s instead of 1.17 s (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import pyarrow.parquet as pq
 from patron.metrics.engine import FACTS, answers_table
 
 EXPORTED_TYPES = ("nps", "csat", "ces", "rating")
+EXPORT_ORDER = ("question_type", "segment", "completed_at")
 ORDER_COLUMNS = ("workspace_id", "customer_id", "ordered_at", "status", "channel", "total_minor", "currency")
 
 
@@ -38,8 +43,10 @@ def _write(expression: ibis.Table, path: Path) -> int:
 def export_parquet(con: ibis.BaseBackend, workspace_id: int, folder: Path) -> dict[str, int]:
     """Write ``answer_facts.parquet`` and ``orders.parquet`` for one workspace; returns rows per file."""
     folder.mkdir(parents=True, exist_ok=True)
-    facts = answers_table(con, workspace_id, EXPORTED_TYPES).mutate(
-        workspace_id=ibis.literal(workspace_id, "int64")
+    facts = (
+        answers_table(con, workspace_id, EXPORTED_TYPES)
+        .mutate(workspace_id=ibis.literal(workspace_id, "int64"))
+        .order_by(*EXPORT_ORDER)
     )
     orders = con.table("orders")
     purchases = orders.filter(orders.workspace_id == workspace_id).select(*ORDER_COLUMNS)

@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scipy import stats as scipy_stats
+from scipy import special
 
 Z95 = 1.959963984540054  # the 97.5th percentile of the standard normal
 MIN_SAMPLE = 30
@@ -102,7 +102,9 @@ def mean_interval(n: int, total: float, total_of_squares: float) -> MeanEstimate
         return MeanEstimate(1, mean, 0.0, mean, mean)
     variance = max((total_of_squares - n * mean * mean) / (n - 1), 0.0)
     sd = math.sqrt(variance)
-    half = float(scipy_stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    # the t quantile from scipy's special function itself: stats.t.ppf's argument checking cost 100 µs a call,
+    # which a trend of hundreds of slices pays for each
+    half = float(special.stdtrit(n - 1, 0.975)) * sd / math.sqrt(n)
     return MeanEstimate(n, mean, sd, mean - half, mean + half)
 
 
@@ -124,7 +126,8 @@ def compare(value_a: float, se_a: float, value_b: float, se_b: float) -> Compari
     if se == 0:
         return None
     z = (value_a - value_b) / se
-    return Comparison(value_a - value_b, se, z, float(2 * scipy_stats.norm.sf(abs(z))))
+    # two-sided normal p-value, 2·(1 − Φ(|z|)) = erfc(|z|/√2), accurate far into the tail
+    return Comparison(value_a - value_b, se, z, math.erfc(abs(z) / math.sqrt(2)))
 
 
 def proportion_se(estimate: ProportionEstimate) -> float:
