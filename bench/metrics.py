@@ -2,7 +2,7 @@
 file, and the Parquet files ``patron export parquet`` writes) and on SQLite, next to the pandas groupby an
 analyst would otherwise write, in the same run.
 
-    python bench/metrics.py [--duckdb 100000000] [--pandas 10000000] [--sqlite 10000000] [--runs 3]
+    python bench/metrics.py [--duckdb 100000000] [--pandas 10000000 30000000] [--sqlite 10000000] [--runs 5]
 
 The answers are generated inside each database (a fact table, as an export writes it: one row per answer
 with its segment and time), so generation is not timed. pandas gets the same rows as a DataFrame. Each
@@ -134,12 +134,36 @@ def generate(folder: Path, answers: int) -> Path:
     return folder
 
 
+def compare_with_pandas(folder: Path, answers: int, runs: int) -> None:
+    """Patron and the pandas groupby on the same answers; both must count the same promoters."""
+    con = ibis.duckdb.connect(str(folder / "facts.duckdb"), threads=2, read_only=True)
+    patron_seconds, patron_result = median_seconds(lambda: together(con), runs)
+    results: list[list[dict[str, object]]] = patron_result  # type: ignore[assignment]
+    report("Patron on DuckDB", answers, patron_seconds)
+    frame = con.con.execute("SELECT question_type, score, completed_at, segment FROM answer_facts").df()
+    pandas_seconds, pandas_result = median_seconds(lambda: pandas_metrics(frame), runs)
+    expected: dict[str, pd.DataFrame] = pandas_result  # type: ignore[assignment]
+    report(
+        "pandas groupby", answers, pandas_seconds, f"Patron is {pandas_seconds / patron_seconds:.2f}× faster"
+    )
+    promoters = sum(int(row["promoters"]) for row in results[0])  # type: ignore[call-overload]
+    assert promoters == int(expected["nps"][("promoter", "sum")].sum()), "Patron and pandas disagree"
+    print(f"  same promoters counted by both: {promoters:,}")
+    shutil.rmtree(folder)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duckdb", type=int, default=100_000_000)
-    parser.add_argument("--pandas", type=int, default=10_000_000, help="the size compared with pandas")
+    parser.add_argument(
+        "--pandas",
+        type=int,
+        nargs="+",
+        default=[10_000_000, 30_000_000],
+        help="the sizes compared with pandas",
+    )
     parser.add_argument("--sqlite", type=int, default=10_000_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="patron-metrics-bench-"))
     big = generate(work / "big", args.duckdb)
@@ -157,24 +181,8 @@ def main() -> None:
     )
     shutil.rmtree(big)
 
-    small = generate(work / "small", args.pandas)
-    con = ibis.duckdb.connect(str(small / "facts.duckdb"), threads=2, read_only=True)
-    patron_seconds, patron_result = median_seconds(lambda: together(con), args.runs)
-    results: list[list[dict[str, object]]] = patron_result  # type: ignore[assignment]
-    report("Patron on DuckDB", args.pandas, patron_seconds)
-    frame = con.con.execute("SELECT question_type, score, completed_at, segment FROM answer_facts").df()
-    pandas_seconds, pandas_result = median_seconds(lambda: pandas_metrics(frame), args.runs)
-    expected: dict[str, pd.DataFrame] = pandas_result  # type: ignore[assignment]
-    report(
-        "pandas groupby",
-        args.pandas,
-        pandas_seconds,
-        f"Patron is {pandas_seconds / patron_seconds:.1f}× faster",
-    )
-    promoters = sum(int(row["promoters"]) for row in results[0])  # type: ignore[call-overload]
-    assert promoters == int(expected["nps"][("promoter", "sum")].sum()), "Patron and pandas disagree"
-    print(f"  same promoters counted by both: {promoters:,}")
-    shutil.rmtree(small)
+    for size in args.pandas:
+        compare_with_pandas(generate(work / f"pandas-{size}", size), size, args.runs)
 
     path = work / "facts.db"
     lite = sqlite3.connect(path)

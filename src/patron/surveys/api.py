@@ -16,7 +16,7 @@ from patron.surveys.schemas import (
     SurveyCreated,
     SurveyRead,
 )
-from patron.web.deps import ApiWorkspaceDep, LocaleDep, in_transaction
+from patron.web.deps import ApiWorkspaceDep, LocaleDep, in_group_commit, in_transaction
 
 router = APIRouter(prefix="/api/v1/surveys", tags=["surveys"])
 
@@ -65,7 +65,7 @@ responses_router = APIRouter(prefix="/api/v1/responses", tags=["surveys"])
 @responses_router.post("", response_model=ResponseRead, operation_id="surveys-submit_response")
 async def submit_response(submission: ResponseSubmit, workspace: ApiWorkspaceDep) -> ResponseRead:
     """Store one completed response. Retrying with the same ``client_key`` stores nothing new."""
-    return await in_transaction(service.submit_response, workspace_id=workspace.id, submission=submission)
+    return await in_group_commit(service.submit_response, workspace_id=workspace.id, submission=submission)
 
 
 @responses_router.post("/batch", response_model=BatchResult, operation_id="surveys-submit_batch")

@@ -249,7 +249,12 @@ def _response_insert(dialect: str, idempotent: bool) -> Any:
 
 
 def survey_head(session: Session, *, workspace_id: int, key: str) -> SurveyHead:
-    row = session.execute(_HEAD, {"workspace_id": workspace_id, "key": key}).one_or_none()
+    """Read once per transaction: a group commit writes many responses to the same survey in one."""
+    heads: dict[tuple[int, str], SurveyHead] = session.info.setdefault("survey_heads", {})
+    known = heads.get((workspace_id, key))
+    if known is not None:
+        return known
+    row = session.connection().execute(_HEAD, {"workspace_id": workspace_id, "key": key}).one_or_none()
     if row is None:
         raise NotFound("survey.not_found", key=key)
     survey_id, version, status = row
@@ -259,7 +264,8 @@ def survey_head(session: Session, *, workspace_id: int, key: str) -> SurveyHead:
         version,
         lambda: session.scalar(select(Survey.definition).where(Survey.id == survey_id)),
     )
-    return SurveyHead(survey_id, key, version, status, definition)
+    head = heads[(workspace_id, key)] = SurveyHead(survey_id, key, version, status, definition)
+    return head
 
 
 def _read_existing(
@@ -284,13 +290,15 @@ def submit_response(session: Session, *, workspace_id: int, submission: Response
 
     Written for throughput (integrators post thousands a minute): one light survey query with a cached
     definition, one customer look-up, one INSERT … ON CONFLICT DO NOTHING RETURNING, one multi-row insert of
-    the answers; the reply is built from what was checked, not read back."""
+    the answers; the reply is built from what was checked, not read back. Statements go to the session's
+    connection: through the ORM's execute path the same statements took about twice the time (py-spy)."""
     head = survey_head(session, workspace_id=workspace_id, key=submission.survey)
+    connection = session.connection()
     if head.status != SurveyStatus.ACTIVE.value:
         raise Conflict("survey.closed", key=head.key)
     definition = head.definition
     if submission.client_key:
-        existing_id = session.scalar(
+        existing_id = connection.scalar(
             _RESPONSE_BY_KEY, {"workspace_id": workspace_id, "client_key": submission.client_key}
         )
         if existing_id is not None:
@@ -302,7 +310,7 @@ def submit_response(session: Session, *, workspace_id: int, submission: Response
         raise InvalidAnswers(problems)
     customer_id = None
     if submission.customer_id:
-        customer_id = session.scalar(
+        customer_id = connection.scalar(
             _CUSTOMER_ID, {"workspace_id": workspace_id, "external_id": submission.customer_id}
         )
         if customer_id is None:
@@ -319,15 +327,15 @@ def submit_response(session: Session, *, workspace_id: int, submission: Response
         "order_external_id": submission.order_id, "status": ResponseStatus.COMPLETED.value, "started_at": now,
         "completed_at": now, "created_at": now, "updated_at": now, "publish_consent": submission.publish_consent,
     }  # fmt: skip
-    statement = _response_insert(session.get_bind().dialect.name, bool(submission.client_key))
-    response_id = session.scalar(statement, values)
+    statement = _response_insert(connection.dialect.name, bool(submission.client_key))
+    response_id = connection.scalar(statement, values)
     if response_id is None:  # a concurrent retry with the same key got there first
         existing = session.scalars(
             scoped(SurveyResponse, workspace_id, SurveyResponse.client_key == submission.client_key)
         ).one()
         return _same_or_conflict(session, existing, submission, head.key)
     if rows:
-        session.execute(
+        connection.execute(
             _ANSWERS_INSERT, [answer_values(workspace_id, head.id, response_id, row) for row in rows]
         )
     read = ResponseRead(

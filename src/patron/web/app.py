@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -27,7 +28,7 @@ from patron.metrics.api import router as metrics_router
 from patron.metrics.service import operational_connection
 from patron.surveys.api import responses_router
 from patron.surveys.api import router as surveys_router
-from patron.web import dashboard_pages, pages, survey_pages
+from patron.web import dashboard_pages, deps, pages, survey_pages
 from patron.web.errors import install_error_handlers
 from patron.web.templating import STATIC_DIR
 from patron.webhooks import service as webhooks
@@ -69,7 +70,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     task = asyncio.create_task(_deliver_webhooks_forever(interval)) if interval > 0 else None
     if settings.dashboard_warm_up:
         threading.Thread(target=_warm_dashboards, name="dashboard-warm-up", daemon=True).start()
+    # Everything loaded at start (modules, catalogs, compiled statements) lives as long as the process: kept
+    # out of the collector's full passes, which otherwise walk it all again and again under load.
+    gc.collect()
+    gc.freeze()
     yield
+    gc.unfreeze()
+    await run_in_threadpool(deps.group_commit.close)
     if task is not None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -1,0 +1,125 @@
+"""Group commit: many small units of work from concurrent requests written in one transaction.
+
+Each request used to pay for its own transaction: a worker-thread hop, a session, BEGIN, the writer lock on
+SQLite, COMMIT. Under load those were a large share of a survey response's cost (docs/benchmarks.md). Here
+one writer thread takes every unit of work waiting when it becomes free, runs each in a savepoint of one
+transaction and commits once; nobody's reply is sent before the commit that holds their write. At low load a
+group is one unit, so latency does not grow; under load groups grow by themselves.
+
+A unit that raises has its savepoint rolled back and gets its exception; the others are unaffected. If the
+commit itself fails, every unit of the group is run again alone, so one bad unit cannot fail the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from patron.core.db import get_engine, session_factory, transaction
+
+log = logging.getLogger("patron.groupcommit")
+
+
+@dataclass
+class _Unit:
+    work: Callable[..., Any]
+    kwargs: dict[str, Any]
+    future: Future[Any] = field(default_factory=Future)
+
+
+class GroupCommitter:
+    """Runs ``work(session, **kwargs)`` for callers on any thread; see the module docstring."""
+
+    def __init__(self, engine: Callable[[], Engine] = get_engine, max_group: int = 200) -> None:
+        self._engine = engine
+        self._max_group = max_group
+        self._waiting: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, work: Callable[..., Any], /, **kwargs: Any) -> Future[Any]:
+        """Queue one unit of work; the future holds its result (or exception) once its group is committed."""
+        unit = _Unit(work, kwargs)
+        self._ensure_writer()
+        self._waiting.put(unit)
+        return unit.future
+
+    def close(self) -> None:
+        """Finish what is queued, then stop the writer thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._waiting.put(None)
+            thread.join()
+
+    def _ensure_writer(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._write_forever, name="group-commit", daemon=True)
+                self._thread.start()
+
+    def _write_forever(self) -> None:
+        while True:
+            first = self._waiting.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < self._max_group:
+                try:
+                    unit = self._waiting.get_nowait()
+                except queue.Empty:
+                    break
+                if unit is None:  # closing: write this group, then stop
+                    self._write(group)
+                    return
+                group.append(unit)
+            self._write(group)
+
+    def _write(self, group: list[_Unit]) -> None:
+        outcomes: list[tuple[_Unit, bool, Any]] = []
+        try:
+            with session_factory(self._engine())() as session, session.begin():
+                for unit in group:
+                    outcomes.append((unit, *self._run_in_savepoint(session, unit)))
+        except Exception as error:
+            if len(group) == 1:
+                self._settle(group[0], False, error)
+                return
+            log.warning("a group of %d units failed to commit; running each alone", len(group), exc_info=True)
+            for unit in group:
+                self._write_alone(unit)
+            return
+        for unit, ok, value in outcomes:
+            self._settle(unit, ok, value)
+
+    def _write_alone(self, unit: _Unit) -> None:
+        try:
+            with transaction(self._engine()) as session:
+                result = unit.work(session, **unit.kwargs)
+        except Exception as error:
+            self._settle(unit, False, error)
+        else:
+            self._settle(unit, True, result)
+
+    @staticmethod
+    def _run_in_savepoint(session: Session, unit: _Unit) -> tuple[bool, Any]:
+        try:
+            with session.begin_nested():
+                return True, unit.work(session, **unit.kwargs)
+        except Exception as error:
+            return False, error
+
+    @staticmethod
+    def _settle(unit: _Unit, ok: bool, value: Any) -> None:
+        if ok:
+            unit.future.set_result(value)
+        else:
+            unit.future.set_exception(value)

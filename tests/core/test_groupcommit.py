@@ -1,0 +1,127 @@
+"""Group commit: units that wait together share a transaction; a failing unit loses only its own write; a
+failed commit is retried unit by unit; nobody hears back before their write is committed."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from patron.core.errors import Conflict
+from patron.core.groupcommit import GroupCommitter
+
+
+@pytest.fixture
+def probe_table(engine: Engine) -> Iterator[Engine]:
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS group_commit_probe"))
+        connection.execute(
+            text("CREATE TABLE group_commit_probe (label VARCHAR(20) PRIMARY KEY, session_id BIGINT)")
+        )
+    yield engine
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE group_commit_probe"))
+
+
+_transactions = itertools.count(1)
+
+
+def _insert(session: Session, *, label: str) -> int:
+    """Insert a row; return a number naming the session's transaction (ids of freed sessions are reused)."""
+    transaction_number: int = session.info.setdefault("number", next(_transactions))
+    session.execute(
+        text("INSERT INTO group_commit_probe (label, session_id) VALUES (:label, :session_id)"),
+        {"label": label, "session_id": transaction_number},
+    )
+    return transaction_number
+
+
+def _insert_then_refuse(session: Session, *, label: str) -> int:
+    _insert(session, label=label)
+    raise Conflict("survey.closed", key=label)
+
+
+def _labels(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return set(connection.scalars(text("SELECT label FROM group_commit_probe")))
+
+
+def _hold_writer(committer: GroupCommitter) -> tuple[threading.Event, Future[int]]:
+    """Occupy the writer with one unit until the event is set, so the next units queue up as one group."""
+    started, release = threading.Event(), threading.Event()
+
+    def blocking(session: Session) -> int:
+        started.set()
+        release.wait(10)
+        return _insert(session, label="first")
+
+    first = committer.submit(blocking)
+    assert started.wait(10)
+    return release, first
+
+
+def test_units_waiting_together_are_one_transaction(probe_table: Engine) -> None:
+    committer = GroupCommitter(lambda: probe_table)
+    try:
+        release, first = _hold_writer(committer)
+        waiting = [committer.submit(_insert, label=f"unit-{i}") for i in range(5)]
+        assert not any(f.done() for f in waiting), "nobody is answered before their commit"
+        release.set()
+        sessions = {f.result(10) for f in waiting}
+        assert first.result(10) not in sessions
+        assert len(sessions) == 1, "the five queued units were written in one transaction"
+        assert _labels(probe_table) == {"first", *(f"unit-{i}" for i in range(5))}
+    finally:
+        committer.close()
+
+
+def test_a_failing_unit_loses_only_its_own_write(probe_table: Engine) -> None:
+    committer = GroupCommitter(lambda: probe_table)
+    try:
+        release, _ = _hold_writer(committer)
+        good = committer.submit(_insert, label="kept")
+        bad = committer.submit(_insert_then_refuse, label="refused")
+        duplicate = committer.submit(_insert, label="kept")  # the primary key refuses it
+        after = committer.submit(_insert, label="also-kept")
+        release.set()
+        assert good.result(10) == after.result(10)
+        with pytest.raises(Conflict):
+            bad.result(10)
+        assert duplicate.exception(10) is not None
+        assert _labels(probe_table) == {"first", "kept", "also-kept"}
+    finally:
+        committer.close()
+
+
+def test_a_failed_commit_is_retried_unit_by_unit(probe_table: Engine) -> None:
+    committer = GroupCommitter(lambda: probe_table)
+    failures = []
+
+    def sabotage_commit(session: Session, *, label: str) -> int:
+        def refuse(committing: Session) -> None:
+            if committing.in_nested_transaction():
+                return  # releasing the unit's own savepoint fires this too
+            failures.append(label)
+            raise RuntimeError("the disk is full")
+
+        event.listen(session, "before_commit", refuse)
+        return _insert(session, label=label)
+
+    try:
+        release, _ = _hold_writer(committer)
+        a, b, c = (committer.submit(_insert, label="a"), committer.submit(sabotage_commit, label="b"),
+                   committer.submit(_insert, label="c"))  # fmt: skip
+        release.set()
+        assert a.result(10) != c.result(10), "a and c were written again, each in its own transaction"
+        with pytest.raises(RuntimeError):
+            b.result(10)
+        assert failures == ["b", "b"], "the group's commit failed, then b's own"
+    finally:
+        committer.close()
+    assert _labels(probe_table) == {"first", "a", "c"}
