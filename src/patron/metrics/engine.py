@@ -8,7 +8,8 @@ coming back as Decimal (every sum is cast to float64 before it is summed).
 The statistics are computed in two steps (``_statistics``): the big scan only counts answers per score,
 slice and day, and the period truncation and arithmetic run on that small histogram. Every statistic is a
 count or a sum, so the numbers are those of one pass; on DuckDB at 100M answers it took the three metrics
-from 2.5 s to about 1.1 s (truncating 100M timestamps and summing floats row by row was most of the time).
+from 2.5 s to 1.2 s (truncating 100M timestamps and summing floats row by row was most of the time), and
+0.6 s over an export in its order (docs/benchmarks.md).
 """
 
 from __future__ import annotations
