@@ -52,14 +52,14 @@ def _labels(engine: Engine) -> set[str]:
         return set(connection.scalars(text("SELECT label FROM group_commit_probe")))
 
 
-def _hold_writer(committer: GroupCommitter) -> tuple[threading.Event, Future[int]]:
+def _hold_writer(committer: GroupCommitter, label: str = "first") -> tuple[threading.Event, Future[int]]:
     """Occupy the writer with one unit until the event is set, so the next units queue up as one group."""
     started, release = threading.Event(), threading.Event()
 
     def blocking(session: Session) -> int:
         started.set()
         release.wait(10)
-        return _insert(session, label="first")
+        return _insert(session, label=label)
 
     first = committer.submit(blocking)
     assert started.wait(10)
@@ -125,3 +125,33 @@ def test_a_failed_commit_is_retried_unit_by_unit(probe_table: Engine) -> None:
     finally:
         committer.close()
     assert _labels(probe_table) == {"first", "a", "c"}
+
+
+def test_work_with_a_set_wise_form_runs_together_and_falls_back_one_by_one(probe_table: Engine) -> None:
+    committer = GroupCommitter(lambda: probe_table)
+    calls: list[list[str]] = []
+
+    def many(session: Session, requests: list[dict[str, str]]) -> list[object]:
+        labels = [request["label"] for request in requests]
+        calls.append(labels)
+        if "poison" in labels:
+            raise RuntimeError("a bug in the set-wise form")
+        return [_insert(session, label=label) if label != "refused" else Conflict("survey.closed", key=label)
+                for label in labels]  # fmt: skip
+
+    committer.together(_insert, many)
+    try:
+        release, _ = _hold_writer(committer)
+        first = [committer.submit(_insert, label=label) for label in ("x", "refused", "y")]
+        release.set()
+        assert first[0].result(10) == first[2].result(10)
+        assert isinstance(first[1].exception(10), Conflict)
+        release, held = _hold_writer(committer, "second")
+        second = [committer.submit(_insert, label=label) for label in ("z", "poison")]
+        release.set()
+        assert held.result(10)
+        assert second[0].result(10) and second[1].result(10), "run one by one after the set-wise form failed"
+    finally:
+        committer.close()
+    assert calls == [["x", "refused", "y"], ["z", "poison"]]
+    assert _labels(probe_table) == {"first", "second", "x", "y", "z", "poison"}

@@ -8,6 +8,10 @@ group is one unit, so latency does not grow; under load groups grow by themselve
 
 A unit that raises has its savepoint rolled back and gets its exception; the others are unaffected. If the
 commit itself fails, every unit of the group is run again alone, so one bad unit cannot fail the others.
+
+A kind of work may also have a form that does many units at once (``together``), set-wise: one statement per
+kind of row for the whole group instead of a few per unit. It returns, for each unit, its result or the
+exception it would have raised; if it raises itself, its units are run one by one instead.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class GroupCommitter:
     def __init__(self, engine: Callable[[], Engine] = get_engine, max_group: int = 200) -> None:
         self._engine = engine
         self._max_group = max_group
+        self._together: dict[Callable[..., Any], Callable[[Session, list[dict[str, Any]]], list[Any]]] = {}
         self._waiting: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -51,6 +56,12 @@ class GroupCommitter:
         self._ensure_writer()
         self._waiting.put(unit)
         return unit.future
+
+    def together(
+        self, work: Callable[..., Any], many: Callable[[Session, list[dict[str, Any]]], list[Any]]
+    ) -> None:
+        """When two or more units of ``work`` are in a group, run them as ``many(session, [kwargs, …])``."""
+        self._together[work] = many
 
     def close(self) -> None:
         """Finish what is queued, then stop the writer thread."""
@@ -87,8 +98,15 @@ class GroupCommitter:
         outcomes: list[tuple[_Unit, bool, Any]] = []
         try:
             with session_factory(self._engine())() as session, session.begin():
+                alike: dict[Callable[..., Any], list[_Unit]] = {}
                 for unit in group:
-                    outcomes.append((unit, *self._run_in_savepoint(session, unit)))
+                    alike.setdefault(unit.work, []).append(unit)
+                for work, units in alike.items():
+                    many = self._together.get(work)
+                    if many is not None and len(units) > 1:
+                        outcomes.extend(self._run_together(session, many, units))
+                    else:
+                        outcomes.extend((unit, *self._run_in_savepoint(session, unit)) for unit in units)
         except Exception as error:
             if len(group) == 1:
                 self._settle(group[0], False, error)
@@ -108,6 +126,20 @@ class GroupCommitter:
             self._settle(unit, False, error)
         else:
             self._settle(unit, True, result)
+
+    def _run_together(
+        self, session: Session, many: Callable[[Session, list[dict[str, Any]]], list[Any]], units: list[_Unit]
+    ) -> list[tuple[_Unit, bool, Any]]:
+        try:
+            with session.begin_nested():
+                results = many(session, [unit.kwargs for unit in units])
+        except Exception:
+            log.warning("%d units failed together; running each alone", len(units), exc_info=True)
+            return [(unit, *self._run_in_savepoint(session, unit)) for unit in units]
+        return [
+            (unit, not isinstance(result, Exception), result)
+            for unit, result in zip(units, results, strict=True)
+        ]
 
     @staticmethod
     def _run_in_savepoint(session: Session, unit: _Unit) -> tuple[bool, Any]:

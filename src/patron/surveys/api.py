@@ -16,7 +16,7 @@ from patron.surveys.schemas import (
     SurveyCreated,
     SurveyRead,
 )
-from patron.web.deps import ApiWorkspaceDep, LocaleDep, in_group_commit, in_transaction
+from patron.web.deps import ApiWorkspaceDep, LocaleDep, group_commit, in_group_commit, in_transaction
 
 router = APIRouter(prefix="/api/v1/surveys", tags=["surveys"])
 
@@ -60,6 +60,7 @@ async def set_status(
 
 
 responses_router = APIRouter(prefix="/api/v1/responses", tags=["surveys"])
+group_commit.together(service.submit_response, service.submit_responses)
 
 
 @responses_router.post("", response_model=ResponseRead, operation_id="surveys-submit_response")
