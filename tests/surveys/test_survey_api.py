@@ -5,15 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from patron.cli import app
 from patron.core.db import transaction
+from patron.surveys import service
 from patron.surveys.models import SurveyAnswer, SurveyResponse
 from patron.surveys.service import TEMPLATE_DIR, templates
 from tests.web.conftest import Tenant, make_tenant
@@ -117,9 +121,16 @@ def test_a_closed_survey_says_so(client: TestClient, tenant: Tenant) -> None:
     assert answer.status_code == 409 and "closed" in answer.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("race", [False, True], ids=["set-wise", "one-by-one after a race"])
 def test_batches_store_each_response_or_say_why_not(
-    client: TestClient, tenant: Tenant, engine: Engine
+    client: TestClient, tenant: Tenant, engine: Engine, monkeypatch: pytest.MonkeyPatch, race: bool
 ) -> None:
+    if race:  # another writer stored a key between the set-wise check and insert: the batch goes one by one
+
+        def raced(session: Session, requests: list[dict[str, object]]) -> list[object]:
+            raise IntegrityError("INSERT", {}, Exception("duplicate key value violates unique constraint"))
+
+        monkeypatch.setattr(service, "submit_responses", raced)
     _install(client, tenant)
     batch = {"responses": [
         {"survey": "relationship_nps", "client_key": "a", "answers": {"nps": 9}},

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
 from patron.core.clock import utcnow
@@ -527,17 +528,32 @@ def save_survey_read(session: Session, *, workspace_id: int, definition: SurveyD
 
 
 def submit_batch(session: Session, *, workspace_id: int, batch: ResponseBatch, locale: str) -> BatchResult:
-    """Each response lands or is rejected on its own (a savepoint each), with its reason in ``locale``."""
+    """Each response lands or is rejected on its own, with its reason in ``locale``. Written set-wise
+    (``submit_responses``); one by one, each in a savepoint, if another writer stored one of its keys between
+    the check and the insert."""
+    requests: list[dict[str, Any]] = [
+        {"workspace_id": workspace_id, "submission": submission} for submission in batch.responses
+    ]
+    try:
+        with session.begin_nested():
+            outcomes = submit_responses(session, requests)
+    except IntegrityError:
+        outcomes = []
+        for request in requests:
+            try:
+                with session.begin_nested():
+                    outcomes.append(submit_response(session, **request))
+            except PatronError as error:
+                outcomes.append(error)
     results: list[BatchItemResult] = []
-    for index, submission in enumerate(batch.responses):
-        try:
-            with session.begin_nested():
-                read = submit_response(session, workspace_id=workspace_id, submission=submission)
-            results.append(BatchItemResult(index=index, response=read))
-        except PatronError as error:
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, PatronError):
             results.append(BatchItemResult(index=index, error={
-                "code": error.code, "message": translate(error.code, locale, **error.params), "details": error.details(locale),
+                "code": outcome.code, "message": translate(outcome.code, locale, **outcome.params),
+                "details": outcome.details(locale),
             }))  # fmt: skip
+        else:
+            results.append(BatchItemResult(index=index, response=outcome))
     stored = sum(1 for r in results if r.response and not r.response.duplicate)
     duplicates = sum(1 for r in results if r.response and r.response.duplicate)
     return BatchResult(
