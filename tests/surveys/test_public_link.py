@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from patron.core.db import transaction
-from patron.surveys.models import SurveyAnswer, SurveyResponse
+from patron.core.ratelimit import SlidingWindowLimiter
+from patron.surveys.models import SurveyAnswer, SurveyInvitation, SurveyResponse
 from patron.surveys.service import templates
+from patron.web import survey_pages
 from tests.web.conftest import Tenant
 
 
@@ -72,3 +75,28 @@ def test_surveys_are_not_public_unless_the_manager_says_so(client: TestClient, t
     assert client.get(f"/p/{tenant.workspace.slug}/nope", headers={"accept": "text/html"}).status_code == 404
     snippet = client.get("/api/v1/surveys/post_purchase_csat/embed", headers=tenant.headers)
     assert snippet.status_code == 409 and snippet.json()["error"]["code"] == "survey.not_public"
+
+
+def test_one_address_cannot_flood_a_public_link_with_new_browsers(
+    client: TestClient, tenant: Tenant, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each new browser is an invitation (and counts in the response rate): a script clearing its cookies
+    gets a kind 429 page after the limit, and no invitation is stored for it."""
+    monkeypatch.setattr(survey_pages, "_public_starts", lambda limiter=SlidingWindowLimiter(3, 600): limiter)
+    _install(client, tenant, public=True)
+    path = f"/p/{tenant.workspace.slug}/post_purchase_csat"
+    page = {"accept": "text/html", "Accept-Language": "zh-TW"}
+
+    def new_browser() -> int:
+        client.cookies.clear()
+        return client.get(path, headers=page, follow_redirects=False).status_code
+
+    assert [new_browser() for _ in range(3)] == [303, 303, 303]
+    client.cookies.clear()
+    refused = client.get(path, headers=page, follow_redirects=False)
+    assert refused.status_code == 429 and "請過幾分鐘再試一次" in refused.text
+    with transaction(engine) as session:
+        invitations = session.scalar(
+            select(func.count()).where(SurveyInvitation.workspace_id == tenant.workspace.id)
+        )
+    assert invitations == 3

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     #: Count every workspace's dashboard roll-up when the server starts, in the background, so the first
     #: visitor does not wait for it (seconds at a million responses).
     dashboard_warm_up: bool = True
+    #: New browsers one network address may start on one public survey link per 10 minutes (each becomes an
+    #: invitation and counts in the response rate); 0 turns the limit off. A shop whose customers share its
+    #: Wi-Fi address may need more.
+    public_link_starts_per_address: int = 60
 
     def resolved_database_url(self) -> str:
         """The embedded SQLite file under ``var/`` unless a server URL is configured."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -9,6 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from patron.core.clock import utcnow
 from patron.core.i18n import LOCALES, normalize_locale, translate
+from patron.core.ratelimit import SlidingWindowLimiter
+from patron.core.settings import get_settings
 from patron.surveys import answering
 from patron.surveys.answering import LinkProblem
 from patron.surveys.answers import is_shown
@@ -110,6 +113,11 @@ def answer_survey(token: str, request: Request, session: SessionDep, form: FormD
     return RedirectResponse(f"/s/{token}{query}", status_code=303)
 
 
+@cache
+def _public_starts() -> SlidingWindowLimiter:
+    return SlidingWindowLimiter(get_settings().public_link_starts_per_address, window_seconds=600)
+
+
 def _anon_cookie(survey_id: int) -> str:
     return f"patron_anon_{survey_id}"
 
@@ -130,6 +138,9 @@ def public_survey(
     remembered = request.cookies.get(_anon_cookie(survey.id))
     if remembered and nonce_from_survey_token(remembered):
         return RedirectResponse(f"/s/{remembered}{suffix}", status_code=303)
+    address = request.client.host if request.client else "unknown"
+    if not _public_starts().allow((address, survey.id)):
+        raise LinkProblem("link.too_many_new", status=429)
     invitation = open_anonymous(session, workspace=workspace, survey=survey, definition=definition,
                                 locale=_locale(request), order_external_id=order, now=utcnow())  # fmt: skip
     token = survey_token(invitation.nonce)
