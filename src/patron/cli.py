@@ -549,6 +549,7 @@ def metrics_command(
             metrics_service.parse_day(since),
             metrics_service.parse_day(until, end=True),
             survey,
+            time_zone=ws.timezone,
         )
         con = None
         if parquet is not None:
@@ -609,7 +610,7 @@ def export_parquet_command(
     def action() -> None:
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
-        written = export_parquet(metrics_service.operational_connection(), ws.id, folder)
+        written = export_parquet(metrics_service.operational_connection(), ws.id, folder, zone=ws.timezone)
         for name, rows in written.items():
             console.print(f"{folder / (name + '.parquet')}: {rows} rows")
 

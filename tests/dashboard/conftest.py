@@ -23,6 +23,7 @@ class Dash:
     slug: str
     admin: str
     viewer: str
+    zone: str
 
 
 @pytest.fixture
@@ -31,8 +32,8 @@ def dash(engine: Engine, tmp_path: Path) -> Dash:
     with transaction(engine) as session:
         workspace = session.get_one(Workspace, workspace_id)
         workspace.industry = "retail"
-        slug = workspace.slug
+        slug, zone = workspace.slug, workspace.timezone
         for role in ("admin", "viewer"):
             core_service.create_user(session, workspace_id=workspace_id, email=f"{role}@{slug}.example.com",
                                      password=PASSWORD, role=role)  # fmt: skip
-    return Dash(workspace_id, slug, f"admin@{slug}.example.com", f"viewer@{slug}.example.com")
+    return Dash(workspace_id, slug, f"admin@{slug}.example.com", f"viewer@{slug}.example.com", zone)

@@ -41,16 +41,18 @@ def _filters(**params: str) -> Filters:
 def live(engine: Engine, dash: Dash) -> Iterator[rollup.MetricSource]:
     """Metrics straight from the raw answers (the overview tests compare it with the cached roll-up)."""
     with Session(engine) as session:
-        yield rollup.MetricSource(operational_connection(), session, dash.workspace_id, cached=False)
+        yield rollup.MetricSource(
+            operational_connection(), session, dash.workspace_id, dash.zone, cached=False
+        )
 
 
 def _overview(engine: Engine, dash: Dash, filters: Filters) -> service.Overview:
     """The overview from the cached roll-up, checked against the same overview from the raw answers."""
     with transaction(engine) as session:
         workspace = session.get_one(Workspace, dash.workspace_id)
-        cached = service.overview(rollup.MetricSource(operational_connection(), session, workspace.id), workspace,
+        cached = service.overview(rollup.MetricSource(operational_connection(), session, workspace.id, workspace.timezone), workspace,
                                   filters, "en")  # fmt: skip
-        raw = service.overview(rollup.MetricSource(operational_connection(), session, workspace.id, cached=False),
+        raw = service.overview(rollup.MetricSource(operational_connection(), session, workspace.id, workspace.timezone, cached=False),
                                workspace, filters, "en")  # fmt: skip
     assert cached == raw
     return cached

@@ -18,9 +18,10 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import ibis
 import pandas as pd
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
 from patron.core.errors import PatronError
+from patron.core.models import Workspace
 from patron.customers.models import Customer
 from patron.metrics import engine
 from patron.metrics.engine import DailyStatistics, MetricQuery
@@ -61,7 +63,7 @@ class _Entry:
     frames: DailyStatistics
 
 
-_cache: OrderedDict[tuple[str, int], _Entry] = OrderedDict()
+_cache: OrderedDict[tuple[str, int, str], _Entry] = OrderedDict()
 
 
 def data_stamp(session: Session, workspace_id: int) -> Stamp:
@@ -84,22 +86,30 @@ def data_stamp(session: Session, workspace_id: int) -> Stamp:
     return Stamp((row[0], row[1]), (row[2], row[3]), tuple(row[4:]))
 
 
-def _day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time.min, tzinfo=UTC)
-    return start, start + timedelta(days=1)
+def _day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
+    """When the calendar ``day`` starts and ends in ``zone`` (23 or 25 hours apart on a clock change)."""
+    tz = ZoneInfo(zone)
+    return (datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC),
+            datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC))  # fmt: skip
+
+
+def workspace_zone(session: Session, workspace_id: int) -> str:
+    """The workspace's time zone: the dashboard's days are its calendar days."""
+    return session.scalar(select(Workspace.timezone).where(Workspace.id == workspace_id)) or "UTC"
 
 
 def completed_between(
-    workspace_id: int, since: date, until: date, survey: str | None, where: tuple[tuple[str, str], ...]
-) -> list[Any]:
-    """Conditions on survey_responses: completed on the UTC days ``since``…``until``, of ``survey`` when
-    given, of customers whose attributes (segment, city) equal the ``where`` values."""
+    workspace_id: int, since: date, until: date, survey: str | None, where: tuple[tuple[str, str], ...],
+    zone: str,
+) -> list[Any]:  # fmt: skip
+    """Conditions on survey_responses: completed on the days ``since``…``until`` in ``zone``, of ``survey``
+    when given, of customers whose attributes (segment, city) equal the ``where`` values."""
     r, c = SurveyResponse, Customer
     conditions: list[Any] = [
         r.workspace_id == workspace_id,
         r.status == "completed",
-        r.completed_at >= _day_bounds(since)[0],
-        r.completed_at < _day_bounds(until)[1],
+        r.completed_at >= _day_bounds(since, zone)[0],
+        r.completed_at < _day_bounds(until, zone)[1],
     ]
     if survey is not None:
         conditions.append(
@@ -117,8 +127,9 @@ def completed_between(
     return conditions
 
 
-def _utc_days(moments: Iterable[datetime | None]) -> set[date]:
-    return {moment.astimezone(UTC).date() for moment in moments if moment is not None}
+def _local_days(moments: Iterable[datetime | None], zone: str) -> set[date]:
+    tz = ZoneInfo(zone)
+    return {moment.astimezone(tz).date() for moment in moments if moment is not None}
 
 
 def _replace_days(frame: pd.DataFrame, fresh: pd.DataFrame, days: set[date]) -> pd.DataFrame:
@@ -128,14 +139,14 @@ def _replace_days(frame: pd.DataFrame, fresh: pd.DataFrame, days: set[date]) -> 
 
 @dataclass
 class _Changes:
-    """The UTC days whose counts may have changed since the last count."""
+    """The days (in the workspace's zone) whose counts may have changed since the last count."""
 
     response_days: set[date]
     invitation_days: set[date]
 
 
 def _changes(
-    session: Session, workspace_id: int, before: Stamp, now: Stamp, since: datetime
+    session: Session, workspace_id: int, before: Stamp, now: Stamp, since: datetime, zone: str
 ) -> _Changes | None:
     """What changed from ``before`` to ``now`` (rows stamped from ``since`` on), or None when only a full
     recount is safe: surveys changed (a key), customers were deleted (with their responses), or too many
@@ -146,11 +157,11 @@ def _changes(
     r, i, c = SurveyResponse, SurveyInvitation, Customer
     changes = _Changes(set(), set())
     if now.responses != before.responses:
-        changes.response_days |= _utc_days(session.scalars(
-            select(r.completed_at).where(r.workspace_id == workspace_id, r.updated_at >= since)))  # fmt: skip
+        changes.response_days |= _local_days(session.scalars(
+            select(r.completed_at).where(r.workspace_id == workspace_id, r.updated_at >= since)), zone)  # fmt: skip
     if now.invitations != before.invitations:
-        changes.invitation_days |= _utc_days(session.scalars(
-            select(i.sent_at).where(i.workspace_id == workspace_id, i.updated_at >= since)))  # fmt: skip
+        changes.invitation_days |= _local_days(session.scalars(
+            select(i.sent_at).where(i.workspace_id == workspace_id, i.updated_at >= since)), zone)  # fmt: skip
     if customers_now != customers_before:
         # a customer's segment may have changed: recount the days of their responses and invitations
         changed = select(c.id).where(c.workspace_id == workspace_id, c.updated_at >= since)
@@ -158,20 +169,20 @@ def _changes(
             session.scalar(select(func.count()).select_from(changed.subquery())) or 0
         ) > MAX_CHANGED_CUSTOMERS:
             return None
-        changes.response_days |= _utc_days(session.scalars(
-            select(r.completed_at).where(r.workspace_id == workspace_id, r.customer_id.in_(changed))))  # fmt: skip
-        changes.invitation_days |= _utc_days(session.scalars(
-            select(i.sent_at).where(i.workspace_id == workspace_id, i.customer_id.in_(changed))))  # fmt: skip
+        changes.response_days |= _local_days(session.scalars(
+            select(r.completed_at).where(r.workspace_id == workspace_id, r.customer_id.in_(changed))), zone)  # fmt: skip
+        changes.invitation_days |= _local_days(session.scalars(
+            select(i.sent_at).where(i.workspace_id == workspace_id, i.customer_id.in_(changed))), zone)  # fmt: skip
     return changes
 
 
-def _completed_on(session: Session, workspace_id: int, days: set[date]) -> list[int] | None:
+def _completed_on(session: Session, workspace_id: int, days: set[date], zone: str) -> list[int] | None:
     """Ids of the responses completed on the days, day by day through the (workspace, survey, completed_at)
     index; None past MAX_RECOUNTED_RESPONSES."""
     r = SurveyResponse
     survey_ids = list(session.scalars(select(Survey.id).where(Survey.workspace_id == workspace_id)))
     ids: list[int] = []
-    for start, end in map(_day_bounds, sorted(days)):
+    for start, end in (_day_bounds(day, zone) for day in sorted(days)):
         ids += session.scalars(select(r.id).where(
             r.workspace_id == workspace_id, r.survey_id.in_(survey_ids), r.completed_at >= start, r.completed_at < end,
             r.status == "completed"))  # fmt: skip
@@ -181,10 +192,10 @@ def _completed_on(session: Session, workspace_id: int, days: set[date]) -> list[
 
 
 def _refreshed(con: ibis.BaseBackend, session: Session, workspace_id: int, entry: _Entry,
-               now: Stamp) -> DailyStatistics | None:  # fmt: skip
+               now: Stamp, zone: str) -> DailyStatistics | None:  # fmt: skip
     """The roll-up brought from the entry's stamp to ``now`` by recounting the changed days, or None when it
     needs a full recount."""
-    changes = _changes(session, workspace_id, entry.stamp, now, entry.counted_at - LATE_COMMIT)
+    changes = _changes(session, workspace_id, entry.stamp, now, entry.counted_at - LATE_COMMIT, zone)
     if changes is None:
         return None
     frames = entry.frames
@@ -192,26 +203,29 @@ def _refreshed(con: ibis.BaseBackend, session: Session, workspace_id: int, entry
     if len(changes.response_days) > MAX_RECOUNTED_DAYS:
         return None
     if changes.response_days:
-        ids = _completed_on(session, workspace_id, changes.response_days)
+        ids = _completed_on(session, workspace_id, changes.response_days, zone)
         if ids is None:
             return None
-        answers = _replace_days(answers, engine.daily_answers(con, workspace_id, ids), changes.response_days)
+        answers = _replace_days(
+            answers, engine.daily_answers(con, workspace_id, ids, zone), changes.response_days
+        )
         responses = _replace_days(
-            responses, engine.daily_responses(con, workspace_id, ids), changes.response_days
+            responses, engine.daily_responses(con, workspace_id, ids, zone), changes.response_days
         )
     if changes.invitation_days:
         if len(changes.invitation_days) > MAX_RECOUNTED_DAYS:
-            invitations = engine.daily_invitations(con, workspace_id)
+            invitations = engine.daily_invitations(con, workspace_id, zone=zone)
         else:
             days = sorted(changes.invitation_days)
-            fresh = engine.daily_invitations(con, workspace_id, sent_days=days)
+            fresh = engine.daily_invitations(con, workspace_id, sent_days=days, zone=zone)
             invitations = _replace_days(invitations, fresh, changes.invitation_days)
     return DailyStatistics(answers, invitations, responses)
 
 
-def daily(con: ibis.BaseBackend, session: Session, workspace_id: int) -> DailyStatistics:
-    """The workspace's roll-up as of now: cached, brought up to date day by day, or computed in full."""
-    key = (session.connection().engine.url.render_as_string(), workspace_id)
+def daily(con: ibis.BaseBackend, session: Session, workspace_id: int, zone: str) -> DailyStatistics:
+    """The workspace's roll-up as of now, by calendar days in ``zone``: cached, brought up to date day by
+    day, or computed in full."""
+    key = (session.connection().engine.url.render_as_string(), workspace_id, zone)
     counted_at = utcnow()
     stamp = data_stamp(session, workspace_id)
     with _lock:
@@ -219,9 +233,9 @@ def daily(con: ibis.BaseBackend, session: Session, workspace_id: int) -> DailySt
         if cached is not None and cached.stamp == stamp:
             _cache.move_to_end(key)
             return cached.frames
-    fresh = None if cached is None else _refreshed(con, session, workspace_id, cached, stamp)
+    fresh = None if cached is None else _refreshed(con, session, workspace_id, cached, stamp, zone)
     if fresh is None:
-        fresh = engine.daily_statistics(con, workspace_id)
+        fresh = engine.daily_statistics(con, workspace_id, zone)
     with _lock:
         _cache[key] = _Entry(stamp, counted_at, fresh)
         _cache.move_to_end(key)
@@ -236,7 +250,7 @@ def warm_up(con_for_thread: Callable[[], ibis.BaseBackend], session_factory: Cal
     with session_factory() as session:
         ids = list(session.scalars(select(SurveyResponse.workspace_id).distinct()))
         for workspace_id in ids:
-            daily(con, session, workspace_id)
+            daily(con, session, workspace_id, workspace_zone(session, workspace_id))
     return len(ids)
 
 
@@ -244,19 +258,22 @@ class MetricSource:
     """Where a page's numbers come from: the cached roll-up when it can answer (slices and filters by segment
     and survey), the raw answers otherwise; ``cached=False`` always reads the raw data (tests compare both)."""
 
-    def __init__(self, con: ibis.BaseBackend, session: Session, workspace_id: int, *, cached: bool = True):
+    def __init__(
+        self, con: ibis.BaseBackend, session: Session, workspace_id: int, zone: str, *, cached: bool = True
+    ):
         self.con, self.session, self.workspace_id, self.cached = con, session, workspace_id, cached
+        self.zone = zone  # the workspace's: its pages count calendar days there
         self._daily: DailyStatistics | None = None
 
     def _rollup(self) -> DailyStatistics:
         if self._daily is None:
-            self._daily = daily(self.con, self.session, self.workspace_id)
+            self._daily = daily(self.con, self.session, self.workspace_id, self.zone)
         return self._daily
 
     def metric(self, query: MetricQuery) -> list[dict[str, Any]]:
         dimensions = (*query.by, *(name for name, _ in query.where))
         if not self.cached or any(d not in engine.DAILY_DIMENSIONS for d in dimensions):
-            return engine.metric(self.con, self.workspace_id, query)
+            return engine.metric(self.con, self.workspace_id, replace(query, time_zone=self.zone))
         return engine.from_daily(self._rollup(), query)
 
     def responses(
@@ -265,6 +282,6 @@ class MetricSource:
         """Completed responses in the days, of any survey type."""
         if self.cached:
             return engine.responses_from_daily(self._rollup(), since, until, survey, where)
-        conditions = completed_between(self.workspace_id, since, until, survey, where)
+        conditions = completed_between(self.workspace_id, since, until, survey, where, self.zone)
         query = select(func.count()).select_from(SurveyResponse).where(*conditions)
         return int(self.session.scalar(query) or 0)

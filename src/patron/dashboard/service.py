@@ -22,7 +22,7 @@ from patron.core.i18n import translate
 from patron.core.models import Workspace
 from patron.customers.models import Customer
 from patron.dashboard.filters import Filters, Period
-from patron.dashboard.rollup import MetricSource, completed_between
+from patron.dashboard.rollup import MetricSource, completed_between, workspace_zone
 from patron.dashboard.tables import Column, DataTable
 from patron.metrics import commerce, stats
 from patron.metrics.benchmarks import Benchmark, benchmark_for
@@ -185,8 +185,9 @@ def labels(locale: str) -> Callable[..., str]:
     return t
 
 
-def _response_filters(workspace_id: int, filters: Filters, window: Period) -> list[Any]:
-    return completed_between(workspace_id, window.since, window.until, filters.survey, filters.where())
+def _response_filters(session: Session, workspace_id: int, filters: Filters, window: Period) -> list[Any]:
+    zone = workspace_zone(session, workspace_id)
+    return completed_between(workspace_id, window.since, window.until, filters.survey, filters.where(), zone)
 
 
 @dataclass
@@ -314,7 +315,7 @@ def responses(session: Session, workspace_id: int, filters: Filters | None, *, t
         raise PatronError("dashboard.bad_band", value=band[:40], choices=", ".join(BANDS))
     conditions = [SurveyResponse.workspace_id == workspace_id, SurveyResponse.status == "completed"]
     if filters is not None:
-        conditions = _response_filters(workspace_id, filters, filters.window)
+        conditions = _response_filters(session, workspace_id, filters, filters.window)
     if customer_id is not None:
         conditions.append(SurveyResponse.customer_id == customer_id)
     if locale:

@@ -63,6 +63,7 @@ async def read_overview(
         service.parse_day(until, end=True),
         survey,
         where=service.parse_where(where),
+        time_zone=workspace.timezone,
     )
     query.validate()
     return await run_in_threadpool(service.run_overview, workspace.id, query, locale)
@@ -82,8 +83,9 @@ async def compare_slices(
 ) -> SliceComparison:
     """Is one segment (channel, city…) different from another? The difference with its two-sided p-value."""
     query = MetricQuery(
-        name, (by,), None, service.parse_day(since), service.parse_day(until, end=True), survey
-    )
+        name, (by,), None, service.parse_day(since), service.parse_day(until, end=True), survey,
+        time_zone=workspace.timezone,
+    )  # fmt: skip
     query.validate()
     return await run_in_threadpool(service.compare_slices, workspace.id, query, a, b, locale)
 
@@ -113,6 +115,7 @@ async def read_metric(
         survey,
         csat_scale,
         service.parse_where(where),
+        workspace.timezone,
     )
     query.validate()
     return await run_in_threadpool(service.run, workspace.id, query, locale)

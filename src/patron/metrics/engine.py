@@ -5,19 +5,25 @@ backend computes identically; the estimates and intervals come from ``metrics.st
 known cross-backend traps out of the numbers: PostgreSQL truncating integer division, and integer sums
 coming back as Decimal (every sum is cast to float64 before it is summed).
 
-The statistics are computed in two steps (``_statistics``): the big scan only counts answers per score,
-slice and day, and the period truncation and arithmetic run on that small histogram. Every statistic is a
+The statistics are computed in two steps (``_statistics``): the database only counts answers per score,
+slice and local day, and the periods and sums are made from that small histogram here. Every statistic is a
 count or a sum, so the numbers are those of one pass; on DuckDB at 100M answers it took the three metrics
 from 2.5 s to 1.2 s (truncating 100M timestamps and summing floats row by row was most of the time), and
 0.6 s over an export in its order (docs/benchmarks.md).
+
+Days are the workspace's calendar days (``MetricQuery.time_zone``): a day number computed from the UTC
+epoch second plus the zone's offset at that moment, which every backend computes the same way (SQLite has
+no time zones, and Ibis cannot add intervals to its timestamps).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ibis
 import ibis.expr.types as ir
@@ -60,8 +66,9 @@ FACT_COLUMNS = (
     "question_type",
     "score",
     "completed_at",
-    #: the UTC calendar day of ``completed_at``, stored in an export: reading it instead of truncating 100M
-    #: timestamps took DuckDB over Parquet from 1.53 s to 0.79 s
+    #: the workspace's calendar day of ``completed_at``: a day number (days since 1970-01-01) on the
+    #: operational database, a date in an export, where reading it instead of truncating 100M timestamps
+    #: took DuckDB over Parquet from 1.53 s to 0.79 s
     "day",
     "touchpoint",
     "channel",
@@ -72,21 +79,67 @@ FACT_COLUMNS = (
 )
 
 
+SECONDS_PER_DAY = 86_400
+
+
+@lru_cache
+def utc_offsets(zone: str) -> tuple[tuple[int, int], ...]:
+    """``(from epoch second, UTC offset in seconds)`` of ``zone`` from 1970 to ten years ahead, oldest first:
+    found by probing each day and bisecting to the second where the offset changed."""
+    tz = ZoneInfo(zone)
+
+    def offset(second: int) -> int:
+        delta = datetime.fromtimestamp(second, tz).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    end = int(datetime(datetime.now(UTC).year + 10, 1, 1, tzinfo=UTC).timestamp())
+    changes = [(0, offset(0))]
+    for probe in range(SECONDS_PER_DAY, end, SECONDS_PER_DAY):
+        if offset(probe) != changes[-1][1]:
+            low, high = probe - SECONDS_PER_DAY, probe  # offset(low) is the old one, offset(high) the new
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (middle, high) if offset(middle) == changes[-1][1] else (low, middle)
+            changes.append((high, offset(high)))
+    return tuple(changes)
+
+
+def local_day_number(moment: ir.TimestampValue, zone: str) -> ir.IntegerValue:
+    """Days since 1970-01-01 of the calendar day ``moment`` (UTC) falls on in ``zone``. The offset is one
+    constant for zones without daylight saving since 1970 (most of Asia); otherwise a CASE over the changes,
+    newest first, so recent answers match the first branch."""
+    seconds = moment.epoch_seconds()
+    offsets = utc_offsets(zone)
+    offset: Any = ibis.literal(offsets[-1][1])
+    if len(offsets) > 1:
+        offset = ibis.cases(*((seconds >= start, value) for start, value in reversed(offsets[1:])),
+                            else_=offsets[0][1])  # fmt: skip
+    day: ir.IntegerValue = (seconds + offset) // SECONDS_PER_DAY
+    return day
+
+
+def day_start(day: date, zone: str) -> datetime:
+    """The UTC moment (naive, as the columns compare) the calendar ``day`` starts in ``zone``."""
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(zone)).astimezone(UTC).replace(tzinfo=None)
+
+
 def answers_table(
     con: ibis.BaseBackend,
     workspace_id: int,
     question_types: tuple[str, ...],
     response_ids: list[int] | None = None,
     with_category: bool = False,
+    zone: str = "UTC",
 ) -> ir.Table:
     """One row per completed answer of a type, with every attribute a metric may be sliced by; only those of
     ``response_ids`` when given; with a ``category`` column, one row per category of the response's order,
     when asked (both on the operational database only).
 
     An analytical copy (DuckDB over a Parquet export, Spark) holds these rows already joined, in
-    ``answer_facts``; the operational database joins its normalised tables on the fly."""
+    ``answer_facts``; the operational database joins its normalised tables on the fly. ``day`` is the
+    calendar day in ``zone`` (an export keeps the day of the zone it was written in)."""
     if response_ids is not None:
-        return _operational_answers(con, workspace_id, question_types, response_ids, with_category)
+        return _operational_answers(con, workspace_id, question_types, response_ids, with_category, zone)
     try:
         # Asked for directly: ibis 12's list_tables() fails on duckdb 2 (it calls a removed method).
         f = con.table(FACTS)
@@ -96,13 +149,13 @@ def answers_table(
         raise PatronError("metrics.no_category_here")
     if f is not None:
         if "day" not in f.columns:  # an export written before the column was
-            f = f.mutate(day=f.completed_at.date())
+            f = f.mutate(day=local_day_number(f.completed_at, zone))
         facts = f.filter(f.workspace_id == workspace_id, f.score.notnull())
         # One equality per type, unioned: the export is ordered by type, so each skips the other types' row
         # groups, where DuckDB evaluated an IN list row by row (0.55 s of 1.7 s at 100M answers).
         of_type = [facts.filter(facts.question_type == name).select(*FACT_COLUMNS) for name in question_types]
         return ibis.union(*of_type) if len(of_type) > 1 else of_type[0]
-    return _operational_answers(con, workspace_id, question_types, None, with_category)
+    return _operational_answers(con, workspace_id, question_types, None, with_category, zone)
 
 
 def _ids_table(ids: list[int]) -> ir.Table:
@@ -131,6 +184,7 @@ def _operational_answers(
     question_types: tuple[str, ...],
     response_ids: list[int] | None,
     with_category: bool,
+    zone: str,
 ) -> ir.Table:
     a = con.table("survey_answers")
     r = con.table("survey_responses")
@@ -155,7 +209,7 @@ def _operational_answers(
     )
     responses = completed.select(
         rid=completed.id, survey_id=completed.survey_id, customer_ref=completed.customer_id,
-        completed_at=completed.completed_at, day=completed.completed_at.date(), touchpoint=completed.touchpoint,
+        completed_at=completed.completed_at, day=local_day_number(completed.completed_at, zone), touchpoint=completed.touchpoint,
         channel=completed.channel, locale=completed.locale, response_order=completed.order_external_id,
     )  # fmt: skip
     customers = c.filter(c.workspace_id == workspace_id).select(cid=c.id, segment=c.segment, city=c.city)
@@ -173,10 +227,10 @@ def _operational_answers(
 
 
 def invitations_table(
-    con: ibis.BaseBackend, workspace_id: int, sent_days: list[date] | None = None
+    con: ibis.BaseBackend, workspace_id: int, sent_days: list[date] | None = None, zone: str = "UTC"
 ) -> ir.Table:
     """One row per invitation that went out (answered = 1 or 0), with the same slicing attributes; only
-    those sent on ``sent_days`` (UTC) when given."""
+    those sent on ``sent_days`` (calendar days in ``zone``) when given."""
     i = con.table("survey_invitations")
     c = con.table("customers")
     s = con.table("surveys")
@@ -184,14 +238,12 @@ def invitations_table(
     if sent_days is not None:
         # one range per day, unioned: each is read through the (workspace, sent_at) index; one filter ORing the
         # ranges made SQLite scan from the first day on (2.3 s for 20 days at 2M invitations, 0.01 s for one)
-        starts = [datetime.combine(day, datetime.min.time()) for day in sent_days]
-        days = [
-            went_out.filter(went_out.sent_at >= s, went_out.sent_at < s + timedelta(days=1)) for s in starts
-        ]
+        bounds = [(day_start(day, zone), day_start(day + timedelta(days=1), zone)) for day in sent_days]
+        days = [went_out.filter(went_out.sent_at >= start, went_out.sent_at < end) for start, end in bounds]
         went_out = ibis.union(*days) if len(days) > 1 else days[0]
     w = went_out
     sent = w.select(
-        survey_id=w.survey_id, customer_ref=w.customer_id, completed_at=w.sent_at, day=w.sent_at.date(),
+        survey_id=w.survey_id, customer_ref=w.customer_id, completed_at=w.sent_at, day=local_day_number(w.sent_at, zone),
         touchpoint=w.touchpoint, locale=w.locale, score=ibis.ifelse(w.answered_at.notnull(), 1, 0),
         question_type=ibis.literal("response_rate"),
     )  # fmt: skip
@@ -216,6 +268,8 @@ class MetricQuery:
     csat_scale: int = 5
     #: Keep only answers whose attribute equals the value, e.g. (("segment", "vip"),).
     where: tuple[tuple[str, str], ...] = ()
+    #: Days, periods and ``since``/``until`` are calendar days in this IANA zone (the workspace's).
+    time_zone: str = "UTC"
 
     def validate(self) -> None:
         if self.metric not in METRICS:
@@ -225,6 +279,10 @@ class MetricQuery:
             raise PatronError(
                 "metrics.unknown_dimension", dimension=unknown[0], choices=", ".join(DIMENSIONS)
             )
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise PatronError("metrics.unknown_time_zone", zone=self.time_zone) from None
         if self.grain is not None and self.grain not in GRAINS:
             raise PatronError("metrics.unknown_grain", grain=self.grain, choices=", ".join(GRAINS))
         if self.since and self.until and self.since > self.until:
@@ -245,11 +303,9 @@ def _sliced(t: ir.Table, query: MetricQuery) -> ir.Table:
     """The period, survey and attribute filters every metric query shares; a slice without the attribute is
     labelled "(none)"."""
     if query.since is not None:
-        t = t.filter(t.completed_at >= datetime.combine(query.since, datetime.min.time()))
+        t = t.filter(t.completed_at >= day_start(query.since, query.time_zone))
     if query.until is not None:
-        t = t.filter(
-            t.completed_at < datetime.combine(query.until, datetime.min.time()) + pd.Timedelta(days=1)
-        )
+        t = t.filter(t.completed_at < day_start(query.until + timedelta(days=1), query.time_zone))
     if query.survey is not None:
         t = t.filter(t.survey == query.survey)
     for dimension, value in query.where:
@@ -263,48 +319,43 @@ def _statistics(
     grain: str | None,
     metrics: tuple[str, ...],
     csat_scales: tuple[int, ...],
-) -> ir.Table:
-    """Sufficient statistics per ``keys`` (columns of ``t``) and period of ``grain``, in two steps: how many
-    answers gave each score per slice and day, then the counts and sums from that histogram.
+) -> pd.DataFrame:
+    """Sufficient statistics per ``keys`` (columns of ``t``) and period of ``grain``, sorted by them, in two
+    steps: the database counts the answers per score, slice and day; the periods, counts and sums are made
+    here from that histogram (at most a few thousand rows per slice).
 
     ``satisfied_<scale>`` is given per CSAT scale; one scale's is also ``satisfied``."""
     first: list[Any] = [t[k] for k in keys]
     if grain is not None:
         first.append(t.day)
-    counts = t.group_by([*first, t.score]).aggregate(answers=t.count())
-    second: list[Any] = [counts[k] for k in keys]
-    if grain == "day":
-        second.append(counts.day.name("period"))
-    elif grain is not None:
-        second.append(counts.day.truncate(GRAINS[grain]).name("period"))
-    # cast before summing: PostgreSQL sums integers into numeric, which comes back as Decimal
-    answers, score = counts.answers.cast("float64"), counts.score.cast("float64")
-
-    def answers_where(condition: ir.BooleanValue) -> ir.FloatingScalar:
-        return ibis.ifelse(condition, answers, 0.0).sum()
-
-    aggregates: dict[str, Any] = {"n": answers.sum()}
+    counts: pd.DataFrame = t.group_by([*first, t.score]).aggregate(answers=t.count()).execute()
+    answers, score = counts["answers"].astype("float64"), counts["score"].astype("float64")
+    columns: dict[str, pd.Series] = {k: counts[k] for k in keys}
+    if grain is not None:
+        columns["period"] = _period_start(_as_days(counts["day"]), grain).dt.date
+    columns["n"] = answers
     if "nps" in metrics:
-        aggregates |= {"promoters": answers_where(score >= 9), "detractors": answers_where(score <= 6)}
+        columns |= {"promoters": answers.where(score >= 9, 0.0), "detractors": answers.where(score <= 6, 0.0)}
     for scale in csat_scales:
-        aggregates[f"satisfied_{scale}"] = answers_where(score >= CSAT_TOP_BOX[scale])
+        columns[f"satisfied_{scale}"] = answers.where(score >= CSAT_TOP_BOX[scale], 0.0)
     if len(csat_scales) == 1:
-        aggregates["satisfied"] = answers_where(score >= CSAT_TOP_BOX[csat_scales[0]])
+        columns["satisfied"] = columns[f"satisfied_{csat_scales[0]}"]
     if "response_rate" in metrics:
-        aggregates["answered"] = (score * answers).sum()
+        columns["answered"] = score * answers
     if csat_scales or "ces" in metrics:
-        aggregates |= {"total": (score * answers).sum(), "total_sq": (score * score * answers).sum()}
-    return counts.group_by(second).aggregate(**aggregates) if second else counts.aggregate(**aggregates)
+        columns |= {"total": score * answers, "total_sq": score * score * answers}
+    frame = pd.DataFrame(columns)
+    order = [*keys, *(["period"] if grain is not None else [])]
+    if order:
+        return frame.groupby(order, sort=True, dropna=False).sum().reset_index()
+    return frame.sum().to_frame().T.astype("float64")
 
 
-def _run(grouped: ir.Table, order: list[str]) -> pd.DataFrame:
-    frame: pd.DataFrame = grouped.order_by(order).execute() if order else grouped.execute()
-    for column in frame.columns:
-        if column not in order and column != "question_type":
-            frame[column] = frame[column].astype("float64").fillna(0.0)
-    if "period" in frame.columns:
-        frame["period"] = pd.to_datetime(frame["period"]).dt.date
-    return frame
+def _as_days(days: pd.Series) -> pd.Series:
+    """Day numbers (the operational database) or dates (an export) as midnight timestamps."""
+    if pd.api.types.is_integer_dtype(days):
+        return pd.to_datetime(days, unit="D")
+    return pd.to_datetime(days).dt.normalize()
 
 
 def _order(query: MetricQuery) -> list[str]:
@@ -312,17 +363,17 @@ def _order(query: MetricQuery) -> list[str]:
 
 
 def sufficient_statistics(con: ibis.BaseBackend, workspace_id: int, query: MetricQuery) -> pd.DataFrame:
-    """Per group: n and the counts or sums the estimate needs. Runs entirely in the backend."""
+    """Per group (sorted): n and the counts or sums the estimate needs."""
     query.validate()
+    zone = query.time_zone
     # response rate is sliced by when the invitation went out; the others by when the answer came in
     base = (
-        invitations_table(con, workspace_id)
+        invitations_table(con, workspace_id, zone=zone)
         if query.metric == "response_rate"
-        else answers_table(con, workspace_id, (query.metric,), with_category=query.by_category)
+        else answers_table(con, workspace_id, (query.metric,), with_category=query.by_category, zone=zone)
     )
     scales = (query.csat_scale,) if query.metric == "csat" else ()
-    grouped = _statistics(_sliced(base, query), query.by, query.grain, (query.metric,), scales)
-    return _run(grouped, _order(query))
+    return _statistics(_sliced(base, query), query.by, query.grain, (query.metric,), scales)
 
 
 SATISFACTION: tuple[str, ...] = ("nps", "csat", "ces")
@@ -333,11 +384,12 @@ def overview(con: ibis.BaseBackend, workspace_id: int, query: MetricQuery) -> di
     ``query.metric`` is ignored."""
     for name in SATISFACTION:
         replace(query, metric=name).validate()
-    answers = answers_table(con, workspace_id, SATISFACTION, with_category=query.by_category)
-    grouped = _statistics(
+    answers = answers_table(
+        con, workspace_id, SATISFACTION, with_category=query.by_category, zone=query.time_zone
+    )
+    frame = _statistics(
         _sliced(answers, query), ("question_type", *query.by), query.grain, SATISFACTION, (query.csat_scale,)
     )
-    frame = _run(grouped, ["question_type", *_order(query)])
     results: dict[str, list[dict[str, Any]]] = {}
     for name in SATISFACTION:
         one = replace(query, metric=name)
@@ -433,7 +485,7 @@ DAILY_DIMENSIONS: tuple[str, ...] = ("segment", "survey")
 
 @dataclass(frozen=True)
 class DailyStatistics:
-    """Sufficient statistics per UTC day, segment and survey: of NPS, CSAT and CES answers (``answers``) and
+    """Sufficient statistics per calendar day (in the workspace's zone), segment and survey: of NPS, CSAT and CES answers (``answers``) and
     of invitations sent and answered (``invitations``). Every statistic is a count or a sum, so any period,
     trend or slice by those attributes is a sum of rows, and its estimate equals the one computed from the raw
     answers (tested). One scan of the answers serves every filter of every page until the data changes."""
@@ -444,36 +496,34 @@ class DailyStatistics:
     responses: pd.DataFrame
 
 
-def daily_statistics(con: ibis.BaseBackend, workspace_id: int) -> DailyStatistics:
+def daily_statistics(con: ibis.BaseBackend, workspace_id: int, zone: str = "UTC") -> DailyStatistics:
     return DailyStatistics(
-        daily_answers(con, workspace_id),
-        daily_invitations(con, workspace_id),
-        daily_responses(con, workspace_id),
+        daily_answers(con, workspace_id, zone=zone),
+        daily_invitations(con, workspace_id, zone=zone),
+        daily_responses(con, workspace_id, zone=zone),
     )
 
 
 def daily_answers(
-    con: ibis.BaseBackend, workspace_id: int, response_ids: list[int] | None = None
+    con: ibis.BaseBackend, workspace_id: int, response_ids: list[int] | None = None, zone: str = "UTC"
 ) -> pd.DataFrame:
     """The answers' part of the roll-up; of some responses only when ``response_ids`` is given."""
-    t = answers_table(con, workspace_id, SATISFACTION, response_ids)
-    answers = _statistics(
-        t, ("question_type", *DAILY_DIMENSIONS), "day", SATISFACTION, tuple(CSAT_TOP_BOX)
-    ).rename(day="period")
-    return _daily_frame(answers.execute())
+    t = answers_table(con, workspace_id, SATISFACTION, response_ids, zone=zone)
+    answers = _statistics(t, ("question_type", *DAILY_DIMENSIONS), "day", SATISFACTION, tuple(CSAT_TOP_BOX))
+    return _daily_frame(answers.rename(columns={"period": "day"}))
 
 
 def daily_invitations(
-    con: ibis.BaseBackend, workspace_id: int, sent_days: list[date] | None = None
+    con: ibis.BaseBackend, workspace_id: int, sent_days: list[date] | None = None, zone: str = "UTC"
 ) -> pd.DataFrame:
     """The invitations' part of the roll-up; of some days only when ``sent_days`` is given."""
-    invitations = invitations_table(con, workspace_id, sent_days)
+    invitations = invitations_table(con, workspace_id, sent_days, zone)
     counts = _statistics(invitations, DAILY_DIMENSIONS, "day", ("response_rate",), ())
-    return _daily_frame(counts.rename(day="period").execute())
+    return _daily_frame(counts.rename(columns={"period": "day"}))
 
 
 def daily_responses(
-    con: ibis.BaseBackend, workspace_id: int, response_ids: list[int] | None = None
+    con: ibis.BaseBackend, workspace_id: int, response_ids: list[int] | None = None, zone: str = "UTC"
 ) -> pd.DataFrame:
     """Completed responses (of any survey type) per day, segment and survey."""
     r, c, v = con.table("survey_responses"), con.table("customers"), con.table("surveys")
@@ -487,9 +537,11 @@ def daily_responses(
         surveys, completed.survey_id == surveys.sid
     )
     responses = joined.group_by(
-        [joined.completed_at.truncate("D").name("day"), joined.segment, joined.survey]
+        [local_day_number(joined.completed_at, zone).name("day"), joined.segment, joined.survey]
     ).aggregate(n=joined.count())
-    return _daily_frame(responses.execute())
+    counted: pd.DataFrame = responses.execute()
+    counted["day"] = _as_days(counted["day"])
+    return _daily_frame(counted)
 
 
 def responses_from_daily(

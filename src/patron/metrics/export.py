@@ -14,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from patron.metrics.engine import FACTS, answers_table
@@ -23,28 +25,43 @@ EXPORT_ORDER = ("question_type", "segment", "completed_at")
 ORDER_COLUMNS = ("workspace_id", "customer_id", "ordered_at", "status", "channel", "total_minor", "currency")
 
 
+def _with_dates(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The operational database gives days as day numbers; the file keeps them as dates."""
+    if "day" not in batch.schema.names or not pa.types.is_integer(batch.schema.field("day").type):
+        return batch
+    index = batch.schema.get_field_index("day")
+    days = pc.cast(batch.column(index), pa.int32()).cast(pa.date32())
+    return batch.set_column(index, pa.field("day", pa.date32()), days)
+
+
 def _write(expression: ibis.Table, path: Path) -> int:
     rows = 0
     writer: pq.ParquetWriter | None = None
     try:
-        for batch in expression.to_pyarrow_batches(chunk_size=200_000):
+        for raw in expression.to_pyarrow_batches(chunk_size=200_000):
+            batch = _with_dates(raw)
             if writer is None:
                 writer = pq.ParquetWriter(path, batch.schema, compression="zstd")
             writer.write_batch(batch)
             rows += batch.num_rows
         if writer is None:  # nothing to write: still leave a readable, empty file with the right columns
-            pq.write_table(expression.limit(0).to_pyarrow(), path)
+            schema = expression.limit(0).to_pyarrow().schema
+            empty = _with_dates(pa.RecordBatch.from_pylist([], schema=schema))
+            pq.write_table(pa.Table.from_batches([empty]), path)
     finally:
         if writer is not None:
             writer.close()
     return rows
 
 
-def export_parquet(con: ibis.BaseBackend, workspace_id: int, folder: Path) -> dict[str, int]:
-    """Write ``answer_facts.parquet`` and ``orders.parquet`` for one workspace; returns rows per file."""
+def export_parquet(
+    con: ibis.BaseBackend, workspace_id: int, folder: Path, zone: str = "UTC"
+) -> dict[str, int]:
+    """Write ``answer_facts.parquet`` and ``orders.parquet`` for one workspace; returns rows per file. Each
+    answer's ``day`` is its calendar day in ``zone`` (the workspace's)."""
     folder.mkdir(parents=True, exist_ok=True)
     facts = (
-        answers_table(con, workspace_id, EXPORTED_TYPES)
+        answers_table(con, workspace_id, EXPORTED_TYPES, zone=zone)
         .mutate(workspace_id=ibis.literal(workspace_id, "int64"))
         .order_by(*EXPORT_ORDER)
     )

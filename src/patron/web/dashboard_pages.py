@@ -61,7 +61,9 @@ def _t(viewer: Viewer) -> Callable[..., str]:
 def _overview(
     request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
 ) -> PageData:
-    source = rollup.MetricSource(operational_connection(), session, viewer.workspace.id)
+    source = rollup.MetricSource(
+        operational_connection(), session, viewer.workspace.id, viewer.workspace.timezone
+    )
     view = service.overview(source, viewer.workspace, filters, viewer.locale)
     t = _t(viewer)
     figures = {
@@ -81,7 +83,9 @@ def _breakdowns(
 ) -> PageData:
     metric = request.query_params.get("metric", "nps")
     dimension = request.query_params.get("by", "segment")
-    source = rollup.MetricSource(operational_connection(), session, viewer.workspace.id)
+    source = rollup.MetricSource(
+        operational_connection(), session, viewer.workspace.id, viewer.workspace.timezone
+    )
     view = service.breakdown(source, filters, metric, dimension, viewer.locale)
     t = _t(viewer)
     figures = {"breakdown": charts.bars(view.labels, view.rows, t(f"metric.{metric}"), metric),
@@ -138,7 +142,11 @@ def _alerts(
 ) -> PageData:
     active = alerts.rules(session, viewer.workspace.id)
     found = alerts.drops(
-        rollup.MetricSource(operational_connection(), session, viewer.workspace.id), filters, active
+        rollup.MetricSource(
+            operational_connection(), session, viewer.workspace.id, viewer.workspace.timezone
+        ),
+        filters,
+        active,
     )
     waiting, waiting_total = service.responses(session, viewer.workspace.id, filters, band="detractor",
                                                limit=EXPORT_ROW_LIMIT if exporting else 20, display_locale=viewer.locale)  # fmt: skip
