@@ -320,35 +320,49 @@ def _statistics(
     metrics: tuple[str, ...],
     csat_scales: tuple[int, ...],
 ) -> pd.DataFrame:
-    """Sufficient statistics per ``keys`` (columns of ``t``) and period of ``grain``, sorted by them, in two
-    steps: the database counts the answers per score, slice and day; the periods, counts and sums are made
-    here from that histogram (at most a few thousand rows per slice).
+    """Sufficient statistics per ``keys`` (columns of ``t``) and period of ``grain``, sorted by them. The
+    database counts the answers per score, slice and day, then sums those counts per slice and day; the days
+    are gathered into periods here (a few thousand rows), because truncating a local day number to a week or
+    a month is not something every backend can do in SQL.
 
     ``satisfied_<scale>`` is given per CSAT scale; one scale's is also ``satisfied``."""
     first: list[Any] = [t[k] for k in keys]
     if grain is not None:
         first.append(t.day)
-    counts: pd.DataFrame = t.group_by([*first, t.score]).aggregate(answers=t.count()).execute()
-    answers, score = counts["answers"].astype("float64"), counts["score"].astype("float64")
-    columns: dict[str, pd.Series] = {k: counts[k] for k in keys}
-    if grain is not None:
-        columns["period"] = _period_start(_as_days(counts["day"]), grain).dt.date
-    columns["n"] = answers
+    counts = t.group_by([*first, t.score]).aggregate(answers=t.count())
+    # cast before summing: PostgreSQL sums integers into numeric, which comes back as Decimal
+    answers, score = counts.answers.cast("float64"), counts.score.cast("float64")
+
+    def answers_where(condition: ir.BooleanValue) -> ir.FloatingScalar:
+        return ibis.ifelse(condition, answers, 0.0).sum()
+
+    aggregates: dict[str, Any] = {"n": answers.sum()}
     if "nps" in metrics:
-        columns |= {"promoters": answers.where(score >= 9, 0.0), "detractors": answers.where(score <= 6, 0.0)}
+        aggregates |= {"promoters": answers_where(score >= 9), "detractors": answers_where(score <= 6)}
     for scale in csat_scales:
-        columns[f"satisfied_{scale}"] = answers.where(score >= CSAT_TOP_BOX[scale], 0.0)
-    if len(csat_scales) == 1:
-        columns["satisfied"] = columns[f"satisfied_{csat_scales[0]}"]
+        aggregates[f"satisfied_{scale}"] = answers_where(score >= CSAT_TOP_BOX[scale])
     if "response_rate" in metrics:
-        columns["answered"] = score * answers
+        aggregates["answered"] = (score * answers).sum()
     if csat_scales or "ces" in metrics:
-        columns |= {"total": score * answers, "total_sq": score * score * answers}
-    frame = pd.DataFrame(columns)
-    order = [*keys, *(["period"] if grain is not None else [])]
-    if order:
-        return frame.groupby(order, sort=True, dropna=False).sum().reset_index()
-    return frame.sum().to_frame().T.astype("float64")
+        aggregates |= {"total": (score * answers).sum(), "total_sq": (score * score * answers).sum()}
+    second = [counts[k] for k in [*keys, *(["day"] if grain is not None else [])]]
+    summed = counts.group_by(second).aggregate(**aggregates) if second else counts.aggregate(**aggregates)
+    frame: pd.DataFrame = summed.execute()
+    sums = list(aggregates)
+    frame[sums] = frame[sums].astype("float64").fillna(0.0)
+    if len(csat_scales) == 1:
+        frame["satisfied"] = frame[f"satisfied_{csat_scales[0]}"]
+    if grain is None:
+        return frame.sort_values(list(keys), ignore_index=True) if keys else frame
+    frame["period"] = _periods(frame.pop("day"), grain)
+    return frame.groupby([*keys, "period"], sort=True, dropna=False).sum().reset_index()
+
+
+def _periods(days: pd.Series, grain: str) -> pd.Series:
+    """The start of each day's period, worked out once per distinct day."""
+    distinct = days.drop_duplicates()
+    starts = _period_start(_as_days(distinct), grain).dt.date
+    return days.map(dict(zip(distinct, starts, strict=True)))
 
 
 def _as_days(days: pd.Series) -> pd.Series:
