@@ -155,3 +155,18 @@ def test_work_with_a_set_wise_form_runs_together_and_falls_back_one_by_one(probe
         committer.close()
     assert calls == [["x", "refused", "y"], ["z", "poison"]]
     assert _labels(probe_table) == {"first", "second", "x", "y", "z", "poison"}
+
+
+def test_a_caller_that_gave_up_is_not_written_and_the_writer_goes_on(probe_table: Engine) -> None:
+    committer = GroupCommitter(lambda: probe_table)
+    try:
+        release, _ = _hold_writer(committer)
+        abandoned = committer.submit(_insert, label="abandoned")
+        kept = committer.submit(_insert, label="kept")
+        assert abandoned.cancel()
+        release.set()
+        assert kept.result(10)
+        assert committer.submit(_insert, label="later").result(10), "the writer thread is still there"
+    finally:
+        committer.close()
+    assert _labels(probe_table) == {"first", "kept", "later"}

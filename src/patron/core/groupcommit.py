@@ -83,18 +83,25 @@ class GroupCommitter:
             if first is None:
                 return
             group = [first]
+            closing = False
             while len(group) < self._max_group:
                 try:
                     unit = self._waiting.get_nowait()
                 except queue.Empty:
                     break
                 if unit is None:  # closing: write this group, then stop
-                    self._write(group)
-                    return
+                    closing = True
+                    break
                 group.append(unit)
-            self._write(group)
+            # A caller that gave up (a request cancelled when its client went away) is not written; the
+            # others can no longer be cancelled, so settling them below cannot fail.
+            self._write([unit for unit in group if unit.future.set_running_or_notify_cancel()])
+            if closing:
+                return
 
     def _write(self, group: list[_Unit]) -> None:
+        if not group:
+            return
         outcomes: list[tuple[_Unit, bool, Any]] = []
         try:
             with session_factory(self._engine())() as session, session.begin():
