@@ -32,6 +32,13 @@ def probe_table(engine: Engine) -> Iterator[Engine]:
 _transactions = itertools.count(1)
 
 
+@pytest.fixture
+def committer(probe_table: Engine) -> Iterator[GroupCommitter]:
+    writer = GroupCommitter(lambda: probe_table)
+    yield writer
+    writer.close()
+
+
 def _insert(session: Session, *, label: str) -> int:
     """Insert a row; return a number naming the session's transaction (ids of freed sessions are reused)."""
     transaction_number: int = session.info.setdefault("number", next(_transactions))
@@ -66,41 +73,32 @@ def _hold_writer(committer: GroupCommitter, label: str = "first") -> tuple[threa
     return release, first
 
 
-def test_units_waiting_together_are_one_transaction(probe_table: Engine) -> None:
-    committer = GroupCommitter(lambda: probe_table)
-    try:
-        release, first = _hold_writer(committer)
-        waiting = [committer.submit(_insert, label=f"unit-{i}") for i in range(5)]
-        assert not any(f.done() for f in waiting), "nobody is answered before their commit"
-        release.set()
-        sessions = {f.result(10) for f in waiting}
-        assert first.result(10) not in sessions
-        assert len(sessions) == 1, "the five queued units were written in one transaction"
-        assert _labels(probe_table) == {"first", *(f"unit-{i}" for i in range(5))}
-    finally:
-        committer.close()
+def test_units_waiting_together_are_one_transaction(probe_table: Engine, committer: GroupCommitter) -> None:
+    release, first = _hold_writer(committer)
+    waiting = [committer.submit(_insert, label=f"unit-{i}") for i in range(5)]
+    assert not any(f.done() for f in waiting), "nobody is answered before their commit"
+    release.set()
+    sessions = {f.result(10) for f in waiting}
+    assert first.result(10) not in sessions
+    assert len(sessions) == 1, "the five queued units were written in one transaction"
+    assert _labels(probe_table) == {"first", *(f"unit-{i}" for i in range(5))}
 
 
-def test_a_failing_unit_loses_only_its_own_write(probe_table: Engine) -> None:
-    committer = GroupCommitter(lambda: probe_table)
-    try:
-        release, _ = _hold_writer(committer)
-        good = committer.submit(_insert, label="kept")
-        bad = committer.submit(_insert_then_refuse, label="refused")
-        duplicate = committer.submit(_insert, label="kept")  # the primary key refuses it
-        after = committer.submit(_insert, label="also-kept")
-        release.set()
-        assert good.result(10) == after.result(10)
-        with pytest.raises(Conflict):
-            bad.result(10)
-        assert duplicate.exception(10) is not None
-        assert _labels(probe_table) == {"first", "kept", "also-kept"}
-    finally:
-        committer.close()
+def test_a_failing_unit_loses_only_its_own_write(probe_table: Engine, committer: GroupCommitter) -> None:
+    release, _ = _hold_writer(committer)
+    good = committer.submit(_insert, label="kept")
+    bad = committer.submit(_insert_then_refuse, label="refused")
+    duplicate = committer.submit(_insert, label="kept")  # the primary key refuses it
+    after = committer.submit(_insert, label="also-kept")
+    release.set()
+    assert good.result(10) == after.result(10)
+    with pytest.raises(Conflict):
+        bad.result(10)
+    assert duplicate.exception(10) is not None
+    assert _labels(probe_table) == {"first", "kept", "also-kept"}
 
 
-def test_a_failed_commit_is_retried_unit_by_unit(probe_table: Engine) -> None:
-    committer = GroupCommitter(lambda: probe_table)
+def test_a_failed_commit_is_retried_unit_by_unit(probe_table: Engine, committer: GroupCommitter) -> None:
     failures = []
 
     def sabotage_commit(session: Session, *, label: str) -> int:
@@ -113,22 +111,20 @@ def test_a_failed_commit_is_retried_unit_by_unit(probe_table: Engine) -> None:
         event.listen(session, "before_commit", refuse)
         return _insert(session, label=label)
 
-    try:
-        release, _ = _hold_writer(committer)
-        a, b, c = (committer.submit(_insert, label="a"), committer.submit(sabotage_commit, label="b"),
-                   committer.submit(_insert, label="c"))  # fmt: skip
-        release.set()
-        assert a.result(10) != c.result(10), "a and c were written again, each in its own transaction"
-        with pytest.raises(RuntimeError):
-            b.result(10)
-        assert failures == ["b", "b"], "the group's commit failed, then b's own"
-    finally:
-        committer.close()
+    release, _ = _hold_writer(committer)
+    a, b, c = (committer.submit(_insert, label="a"), committer.submit(sabotage_commit, label="b"),
+               committer.submit(_insert, label="c"))  # fmt: skip
+    release.set()
+    assert a.result(10) != c.result(10), "a and c were written again, each in its own transaction"
+    with pytest.raises(RuntimeError):
+        b.result(10)
+    assert failures == ["b", "b"], "the group's commit failed, then b's own"
     assert _labels(probe_table) == {"first", "a", "c"}
 
 
-def test_work_with_a_set_wise_form_runs_together_and_falls_back_one_by_one(probe_table: Engine) -> None:
-    committer = GroupCommitter(lambda: probe_table)
+def test_work_with_a_set_wise_form_runs_together_and_falls_back_one_by_one(
+    probe_table: Engine, committer: GroupCommitter
+) -> None:
     calls: list[list[str]] = []
 
     def many(session: Session, requests: list[dict[str, str]]) -> list[object]:
@@ -140,33 +136,28 @@ def test_work_with_a_set_wise_form_runs_together_and_falls_back_one_by_one(probe
                 for label in labels]  # fmt: skip
 
     committer.together(_insert, many)
-    try:
-        release, _ = _hold_writer(committer)
-        first = [committer.submit(_insert, label=label) for label in ("x", "refused", "y")]
-        release.set()
-        assert first[0].result(10) == first[2].result(10)
-        assert isinstance(first[1].exception(10), Conflict)
-        release, held = _hold_writer(committer, "second")
-        second = [committer.submit(_insert, label=label) for label in ("z", "poison")]
-        release.set()
-        assert held.result(10)
-        assert second[0].result(10) and second[1].result(10), "run one by one after the set-wise form failed"
-    finally:
-        committer.close()
+    release, _ = _hold_writer(committer)
+    first = [committer.submit(_insert, label=label) for label in ("x", "refused", "y")]
+    release.set()
+    assert first[0].result(10) == first[2].result(10)
+    assert isinstance(first[1].exception(10), Conflict)
+    release, held = _hold_writer(committer, "second")
+    second = [committer.submit(_insert, label=label) for label in ("z", "poison")]
+    release.set()
+    assert held.result(10)
+    assert second[0].result(10) and second[1].result(10), "run one by one after the set-wise form failed"
     assert calls == [["x", "refused", "y"], ["z", "poison"]]
     assert _labels(probe_table) == {"first", "second", "x", "y", "z", "poison"}
 
 
-def test_a_caller_that_gave_up_is_not_written_and_the_writer_goes_on(probe_table: Engine) -> None:
-    committer = GroupCommitter(lambda: probe_table)
-    try:
-        release, _ = _hold_writer(committer)
-        abandoned = committer.submit(_insert, label="abandoned")
-        kept = committer.submit(_insert, label="kept")
-        assert abandoned.cancel()
-        release.set()
-        assert kept.result(10)
-        assert committer.submit(_insert, label="later").result(10), "the writer thread is still there"
-    finally:
-        committer.close()
+def test_a_caller_that_gave_up_is_not_written_and_the_writer_goes_on(
+    probe_table: Engine, committer: GroupCommitter
+) -> None:
+    release, _ = _hold_writer(committer)
+    abandoned = committer.submit(_insert, label="abandoned")
+    kept = committer.submit(_insert, label="kept")
+    assert abandoned.cancel()
+    release.set()
+    assert kept.result(10)
+    assert committer.submit(_insert, label="later").result(10), "the writer thread is still there"
     assert _labels(probe_table) == {"first", "kept", "later"}

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from patron.core.db import get_engine, session_factory, transaction
+from patron.core.db import get_engine, transaction
 
 log = logging.getLogger("patron.groupcommit")
 
@@ -104,7 +104,7 @@ class GroupCommitter:
             return
         outcomes: list[tuple[_Unit, bool, Any]] = []
         try:
-            with session_factory(self._engine())() as session, session.begin():
+            with transaction(self._engine()) as session:
                 alike: dict[Callable[..., Any], list[_Unit]] = {}
                 for unit in group:
                     alike.setdefault(unit.work, []).append(unit)

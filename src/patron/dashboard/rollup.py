@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -88,9 +88,8 @@ def data_stamp(session: Session, workspace_id: int) -> Stamp:
 
 def _day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
     """When the calendar ``day`` starts and ends in ``zone`` (23 or 25 hours apart on a clock change)."""
-    tz = ZoneInfo(zone)
-    return (datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC),
-            datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC))  # fmt: skip
+    start, end = engine.day_start(day, zone), engine.day_start(day + timedelta(days=1), zone)
+    return start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)
 
 
 def workspace_zone(session: Session, workspace_id: int) -> str:

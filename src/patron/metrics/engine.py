@@ -114,8 +114,7 @@ def local_day_number(moment: ir.TimestampValue, zone: str) -> ir.IntegerValue:
     if len(offsets) > 1:
         offset = ibis.cases(*((seconds >= start, value) for start, value in reversed(offsets[1:])),
                             else_=offsets[0][1])  # fmt: skip
-    day: ir.IntegerValue = (seconds + offset) // SECONDS_PER_DAY
-    return day
+    return (seconds + offset) // SECONDS_PER_DAY
 
 
 def day_start(day: date, zone: str) -> datetime:

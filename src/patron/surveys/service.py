@@ -238,13 +238,13 @@ _RESPONSE_BY_KEY = select(SurveyResponse.id).where(
     SurveyResponse.client_key == bindparam("client_key"),
 )
 _ANSWERS_INSERT = cast(Table, SurveyAnswer.__table__).insert()
-_KEYS_STORED = select(SurveyResponse.client_key).where(
+_RESPONSE_IDS_BY_KEY = select(SurveyResponse.client_key, SurveyResponse.id).where(
     SurveyResponse.workspace_id == bindparam("workspace_id"),
     SurveyResponse.client_key.in_(bindparam("keys", expanding=True)),
 )
-_CUSTOMER_IDS = select(Customer.external_id, Customer.id).where(
+_CUSTOMER_IDS_BY_KEY = select(Customer.external_id, Customer.id).where(
     Customer.workspace_id == bindparam("workspace_id"),
-    Customer.external_id.in_(bindparam("references", expanding=True)),
+    Customer.external_id.in_(bindparam("keys", expanding=True)),
 )
 
 
@@ -408,7 +408,9 @@ def submit_responses(session: Session, requests: list[dict[str, Any]]) -> list[R
             opened.append((index, workspace_id, submission, _open_head(session, workspace_id, submission)))
         except PatronError as error:
             outcomes[index] = error
-    stored_before = _stored_keys(connection, {(w, s.client_key) for _, w, s, _ in opened if s.client_key})
+    stored_before = _ids_by_key(
+        connection, _RESPONSE_IDS_BY_KEY, {(w, s.client_key) for _, w, s, _ in opened if s.client_key}
+    )
     one_by_one: list[int] = []
     keys_in_call: set[tuple[int, str]] = set()
     fresh: list[tuple[int, _Accepted]] = []
@@ -423,8 +425,10 @@ def submit_responses(session: Session, requests: list[dict[str, Any]]) -> list[R
             fresh.append((index, _accepted(workspace_id, submission, head)))
         except PatronError as error:
             outcomes[index] = error
-    customer_ids = _customer_ids(
-        connection, {(a.workspace_id, a.submission.customer_id) for _, a in fresh if a.submission.customer_id}
+    customer_ids = _ids_by_key(
+        connection,
+        _CUSTOMER_IDS_BY_KEY,
+        {(a.workspace_id, a.submission.customer_id) for _, a in fresh if a.submission.customer_id},
     )
     writable: list[tuple[int, _Accepted]] = []
     for index, accepted in fresh:
@@ -448,30 +452,34 @@ def submit_responses(session: Session, requests: list[dict[str, Any]]) -> list[R
             connection.execute(_ANSWERS_INSERT, answers)
         for (index, accepted), response_id, row_values in zip(writable, response_ids, values, strict=True):
             outcomes[index] = _stored(session, accepted, response_id, row_values)
-    for index in one_by_one:
-        try:
-            with session.begin_nested():
-                outcomes[index] = submit_response(session, **requests[index])
-        except PatronError as error:
-            outcomes[index] = error
+    outcomes.update(
+        zip(one_by_one, _one_by_one(session, [requests[index] for index in one_by_one]), strict=True)
+    )
     return [outcomes[index] for index in range(len(requests))]
 
 
-def _stored_keys(connection: Connection, keys: set[tuple[int, str]]) -> set[tuple[int, str]]:
-    found: set[tuple[int, str]] = set()
-    for workspace_id in {w for w, _ in keys}:
-        wanted = [key for w, key in keys if w == workspace_id]
-        stored = connection.scalars(_KEYS_STORED, {"workspace_id": workspace_id, "keys": wanted})
-        found.update((workspace_id, key) for key in stored if key is not None)
-    return found
+def _one_by_one(session: Session, requests: list[dict[str, Any]]) -> list[ResponseRead | PatronError]:
+    """``submit_response`` for each, in its own savepoint: what a refused one wrote is undone."""
+    outcomes: list[ResponseRead | PatronError] = []
+    for request in requests:
+        try:
+            with session.begin_nested():
+                outcomes.append(submit_response(session, **request))
+        except PatronError as error:
+            outcomes.append(error)
+    return outcomes
 
 
-def _customer_ids(connection: Connection, references: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
+def _ids_by_key(
+    connection: Connection, statement: Any, wanted: set[tuple[int, str]]
+) -> dict[tuple[int, str], int]:
+    """The id of each ``(workspace, key)`` that ``statement`` finds (it selects key and id), one query per
+    workspace."""
     found: dict[tuple[int, str], int] = {}
-    for workspace_id in {w for w, _ in references}:
-        wanted = [reference for w, reference in references if w == workspace_id]
-        rows = connection.execute(_CUSTOMER_IDS, {"workspace_id": workspace_id, "references": wanted})
-        found.update(((workspace_id, reference), customer_id) for reference, customer_id in rows)
+    for workspace_id in {w for w, _ in wanted}:
+        keys = [key for w, key in wanted if w == workspace_id]
+        rows = connection.execute(statement, {"workspace_id": workspace_id, "keys": keys})
+        found.update(((workspace_id, key), found_id) for key, found_id in rows)
     return found
 
 
@@ -538,13 +546,7 @@ def submit_batch(session: Session, *, workspace_id: int, batch: ResponseBatch, l
         with session.begin_nested():
             outcomes = submit_responses(session, requests)
     except IntegrityError:
-        outcomes = []
-        for request in requests:
-            try:
-                with session.begin_nested():
-                    outcomes.append(submit_response(session, **request))
-            except PatronError as error:
-                outcomes.append(error)
+        outcomes = _one_by_one(session, requests)
     results: list[BatchItemResult] = []
     for index, outcome in enumerate(outcomes):
         if isinstance(outcome, PatronError):
