@@ -35,8 +35,8 @@ from patron.core.importing import (
     ImportContext,
     ImportSpec,
     MergeCounts,
+    ParsedBatch,
     RowError,
-    RowProblems,
     count,
     existing_count,
     import_timestamp,
@@ -58,19 +58,38 @@ _CHANNEL_ALIASES = {"門市": "store", "门店": "store", "門店": "store", "�
 MAX_AMOUNT_MINOR = 10**15
 
 
-def _money(
-    values: dict[str, Any], name: str, currency: str
-) -> tuple[int | None, tuple[str, str, dict[str, Any]] | None]:
-    amount: Decimal | None = values.get(name)
-    if amount is None:
-        return None, None
-    try:
-        minor = to_minor(amount, currency)
-    except ValueError:
-        return None, (name, "import.too_many_decimals", {"value": str(amount), "currency": currency})
-    if abs(minor) > MAX_AMOUNT_MINOR:
-        return None, (name, "import.too_large", {"value": str(amount), "maximum": MAX_AMOUNT_MINOR})
-    return minor, None
+def _minor_units(batch: ParsedBatch, name: str, rows: list[int]) -> list[int | None]:
+    """Column ``name`` (Decimals) in minor units of each row's currency; rows whose amount the currency cannot
+    hold are rejected. Each distinct amount and currency is converted once."""
+    amounts, currencies = batch.columns[name], batch.columns["currency"]
+    minors: list[int | None] = [None] * len(amounts)
+    known: dict[tuple[Decimal, str], int] = {}
+    for row in rows:
+        amount = amounts[row]
+        if amount is None:
+            continue
+        key = (amount, currencies[row])
+        minor = known.get(key)
+        if minor is None:
+            try:
+                minor = to_minor(amount, key[1])
+            except ValueError:
+                batch.reject(
+                    row, name, "import.too_many_decimals", {"value": str(amount), "currency": key[1]}
+                )
+                continue
+            if abs(minor) > MAX_AMOUNT_MINOR:
+                batch.reject(
+                    row, name, "import.too_large", {"value": str(amount), "maximum": MAX_AMOUNT_MINOR}
+                )
+                continue
+            known[key] = minor  # only successes: equal Decimals may print differently in a message
+        minors[row] = minor
+    return minors
+
+
+def _default(batch: ParsedBatch, name: str, value: Any) -> None:
+    batch.columns[name] = [cell if cell is not None else value for cell in batch.columns[name]]
 
 
 class ProductImport(ImportSpec):
@@ -90,12 +109,10 @@ class ProductImport(ImportSpec):
     def derived_columns(self) -> tuple[Column[Any], ...]:
         return (Column("price_minor", Integer),)
 
-    def finish_row(self, values: dict[str, Any]) -> RowProblems:
-        values["currency"] = values["currency"] or self.workspace.currency
-        if values["active"] is None:
-            values["active"] = True
-        values["price_minor"], problem = _money(values, "price", values["currency"])
-        return [problem] if problem else []
+    def finish_rows(self, batch: ParsedBatch) -> None:
+        _default(batch, "currency", self.workspace.currency)
+        _default(batch, "active", True)
+        batch.columns["price_minor"] = _minor_units(batch, "price", batch.accepted())
 
     def merge(self, ctx: ImportContext) -> MergeCounts:
         s = ctx.staging
@@ -145,38 +162,42 @@ class OrderImport(ImportSpec):
     def derived_columns(self) -> tuple[Column[Any], ...]:
         return tuple(Column(name, Integer) for name in ("unit_price_minor", "discount_minor", "amount_minor"))
 
-    def finish_row(self, values: dict[str, Any]) -> RowProblems:
-        currency = values["currency"] = values["currency"] or self.workspace.currency
-        values["status"] = values["status"] or OrderStatus.COMPLETED.value
-        values["channel"] = values["channel"] or Channel.WEB.value
-        values["quantity"] = values["quantity"] or 1
-        if values["line_no"] is None:
-            values["line_no"] = self._next_line.get(values["order_id"], 0) + 1
-        self._next_line[values["order_id"]] = max(
-            self._next_line.get(values["order_id"], 0), values["line_no"]
-        )
-        problems: RowProblems = []
-        unit, problem = _money(values, "unit_price", currency)
-        problems += [problem] if problem else []
-        discount, problem = _money(values, "discount", currency)
-        problems += [problem] if problem else []
-        if problems or unit is None:
-            return problems
-        discount = discount or 0
-        gross = unit * values["quantity"]
-        if discount > gross:
-            return [
-                (
-                    "discount",
-                    "import.discount_exceeds",
-                    {
-                        "discount": str(values["discount"]),
-                        "gross": str(values["unit_price"] * values["quantity"]),
-                    },
-                )
-            ]
-        values.update(unit_price_minor=unit, discount_minor=discount, amount_minor=gross - discount)
-        return []
+    def finish_rows(self, batch: ParsedBatch) -> None:
+        columns = batch.columns
+        _default(batch, "currency", self.workspace.currency)
+        _default(batch, "status", OrderStatus.COMPLETED.value)
+        _default(batch, "channel", Channel.WEB.value)
+        columns["quantity"] = [quantity or 1 for quantity in columns["quantity"]]
+        rows = batch.accepted()
+        self._number_lines(columns["order_id"], columns["line_no"], rows)
+        units = _minor_units(batch, "unit_price", rows)
+        discounts = _minor_units(batch, "discount", rows)
+        quantities = columns["quantity"]
+        amounts: list[int | None] = [None] * len(units)
+        for row in batch.accepted():
+            unit, discount = units[row], discounts[row] or 0
+            if unit is None:
+                continue
+            gross = unit * quantities[row]
+            if discount > gross:
+                amount, price = columns["discount"][row], columns["unit_price"][row]
+                batch.reject(row, "discount", "import.discount_exceeds",
+                             {"discount": str(amount), "gross": str(price * quantities[row])})  # fmt: skip
+                continue
+            discounts[row], amounts[row] = discount, gross - discount
+        columns.update(unit_price_minor=units, discount_minor=discounts, amount_minor=amounts)
+
+    def _number_lines(
+        self, orders: list[str | None], line_numbers: list[int | None], rows: list[int]
+    ) -> None:
+        """A line without a number gets the next one of its order, counting every earlier line of the file."""
+        highest = self._next_line
+        for row in rows:
+            order, line_no = orders[row], line_numbers[row]
+            if line_no is None:
+                line_no = line_numbers[row] = highest.get(order, 0) + 1  # type: ignore[arg-type]
+            if line_no > highest.get(order, 0):  # type: ignore[arg-type]
+                highest[order] = line_no  # type: ignore[index]
 
     def checks(self, ctx: ImportContext) -> list[Any]:
         return [
@@ -315,14 +336,14 @@ class InteractionImport(ImportSpec):
             Field("detail", p.text(2000), String(2000), aliases=("details", "note", "備註", "备注", "url")),
         )  # fmt: skip
 
-    def finish_row(self, values: dict[str, Any]) -> RowProblems:
-        if values["external_id"] is None:
-            fingerprint = "|".join(
-                str(values[n])
-                for n in ("customer_id", "occurred_at", "type", "channel", "product_id", "order_id", "detail")
-            )
-            values["external_id"] = "fp:" + hashlib.sha256(fingerprint.encode("utf-8")).hexdigest()[:40]
-        return []
+    def finish_rows(self, batch: ParsedBatch) -> None:
+        columns = batch.columns
+        fingerprinted = ("customer_id", "occurred_at", "type", "channel", "product_id", "order_id", "detail")
+        ids = columns["external_id"]
+        for row in batch.accepted():
+            if ids[row] is None:
+                fingerprint = "|".join(str(columns[name][row]) for name in fingerprinted)
+                ids[row] = "fp:" + hashlib.sha256(fingerprint.encode("utf-8")).hexdigest()[:40]
 
     def checks(self, ctx: ImportContext) -> list[Any]:
         return [

@@ -1,6 +1,8 @@
 """The bulk import engine shared by every domain's importer.
 
-Why this shape: rows are validated one by one in Python (types, ranges, formats), written to a temporary
+Why this shape: rows are validated in Python (types, ranges, formats), a batch at a time and column by column
+— a column repeats its values (statuses, products, prices), so each distinct cell of a batch is parsed once —
+written to a temporary
 staging table, checked set-wise in SQL (duplicates inside the file, references to customers and products,
 consistency inside a group such as the lines of one order), then merged into the real tables with one
 ``INSERT … SELECT … ON CONFLICT DO UPDATE`` per table, all in a single transaction. So an import either
@@ -19,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
@@ -50,7 +53,7 @@ from patron.core.errors import PatronError
 from patron.core.i18n import translate
 from patron.core.models import Workspace
 from patron.core.parsing import FieldProblem, Parser
-from patron.core.tabular import REPLACEMENT, TabularSource, normalize_header, open_source
+from patron.core.tabular import REPLACEMENT, SourceRow, TabularSource, normalize_header, open_source
 
 BATCH_ROWS = 20_000
 MAX_KEPT_ERRORS = 1_000
@@ -127,6 +130,25 @@ class ImportContext:
 RowProblems = list[tuple[str | None, str, dict[str, Any]]]
 
 
+@dataclass
+class ParsedBatch:
+    """A batch of rows parsed column by column: ``columns`` maps each field (and derived column) to its values,
+    None where a cell was empty or did not parse; ``problems`` holds what rejects each row, by row index."""
+
+    lines: list[int]
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+    problems: dict[int, RowProblems] = field(default_factory=dict)
+
+    def reject(self, index: int, column: str | None, code: str, params: dict[str, Any]) -> None:
+        self.problems.setdefault(index, []).append((column, code, params))
+
+    def accepted(self) -> list[int]:
+        """Indices of the rows nothing has rejected yet, in file order."""
+        if not self.problems:
+            return list(range(len(self.lines)))
+        return [index for index in range(len(self.lines)) if index not in self.problems]
+
+
 class ImportSpec(ABC):
     """What one kind of file (customers, orders, …) means. Subclasses live in their own domain."""
 
@@ -147,9 +169,10 @@ class ImportSpec(ABC):
         """Staging columns computed from other cells (e.g. amounts in minor units)."""
         return ()
 
-    def finish_row(self, values: dict[str, Any]) -> RowProblems:
-        """Cross-field rules on a parsed row; may add derived values. Returns problems found."""
-        return []
+    @abstractmethod
+    def finish_rows(self, batch: ParsedBatch) -> None:
+        """Cross-field rules and derived values, column by column; rejects rows with ``batch.reject``. Judges only
+        the rows parsing accepted (``batch.accepted()`` when called), in file order."""
 
     def checks(self, ctx: ImportContext) -> Iterable[Callable[[ImportContext], list[RowError]]]:
         """Set-wise checks run in SQL after staging, in order; each sees only rows not yet rejected."""
@@ -317,52 +340,45 @@ def default_rejects_path(path: Path, fmt: str) -> Path:
 
 
 def _sqlite_datetime(value: datetime) -> str:
-    return value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def _sqlite_converters(table: Table, names: list[str]) -> list[tuple[int, Callable[[Any], Any]]]:
-    """Which staged columns need converting for sqlite3, decided once per batch rather than per value.
+def _sqlite_converter(column_type: TypeEngine[Any]) -> Callable[[Any], Any] | None:
+    """How a staged column's values are written for sqlite3, or None when they go as they are.
 
     sqlite3's own datetime adapters are deprecated and differ from SQLAlchemy's storage format, which the
     merge compares against to detect unchanged rows; so write exactly SQLAlchemy's format. Decimals become
     exact strings (the staged Numeric columns are only read back for display)."""
-    converters: list[tuple[int, Callable[[Any], Any]]] = []
-    for index, name in enumerate(names):
-        column_type = table.c[name].type
-        if isinstance(column_type, UTCDateTime):
-            converters.append((index, _sqlite_datetime))
-        elif isinstance(column_type, Date):
-            converters.append((index, date.isoformat))
-        elif isinstance(column_type, Numeric):
-            converters.append((index, str))
-    return converters
+    if isinstance(column_type, UTCDateTime):
+        return _sqlite_datetime
+    if isinstance(column_type, Date):
+        return date.isoformat
+    if isinstance(column_type, Numeric):
+        return str
+    return None
 
 
-def _bulk_stage(connection: Connection, table: Table, names: list[str], rows: list[tuple[Any, ...]]) -> None:
-    if not rows:
+def _bulk_stage(
+    connection: Connection, table: Table, names: list[str], lines: list[int], columns: list[list[Any]]
+) -> None:
+    """Write staged rows given column by column (``names`` after ``_line`` and ``_rejected``)."""
+    if not lines:
         return
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
+    column_list = ", ".join(f'"{n}"' for n in ["_line", "_rejected", *names])
+    if connection.dialect.name == "postgresql":
         raw = connection.connection.driver_connection
-        column_list = ", ".join(f'"{n}"' for n in names)
         with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy:  # type: ignore[union-attr]
-            for row in rows:
+            for row in zip(lines, [False] * len(lines), *columns, strict=True):
                 copy.write_row(row)
         return
-    placeholders = ", ".join("?" for _ in names)
-    column_list = ", ".join(f'"{n}"' for n in names)
-    converters = _sqlite_converters(table, names)
-    converted: Sequence[Sequence[Any]] = rows
-    if converters:
-        converted = []
-        for row in rows:
-            cells = list(row)
-            for index, convert in converters:
-                if cells[index] is not None:
-                    cells[index] = convert(cells[index])
-            converted.append(tuple(cells))
+    converted = []
+    for name, values in zip(names, columns, strict=True):
+        convert = _sqlite_converter(table.c[name].type)
+        converted.append(values if convert is None else [None if v is None else convert(v) for v in values])
+    placeholders = ", ".join("?" for _ in range(len(names) + 2))
     connection.exec_driver_sql(
-        f'INSERT INTO "{table.name}" ({column_list}) VALUES ({placeholders})', converted
+        f'INSERT INTO "{table.name}" ({column_list}) VALUES ({placeholders})',
+        list(zip(lines, [False] * len(lines), *converted, strict=True)),
     )
 
 
@@ -448,6 +464,59 @@ def run_import(
         return report
 
 
+def _parse_column(f: Field, cells: Sequence[str], encoding: str | None) -> tuple[list[Any], dict[str, Any]]:
+    """Parsed values of one column and the problem of each cell value that failed, parsing each distinct
+    value once (parsers are pure functions of the cell)."""
+    parsed: dict[str, Any] = {}
+    failed: dict[str, tuple[str, dict[str, Any]]] = {}
+    for cell in dict.fromkeys(cells):
+        parsed[cell] = None
+        if REPLACEMENT in cell:
+            failed[cell] = ("import.bad_bytes", {"encoding": encoding})
+        elif not cell.strip():
+            if f.required:
+                failed[cell] = ("import.required", {})
+        else:
+            try:
+                parsed[cell] = f.parse(cell)
+            except FieldProblem as problem:
+                failed[cell] = (problem.code, problem.params)
+    return list(map(parsed.__getitem__, cells)), failed
+
+
+def _parse_batch(
+    spec: ImportSpec, plan: list[tuple[int, Field]], rows: list[SourceRow], width: int, encoding: str | None
+) -> ParsedBatch:
+    batch = ParsedBatch([row.line for row in rows])
+    cells_by_row = [row.values for row in rows]
+    for index, row_cells in enumerate(cells_by_row):
+        if row_cells and row_cells[0].startswith("\x00json:"):
+            batch.reject(index, None, "import.bad_json", {"reason": row_cells[0][6:]})
+        elif len(row_cells) > width and any(v.strip() for v in row_cells[width:]):
+            batch.reject(index, None, "import.too_many_cells", {"expected": width, "found": len(row_cells)})
+    unreadable = list(batch.problems)  # rows whose cells are not judged one by one
+    needed = max((index for index, _ in plan), default=-1) + 1
+    if any(len(cells) < needed for cells in cells_by_row):
+        cells_by_row = [row_cells + [""] * (needed - len(row_cells)) for row_cells in cells_by_row]
+    by_column = list(zip(*cells_by_row, strict=False))
+    for index, f in plan:
+        cells = by_column[index]
+        values, failed = _parse_column(f, cells, encoding)
+        if failed:
+            skip = set(unreadable)
+            for row, cell in enumerate(cells):
+                if cell in failed and row not in skip:
+                    batch.reject(row, f.name, *failed[cell])
+        batch.columns[f.name] = values
+    for f in spec.fields:
+        batch.columns.setdefault(f.name, [None] * len(rows))
+    for row in unreadable:
+        for values in batch.columns.values():
+            values[row] = None
+    spec.finish_rows(batch)
+    return batch
+
+
 def _stage_and_merge(
     connection: Connection,
     spec: ImportSpec,
@@ -463,53 +532,31 @@ def _stage_and_merge(
     ctx = ImportContext(
         connection, spec.workspace.id, spec.workspace, staging, frozenset(f.name for _, f in plan)
     )
-    names = ["_line", "_rejected", *(f.name for f in spec.fields), *(c.name for c in spec.derived_columns())]
-    blank: dict[str, Any] = dict.fromkeys(names[2:])
+    names = [*(f.name for f in spec.fields), *(c.name for c in spec.derived_columns())]
     bad_groups: dict[Any, int] = {}
-    batch: list[tuple[Any, ...]] = []
-    width = len(source.header)
-    for row in source.rows():
-        report.rows_read += 1
-        values = row.values
-        problems: RowProblems = []
-        if values and values[0].startswith("\x00json:"):
-            problems.append((None, "import.bad_json", {"reason": values[0][6:]}))
-        elif len(values) > width and any(v.strip() for v in values[width:]):
-            problems.append((None, "import.too_many_cells", {"expected": width, "found": len(values)}))
-        parsed = dict(blank)
-        if not problems:
-            for index, f in plan:
-                cell = values[index] if index < len(values) else ""
-                if REPLACEMENT in cell:
-                    problems.append((f.name, "import.bad_bytes", {"encoding": source.encoding}))
-                    continue
-                if not cell.strip():
-                    if f.required:
-                        problems.append((f.name, "import.required", {}))
-                    parsed[f.name] = None
-                    continue
-                try:
-                    parsed[f.name] = f.parse(cell)
-                except FieldProblem as problem:
-                    problems.append((f.name, problem.code, problem.params))
-            if not problems:
-                problems = spec.finish_row(parsed)
-        if problems:
-            errors = [RowError(row.line, column, c, params) for column, c, params in problems]
+    rows = source.rows()
+    while batch_rows := list(islice(rows, BATCH_ROWS)):
+        report.rows_read += len(batch_rows)
+        batch = _parse_batch(spec, plan, batch_rows, len(source.header), source.encoding)
+        for index, problems in sorted(batch.problems.items()):
+            line = batch.lines[index]
+            errors = [RowError(line, column, code, params) for column, code, params in problems]
             for error in errors:
                 report.add_error(error)
-            rejects.write(row.line, values, errors, locale)
-            group = parsed.get(spec.group_column) if spec.group_column else None
+            rejects.write(line, batch_rows[index].values, errors, locale)
+            group = batch.columns[spec.group_column][index] if spec.group_column else None
             if group is not None:
-                bad_groups.setdefault(group, row.line)
-            continue
-        batch.append((row.line, False, *(parsed[n] for n in names[2:])))
-        if len(batch) >= BATCH_ROWS:
-            _bulk_stage(connection, staging, names, batch)
-            batch.clear()
-            if progress:
-                progress(source.bytes_read(), source.size)
-    _bulk_stage(connection, staging, names, batch)
+                bad_groups.setdefault(group, line)
+        kept = batch.accepted()
+        if len(kept) == len(batch.lines):
+            _bulk_stage(connection, staging, names, batch.lines, [batch.columns[n] for n in names])
+        else:
+            _bulk_stage(
+                connection, staging, names, [batch.lines[i] for i in kept],
+                [[batch.columns[n][i] for i in kept] for n in names],
+            )  # fmt: skip
+        if progress:
+            progress(source.bytes_read(), source.size)
     if progress:
         progress(source.size, source.size)
 

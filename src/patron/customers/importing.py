@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, Date, String, literal, select
@@ -14,7 +13,7 @@ from patron.core.importing import (
     ImportContext,
     ImportSpec,
     MergeCounts,
-    RowProblems,
+    ParsedBatch,
     existing_count,
     import_timestamp,
     live_count,
@@ -60,11 +59,9 @@ class CustomerImport(ImportSpec):
             *(Field(name, p.boolean, Boolean()) for name in CONSENT_FIELDS),
         )  # fmt: skip
 
-    def finish_row(self, values: dict[str, Any]) -> RowProblems:
-        for name in CONSENT_FIELDS:
-            if values[name] is None:
-                values[name] = False  # consent is opt-in: an empty cell is not a yes
-        return []
+    def finish_rows(self, batch: ParsedBatch) -> None:
+        for name in CONSENT_FIELDS:  # consent is opt-in: an empty cell is not a yes
+            batch.columns[name] = [value is True for value in batch.columns[name]]
 
     def merge(self, ctx: ImportContext) -> MergeCounts:
         s = ctx.staging
