@@ -14,7 +14,7 @@ from patron.commerce.importing import OrderImport
 from patron.commerce.models import Interaction, Order, OrderLine, Product
 from patron.core.db import transaction
 from patron.core.errors import PatronError
-from patron.core.importing import ImportContext, MergeCounts
+from patron.core.importing import BULK_CACHE_KIB, ImportContext, MergeCounts, bulk_cache
 from patron.core.models import Workspace
 from patron.customers.models import Customer
 from patron.importers import import_file
@@ -389,3 +389,15 @@ def test_imports_never_cross_workspaces(engine: Engine, tmp_path: Path) -> None:
     )
     same_ids = _import(engine, second, "customers", customers_file(tmp_path / "c2.csv"))
     assert same_ids.inserted == 3, "the same external ids are separate customers in another workspace"
+
+
+def test_an_import_leaves_the_sqlite_page_cache_as_it_found_it(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("a SQLite connection setting")
+    with engine.connect() as connection:
+        with connection.begin():
+            before = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        with connection.begin(), bulk_cache(connection):
+            assert connection.exec_driver_sql("PRAGMA cache_size").scalar_one() == BULK_CACHE_KIB
+        with connection.begin():
+            assert connection.exec_driver_sql("PRAGMA cache_size").scalar_one() == before != BULK_CACHE_KIB

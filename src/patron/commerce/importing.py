@@ -101,7 +101,7 @@ class ProductImport(ImportSpec):
             Field("external_id", p.code(128), String(128), required=True, aliases=("product_id", "sku", "id", "商品編號", "商品编号")),
             Field("name", p.text(300), String(300), required=True, aliases=("product_name", "品名", "商品名稱", "商品名称")),
             Field("category", p.text(100), String(100), aliases=("類別", "类别", "分類", "分类")),
-            Field("price", p.decimal(Decimal(0)), Numeric(24, 6), aliases=("unit_price", "價格", "价格", "售價", "售价")),
+            Field("price", p.decimal(Decimal(0)), Numeric(24, 6), aliases=("unit_price", "價格", "价格", "售價", "售价"), staged=False),
             Field("currency", p.currency, String(3), aliases=("幣別", "币种")),
             Field("active", p.boolean, Boolean(), aliases=("上架",)),
         )  # fmt: skip
@@ -155,8 +155,8 @@ class OrderImport(ImportSpec):
             Field("line_no", p.integer(1, 10_000), Integer(), aliases=("line", "line_number", "項次", "项次")),
             Field("product_id", p.code(128), String(128), aliases=_PRODUCT_ALIASES),
             Field("quantity", p.integer(1, 1_000_000), Integer(), aliases=("qty", "數量", "数量")),
-            Field("unit_price", p.decimal(Decimal(0)), Numeric(24, 6), required=True, aliases=("price", "單價", "单价")),
-            Field("discount", p.decimal(Decimal(0)), Numeric(24, 6), aliases=("折扣",)),
+            Field("unit_price", p.decimal(Decimal(0)), Numeric(24, 6), required=True, aliases=("price", "單價", "单价"), staged=False),
+            Field("discount", p.decimal(Decimal(0)), Numeric(24, 6), aliases=("折扣",), staged=False),
         )  # fmt: skip
 
     def derived_columns(self) -> tuple[Column[Any], ...]:
@@ -206,6 +206,32 @@ class OrderImport(ImportSpec):
             self._inconsistent_headers,
         ]
 
+    def _remove_unlisted_lines(self, ctx: ImportContext) -> int:
+        """The file lists an order's complete set of lines: lines of a staged order that it no longer lists go.
+
+        Written as an anti-join on the staged (order, line) pairs; the earlier correlated NOT EXISTS got a
+        nested-loop plan on PostgreSQL once the tables had statistics and ran for many minutes at 1M lines."""
+        s, orders, lines = ctx.staging, Order.__table__, OrderLine.__table__
+        listed = s.alias("listed")
+        unlisted = (
+            select(lines.c.id)
+            .join(orders, orders.c.id == lines.c.order_id)
+            .outerjoin(
+                listed,
+                and_(
+                    listed.c.order_id == orders.c.external_id,
+                    listed.c.line_no == lines.c.line_no,
+                    listed.c._rejected.is_(False),
+                ),
+            )
+            .where(
+                orders.c.workspace_id == ctx.workspace_id,
+                orders.c.external_id.in_(select(s.c.order_id).where(live_rows(ctx))),
+                listed.c._line.is_(None),
+            )
+        )
+        return int(ctx.connection.execute(delete(OrderLine).where(lines.c.id.in_(unlisted))).rowcount)
+
     def _inconsistent_headers(self, ctx: ImportContext) -> list[RowError]:
         """All lines of one order must agree on its header; otherwise which line is right is a guess."""
         s = ctx.staging
@@ -248,6 +274,16 @@ class OrderImport(ImportSpec):
             .where(live_rows(ctx)),
         )
         staged_lines = live_count(ctx)
+        known_before = ctx.connection.execute(
+            select(
+                exists(
+                    select(literal(1))
+                    .select_from(s)
+                    .join(orders, and_(orders.c.workspace_id == ws, orders.c.external_id == s.c.order_id))
+                    .where(live_rows(ctx))
+                )
+            )
+        ).scalar_one()
         header_source = (
             select(
                 literal(ws), s.c.order_id, customers.c.id, func.min(s.c.ordered_at), func.min(s.c.status),
@@ -301,20 +337,7 @@ class OrderImport(ImportSpec):
             existing=existing_lines,
             staged=staged_lines,
         )
-        touched = (
-            select(orders.c.id)
-            .join(s, and_(orders.c.external_id == s.c.order_id))
-            .where(orders.c.workspace_id == ws, live_rows(ctx))
-        )
-        still_listed = exists(
-            select(literal(1))
-            .select_from(s)
-            .join(orders, and_(orders.c.workspace_id == ws, orders.c.external_id == s.c.order_id))
-            .where(orders.c.id == lines.c.order_id, s.c.line_no == lines.c.line_no, live_rows(ctx))
-        )
-        removed = ctx.connection.execute(
-            delete(OrderLine).where(lines.c.workspace_id == ws, lines.c.order_id.in_(touched), ~still_listed)
-        ).rowcount
+        removed = self._remove_unlisted_lines(ctx) if known_before else 0
         return MergeCounts(counts.inserted, counts.updated, counts.unchanged, removed=removed)
 
 

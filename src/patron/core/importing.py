@@ -18,7 +18,8 @@ import os
 import secrets
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
@@ -56,13 +57,15 @@ from patron.core.parsing import FieldProblem, Parser
 from patron.core.tabular import REPLACEMENT, SourceRow, TabularSource, normalize_header, open_source
 
 BATCH_ROWS = 20_000
+BULK_CACHE_KIB = -262_144
 MAX_KEPT_ERRORS = 1_000
 ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
 class Field:
-    """One importable column: how to parse it, how it is stored while staged, and what else it may be called."""
+    """One importable column: how to parse it, how it is stored while staged, and what else it may be called.
+    ``staged=False`` for a column only derived columns are made from (an amount kept as minor units)."""
 
     name: str
     parse: Parser
@@ -70,6 +73,7 @@ class Field:
     required: bool = False
     aliases: tuple[str, ...] = ()
     doc: str = ""
+    staged: bool = True
 
 
 @dataclass(frozen=True)
@@ -418,10 +422,25 @@ def _staging_table(spec: ImportSpec) -> Table:
         Column("_rejected", Boolean, nullable=False, default=False),
     ]
     # Every field gets a column, present in the file or not, so derived defaults have somewhere to go.
-    columns += [Column(f.name, f.sql_type) for f in spec.fields]
+    columns += [Column(f.name, f.sql_type) for f in spec.fields if f.staged]
     columns += [column._copy() for column in spec.derived_columns()]
     # A name of its own per run, so two imports on one PostgreSQL connection pool never meet.
     return Table(f"_staging_{spec.kind}_{secrets.token_hex(4)}", metadata, *columns, prefixes=["TEMPORARY"])
+
+
+@contextmanager
+def bulk_cache(connection: Connection) -> Iterator[None]:
+    """A larger SQLite page cache while one import writes (256 MB, allocated only as used): the default 2 MB
+    made inserting 1M order lines re-read index pages (merge 5.5 s -> 4.5 s, docs/benchmarks.md)."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    previous = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    connection.exec_driver_sql(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {int(previous)}")
 
 
 def run_import(
@@ -449,7 +468,7 @@ def run_import(
         report = ImportReport(spec.kind, str(path), source.format, source.encoding, ignored_columns=ignored)
         rejects = _Rejects(target, source)
         try:
-            with engine.connect() as connection, connection.begin():
+            with engine.connect() as connection, connection.begin(), bulk_cache(connection):
                 _stage_and_merge(connection, spec, source, plan, report, rejects, locale, progress)
         except BaseException:
             rejects.close()
@@ -532,7 +551,7 @@ def _stage_and_merge(
     ctx = ImportContext(
         connection, spec.workspace.id, spec.workspace, staging, frozenset(f.name for _, f in plan)
     )
-    names = [*(f.name for f in spec.fields), *(c.name for c in spec.derived_columns())]
+    names = [*(f.name for f in spec.fields if f.staged), *(c.name for c in spec.derived_columns())]
     bad_groups: dict[Any, int] = {}
     rows = source.rows()
     while batch_rows := list(islice(rows, BATCH_ROWS)):
