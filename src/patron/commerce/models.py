@@ -35,6 +35,7 @@ class OrderStatus(StrEnum):
 
 class Product(WorkspaceScoped, Timestamped, Base):
     __tablename__ = "products"
+    workspace_indexed = False
     __table_args__ = (UniqueConstraint("workspace_id", "external_id"),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -50,6 +51,7 @@ class Order(WorkspaceScoped, Timestamped, Base):
     """An order's total is derived from its lines at import time, never typed in separately."""
 
     __tablename__ = "orders"
+    workspace_indexed = False
     __table_args__ = (
         UniqueConstraint("workspace_id", "external_id"),
         Index("ix_orders_workspace_id_customer_id_ordered_at", "workspace_id", "customer_id", "ordered_at"),
@@ -68,6 +70,7 @@ class Order(WorkspaceScoped, Timestamped, Base):
 
 class OrderLine(WorkspaceScoped, Base):
     __tablename__ = "order_lines"
+    workspace_indexed = False
     __table_args__ = (UniqueConstraint("order_id", "line_no"),)
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
@@ -86,6 +89,7 @@ class Interaction(WorkspaceScoped, Timestamped, Base):
     """A touchpoint event: a visit, a product view, a support contact, an email opened…"""
 
     __tablename__ = "interactions"
+    workspace_indexed = False
     __table_args__ = (
         UniqueConstraint("workspace_id", "external_id"),
         Index(

@@ -54,9 +54,15 @@ class Base(DeclarativeBase):
 class WorkspaceScoped:
     """Every business table carries its tenant; queries go through ``core.tenancy.scoped``."""
 
+    #: False where another index already starts with workspace_id, or rows are only reached through a parent
+    #: (order lines through their order): a redundant index only slows bulk writes (docs/benchmarks.md).
+    workspace_indexed: ClassVar[bool] = True
+
     @declared_attr
     def workspace_id(cls) -> Mapped[int]:
-        return mapped_column(IdType, ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+        return mapped_column(
+            IdType, ForeignKey("workspaces.id", ondelete="CASCADE"), index=cls.workspace_indexed
+        )
 
 
 class Timestamped:

@@ -13,6 +13,7 @@ from patron.core.db import Base, IdType, Timestamped, WorkspaceScoped
 
 class Customer(WorkspaceScoped, Timestamped, Base):
     __tablename__ = "customers"
+    workspace_indexed = False
     __table_args__ = (
         UniqueConstraint("workspace_id", "external_id"),
         # the dashboard's data-version stamp reads the newest change through this index
