@@ -584,6 +584,8 @@ def _stage_and_merge(
             Index(
                 f"ix{staging.name}_{'_'.join(index_columns)}", *(staging.c[c] for c in index_columns)
             ).create(connection)
+    if ctx.dialect == "postgresql":  # autovacuum never analyses temporary tables; the planner needs their size
+        connection.exec_driver_sql(f'ANALYZE "{staging.name}"')
     late: dict[int, list[RowError]] = {}
     checks = [*([duplicates_check(spec.unique_key)] if spec.unique_key else []), *spec.checks(ctx)]
     for check in checks:
