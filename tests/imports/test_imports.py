@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import gc
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from openpyxl import Workbook
@@ -14,8 +16,9 @@ from patron.commerce.importing import OrderImport
 from patron.commerce.models import Interaction, Order, OrderLine, Product
 from patron.core.db import transaction
 from patron.core.errors import PatronError
-from patron.core.importing import BULK_CACHE_KIB, ImportContext, MergeCounts, bulk_cache
+from patron.core.importing import BULK_CACHE_KIB, ImportContext, MergeCounts, bulk_cache, collector_paused
 from patron.core.models import Workspace
+from patron.customers.importing import CustomerImport
 from patron.customers.models import Customer
 from patron.importers import import_file
 from tests.factories import (
@@ -401,3 +404,32 @@ def test_an_import_leaves_the_sqlite_page_cache_as_it_found_it(engine: Engine) -
             assert connection.exec_driver_sql("PRAGMA cache_size").scalar_one() == BULK_CACHE_KIB
         with connection.begin():
             assert connection.exec_driver_sql("PRAGMA cache_size").scalar_one() == before != BULK_CACHE_KIB
+
+
+def test_imports_pause_the_garbage_collector_together_and_resume_it_after_the_last() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():  # a second import at the same time
+            assert not gc.isenabled()
+        assert not gc.isenabled(), "the first import is still running"
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled(), "a collector someone else switched off stays off"
+    finally:
+        gc.enable()
+
+
+def test_an_import_that_fails_resumes_the_garbage_collector(
+    engine: Engine, ws: Workspace, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "customers.csv", ("external_id", "name"), [("C1", "王小明")])
+    with (
+        pytest.raises(RuntimeError),
+        patch.object(CustomerImport, "merge", side_effect=RuntimeError("disk full")),
+    ):
+        _import(engine, ws, "customers", path)
+    assert gc.isenabled()
