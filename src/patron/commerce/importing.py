@@ -284,16 +284,26 @@ class OrderImport(ImportSpec):
                 )
             )
         ).scalar_one()
-        header_source = (
+        # Grouped first, then joined: one customer look-up per order rather than per line.
+        heads = (
             select(
-                literal(ws), s.c.order_id, customers.c.id, func.min(s.c.ordered_at), func.min(s.c.status),
-                func.min(s.c.channel), func.min(s.c.store), func.min(s.c.currency),
-                func.sum(s.c.amount_minor), now, now,
+                s.c.order_id,
+                func.min(s.c.customer_id).label("customer"),
+                func.min(s.c.ordered_at).label("ordered_at"),
+                func.min(s.c.status).label("status"),
+                func.min(s.c.channel).label("channel"),
+                func.min(s.c.store).label("store"),
+                func.min(s.c.currency).label("currency"),
+                func.sum(s.c.amount_minor).label("total"),
             )
-            .join(customers, and_(customers.c.workspace_id == ws, customers.c.external_id == s.c.customer_id))
             .where(live_rows(ctx))
-            .group_by(s.c.order_id, customers.c.id)
-        )  # fmt: skip
+            .group_by(s.c.order_id)
+            .subquery()
+        )
+        header_source = select(
+            literal(ws), heads.c.order_id, customers.c.id, heads.c.ordered_at, heads.c.status, heads.c.channel,
+            heads.c.store, heads.c.currency, heads.c.total, now, now,
+        ).join(customers, and_(customers.c.workspace_id == ws, customers.c.external_id == heads.c.customer))  # fmt: skip
         header_columns = [
             "customer_id",
             "ordered_at",
