@@ -191,6 +191,27 @@ def test_orders_compute_totals_from_lines_in_minor_units(
         assert orders["O2"].ordered_at.hour == 4, "12:30 in the workspace zone (Taipei) is 04:30 UTC"
 
 
+def test_large_amounts_fit_in_minor_units_on_every_backend(
+    engine: Engine, seeded: Workspace, tmp_path: Path
+) -> None:
+    """30,000,000.00 TWD is 3,000,000,000 minor units, past a 32-bit integer; a line of 4 is 12e9."""
+    path = write_csv(
+        tmp_path / "orders.csv",
+        ORDER_HEADER,
+        [("BIG1", 1, "C001", "2025-03-01", "completed", "store", "P1", 4, "30,000,000", "")],
+    )
+    report = _import(engine, seeded, "orders", path)
+    assert (report.inserted, report.rejected) == (1, 0)
+    with transaction(engine) as session:
+        order = session.scalars(select(Order).where(Order.workspace_id == seeded.id)).one()
+        line = session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)).one()
+    assert (line.unit_price_minor, line.amount_minor, order.total_minor) == (
+        3_000_000_000,
+        12_000_000_000,
+        12_000_000_000,
+    )
+
+
 def test_order_reimport_changes_nothing_and_dropped_lines_are_removed(
     engine: Engine, seeded: Workspace, tmp_path: Path
 ) -> None:

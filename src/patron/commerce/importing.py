@@ -29,7 +29,7 @@ from sqlalchemy import (
 
 from patron.commerce.models import Channel, Interaction, Order, OrderLine, OrderStatus, Product
 from patron.core import parsing as p
-from patron.core.db import UTCDateTime
+from patron.core.db import MinorUnits, UTCDateTime
 from patron.core.importing import (
     Field,
     ImportContext,
@@ -107,7 +107,7 @@ class ProductImport(ImportSpec):
         )  # fmt: skip
 
     def derived_columns(self) -> tuple[Column[Any], ...]:
-        return (Column("price_minor", Integer),)
+        return (Column("price_minor", MinorUnits),)
 
     def finish_rows(self, batch: ParsedBatch) -> None:
         _default(batch, "currency", self.workspace.currency)
@@ -160,7 +160,9 @@ class OrderImport(ImportSpec):
         )  # fmt: skip
 
     def derived_columns(self) -> tuple[Column[Any], ...]:
-        return tuple(Column(name, Integer) for name in ("unit_price_minor", "discount_minor", "amount_minor"))
+        return tuple(
+            Column(name, MinorUnits) for name in ("unit_price_minor", "discount_minor", "amount_minor")
+        )
 
     def finish_rows(self, batch: ParsedBatch) -> None:
         columns = batch.columns

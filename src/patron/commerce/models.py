@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from patron.core.db import Base, IdType, Timestamped, WorkspaceScoped
+from patron.core.db import Base, IdType, MinorUnits, Timestamped, WorkspaceScoped
 
 
 class Channel(StrEnum):
@@ -42,7 +42,7 @@ class Product(WorkspaceScoped, Timestamped, Base):
     external_id: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(300))
     category: Mapped[str | None] = mapped_column(String(100))
-    price_minor: Mapped[int | None] = mapped_column()
+    price_minor: Mapped[int | None] = mapped_column(MinorUnits)
     currency: Mapped[str] = mapped_column(String(3))
     active: Mapped[bool] = mapped_column(default=True)
 
@@ -65,7 +65,7 @@ class Order(WorkspaceScoped, Timestamped, Base):
     channel: Mapped[str] = mapped_column(String(16), default=Channel.WEB.value)
     store: Mapped[str | None] = mapped_column(String(100))
     currency: Mapped[str] = mapped_column(String(3))
-    total_minor: Mapped[int] = mapped_column(default=0)
+    total_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
 
 
 class OrderLine(WorkspaceScoped, Base):
@@ -80,9 +80,9 @@ class OrderLine(WorkspaceScoped, Base):
         IdType, ForeignKey("products.id", ondelete="SET NULL"), index=True
     )
     quantity: Mapped[int] = mapped_column()
-    unit_price_minor: Mapped[int] = mapped_column()
-    discount_minor: Mapped[int] = mapped_column(default=0)
-    amount_minor: Mapped[int] = mapped_column()
+    unit_price_minor: Mapped[int] = mapped_column(MinorUnits)
+    discount_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
+    amount_minor: Mapped[int] = mapped_column(MinorUnits)
 
 
 class Interaction(WorkspaceScoped, Timestamped, Base):

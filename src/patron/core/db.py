@@ -26,6 +26,8 @@ NAMING_CONVENTION = {
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
 IdType = BigInteger().with_variant(Integer(), "sqlite")
+#: Money in minor units: 64-bit, since 30,000,000.00 TWD is already past 32 bits (SQLite integers are 64-bit).
+MinorUnits = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
