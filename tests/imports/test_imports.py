@@ -212,6 +212,30 @@ def test_large_amounts_fit_in_minor_units_on_every_backend(
     )
 
 
+def test_amounts_past_the_maximum_are_rejected_with_the_maximum_in_the_currency(
+    engine: Engine, seeded: Workspace, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "orders.csv",
+        ORDER_HEADER,
+        [
+            ("HUGE1", 1, "C001", "2025-03-01", "", "web", "P1", 1, "2000000000000", ""),  # 2e14 minor units
+            ("HUGE2", 1, "C001", "2025-03-01", "", "web", "P1", 200_000, "6000000", ""),  # 1.2e12 TWD a line
+            ("FINE", 1, "C001", "2025-03-01", "", "web", "P1", 100_000, "6000000", ""),  # exactly 6e11 TWD
+        ],
+    )
+    report = _import(engine, seeded, "orders", path, locale="en")
+    assert (report.inserted, report.rejected) == (1, 2)
+    assert [(e.line, e.column, e.code) for e in report.errors] == [
+        (2, "unit_price", "import.too_large"),
+        (3, "quantity", "import.line_too_large"),
+    ]
+    assert report.errors[0].message("en") == "2000000000000 is larger than the maximum 1000000000000.00."
+    assert report.errors[1].message("en") == (
+        "The line's amount 1200000000000 (unit price × quantity) is larger than the maximum 1000000000000.00."
+    )
+
+
 def test_order_reimport_changes_nothing_and_dropped_lines_are_removed(
     engine: Engine, seeded: Workspace, tmp_path: Path
 ) -> None:

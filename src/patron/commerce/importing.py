@@ -46,7 +46,7 @@ from patron.core.importing import (
     reference_check,
 )
 from patron.core.models import Workspace
-from patron.core.money import to_minor
+from patron.core.money import from_minor, to_minor
 from patron.customers.models import Customer
 
 _CUSTOMER_ALIASES = ("customer_external_id", "customer", "顧客編號", "客户编号", "會員編號", "会员编号")
@@ -55,7 +55,8 @@ _STATUS_ALIASES = {"完成": "completed", "已完成": "completed", "取消": "c
                    "canceled": "cancelled", "退貨": "returned", "退货": "returned", "已付款": "paid"}  # fmt: skip
 _CHANNEL_ALIASES = {"門市": "store", "门店": "store", "門店": "store", "官網": "web", "官网": "web",
                     "電話": "phone", "电话": "phone", "shop": "store", "online": "web", "line": "chat"}  # fmt: skip
-MAX_AMOUNT_MINOR = 10**15
+#: The largest amount of a line, in minor units: an order of up to 10,000 such lines (10^18) still fits 64 bits.
+MAX_AMOUNT_MINOR = 10**14
 
 
 def _minor_units(batch: ParsedBatch, name: str, rows: list[int]) -> list[int | None]:
@@ -79,9 +80,8 @@ def _minor_units(batch: ParsedBatch, name: str, rows: list[int]) -> list[int | N
                 )
                 continue
             if abs(minor) > MAX_AMOUNT_MINOR:
-                batch.reject(
-                    row, name, "import.too_large", {"value": str(amount), "maximum": MAX_AMOUNT_MINOR}
-                )
+                maximum = str(from_minor(MAX_AMOUNT_MINOR, key[1]))
+                batch.reject(row, name, "import.too_large", {"value": str(amount), "maximum": maximum})
                 continue
             known[key] = minor  # only successes: equal Decimals may print differently in a message
         minors[row] = minor
@@ -181,6 +181,13 @@ class OrderImport(ImportSpec):
             if unit is None:
                 continue
             gross = unit * quantities[row]
+            if gross > MAX_AMOUNT_MINOR:
+                amount = columns["unit_price"][row] * quantities[row]
+                maximum = from_minor(MAX_AMOUNT_MINOR, columns["currency"][row])
+                batch.reject(
+                    row, "quantity", "import.line_too_large", {"amount": str(amount), "maximum": str(maximum)}
+                )
+                continue
             if discount > gross:
                 amount, price = columns["discount"][row], columns["unit_price"][row]
                 batch.reject(row, "discount", "import.discount_exceeds",
