@@ -35,6 +35,12 @@ def _import(engine: Engine, ws: Workspace, kind: str, path: Path, **kwargs: obje
     return import_file(engine, workspace_slug=ws.slug, kind=kind, path=path, **kwargs)  # type: ignore[arg-type]
 
 
+def _import_orders(
+    engine: Engine, ws: Workspace, folder: Path, rows: list[tuple[object, ...]], **kwargs: object
+):  # type: ignore[no-untyped-def]
+    return _import(engine, ws, "orders", write_csv(folder / "orders.csv", ORDER_HEADER, rows), **kwargs)
+
+
 def _rows(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
@@ -168,16 +174,12 @@ def test_missing_columns_are_named(engine: Engine, ws: Workspace, tmp_path: Path
 def test_orders_compute_totals_from_lines_in_minor_units(
     engine: Engine, seeded: Workspace, tmp_path: Path
 ) -> None:
-    path = write_csv(
-        tmp_path / "orders.csv",
-        ORDER_HEADER,
-        [
-            ("O1", 1, "C001", "2025-03-01T10:00:00+08:00", "completed", "web", "P1", 2, "680", "60"),
-            ("O1", 2, "C001", "2025-03-01T10:00:00+08:00", "completed", "web", "P2", 1, "250.50", ""),
-            ("O2", 1, "C002", "2025/03/02 12:30", "已完成", "門市", "", 3, "NT$1,000", "0"),
-        ],
-    )
-    report = _import(engine, seeded, "orders", path)
+    rows: list[tuple[object, ...]] = [
+        ("O1", 1, "C001", "2025-03-01T10:00:00+08:00", "completed", "web", "P1", 2, "680", "60"),
+        ("O1", 2, "C001", "2025-03-01T10:00:00+08:00", "completed", "web", "P2", 1, "250.50", ""),
+        ("O2", 1, "C002", "2025/03/02 12:30", "已完成", "門市", "", 3, "NT$1,000", "0"),
+    ]
+    report = _import_orders(engine, seeded, tmp_path, rows)
     assert (report.inserted, report.rejected) == (3, 0)
     with transaction(engine) as session:
         orders = {
@@ -195,12 +197,8 @@ def test_large_amounts_fit_in_minor_units_on_every_backend(
     engine: Engine, seeded: Workspace, tmp_path: Path
 ) -> None:
     """30,000,000.00 TWD is 3,000,000,000 minor units, past a 32-bit integer; a line of 4 is 12e9."""
-    path = write_csv(
-        tmp_path / "orders.csv",
-        ORDER_HEADER,
-        [("BIG1", 1, "C001", "2025-03-01", "completed", "store", "P1", 4, "30,000,000", "")],
-    )
-    report = _import(engine, seeded, "orders", path)
+    row = ("BIG1", 1, "C001", "2025-03-01", "completed", "store", "P1", 4, "30,000,000", "")
+    report = _import_orders(engine, seeded, tmp_path, [row])
     assert (report.inserted, report.rejected) == (1, 0)
     with transaction(engine) as session:
         order = session.scalars(select(Order).where(Order.workspace_id == seeded.id)).one()
@@ -215,16 +213,12 @@ def test_large_amounts_fit_in_minor_units_on_every_backend(
 def test_amounts_past_the_maximum_are_rejected_with_the_maximum_in_the_currency(
     engine: Engine, seeded: Workspace, tmp_path: Path
 ) -> None:
-    path = write_csv(
-        tmp_path / "orders.csv",
-        ORDER_HEADER,
-        [
-            ("HUGE1", 1, "C001", "2025-03-01", "", "web", "P1", 1, "2000000000000", ""),  # 2e14 minor units
-            ("HUGE2", 1, "C001", "2025-03-01", "", "web", "P1", 200_000, "6000000", ""),  # 1.2e12 TWD a line
-            ("FINE", 1, "C001", "2025-03-01", "", "web", "P1", 100_000, "6000000", ""),  # exactly 6e11 TWD
-        ],
-    )
-    report = _import(engine, seeded, "orders", path, locale="en")
+    rows: list[tuple[object, ...]] = [
+        ("HUGE1", 1, "C001", "2025-03-01", "", "web", "P1", 1, "2000000000000", ""),  # 2e14 minor units
+        ("HUGE2", 1, "C001", "2025-03-01", "", "web", "P1", 200_000, "6000000", ""),  # 1.2e12 TWD a line
+        ("FINE", 1, "C001", "2025-03-01", "", "web", "P1", 100_000, "6000000", ""),  # 6e11 TWD
+    ]
+    report = _import_orders(engine, seeded, tmp_path, rows, locale="en")
     assert (report.inserted, report.rejected) == (1, 2)
     assert [(e.line, e.column, e.code) for e in report.errors] == [
         (2, "unit_price", "import.too_large"),
