@@ -354,7 +354,7 @@ def _sqlite_converter(column_type: TypeEngine[Any]) -> Callable[[Any], Any] | No
 
     sqlite3's own datetime adapters are deprecated and differ from SQLAlchemy's storage format, which the
     merge compares against to detect unchanged rows; so write exactly SQLAlchemy's format. Decimals become
-    exact strings (the staged Numeric columns are only read back for display)."""
+    exact strings."""
     if isinstance(column_type, UTCDateTime):
         return _sqlite_datetime
     if isinstance(column_type, Date):
@@ -428,7 +428,7 @@ def _staging_table(spec: ImportSpec) -> Table:
         Column("_line", Integer, nullable=False),
         Column("_rejected", Boolean, nullable=False, default=False),
     ]
-    # Every field gets a column, present in the file or not, so derived defaults have somewhere to go.
+    # Every staged field gets a column, present in the file or not, so defaults have somewhere to go.
     columns += [Column(f.name, f.sql_type) for f in spec.fields if f.staged]
     columns += [column._copy() for column in spec.derived_columns()]
     # A name of its own per run, so two imports on one PostgreSQL connection pool never meet.
@@ -558,7 +558,7 @@ def _parse_batch(
             batch.reject(index, None, "import.bad_json", {"reason": row_cells[0][6:]})
         elif len(row_cells) > width and any(v.strip() for v in row_cells[width:]):
             batch.reject(index, None, "import.too_many_cells", {"expected": width, "found": len(row_cells)})
-    unreadable = list(batch.problems)  # rows whose cells are not judged one by one
+    unreadable = set(batch.problems)  # rows whose cells are not judged one by one
     needed = max((index for index, _ in plan), default=-1) + 1
     if any(len(cells) < needed for cells in cells_by_row):
         cells_by_row = [row_cells + [""] * (needed - len(row_cells)) for row_cells in cells_by_row]
@@ -567,9 +567,8 @@ def _parse_batch(
         cells = by_column[index]
         values, failed = _parse_column(f, cells, encoding)
         if failed:
-            skip = set(unreadable)
             for row, cell in enumerate(cells):
-                if cell in failed and row not in skip:
+                if cell in failed and row not in unreadable:
                     batch.reject(row, f.name, *failed[cell])
         batch.columns[f.name] = values
     for f in spec.fields:
