@@ -189,24 +189,23 @@ class OrderImport(ImportSpec):
                 )
                 continue
             if discount > gross:
-                amount, price = columns["discount"][row], columns["unit_price"][row]
+                given, price = columns["discount"][row], columns["unit_price"][row]
                 batch.reject(row, "discount", "import.discount_exceeds",
-                             {"discount": str(amount), "gross": str(price * quantities[row])})  # fmt: skip
+                             {"discount": str(given), "gross": str(price * quantities[row])})  # fmt: skip
                 continue
             discounts[row], amounts[row] = discount, gross - discount
         columns.update(unit_price_minor=units, discount_minor=discounts, amount_minor=amounts)
 
-    def _number_lines(
-        self, orders: list[str | None], line_numbers: list[int | None], rows: list[int]
-    ) -> None:
+    def _number_lines(self, orders: list[Any], line_numbers: list[Any], rows: list[int]) -> None:
         """A line without a number gets the next one of its order, counting every earlier line of the file."""
         highest = self._next_line
         for row in rows:
-            order, line_no = orders[row], line_numbers[row]
+            order: str = orders[row]  # required, so set on every accepted row
+            line_no: int | None = line_numbers[row]
             if line_no is None:
-                line_no = line_numbers[row] = highest.get(order, 0) + 1  # type: ignore[arg-type]
-            if line_no > highest.get(order, 0):  # type: ignore[arg-type]
-                highest[order] = line_no  # type: ignore[index]
+                line_no = line_numbers[row] = highest.get(order, 0) + 1
+            if line_no > highest.get(order, 0):
+                highest[order] = line_no
 
     def checks(self, ctx: ImportContext) -> list[Any]:
         return [
