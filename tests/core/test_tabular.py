@@ -74,3 +74,51 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
 def test_headers_match_loosely() -> None:
     assert normalize_header("\ufeffＣustomer-ID ") == "customer_id"
     assert normalize_header("Signup  Date") == "signup_date"
+
+
+READER_CASES: dict[str, tuple[str, bool]] = {
+    # name: (content, parsed by pyarrow?)
+    "plain": ("id,name,city\nC1,陳怡君,臺北市\nC2,林家豪,高雄市\n", True),
+    "CRLF without a final line break": ("id,name,city\r\nC1,陳怡君,臺北市\r\nC2,林家豪,高雄市", True),
+    "a byte-order mark": ("\ufeffid,name,city\nC1,a,b\n", True),
+    "a row of empty cells": ("id,name,city\nC1,a,b\n,,\nC2,c,d\n", True),
+    "tabs": ("id\tname\nC1\ta b\nC2\t c \n", True),
+    "quotes": ('id,name,city\nC1,"a, b",c\nC2,"x""y",z\n', False),
+    "a quoted line break": ('id,name,city\nC1,"two\nlines",c\nC2,d,e\n', False),
+    "a blank line": ("id,name,city\nC1,a,b\n\nC2,c,d\n", False),
+    "a short row": ("id,name,city\nC1,a\nC2,c,d\n", False),
+    "a long row": ("id,name,city\nC1,a,b,\nC2,c,d,e\n", False),
+    "a lone CR": ("id,name,city\nC1,a\rb,c\nC2,d,e\n", False),
+}
+
+
+def _batches(path: Path, *, fast: bool) -> tuple[bool, list[tuple[int, list[str], list[str]]]]:
+    """Each row's line, cells by column and cells as read, whatever the batches' boundaries."""
+    with open_source(path, fast=fast) as source:
+        seen = [
+            (line, [column[i] for column in batch.columns], batch.cells(i))
+            for batch in source.batches(2)
+            for i, line in enumerate(batch.lines)
+        ]
+        return source.parsed_by_arrow, seen
+
+
+@pytest.mark.parametrize("case", sorted(READER_CASES))
+def test_pyarrow_parses_only_files_it_reads_exactly_like_the_row_reader(tmp_path: Path, case: str) -> None:
+    content, arrow_expected = READER_CASES[case]
+    path = tmp_path / ("f.tsv" if case == "tabs" else "f.csv")
+    path.write_bytes(content.encode("utf-8"))  # the byte-order mark case writes its mark itself
+    fast, with_arrow = _batches(path, fast=True)
+    slow, with_rows = _batches(path, fast=False)
+    assert (fast, slow) == (arrow_expected, False)
+    assert with_arrow == with_rows
+
+
+def test_bad_bytes_past_the_encoding_sample_fall_back_to_the_row_reader(tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    good = "".join(f"C{i},顧客{i}\n" for i in range(40_000)).encode()  # > 256 KB sampled for the encoding
+    path.write_bytes(b"id,name\n" + good + b"BAD,\xff\xfe\n")
+    fast, with_arrow = _batches(path, fast=True)
+    assert not fast, "pyarrow refuses invalid UTF-8; the row reader marks the cell instead"
+    assert with_arrow[-1][2] == ["BAD", "\ufffd\ufffd"]
+    assert with_arrow == _batches(path, fast=False)[1]

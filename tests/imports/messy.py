@@ -66,7 +66,8 @@ def write_products(path: Path, seed: int = 7) -> Path:
     return path
 
 
-def write_orders(path: Path, seed: int = 7, orders: int = 400) -> Path:
+def write_orders(path: Path, seed: int = 7, orders: int = 400, *, plain: bool = False) -> Path:
+    """``plain``: no cell needs quoting and every row is as wide as the header, the files pyarrow may parse."""
     rng = random.Random(seed)
     rows: list[list[str]] = []
     for number in range(1, orders + 1):
@@ -91,7 +92,11 @@ def write_orders(path: Path, seed: int = 7, orders: int = 400) -> Path:
                 cells.append("extra")
             elif rng.random() < 0.01:
                 cells.append("")  # an empty extra cell is harmless
+            if plain:
+                cells = [cell.replace(",", "") for cell in cells[: len(ORDER_HEADER)]]
             rows.append(cells)
+    if plain:
+        rows.append([""] * len(ORDER_HEADER))  # a row of empty cells is skipped
     rows.append(list(rows[5]))  # a repeated line
     rng.shuffle(rows)  # lines of one order far apart, across batches
     with path.open("w", newline="", encoding="utf-8") as handle:

@@ -20,7 +20,9 @@ from sqlalchemy.engine import Engine
 
 import patron.core.importing as engine_module
 from patron.commerce.models import Order, OrderLine, Product
+from patron.core import tabular
 from patron.core.db import transaction
+from patron.core.tabular import open_source
 from patron.customers.models import Customer
 from patron.importers import import_file
 from tests.factories import make_workspace
@@ -127,3 +129,27 @@ def test_the_messy_corpus_gives_exactly_the_recorded_outcome(
     assert got["orders"]["counts"][1] > 150 and got["orders"]["counts"][5] > 100, (
         "both outcomes well represented"
     )
+
+
+def test_the_arrow_and_row_readers_give_the_same_outcome(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain CSV is parsed by pyarrow; the same import with the row reader must report and store the same."""
+    monkeypatch.setattr(engine_module, "BATCH_ROWS", 97)
+    path = messy.write_orders(tmp_path / "orders.csv", plain=True)
+    with open_source(path) as source:
+        assert source.parsed_by_arrow
+    outcomes = []
+    for fast_bytes in (tabular.FAST_CSV_BYTES, 0):
+        monkeypatch.setattr(tabular, "FAST_CSV_BYTES", fast_bytes)
+        workspace = make_workspace(engine)
+        for kind in ("customers", "products"):
+            writer = messy.write_customers if kind == "customers" else messy.write_products
+            import_file(
+                engine, workspace_slug=workspace.slug, kind=kind, path=writer(tmp_path / f"{kind}.csv")
+            )
+        report = import_file(engine, workspace_slug=workspace.slug, kind="orders", path=path)
+        got = _report(report, Path(report.rejects_file) if report.rejects_file else None)
+        outcomes.append(json.loads(json.dumps({**got, "stored": _stored(engine, workspace.id)})))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0]["counts"][1] > 150 and outcomes[0]["counts"][5] > 100, "both outcomes well represented"

@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
@@ -56,7 +55,7 @@ from patron.core.errors import PatronError
 from patron.core.i18n import translate
 from patron.core.models import Workspace
 from patron.core.parsing import FieldProblem, Parser
-from patron.core.tabular import REPLACEMENT, SourceRow, TabularSource, normalize_header, open_source
+from patron.core.tabular import REPLACEMENT, RawBatch, TabularSource, normalize_header, open_source
 
 BATCH_ROWS = 20_000
 BULK_CACHE_KIB = -262_144
@@ -549,22 +548,17 @@ def _parse_column(f: Field, cells: Sequence[str], encoding: str | None) -> tuple
 
 
 def _parse_batch(
-    spec: ImportSpec, plan: list[tuple[int, Field]], rows: list[SourceRow], width: int, encoding: str | None
+    spec: ImportSpec, plan: list[tuple[int, Field]], raw: RawBatch, width: int, encoding: str | None
 ) -> ParsedBatch:
-    batch = ParsedBatch([row.line for row in rows])
-    cells_by_row = [row.values for row in rows]
-    for index, row_cells in enumerate(cells_by_row):
+    batch = ParsedBatch(raw.lines)
+    for index, row_cells in enumerate(raw.rows or ()):  # only a row reader can meet these
         if row_cells and row_cells[0].startswith("\x00json:"):
             batch.reject(index, None, "import.bad_json", {"reason": row_cells[0][6:]})
         elif len(row_cells) > width and any(v.strip() for v in row_cells[width:]):
             batch.reject(index, None, "import.too_many_cells", {"expected": width, "found": len(row_cells)})
     unreadable = set(batch.problems)  # rows whose cells are not judged one by one
-    needed = max((index for index, _ in plan), default=-1) + 1
-    if any(len(cells) < needed for cells in cells_by_row):
-        cells_by_row = [row_cells + [""] * (needed - len(row_cells)) for row_cells in cells_by_row]
-    by_column = list(zip(*cells_by_row, strict=False))
     for index, f in plan:
-        cells = by_column[index]
+        cells = raw.columns[index]
         values, failed = _parse_column(f, cells, encoding)
         if failed:
             for row, cell in enumerate(cells):
@@ -572,7 +566,7 @@ def _parse_batch(
                     batch.reject(row, f.name, *failed[cell])
         batch.columns[f.name] = values
     for f in spec.fields:
-        batch.columns.setdefault(f.name, [None] * len(rows))
+        batch.columns.setdefault(f.name, [None] * len(raw.lines))
     for row in unreadable:
         for values in batch.columns.values():
             values[row] = None
@@ -597,16 +591,15 @@ def _stage_and_merge(
     )
     names = [*(f.name for f in spec.fields if f.staged), *(c.name for c in spec.derived_columns())]
     bad_groups: dict[Any, int] = {}
-    rows = source.rows()
-    while batch_rows := list(islice(rows, BATCH_ROWS)):
-        report.rows_read += len(batch_rows)
-        batch = _parse_batch(spec, plan, batch_rows, len(source.header), source.encoding)
+    for raw in source.batches(BATCH_ROWS):
+        report.rows_read += len(raw.lines)
+        batch = _parse_batch(spec, plan, raw, len(source.header), source.encoding)
         for index, problems in sorted(batch.problems.items()):
             line = batch.lines[index]
             errors = [RowError(line, column, code, params) for column, code, params in problems]
             for error in errors:
                 report.add_error(error)
-            rejects.write(line, batch_rows[index].values, errors, locale)
+            rejects.write(line, raw.cells(index), errors, locale)
             group = batch.columns[spec.group_column][index] if spec.group_column else None
             if group is not None:
                 bad_groups.setdefault(group, line)
@@ -694,7 +687,7 @@ def _write_late_rejects(
     source: TabularSource, late: dict[int, list[RowError]], rejects: _Rejects, locale: str | None
 ) -> None:
     """Rows rejected by set-wise checks are copied from a second read of the file, only when there are any."""
-    reopened = open_source(source.path, fmt=source.format, encoding=source.encoding)
+    reopened = open_source(source.path, fmt=source.format, encoding=source.encoding, fast=False)
     with reopened:
         for row in reopened.rows():
             errors = late.get(row.line)
