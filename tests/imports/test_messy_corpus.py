@@ -131,6 +131,15 @@ def test_the_messy_corpus_gives_exactly_the_recorded_outcome(
     )
 
 
+def _orders_outcome(engine: Engine, folder: Path, orders: Path) -> dict[str, Any]:
+    workspace = make_workspace(engine)
+    for kind, write in (("customers", messy.write_customers), ("products", messy.write_products)):
+        import_file(engine, workspace_slug=workspace.slug, kind=kind, path=write(folder / f"{kind}.csv"))
+    report = import_file(engine, workspace_slug=workspace.slug, kind="orders", path=orders)
+    got = _report(report, Path(report.rejects_file) if report.rejects_file else None)
+    return dict(json.loads(json.dumps({**got, "stored": _stored(engine, workspace.id)})))
+
+
 def test_the_arrow_and_row_readers_give_the_same_outcome(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -139,17 +148,32 @@ def test_the_arrow_and_row_readers_give_the_same_outcome(
     path = messy.write_orders(tmp_path / "orders.csv", plain=True)
     with open_source(path) as source:
         assert source.parsed_by_arrow
-    outcomes = []
-    for fast_bytes in (tabular.FAST_CSV_BYTES, 0):
-        monkeypatch.setattr(tabular, "FAST_CSV_BYTES", fast_bytes)
-        workspace = make_workspace(engine)
-        for kind in ("customers", "products"):
-            writer = messy.write_customers if kind == "customers" else messy.write_products
-            import_file(
-                engine, workspace_slug=workspace.slug, kind=kind, path=writer(tmp_path / f"{kind}.csv")
-            )
-        report = import_file(engine, workspace_slug=workspace.slug, kind="orders", path=path)
-        got = _report(report, Path(report.rejects_file) if report.rejects_file else None)
-        outcomes.append(json.loads(json.dumps({**got, "stored": _stored(engine, workspace.id)})))
-    assert outcomes[0] == outcomes[1]
-    assert outcomes[0]["counts"][1] > 150 and outcomes[0]["counts"][5] > 100, "both outcomes well represented"
+    by_arrow = _orders_outcome(engine, tmp_path, path)
+    monkeypatch.setattr(tabular, "_arrow_reader", lambda *_: None)
+    by_rows = _orders_outcome(engine, tmp_path, path)
+    assert by_arrow == by_rows
+    assert by_arrow["counts"][1] > 150 and by_arrow["counts"][5] > 100, "both outcomes well represented"
+
+
+def test_a_file_pyarrow_gives_up_on_part_way_is_imported_again_by_rows(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "BATCH_ROWS", 97)
+    monkeypatch.setattr(tabular, "ARROW_BLOCK_BYTES", 4096)  # the wide row turns up after batches went out
+    path = messy.write_orders(tmp_path / "orders.csv", plain=True)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[-20] = lines[-20].rstrip("\r\n") + ",extra\r\n"
+    path.write_text("".join(lines), encoding="utf-8", newline="")
+    attempts: list[bool] = []
+    import_once = engine_module._import_once
+
+    def recorded(*args: Any, fast: bool, **kwargs: Any) -> Any:
+        attempts.append(fast)
+        return import_once(*args, fast=fast, **kwargs)
+
+    monkeypatch.setattr(engine_module, "_import_once", recorded)
+    retried = _orders_outcome(engine, tmp_path, path)
+    assert attempts[-2:] == [True, False], "pyarrow started, gave up, and the rows reader did the import"
+    monkeypatch.setattr(tabular, "_arrow_reader", lambda *_: None)
+    assert retried == _orders_outcome(engine, tmp_path, path)
+    assert any(error[2] == "import.too_many_cells" for error in retried["errors"])

@@ -13,6 +13,7 @@ upserts on ``external_id`` make re-running a file change nothing, and PostgreSQL
 from __future__ import annotations
 
 import csv
+import functools
 import gc
 import json
 import os
@@ -55,7 +56,14 @@ from patron.core.errors import PatronError
 from patron.core.i18n import translate
 from patron.core.models import Workspace
 from patron.core.parsing import FieldProblem, Parser
-from patron.core.tabular import REPLACEMENT, RawBatch, TabularSource, normalize_header, open_source
+from patron.core.tabular import (
+    REPLACEMENT,
+    ArrowReaderGaveUp,
+    RawBatch,
+    TabularSource,
+    normalize_header,
+    open_source,
+)
 
 BATCH_ROWS = 20_000
 BULK_CACHE_KIB = -262_144
@@ -495,7 +503,31 @@ def run_import(
 ) -> ImportReport:
     """Import ``path`` into ``spec.workspace``. Raises PatronError for whole-file problems; row problems are
     reported and written to the rejects file (``rejects_path=True`` puts it next to the input)."""
-    with open_source(path, fmt=fmt, encoding=encoding) as source:
+    attempt = functools.partial(
+        _import_once, engine, path=path, fmt=fmt, encoding=encoding, rejects_path=rejects_path, locale=locale,
+        progress=progress,
+    )  # fmt: skip
+    try:
+        return attempt(spec, fast=True)
+    except ArrowReaderGaveUp:
+        # pyarrow stopped part-way (a row of another width, bytes that are not UTF-8). Nothing was kept — the
+        # import is one transaction — so it runs again, reading rows, with a spec that has seen nothing.
+        return attempt(type(spec)(spec.workspace), fast=False)
+
+
+def _import_once(
+    engine: Engine,
+    spec: ImportSpec,
+    *,
+    path: Path,
+    fmt: str | None,
+    encoding: str | None,
+    rejects_path: Path | bool | None,
+    locale: str | None,
+    progress: ProgressCallback | None,
+    fast: bool,
+) -> ImportReport:
+    with open_source(path, fmt=fmt, encoding=encoding, fast=fast) as source:
         plan, ignored = _map_header(spec, source.header, path)
         target: Path | None
         if rejects_path is True:

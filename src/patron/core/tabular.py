@@ -28,8 +28,7 @@ from charset_normalizer import from_bytes
 from patron.core.errors import PatronError
 
 SAMPLE_BYTES = 256 * 1024
-#: Plain CSV files up to this size are parsed by pyarrow (see ``_arrow_columns``); it holds them in memory.
-FAST_CSV_BYTES = 256 * 1024 * 1024
+ARROW_BLOCK_BYTES = 8 * 1024 * 1024
 REPLACEMENT = "\ufffd"
 FORMATS = ("csv", "xlsx", "jsonl")
 _EXTENSIONS = {
@@ -112,18 +111,28 @@ class TabularSource:
                 yield RawBatch([row.line for row in chunk], list(zip(*rows, strict=False)), rows)
 
     def _arrow_batches(self, size: int) -> Iterator[RawBatch]:
-        table = self._arrow
-        self._arrow = None  # read once, and no longer held when done
-        total = max(table.num_rows, 1)
-        for start in range(0, table.num_rows, size):
-            part = table.slice(start, size)
-            lines = pa.array(range(start + 2, start + 2 + part.num_rows), pa.int64())  # line 1 is the header
-            blank = functools.reduce(pc.and_, [pc.equal(column, "") for column in part.columns])
-            if pc.any(blank).as_py():
-                keep = pc.invert(blank)
-                part, lines = part.filter(keep), lines.filter(keep)
-            self._position = functools.partial(int, self.size * min(1.0, (start + size) / total))
-            yield RawBatch(lines.to_pylist(), [column.to_pylist() for column in part.columns])
+        reader, total_lines = self._arrow
+        self._arrow = None  # read once
+        line = 2  # line 1 is the header
+        while True:
+            try:
+                block = reader.read_next_batch()
+            except StopIteration:
+                return
+            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                raise ArrowReaderGaveUp(str(exc)) from exc
+            for start in range(0, block.num_rows, size):
+                part = block.slice(start, size)
+                lines = pa.array(range(line, line + part.num_rows), pa.int64())
+                line += part.num_rows
+                blank = functools.reduce(pc.and_, [pc.equal(column, "") for column in part.columns])
+                if pc.any(
+                    blank
+                ).as_py():  # an empty line, or cells all empty: skipped like the row reader does
+                    keep = pc.invert(blank)
+                    part, lines = part.filter(keep), lines.filter(keep)
+                self._position = functools.partial(int, self.size * min(1.0, line / total_lines))
+                yield RawBatch(lines.to_pylist(), [column.to_pylist() for column in part.columns])
 
     def bytes_read(self) -> int:
         return int(self._position()) if self._position else 0
@@ -242,38 +251,53 @@ def _open_csv(path: Path, size: int, encoding: str, sample: bytes, *, fast: bool
                 yield SourceRow(start, values)
 
     source = TabularSource(path, "csv", encoding, header, size, rows(), raw.tell, [text.close])
-    if fast and encoding in ("utf-8", "utf-8-sig") and size <= FAST_CSV_BYTES:
-        source._arrow = _arrow_columns(path, delimiter, len(header))
+    if fast and encoding in ("utf-8", "utf-8-sig"):
+        source._arrow = _arrow_reader(path, delimiter, len(header))
         source.parsed_by_arrow = source._arrow is not None
     return source
 
 
-def _arrow_columns(path: Path, delimiter: str, width: int) -> pa.Table | None:
-    """The file's rows as columns of strings, parsed by pyarrow — or None unless that provably gives what the
-    row reader gives, line numbers included.
+class ArrowReaderGaveUp(Exception):
+    """pyarrow met what it cannot read like the row reader (a row wider or narrower than the header, bytes that
+    are not UTF-8) after rows were already handed out; the import starts again with the row reader."""
+
+
+def _arrow_reader(path: Path, delimiter: str, width: int) -> tuple[Any, int] | None:
+    """A pyarrow streaming reader of the file's rows as strings and the file's line count — or None when the
+    file holds what only the row reader reads right.
 
     Why: the row reader (csv module, one Python list per row) costs 1.8 s per 1M order lines against 0.6 s
-    here (docs/benchmarks.md). The conditions that make the two readers agree: no quote character in the
-    file (so no quoting rules, no quoted line breaks), no NUL, every CR part of a CRLF, valid UTF-8 and every
-    row exactly as wide as the header (pyarrow refuses otherwise), and as many rows as physical lines after
-    the header (so no blank line was skipped and row i is on line i + 2). Anything else: the row reader."""
-    data = path.read_bytes()
-    if b'"' in data or b"\x00" in data or data.count(b"\r") != data.count(b"\r\n"):
+    here (docs/benchmarks.md). Without a quote character there are no quoting rules and no record spans
+    lines, and with every CR part of a CRLF and empty lines kept, row i is on line i + 2; no NUL either (the
+    csv module refuses it). What pyarrow then still refuses mid-file — a row of the wrong width, bytes that
+    are not UTF-8 — raises ArrowReaderGaveUp. Blocks are parsed as they are read: memory does not grow."""
+    newlines, ends_with_newline, carried_cr = 0, False, False
+    with path.open("rb") as handle:
+        while block := handle.read(ARROW_BLOCK_BYTES):
+            if b'"' in block or b"\x00" in block or (carried_cr and not block.startswith(b"\n")):
+                return None
+            carried_cr = block.endswith(b"\r")  # a CRLF cut in two by the block boundary
+            if block.count(b"\r") != block.count(b"\r\n") + carried_cr:
+                return None
+            newlines += block.count(b"\n")
+            ends_with_newline = block.endswith(b"\n")
+    if carried_cr:
         return None
-    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     names = [f"c{index}" for index in range(width)]
     try:
-        table = pacsv.read_csv(
-            pa.py_buffer(data),
-            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False, newlines_in_values=False),
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names, block_size=ARROW_BLOCK_BYTES),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, quote_char=False, newlines_in_values=False, ignore_empty_lines=False
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
             ),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
-    return table if table.num_rows == lines - 1 else None
+    return reader, newlines + (0 if ends_with_newline else 1)
 
 
 def _json_cell(value: Any) -> str:
