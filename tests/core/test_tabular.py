@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from patron.core import tabular
 from patron.core.errors import PatronError
@@ -140,3 +142,39 @@ def test_bad_bytes_past_the_encoding_sample_fall_back_to_the_row_reader(
     how, _ = _batches(path, fast=True)
     assert how == "pyarrow gave up", "pyarrow refuses invalid UTF-8; the row reader marks the cell instead"
     assert _batches(path, fast=False)[1][-1][2] == ["BAD", "\ufffd\ufffd"]
+
+
+_CELL = st.text(alphabet=st.sampled_from(["a", "Z", "7", " ", "-", "臺", "北", "\t", "é", ";"]), max_size=4)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(
+        st.one_of(st.lists(_CELL, min_size=3, max_size=3), st.lists(_CELL, min_size=0, max_size=5)),
+        max_size=12,
+    ),
+    crlf=st.booleans(),
+    final_break=st.booleans(),
+    block_bytes=st.sampled_from([ARROW_BLOCK_BYTES, 24]),
+)
+def test_pyarrow_and_the_row_reader_agree_on_generated_files(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    rows: list[list[str]],
+    crlf: bool,
+    final_break: bool,
+    block_bytes: int,
+) -> None:
+    """Any file pyarrow reads to the end, it reads like the row reader: same rows, lines and cells."""
+    monkeypatch.setattr(tabular, "ARROW_BLOCK_BYTES", block_bytes)
+    newline = "\r\n" if crlf else "\n"
+    text = newline.join([",".join(["id", "name", "city"]), *(",".join(cells) for cells in rows)])
+    path = tmp_path / "generated.csv"
+    path.write_bytes((text + (newline if final_break else "")).encode("utf-8"))
+    how, with_arrow = _batches(path, fast=True)
+    _, with_rows = _batches(path, fast=False)
+    event(how)
+    if how == "pyarrow":
+        assert with_arrow == with_rows
+    else:
+        assert with_arrow == with_rows[: len(with_arrow)]
