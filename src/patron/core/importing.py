@@ -648,8 +648,10 @@ def _stage_and_merge(
     if progress:
         progress(source.size, source.size)
 
-    for index_columns in (spec.unique_key, (spec.group_column,) if spec.group_column else ()):
-        if index_columns:
+    group = (spec.group_column,) if spec.group_column else ()
+    for index_columns in (spec.unique_key, group):
+        # the group's own index only when the key's index does not already start with it (orders: it does)
+        if index_columns and not (index_columns == group and spec.unique_key[:1] == group):
             Index(
                 f"ix{staging.name}_{'_'.join(index_columns)}", *(staging.c[c] for c in index_columns)
             ).create(connection)
