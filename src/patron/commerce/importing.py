@@ -169,7 +169,7 @@ class OrderImport(ImportSpec):
         _default(batch, "currency", self.workspace.currency)
         _default(batch, "status", OrderStatus.COMPLETED.value)
         _default(batch, "channel", Channel.WEB.value)
-        columns["quantity"] = [quantity or 1 for quantity in columns["quantity"]]
+        _default(batch, "quantity", 1)
         rows = batch.accepted()
         self._number_lines(columns["order_id"], columns["line_no"], rows)
         units = _minor_units(batch, "unit_price", rows)

@@ -36,7 +36,6 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    Numeric,
     Select,
     Table,
     and_,
@@ -360,14 +359,11 @@ def _sqlite_converter(column_type: TypeEngine[Any]) -> Callable[[Any], Any] | No
     """How a staged column's values are written for sqlite3, or None when they go as they are.
 
     sqlite3's own datetime adapters are deprecated and differ from SQLAlchemy's storage format, which the
-    merge compares against to detect unchanged rows; so write exactly SQLAlchemy's format. Decimals become
-    exact strings."""
+    merge compares against to detect unchanged rows; so write exactly SQLAlchemy's format."""
     if isinstance(column_type, UTCDateTime):
         return _sqlite_datetime
     if isinstance(column_type, Date):
         return date.isoformat
-    if isinstance(column_type, Numeric):
-        return str
     return None
 
 
@@ -648,16 +644,13 @@ def _stage_and_merge(
     if progress:
         progress(source.size, source.size)
 
-    group = (spec.group_column,) if spec.group_column else ()
-    for index_columns in (spec.unique_key, group):
-        # the group's own index only when the key's index does not already start with it (orders: it does)
-        if index_columns and not (index_columns == group and spec.unique_key[:1] == group):
-            Index(
-                f"ix{staging.name}_{'_'.join(index_columns)}", *(staging.c[c] for c in index_columns)
-            ).create(connection)
-    if (
-        ctx.dialect == "postgresql"
-    ):  # autovacuum never analyses temporary tables; the planner needs their size
+    indexed = [spec.unique_key] if spec.unique_key else []
+    if spec.group_column and spec.unique_key[:1] != (spec.group_column,):  # orders: the key starts with it
+        indexed.append((spec.group_column,))
+    for columns in indexed:
+        Index(f"ix{staging.name}_{'_'.join(columns)}", *(staging.c[c] for c in columns)).create(connection)
+    # autovacuum never analyses temporary tables; the planner needs their size
+    if ctx.dialect == "postgresql":
         connection.exec_driver_sql(f'ANALYZE "{staging.name}"')
     late: dict[int, list[RowError]] = {}
     checks = [*([duplicates_check(spec.unique_key)] if spec.unique_key else []), *spec.checks(ctx)]

@@ -28,18 +28,15 @@ MONEY_COLUMNS = (
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        return
-    for table, column, nullable in MONEY_COLUMNS:
-        op.alter_column(
-            table, column, existing_type=sa.Integer(), type_=sa.BigInteger(), existing_nullable=nullable
-        )
+    _retype(sa.Integer(), sa.BigInteger())
 
 
 def downgrade() -> None:
+    _retype(sa.BigInteger(), sa.Integer())
+
+
+def _retype(old: sa.types.TypeEngine[int], new: sa.types.TypeEngine[int]) -> None:
     if op.get_bind().dialect.name == "sqlite":
         return
     for table, column, nullable in MONEY_COLUMNS:
-        op.alter_column(
-            table, column, existing_type=sa.BigInteger(), type_=sa.Integer(), existing_nullable=nullable
-        )
+        op.alter_column(table, column, existing_type=old, type_=new, existing_nullable=nullable)
