@@ -433,6 +433,27 @@ def test_imports_never_cross_workspaces(engine: Engine, tmp_path: Path) -> None:
     assert same_ids.inserted == 3, "the same external ids are separate customers in another workspace"
 
 
+def test_postgresql_plans_the_next_statement_knowing_the_rows_an_import_just_wrote(
+    engine: Engine, ws: Workspace, tmp_path: Path
+) -> None:
+    """Without fresh statistics the planner took a just-imported catalogue for one row and compared every
+    order line with every product: a nested loop that grows with lines × products."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL statistics")
+    catalogue = [(f"P{i:04d}", f"商品{i}", "tea", "100") for i in range(300)]
+    _import(
+        engine,
+        ws,
+        "products",
+        write_csv(tmp_path / "p.csv", ("external_id", "name", "category", "price"), catalogue),
+    )
+    with engine.connect() as connection:
+        plan = connection.exec_driver_sql(
+            "EXPLAIN (FORMAT JSON) SELECT id FROM products WHERE workspace_id = %(ws)s", {"ws": ws.id}
+        ).scalar_one()
+    assert plan[0]["Plan"]["Plan Rows"] >= 150, "the planner's estimate of this workspace's products"
+
+
 def test_an_import_leaves_the_sqlite_page_cache_as_it_found_it(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         pytest.skip("a SQLite connection setting")
