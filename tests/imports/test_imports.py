@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from patron.commerce.importing import OrderImport
 from patron.commerce.models import Interaction, Order, OrderLine, Product
+from patron.core import importing as importing_engine
 from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.importing import BULK_CACHE_KIB, ImportContext, MergeCounts, bulk_cache, collector_paused
@@ -431,6 +432,51 @@ def test_imports_never_cross_workspaces(engine: Engine, tmp_path: Path) -> None:
     )
     same_ids = _import(engine, second, "customers", customers_file(tmp_path / "c2.csv"))
     assert same_ids.inserted == 3, "the same external ids are separate customers in another workspace"
+
+
+NUMBERING_CASES = {
+    # O1: h = 1, 5, 6, 7, (2 leaves 7), 8; O2: 1, 3; O3 as given
+    "some lines numbered": (
+        [("O1", ""), ("O2", ""), ("O1", 5), ("O1", ""), ("O2", 3), ("O1", ""), ("O1", 2), ("O1", ""), ("O3", 4), ("O3", 1)],
+        ["O1/1", "O2/1", "O1/5", "O1/6", "O2/3", "O1/7", "O1/2", "O1/8", "O3/4", "O3/1"],
+    ),
+    "no line numbered": (
+        [("O1", ""), ("O2", ""), ("O1", ""), ("O3", ""), ("O2", ""), ("O1", "")],
+        ["O1/1", "O2/1", "O1/2", "O3/1", "O2/2", "O1/3"],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("batch_rows", "remembered"), [(20_000, 500_000), (2, 500_000), (2, 1), (20_000, 0)])
+@pytest.mark.parametrize("case", NUMBERING_CASES)
+def test_a_line_without_a_number_takes_the_next_of_its_order_counting_every_earlier_line(
+    engine: Engine,
+    seeded: Workspace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    batch_rows: int,
+    remembered: int,
+    case: str,
+) -> None:
+    """In file order: an unnumbered line is one above the highest number its order has had so far — whether
+    numbered while reading or, for orders beyond those remembered, in SQL after staging."""
+    monkeypatch.setattr(importing_engine, "BATCH_ROWS", batch_rows)  # lines of an order in other batches
+    monkeypatch.setattr(OrderImport, "REMEMBERED_ORDERS", remembered)
+    numbers, expected = NUMBERING_CASES[case]
+    rows = [
+        (order, line_no, "C001", "2025-03-01", "completed", "web", "P1", 1, str(100 + row), "")
+        for row, (order, line_no) in enumerate(numbers)
+    ]
+    report = _import_orders(engine, seeded, tmp_path, rows)
+    assert (report.inserted, report.rejected) == (len(rows), 0)
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(Order.external_id, OrderLine.line_no, OrderLine.unit_price_minor)
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(Order.workspace_id == seeded.id)
+        ).all()
+    by_row = {price // 100 - 100: f"{order}/{line_no}" for order, line_no, price in stored}
+    assert [by_row[row] for row in range(len(rows))] == expected
 
 
 def test_postgresql_plans_the_next_statement_knowing_the_rows_an_import_just_wrote(

@@ -18,7 +18,9 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Table,
     and_,
+    case,
     delete,
     exists,
     func,
@@ -26,6 +28,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.sql import Select, Subquery
 
 from patron.commerce.models import Channel, Interaction, Order, OrderLine, OrderStatus, Product
 from patron.core import parsing as p
@@ -137,10 +140,14 @@ class OrderImport(ImportSpec):
     unique_key = ("order_id", "line_no")
     group_column = "order_id"
     HEADER_COLUMNS = ("customer_id", "ordered_at", "status", "channel", "store", "currency")
+    #: Orders whose highest line number is remembered while reading (about 170 bytes each). Unnumbered lines
+    #: of orders first seen after that many are numbered in SQL once the file is staged, so memory stops
+    #: growing there (the dict held 280 MB more at 5M lines than at 1M).
+    REMEMBERED_ORDERS = 500_000
 
     def __init__(self, workspace: Workspace) -> None:
         super().__init__(workspace)
-        self._next_line: dict[str, int] = {}
+        self._highest_line: dict[str, int] = {}
 
     def build_fields(self, workspace: Workspace) -> tuple[Field, ...]:
         zone = ZoneInfo(workspace.timezone)
@@ -197,15 +204,59 @@ class OrderImport(ImportSpec):
         columns.update(unit_price_minor=units, discount_minor=discounts, amount_minor=amounts)
 
     def _number_lines(self, orders: list[Any], line_numbers: list[Any], rows: list[int]) -> None:
-        """A line without a number gets the next one of its order, counting every earlier line of the file."""
-        highest = self._next_line
+        """A line without a number gets the next one of its order, counting every earlier line of the file;
+        here for the orders remembered, the rest in ``finish_staged``."""
+        highest = self._highest_line
         for row in rows:
             order: str = orders[row]  # required, so set on every accepted row
+            known = highest.get(order)
+            if known is None:
+                if len(highest) >= self.REMEMBERED_ORDERS:
+                    continue
+                known = 0
             line_no: int | None = line_numbers[row]
             if line_no is None:
-                line_no = line_numbers[row] = highest.get(order, 0) + 1
-            if line_no > highest.get(order, 0):
+                line_no = line_numbers[row] = known + 1
+            if line_no > known:
                 highest[order] = line_no
+
+    def finish_staged(self, ctx: ImportContext) -> None:
+        """Numbers the lines still without one, in SQL: those of orders beyond ``REMEMBERED_ORDERS``. The
+        numbers given while reading count as the file's own, so both ways give one numbering."""
+        s = ctx.staging
+        gaps = select(s.c.order_id).where(s.c.line_no.is_(None))
+        if not ctx.connection.execute(select(exists(gaps))).scalar_one():
+            return
+        numbers = self._numbers_in_file_order(s, gaps)
+        ctx.connection.execute(s.update().where(s.c._line == numbers.c._line).values(line_no=numbers.c.n))
+
+    @staticmethod
+    def _numbers_in_file_order(s: Table, gaps: Select[Any]) -> Subquery:
+        """The numbers of the unnumbered lines of the orders in ``gaps``. Going through an order's lines in file
+        order, h = h + 1 for a line without a number and h = max(h, n) for a line numbered n, which unrolls to:
+        the unnumbered lines so far (u) plus max(0, the largest n − u over the numbered lines so far)."""
+        unnumbered = func.sum(case((s.c.line_no.is_(None), 1), else_=0)).over(
+            partition_by=s.c.order_id, order_by=s.c._line
+        )
+        counted = (
+            select(s.c._line, s.c.order_id, s.c.line_no, unnumbered.label("unnumbered"))
+            .where(s.c.order_id.in_(gaps))
+            .subquery()
+        )
+        ahead = func.max(counted.c.line_no - counted.c.unnumbered).over(
+            partition_by=counted.c.order_id, order_by=counted.c._line
+        )
+        # filtered one level out: a WHERE beside the window would hide the numbered lines from it
+        both = select(
+            counted.c._line, counted.c.line_no, counted.c.unnumbered, ahead.label("ahead")
+        ).subquery()
+        return (
+            select(
+                both.c._line, (both.c.unnumbered + case((both.c.ahead > 0, both.c.ahead), else_=0)).label("n")
+            )
+            .where(both.c.line_no.is_(None))
+            .subquery()
+        )
 
     def checks(self, ctx: ImportContext) -> list[Any]:
         return [

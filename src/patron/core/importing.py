@@ -186,6 +186,11 @@ class ImportSpec(ABC):
         """Cross-field rules and derived values, column by column; rejects rows with ``batch.reject``. Judges only
         the rows parsing accepted (``batch.accepted()`` when called), in file order."""
 
+    def finish_staged(self, ctx: ImportContext) -> None:
+        """Values that depend on rows of other batches, set in SQL once every accepted row is staged (before the
+        checks): the engine's memory must not grow with the file."""
+        return None
+
     def checks(self, ctx: ImportContext) -> Iterable[Callable[[ImportContext], list[RowError]]]:
         """Set-wise checks run in SQL after staging, in order; each sees only rows not yet rejected."""
         return ()
@@ -435,7 +440,7 @@ def _map_header(spec: ImportSpec, header: list[str], path: Path) -> tuple[list[t
 def _staging_table(spec: ImportSpec) -> Table:
     metadata = MetaData()
     columns: list[Column[Any]] = [
-        Column("_line", Integer, nullable=False),
+        Column("_line", Integer, primary_key=True, autoincrement=False),
         Column("_rejected", Boolean, nullable=False, default=False),
     ]
     # Every staged field gets a column, present in the file or not, so defaults have somewhere to go.
@@ -651,6 +656,7 @@ def _stage_and_merge(
     if progress:
         progress(source.size, source.size)
 
+    spec.finish_staged(ctx)
     indexed = [spec.unique_key] if spec.unique_key else []
     if spec.group_column and spec.unique_key[:1] != (spec.group_column,):  # orders: the key starts with it
         indexed.append((spec.group_column,))
