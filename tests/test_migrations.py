@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from patron.core import migrate
+from patron.core.db import make_engine
 from patron.tables import metadata
+from tests.conftest import BACKENDS
 
 
 def test_database_is_at_head(engine: Engine) -> None:
@@ -23,3 +32,108 @@ def test_models_and_migrations_agree(engine: Engine) -> None:
 def test_upgrade_is_safe_to_rerun(engine: Engine) -> None:
     migrate.upgrade(engine)
     assert migrate.current_revision(engine) == migrate.head_revision(engine)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A database of its own, for tests that move the schema up and down."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'migrations.db'}")
+        yield engine
+        engine.dispose()
+        return
+    server = make_url(request.getfixturevalue("postgres_url"))
+    name = f"patron_migrations_{secrets.token_hex(4)}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine = make_engine(server.set(database=name).render_as_string(hide_password=False))
+    yield engine
+    engine.dispose()
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE {name}")
+    admin.dispose()
+
+
+def _commerce_rows(connection: Connection) -> None:
+    """Two workspaces with a customer, an order with two lines and an interaction each (the 0005 schema)."""
+    now = "2026-01-01 00:00:00"
+    for ws in (1, 2):
+        connection.execute(
+            text(
+                "INSERT INTO workspaces (id, slug, name, timezone, currency, default_locale, created_at, updated_at)"
+                " VALUES (:ws, :slug, 'w', 'Asia/Taipei', 'TWD', 'zh-Hant', :now, :now)"
+            ),
+            {"ws": ws, "slug": f"w{ws}", "now": now},
+        )
+        values = {"ws": ws, "id": ws * 10, "now": now}
+        connection.execute(
+            text(
+                "INSERT INTO customers (id, workspace_id, external_id, consent_email, consent_sms, consent_surveys,"
+                " created_at, updated_at) VALUES (:id, :ws, 'C1', false, false, false, :now, :now)"
+            ),
+            values,
+        )
+        connection.execute(
+            text(
+                "INSERT INTO orders (id, workspace_id, external_id, customer_id, ordered_at, status, channel,"
+                " currency, total_minor, created_at, updated_at)"
+                " VALUES (:id, :ws, 'O1', :id, :now, 'completed', 'web', 'TWD', 300, :now, :now)"
+            ),
+            values,
+        )
+        for line in (1, 2):
+            connection.execute(
+                text(
+                    "INSERT INTO order_lines (workspace_id, order_id, line_no, quantity, unit_price_minor,"
+                    " discount_minor, amount_minor) VALUES (:ws, :id, :line, 1, 150, 0, 150)"
+                ),
+                {**values, "line": line},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO interactions (workspace_id, external_id, customer_id, occurred_at, type, channel,"
+                " created_at, updated_at) VALUES (:ws, 'E1', :id, :now, 'visit', 'web', :now, :now)"
+            ),
+            values,
+        )
+
+
+def _counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {
+            table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in ("workspaces", "customers", "orders", "order_lines", "interactions")
+        }
+
+
+def test_tenant_references_keep_every_row_and_refuse_another_workspaces_parent(
+    empty_database: Engine,
+) -> None:
+    """0006 rebuilds SQLite tables by copy, drop and rename: with foreign keys enforced, dropping customers
+    would have deleted every order. Afterwards a line cannot belong to another workspace's order."""
+    migrate.upgrade(empty_database, "0005")
+    with empty_database.begin() as connection:
+        _commerce_rows(connection)
+    before = _counts(empty_database)
+    assert before == {"workspaces": 2, "customers": 2, "orders": 2, "order_lines": 4, "interactions": 2}
+
+    migrate.upgrade(empty_database)
+    assert _counts(empty_database) == before
+    cross_tenant = (
+        "INSERT INTO order_lines (workspace_id, order_id, line_no, quantity, unit_price_minor, discount_minor,"
+        " amount_minor) VALUES (2, 10, 3, 1, 150, 0, 150)"  # workspace 2, the order of workspace 1
+    )
+    with pytest.raises(IntegrityError), empty_database.begin() as connection:
+        connection.execute(text(cross_tenant))
+    with empty_database.begin() as connection:
+        connection.execute(text("DELETE FROM workspaces WHERE id = 1"))
+    assert _counts(empty_database) == {
+        "workspaces": 1, "customers": 1, "orders": 1, "order_lines": 2, "interactions": 1,
+    }, "deleting a workspace still deletes its customers, orders, lines and interactions"  # fmt: skip
+
+    after_delete = _counts(empty_database)
+    migrate.downgrade(empty_database, "0005")
+    assert _counts(empty_database) == after_delete
+    migrate.upgrade(empty_database)
+    assert _counts(empty_database) == after_delete

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from patron.core.db import Base, IdType, MinorUnits, Timestamped, WorkspaceScoped
+from patron.core.db import Base, IdType, MinorUnits, Timestamped, WorkspaceScoped, tenant_reference
 
 
 class Channel(StrEnum):
@@ -52,14 +52,17 @@ class Order(WorkspaceScoped, Timestamped, Base):
 
     __tablename__ = "orders"
     workspace_indexed = False
+    workspace_from_parent = True
     __table_args__ = (
         UniqueConstraint("workspace_id", "external_id"),
+        UniqueConstraint("workspace_id", "id"),  # the target of tenant_reference
+        tenant_reference("customer_id", "customers"),
         Index("ix_orders_workspace_id_customer_id_ordered_at", "workspace_id", "customer_id", "ordered_at"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     external_id: Mapped[str] = mapped_column(String(128))
-    customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("customers.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(IdType)
     ordered_at: Mapped[datetime] = mapped_column()
     status: Mapped[str] = mapped_column(String(16), default=OrderStatus.COMPLETED.value)
     channel: Mapped[str] = mapped_column(String(16), default=Channel.WEB.value)
@@ -71,10 +74,11 @@ class Order(WorkspaceScoped, Timestamped, Base):
 class OrderLine(WorkspaceScoped, Base):
     __tablename__ = "order_lines"
     workspace_indexed = False
-    __table_args__ = (UniqueConstraint("order_id", "line_no"),)
+    workspace_from_parent = True
+    __table_args__ = (UniqueConstraint("order_id", "line_no"), tenant_reference("order_id", "orders"))
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
-    order_id: Mapped[int] = mapped_column(IdType, ForeignKey("orders.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(IdType)
     line_no: Mapped[int] = mapped_column()
     product_id: Mapped[int | None] = mapped_column(
         IdType, ForeignKey("products.id", ondelete="SET NULL"), index=True
@@ -90,8 +94,10 @@ class Interaction(WorkspaceScoped, Timestamped, Base):
 
     __tablename__ = "interactions"
     workspace_indexed = False
+    workspace_from_parent = True
     __table_args__ = (
         UniqueConstraint("workspace_id", "external_id"),
+        tenant_reference("customer_id", "customers"),
         Index(
             "ix_interactions_workspace_id_customer_id_occurred_at",
             "workspace_id",
@@ -102,7 +108,7 @@ class Interaction(WorkspaceScoped, Timestamped, Base):
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     external_id: Mapped[str] = mapped_column(String(128))
-    customer_id: Mapped[int] = mapped_column(IdType, ForeignKey("customers.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(IdType)
     occurred_at: Mapped[datetime] = mapped_column()
     type: Mapped[str] = mapped_column(String(48))
     channel: Mapped[str] = mapped_column(String(16))

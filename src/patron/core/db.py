@@ -8,7 +8,16 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, MetaData, create_engine, event
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -59,12 +68,23 @@ class WorkspaceScoped:
     #: False where another index already starts with workspace_id, or rows are only reached through a parent
     #: (order lines through their order): a redundant index only slows bulk writes (docs/benchmarks.md).
     workspace_indexed: ClassVar[bool] = True
+    #: True where a ``tenant_reference`` to a parent already proves the workspace: a second per-row check
+    #: against workspaces cost 3 s per 1M order lines on PostgreSQL (docs/benchmarks.md).
+    workspace_from_parent: ClassVar[bool] = False
 
     @declared_attr
     def workspace_id(cls) -> Mapped[int]:
-        return mapped_column(
-            IdType, ForeignKey("workspaces.id", ondelete="CASCADE"), index=cls.workspace_indexed
-        )
+        keys = () if cls.workspace_from_parent else (ForeignKey("workspaces.id", ondelete="CASCADE"),)
+        return mapped_column(IdType, *keys, index=cls.workspace_indexed)
+
+
+def tenant_reference(column: str, parent: str) -> ForeignKeyConstraint:
+    """``(workspace_id, column)`` → ``parent(workspace_id, id)``: the database itself refuses a row that points at
+    another workspace's parent (the parent declares ``UniqueConstraint("workspace_id", "id")``). Deleting the
+    parent deletes the row."""
+    return ForeignKeyConstraint(
+        ["workspace_id", column], [f"{parent}.workspace_id", f"{parent}.id"], ondelete="CASCADE"
+    )
 
 
 class Timestamped:

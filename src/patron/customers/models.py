@@ -16,6 +16,7 @@ class Customer(WorkspaceScoped, Timestamped, Base):
     workspace_indexed = False
     __table_args__ = (
         UniqueConstraint("workspace_id", "external_id"),
+        UniqueConstraint("workspace_id", "id"),  # the target of tenant_reference
         # the dashboard's data-version stamp reads the newest change through this index
         Index("ix_customers_workspace_id_updated_at", "workspace_id", "updated_at"),
     )
