@@ -39,6 +39,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    false,
     func,
     literal,
     or_,
@@ -382,14 +383,14 @@ def _sqlite_converter(column_type: TypeEngine[Any]) -> Callable[[Any], Any] | No
 def _bulk_stage(
     connection: Connection, table: Table, names: list[str], lines: list[int], columns: list[list[Any]]
 ) -> None:
-    """Write staged rows given column by column (``names`` after ``_line`` and ``_rejected``)."""
+    """Write staged rows given column by column (``names`` after ``_line``)."""
     if not lines:
         return
-    column_list = ", ".join(f'"{n}"' for n in ["_line", "_rejected", *names])
+    column_list = ", ".join(f'"{n}"' for n in ["_line", *names])
+    raw: Any = connection.connection.driver_connection  # the transaction's own connection, below SQLAlchemy
     if connection.dialect.name == "postgresql":
-        raw = connection.connection.driver_connection
-        with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy:  # type: ignore[union-attr]
-            for row in zip(lines, [False] * len(lines), *columns, strict=True):
+        with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy:
+            for row in zip(lines, *columns, strict=True):
                 copy.write_row(row)
         return
     converted = []
@@ -401,10 +402,11 @@ def _bulk_stage(
         # Each distinct value once: the lines of an order share its time (1.1 s -> 0.4 s per 1M lines).
         written = {value: convert(value) for value in set(values) if value is not None}
         converted.append(list(map(written.get, values)))
-    placeholders = ", ".join("?" for _ in range(len(names) + 2))
-    connection.exec_driver_sql(
+    placeholders = ", ".join("?" for _ in range(len(names) + 1))
+    # rows streamed from the columns, never a list of a batch's tuples
+    raw.executemany(
         f'INSERT INTO "{table.name}" ({column_list}) VALUES ({placeholders})',
-        list(zip(lines, [False] * len(lines), *converted, strict=True)),
+        zip(lines, *converted, strict=True),
     )
 
 
@@ -441,7 +443,7 @@ def _staging_table(spec: ImportSpec) -> Table:
     metadata = MetaData()
     columns: list[Column[Any]] = [
         Column("_line", Integer, primary_key=True, autoincrement=False),
-        Column("_rejected", Boolean, nullable=False, default=False),
+        Column("_rejected", Boolean, nullable=False, server_default=false()),  # not sent with each row
     ]
     # Every staged field gets a column, present in the file or not, so defaults have somewhere to go.
     columns += [Column(f.name, f.sql_type) for f in spec.fields if f.staged]
