@@ -19,6 +19,7 @@ from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.importing import BULK_CACHE_KIB, ImportContext, MergeCounts, bulk_cache, collector_paused
 from patron.core.models import Workspace
+from patron.customers import importing as customers_importing
 from patron.customers.importing import CustomerImport
 from patron.customers.models import Customer
 from patron.importers import import_file
@@ -498,6 +499,28 @@ def test_postgresql_plans_the_next_statement_knowing_the_rows_an_import_just_wro
             "EXPLAIN (FORMAT JSON) SELECT id FROM products WHERE workspace_id = %(ws)s", {"ws": ws.id}
         ).scalar_one()
     assert plan[0]["Plan"]["Plan Rows"] >= 150, "the planner's estimate of this workspace's products"
+
+
+def test_a_key_added_after_the_count_makes_the_plain_insert_give_way_to_the_upsert(
+    engine: Engine, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing counted as existing means a plain INSERT; if another import added one of the keys since (here:
+    the count is made to miss them), the insert's savepoint is undone and the upsert lands the file."""
+    header = ("external_id", "name")
+    _import(
+        engine, ws, "customers", write_csv(tmp_path / "a.csv", header, [("C1", "王小明"), ("C2", "李小華")])
+    )
+    monkeypatch.setattr(customers_importing, "existing_count", lambda ctx, target: 0)
+    again = write_csv(tmp_path / "b.csv", header, [("C1", "王大明"), ("C2", "李小華"), ("C3", "陳美玲")])
+    report = _import(engine, ws, "customers", again)
+    assert report.rejected == 0
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(Customer.external_id, Customer.name)
+            .where(Customer.workspace_id == ws.id)
+            .order_by("external_id")
+        ).all()
+    assert [tuple(row) for row in stored] == [("C1", "王大明"), ("C2", "李小華"), ("C3", "陳美玲")]
 
 
 def test_an_import_leaves_the_sqlite_page_cache_as_it_found_it(engine: Engine) -> None:

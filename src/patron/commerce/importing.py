@@ -385,6 +385,7 @@ class OrderImport(ImportSpec):
             ],
             existing=0,
             staged=0,
+            fresh=not known_before,
         )
         line_source = (
             select(

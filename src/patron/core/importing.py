@@ -47,6 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine
 
@@ -220,9 +221,22 @@ def merge_upsert(
     update_columns: Sequence[str],
     existing: int,
     staged: int,
+    fresh: bool | None = None,
 ) -> MergeCounts:
-    """Upsert ``source`` into ``target``, touching only rows whose values actually change."""
-    statement: Insert = upsert(ctx, target).from_select(list(insert_columns), source)
+    """Upsert ``source`` into ``target``, touching only rows whose values actually change.
+
+    ``fresh`` (by default ``existing == 0``): none of the staged keys was in ``target`` when counted, so a plain
+    INSERT does, without ON CONFLICT's speculative insertion (PostgreSQL, 1M order lines: 26.6 s -> 24.5 s). If
+    another import has added one of the keys since, its savepoint is undone and the upsert runs instead."""
+    insert: Insert = upsert(ctx, target).from_select(list(insert_columns), source)
+    if (existing == 0) if fresh is None else fresh:
+        try:
+            with ctx.connection.begin_nested():
+                written = _write(ctx, target, insert)
+            return MergeCounts(inserted=written, updated=0, unchanged=0)
+        except IntegrityError:
+            pass
+    statement = insert
     excluded = statement.excluded  # type: ignore[attr-defined]
     if update_columns:
         changed = [target.c[name].is_distinct_from(excluded[name]) for name in update_columns]
@@ -234,8 +248,16 @@ def merge_upsert(
         )
     else:
         statement = statement.on_conflict_do_nothing(index_elements=list(conflict_columns))  # type: ignore[attr-defined]
+    written = _write(ctx, target, statement)
+    inserted = staged - existing
+    updated = max(written - inserted, 0)
+    return MergeCounts(inserted=inserted, updated=updated, unchanged=existing - updated)
+
+
+def _write(ctx: ImportContext, target: Table, statement: Insert) -> int:
+    """Runs a merge statement and returns how many rows it wrote."""
     # preserve_rowcount: SQLAlchemy 2.1 otherwise reports -1 for INSERT … SELECT on psycopg.
-    written = ctx.connection.execute(statement.execution_options(preserve_rowcount=True)).rowcount
+    written = int(ctx.connection.execute(statement.execution_options(preserve_rowcount=True)).rowcount)
     if written and ctx.dialect == "postgresql":
         # The next statements join this table (an order's lines its order, the next import its products);
         # planned with statistics from before the write, PostgreSQL took a just-imported workspace for empty
@@ -243,9 +265,7 @@ def merge_upsert(
         # with 200 products, hours with 50k). ANALYZE samples at most 30k rows and counts this
         # transaction's own rows.
         ctx.connection.exec_driver_sql(f'ANALYZE "{target.name}"')
-    inserted = staged - existing
-    updated = max(written - inserted, 0)
-    return MergeCounts(inserted=inserted, updated=updated, unchanged=existing - updated)
+    return written
 
 
 def count(ctx: ImportContext, query: Select[Any]) -> int:
