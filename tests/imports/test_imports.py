@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gc
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from unittest.mock import patch
 
@@ -521,6 +522,31 @@ def test_a_key_added_after_the_count_makes_the_plain_insert_give_way_to_the_upse
             .order_by("external_id")
         ).all()
     assert [tuple(row) for row in stored] == [("C1", "王大明"), ("C2", "李小華"), ("C3", "陳美玲")]
+
+
+def test_two_imports_of_the_same_new_orders_at_once_land_each_order_once(
+    engine: Engine, seeded: Workspace, tmp_path: Path
+) -> None:
+    """Both count the orders as new; whichever writes second meets the first's keys and upserts instead."""
+    rows = [
+        (f"O{i:04d}", 1, "C001", "2025-03-01", "completed", "web", "P1", 1, "100", "") for i in range(2_000)
+    ]
+    path = write_csv(tmp_path / "orders.csv", ORDER_HEADER, rows)
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(
+            pool.map(lambda _: _import(engine, seeded, "orders", path, rejects_path=False), range(2))
+        )
+    assert [report.rejected for report in reports] == [0, 0]
+    with engine.connect() as connection:
+        stored = connection.execute(
+            select(func.count(Order.id), func.count(func.distinct(Order.external_id))).where(
+                Order.workspace_id == seeded.id
+            )
+        ).one()
+        lines = connection.execute(
+            select(func.count()).select_from(OrderLine).where(OrderLine.workspace_id == seeded.id)
+        ).scalar_one()
+    assert (tuple(stored), lines) == ((2_000, 2_000), 2_000)
 
 
 def test_an_import_leaves_the_sqlite_page_cache_as_it_found_it(engine: Engine) -> None:
