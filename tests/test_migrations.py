@@ -120,12 +120,17 @@ def test_tenant_references_keep_every_row_and_refuse_another_workspaces_parent(
 
     migrate.upgrade(empty_database)
     assert _counts(empty_database) == before
-    cross_tenant = (
+    cross_tenant = (  # each in workspace 2, naming the order or customer (id 10) of workspace 1
         "INSERT INTO order_lines (workspace_id, order_id, line_no, quantity, unit_price_minor, discount_minor,"
-        " amount_minor) VALUES (2, 10, 3, 1, 150, 0, 150)"  # workspace 2, the order of workspace 1
+        " amount_minor) VALUES (2, 10, 3, 1, 150, 0, 150)",
+        "INSERT INTO orders (workspace_id, external_id, customer_id, ordered_at, status, channel, currency,"
+        " total_minor, created_at, updated_at) VALUES (2, 'O2', 10, :now, 'completed', 'web', 'TWD', 0, :now, :now)",
+        "INSERT INTO interactions (workspace_id, external_id, customer_id, occurred_at, type, channel, created_at,"
+        " updated_at) VALUES (2, 'E2', 10, :now, 'visit', 'web', :now, :now)",
     )
-    with pytest.raises(IntegrityError), empty_database.begin() as connection:
-        connection.execute(text(cross_tenant))
+    for statement in cross_tenant:
+        with pytest.raises(IntegrityError), empty_database.begin() as connection:
+            connection.execute(text(statement), {"now": "2026-01-01 00:00:00"})
     with empty_database.begin() as connection:
         connection.execute(text("DELETE FROM workspaces WHERE id = 1"))
     assert _counts(empty_database) == {
