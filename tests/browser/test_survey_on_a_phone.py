@@ -32,6 +32,13 @@ def _personal_link(engine: Engine, tmp_path: Path, base_url: str) -> tuple[str, 
         return f"{base_url}/s/{distribution.survey_token(outcome.invitation.nonce)}", ws.id
 
 
+def _next(phone: Any) -> None:
+    """Each question is its own page: wait for the next one before reading it (reading straight after the
+    click could still see the page before, which made this test flaky)."""
+    with phone.expect_navigation():
+        phone.get_by_role("button", name="下一題").click()
+
+
 def test_nps_on_a_phone_in_traditional_chinese(
     engine: Engine, tmp_path: Path, live_server: str, phone: Any
 ) -> None:
@@ -44,7 +51,7 @@ def test_nps_on_a_phone_in_traditional_chinese(
     overflow = phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, "nothing is wider than the phone"
 
-    phone.get_by_role("button", name="下一題").click()
+    _next(phone)
     assert phone.get_by_role("alert").first.inner_text() == "請檢查下方標示的問題。"
     assert phone.locator("#e-nps").inner_text() == "請回答這個問題。"
     phone.screenshot(
@@ -52,9 +59,9 @@ def test_nps_on_a_phone_in_traditional_chinese(
     )
 
     phone.locator('label.pill:has(input[value="3"])').click()
-    phone.get_by_role("button", name="下一題").click()
+    _next(phone)
     phone.locator("textarea[name=reason]").fill("送貨比預期慢了三天")
-    phone.get_by_role("button", name="下一題").click()
+    _next(phone)
     assert phone.locator("legend").first.inner_text().startswith("很抱歉讓您失望了"), (
         "detractors get the follow-up"
     )
@@ -62,10 +69,10 @@ def test_nps_on_a_phone_in_traditional_chinese(
         path=str(ARTIFACTS / f"survey-phone-follow-up-{engine.dialect.name}.png"), full_page=True
     )
     phone.locator("textarea[name=went_wrong]").fill("紙盒壓壞了，茶葉灑出來")
-    phone.get_by_role("button", name="下一題").click()
+    _next(phone)
     phone.get_by_label("價格與划算程度").check()
-    phone.get_by_role("button", name="下一題").click()
-    phone.get_by_role("button", name="下一題").click()  # the last, optional question left empty
+    _next(phone)
+    _next(phone)  # the last, optional question left empty
     assert "感謝您撥冗填答！" in phone.locator("main").inner_text()
     phone.go_back()
     phone.reload()
