@@ -42,6 +42,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
 )
@@ -248,6 +249,17 @@ def merge_upsert(
         )
     else:
         statement = statement.on_conflict_do_nothing(index_elements=list(conflict_columns))  # type: ignore[attr-defined]
+    if ctx.dialect == "postgresql":
+        # Which rows were inserted rather than updated comes from the statement itself (a row just inserted has
+        # xmax 0), so keys another import committed between the count and now are still counted right.
+        rows = statement.returning(literal_column("xmax = 0").label("inserted")).cte("written")
+        inserted, written = ctx.connection.execute(
+            select(func.count().filter(rows.c.inserted), func.count()).select_from(rows)
+        ).one()
+        if written:
+            analyze_after_large_write(ctx.connection, target.name, written)
+        return MergeCounts(inserted=inserted, updated=written - inserted, unchanged=max(staged - written, 0))
+    # SQLite: the count and this statement ran under one write lock (BEGIN IMMEDIATE), so the count holds
     written = _write(ctx, target, statement)
     inserted = staged - existing
     updated = max(written - inserted, 0)
