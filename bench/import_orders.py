@@ -1,8 +1,9 @@
 """Import N order lines from CSV: Patron (validating every row) vs pandas read_csv + to_sql (validating nothing).
 
-    python bench/import_orders.py [--lines 1000000] [--backends sqlite,postgresql]
+    python bench/import_orders.py [--lines 1000000] [--backends sqlite,postgresql] [--repeat 1]
 
-Each contender runs in a child process of its own so its peak RSS is its own. PostgreSQL is a throwaway
+Each contender runs in a child process of its own so its peak RSS is its own; with ``--repeat N`` each runs N
+times, interleaved, and the median run counts (single runs here vary by a second or two). PostgreSQL is a throwaway
 cluster from the Debian server binaries (or PATRON_BENCH_POSTGRES_URL). Prints rows/s, the ratio to pandas and
 peak memory; writes nothing outside a temporary folder.
 """
@@ -61,7 +62,10 @@ def make_files(folder: Path, lines: int, seed: int = 1) -> dict[str, Path]:
 
 
 def _database(backend: str, folder: Path, pg_url: str | None) -> str:
+    """A new SQLite file for each run, so no run writes into another's tables; one PostgreSQL database."""
     if backend == "sqlite":
+        for stale in folder.glob("bench.db*"):
+            stale.unlink()
         return f"sqlite:///{folder / 'bench.db'}"
     assert pg_url
     return pg_url
@@ -200,6 +204,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each contender; the median counts")
     parser.add_argument("--child")
     parser.add_argument("--url")
     parser.add_argument("--folder")
@@ -226,14 +231,25 @@ def main() -> None:
             if backend == "postgresql" and not pg_url:
                 print("postgresql: no server binaries; skipped")
                 continue
-            url = _database(backend, folder, pg_url)
-            results = {name: measure(name, url, folder) for name in ("pandas", "floor", "patron")}
+            contenders = ("pandas", "floor", "patron")
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
+            for _ in range(args.repeat):  # interleaved, so a slow spell of the machine hits every contender
+                for name in contenders:
+                    runs[name].append(measure(name, _database(backend, folder, pg_url), folder))
+            results = {
+                name: sorted(done, key=lambda r: r["seconds"])[len(done) // 2] for name, done in runs.items()
+            }
             base = results["pandas"]["rows"] / results["pandas"]["seconds"]
             for name, result in results.items():
                 rate = result["rows"] / result["seconds"]
                 ratio = f"{rate / base:.2f}×"
+                spread = (
+                    ""
+                    if args.repeat == 1
+                    else "  runs: " + " ".join(f"{r['seconds']:.2f}" for r in runs[name])
+                )
                 print(
-                    f"{backend:<11}{name:<9}{result['seconds']:>9.2f}{rate:>11,.0f}{result['peak_rss_mb']:>8.0f} MB  {ratio}"
+                    f"{backend:<11}{name:<9}{result['seconds']:>9.2f}{rate:>11,.0f}{result['peak_rss_mb']:>8.0f} MB  {ratio}{spread}"
                 )
 
 
