@@ -223,6 +223,8 @@ class OrderImport(ImportSpec):
     def finish_staged(self, ctx: ImportContext) -> None:
         """Numbers the lines still without one, in SQL: those of orders beyond ``REMEMBERED_ORDERS``. The
         numbers given while reading count as the file's own, so both ways give one numbering."""
+        if len(self._highest_line) < self.REMEMBERED_ORDERS:
+            return  # every order was remembered, so every line has its number (no scan of the staging table)
         s = ctx.staging
         gaps = select(s.c.order_id).where(s.c.line_no.is_(None))
         if not ctx.connection.execute(select(exists(gaps))).scalar_one():
