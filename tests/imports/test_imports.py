@@ -296,6 +296,46 @@ def test_an_order_lands_whole_or_not_at_all(engine: Engine, seeded: Workspace, t
     assert sorted(int(r["_line"]) for r in _rows(Path(str(report.rejects_file)))) == [2, 3, 4, 5, 6, 7, 8]
 
 
+HEADED = ("order_id", "line_no", "customer_id", "ordered_at", "status", "channel", "store", "currency", "product_id",
+          "unit_price")  # fmt: skip
+AGREEING = ("C001", "2025-03-01 10:00", "completed", "store", "信義店", "TWD")
+
+
+@pytest.mark.parametrize("column", OrderImport.HEADER_COLUMNS)
+def test_lines_that_disagree_on_any_header_column_reject_their_order(
+    engine: Engine, seeded: Workspace, tmp_path: Path, column: str
+) -> None:
+    """Each header column on its own, since PostgreSQL and SQLite word the disagreement differently."""
+    other = {"customer_id": "C002", "ordered_at": "2025-03-02 10:00", "status": "paid", "channel": "web",
+             "store": "忠孝店", "currency": "USD"}  # fmt: skip
+    second = [
+        other[name] if name == column else value
+        for name, value in zip(OrderImport.HEADER_COLUMNS, AGREEING, strict=True)
+    ]
+    rows = [
+        ("OX", 1, *AGREEING, "P1", "680"),
+        ("OX", 2, *second, "P2", "250"),
+        ("OY", 1, *AGREEING, "P1", "680"),
+    ]
+    report = _import(engine, seeded, "orders", write_csv(tmp_path / "o.csv", HEADED, rows))
+    assert {(e.line, e.code) for e in report.errors} == {
+        (2, "import.inconsistent_order"),
+        (3, "import.inconsistent_order"),
+    }
+    assert (report.inserted, report.rejected) == (1, 2)
+
+
+def test_a_header_value_left_blank_on_some_lines_is_taken_from_the_others(
+    engine: Engine, seeded: Workspace, tmp_path: Path
+) -> None:
+    rows = [("OX", 1, *AGREEING[:4], "", "TWD", "P1", "680"), ("OX", 2, *AGREEING, "P2", "250")]
+    report = _import(engine, seeded, "orders", write_csv(tmp_path / "o.csv", HEADED, rows))
+    assert (report.inserted, report.rejected) == (2, 0)
+    with transaction(engine) as session:
+        order = session.scalars(select(Order).where(Order.workspace_id == seeded.id)).one()
+        assert (order.store, order.total_minor) == ("信義店", 93_000)
+
+
 def test_a_crash_during_merge_leaves_nothing_half_written_and_a_rerun_succeeds(
     engine: Engine, seeded: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
