@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, inspect, make_url, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -142,3 +142,51 @@ def test_tenant_references_keep_every_row_and_refuse_another_workspaces_parent(
     assert _counts(empty_database) == after_delete
     migrate.upgrade(empty_database)
     assert _counts(empty_database) == after_delete
+
+
+def _lines(engine: Engine) -> list[tuple[int, int, int, int]]:
+    with engine.connect() as connection:
+        query = (
+            "SELECT workspace_id, order_id, line_no, amount_minor FROM order_lines ORDER BY order_id, line_no"
+        )
+        return [tuple(row) for row in connection.execute(text(query))]
+
+
+def test_order_lines_keyed_by_order_and_line_keep_every_line_both_ways(empty_database: Engine) -> None:
+    """0007 drops the lines' own id: every line keeps its values; its order and number are its key (a second
+    line 1 of an order is refused); going back numbers each line with an id again."""
+    migrate.upgrade(empty_database, "0006")
+    with empty_database.begin() as connection:
+        _commerce_rows(connection)
+    before = _lines(empty_database)
+    assert len(before) == 4
+
+    migrate.upgrade(empty_database)
+    assert _lines(empty_database) == before
+    with empty_database.connect() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("order_lines")}
+        key = inspect(connection).get_pk_constraint("order_lines")["constrained_columns"]
+    assert "id" not in columns and key == ["order_id", "line_no"]
+    with pytest.raises(IntegrityError), empty_database.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO order_lines (workspace_id, order_id, line_no, quantity, unit_price_minor,"
+                " discount_minor, amount_minor) VALUES (1, 10, 1, 1, 150, 0, 150)"
+            )
+        )
+
+    migrate.downgrade(empty_database, "0006")
+    assert _lines(empty_database) == before
+    with empty_database.connect() as connection:
+        ids = connection.execute(text("SELECT id FROM order_lines")).scalars().all()
+    assert len(set(ids)) == 4 and None not in ids
+    with empty_database.begin() as connection:  # and the next line gets an id of its own
+        connection.execute(
+            text(
+                "INSERT INTO order_lines (workspace_id, order_id, line_no, quantity, unit_price_minor,"
+                " discount_minor, amount_minor) VALUES (1, 10, 3, 1, 150, 0, 150)"
+            )
+        )
+        assert connection.execute(text("SELECT count(DISTINCT id) FROM order_lines")).scalar_one() == 5
+    migrate.upgrade(empty_database)
+    assert len(_lines(empty_database)) == 5

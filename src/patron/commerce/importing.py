@@ -27,6 +27,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    tuple_,
 )
 from sqlalchemy.sql import Select, Subquery
 
@@ -275,7 +276,7 @@ class OrderImport(ImportSpec):
         s, orders, lines = ctx.staging, Order.__table__, OrderLine.__table__
         listed = s.alias("listed")
         unlisted = (
-            select(lines.c.id)
+            select(lines.c.order_id, lines.c.line_no)
             .join(orders, orders.c.id == lines.c.order_id)
             .outerjoin(
                 listed,
@@ -291,7 +292,8 @@ class OrderImport(ImportSpec):
                 listed.c._line.is_(None),
             )
         )
-        return int(ctx.connection.execute(delete(OrderLine).where(lines.c.id.in_(unlisted))).rowcount)
+        key = tuple_(lines.c.order_id, lines.c.line_no)
+        return int(ctx.connection.execute(delete(OrderLine).where(key.in_(unlisted))).rowcount)
 
     def _inconsistent_headers(self, ctx: ImportContext) -> list[RowError]:
         """All lines of one order must agree on its header; otherwise which line is right is a guess.
