@@ -1,20 +1,21 @@
 """Import N order lines from CSV: Patron (validating every row) vs pandas read_csv + to_sql (validating nothing),
 both as a dump into a new table ("pandas") and into Patron's own orders and order_lines ("pandas-tables", where
-the rows are of use to Patron).
+the rows are of use to Patron; on PostgreSQL also "pandas-copy", the same with the COPY method from pandas' docs).
 
     python bench/import_orders.py [--lines 1000000] [--backends sqlite,postgresql] [--repeat 1]
 
 Each contender runs in a child process of its own so its peak RSS is its own; with ``--repeat N`` each runs N
 times, interleaved, and the median run counts (single runs here vary by a second or two). PostgreSQL is a throwaway
 cluster from the Debian server binaries (or PATRON_BENCH_POSTGRES_URL). Prints rows/s, the ratios to both pandas
-runs and peak memory, and checks that pandas-tables and Patron landed the same orders, lines and sums; writes
-nothing outside a temporary folder.
+runs and peak memory, and checks that every contender writing into Patron's tables landed the same orders, lines
+and sums; writes nothing outside a temporary folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import random
 import resource
@@ -101,7 +102,7 @@ def run_pandas(url: str, paths: dict[str, Path]) -> dict[str, float]:
     return {"seconds": elapsed, "rows": rows}
 
 
-def run_pandas_tables(url: str, paths: dict[str, Path]) -> dict[str, float]:
+def run_pandas_tables(url: str, paths: dict[str, Path], method: Any = None) -> dict[str, float]:
     """What a pandas user writes to land the same rows where Patron can use them: its own tables. read_csv, ids
     looked up by ``map``, one row an order by ``groupby``, then ``to_sql`` into orders, their new ids read back,
     and ``to_sql`` into order_lines, in one transaction. Validates nothing, and appends (a second run fails on
@@ -137,7 +138,7 @@ def run_pandas_tables(url: str, paths: dict[str, Path]) -> dict[str, float]:
         )  # fmt: skip
         now = pd.Timestamp.now(tz="UTC")
         orders = orders.assign(workspace_id=workspace_id, created_at=now, updated_at=now)
-        orders.to_sql("orders", connection, if_exists="append", index=False, chunksize=10_000)
+        orders.to_sql("orders", connection, if_exists="append", index=False, chunksize=10_000, method=method)
         order_ids = pd.read_sql(
             text("SELECT external_id, id FROM orders WHERE workspace_id = :w"), connection,
             params={"w": workspace_id}, index_col="external_id",
@@ -149,9 +150,29 @@ def run_pandas_tables(url: str, paths: dict[str, Path]) -> dict[str, float]:
                 "unit_price_minor": unit, "discount_minor": discount, "amount_minor": df["amount_minor"],
             }
         )  # fmt: skip
-        lines.to_sql("order_lines", connection, if_exists="append", index=False, chunksize=10_000)
+        lines.to_sql(
+            "order_lines", connection, if_exists="append", index=False, chunksize=10_000, method=method
+        )
     elapsed = time.perf_counter() - started
     return {"seconds": elapsed, "rows": len(lines), **_landed(engine, workspace_id)}
+
+
+def run_pandas_copy(url: str, paths: dict[str, Path]) -> dict[str, float]:
+    """pandas-tables with the ``COPY`` insert method from the pandas documentation (PostgreSQL only): what a user
+    who knows PostgreSQL well writes."""
+    return run_pandas_tables(url, paths, method=_copy_rows)
+
+
+def _copy_rows(table: Any, connection: Any, keys: list[str], rows: Any) -> None:
+    """``psql_insert_copy`` from the pandas ``to_sql`` documentation, on psycopg 3."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    columns = ", ".join(f'"{key}"' for key in keys)
+    with (
+        connection.connection.cursor() as cursor,
+        cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN WITH CSV") as copy,
+    ):
+        copy.write(buffer.getvalue())
 
 
 def _workspace_with_people_and_products(url: str, name: str, paths: dict[str, Path]) -> tuple[Any, int, str]:
@@ -251,6 +272,7 @@ CONTENDERS: dict[str, Callable[[str, dict[str, Path]], dict[str, float]]] = {
     "patron": run_patron,
     "pandas": run_pandas,
     "pandas-tables": run_pandas_tables,
+    "pandas-copy": run_pandas_copy,
     "floor": run_floor,
 }
 
@@ -303,7 +325,8 @@ def main() -> None:
             if backend == "postgresql" and not pg_url:
                 print("postgresql: no server binaries; skipped")
                 continue
-            contenders = ("pandas", "pandas-tables", "floor", "patron")
+            contenders = ("pandas", "pandas-tables", *(("pandas-copy",) if backend == "postgresql" else ()), "floor",
+                          "patron")  # fmt: skip
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
             for _ in range(args.repeat):  # interleaved, so a slow spell of the machine hits every contender
                 for name in contenders:
@@ -323,11 +346,13 @@ def main() -> None:
                 print(
                     f"{backend:<11}{name:<14}{result['seconds']:>9.2f}{rate:>11,.0f}{result['peak_rss_mb']:>8.0f} MB  {ratio}{spread}"
                 )
-            landed = {name: tuple(results[name][k] for k in LANDED) for name in ("pandas-tables", "patron")}
+            landed = {
+                name: tuple(result[k] for k in LANDED)
+                for name, result in results.items()
+                if "orders" in result
+            }
             same = "the same" if len(set(landed.values())) == 1 else "DIFFERENT"
-            print(
-                f"{backend:<11}orders, lines, Σ totals, Σ amounts landed by pandas-tables and Patron: {same} {landed}"
-            )
+            print(f"{backend:<11}orders, lines, Σ totals, Σ amounts landed: {same} {landed}")
 
 
 if __name__ == "__main__":
