@@ -53,10 +53,12 @@ def text(max_length: int) -> Parser:
 
 def code(max_length: int) -> Parser:
     """Identifiers: NFKC-normalised so a full-width ``Ｃ００１`` matches ``C001``."""
-    bounded = text(max_length)
 
     def parse(value: str) -> str:
-        return str(bounded(nfkc(value)))
+        value = nfkc(value)
+        if len(value) > max_length:
+            raise FieldProblem("import.too_long", maximum=max_length, length=len(value))
+        return value
 
     return parse
 
