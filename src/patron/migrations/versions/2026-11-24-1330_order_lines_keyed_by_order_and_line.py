@@ -30,9 +30,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.drop_constraint("pk_order_lines", "order_lines", type_="primary")
-        op.execute(
-            "ALTER TABLE order_lines ADD COLUMN id BIGSERIAL NOT NULL"
-        )  # as 0001 made it; numbers every line
+        # as 0001 made it; adding it numbers every existing line
+        op.execute("ALTER TABLE order_lines ADD COLUMN id BIGSERIAL NOT NULL")
         op.create_primary_key("pk_order_lines", "order_lines", ["id"])
         op.create_unique_constraint("uq_order_lines_order_id_line_no", "order_lines", ["order_id", "line_no"])
         return
