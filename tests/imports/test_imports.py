@@ -325,10 +325,17 @@ def test_lines_that_disagree_on_any_header_column_reject_their_order(
     assert (report.inserted, report.rejected) == (1, 2)
 
 
+@pytest.mark.parametrize("blank_line", [1, 2])
 def test_a_header_value_left_blank_on_some_lines_is_taken_from_the_others(
-    engine: Engine, seeded: Workspace, tmp_path: Path
+    engine: Engine, seeded: Workspace, tmp_path: Path, blank_line: int
 ) -> None:
-    rows = [("OX", 1, *AGREEING[:4], "", "TWD", "P1", "680"), ("OX", 2, *AGREEING, "P2", "250")]
+    """Blank on the first line, then on the last: a grouped query that took one line's value instead of the
+    value no line leaves blank would get one of them wrong."""
+    blank = (*AGREEING[:4], "", "TWD")
+    rows = [
+        ("OX", 1, *(blank if blank_line == 1 else AGREEING), "P1", "680"),
+        ("OX", 2, *(blank if blank_line == 2 else AGREEING), "P2", "250"),
+    ]
     report = _import(engine, seeded, "orders", write_csv(tmp_path / "o.csv", HEADED, rows))
     assert (report.inserted, report.rejected) == (2, 0)
     with transaction(engine) as session:

@@ -141,8 +141,6 @@ class OrderImport(ImportSpec):
     unique_key = ("order_id", "line_no")
     group_column = "order_id"
     HEADER_COLUMNS = ("customer_id", "ordered_at", "status", "channel", "store", "currency")
-    #: required, or given their default in finish_rows
-    NEVER_BLANK_HEADERS = frozenset({"customer_id", "ordered_at", "status", "channel", "currency"})
     #: Orders whose highest line number is remembered while reading (about 170 bytes each). Unnumbered lines
     #: of orders first seen after that many are numbered in SQL once the file is staged, so memory stops
     #: growing there (the dict held 280 MB more at 5M lines than at 1M).
@@ -151,6 +149,19 @@ class OrderImport(ImportSpec):
     def __init__(self, workspace: Workspace) -> None:
         super().__init__(workspace)
         self._highest_line: dict[str, int] = {}
+        #: what a blank cell of these columns means
+        self.defaults: dict[str, Any] = {
+            "currency": workspace.currency,
+            "status": OrderStatus.COMPLETED.value,
+            "channel": Channel.WEB.value,
+            "quantity": 1,
+        }
+        #: header columns no line leaves blank once read: required, or given a default
+        self.never_blank_headers = frozenset(
+            f.name
+            for f in self.fields
+            if f.name in self.HEADER_COLUMNS and (f.required or f.name in self.defaults)
+        )
 
     def build_fields(self, workspace: Workspace) -> tuple[Field, ...]:
         zone = ZoneInfo(workspace.timezone)
@@ -176,10 +187,8 @@ class OrderImport(ImportSpec):
 
     def finish_rows(self, batch: ParsedBatch) -> None:
         columns = batch.columns
-        _default(batch, "currency", self.workspace.currency)
-        _default(batch, "status", OrderStatus.COMPLETED.value)
-        _default(batch, "channel", Channel.WEB.value)
-        _default(batch, "quantity", 1)
+        for name, value in self.defaults.items():
+            _default(batch, name, value)
         rows = batch.accepted()
         self._number_lines(columns["order_id"], columns["line_no"], rows)
         units = _minor_units(batch, "unit_price", rows)
@@ -330,12 +339,12 @@ class OrderImport(ImportSpec):
 
     def _header_value(self, ctx: ImportContext, name: str) -> Any:
         """An order's value of a header column, from its live lines. By now they agree on it (or the order was
-        rejected), and only ``store`` may be blank on some of them (the others are required or were given their
-        default while reading), so on SQLite any line's value will do: a bare column in a grouped query, which
-        SQLite takes from one row of the group. Taking min() of each instead cost 0.45 s more at 1M lines.
-        PostgreSQL 15 has no such column (``any_value`` is 16) and takes min()."""
+        rejected); where no line leaves it blank, on SQLite any line's value will do: a bare column in a grouped
+        query, which SQLite takes from one row of the group. Taking min() of each instead cost 0.45 s more at
+        1M lines. min() stays for a column some lines may leave blank (``store``: it skips the blanks), and on
+        PostgreSQL 15, which has no bare columns (``any_value`` is 16)."""
         column = ctx.staging.c[name]
-        if ctx.dialect == "sqlite" and name in self.NEVER_BLANK_HEADERS:
+        if ctx.dialect == "sqlite" and name in self.never_blank_headers:
             return column
         return func.min(column).label(name)
 
