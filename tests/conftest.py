@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 _VAR = Path(tempfile.mkdtemp(prefix="patron-test-var-"))
@@ -17,15 +18,20 @@ os.environ["PATRON_SECRET_KEY"] = "test-secret-key-not-for-production"
 os.environ["PATRON_WEBHOOK_INTERVAL_SECONDS"] = "0"  # tests deliver webhooks explicitly
 os.environ["PATRON_DASHBOARD_WARM_UP"] = "0"  # tests count roll-ups when they ask for them
 os.environ.pop("PATRON_DATABASE_URL", None)
+# No test depends on the day it runs: the whole suite (and every process it starts) sees a clock that starts
+# at this instant and runs at the real pace. `faketime '+400 days' make test` must pass as well.
+TEST_START = "2026-11-24T02:00:00+00:00"
+os.environ["PATRON_NOW"] = TEST_START
 
 import pytest  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
-from patron.core import migrate  # noqa: E402
+from patron.core import clock, migrate  # noqa: E402
 from patron.core.db import make_engine, set_engine  # noqa: E402
 from tests.pg import throwaway_cluster  # noqa: E402
 
 BACKENDS = ("sqlite", "postgresql")
+clock.set_clock(clock.StartedAt(datetime.fromisoformat(TEST_START)))
 
 
 @pytest.fixture(scope="session")

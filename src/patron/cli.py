@@ -21,6 +21,7 @@ from rich.table import Table
 
 from patron.core import migrate
 from patron.core import service as core_service
+from patron.core.clock import utcnow
 from patron.core.db import get_engine, transaction
 from patron.core.errors import PatronError
 from patron.core.i18n import normalize_locale, translate
@@ -426,7 +427,6 @@ def surveys_dispatch(
 ) -> None:
     """Run every active survey's trigger, then send due invitations and reminders over SMTP. Run it from cron
     (every 15 minutes is plenty); re-running never invites anyone twice."""
-    from patron.core.clock import utcnow
     from patron.core.mail import MailError, SmtpMailer
     from patron.surveys import distribution
     from patron.surveys import service as survey_service
@@ -474,7 +474,6 @@ def surveys_link(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Mint a personal link for one customer (to send through your own channel), honouring the same rules."""
-    from patron.core.clock import utcnow
     from patron.customers import service as customers
     from patron.surveys import distribution
     from patron.surveys import service as survey_service
@@ -498,7 +497,6 @@ def surveys_link(
 @webhooks_app.command("deliver")
 def webhooks_deliver() -> None:
     """Send due webhook deliveries once (for cron, when the server's own dispatcher is turned off)."""
-    from patron.core.clock import utcnow
     from patron.webhooks import service as webhook_service
 
     with transaction() as session:
@@ -639,7 +637,7 @@ def demo_load(
     password = secrets.token_urlsafe(12)
     with _friendly_errors():
         summary = load_demo(
-            engine, slug=slug, customers=customers, seed=seed, end=date.fromisoformat(end) if end else date.today() - timedelta(days=1),
+            engine, slug=slug, customers=customers, seed=seed, end=date.fromisoformat(end) if end else utcnow().date() - timedelta(days=1),
             admin_password=password, data_dir=get_settings().var_dir / "demo", log=console.print,
         )  # fmt: skip
     console.print(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from patron.core.clock import utcnow
 from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.models import Workspace
@@ -232,7 +233,7 @@ def test_new_answers_and_answered_invitations_are_counted_day_by_day(
             SurveyInvitation.workspace_id == dash.workspace_id, SurveyInvitation.answered_at.is_(None),
             SurveyInvitation.sent_at.is_not(None)).order_by(SurveyInvitation.id)).first()  # fmt: skip
         assert invitation is not None
-        invitation.answered_at = datetime.now(UTC)
+        invitation.answered_at = utcnow()
     recent = _overview(engine, dash, _filters(period="7d"))
     assert recent.kpis["nps"].n == 1 and recent.kpis["nps"].value == -100.0
     january = _overview(engine, dash, _filters(**JAN_FEB))

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
 from patron.core import service as core_service
+from patron.core.clock import utcnow
 from patron.core.db import transaction
 from patron.core.models import Workspace
 from patron.importers import import_file
 from patron.surveys.service import save_survey, templates
 from tests.factories import make_workspace, write_csv, write_jsonl
 
-#: The test world happens now, because the answer page checks expiry against the real clock.
-NOW = datetime.now(UTC).replace(microsecond=0)
+#: The test world happens now (the suite's clock, tests/conftest.py): the answer page checks expiry against it.
+NOW = utcnow().replace(microsecond=0)
 
 
 @dataclass

@@ -11,10 +11,11 @@ and a support contact costs effort. Comments are written in the customer's langu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 
+from patron.core.clock import utcnow
 from patron.demo.generator import DemoData
 from patron.surveys.texts import to_simplified
 
@@ -110,7 +111,7 @@ class _Builder:
         self.last_invited: dict[str, datetime] = {}
         self.out = DemoSurveys()
         ends = [_parse(r["ordered_at"]) for r in data.order_lines]
-        self.end = max(ends) if ends else datetime.now(UTC)
+        self.end = max(ends) if ends else utcnow()
         self.late_orders = {
             str(i["order_id"])
             for i in data.interactions

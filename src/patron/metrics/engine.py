@@ -30,6 +30,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.common.exceptions import TableNotFound
 
+from patron.core.clock import utcnow
 from patron.core.errors import PatronError
 from patron.metrics import stats
 
@@ -92,7 +93,7 @@ def utc_offsets(zone: str) -> tuple[tuple[int, int], ...]:
         delta = datetime.fromtimestamp(second, tz).utcoffset()
         return int(delta.total_seconds()) if delta is not None else 0
 
-    end = int(datetime(datetime.now(UTC).year + 10, 1, 1, tzinfo=UTC).timestamp())
+    end = int(datetime(utcnow().year + 10, 1, 1, tzinfo=UTC).timestamp())
     changes = [(0, offset(0))]
     for probe in range(SECONDS_PER_DAY, end, SECONDS_PER_DAY):
         if offset(probe) != changes[-1][1]:

@@ -11,14 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from patron.core.clock import utcnow
+from patron.core.clock import today_in
 from patron.core.errors import NotFound, PatronError
 from patron.core.models import Role, Workspace
 from patron.dashboard import alerts, rollup, service
@@ -51,7 +50,7 @@ Builder = Callable[[Request, Session, Viewer, Filters, bool], PageData]
 
 
 def _today(workspace: Workspace) -> date:
-    return utcnow().astimezone(ZoneInfo(workspace.timezone)).date()
+    return today_in(workspace.timezone)
 
 
 def _t(viewer: Viewer) -> Callable[..., str]:
