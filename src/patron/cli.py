@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import secrets
@@ -26,6 +25,7 @@ from patron.core.db import get_engine, transaction
 from patron.core.errors import PatronError
 from patron.core.i18n import normalize_locale, translate
 from patron.core.importing import ImportReport
+from patron.core.safecells import SafeCsvWriter
 from patron.core.settings import get_settings
 from patron.customers import service as customer_service
 from patron.importers import IMPORT_SPECS, import_file
@@ -583,7 +583,7 @@ def metrics_command(
                 ]
             )
         if fmt == "csv":
-            writer = csv.writer(sys.stdout)
+            writer = SafeCsvWriter(sys.stdout)
             writer.writerow(headers)
             writer.writerows(lines)
             return

@@ -98,9 +98,9 @@ def test_a_completed_response_is_delivered_signed(
     assert not service.verify(
         secret, headers["X-Patron-Signature"], body.replace(b"10", b"0"), now=int(utcnow().timestamp())
     ), "tampered body"
-    assert not service.verify(secret, headers["X-Patron-Signature"], body, now=int(utcnow().timestamp()) + 3600), (
-        "replayed an hour later"
-    )
+    assert not service.verify(
+        secret, headers["X-Patron-Signature"], body, now=int(utcnow().timestamp()) + 3600
+    ), "replayed an hour later"
     assert _deliver(engine).delivered == 0, "delivered once"
 
 

@@ -12,7 +12,6 @@ upserts on ``external_id`` make re-running a file change nothing, and PostgreSQL
 
 from __future__ import annotations
 
-import csv
 import functools
 import gc
 import json
@@ -58,6 +57,7 @@ from patron.core.errors import PatronError
 from patron.core.i18n import translate
 from patron.core.models import Workspace
 from patron.core.parsing import FieldProblem, Parser
+from patron.core.safecells import SafeCsvWriter
 from patron.core.tabular import (
     REPLACEMENT,
     ArrowReaderGaveUp,
@@ -379,7 +379,7 @@ class _Rejects:
         if self._handle is None:
             self._handle = self.path.open("w", encoding="utf-8-sig" if self._is_csv else "utf-8", newline="")
             if self._is_csv:
-                self._writer = csv.writer(self._handle)
+                self._writer = SafeCsvWriter(self._handle)
                 self._writer.writerow(["_line", "_errors", *self.source.header])
         if self._is_csv:
             self._writer.writerow([line, reason, *values])

@@ -1,17 +1,20 @@
 """One shape for every table the dashboard shows: the page renders it, CSV and Excel exports write it.
 
 Cells hold raw values (numbers stay numbers in Excel); the column's ``kind`` says how a page formats them.
+Text that could start a formula is neutralised in both files (``core.safecells``).
 """
 
 from __future__ import annotations
 
-import csv
 import io
+import itertools
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
 from openpyxl import Workbook
+
+from patron.core.safecells import SafeCsvWriter, set_xlsx_value
 
 Kind = Literal["text", "int", "score", "percent", "mean", "date", "flag", "money"]
 Cell = str | int | float | date | bool | None
@@ -44,7 +47,7 @@ def _plain(value: Cell, kind: Kind) -> str | int | float | date | None:
 def to_csv(table: DataTable) -> bytes:
     """UTF-8 with a byte-order mark, so Excel on Windows opens Chinese text without garbling it."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = SafeCsvWriter(buffer, lineterminator="\r\n")
     writer.writerow([column.label for column in table.columns])
     for row in table.rows:
         writer.writerow(
@@ -63,9 +66,14 @@ def to_xlsx(table: DataTable) -> bytes:
     sheet = workbook.active
     assert sheet is not None
     sheet.title = table.key[:31]
-    sheet.append([column.label for column in table.columns])
-    for row in table.rows:
-        sheet.append([_plain(cell, column.kind) for cell, column in zip(row, table.columns, strict=True)])
+    header: list[str | int | float | date | None] = [column.label for column in table.columns]
+    body = (
+        [_plain(cell, column.kind) for cell, column in zip(row, table.columns, strict=True)]
+        for row in table.rows
+    )
+    for row_number, values in enumerate(itertools.chain([header], body), start=1):
+        for column_number, value in enumerate(values, start=1):
+            set_xlsx_value(sheet.cell(row=row_number, column=column_number), value)
     for index, column in enumerate(table.columns, start=1):
         number_format = EXCEL_FORMATS.get(column.kind)
         if number_format:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import random
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -16,6 +15,7 @@ from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.core.errors import NotFound, PatronError
 from patron.core.models import User
+from patron.core.safecells import SafeCsvWriter
 from patron.core.security import hash_password
 from patron.core.tenancy import scoped
 from patron.customers.models import Customer
@@ -57,9 +57,9 @@ def write_files(data: DemoData, directory: Path) -> dict[str, Path]:
     for kind, columns in _COLUMNS.items():
         path = directory / f"{kind}.csv"
         with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows[kind])
+            writer = SafeCsvWriter(handle)
+            writer.writerow(columns)
+            writer.writerows([row.get(column, "") for column in columns] for row in rows[kind])
         paths[kind] = path
     return paths
 
