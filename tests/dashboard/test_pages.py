@@ -3,6 +3,7 @@ bad input named in the user's language, and one workspace never sees another's."
 
 from __future__ import annotations
 
+import csv
 import html
 import io
 import re
@@ -22,6 +23,7 @@ from patron.metrics import service as metrics
 from patron.metrics.engine import MetricQuery
 from patron.surveys.models import Survey
 from tests.dashboard.conftest import Dash, csrf_of, log_in
+from tests.metrics.world import single_ces_answer
 from tests.web.conftest import make_tenant
 
 JAN_FEB = "period=custom&since=2025-01-01&until=2025-02-28"
@@ -63,7 +65,9 @@ def test_overview_in_traditional_chinese_with_warnings_and_benchmark(client: Tes
     assert "產業基準（綜合零售）：51" in page and "npsbench.com" in page
     assert 'data-kpi="responses" data-value="11"' in page
     february = client.get("/dashboard?period=custom&since=2025-02-01&until=2025-02-28&lang=en").text
-    assert "▼ −56.7" in february and "not significant" in february and "p = 0.268" in february
+    assert "▼ −56.7" in february and "p = 0.292" in february
+    assert "no verdict: fewer than 30 answers on one side" in february, "5 and 6 answers: no verdict"
+    assert "not significant" not in february and "statistically significant" not in february
 
 
 def test_every_page_renders_in_every_language(client: TestClient, dash: Dash) -> None:
@@ -238,3 +242,17 @@ def test_dashboard_reads_do_not_hold_writers_back(engine: Engine, dash: Dash) ->
     writer.join(timeout=10)
     reading.close()
     assert written.is_set(), "the write waited for the read"
+
+
+def test_a_mean_of_one_answer_shows_no_interval(client: TestClient, engine: Engine, dash: Dash) -> None:
+    single_ces_answer(engine, dash.workspace_id)
+    log_in(client, dash.slug, dash.admin)
+    march = "period=custom&since=2025-03-01&until=2025-03-31&lang=en"
+    page = client.get(f"/dashboard?{march}").text
+    tile = page[page.index('data-kpi="ces"') : page.index('data-kpi="response_rate"')]
+    assert 'data-value="4.0"' in tile and "no interval from a single answer" in tile
+    assert "95% interval" not in tile
+    exported = client.get(f"/dashboard/overview/export?{march}&table=kpis&format=csv")
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    [ces] = [row for row in rows if row[0] == "CES"]
+    assert ces[1:5] == ["4.0", "", "", "1"], "value, no interval, n"

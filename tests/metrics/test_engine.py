@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from patron.core.errors import PatronError
 from patron.metrics.engine import MetricQuery, connect, metric, previous_period
-from tests.metrics.world import metrics_world
+from tests.metrics.world import NPS_CHANGE_BY_HAND, metrics_world
 
 SURVEY_TABLES = ("survey_answers", "survey_responses", "survey_invitations", "customers", "surveys")
 
@@ -137,15 +137,20 @@ def test_bad_queries_are_named(query: MetricQuery, code: str) -> None:
 
 
 def test_each_period_is_compared_with_the_one_before(backends: tuple[int, dict[str, Any]]) -> None:
-    # January NPS +40 (n 5, SE 35.78) → February −16.67 (n 6, SE 36.64): change −56.67,
-    # SE √(35.78² + 36.64²) = 51.21, z = −1.107, p = 0.268: not significant with so few answers.
+    # January 3 P / 1 Pa / 1 D (NPS +40) → February 2 / 1 / 3 (−16.67): change −56.67 (NPS_CHANGE_BY_HAND).
     workspace_id, cons = backends
     for name, con in cons.items():
         january, february = metric(con, workspace_id, MetricQuery("nps", grain="month"))
         assert january["change"] is None, "nothing before January"
         assert february["change"] == pytest.approx(-56.667, abs=1e-3), name
-        assert february["change_p_value"] == pytest.approx(0.268, abs=1e-3), name
-        assert february["change_significant"] is False
+        assert february["change_p_value"] == pytest.approx(NPS_CHANGE_BY_HAND["p"], abs=1e-4), name
+        assert (february["change_ci_low"], february["change_ci_high"]) == (
+            pytest.approx(NPS_CHANGE_BY_HAND["low"], abs=1e-2),
+            pytest.approx(NPS_CHANGE_BY_HAND["high"], abs=1e-2),
+        ), name
+        assert february["change_significant"] is None and february["change_reason"] == "small_sample", (
+            "5 and 6 answers: no verdict"
+        )
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
@@ -16,7 +17,7 @@ from patron.cli import app
 from patron.core.db import transaction
 from patron.core.models import Workspace
 from patron.metrics import service
-from tests.metrics.world import metrics_world
+from tests.metrics.world import NPS_CHANGE_BY_HAND, metrics_world, single_ces_answer
 
 
 @pytest.fixture
@@ -87,9 +88,14 @@ def test_two_segments_compared(client: TestClient, world: tuple[str, dict[str, s
     answer = client.get("/api/v1/metrics/nps/compare?by=segment&a=vip&b=member", headers=headers)
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    # vip +40 (SE 35.78) against member −16.67 (SE 36.64): z = 56.67 / 51.21 = 1.1065, p = 0.2685
+    # vip +40 against member −16.67: January against February in NPS_CHANGE_BY_HAND, the sign turned.
     assert body["difference"] == pytest.approx(56.6667, abs=1e-4)
-    assert body["p_value"] == pytest.approx(0.2685, abs=5e-4) and body["significant"] is False
+    assert (body["ci_low"], body["ci_high"]) == (
+        pytest.approx(-NPS_CHANGE_BY_HAND["high"], abs=1e-2),
+        pytest.approx(-NPS_CHANGE_BY_HAND["low"], abs=1e-2),
+    )
+    assert body["p_value"] == pytest.approx(NPS_CHANGE_BY_HAND["p"], abs=1e-4)
+    assert body["significant"] is None and body["reason"] == "small_sample", "5 and 6 answers: no verdict"
     assert (body["a"]["n"], body["b"]["n"]) == (5, 6)
     missing = client.get("/api/v1/metrics/nps/compare?by=segment&a=vip&b=gold", headers=headers)
     assert missing.status_code == 404 and "gold" in missing.json()["error"]["message"]
@@ -138,3 +144,19 @@ def test_the_overview_answers_all_three(client: TestClient, world: tuple[str, di
         "vip": 40.0,
     }
     assert body["ces"]["rows"][0]["n"] == 3
+
+
+def test_a_mean_of_one_answer_has_no_interval(
+    engine: Engine, client: TestClient, world: tuple[str, dict[str, str]]
+) -> None:
+    slug, headers = world
+    with transaction(engine) as session:
+        workspace_id = session.scalars(select(Workspace.id).where(Workspace.slug == slug)).one()
+    single_ces_answer(engine, workspace_id)
+    [row] = client.get("/api/v1/metrics/ces?since=2025-03&until=2025-03", headers=headers).json()["rows"]
+    assert (row["n"], row["value"], row["se"], row["ci_low"], row["ci_high"]) == (1, 4.0, None, None, None)
+    runner = CliRunner(env={"LANG": "en_US.UTF-8", "COLUMNS": "200"})
+    as_csv = runner.invoke(app, ["metrics", "ces", "--since", "2025-03", "--until", "2025-03", "--format", "csv",
+                                 "-w", slug])  # fmt: skip
+    [header, line] = list(csv.reader(io.StringIO(as_csv.output)))
+    assert (header[2], line[:3]) == ("95% interval", ["1", "4.00", ""]), "no interval, not 4.00 – 4.00"

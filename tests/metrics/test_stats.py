@@ -1,35 +1,68 @@
-"""Every statistic against a value computed by hand (shown in the comments) or published."""
+"""Every statistic against a value computed by hand (shown in the comments) or published.
+
+How well the intervals and tests keep their level over many samples is tested in test_stats_calibration.py.
+"""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
 from patron.metrics import stats
 
 
-def test_nps_with_its_standard_error_and_interval() -> None:
-    # 50 promoters, 30 passives, 20 detractors: NPS = 50% − 20% = 30.
-    # Var = (0.5 + 0.2 − 0.3²) / 100 = 0.0061, SE = 0.07810 → ±1.96·SE = ±0.15308 → [14.69, 45.31].
+def test_nps_interval_is_rocks_adjusted_wald() -> None:
+    # 50 promoters, 30 passives, 20 detractors: NPS = 50 % − 20 % = 30.
+    # Rocks (2016) adds 3/4 promoter, 3/2 passive, 3/4 detractor: ñ = 103, P̃ = 50.75/103 = 0.492718,
+    # D̃ = 20.75/103 = 0.201456, NPS̃ = 0.291262; Var = P̃ + D̃ − NPS̃² = 0.694175 − 0.084834 = 0.609341,
+    # SE = √(0.609341/103) = 0.076915; ±1.959964·SE = ±0.150751 → [0.140511, 0.442013].
+    # (The plain Wald interval was 30 ± 15.31 = [14.69, 45.31].)
     estimate = stats.nps(50, 30, 20)
     assert estimate is not None
     assert estimate.nps == pytest.approx(30.0)
-    assert estimate.se == pytest.approx(7.8102, abs=1e-4)
+    assert estimate.se == pytest.approx(7.6915, abs=1e-4)
     assert (estimate.ci_low, estimate.ci_high) == (
-        pytest.approx(14.692, abs=1e-3),
-        pytest.approx(45.308, abs=1e-3),
+        pytest.approx(14.0511, abs=1e-4),
+        pytest.approx(44.2013, abs=1e-4),
     )
     assert estimate.sufficient
 
 
-def test_nps_edge_cases() -> None:
-    assert stats.nps(0, 0, 0) is None
+def test_nps_interval_is_never_of_zero_width_at_the_ends() -> None:
+    # 12 promoters: ñ = 15, P̃ = 12.75/15 = 0.85, D̃ = 0.75/15 = 0.05, NPS̃ = 0.8; Var = 0.9 − 0.64 = 0.26,
+    # SE = √(0.26/15) = 0.131656, 0.8 − 1.959964·0.131656 = 0.541959; the top, 1.058, is held at 1.
+    # The plain Wald interval here was [100, 100].
     everyone = stats.nps(12, 0, 0)
-    assert everyone is not None and (everyone.nps, everyone.se, everyone.ci_high) == (100.0, 0.0, 100.0)
+    assert everyone is not None and everyone.nps == 100.0
+    assert (everyone.ci_low, everyone.ci_high) == (pytest.approx(54.1959, abs=1e-4), 100.0)
+    assert everyone.se == pytest.approx(13.1656, abs=1e-4)
+    nobody = stats.nps(0, 0, 12)
+    assert nobody is not None and (nobody.ci_low, nobody.ci_high) == (
+        -100.0,
+        pytest.approx(-54.1959, abs=1e-4),
+    )
+    # One promoter: ñ = 4, P̃ = 1.75/4, D̃ = 0.75/4, NPS̃ = 0.25, Var = 0.625 − 0.0625 = 0.5625, SE = 0.375:
+    # 0.25 ± 0.735 = [−0.485, 0.985] leaves out the NPS of 100 itself, so the interval reaches up to it.
+    one = stats.nps(1, 0, 0)
+    assert one is not None and (one.ci_low, one.ci_high) == (pytest.approx(-48.4986, abs=1e-4), 100.0)
+    assert stats.nps(0, 0, 0) is None
     small = stats.nps(3, 1, 1)
     assert small is not None and not small.sufficient, "5 answers: shown with a warning"
     assert stats.nps_from_scores([10, 9, 8, 7, 6, 0]) == stats.nps(2, 2, 2)
+
+
+def test_nps_interval_stays_in_range_and_holds_the_estimate() -> None:
+    """Every possible answer split up to 60 answers."""
+    for n in range(1, 61):
+        for promoters in range(n + 1):
+            for detractors in range(n + 1 - promoters):
+                estimate = stats.nps(promoters, n - promoters - detractors, detractors)
+                assert estimate is not None
+                assert -100 <= estimate.ci_low <= estimate.nps <= estimate.ci_high <= 100
+                assert estimate.ci_high > estimate.ci_low, (promoters, detractors, n)
 
 
 def test_wilson_interval_matches_the_published_value() -> None:
@@ -51,6 +84,108 @@ def test_wilson_interval_matches_the_published_value() -> None:
     assert stats.wilson(0, 0) is None
 
 
+@pytest.mark.parametrize(
+    ("a", "n_a", "b", "n_b", "low", "high"),
+    [
+        (56, 70, 48, 80, 0.0524, 0.3339),
+        (9, 10, 3, 10, 0.1705, 0.8090),
+        (6, 7, 2, 7, 0.0582, 0.8062),
+        (5, 56, 0, 29, -0.0381, 0.1926),
+        (0, 10, 0, 20, -0.1611, 0.2775),
+        (10, 10, 0, 20, 0.6791, 1.0000),
+    ],
+)
+def test_share_difference_is_newcombes_hybrid_score_interval(
+    a: int, n_a: int, b: int, n_b: int, low: float, high: float
+) -> None:
+    """Newcombe (1998), "Interval estimation for the difference between independent proportions: comparison
+    of eleven methods", Statistics in Medicine 17, table II, method 10: his six examples."""
+    share_a, share_b = stats.wilson(a, n_a), stats.wilson(b, n_b)
+    assert share_a is not None and share_b is not None
+    change = stats.compare_proportions(share_a, share_b)
+    assert (change.ci_low, change.ci_high) == (pytest.approx(low, abs=1e-4), pytest.approx(high, abs=1e-4))
+    assert change.difference == pytest.approx(a / n_a - b / n_b)
+
+
+def test_nps_change_is_mover_over_the_adjusted_wald_intervals() -> None:
+    # After: 50/30/20 of 100, interval [0.140511, 0.442013] (above). Before: 30/50/20 of 100: P̃ = 30.75/103,
+    # D̃ = 20.75/103, NPS̃ = 0.097087, Var = 0.5 − 0.009426 = 0.490574, SE = 0.069013, ±0.135262 →
+    # [−0.038175, 0.232349]. Difference 0.3 − 0.1 = 0.2;
+    # low = 0.2 − √((0.3 − 0.140511)² + (0.232349 − 0.1)²) = 0.2 − √0.042953 = −0.007251,
+    # high = 0.2 + √((0.442013 − 0.3)² + (0.1 + 0.038175)²) = 0.2 + √0.039260 = 0.398142.
+    # The interval takes in 0: not significant (the plain Wald test said p = 0.0565, also not).
+    before, after = stats.nps(30, 50, 20), stats.nps(50, 30, 20)
+    assert before is not None and after is not None
+    change = stats.compare_nps(after, before)
+    assert change.difference == pytest.approx(20.0)
+    assert (change.ci_low, change.ci_high) == (
+        pytest.approx(-0.7251, abs=1e-3),
+        pytest.approx(39.8142, abs=1e-3),
+    )
+    assert change.p_value is not None and 0.05 < change.p_value < 0.07 and change.significant is False
+    # The p-value inverts the same intervals: at its z the interval's lower end is exactly 0.
+    assert change.z is not None
+    low, _ = stats.nps_difference_interval(50.0, 20.0, 100.0, 30.0, 20.0, 100.0, z=change.z)
+    assert low == pytest.approx(0.0, abs=1e-9)
+    assert change.p_value == pytest.approx(math.erfc(change.z / math.sqrt(2)))
+    # The same shares on 400 answers each: the interval [9.64, 30.13] leaves out 0, p = 0.00014.
+    big_before, big_after = stats.nps(120, 200, 80), stats.nps(200, 120, 80)
+    assert big_before is not None and big_after is not None
+    big = stats.compare_nps(big_after, big_before)
+    assert big.significant is True and big.p_value == pytest.approx(0.000141, abs=1e-5)
+    assert big.ci_low is not None and big.ci_low > 0
+
+
+def test_a_tiny_month_is_never_called_significant() -> None:
+    # 2 promoters against 0 promoters, 1 passive, 2 detractors. The plain Wald test gave SE_a = 0 (a share of
+    # 1 has no spread), SE_b = √((2/3 − 4/9)/3) = 0.2722, z = (1 + 2/3)/0.2722 = 6.12, p = 9.1e-10:
+    # "significant". Now the interval and p are computed, but neither month has 30 answers: no verdict.
+    two, three = stats.nps(2, 0, 0), stats.nps(0, 1, 2)
+    assert two is not None and three is not None
+    change = stats.compare_nps(two, three)
+    assert change.significant is None and change.reason == "small_sample"
+    assert change.p_value is not None and change.p_value > 1e-3
+    assert change.ci_low is not None and change.ci_high is not None and change.ci_high - change.ci_low > 100
+    # One side below 30 is enough, however large the other and however big the gap.
+    few, many = stats.nps(29, 0, 0), stats.nps(0, 0, 400)
+    assert few is not None and many is not None
+    lopsided = stats.compare_nps(few, many)
+    assert lopsided.p_value is not None and lopsided.p_value < 1e-10
+    assert lopsided.significant is None and lopsided.reason == "small_sample"
+    share_few, share_many = stats.wilson(29, 29), stats.wilson(0, 400)
+    assert share_few is not None and share_many is not None
+    assert stats.compare_proportions(share_few, share_many).significant is None
+
+
+def test_equal_samples_are_not_different() -> None:
+    # All promoters in 30 and in 400 answers: difference 0, p = 1; the interval is not of zero width.
+    a, b = stats.nps(30, 0, 0), stats.nps(400, 0, 0)
+    assert a is not None and b is not None
+    same = stats.compare_nps(a, b)
+    assert (same.difference, same.p_value, same.significant) == (0.0, 1.0, False)
+    assert same.ci_low is not None and same.ci_high is not None and same.ci_low < 0 < same.ci_high
+
+
+def test_p_value_and_interval_agree() -> None:
+    """p < 0.05 exactly when the 95 % interval leaves out 0: 600 random pairs of NPS and of shares."""
+    rng = np.random.default_rng(14)
+    verdicts = set()
+    for _ in range(600):
+        n_a, n_b = (int(n) for n in rng.integers(30, 300, size=2))
+        pa, da = (int(x) for x in rng.multinomial(n_a, [0.5, 0.3, 0.2])[[0, 2]])
+        pb, db = (int(x) for x in rng.multinomial(n_b, [0.6, 0.25, 0.15])[[0, 2]])
+        a, b = stats.nps(pa, n_a - pa - da, da), stats.nps(pb, n_b - pb - db, db)
+        share_a, share_b = stats.wilson(pa, n_a), stats.wilson(pb, n_b)
+        assert a is not None and b is not None and share_a is not None and share_b is not None
+        for change in (stats.compare_nps(a, b), stats.compare_proportions(share_a, share_b)):
+            assert change.p_value is not None and change.ci_low is not None and change.ci_high is not None
+            outside = change.ci_low > 0 or change.ci_high < 0
+            assert (change.p_value < stats.ALPHA) == outside
+            assert change.ci_low <= change.difference <= change.ci_high
+            verdicts.add(outside)
+    assert verdicts == {True, False}, "both verdicts occurred"
+
+
 def test_mean_interval_uses_students_t() -> None:
     # 1, 2, 3, 4, 5: mean 3, sd √2.5 = 1.5811, t(0.975, 4) = 2.7764 → ±1.9632 → [1.0368, 4.9632].
     values = [1, 2, 3, 4, 5]
@@ -61,24 +196,70 @@ def test_mean_interval_uses_students_t() -> None:
         pytest.approx(1.0368, abs=1e-4),
         pytest.approx(4.9632, abs=1e-4),
     )
-    single = stats.mean_interval(1, 6.0, 36.0)
-    assert single is not None and (single.ci_low, single.ci_high) == (6.0, 6.0)
     assert stats.mean_interval(0, 0.0, 0.0) is None
 
 
-def test_significance_of_a_change() -> None:
-    # NPS 30 (n 100, SE 7.810) against NPS 10 (30/50/20 of 100: Var = (0.5 − 0.01)/100, SE 7.0):
-    # difference 20, SE √(61 + 49) = 10.488, z = 1.907, p = 0.0565: not significant at 5 %.
-    before, after = stats.nps(30, 50, 20), stats.nps(50, 30, 20)
-    assert before is not None and after is not None
-    change = stats.compare(after.nps, after.se, before.nps, before.se)
-    assert change is not None
-    assert (change.difference, change.se) == (pytest.approx(20.0), pytest.approx(10.488, abs=1e-3))
-    assert (change.z, change.p_value) == (pytest.approx(1.907, abs=1e-3), pytest.approx(0.0565, abs=1e-3))
-    assert not change.significant
-    # the same shares on 400 answers each: SE halves, z = 3.81, p = 0.00014: significant.
-    big_before, big_after = stats.nps(120, 200, 80), stats.nps(200, 120, 80)
-    assert big_before is not None and big_after is not None
-    big = stats.compare(big_after.nps, big_after.se, big_before.nps, big_before.se)
-    assert big is not None and big.significant and big.p_value == pytest.approx(0.000139, abs=1e-5)
-    assert stats.compare(1.0, 0.0, 1.0, 0.0) is None
+def test_a_mean_of_one_answer_has_no_interval() -> None:
+    single = stats.mean_interval(1, 6.0, 36.0)
+    assert single is not None and single.mean == 6.0
+    assert (single.sd, single.ci_low, single.ci_high, stats.mean_se(single)) == (None, None, None, None)
+    other = stats.mean_interval(40, 200.0, 1040.0)
+    assert other is not None
+    change = stats.compare_means(single, other)
+    assert (change.difference, change.p_value, change.significant) == (1.0, None, None)
+
+
+def test_mean_change_uses_the_larger_of_welch_and_pooled_standard_errors() -> None:
+    # a: 31 answers, mean 6, sd 1; b: 41 answers, mean 5.5, sd 1.5.
+    # Welch: √(1/31 + 2.25/41) = √(0.032258 + 0.054878) = 0.295189.
+    # Pooled: s² = (30·1 + 40·2.25)/70 = 1.714286, SE = √(1.714286·(1/31 + 1/41)) = √0.097111 = 0.311627,
+    # the larger, with 70 degrees of freedom: t = 0.5/0.311627 = 1.6045, p = 0.1131 (Student's t test).
+    a, b = stats.MeanEstimate(31, 6.0, 1.0, None, None), stats.MeanEstimate(41, 5.5, 1.5, None, None)
+    change = stats.compare_means(a, b)
+    assert (change.se, change.z) == (pytest.approx(0.311627, abs=1e-6), pytest.approx(1.6045, abs=1e-4))
+    student = scipy_stats.ttest_ind_from_stats(6.0, 1.0, 31, 5.5, 1.5, 41, equal_var=True)
+    assert change.p_value == pytest.approx(student.pvalue) and change.p_value == pytest.approx(
+        0.1131, abs=1e-4
+    )
+    # a: 31 answers, sd 2; b: 401 answers, sd 1. Welch: √(4/31 + 1/401) = √0.131526 = 0.362665; pooled:
+    # s² = (30·4 + 400·1)/430 = 1.209302, SE = √(1.209302·(1/31 + 1/401)) = 0.205. Welch's is larger:
+    # t = 1.3787 on Welch–Satterthwaite's 0.131526²/(0.129032²/30 + 0.002494²/400) = 31.17 degrees of
+    # freedom, p = 0.1778 (Welch's t test); t(0.975, 31.17) = 2.03906, 0.5 ± 0.739497.
+    wide, narrow = stats.MeanEstimate(31, 6.0, 2.0, None, None), stats.MeanEstimate(401, 5.5, 1.0, None, None)
+    spread = stats.compare_means(wide, narrow)
+    welch = scipy_stats.ttest_ind_from_stats(6.0, 2.0, 31, 5.5, 1.0, 401, equal_var=False)
+    assert spread.se == pytest.approx(0.362665, abs=1e-6) and spread.p_value == pytest.approx(welch.pvalue)
+    assert spread.ci_low is not None and spread.ci_high is not None
+    half = scipy_stats.t.ppf(0.975, 31.169933) * 0.362665
+    assert (spread.ci_low, spread.ci_high) == (
+        pytest.approx(0.5 - half, abs=1e-5),
+        pytest.approx(0.5 + half, abs=1e-5),
+    )
+    assert half == pytest.approx(0.739497, abs=1e-5)
+    assert spread.significant is False and spread.reason is None
+
+
+def test_means_without_any_spread_are_not_tested() -> None:
+    sevens = stats.mean_interval(40, 280.0, 1960.0)
+    sixes = stats.mean_interval(50, 300.0, 1800.0)
+    assert sevens is not None and sixes is not None and sevens.sd == 0
+    change = stats.compare_means(sevens, sixes)
+    assert (change.difference, change.p_value, change.significant, change.reason) == (
+        1.0,
+        None,
+        None,
+        "no_spread",
+    )
+
+
+def test_comparison_in_percentage_points() -> None:
+    share_a, share_b = stats.wilson(56, 70), stats.wilson(48, 80)
+    assert share_a is not None and share_b is not None
+    change = stats.compare_proportions(share_a, share_b)
+    points = change.scaled(100)
+    assert (points.difference, points.ci_low, points.ci_high) == (
+        pytest.approx(20.0),
+        pytest.approx(5.24, abs=1e-2),
+        pytest.approx(33.39, abs=1e-2),
+    )
+    assert (points.p_value, points.z, points.significant) == (change.p_value, change.z, True)

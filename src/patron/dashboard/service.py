@@ -24,9 +24,9 @@ from patron.customers.models import Customer
 from patron.dashboard.filters import Filters, Period
 from patron.dashboard.rollup import MetricSource, completed_between, workspace_zone
 from patron.dashboard.tables import Column, DataTable
-from patron.metrics import commerce, stats
+from patron.metrics import commerce
 from patron.metrics.benchmarks import Benchmark, benchmark_for
-from patron.metrics.engine import MetricQuery
+from patron.metrics.engine import MetricQuery, compare_rows
 from patron.surveys.models import Survey, SurveyAnswer, SurveyInvitation, SurveyResponse
 from patron.surveys.texts import pick
 
@@ -50,6 +50,8 @@ class Kpi:
     change: float | None = None
     p_value: float | None = None
     significant: bool | None = None
+    #: Why there is no verdict on the change: "small_sample" or "no_spread" (``stats.Comparison``).
+    reason: str | None = None
 
     @property
     def direction(self) -> str:
@@ -81,13 +83,11 @@ def kpi(metric: str, current: dict[str, Any] | None, previous: dict[str, Any] | 
         return Kpi(metric, None, None, None, 0, False, None if previous is None else previous["value"])
     result = Kpi(metric, current["value"], current["ci_low"], current["ci_high"], int(current["n"]),
                  bool(current["sufficient"]))  # fmt: skip
-    if previous is None or previous["value"] is None or current["value"] is None:
+    comparison = None if previous is None else compare_rows(metric, current, previous)
+    if comparison is None or previous is None:
         return result
-    comparison = stats.compare(current["value"], current["se"], previous["value"], previous["se"])
-    return replace(result, previous=previous["value"],
-                   change=current["value"] - previous["value"],
-                   p_value=None if comparison is None else comparison.p_value,
-                   significant=None if comparison is None else comparison.significant)  # fmt: skip
+    return replace(result, previous=previous["value"], change=comparison.difference, p_value=comparison.p_value,
+                   significant=comparison.significant, reason=comparison.reason)  # fmt: skip
 
 
 @dataclass

@@ -18,6 +18,7 @@ no time zones, and Ibis cannot add intervals to its timestamps).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -424,6 +425,7 @@ def estimates(frame: pd.DataFrame, query: MetricQuery) -> list[dict[str, Any]]:
         if n == 0:
             continue  # an aggregate over nothing: no row, rather than a number made of nothing
         row: dict[str, Any] = {k: record[k] for k in keys}
+        value: tuple[float, float | None, float | None, float | None] | None  # estimate, SE, interval
         if query.metric == "nps":
             promoters, detractors = int(record["promoters"]), int(record["detractors"])
             result = stats.nps(promoters, n - promoters - detractors, detractors)
@@ -438,6 +440,7 @@ def estimates(frame: pd.DataFrame, query: MetricQuery) -> list[dict[str, Any]]:
         else:
             mean = stats.mean_interval(n, float(record["total"]), float(record["total_sq"]))
             value = None if mean is None else (mean.mean, stats.mean_se(mean), mean.ci_low, mean.ci_high)
+            row |= {"sd": None if mean is None else mean.sd}
         row |= {
             "n": n,
             "value": None,
@@ -463,8 +466,31 @@ def previous_period(start: date, grain: str) -> date:
     return start.replace(year=index // 12, month=index % 12 + 1)
 
 
+def compare_rows(metric: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> stats.Comparison | None:
+    """``a`` − ``b`` for two rows of ``estimates`` of ``metric`` (two periods, or two slices), in the metric's
+    unit, by the test that suits it (``metrics.stats``); None when either row has no estimate."""
+    if a["value"] is None or b["value"] is None:
+        return None
+    if metric == "nps":
+        first, second = (
+            stats.nps(int(r["promoters"]), int(r["passives"]), int(r["detractors"])) for r in (a, b)
+        )
+        assert first is not None and second is not None, "a row with a value has answers"
+        return stats.compare_nps(first, second)
+    if metric in ("csat", "response_rate"):
+        key = "satisfied" if metric == "csat" else "answered"
+        share_a, share_b = (stats.wilson(int(r[key]), int(r["n"])) for r in (a, b))
+        assert share_a is not None and share_b is not None, "a row with a value has answers"
+        return stats.compare_proportions(share_a, share_b).scaled(100)
+    mean_a, mean_b = (
+        stats.MeanEstimate(int(r["n"]), float(r["value"]), r["sd"], r["ci_low"], r["ci_high"]) for r in (a, b)
+    )
+    return stats.compare_means(mean_a, mean_b)
+
+
 def with_changes(rows: list[dict[str, Any]], query: MetricQuery) -> list[dict[str, Any]]:
-    """Each period against the one before it in the same slice: the change and whether it is significant.
+    """Each period against the one before it in the same slice: the change, its 95 % interval, p-value and
+    whether it is significant (None, with ``change_reason``, when a period has too few answers to say).
     No change is given when the previous period has no answers (a gap is not a comparison)."""
     if query.grain is None:
         return rows
@@ -472,15 +498,14 @@ def with_changes(rows: list[dict[str, Any]], query: MetricQuery) -> list[dict[st
     for row in rows:
         before = previous_period(row["period"], query.grain)
         previous = by_key.get((tuple(row[d] for d in query.by), before))
-        change = None
-        if previous is not None and row["value"] is not None and previous["value"] is not None:
-            change = stats.compare(row["value"], row["se"], previous["value"], previous["se"])
+        change = None if previous is None else compare_rows(query.metric, row, previous)
         row |= {
-            "change": None
-            if previous is None or previous["value"] is None or row["value"] is None
-            else row["value"] - previous["value"],
+            "change": None if change is None else change.difference,
+            "change_ci_low": None if change is None else change.ci_low,
+            "change_ci_high": None if change is None else change.ci_high,
             "change_p_value": None if change is None else change.p_value,
             "change_significant": None if change is None else change.significant,
+            "change_reason": None if change is None else change.reason,
         }
     return rows
 

@@ -14,13 +14,23 @@ class MetricRow(BaseModel):
     n: int
     value: float | None = Field(description="NPS (−100…100), CSAT (% satisfied) or CES (mean 1–7)")
     se: float | None
-    ci_low: float | None
+    ci_low: float | None = Field(description="95 % interval; none for a mean of one answer")
     ci_high: float | None
     sufficient: bool = Field(description="False below the minimum sample: show a warning, not a verdict")
     counts: dict[str, float] = Field(default_factory=dict)
     change: float | None = Field(None, description="Against the previous period of the same slice")
-    change_p_value: float | None = None
-    change_significant: bool | None = Field(None, description="p < 0.05 for the change")
+    change_ci_low: float | None = Field(None, description="95 % interval of the change")
+    change_ci_high: float | None = None
+    change_p_value: float | None = Field(
+        None, description="Two-sided; below 0.05 exactly when the interval leaves out 0"
+    )
+    change_significant: bool | None = Field(
+        None, description="p < 0.05 for the change; none when either period is below the minimum sample"
+    )
+    change_reason: str | None = Field(
+        None,
+        description="Why there is no verdict: small_sample (a period below the minimum sample) or no_spread",
+    )
 
 
 class MetricResult(BaseModel):
@@ -72,5 +82,10 @@ class SliceComparison(BaseModel):
     b: MetricRow
     difference: float | None = Field(description="a − b, in the metric's unit")
     se: float | None
-    p_value: float | None = Field(description="Two-sided, for independent estimates")
-    significant: bool | None = Field(description="p < 0.05; None when the difference has no spread")
+    p_value: float | None = Field(description="Two-sided; below 0.05 exactly when the interval leaves out 0")
+    significant: bool | None = Field(
+        description="p < 0.05; none when a slice is below the minimum sample or no answers vary"
+    )
+    ci_low: float | None = Field(None, description="95 % interval of the difference")
+    ci_high: float | None = None
+    reason: str | None = Field(None, description="Why there is no verdict: small_sample or no_spread")

@@ -14,7 +14,7 @@ from patron.core.db import get_engine
 from patron.core.errors import PatronError
 from patron.core.i18n import translate
 from patron.metrics import commerce, stats
-from patron.metrics.engine import MetricQuery, connect, metric, overview
+from patron.metrics.engine import MetricQuery, compare_rows, connect, metric, overview
 from patron.metrics.schemas import (
     CohortRow,
     EngagementRow,
@@ -79,8 +79,11 @@ def _result(name: str, rows: list[dict[str, Any]], query: MetricQuery, locale: s
                 sufficient=row["sufficient"],
                 counts={k: float(row[k]) for k in COUNT_COLUMNS if row.get(k) is not None},
                 change=row.get("change"),
+                change_ci_low=row.get("change_ci_low"),
+                change_ci_high=row.get("change_ci_high"),
                 change_p_value=row.get("change_p_value"),
                 change_significant=row.get("change_significant"),
+                change_reason=row.get("change_reason"),
             )
             for row in rows
         ],
@@ -133,7 +136,9 @@ def write_parquet(result: MetricResult, path: Path) -> None:
     records = [
         {**row.group, "period": row.period, "n": row.n, "value": row.value, "se": row.se, "ci_low": row.ci_low,
          "ci_high": row.ci_high, "sufficient": row.sufficient, "change": row.change,
-         "change_p_value": row.change_p_value, "change_significant": row.change_significant}
+         "change_ci_low": row.change_ci_low, "change_ci_high": row.change_ci_high,
+         "change_p_value": row.change_p_value, "change_significant": row.change_significant,
+         "change_reason": row.change_reason}
         for row in result.rows
     ]  # fmt: skip
     pq.write_table(pa.Table.from_pylist(records), path)
@@ -144,23 +149,20 @@ def compare_slices(workspace_id: int, query: MetricQuery, a: str, b: str, locale
     if len(query.by) != 1 or query.grain is not None:
         raise PatronError("metrics.compare_one_dimension")
     dimension = query.by[0]
-    rows = {row.group[dimension]: row for row in run(workspace_id, query, locale).rows}
+    raw = metric(operational_connection(), workspace_id, query)
+    rows = {str(row[dimension]): row for row in raw}
     for value in (a, b):
         if value not in rows:
             raise PatronError("metrics.no_slice", dimension=dimension, value=value[:64], status=404)
-    first, second = rows[a], rows[b]
-    comparison = None
-    if (
-        first.value is not None
-        and second.value is not None
-        and first.se is not None
-        and second.se is not None
-    ):
-        comparison = stats.compare(first.value, first.se, second.value, second.se)
+    shown = _result(query.metric, [rows[a], rows[b]], query, locale).rows
+    comparison = compare_rows(query.metric, rows[a], rows[b])
     return SliceComparison(
-        metric=query.metric, dimension=dimension, a=first, b=second,
-        difference=None if first.value is None or second.value is None else first.value - second.value,
+        metric=query.metric, dimension=dimension, a=shown[0], b=shown[1],
+        difference=None if comparison is None else comparison.difference,
         se=None if comparison is None else comparison.se,
         p_value=None if comparison is None else comparison.p_value,
         significant=None if comparison is None else comparison.significant,
+        ci_low=None if comparison is None else comparison.ci_low,
+        ci_high=None if comparison is None else comparison.ci_high,
+        reason=None if comparison is None else comparison.reason,
     )  # fmt: skip

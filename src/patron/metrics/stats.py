@@ -1,28 +1,55 @@
-"""The statistics behind every satisfaction number: estimates, intervals, significance, sample warnings.
+"""The statistics behind every satisfaction number: estimates, intervals, changes, sample warnings.
 
-Definitions (also in docs/metrics.md):
-- NPS = %promoters (9–10) − %detractors (0–6). With proportions P and D of n answers, the variance of the
-  difference of two multinomial shares is (P + D − (P − D)²) / n; the 95 % interval is NPS ± 1.96·SE.
-- CSAT = share of satisfied answers (top box, 4–5 on a 5-point scale); its interval is Wilson's score
-  interval, which stays inside [0, 1] and behaves at small n and near 0 % or 100 %, unlike p ± 1.96·SE.
-- CES = mean agreement on 1–7 with "the company made it easy"; higher is easier (better). Its interval uses
-  Student's t with n − 1 degrees of freedom.
-- Two periods or segments differ significantly when the two-sided p-value of the z statistic for the
-  difference of independent estimates is below 0.05.
-- Below ``MIN_SAMPLE`` answers a number is shown with a warning, never as if it were reliable.
+Methods, sources and their measured calibration are in docs/metrics.md:
+- NPS = %promoters (9–10) − %detractors (0–6). Its 95 % interval is Rocks' adjusted Wald (Rocks 2016,
+  "Interval estimation for the 'Net Promoter Score'", The American Statistician 70(4); the constants are
+  those of his R package NPS): add 3/4 promoter, 3/2 passive and 3/4 detractor, then the Wald interval of
+  the difference of two multinomial shares on the adjusted counts. It stays inside [−100, 100] and is never
+  of zero width (the plain Wald interval is [100, 100] when every answer is a promoter).
+- CSAT and the response rate are shares; their interval is Wilson's score interval.
+- CES is a mean on 1–7 (higher is easier); its interval is Student's t. One answer has no interval.
+- A change a − b (two periods or two slices) has a 95 % interval and a two-sided p-value that agree: p < 0.05
+  exactly when the interval leaves out 0. For shares and NPS the interval is MOVER (Zou & Donner 2008)
+  built from the two estimates' own intervals, which for shares is Newcombe's (1998) hybrid score interval;
+  the p-value inverts it. For means it is a t test with the larger of Welch's and the pooled standard error.
+- Below ``MIN_SAMPLE`` answers on either side a change gets its interval and p-value but no verdict:
+  ``significant`` is None and ``reason`` says why.
+
+The interval formulas take numbers or NumPy arrays alike (they use only arithmetic and ``abs``), so the
+calibration test runs the very same formulas over whole grids of samples.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
-from scipy import special
+import numpy as np
+import numpy.typing as npt
+from scipy import optimize, special
 
 Z95 = 1.959963984540054  # the 97.5th percentile of the standard normal
 MIN_SAMPLE = 30
 ALPHA = 0.05
+#: Rocks' (2016) pseudo-observations, added to (promoters, passives, detractors) before the Wald variance.
+NPS_PSEUDO_OBSERVATIONS = (0.75, 1.5, 0.75)
+#: Past this normal quantile a p-value is 0 to double precision (2·(1 − Φ(40)) < 1e-300).
+_Z_LIMIT = 40.0
+
+#: A number, or an array of them: what the interval formulas take.
+Real = TypeVar("Real", float, npt.NDArray[np.float64])
+
+
+def _positive(x: Real) -> Real:
+    """max(x, 0), for numbers and arrays alike."""
+    return (x + abs(x)) / 2
+
+
+def _clip(x: Real, low: float, high: float) -> Real:
+    """x held inside [low, high], for numbers and arrays alike."""
+    return high - _positive(high - (low + _positive(x - low)))
 
 
 @dataclass(frozen=True)
@@ -32,7 +59,7 @@ class NpsEstimate:
     passives: int
     detractors: int
     nps: float  # on the −100 … 100 scale
-    se: float  # on the same scale
+    se: float  # Rocks' adjusted-Wald standard error, on the same scale
     ci_low: float
     ci_high: float
 
@@ -41,16 +68,36 @@ class NpsEstimate:
         return self.n >= MIN_SAMPLE
 
 
+def _adjusted(promoters: Real, detractors: Real, n: Real) -> tuple[Real, Real]:
+    """Rocks' adjusted NPS on −1 … 1 and its standard error: the Wald ones after the pseudo-observations."""
+    added_promoters, added_passives, added_detractors = NPS_PSEUDO_OBSERVATIONS
+    size = n + (added_promoters + added_passives + added_detractors)
+    p, d = (promoters + added_promoters) / size, (detractors + added_detractors) / size
+    centre = p - d
+    # p + d − (p − d)² ≥ (p + d)(1 − p − d) > 0: the added passives keep it positive
+    return centre, ((p + d - centre * centre) / size) ** 0.5
+
+
+def nps_interval(promoters: Real, detractors: Real, n: Real, z: float = Z95) -> tuple[Real, Real]:
+    """Rocks' adjusted-Wald interval of an NPS on the −1 … 1 scale, at the normal quantile ``z``, reaching at
+    least to the estimate itself: only for a single answer does it not already (one promoter: −0.485 … 0.985
+    around an NPS of 1)."""
+    centre, se = _adjusted(promoters, detractors, n)
+    estimate = (promoters - detractors) / n
+    low, high = _clip(centre - z * se, -1.0, 1.0), _clip(centre + z * se, -1.0, 1.0)
+    return estimate - _positive(estimate - low), estimate + _positive(high - estimate)
+
+
 def nps(promoters: int, passives: int, detractors: int) -> NpsEstimate | None:
-    """None when nobody answered: there is no NPS of nothing."""
+    """None when nobody answered: there is no NPS of nothing. The estimate is the plain share difference;
+    the interval is centred on the adjusted one, which is why it is not symmetric about the estimate."""
     n = promoters + passives + detractors
     if n == 0:
         return None
-    p, d = promoters / n, detractors / n
-    value = p - d
-    se = math.sqrt(max(p + d - value * value, 0.0) / n)
-    return NpsEstimate(n, promoters, passives, detractors, 100 * value, 100 * se,
-                       100 * max(value - Z95 * se, -1.0), 100 * min(value + Z95 * se, 1.0))  # fmt: skip
+    _, se = _adjusted(float(promoters), float(detractors), float(n))
+    low, high = nps_interval(float(promoters), float(detractors), float(n))
+    return NpsEstimate(n, promoters, passives, detractors, 100 * (promoters - detractors) / n, 100 * se,
+                       100 * low, 100 * high)  # fmt: skip
 
 
 def nps_from_scores(scores: Sequence[int]) -> NpsEstimate | None:
@@ -70,23 +117,29 @@ class ProportionEstimate:
         return self.n >= MIN_SAMPLE
 
 
+def wilson_interval(successes: Real, n: Real, z: float = Z95) -> tuple[Real, Real]:
+    """Wilson's score interval of a share, at the normal quantile ``z``."""
+    share = successes / n
+    denominator = 1 + z * z / n
+    centre = (share + z * z / (2 * n)) / denominator
+    half = z * (share * (1 - share) / n + z * z / (4 * n * n)) ** 0.5 / denominator
+    return _clip(centre - half, 0.0, 1.0), _clip(centre + half, 0.0, 1.0)
+
+
 def wilson(successes: int, n: int, z: float = Z95) -> ProportionEstimate | None:
     if n == 0:
         return None
-    p = successes / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return ProportionEstimate(n, successes, p, max(centre - half, 0.0), min(centre + half, 1.0))
+    low, high = wilson_interval(float(successes), float(n), z)
+    return ProportionEstimate(n, successes, successes / n, low, high)
 
 
 @dataclass(frozen=True)
 class MeanEstimate:
     n: int
     mean: float
-    sd: float
-    ci_low: float
-    ci_high: float
+    sd: float | None  # None for one answer: a spread needs two
+    ci_low: float | None
+    ci_high: float | None
 
     @property
     def sufficient(self) -> bool:
@@ -94,12 +147,13 @@ class MeanEstimate:
 
 
 def mean_interval(n: int, total: float, total_of_squares: float) -> MeanEstimate | None:
-    """From sufficient statistics (count, Σx, Σx²), so any database can compute the inputs."""
+    """From sufficient statistics (count, Σx, Σx²), so any database can compute the inputs. One answer gets
+    no interval: nothing says how far the next one could be."""
     if n == 0:
         return None
     mean = total / n
     if n == 1:
-        return MeanEstimate(1, mean, 0.0, mean, mean)
+        return MeanEstimate(1, mean, None, None, None)
     variance = max((total_of_squares - n * mean * mean) / (n - 1), 0.0)
     sd = math.sqrt(variance)
     # the t quantile from scipy's special function itself: stats.t.ppf's argument checking cost 100 µs a call,
@@ -108,31 +162,159 @@ def mean_interval(n: int, total: float, total_of_squares: float) -> MeanEstimate
     return MeanEstimate(n, mean, sd, mean - half, mean + half)
 
 
-@dataclass(frozen=True)
-class Comparison:
-    difference: float
-    se: float
-    z: float
-    p_value: float
-
-    @property
-    def significant(self) -> bool:
-        return self.p_value < ALPHA
-
-
-def compare(value_a: float, se_a: float, value_b: float, se_b: float) -> Comparison | None:
-    """Is ``a`` different from ``b`` (two independent estimates)? None when both are exact (no spread)."""
-    se = math.sqrt(se_a * se_a + se_b * se_b)
-    if se == 0:
-        return None
-    z = (value_a - value_b) / se
-    # two-sided normal p-value, 2·(1 − Φ(|z|)) = erfc(|z|/√2), accurate far into the tail
-    return Comparison(value_a - value_b, se, z, math.erfc(abs(z) / math.sqrt(2)))
-
-
 def proportion_se(estimate: ProportionEstimate) -> float:
     return math.sqrt(estimate.share * (1 - estimate.share) / estimate.n)
 
 
-def mean_se(estimate: MeanEstimate) -> float:
-    return estimate.sd / math.sqrt(estimate.n)
+def mean_se(estimate: MeanEstimate) -> float | None:
+    return None if estimate.sd is None else estimate.sd / math.sqrt(estimate.n)
+
+
+# ---- changes: a − b ----
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``a − b`` with its 95 % interval and two-sided p-value, which agree: p < ALPHA exactly when the interval
+    leaves out 0. ``reason`` says why there is no verdict: ``small_sample`` (a side has fewer than MIN_SAMPLE
+    answers; the interval and p-value are still given when they can be computed) or ``no_spread`` (every
+    answer the same on both sides, so there is nothing to test)."""
+
+    difference: float
+    se: float | None  # the standard error; for a MOVER interval, half its width over 1.96
+    z: float | None  # the test statistic, signed like the difference: a normal z, or t for means
+    p_value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    reason: str | None = None
+
+    @property
+    def significant(self) -> bool | None:
+        if self.reason is not None or self.p_value is None:
+            return None
+        return self.p_value < ALPHA
+
+    def scaled(self, factor: float) -> Comparison:
+        """The same comparison in other units (a share's 0 … 1 as percentage points)."""
+
+        def times(value: float | None) -> float | None:
+            return None if value is None else value * factor
+
+        return replace(self, difference=self.difference * factor, se=times(self.se), ci_low=times(self.ci_low),
+                       ci_high=times(self.ci_high))  # fmt: skip
+
+
+def _small(n_a: int, n_b: int) -> str | None:
+    return "small_sample" if min(n_a, n_b) < MIN_SAMPLE else None
+
+
+def mover(a: Real, limits_a: tuple[Real, Real], b: Real, limits_b: tuple[Real, Real]) -> tuple[Real, Real]:
+    """The interval of a − b from the two estimates' own intervals (MOVER, Zou & Donner 2008: each end of the
+    difference is as far out as the two relevant ends, added in quadrature)."""
+    (low_a, high_a), (low_b, high_b) = limits_a, limits_b
+    difference = a - b
+    low = difference - (_positive(a - low_a) ** 2 + _positive(high_b - b) ** 2) ** 0.5
+    high = difference + (_positive(high_a - a) ** 2 + _positive(b - low_b) ** 2) ** 0.5
+    return low, high
+
+
+def nps_difference_interval(
+    promoters_a: Real, detractors_a: Real, n_a: Real, promoters_b: Real, detractors_b: Real, n_b: Real,
+    z: float = Z95,
+) -> tuple[Real, Real]:  # fmt: skip
+    """The interval of NPS_a − NPS_b on the −2 … 2 scale: MOVER from the two adjusted-Wald intervals."""
+    return mover((promoters_a - detractors_a) / n_a, nps_interval(promoters_a, detractors_a, n_a, z),
+                 (promoters_b - detractors_b) / n_b, nps_interval(promoters_b, detractors_b, n_b, z))  # fmt: skip
+
+
+def proportion_difference_interval(
+    successes_a: Real, n_a: Real, successes_b: Real, n_b: Real, z: float = Z95
+) -> tuple[Real, Real]:
+    """Newcombe's hybrid score interval of share_a − share_b (his method 10): MOVER from two Wilson intervals."""
+    return mover(successes_a / n_a, wilson_interval(successes_a, n_a, z),
+                 successes_b / n_b, wilson_interval(successes_b, n_b, z))  # fmt: skip
+
+
+def _inverted(
+    difference: float, interval: Callable[[float], tuple[float, float]], n_a: int, n_b: int
+) -> Comparison:
+    """The comparison whose p-value is the α at which the (1 − α) interval's end nearest 0 reaches 0."""
+    low, high = interval(Z95)
+    z = 0.0
+    if difference != 0:
+
+        def margin(quantile: float) -> float:
+            """How far the interval at ``quantile`` stays clear of 0 (negative once it takes 0 in)."""
+            lower, upper = interval(quantile)
+            return lower if difference > 0 else -upper
+
+        # the intervals widen with the quantile, so the margin falls: one root, or none
+        if margin(0.0) > 0:
+            z = (
+                _Z_LIMIT
+                if margin(_Z_LIMIT) > 0
+                else float(optimize.brentq(margin, 0.0, _Z_LIMIT, xtol=1e-12))
+            )
+    return Comparison(difference, (high - low) / (2 * Z95), math.copysign(z, difference),
+                      math.erfc(z / math.sqrt(2)), low, high, _small(n_a, n_b))  # fmt: skip
+
+
+def compare_nps(a: NpsEstimate, b: NpsEstimate) -> Comparison:
+    """NPS ``a`` − ``b`` in NPS points."""
+
+    def interval(z: float) -> tuple[float, float]:
+        return nps_difference_interval(float(a.promoters), float(a.detractors), float(a.n),
+                                       float(b.promoters), float(b.detractors), float(b.n), z)  # fmt: skip
+
+    difference = (a.promoters - a.detractors) / a.n - (b.promoters - b.detractors) / b.n
+    return _inverted(difference, interval, a.n, b.n).scaled(100)
+
+
+def compare_proportions(a: ProportionEstimate, b: ProportionEstimate) -> Comparison:
+    """Share ``a`` − ``b``, on the 0 … 1 scale (``scaled(100)`` gives percentage points)."""
+
+    def interval(z: float) -> tuple[float, float]:
+        return proportion_difference_interval(
+            float(a.successes), float(a.n), float(b.successes), float(b.n), z
+        )
+
+    return _inverted(a.successes / a.n - b.successes / b.n, interval, a.n, b.n)
+
+
+def mean_difference(
+    n_a: Real, mean_a: Real, sd_a: Real, n_b: Real, mean_b: Real, sd_b: Real
+) -> tuple[Real, Real, Real]:
+    """Mean ``a`` − ``b``, its standard error and degrees of freedom: Welch's or the pooled t test's, whichever
+    standard error is larger. Welch alone let skewed answers through (a 30-answer side whose answers happen to
+    cluster has a small variance just when its mean strays: 12.5 % type-I error at 30 vs 400 answers, 90 % of
+    them 7); the pooled test alone fails when the spreads differ (50 % at 30 vs 400). The larger standard
+    error keeps both within 6 % (docs/metrics.md)."""
+    var_a, var_b = sd_a * sd_a / n_a, sd_b * sd_b / n_b
+    welch = (var_a + var_b) ** 0.5
+    pooled_df = n_a + n_b - 2
+    pooled = ((sd_a * sd_a * (n_a - 1) + sd_b * sd_b * (n_b - 1)) / pooled_df * (1 / n_a + 1 / n_b)) ** 0.5
+    # Welch–Satterthwaite; 1e-300 keeps 0/0 (no spread on either side) from raising: the caller checks se
+    welch_df = (var_a + var_b) ** 2 / (var_a * var_a / (n_a - 1) + var_b * var_b / (n_b - 1) + 1e-300)
+    welch_wins = (welch > pooled) * 1.0
+    return (mean_a - mean_b, pooled + _positive(welch - pooled),
+            pooled_df + welch_wins * (welch_df - pooled_df))  # fmt: skip
+
+
+def t_p_value(statistic: Real, df: Real) -> Real:
+    """Two-sided p-value of a t statistic."""
+    p: Real = 2 * special.stdtr(df, -abs(statistic))
+    return p
+
+
+def compare_means(a: MeanEstimate, b: MeanEstimate) -> Comparison:
+    """Mean ``a`` − ``b``. No test when a side has one answer, or when no side has any spread."""
+    reason = _small(a.n, b.n)
+    if a.sd is None or b.sd is None:
+        return Comparison(a.mean - b.mean, None, None, None, reason=reason)
+    difference, se, df = mean_difference(float(a.n), a.mean, a.sd, float(b.n), b.mean, b.sd)
+    if se == 0:
+        return Comparison(difference, None, None, None, reason=reason or "no_spread")
+    statistic = difference / se
+    half = float(special.stdtrit(df, 1 - ALPHA / 2)) * se
+    return Comparison(difference, se, statistic, float(t_p_value(statistic, df)), difference - half,
+                      difference + half, reason)  # fmt: skip
