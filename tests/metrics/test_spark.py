@@ -99,5 +99,5 @@ def test_the_command_line_reads_an_export_with_spark(
     assert answer.exit_code == 0, answer.output
     # Rocks' adjusted Wald (tests/metrics/world.py): member NPS̃ −11.11, SE 28.08, ± 1.96·28.08 = ± 55.05 →
     # [−66.2, 43.9]; vip NPS̃ 25, SE 27.95, ± 54.78 → [−29.8, 79.8]
-    assert answer.output.splitlines()[1:] == ["member,6,-16.7,-66.2 – 43.9,fewer than 30 answers: read with care",
-                                              "vip,5,40.0,-29.8 – 79.8,fewer than 30 answers: read with care"]  # fmt: skip
+    assert answer.output.splitlines()[1:] == ["member,6,-16.7,'-66.2 – 43.9,fewer than 30 answers: read with care",
+                                              "vip,5,40.0,'-29.8 – 79.8,fewer than 30 answers: read with care"]  # fmt: skip

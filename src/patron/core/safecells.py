@@ -9,6 +9,7 @@ never evaluate it), Excel strings are stored as strings, and numbers stay number
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,11 +18,14 @@ from openpyxl.cell.cell import MergedCell
 
 #: First characters a spreadsheet reads as the start of a formula or a DDE payload.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: A signed number written as text ("-16.7", "+3"): a spreadsheet reads it as that number, nothing more.
+PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def neutralise(value: Any) -> Any:
-    """Text that could start a formula, prefixed with an apostrophe; every other value unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """Text that could start a formula, prefixed with an apostrophe; every other value (a signed number
+    written as text included) unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(value):
         return "'" + value
     return value
 
