@@ -371,7 +371,7 @@ def _check_summary(frame: pd.DataFrame, model: str) -> None:
     big_t = frame["T"].to_numpy(dtype=np.float64)
     for code, mask in (
         ("clv.frequency_not_whole", x != np.round(x)),
-        ("clv.recency_after_T", t_x > big_t),
+        ("clv.recency_after_age", t_x > big_t),
         ("clv.recency_without_repeat", (x == 0) & (t_x > 0)),
     ):
         if mask.any():
