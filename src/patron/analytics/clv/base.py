@@ -27,6 +27,9 @@ METHODS: tuple[str, ...] = ("bfgs", "l-bfgs-b", "nelder-mead")
 MIN_REPEAT_BUYERS = 10
 #: |log parameter| beyond this means the likelihood kept improving towards 0 or infinity: not identified.
 _LOG_BOUND = 25.0
+#: a standard error of a log-parameter above this (a 95 % interval wider than a factor e^±10) means the data
+#: leave the parameter free: the likelihood is flat along it
+_LOG_SE_BOUND = 5.0
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,6 @@ class CLVModel:
         self.log_likelihood: float = float("nan")
         self._theta: Array | None = None
         self._covariance: Array | None = None
-        self._hessian: Any = None
 
     # -- to be given by each model -------------------------------------------------------------------------
     def _fit_data(self) -> pd.DataFrame:
@@ -154,11 +156,19 @@ class CLVModel:
         if method == "nelder-mead":
             options |= {"xatol": 1e-10, "fatol": 1e-14, "maxfev": 20_000}
             result = optimize.minimize(objective, theta0, method="Nelder-Mead", options=options)
+            for _ in range(5):  # a simplex can collapse early on a flat ridge: restart it where it stopped
+                again = optimize.minimize(objective, result.x, method="Nelder-Mead", options=options)
+                done = result.fun - again.fun < 1e-13
+                result = again
+                if done:
+                    break
         else:
             options |= {"gtol": 1e-10} if method == "bfgs" else {"gtol": 1e-10, "ftol": 1e-15}
             result = optimize.minimize(
                 objective, theta0, jac=gradient, method="BFGS" if method == "bfgs" else "L-BFGS-B", options=options
             )  # fmt: skip
+        if method == "nelder-mead" and not result.success:
+            raise PatronError("clv.not_converged", model=self.name, reason=str(result.message))
         theta = np.asarray(result.x, dtype=np.float64)
         analytic = self._loglik_grad(np.exp(theta), cols) is not None
         hessian = (lambda at: _hessian(gradient, at)) if analytic else (lambda at: _hessian_from_values(objective, at))
@@ -174,10 +184,13 @@ class CLVModel:
         if slope > 1e-4:
             raise PatronError("clv.not_converged", model=self.name, reason=f"gradient {slope:.2g}")
         self._theta = theta
-        self.params = dict(zip(self.param_names, np.exp(theta).tolist(), strict=True))
         self.log_likelihood = -final * total
-        self._hessian = lambda: hessian(theta) * total  # computed when an interval is asked for
-        self._covariance = None
+        self._covariance = _covariance(hessian(theta) * total)
+        log_se = np.sqrt(np.abs(np.diag(self._covariance)))
+        if not np.all(np.isfinite(log_se)) or np.any(log_se > _LOG_SE_BOUND):
+            loose = int(np.argmax(np.where(np.isfinite(log_se), log_se, np.inf)))
+            raise PatronError("clv.not_identified", model=self.name, param=self.param_names[loose])
+        self.params = dict(zip(self.param_names, np.exp(theta).tolist(), strict=True))
         return self
 
     def _require_fit(self) -> dict[str, float]:
@@ -193,9 +206,7 @@ class CLVModel:
         """Each parameter's estimate, standard error and a Wald interval on the log scale (so it stays
         positive), from the inverse Hessian of the log-likelihood."""
         self._require_fit()
-        if self._covariance is None:
-            self._covariance = _covariance(self._hessian())
-        assert self._theta is not None
+        assert self._theta is not None and self._covariance is not None
         z = float(stats.norm.ppf(0.5 + level / 2))
         log_se = np.sqrt(np.clip(np.diag(self._covariance), 0, None))
         estimate = np.exp(self._theta)
@@ -280,7 +291,10 @@ def _newton_polish(objective: Any, gradient: Any, hessian: Any, theta: Array, st
 
 
 def _covariance(hess: Array) -> Array:
-    """Covariance of the log-parameters: the inverse Hessian of the summed negative log-likelihood."""
+    """Covariance of the log-parameters: the inverse Hessian of the summed negative log-likelihood (NaN when
+    it is not positive definite: not a maximum, or a flat one)."""
+    if not np.all(np.isfinite(hess)) or np.any(np.linalg.eigvalsh(hess) <= 0):
+        return np.full_like(hess, np.nan)
     try:
         return np.asarray(np.linalg.inv(hess), dtype=np.float64)
     except np.linalg.LinAlgError:
