@@ -126,7 +126,8 @@ def workspace_summary(
     o = con.table("orders")
     kept = o.filter(o.workspace_id == workspace_id, o.status.notin(list(NON_REVENUE_STATUSES)))
     now = utcnow().replace(tzinfo=None)
-    future = kept.filter(kept.ordered_at > now).aggregate(n=kept.count(), first=kept.ordered_at.min()).execute()
+    ahead = kept.filter(kept.ordered_at > now)
+    future = ahead.aggregate(n=ahead.count(), first=ahead.ordered_at.min()).execute()
     if len(future) and int(future["n"].iloc[0] or 0) > 0:
         first = pd.Timestamp(future["first"].iloc[0]).isoformat()
         raise PatronError("clv.future_orders", count=int(future["n"].iloc[0]), first=first)
