@@ -44,7 +44,7 @@ class BetaGeoModel(TransactionModel):
         r, alpha, a, b = p
         x, t_x, big_t = c["frequency"], c["recency"], c["T"]
         alive, gone, shift = self._pieces(p, x, t_x, big_t)
-        return (
+        return np.asarray(
             gammaln(r + x) - gammaln(r) + r * np.log(alpha)
             + betaln(a, b + x + shift) - betaln(a, b)
             + np.logaddexp(alive, gone)
@@ -56,7 +56,13 @@ class BetaGeoModel(TransactionModel):
         alive, gone, shift = self._pieces(p, x, t_x, big_t)
         w = np.exp(gone - np.logaddexp(alive, gone))  # share of the "dropped out" branch
         bx = b + x + shift
-        d_r = digamma(r + x) - digamma(r) + np.log(alpha) - (1 - w) * np.log(alpha + big_t) - w * np.log(alpha + t_x)
+        d_r = (
+            digamma(r + x)
+            - digamma(r)
+            + np.log(alpha)
+            - (1 - w) * np.log(alpha + big_t)
+            - w * np.log(alpha + t_x)
+        )
         d_alpha = r / alpha - (1 - w) * (r + x) / (alpha + big_t) - w * (r + x) / (alpha + t_x)
         d_a = digamma(a + b) - digamma(a + bx) + w / a
         dropped = np.where(w > 0, w / (b + x - 1 + shift), 0.0)
@@ -66,7 +72,9 @@ class BetaGeoModel(TransactionModel):
     def _probability_alive(self, p: Array, x: Array, t_x: Array, big_t: Array) -> Array:
         r, alpha, a, b = p
         shift = 1.0 if self.modified else 0.0
-        log_odds = np.log(a) - np.log(b + x - 1 + shift) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
+        log_odds = (
+            np.log(a) - np.log(b + x - 1 + shift) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
+        )
         alive = expit(-log_odds)
         return alive if self.modified else np.where(x > 0, alive, 1.0)
 
@@ -81,10 +89,12 @@ class BetaGeoModel(TransactionModel):
         z = t / (alpha + big_t + t)
         tail = np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - 1 + shift - r, a - 1, c, z)
         numerator = c / (a - 1) * (1 - tail)
-        log_odds = np.log(a) - np.log(b + x - 1 + shift) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
+        log_odds = (
+            np.log(a) - np.log(b + x - 1 + shift) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
+        )
         if not self.modified:
             log_odds = np.where(x > 0, log_odds, -np.inf)
-        return numerator * expit(-log_odds)
+        return np.asarray(numerator * expit(-log_odds), dtype=np.float64)
 
 
 class ModifiedBetaGeoModel(BetaGeoModel):

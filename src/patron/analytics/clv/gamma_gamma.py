@@ -50,7 +50,7 @@ class GammaGammaModel(CLVModel):
         p, q, v = params
         x, m = c["frequency"], c["monetary_value"]
         px = p * x
-        return (
+        return np.asarray(
             gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
             + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(v + m * x)
         )  # fmt: skip

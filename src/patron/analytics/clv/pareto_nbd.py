@@ -50,7 +50,9 @@ def log_a0(r: float, alpha: float, s: float, beta: float, x: Array, t_x: Array, 
     return out
 
 
-def _log_a0_quadrature(r: float, alpha: float, s: float, beta: float, x: Array, t_x: Array, big_t: Array) -> Array:
+def _log_a0_quadrature(
+    r: float, alpha: float, s: float, beta: float, x: Array, t_x: Array, big_t: Array
+) -> Array:
     a = (r + s + x)[:, None]
     c = ((beta - alpha) / (alpha + t_x))[:, None]
     with np.errstate(divide="ignore"):
@@ -86,7 +88,8 @@ class ParetoNBDModel(TransactionModel):
         r, alpha, s, beta = p
         x = c["frequency"]
         alive, died = self._branches(p, x, c["recency"], c["T"])
-        return gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + np.logaddexp(alive, died)
+        terms = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + np.logaddexp(alive, died)
+        return np.asarray(terms, dtype=np.float64)
 
     def _probability_alive(self, p: Array, x: Array, t_x: Array, big_t: Array) -> Array:
         alive, died = self._branches(p, x, t_x, big_t)
@@ -102,4 +105,4 @@ class ParetoNBDModel(TransactionModel):
         else:
             growth = -np.expm1(-(s - 1) * log_ratio) / (s - 1)
         alive = self._probability_alive(p, x, t_x, big_t)
-        return (r + x) * (beta + big_t) / (alpha + big_t) * growth * alive
+        return np.asarray((r + x) * (beta + big_t) / (alpha + big_t) * growth * alive, dtype=np.float64)

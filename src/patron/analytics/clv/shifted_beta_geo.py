@@ -15,6 +15,7 @@ observed so far when it did not) and ``churned`` (1 or 0). ``from_survivors`` bu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,7 @@ CONTRACT_COLUMNS = ("customer_id", "T", "churned")
 def from_survivors(survivors: Sequence[int]) -> pd.DataFrame:
     """Customer rows from a cohort's count at the start and after each period (1000, 631, 468, …)."""
     counts = [int(n) for n in survivors]
-    if len(counts) < 2 or any(later > earlier for earlier, later in zip(counts, counts[1:], strict=False)):
+    if len(counts) < 2 or any(later > earlier for earlier, later in pairwise(counts)):
         raise PatronError("clv.bad_survivors", survivors=", ".join(map(str, counts)))
     periods: list[int] = []
     churned: list[int] = []
@@ -74,7 +75,7 @@ class ShiftedBetaGeoModel(CLVModel):
         t, churned = c["T"], c["churned"]
         cancels = betaln(alpha + 1, beta + t - 1)
         stays = betaln(alpha, beta + t)
-        return np.where(churned > 0, cancels, stays) - betaln(alpha, beta)
+        return np.asarray(np.where(churned > 0, cancels, stays) - betaln(alpha, beta), dtype=np.float64)
 
     def expected_retention_rate(self, periods: int) -> pd.DataFrame:
         """r_t for t = 1..periods: the share of customers active in t−1 who renew for t."""
@@ -86,9 +87,13 @@ class ShiftedBetaGeoModel(CLVModel):
         """S(t) for t = 0..periods: the share of a new cohort still active after t periods."""
         alpha, beta = self._p()
         t = np.arange(0, _whole(periods) + 1, dtype=np.float64)
-        return pd.DataFrame({"t": t.astype(int), "survival": np.exp(betaln(alpha, beta + t) - betaln(alpha, beta))})
+        return pd.DataFrame(
+            {"t": t.astype(int), "survival": np.exp(betaln(alpha, beta + t) - betaln(alpha, beta))}
+        )
 
-    def expected_probability_alive(self, data: pd.DataFrame | None = None, *, future_t: int = 1) -> pd.DataFrame:
+    def expected_probability_alive(
+        self, data: pd.DataFrame | None = None, *, future_t: int = 1
+    ) -> pd.DataFrame:
         """For each customer still active after T periods: P(still active after T + future_t) = S(T+k)/S(T);
         0 for customers who cancelled."""
         alpha, beta = self._p()

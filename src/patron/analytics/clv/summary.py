@@ -133,7 +133,9 @@ def workspace_summary(
         raise PatronError("clv.future_orders", count=int(future["n"].iloc[0]), first=first)
     scale = 10.0 ** minor_unit_exponent(currency)
     purchases = kept.select(
-        customer_id=kept.customer_id, ordered_at=kept.ordered_at, value=kept.total_minor.cast("float64") / scale
+        customer_id=kept.customer_id,
+        ordered_at=kept.ordered_at,
+        value=kept.total_minor.cast("float64") / scale,
     )
     expression = summary_expression(
         purchase_days(purchases, zone=zone), observation_end=observation_end, calibration_end=calibration_end,
@@ -164,7 +166,9 @@ def rfm_summary(
     moments = pd.to_datetime(transactions[datetime_col], errors="coerce")
     if moments.isna().any():
         row = int(moments.isna().to_numpy().nonzero()[0][0])
-        raise PatronError("clv.bad_date", column=datetime_col, row=row + 1, value=str(transactions[datetime_col].iloc[row]))
+        raise PatronError(
+            "clv.bad_date", column=datetime_col, row=row + 1, value=str(transactions[datetime_col].iloc[row])
+        )
     if moments.dt.tz is not None:
         moments = moments.dt.tz_convert("UTC").dt.tz_localize(None)
     else:
@@ -186,7 +190,9 @@ def rfm_summary(
         time_unit=time_unit,
     )  # fmt: skip
     result = _ordered(expression.execute())
-    return result if monetary_value_col else result.drop(columns=[c for c in result.columns if "monetary" in c])
+    return (
+        result if monetary_value_col else result.drop(columns=[c for c in result.columns if "monetary" in c])
+    )
 
 
 def rfm_train_test_split(
@@ -197,7 +203,9 @@ def rfm_train_test_split(
     **options: Any,
 ) -> pd.DataFrame:
     """``rfm_summary`` over the calibration window with the holdout columns (see the module docstring)."""
-    return rfm_summary(transactions, calibration_end=calibration_end, observation_end=observation_end, **options)
+    return rfm_summary(
+        transactions, calibration_end=calibration_end, observation_end=observation_end, **options
+    )
 
 
 def _as_date(value: date | datetime | str) -> date:

@@ -31,10 +31,16 @@ class HoldoutReport:
     @property
     def total_error(self) -> float:
         """(predicted − actual) / actual over all customers."""
-        return (self.predicted_total - self.actual_total) / self.actual_total if self.actual_total else float("nan")
+        return (
+            (self.predicted_total - self.actual_total) / self.actual_total
+            if self.actual_total
+            else float("nan")
+        )
 
 
-def holdout_validation(model: TransactionModel, data: pd.DataFrame, *, max_frequency: int = 7) -> HoldoutReport:
+def holdout_validation(
+    model: TransactionModel, data: pd.DataFrame, *, max_frequency: int = 7
+) -> HoldoutReport:
     """Compare ``model`` (fitted on the calibration columns of ``data``, e.g. ``rfm_train_test_split``) with
     the holdout purchases; groups of the calibration plot are 0, 1, …, ``max_frequency`` or more."""
     require_columns(data, HOLDOUT_COLUMNS, model.name)
