@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -155,7 +155,7 @@ class CLVModel:
         return None
 
     # -- fitting ---------------------------------------------------------------------------------------------
-    def fit(self, method: str = "bfgs") -> CLVModel:
+    def fit(self, method: str = "bfgs") -> Self:
         """Maximum-likelihood estimates; ``method`` is one of METHODS."""
         if method not in METHODS:
             raise PatronError("clv.unknown_method", method=method, choices=", ".join(METHODS))
@@ -196,13 +196,15 @@ class CLVModel:
         if method == "nelder-mead" and not result.success:
             raise PatronError("clv.not_converged", model=self.name, reason=str(result.message))
         theta = np.asarray(result.x, dtype=np.float64)
-        analytic = self._loglik_grad(np.exp(theta), cols) is not None
+        analytic = type(self)._loglik_grad is not CLVModel._loglik_grad
 
         def hessian(at: Array) -> Array:
             return _hessian(gradient, at) if analytic else _hessian_from_values(objective, at)
 
         last_hessian = None
-        if method != "nelder-mead" and analytic:  # by central differences, BFGS's answer is as good (measured)
+        if (
+            method != "nelder-mead" and analytic
+        ):  # by central differences, BFGS's answer is as good (measured)
             theta, last_hessian = _newton_polish(objective, gradient, hessian, theta)
         final = objective(theta)
         if not np.isfinite(final) or final >= 1e300:
