@@ -15,6 +15,7 @@ rows. Peak RSS is printed after Patron's fits and again after lifetimes'.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import sys
@@ -53,13 +54,20 @@ def peak_mb() -> float:
 
 
 def timed(call: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    """Median wall time of ``runs`` calls after one to warm up; the CPU time of the same calls is kept in
+    ``CPU`` (on a shared machine wall time also counts other processes' turns)."""
     result = call()
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = call()
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    CPU.append(statistics.median(cpu))
     return statistics.median(times), result
+
+
+CPU: list[float] = []
 
 
 def worst_relative(ours: dict[str, float], theirs: dict[str, float]) -> float:
@@ -91,11 +99,13 @@ def main() -> None:
     for model in (BetaGeoModel, ParetoNBDModel, GammaGammaModel):
         seconds, fitted = timed(lambda m=model: m(data).fit(), args.runs)
         ours[model.name] = (seconds, fitted.params)
-        print(
-            f"  Patron {model.name:12} {seconds:7.3f} s  { ({k: round(v, 4) for k, v in fitted.params.items()}) }"
-        )
+        shown = {k: round(v, 4) for k, v in fitted.params.items()}
+        print(f"  Patron {model.name:12} {seconds:7.3f} s (CPU {CPU[-1]:.3f} s)  {shown}")
     total = sum(s for s, _ in ours.values())
-    print(f"  Patron, all three fits: {total:.3f} s (target ≤ 1 s); peak RSS {peak_mb():,.0f} MB")
+    print(
+        f"  Patron, all three fits: {total:.3f} s, CPU {sum(CPU):.3f} s (target ≤ 1 s); peak RSS {peak_mb():,.0f} MB"
+    )
+    print(f"  load average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if args.skip_lifetimes:
         return
 

@@ -27,7 +27,9 @@ from patron.analytics.clv.base import Array, TransactionModel
 _SAFE_A = 100.0
 _SAFE_Z = 0.9
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(8)
-_GRADED = np.unique(np.concatenate([[0.0, 1.0], 2.0 ** -np.arange(1, 45), 1 - 2.0 ** -np.arange(1, 45)]))
+#: panel edges on [0, 1], halving towards 0 (where q^(1/a) is singular) and, fewer, towards 1 (the integrand
+#: has a pole just past 1 when β ≪ α)
+_GRADED = np.unique(np.concatenate([[0.0, 1.0], 2.0 ** -np.arange(1, 41), 1 - 2.0 ** -np.arange(2, 17)]))
 
 
 def log_a0(r: float, alpha: float, s: float, beta: float, x: Array, t_x: Array, big_t: Array) -> Array:
