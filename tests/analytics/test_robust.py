@@ -162,3 +162,20 @@ def test_data_that_cannot_pin_a_parameter_is_refused() -> None:
 def test_no_nan_spend_for_one_time_buyers(cdnow: pd.DataFrame) -> None:
     spend = GammaGammaModel(cdnow).fit().expected_customer_spend(cdnow)["expected_spend"]
     assert spend.notna().all() and (spend > 0).all()
+
+
+def test_grouping_stays_exact_when_row_keys_collide(
+    cdnow: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a mixing function that sends every row to one key, the row-by-row check falls back to the exact
+    column-by-column grouping."""
+    from patron.analytics.clv import base
+
+    expected = cdnow.groupby(["frequency", "recency", "T"]).size()
+    monkeypatch.setattr(base, "_MIX", (0, 0, 0, 0))
+    packed = compress(cdnow, ("frequency", "recency", "T"))
+    got = pd.Series(
+        packed.weights, index=pd.MultiIndex.from_arrays(list(packed.columns.values()))
+    ).sort_index()
+    assert got.to_numpy().tolist() == expected.to_numpy().tolist()
+    assert got.index.tolist() == expected.index.tolist()
