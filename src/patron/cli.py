@@ -40,6 +40,9 @@ demo_app = typer.Typer(help="The seeded demo workspace.", no_args_is_help=True)
 surveys_app = typer.Typer(help="Survey definitions.", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Webhook deliveries.", no_args_is_help=True)
 export_app = typer.Typer(help="Analytical copies of a workspace.", no_args_is_help=True)
+clv_app = typer.Typer(
+    help="Customer lifetime value: fit, score, validate (docs/clv.md).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(workspaces_app, name="workspaces")
 app.add_typer(users_app, name="users")
@@ -49,6 +52,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(surveys_app, name="surveys")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(export_app, name="export")
+app.add_typer(clv_app, name="clv")
 
 console = Console()
 errors = Console(stderr=True)
@@ -613,6 +617,123 @@ def export_parquet_command(
             console.print(f"{folder / (name + '.parquet')}: {rows} rows")
 
     _run(action)
+
+
+# --------------------------------------------------------------------------------------------- clv
+ClvModelOption = Annotated[str, typer.Option("--model", help="Purchase model: bgnbd, mbgnbd or pareto")]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="Last day of orders to use, 2025-06-30 [default: today]")
+]
+
+
+def _as_of(value: str | None) -> date | None:
+    from patron.metrics import service as metrics_service
+
+    return metrics_service.parse_day(value, end=True)
+
+
+@clv_app.command("fit")
+def clv_fit(
+    model: ClvModelOption = "bgnbd", as_of: AsOfOption = None, workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:  # fmt: skip
+    """Fit the purchase and spend models on the workspace's orders and show the estimates with 95 % intervals."""
+    from patron.analytics import service as clv_service
+    from patron.metrics import service as metrics_service
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            result = clv_service.fit(metrics_service.operational_connection(), ws, model=model,
+                                     observation_end=_as_of(as_of))  # fmt: skip
+            saved = clv_service.save_model(session, ws, result, model)
+        table = Table(
+            "model",
+            "parameter",
+            "estimate",
+            "95% interval",
+            title=f"{saved.version} ({result.observation_end})",
+        )
+        for fitted in (result.purchase, result.spend):
+            if fitted is None:
+                continue
+            for row in fitted.params_interval().itertuples():
+                table.add_row(
+                    fitted.name, str(row.param), f"{row.estimate:.4g}", f"{row.lower:.4g} – {row.upper:.4g}"
+                )
+        console.print(table)
+        console.print(f"customers {saved.customers}, repeat buyers {saved.repeat_buyers}, "
+                      f"log-likelihood {saved.log_likelihood:.1f}")  # fmt: skip
+        if result.free_repeaters:
+            console.print(
+                f"repeat buyers with free repeat orders left out of the spend model: {result.free_repeaters}"
+            )
+
+    _run(action, lang)
+
+
+@clv_app.command("score")
+def clv_score(
+    model: ClvModelOption = "bgnbd",
+    months: Annotated[int, typer.Option(help="CLV horizon in months")] = 12,
+    discount_rate: Annotated[float, typer.Option(help="Monthly discount rate")] = 0.01,
+    as_of: AsOfOption = None,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Fit and store every customer's probability alive, expected purchases and spend, and CLV (run it from a
+    scheduler: each run replaces the workspace's scores)."""
+    from patron.analytics import service as clv_service
+    from patron.metrics import service as metrics_service
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            saved, count = clv_service.score(
+                session, metrics_service.operational_connection(), ws, model=model, months=months,
+                discount_rate=discount_rate, observation_end=_as_of(as_of),
+            )  # fmt: skip
+            version = saved.version
+        console.print(f"scored {count} customers with {version} (orders to {saved.observation_end})")
+        with transaction() as session:
+            top = clv_service.score_page(session, workspace_id=ws.id, limit=10)
+        table = Table(
+            "customer", "P(alive)", f"purchases, {months} mo", "spend", "CLV", title="top 10 by CLV"
+        )
+        for item in top.items:
+            table.add_row(item.customer_id, f"{item.probability_alive:.2f}", f"{item.expected_purchases:.2f}",
+                          str(item.expected_spend), str(item.clv))  # fmt: skip
+        console.print(table)
+
+    _run(action, lang)
+
+
+@clv_app.command("validate")
+def clv_validate(
+    model: ClvModelOption = "bgnbd",
+    holdout_days: Annotated[int, typer.Option(help="The last days held out of the fit")] = 180,
+    as_of: AsOfOption = None,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Fit on all but the last --holdout-days, predict them, and compare per customer and in aggregate."""
+    from patron.analytics import service as clv_service
+    from patron.metrics import service as metrics_service
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+        report = clv_service.validate(metrics_service.operational_connection(), ws, model=model,
+                                      holdout_days=holdout_days, observation_end=_as_of(as_of))  # fmt: skip
+        console.print(f"holdout purchases: actual {report.actual_total:.0f}, predicted {report.predicted_total:.1f} "
+                      f"({100 * report.total_error:+.1f} %); mean absolute error {report.mean_absolute_error:.3f} a customer")  # fmt: skip
+        table = Table("repeat purchases before", "customers", "actual (mean)", "predicted (mean)",
+                      title="calibration plot")  # fmt: skip
+        for row in report.by_frequency.itertuples():
+            table.add_row(str(row.label), str(row.customers), f"{row.actual:.3f}", f"{row.predicted:.3f}")
+        console.print(table)
+
+    _run(action, lang)
 
 
 # --------------------------------------------------------------------------------------------- demo

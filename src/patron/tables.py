@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from patron.analytics import models as analytics_models
 from patron.commerce import models as commerce_models
 from patron.core import models as core_models
 from patron.core.db import Base
@@ -18,4 +19,5 @@ MODEL_MODULES = (
     survey_models,
     webhook_models,
     dashboard_models,
+    analytics_models,
 )

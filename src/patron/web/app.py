@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from patron import __version__
+from patron.analytics.api import router as clv_router
 from patron.commerce.api import router as commerce_router
 from patron.core.api import router as workspace_router
 from patron.core.clock import utcnow
@@ -110,6 +111,7 @@ def create_app() -> FastAPI:
         survey_pages.router,
         webhooks_router,
         metrics_router,
+        clv_router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,0 +1,58 @@
+"""Stored CLV fits and scores: each score names the fit (model version) and the day it was computed for."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patron.core.clock import utcnow
+from patron.core.db import Base, IdType, MinorUnits, UTCDateTime, WorkspaceScoped, tenant_reference
+
+
+class ClvModel(WorkspaceScoped, Base):
+    """One fit of a purchase model (and the Gamma-Gamma spend model) on a workspace's orders."""
+
+    __tablename__ = "clv_models"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    #: bgnbd, mbgnbd or pareto
+    purchase_model: Mapped[str] = mapped_column(String(16))
+    #: the last calendar day of orders the fit saw (workspace time zone)
+    observation_end: Mapped[date] = mapped_column(Date)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: {"purchase": {...}, "spend": {...} or null}
+    params: Mapped[dict[str, object]] = mapped_column(JSON)
+    log_likelihood: Mapped[float] = mapped_column()
+    customers: Mapped[int] = mapped_column()
+    repeat_buyers: Mapped[int] = mapped_column()
+
+    @property
+    def version(self) -> str:
+        return f"{self.purchase_model}-{self.id}"
+
+
+class ClvScore(WorkspaceScoped, Base):
+    """A customer's latest score; ``patron clv score`` replaces a workspace's scores in one transaction."""
+
+    __tablename__ = "clv_scores"
+    workspace_indexed = False
+    workspace_from_parent = True
+    __table_args__ = (
+        tenant_reference("customer_id", "customers"),
+        Index("ix_clv_scores_workspace_id_clv_minor", "workspace_id", "clv_minor"),
+    )
+
+    customer_id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    model_id: Mapped[int] = mapped_column(IdType, ForeignKey("clv_models.id", ondelete="CASCADE"), index=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    frequency: Mapped[int] = mapped_column()
+    recency_days: Mapped[int] = mapped_column()
+    age_days: Mapped[int] = mapped_column()
+    probability_alive: Mapped[float] = mapped_column()
+    horizon_months: Mapped[int] = mapped_column()
+    expected_purchases: Mapped[float] = mapped_column()
+    expected_spend_minor: Mapped[int] = mapped_column(MinorUnits)
+    clv_minor: Mapped[int] = mapped_column(MinorUnits)
+    currency: Mapped[str] = mapped_column(String(3))
