@@ -178,7 +178,7 @@ def test_missing_columns_are_named(engine: Engine, ws: Workspace, tmp_path: Path
     path = write_csv(tmp_path / "o.csv", ("order_id", "unit_price"), [("O1", "1")])
     with pytest.raises(PatronError) as caught:
         _import(engine, ws, "orders", path)
-    assert caught.value.params["columns"] == "customer_id, ordered_at"
+    assert caught.value.params["columns"] == ["customer_id", "ordered_at"]
 
 
 def test_orders_compute_totals_from_lines_in_minor_units(
@@ -323,6 +323,23 @@ def test_lines_that_disagree_on_any_header_column_reject_their_order(
         (3, "import.inconsistent_order"),
     }
     assert (report.inserted, report.rejected) == (1, 2)
+    assert report.errors[0].message("en") == f"The lines of order OX disagree on {column}.", (
+        "that column alone"
+    )
+
+
+def test_the_disagreement_message_names_each_column_that_differs_in_the_users_language(
+    engine: Engine, seeded: Workspace, tmp_path: Path
+) -> None:
+    rows = [
+        ("OX", 1, *AGREEING, "P1", "680"),
+        ("OX", 2, "C001", "2025-03-01 10:00", "paid", "web", "信義店", "TWD", "P2", "250"),
+    ]
+    report = _import(engine, seeded, "orders", write_csv(tmp_path / "o.csv", HEADED, rows))
+    assert [e.message("en") for e in report.errors] == [
+        "The lines of order OX disagree on status, channel."
+    ] * 2
+    assert report.errors[0].message("zh-Hant") == "訂單 OX 的各行在 status、channel 上不一致。"
 
 
 @pytest.mark.parametrize("blank_line", [1, 2])

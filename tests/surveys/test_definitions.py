@@ -10,7 +10,7 @@ import pytest
 from patron.core.errors import PatronError
 from patron.surveys import texts
 from patron.surveys.service import InvalidSurvey, load_definition_file, parse_definition, templates
-from tests.core.test_i18n_security import ASCII_AFTER_CJK
+from tests.core.test_i18n_security import half_width_punctuation
 
 MINIMAL = {
     "key": "quick_nps",
@@ -59,10 +59,27 @@ def test_built_in_templates_cover_the_usual_surveys_in_three_languages() -> None
     }  # type: ignore[union-attr]
 
 
+def _chinese_texts(value: object) -> list[str]:
+    """Every zh-Hant and zh-Hans text in a dumped definition."""
+    if isinstance(value, dict):
+        return [
+            text
+            for key, item in value.items()
+            for text in (
+                [item] if key in ("zh-Hant", "zh-Hans") and isinstance(item, str) else _chinese_texts(item)
+            )
+        ]
+    if isinstance(value, list):
+        return [text for item in value for text in _chinese_texts(item)]
+    return []
+
+
 def test_template_chinese_uses_full_width_punctuation() -> None:
     for definition in templates().values():
-        document = json.dumps(definition.model_dump(mode="json"), ensure_ascii=False)
-        assert not ASCII_AFTER_CJK.search(document), definition.key
+        texts = _chinese_texts(definition.model_dump(mode="json"))
+        assert len(texts) > 4, definition.key
+        wrong = [text for text in texts if half_width_punctuation(text)]
+        assert not wrong, (definition.key, wrong)
 
 
 def test_one_chinese_script_is_derived_from_the_other() -> None:

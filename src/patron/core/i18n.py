@@ -77,11 +77,22 @@ def catalog(locale: str) -> dict[str, str]:
     return {str(message.id): str(message.string) for message in po if message.id and message.string}
 
 
+#: How a list given as a message parameter (the choices, the columns that disagree) is written in each language.
+LIST_SEPARATORS = {"en": ", ", "zh-Hant": "、", "zh-Hans": "、"}
+
+
 def translate(code: str, locale: str | None = None, /, **params: Any) -> str:
-    """The message for ``code`` in ``locale``, falling back to English, then to the code itself."""
+    """The message for ``code`` in ``locale``, falling back to English, then to the code itself. A list or tuple
+    parameter is joined the way the language enumerates (``a, b`` or ``a、b``)."""
     chosen = normalize_locale(locale) or FALLBACK_LOCALE
     text = catalog(chosen).get(code) or catalog(FALLBACK_LOCALE).get(code) or code
+    separator = LIST_SEPARATORS[chosen]
     try:
-        return text.format(**params)
+        return text.format(
+            **{
+                name: separator.join(map(str, value)) if isinstance(value, (list, tuple)) else value
+                for name, value in params.items()
+            }
+        )
     except (KeyError, IndexError, ValueError):
         return text

@@ -561,7 +561,7 @@ def _map_header(spec: ImportSpec, header: list[str], path: Path) -> tuple[list[t
         plan.append((index, matched))
     missing = [f.name for f in spec.fields if f.required and f.name not in seen]
     if missing:
-        raise PatronError("import.missing_columns", file=str(path), columns=", ".join(missing))
+        raise PatronError("import.missing_columns", file=str(path), columns=list(missing))
     return plan, ignored
 
 

@@ -148,7 +148,7 @@ def list_surveys(session: Session, *, workspace_id: int) -> list[Survey]:
 
 def set_status(session: Session, *, workspace_id: int, key: str, status: str) -> Survey:
     if status not in {s.value for s in SurveyStatus}:
-        raise PatronError("survey.bad_status", value=status, choices=", ".join(s.value for s in SurveyStatus))
+        raise PatronError("survey.bad_status", value=status, choices=[s.value for s in SurveyStatus])
     survey = get_survey(session, workspace_id=workspace_id, key=key)
     survey.status = status
     return survey
