@@ -11,7 +11,9 @@ from patron.core import security
 from patron.core.i18n import LOCALES, catalog, negotiate, normalize_locale, translate
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "patron"
-CODE = re.compile(r"""["']((?:import|workspace|user|auth|apikey|customer|request|demo|ui)\.[a-z_]+)["']""")
+CODE = re.compile(
+    r"""["']((?:import|workspace|user|auth|apikey|customer|request|demo|ui|cli|validation|survey|metrics|dashboard|dash|alerts|link|mail|page|webhook)\.[a-z_]+)["']"""
+)
 
 
 def _codes_in_source() -> set[str]:

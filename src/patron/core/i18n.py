@@ -81,16 +81,20 @@ def catalog(locale: str) -> dict[str, str]:
 LIST_SEPARATORS = {"en": ", ", "zh-Hant": "、", "zh-Hans": "、"}
 
 
+def join_list(values: list[Any] | tuple[Any, ...], locale: str | None = None) -> str:
+    """``a, b`` or ``a、b``: a list the way the language enumerates."""
+    return LIST_SEPARATORS[normalize_locale(locale) or FALLBACK_LOCALE].join(map(str, values))
+
+
 def translate(code: str, locale: str | None = None, /, **params: Any) -> str:
     """The message for ``code`` in ``locale``, falling back to English, then to the code itself. A list or tuple
     parameter is joined the way the language enumerates (``a, b`` or ``a、b``)."""
     chosen = normalize_locale(locale) or FALLBACK_LOCALE
     text = catalog(chosen).get(code) or catalog(FALLBACK_LOCALE).get(code) or code
-    separator = LIST_SEPARATORS[chosen]
     try:
         return text.format(
             **{
-                name: separator.join(map(str, value)) if isinstance(value, (list, tuple)) else value
+                name: join_list(value, chosen) if isinstance(value, (list, tuple)) else value
                 for name, value in params.items()
             }
         )
