@@ -304,3 +304,14 @@ def test_make_demo_passes_its_port_and_host_to_the_demo_and_the_server() -> None
     ).stdout  # fmt: skip
     assert "demo load --if-empty --host 0.0.0.0 --port 8123" in planned
     assert "serve --host 0.0.0.0 --port 8123" in planned
+
+
+def test_a_setting_that_does_not_parse_is_named_by_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATRON_SMTP_PORT", "twenty-five")
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["workspaces", "list", "--lang", "zh-Hant"])
+    finally:
+        monkeypatch.delenv("PATRON_SMTP_PORT")
+        get_settings.cache_clear()
+    assert result.exit_code == 2 and _one_line(result) == "設定無效：PATRON_SMTP_PORT：必須是整數。"

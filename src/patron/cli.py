@@ -13,26 +13,28 @@ import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 from typer.core import TyperGroup
 
-from patron.core import migrate
+from patron.core import migrate, validation
 from patron.core import service as core_service
 from patron.core.clock import utcnow
 from patron.core.db import get_engine, transaction
 from patron.core.errors import PatronError
 from patron.core.i18n import join_list, normalize_locale, translate
 from patron.core.importing import ImportReport
-from patron.core.settings import DEFAULT_HOST, DEFAULT_PORT, get_settings, local_url
+from patron.core.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, get_settings, local_url
 from patron.customers import service as customer_service
 from patron.importers import IMPORT_SPECS, import_file
 
@@ -93,15 +95,13 @@ def _workspace_slug(value: str | None) -> str:
 def _locale(value: str | None = None) -> str:
     """--lang, else PATRON_LANG, else the terminal's language (LANG=zh_TW.UTF-8 → zh-Hant; C and POSIX name
     none), else the configured default. Remembered for the invocation, so its errors use it too."""
-    chosen = get_settings().default_locale
-    for candidate in (
-        value,
-        *(os.environ.get(name) for name in ("PATRON_LANG", "LC_ALL", "LC_MESSAGES", "LANG")),
-    ):
-        locale = normalize_locale((candidate or "").split(".")[0])
-        if locale:
-            chosen = locale
-            break
+    candidates = (value, *(os.environ.get(name) for name in ("PATRON_LANG", "LC_ALL", "LC_MESSAGES", "LANG")))
+    chosen = next(filter(None, (normalize_locale((c or "").split(".")[0]) for c in candidates)), None)
+    if chosen is None:
+        try:
+            chosen = get_settings().default_locale
+        except Exception:  # settings that do not parse are the error being reported: say it in the default
+            chosen = str(Settings.model_fields["default_locale"].default)
     if value is not None:
         _invocation["locale"] = chosen
     return chosen
@@ -141,7 +141,10 @@ def _friendly_errors(locale: str | None = None) -> Iterator[None]:
         if os.environ.get("PATRON_DEBUG", "").lower() in ("1", "true", "yes"):
             raise
         chosen = _error_locale(locale)
-        if isinstance(error, OSError) and error.filename is not None:
+        if isinstance(error, ValidationError) and error.title == Settings.__name__:  # PATRON_* variables
+            found = [replace(p, path=f"PATRON_{p.path.upper()}") for p in validation.problems(error, {})]
+            line = _t("cli.bad_settings", chosen, problems=validation.summary(found, chosen))
+        elif isinstance(error, OSError) and error.filename is not None:
             line = _t(
                 "cli.os_error", chosen, file=error.filename, reason=error.strerror or type(error).__name__
             )
