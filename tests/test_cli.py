@@ -228,7 +228,7 @@ def test_table_chrome_and_messages_speak_the_same_language(
 
 def test_every_import_kind_and_skip_reason_has_its_words() -> None:
     """Codes the CLI builds at run time, which the source scan cannot see."""
-    built = {f"cli.kind_{kind}" for kind in IMPORT_SPECS} | {f"cli.skip_{reason.value}" for reason in Skip}
+    built = {f"import.kind_{kind}" for kind in IMPORT_SPECS} | {f"cli.skip_{reason.value}" for reason in Skip}
     for locale in LOCALES:
         assert built <= set(catalog(locale)), locale
 

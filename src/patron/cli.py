@@ -350,7 +350,7 @@ def report_dict(report: ImportReport, locale: str) -> dict[str, Any]:
 
 
 def _kind_name(kind: str, locale: str) -> str:
-    return _t(f"cli.kind_{kind}", locale) if kind in IMPORT_SPECS else kind
+    return _t(f"import.kind_{kind}", locale) if kind in IMPORT_SPECS else kind
 
 
 SHOWN_REJECTS = 20
@@ -765,7 +765,7 @@ def demo_load(
     with _friendly_errors(locale):
         summary = load_demo(
             engine, slug=slug, customers=customers, seed=seed, end=date.fromisoformat(end) if end else utcnow().date() - timedelta(days=1),
-            admin_password=password, data_dir=get_settings().var_dir / "demo", log=lambda line: _say(line),
+            admin_password=password, data_dir=get_settings().var_dir / "demo", log=lambda line: _say(line), locale=locale,
         )  # fmt: skip
     _say(_t("cli.demo_loaded", locale, slug=slug, summary=summary))
     _say(
