@@ -136,10 +136,12 @@ def test_bad_rows_are_reported_with_line_column_reason_and_good_rows_land(
 
 
 def test_rejects_are_written_in_the_users_language(engine: Engine, ws: Workspace, tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "x.csv", ("external_id", "email"), [("A1", "bad")])
+    path = write_csv(tmp_path / "x.csv", ("external_id", "email", "birthday"), [("A1", "bad", "明天")])
     report = _import(engine, ws, "customers", path, locale="zh-Hant")
     assert report.errors[0].message("zh-Hant") == "「bad」不是電子郵件地址。"
-    assert "不是電子郵件地址" in _rows(Path(str(report.rejects_file)))[0]["_errors"]
+    assert _rows(Path(str(report.rejects_file)))[0]["_errors"] == (
+        "email：「bad」不是電子郵件地址。；birthday：「明天」不是日期（請用 2025-03-01、2025/03/01、2025年3月1日 或 民國114年3月1日）。"
+    ), "full-width colon and semicolon between the problems of a row"
 
 
 def test_duplicate_external_ids_in_one_file_reject_every_copy(

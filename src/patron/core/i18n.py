@@ -79,11 +79,18 @@ def catalog(locale: str) -> dict[str, str]:
 
 #: How a list given as a message parameter (the choices, the columns that disagree) is written in each language.
 LIST_SEPARATORS = {"en": ", ", "zh-Hant": "、", "zh-Hans": "、"}
+#: How separate statements (the problems of one row or one document) are run together on one line.
+STATEMENT_SEPARATORS = {"en": "; ", "zh-Hant": "；", "zh-Hans": "；"}
 
 
 def join_list(values: list[Any] | tuple[Any, ...], locale: str | None = None) -> str:
     """``a, b`` or ``a、b``: a list the way the language enumerates."""
     return LIST_SEPARATORS[normalize_locale(locale) or FALLBACK_LOCALE].join(map(str, values))
+
+
+def join_statements(texts: list[str], locale: str | None = None) -> str:
+    """``a; b`` or ``a；b``."""
+    return STATEMENT_SEPARATORS[normalize_locale(locale) or FALLBACK_LOCALE].join(texts)
 
 
 def translate(code: str, locale: str | None = None, /, **params: Any) -> str:

@@ -57,7 +57,7 @@ from sqlalchemy.types import TypeEngine
 from patron.core.clock import utcnow
 from patron.core.db import UTCDateTime
 from patron.core.errors import PatronError
-from patron.core.i18n import translate
+from patron.core.i18n import join_statements, translate
 from patron.core.models import Workspace
 from patron.core.parsing import FieldProblem, Parser
 from patron.core.tabular import (
@@ -391,8 +391,14 @@ class _Rejects:
 
     def _record(self, line: int, values: list[str], errors: list[RowError]) -> list[Any] | str:
         """One rejected row as the rejects file holds it: CSV cells, or a JSON line."""
-        reason = "; ".join(
-            f"{e.column}: {e.message(self.locale)}" if e.column else e.message(self.locale) for e in errors
+        reason = join_statements(
+            [
+                translate("message.at", self.locale, place=e.column, message=e.message(self.locale))
+                if e.column
+                else e.message(self.locale)
+                for e in errors
+            ],
+            self.locale,
         )
         if self._is_csv:
             return [line, reason, *values]

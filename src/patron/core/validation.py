@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from patron.core.i18n import FALLBACK_LOCALE, catalog, normalize_locale, translate
+from patron.core.i18n import FALLBACK_LOCALE, catalog, join_statements, normalize_locale, translate
 
 #: Pydantic error types -> catalog codes; the parameters come from the error's context (``_params``).
 _CODES = {
@@ -49,7 +49,6 @@ _CODES = {
 }
 #: The pattern of keys (``^[a-z][a-z0-9_]{0,63}$``), said in words rather than as a regular expression.
 _IDENTIFIER = re.compile(r"\^\[a-z\]\[a-z0-9_\]\{0,(\d+)\}\$")
-_PROBLEM_SEPARATORS = {"en": "; ", "zh-Hant": "；", "zh-Hans": "；"}
 SHOWN_PROBLEMS = 5
 
 
@@ -67,7 +66,7 @@ class Problem:
         chosen = normalize_locale(locale) or FALLBACK_LOCALE
         extra = {"choices": alternatives(self.choices, chosen)} if self.choices else {}
         text = translate(self.code, chosen, **self.params, **extra)
-        return translate("validation.at", chosen, path=self.path, message=text) if self.path else text
+        return translate("message.at", chosen, place=self.path, message=text) if self.path else text
 
 
 def alternatives(choices: tuple[str, ...] | list[str], locale: str) -> str:
@@ -83,7 +82,7 @@ def summary(problems: list[Problem], locale: str | None = None) -> str:
     shown = [problem.message(chosen) for problem in problems[:SHOWN_PROBLEMS]]
     if len(problems) > SHOWN_PROBLEMS:
         shown.append(translate("validation.more", chosen, count=len(problems) - SHOWN_PROBLEMS))
-    return _PROBLEM_SEPARATORS[chosen].join(shown)
+    return join_statements(shown, chosen)
 
 
 def problems(error: ValidationError, document: Any) -> list[Problem]:
