@@ -126,9 +126,7 @@ class ImportReport:
     def sort_errors(self) -> None:
         """Keeps the first ``MAX_KEPT_ERRORS`` errors by line: the set-wise checks find theirs after every row
         was read, and a list in file order is what a person fixing the file works down."""
-        self.errors.sort(
-            key=attrgetter("line")
-        )  # stable: one line's errors keep the order they were found in
+        self.errors.sort(key=attrgetter("line"))  # stable: a line's errors keep the order they were found in
         del self.errors[MAX_KEPT_ERRORS:]
 
 
