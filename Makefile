@@ -4,6 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# `make demo PORT=8123 HOST=0.0.0.0`: links in emails follow; set PATRON_BASE_URL to the address respondents reach.
 
 .PHONY: install demo test lint typecheck unit serve bench clean
 
@@ -17,7 +18,7 @@ install: $(STAMP)
 
 demo: install
 	$(VENV)/bin/patron db upgrade
-	$(VENV)/bin/patron demo load --if-empty
+	$(VENV)/bin/patron demo load --if-empty --host $(HOST) --port $(PORT)
 	$(VENV)/bin/patron serve --host $(HOST) --port $(PORT)
 
 lint: install

@@ -1,4 +1,9 @@
-"""The ``patron`` command. Each command owns its transaction; services never commit."""
+"""The ``patron`` command. Each command owns its transaction; services never commit.
+
+Everything it prints — messages, table headers, summaries — is in one language: ``--lang``, else ``PATRON_LANG``,
+else the terminal's (``LC_ALL``, ``LC_MESSAGES``, ``LANG``), else ``PATRON_DEFAULT_LOCALE``. Every error is one
+line on stderr in that language with exit code 2, never a traceback (``PATRON_DEBUG=1`` shows it).
+"""
 
 from __future__ import annotations
 
@@ -8,29 +13,44 @@ import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
-from patron.core import migrate
+from patron.core import migrate, validation
 from patron.core import service as core_service
 from patron.core.clock import utcnow
 from patron.core.db import get_engine, transaction
 from patron.core.errors import PatronError
-from patron.core.i18n import normalize_locale, translate
+from patron.core.i18n import join_list, normalize_locale, translate
 from patron.core.importing import ImportReport
-from patron.core.safecells import SafeCsvWriter
-from patron.core.settings import get_settings
+from patron.core.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, get_settings, local_url
 from patron.customers import service as customer_service
 from patron.importers import IMPORT_SPECS, import_file
 
-app = typer.Typer(help="Patron: customer satisfaction and loyalty platform.", no_args_is_help=True)
+
+class _FriendlyGroup(TyperGroup):
+    """The top-level command group: whatever a command raises ends as one translated line and exit code 2."""
+
+    def invoke(self, ctx: Any) -> Any:  # a Context of the click copy Typer bundles
+        _invocation.clear()
+        with _friendly_errors():
+            return super().invoke(ctx)
+
+
+app = typer.Typer(
+    cls=_FriendlyGroup, help="Patron: customer satisfaction and loyalty platform.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 workspaces_app = typer.Typer(help="Workspaces (brands, tenants).", no_args_is_help=True)
 users_app = typer.Typer(help="Web UI users.", no_args_is_help=True)
@@ -57,13 +77,18 @@ app.add_typer(clv_app, name="clv")
 console = Console()
 errors = Console(stderr=True)
 T = TypeVar("T")
+#: What this invocation chose (its locale), for the errors reported after a command started.
+_invocation: dict[str, str] = {}
 
 WorkspaceOption = Annotated[
     str | None,
     typer.Option("--workspace", "-w", help="Workspace slug [default: PATRON_DEFAULT_WORKSPACE or demo]"),
 ]
 LocaleOption = Annotated[
-    str | None, typer.Option("--lang", help="Language of messages: zh-Hant, zh-Hans or en")
+    str | None,
+    typer.Option(
+        "--lang", help="Language of the output: zh-Hant, zh-Hans or en [default: PATRON_LANG, LANG]"
+    ),
 ]
 
 
@@ -71,23 +96,71 @@ def _workspace_slug(value: str | None) -> str:
     return value or get_settings().default_workspace
 
 
-def _locale(value: str | None) -> str:
-    """--lang, else the terminal's language (LANG=zh_TW.UTF-8 → zh-Hant), else the configured default."""
-    for candidate in (value, os.environ.get("LC_ALL"), os.environ.get("LC_MESSAGES"), os.environ.get("LANG")):
-        locale = normalize_locale((candidate or "").split(".")[0])
-        if locale:
-            return locale
-    return get_settings().default_locale
+def _locale(value: str | None = None) -> str:
+    """--lang, else PATRON_LANG, else the terminal's language (LANG=zh_TW.UTF-8 → zh-Hant; C and POSIX name
+    none), else the configured default. Remembered for the invocation, so its errors use it too."""
+    candidates = (value, *(os.environ.get(name) for name in ("PATRON_LANG", "LC_ALL", "LC_MESSAGES", "LANG")))
+    chosen = next(filter(None, (normalize_locale((c or "").split(".")[0]) for c in candidates)), None)
+    if chosen is None:
+        try:
+            chosen = get_settings().default_locale
+        except Exception:  # settings that do not parse are the error being reported: say it in the default
+            chosen = str(Settings.model_fields["default_locale"].default)
+    if value is not None:
+        _invocation["locale"] = chosen
+    return chosen
+
+
+def _t(code: str, locale: str, **params: Any) -> str:
+    return translate(code, locale, **params)
+
+
+def _say(text: str, *, style: str | None = None, stream: Console | None = None) -> None:
+    """One line as it is: no Rich markup read from file names or data, no line breaks added at the terminal's
+    width (a long message stays one line for the terminal to wrap)."""
+    (stream or console).print(text, style=style, markup=False, soft_wrap=True)
+
+
+def _table(locale: str, *codes: str, title: str | None = None) -> Table:
+    """A table whose headers are the translations of ``codes``; add rows with ``_row``."""
+    return Table(*(escape(_t(code, locale)) for code in codes), title=escape(title) if title else None)
+
+
+def _row(table: Table, *cells: object) -> None:
+    table.add_row(*(escape("" if cell is None else str(cell)) for cell in cells))
 
 
 @contextmanager
 def _friendly_errors(locale: str | None = None) -> Iterator[None]:
-    """A PatronError becomes one clear line on stderr and exit code 2, never a traceback."""
+    """Any error becomes one line on stderr in the user's language and exit code 2, never a traceback: a
+    PatronError says what to do; anything else is named, with PATRON_DEBUG=1 to see where it happened."""
     try:
         yield
+    except (typer.Exit, typer.Abort, typer.TyperException):  # usage errors: Typer says them itself
+        raise
     except PatronError as error:
-        errors.print(f"[red]{error.message(_locale(locale))}[/red]")
+        _say(error.message(_error_locale(locale)), style="red", stream=errors)
         raise typer.Exit(2) from None
+    except Exception as error:
+        if os.environ.get("PATRON_DEBUG", "").lower() in ("1", "true", "yes"):
+            raise
+        chosen = _error_locale(locale)
+        if isinstance(error, ValidationError) and error.title == Settings.__name__:  # PATRON_* variables
+            found = [replace(p, path=f"PATRON_{p.path.upper()}") for p in validation.problems(error, {})]
+            line = _t("cli.bad_settings", chosen, problems=validation.summary(found, chosen))
+        elif isinstance(error, OSError) and error.filename is not None:
+            line = _t(
+                "cli.os_error", chosen, file=error.filename, reason=error.strerror or type(error).__name__
+            )
+        else:
+            reason = (str(error).strip().splitlines() or [""])[0][:300]
+            line = _t("cli.unexpected", chosen, kind=type(error).__name__, reason=reason)
+        _say(line, style="red", stream=errors)
+        raise typer.Exit(2) from None
+
+
+def _error_locale(locale: str | None) -> str:
+    return locale or _invocation.get("locale") or _locale()
 
 
 def _run(action: Callable[[], T], locale: str | None = None) -> T:
@@ -97,20 +170,22 @@ def _run(action: Callable[[], T], locale: str | None = None) -> T:
 
 # --------------------------------------------------------------------------------------------- db
 @db_app.command("upgrade")
-def db_upgrade() -> None:
+def db_upgrade(lang: LocaleOption = None) -> None:
     """Create or migrate the schema to the newest revision (safe to re-run)."""
+    locale = _locale(lang)
     engine = get_engine()
     migrate.upgrade(engine)
-    console.print(
-        f"database at revision {migrate.current_revision(engine)} ({engine.url.render_as_string()})"
-    )
+    revision = migrate.current_revision(engine)
+    _say(_t("cli.db_revision", locale, revision=revision, url=engine.url.render_as_string()))
 
 
 @db_app.command("current")
-def db_current() -> None:
+def db_current(lang: LocaleOption = None) -> None:
     """Show the schema revision of the configured database."""
+    locale = _locale(lang)
     engine = get_engine()
-    console.print(f"current: {migrate.current_revision(engine)}  head: {migrate.head_revision(engine)}")
+    current, head = migrate.current_revision(engine), migrate.head_revision(engine)
+    _say(_t("cli.db_current", locale, current=current, head=head))
 
 
 # --------------------------------------------------------------------------------------------- workspaces
@@ -122,24 +197,29 @@ def workspaces_create(
     currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "TWD",
     locale: Annotated[str, typer.Option("--locale", help="Default language")] = "zh-Hant",
     industry: Annotated[str | None, typer.Option(help="Industry, for benchmarks")] = None,
+    lang: LocaleOption = None,
 ) -> None:
+    shown = _locale(lang)
+
     def action() -> None:
         with transaction() as session:
             workspace = core_service.create_workspace(
                 session, slug=slug, name=name or slug, timezone=timezone, currency=currency,
                 default_locale=locale, industry=industry,
             )  # fmt: skip
-            console.print(f"workspace [bold]{workspace.slug}[/bold] created")
+            _say(_t("cli.workspace_created", shown, slug=workspace.slug))
 
-    _run(action)
+    _run(action, shown)
 
 
 @workspaces_app.command("list")
-def workspaces_list() -> None:
+def workspaces_list(lang: LocaleOption = None) -> None:
+    locale = _locale(lang)
     with transaction() as session:
-        table = Table("slug", "name", "timezone", "currency", "locale")
+        table = _table(locale, "cli.col_slug", "cli.col_name", "cli.col_timezone", "cli.col_currency",
+                       "cli.col_locale")  # fmt: skip
         for w in core_service.list_workspaces(session):
-            table.add_row(w.slug, w.name, w.timezone, w.currency, w.default_locale)
+            _row(table, w.slug, w.name, w.timezone, w.currency, w.default_locale)
     console.print(table)
 
 
@@ -154,8 +234,10 @@ def users_create(
     role: Annotated[str, typer.Option(help="admin or viewer")] = "admin",
     display_name: Annotated[str, typer.Option("--name")] = "",
     workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
 ) -> None:
     """Create a user who logs into the web UI with a password (stored as an argon2id hash)."""
+    locale = _locale(lang)
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
 
@@ -170,54 +252,54 @@ def users_create(
                 role=role,
                 display_name=display_name,
             )
-            console.print(f"user [bold]{user.email}[/bold] ({user.role}) created in {ws.slug}")
+            _say(_t("cli.user_created", locale, email=user.email, role=user.role, slug=ws.slug))
 
-    _run(action)
+    _run(action, locale)
 
 
 # --------------------------------------------------------------------------------------------- api keys
 @apikeys_app.command("create")
-def apikeys_create(name: str, workspace: WorkspaceOption = None) -> None:
+def apikeys_create(name: str, workspace: WorkspaceOption = None, lang: LocaleOption = None) -> None:
     """Mint an API key. The key is printed once; only its digest is stored."""
+    locale = _locale(lang)
 
     def action() -> None:
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
             _, full_key = core_service.create_api_key(session, workspace_id=ws.id, name=name)
-        console.print("API key (shown once, store it now):")
+        _say(_t("cli.apikey_shown_once", locale))
         print(full_key)
 
-    _run(action)
+    _run(action, locale)
 
 
 @apikeys_app.command("list")
-def apikeys_list(workspace: WorkspaceOption = None) -> None:
+def apikeys_list(workspace: WorkspaceOption = None, lang: LocaleOption = None) -> None:
+    locale = _locale(lang)
+
     def action() -> None:
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
-            table = Table("prefix", "name", "created", "last used", "revoked")
+            table = _table(locale, "cli.col_prefix", "cli.col_name", "cli.col_created", "cli.col_last_used",
+                           "cli.col_revoked")  # fmt: skip
             for key in core_service.list_api_keys(session, workspace_id=ws.id):
-                table.add_row(
-                    key.prefix,
-                    key.name,
-                    str(key.created_at),
-                    str(key.last_used_at or ""),
-                    str(key.revoked_at or ""),
-                )
+                _row(table, key.prefix, key.name, key.created_at, key.last_used_at, key.revoked_at)
         console.print(table)
 
-    _run(action)
+    _run(action, locale)
 
 
 @apikeys_app.command("revoke")
-def apikeys_revoke(prefix: str, workspace: WorkspaceOption = None) -> None:
+def apikeys_revoke(prefix: str, workspace: WorkspaceOption = None, lang: LocaleOption = None) -> None:
+    locale = _locale(lang)
+
     def action() -> None:
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
             core_service.revoke_api_key(session, workspace_id=ws.id, prefix=prefix)
-        console.print(f"key {prefix} revoked")
+        _say(_t("cli.apikey_revoked", locale, prefix=prefix))
 
-    _run(action)
+    _run(action, locale)
 
 
 # --------------------------------------------------------------------------------------------- import
@@ -245,7 +327,7 @@ def import_command(
             TimeRemainingColumn(), console=errors, transient=True, disable=as_json or not sys.stderr.isatty(),
         ) as bar,
     ):  # fmt: skip
-        task = bar.add_task(f"{kind} ← {file.name}", total=None)
+        task = bar.add_task(escape(f"{_kind_name(kind, locale)} ← {file.name}"), total=None)
         report = import_file(
             get_engine(), workspace_slug=_workspace_slug(workspace), kind=kind, path=file, fmt=fmt,
             encoding=encoding, rejects_path=rejects or True, locale=locale,
@@ -271,21 +353,33 @@ def report_dict(report: ImportReport, locale: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _kind_name(kind: str, locale: str) -> str:
+    return _t(f"import.kind_{kind}", locale) if kind in IMPORT_SPECS else kind
+
+
+SHOWN_REJECTS = 20
+
+
 def _print_report(report: ImportReport, locale: str) -> None:
-    console.print(
-        f"{report.kind}: read {report.rows_read} rows from {report.file} ({report.format}, {report.encoding or 'binary'}) — "
-        f"[green]{report.inserted} inserted[/green], {report.updated} updated, {report.unchanged} unchanged"
-        + (f", {report.removed} removed lines" if report.removed else "")
-        + (f", [red]{report.rejected} rejected[/red]" if report.rejected else "")
-    )
+    summary = _t(
+        "cli.import_summary", locale, kind=_kind_name(report.kind, locale), rows=report.rows_read, file=report.file,
+        format=report.format, encoding=report.encoding or _t("cli.binary", locale), inserted=report.inserted,
+        updated=report.updated, unchanged=report.unchanged,
+    )  # fmt: skip
+    if report.removed:
+        summary += _t("cli.import_removed", locale, count=report.removed)
+    if report.rejected:
+        summary += _t("cli.import_rejected", locale, count=report.rejected)
+    _say(summary)
     if report.ignored_columns:
-        console.print(f"ignored columns: {', '.join(report.ignored_columns)}")
+        _say(_t("cli.ignored_columns", locale, columns=report.ignored_columns))
     if report.errors:
-        table = Table("line", "column", "reason", title="rejected rows (first 20)")
-        for error in report.errors[:20]:
-            table.add_row(str(error.line), error.column or "", error.message(locale))
+        title = _t("cli.title_rejected", locale, count=SHOWN_REJECTS)
+        table = _table(locale, "cli.col_line", "cli.col_column", "cli.col_reason", title=title)
+        for error in report.errors[:SHOWN_REJECTS]:
+            _row(table, error.line, error.column, error.message(locale))
         console.print(table)
-        console.print(f"all rejected rows with reasons: {report.rejects_file}")
+        _say(_t("cli.rejects_file", locale, file=report.rejects_file))
 
 
 # --------------------------------------------------------------------------------------------- customers
@@ -297,6 +391,7 @@ def customers_show(
     lang: LocaleOption = None,
 ) -> None:
     """A customer's profile, orders with lines, and interaction timeline."""
+    locale = _locale(lang)
 
     def action() -> None:
         with transaction() as session:
@@ -311,41 +406,38 @@ def customers_show(
         def local(moment: datetime | None) -> str:
             return "" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
-        profile = Table(show_header=False, title=f"customer {p.external_id}")
-        for label, value in (
-            ("name", p.name), ("email", p.email), ("phone", p.phone), ("birthday", p.birthday),
-            ("gender", p.gender), ("locale", p.locale), ("city", p.city), ("segment", p.segment),
-            ("signed up", local(p.signup_at)), ("consent email/sms/surveys", f"{p.consent_email}/{p.consent_sms}/{p.consent_surveys}"),
-            ("orders", s.order_count), ("spent", f"{s.total_spent} {s.currency}"),
-            ("first/last order", f"{local(s.first_order_at)} / {local(s.last_order_at)}"), ("interactions", s.interaction_count),
+        def yes_no(value: bool) -> str:
+            return _t("dash.yes" if value else "dash.no", locale)
+
+        profile = Table(show_header=False, title=escape(_t("cli.title_customer", locale, id=p.external_id)))
+        consent = "/".join(yes_no(v) for v in (p.consent_email, p.consent_sms, p.consent_surveys))
+        for code, value in (
+            ("cli.p_name", p.name), ("cli.p_email", p.email), ("cli.p_phone", p.phone), ("cli.p_birthday", p.birthday),
+            ("cli.p_gender", p.gender), ("cli.col_locale", p.locale), ("cli.p_city", p.city), ("cli.p_segment", p.segment),
+            ("cli.p_signup", local(p.signup_at)), ("cli.p_consent", consent),
+            ("cli.p_orders", s.order_count), ("cli.p_spent", f"{s.total_spent} {s.currency}"),
+            ("cli.p_first_last", f"{local(s.first_order_at)} / {local(s.last_order_at)}"),
+            ("cli.p_interactions", s.interaction_count),
         ):  # fmt: skip
-            profile.add_row(label, "" if value is None else str(value))
+            _row(profile, _t(code, locale), value)
         console.print(profile)
-        orders = Table("order", "time", "status", "channel", "total", "lines", title="orders")
+        orders = _table(locale, "cli.col_order", "cli.col_time", "cli.col_status", "cli.col_channel",
+                        "cli.col_total", "cli.col_lines", title=_t("cli.title_orders", locale))  # fmt: skip
         for order in story.orders[:20]:
             items = ", ".join(
                 f"{line.product_name or line.product_external_id} ×{line.quantity}" for line in order.lines
             )
-            orders.add_row(
-                order.external_id,
-                local(order.ordered_at),
-                order.status,
-                order.channel,
-                f"{order.total} {order.currency}",
-                items,
-            )
+            _row(orders, order.external_id, local(order.ordered_at), order.status, order.channel,
+                 f"{order.total} {order.currency}", items)  # fmt: skip
         console.print(orders)
-        timeline = Table("time", "type", "channel", "detail", title="interactions (newest 30)")
+        timeline = _table(locale, "cli.col_time", "cli.col_type", "cli.col_channel", "cli.col_detail",
+                          title=_t("cli.title_interactions", locale, count=30))  # fmt: skip
         for event in story.interactions[:30]:
-            timeline.add_row(
-                local(event.occurred_at),
-                event.type,
-                event.channel,
-                event.detail or event.product_external_id or "",
-            )
+            _row(timeline, local(event.occurred_at), event.type, event.channel,
+                 event.detail or event.product_external_id or "")  # fmt: skip
         console.print(timeline)
 
-    _run(action, lang)
+    _run(action, locale)
 
 
 # --------------------------------------------------------------------------------------------- surveys
@@ -365,14 +457,10 @@ def surveys_create(
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
             survey, changed = survey_service.save_survey(session, workspace_id=ws.id, definition=definition)
-            state = "saved" if changed else "unchanged"
-            console.print(
-                f"survey [bold]{survey.key}[/bold] version {survey.version} ({state}, {len(definition.questions)} questions)"
-            )
+            state = "cli.survey_saved" if changed else "cli.survey_unchanged"
+            _say(_t(state, locale, key=survey.key, version=survey.version, count=len(definition.questions)))
         for missing in definition.missing_languages():
-            console.print(
-                f"[yellow]no text in {missing}; respondents in that language see a fallback[/yellow]"
-            )
+            _say(_t("cli.survey_fallback", locale, missing=missing), style="yellow")
 
     _run(action, locale)
 
@@ -382,40 +470,53 @@ def surveys_templates(
     export: Annotated[
         Path | None, typer.Option(help="Write the templates as YAML files into this folder")
     ] = None,
+    lang: LocaleOption = None,
 ) -> None:
     """List the built-in templates; --export writes them out to edit and create from."""
     from patron.surveys import service as survey_service
+    from patron.surveys.texts import pick
 
-    table = Table("key", "kind", "touchpoint", "questions", "name")
-    for key, definition in survey_service.templates().items():
-        table.add_row(
-            key,
-            definition.kind.value,
-            definition.touchpoint.value,
-            str(len(definition.questions)),
-            definition.name["zh-Hant"],
-        )
+    locale = _locale(lang)
+
+    def action() -> None:
+        table = _table(locale, "cli.col_key", "cli.col_kind", "cli.col_touchpoint", "cli.col_questions",
+                       "cli.col_name")  # fmt: skip
+        written: list[Path] = []
+        for key, definition in survey_service.templates().items():
+            _row(table, key, definition.kind.value, definition.touchpoint.value, len(definition.questions),
+                 pick(definition.name, locale))  # fmt: skip
+            if export is not None:
+                export.mkdir(parents=True, exist_ok=True)
+                target = export / f"{key}.yaml"
+                target.write_text(
+                    (survey_service.TEMPLATE_DIR / f"{key}.yaml").read_text(encoding="utf-8"),
+                    encoding="utf-8",
+                )
+                written.append(target)
+        console.print(table)
         if export is not None:
-            export.mkdir(parents=True, exist_ok=True)
-            (export / f"{key}.yaml").write_text(
-                (survey_service.TEMPLATE_DIR / f"{key}.yaml").read_text(encoding="utf-8"), encoding="utf-8"
-            )
-    console.print(table)
+            files = [path.name for path in written]
+            _say(_t("cli.templates_written", locale, count=len(written), folder=export, files=files))
+
+    _run(action, locale)
 
 
 @surveys_app.command("list")
-def surveys_list(workspace: WorkspaceOption = None) -> None:
+def surveys_list(workspace: WorkspaceOption = None, lang: LocaleOption = None) -> None:
     from patron.surveys import service as survey_service
+
+    locale = _locale(lang)
 
     def action() -> None:
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
-            table = Table("key", "version", "status", "kind", "touchpoint", "channel")
+            table = _table(locale, "cli.col_key", "cli.col_version", "cli.col_status", "cli.col_kind",
+                           "cli.col_touchpoint", "cli.col_channel")  # fmt: skip
             for s in survey_service.list_surveys(session, workspace_id=ws.id):
-                table.add_row(s.key, str(s.version), s.status, s.kind, s.touchpoint, s.channel)
+                _row(table, s.key, s.version, s.status, s.kind, s.touchpoint, s.channel)
         console.print(table)
 
-    _run(action)
+    _run(action, locale)
 
 
 @surveys_app.command("dispatch")
@@ -428,6 +529,7 @@ def surveys_dispatch(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Plan invitations but send nothing and keep nothing")
     ] = False,
+    lang: LocaleOption = None,
 ) -> None:
     """Run every active survey's trigger, then send due invitations and reminders over SMTP. Run it from cron
     (every 15 minutes is plenty); re-running never invites anyone twice."""
@@ -435,11 +537,13 @@ def surveys_dispatch(
     from patron.surveys import distribution
     from patron.surveys import service as survey_service
 
+    locale = _locale(lang)
+
     def action() -> None:
         now = utcnow()
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
-            table = Table("survey", "invited", "skipped (why)")
+            table = _table(locale, "cli.col_survey", "cli.col_invited", "cli.col_skipped")
             for survey in survey_service.list_surveys(session, workspace_id=ws.id):
                 definition = survey_service.definition_of(survey)
                 report = distribution.run_trigger(
@@ -450,24 +554,26 @@ def surveys_dispatch(
                                                            sample_size=sample, now=now)  # fmt: skip
                     report.invited += waved.invited
                     report.skipped.update(waved.skipped)
-                why = ", ".join(f"{reason} {count}" for reason, count in sorted(report.skipped.items()))
-                table.add_row(survey.key, str(report.invited), why)
+                why = [
+                    f"{_t(f'cli.skip_{reason}', locale)} {count}"
+                    for reason, count in sorted(report.skipped.items())
+                ]
+                _row(table, survey.key, report.invited, join_list(why, locale))
             console.print(table)
             if dry_run:
                 session.rollback()
-                console.print("dry run: nothing kept, nothing sent")
+                _say(_t("cli.dry_run", locale))
                 return
             try:
                 with SmtpMailer() as mailer:
                     sent = distribution.send_due(session, workspace=ws, mailer=mailer, now=now)
             except MailError as exc:
-                errors.print(f"[red]{exc}[/red] — invitations are kept and go out on the next run")
+                _say(_t("cli.mail_failed", locale, reason=str(exc)), style="red", stream=errors)
                 return
-            console.print(
-                f"sent {sent.sent}, reminders {sent.reminded}, failed {sent.failed}, no longer allowed {sent.skipped}"
-            )
+            _say(_t("cli.sent", locale, sent=sent.sent, reminded=sent.reminded, failed=sent.failed,
+                    skipped=sent.skipped))  # fmt: skip
 
-    _run(action)
+    _run(action, locale)
 
 
 @surveys_app.command("link")
@@ -476,11 +582,14 @@ def surveys_link(
     customer: str,
     order: Annotated[str | None, typer.Option(help="The order the survey is about")] = None,
     workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
 ) -> None:
     """Mint a personal link for one customer (to send through your own channel), honouring the same rules."""
     from patron.customers import service as customers
     from patron.surveys import distribution
     from patron.surveys import service as survey_service
+
+    locale = _locale(lang)
 
     def action() -> None:
         with transaction() as session:
@@ -491,21 +600,24 @@ def surveys_link(
             outcome = distribution.invite(session, workspace=ws, survey=survey, definition=survey_service.definition_of(survey),
                                           customer=person, subject=subject, now=utcnow(), order_external_id=order)  # fmt: skip
             if outcome.invitation is None:
-                errors.print(f"[yellow]not invited: {outcome.skipped}[/yellow]")
+                reason = _t(f"cli.skip_{outcome.skipped}", locale) if outcome.skipped else ""
+                _say(_t("cli.not_invited", locale, reason=reason), style="yellow", stream=errors)
                 raise typer.Exit(1)
             print(distribution.survey_link(outcome.invitation.nonce))
 
-    _run(action)
+    _run(action, locale)
 
 
 @webhooks_app.command("deliver")
-def webhooks_deliver() -> None:
+def webhooks_deliver(lang: LocaleOption = None) -> None:
     """Send due webhook deliveries once (for cron, when the server's own dispatcher is turned off)."""
     from patron.webhooks import service as webhook_service
 
+    locale = _locale(lang)
     with transaction() as session:
         report = webhook_service.deliver_due(session, post=webhook_service.http_post, now=utcnow())
-    console.print(f"delivered {report.delivered}, retrying {report.retrying}, failed {report.failed}")
+    _say(_t("cli.webhooks_delivered", locale, delivered=report.delivered, retrying=report.retrying,
+            failed=report.failed))  # fmt: skip
 
 
 @app.command("metrics")
@@ -520,7 +632,11 @@ def metrics_command(
     until: Annotated[str | None, typer.Option(help="2025-03 or 2025-03-31")] = None,
     survey: Annotated[str | None, typer.Option(help="Only this survey key")] = None,
     fmt: Annotated[
-        str, typer.Option("--format", help="table, csv, json or parquet (needs --output)")
+        str,
+        typer.Option(
+            "--format",
+            help="table, csv, json or parquet (needs --output); csv and parquet have the same columns",
+        ),
     ] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File for --format parquet")] = None,
     parquet: Annotated[
@@ -539,7 +655,7 @@ def metrics_command(
 
     def action() -> None:
         if fmt not in ("table", "csv", "json", "parquet"):
-            raise PatronError("import.bad_format", format=fmt, choices="table, csv, json, parquet")
+            raise PatronError("import.bad_format", format=fmt, choices=["table", "csv", "json", "parquet"])
         if fmt == "parquet" and output is None:
             raise PatronError("metrics.parquet_needs_output")
         with transaction() as session:
@@ -558,7 +674,7 @@ def metrics_command(
             from patron.metrics import export, spark
 
             if engine_name not in ("duckdb", "spark"):
-                raise PatronError("import.bad_format", format=engine_name, choices="duckdb, spark")
+                raise PatronError("import.bad_format", format=engine_name, choices=["duckdb", "spark"])
             con = spark.open_parquet(parquet) if engine_name == "spark" else export.open_parquet(parquet)
         result = metrics_service.run(ws.id, query, locale, con=con)
         if fmt == "json":
@@ -566,34 +682,25 @@ def metrics_command(
             return
         if fmt == "parquet" and output is not None:
             metrics_service.write_parquet(result, output)
-            console.print(f"{len(result.rows)} rows written to {output}")
+            _say(_t("cli.rows_written", locale, count=len(result.rows), file=output))
             return
-        headers = [*query.by, *(["period"] if grain else []), "n", name, "95% interval", ""]
-        lines = []
+        if fmt == "csv":
+            metrics_service.write_csv(result, query, sys.stdout)
+            return
+        metric_name = _t(f"metric.{name}", locale)
+        table = _table(locale, *(f"dim.{d}" for d in query.by), *(["dash.period"] if grain else []), "dash.n",
+                       title=" — ".join(filter(None, [metric_name, result.message])))  # fmt: skip
+        for header in (metric_name, _t("dash.ci95", locale), _t("cli.col_note", locale)):
+            table.add_column(escape(header))
         for row in result.rows:
             interval = "" if row.ci_low is None else f"{row.ci_low:.1f} – {row.ci_high:.1f}"
             warning = (
                 "" if row.sufficient else translate("metrics.small_sample", locale, minimum=result.min_sample)
             )
             value = "" if row.value is None else f"{row.value:.1f}" if name != "ces" else f"{row.value:.2f}"
-            lines.append(
-                [
-                    *row.group.values(),
-                    *([str(row.period)] if grain else []),
-                    str(row.n),
-                    value,
-                    interval,
-                    warning,
-                ]
+            _row(
+                table, *row.group.values(), *([row.period] if grain else []), row.n, value, interval, warning
             )
-        if fmt == "csv":
-            writer = SafeCsvWriter(sys.stdout)
-            writer.writerow(headers)
-            writer.writerows(lines)
-            return
-        table = Table(*headers, title=f"{name.upper()} — {result.message or ''}".rstrip(" —"))
-        for line in lines:
-            table.add_row(*line)
         console.print(table)
 
     _run(action, locale)
@@ -603,20 +710,23 @@ def metrics_command(
 def export_parquet_command(
     folder: Annotated[Path, typer.Argument(help="Where to write answer_facts.parquet and orders.parquet")],
     workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
 ) -> None:
     """Write the workspace's answers (joined with what metrics slice by) and purchases as Parquet, for DuckDB,
     Spark or a notebook."""
     from patron.metrics import service as metrics_service
     from patron.metrics.export import export_parquet
 
+    locale = _locale(lang)
+
     def action() -> None:
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
         written = export_parquet(metrics_service.operational_connection(), ws.id, folder, zone=ws.timezone)
         for name, rows in written.items():
-            console.print(f"{folder / (name + '.parquet')}: {rows} rows")
+            _say(_t("cli.exported", locale, file=folder / (name + ".parquet"), count=rows))
 
-    _run(action)
+    _run(action, locale)
 
 
 # --------------------------------------------------------------------------------------------- clv
@@ -737,6 +847,15 @@ def clv_validate(
 
 
 # --------------------------------------------------------------------------------------------- demo
+HostOption = Annotated[str, typer.Option(help="Address to listen on")]
+PortOption = Annotated[int, typer.Option(help="Port to listen on")]
+
+
+def _base_url(host: str, port: int) -> str:
+    """Where links and printed addresses point: PATRON_BASE_URL when set, else where ``serve`` listens."""
+    return get_settings().public_base_url.rstrip("/") or local_url(host, port)
+
+
 @demo_app.command("load")
 def demo_load(
     if_empty: Annotated[
@@ -746,49 +865,63 @@ def demo_load(
     seed: Annotated[int, typer.Option(help="Random seed")] = 20_251_123,
     end: Annotated[str | None, typer.Option(help="Last day of the two-year history [default: today]")] = None,
     slug: Annotated[str, typer.Option("--workspace", help="Workspace slug")] = "demo",
+    host: Annotated[
+        str, typer.Option(help="Where `patron serve` will listen, for the login address")
+    ] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option(help="The port `patron serve` will listen on")] = DEFAULT_PORT,
+    lang: LocaleOption = None,
 ) -> None:
     """Generate and import a seeded demo workspace (a Taiwanese tea-and-coffee retail brand)."""
     from patron.demo.loader import DEMO_ADMIN_EMAIL, demo_has_data, load_demo
 
+    locale = _locale(lang)
+    login = f"{_base_url(host, port)}/login"
     engine = get_engine()
     migrate.upgrade(engine)
     if if_empty and demo_has_data(engine, slug):
-        console.print(f"demo workspace [bold]{slug}[/bold] already loaded; log in as {DEMO_ADMIN_EMAIL}")
+        _say(_t("cli.demo_already", locale, slug=slug, url=login, email=DEMO_ADMIN_EMAIL))
         return
     password = secrets.token_urlsafe(12)
-    with _friendly_errors():
+    password_file = get_settings().var_dir / "demo" / "admin-password.txt"
+    with _friendly_errors(locale):
         summary = load_demo(
             engine, slug=slug, customers=customers, seed=seed, end=date.fromisoformat(end) if end else utcnow().date() - timedelta(days=1),
-            admin_password=password, data_dir=get_settings().var_dir / "demo", log=console.print,
+            admin_password=password, data_dir=get_settings().var_dir / "demo", log=lambda line: _say(line), locale=locale,
         )  # fmt: skip
-    console.print(
-        f"demo workspace [bold]{slug}[/bold]: {summary}\n"
-        f"log in at http://127.0.0.1:8000/login as [bold]{DEMO_ADMIN_EMAIL}[/bold] with password [bold]{password}[/bold]"
-        " (also written to var/demo/admin-password.txt)"
+    _say(_t("cli.demo_loaded", locale, slug=slug, summary=summary))
+    _say(
+        _t("cli.demo_login", locale, url=login, email=DEMO_ADMIN_EMAIL, password=password, file=password_file)
     )
-    (get_settings().var_dir / "demo" / "admin-password.txt").write_text(
-        f"{DEMO_ADMIN_EMAIL}\n{password}\n", encoding="utf-8"
-    )
+    password_file.write_text(f"{DEMO_ADMIN_EMAIL}\n{password}\n", encoding="utf-8")
 
 
 # --------------------------------------------------------------------------------------------- serve
 @app.command("serve")
 def serve(
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8000,
+    host: HostOption = DEFAULT_HOST,
+    port: PortOption = DEFAULT_PORT,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    lang: LocaleOption = None,
 ) -> None:
-    """Serve the web UI and the REST API."""
+    """Serve the web UI and the REST API. Links in emails follow the address served, unless PATRON_BASE_URL
+    names the one respondents reach."""
     import uvicorn
 
+    locale = _locale(lang)
+    base = _base_url(host, port)
+    # The workers (this process, or the ones uvicorn starts) read it from the environment.
+    os.environ["PATRON_BASE_URL"] = base
+    get_settings.cache_clear()
     migrate.upgrade(get_engine())
+    local = local_url(host, port)
+    _say(_t("cli.serving", locale, url=f"{local}/", docs=f"{local}/docs", spec=f"{local}/openapi.json"))
+    reachable_elsewhere = host not in ("127.0.0.1", "localhost", "::1")
+    hint = "cli.links_hint" if reachable_elsewhere and base == local else "cli.links_at"
+    _say(_t(hint, locale, url=base))
     password_file = get_settings().var_dir / "demo" / "admin-password.txt"
-    console.print(
-        f"Patron on http://{host}:{port}/  ·  API docs http://{host}:{port}/docs  ·  spec /openapi.json"
-    )
     if password_file.exists():
         email, password = password_file.read_text(encoding="utf-8").split()[:2]
-        console.print(f"demo login: {email} / {password}")
+        _say(_t("cli.demo_login_line", locale, email=email, password=password))
     uvicorn.run(
         "patron.web.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
     )

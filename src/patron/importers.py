@@ -38,7 +38,7 @@ def import_file(
     """Import one file of ``kind`` into the workspace; the whole file lands in one transaction."""
     spec_class = IMPORT_SPECS.get(kind)
     if spec_class is None:
-        raise PatronError("import.unknown_kind", kind=kind, choices=", ".join(IMPORT_SPECS))
+        raise PatronError("import.unknown_kind", kind=kind, choices=list(IMPORT_SPECS))
     with transaction(engine) as session:
         workspace = core_service.get_workspace(session, workspace_slug)
         session.expunge(workspace)

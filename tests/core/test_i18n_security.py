@@ -12,7 +12,7 @@ from patron.core.i18n import LOCALES, catalog, negotiate, normalize_locale, tran
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "patron"
 CODE = re.compile(
-    r"""["']((?:import|workspace|user|auth|apikey|customer|request|demo|ui|clv)\.[a-z_]+)["']"""
+    r"""["']((?:import|workspace|user|auth|apikey|customer|request|demo|ui|cli|validation|message|survey|metrics|dashboard|dash|alerts|link|mail|page|webhook|clv)\.[a-z_]+)["']"""
 )
 
 
@@ -70,10 +70,53 @@ def test_api_keys_are_stored_only_as_digests() -> None:
     assert security.split_api_key("ptr_short_x") is None and security.split_api_key("garbage") is None
 
 
-ASCII_AFTER_CJK = re.compile(r"[\u4e00-\u9fff「」][,?!;:(]")
+#: What Chinese text may quote as it is: 「…」 and “…” literals and {placeholders}.
+_LITERALS = re.compile(r"「[^」]*」|“[^”]*”|\{\w+\}")
+#: Half-width marks in Chinese text: , ; ! ? ( ) anywhere; a colon unless inside Latin text (14:30, segment:vip,
+#: "public: true"); a full stop after Chinese unless a file name goes on (檔名.parquet), or at the end.
+_HALF_WIDTH = re.compile(
+    r"[,;!?()]|(?<![A-Za-z0-9]):|:(?![A-Za-z0-9]| [A-Za-z0-9])|(?<=[^\x00-\x7f])\.(?![A-Za-z])|\.$"
+)
+
+
+def half_width_punctuation(text: str) -> list[str]:
+    """The half-width marks a Chinese text uses where it should use full-width ones (，；！？（）：。).
+
+    The first version only caught a mark right after a Chinese character, so "{slug},請", "）,所有",
+    "“{kind}”,请", "YAML/JSON:{reason}" and "JSON Lines(每行…)" all passed."""
+    return _HALF_WIDTH.findall(_LITERALS.sub("〇", text))
+
+
+@pytest.mark.parametrize(
+    ("text", "marks"),
+    [
+        ("找不到工作區 {slug},請建立。", [","]),
+        ("（首次在第 {first_line} 行）,所有重複列皆被拒絕。", [","]),
+        ("未知的格式“{format}”;请选择 {choices}。", [";"]),
+        ("{file} 不是有效的 YAML/JSON:{reason}。", [":"]),
+        ("讀取的是 JSON Lines(每行一個物件)。", ["(", ")"]),
+        ("能否填写“{survey}”?", ["?"]),
+        ("資料已匯入.", ["."]),
+        ("「{value}」不是日期時間（請用 ISO 8601，例如 2025-03-01T14:30:00+08:00）。", []),
+        ("篩選條件「{filter}」的格式應為 attribute:value（例如 segment:vip）。", []),
+        ("請在定義中設定 settings.public: true。", []),
+        ("請以 --output 檔名.parquet 指定。", []),
+        ("請以「Authorization: Bearer <金鑰>」傳送。", []),
+    ],
+)
+def test_the_punctuation_check_finds_half_width_marks(text: str, marks: list[str]) -> None:
+    assert half_width_punctuation(text) == marks
 
 
 @pytest.mark.parametrize("locale", ["zh-Hant", "zh-Hans"])
 def test_chinese_texts_use_full_width_punctuation(locale: str) -> None:
-    wrong = {code: text for code, text in catalog(locale).items() if ASCII_AFTER_CJK.search(text)}
+    wrong = {code: text for code, text in catalog(locale).items() if half_width_punctuation(text)}
     assert not wrong, wrong
+
+
+def test_a_list_parameter_is_enumerated_the_way_the_language_does() -> None:
+    choices = ["customers", "orders"]
+    assert translate("import.unknown_kind", "en", kind="pets", choices=choices).endswith("customers, orders.")
+    assert translate("import.unknown_kind", "zh-Hans", kind="pets", choices=choices) == (
+        "未知的导入类型“pets”，请选择 customers、orders。"
+    )

@@ -76,6 +76,11 @@ def test_seasonality() -> None:
 
 
 def test_demo_loads_through_the_importer_without_rejects(engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    said: list[str] = []
     summary = load_demo(engine, slug=f"demo-{engine.dialect.name}-{tmp_path.name[-6:]}".lower().replace("_", "-"),
-                        customers=80, seed=1, end=date(2026, 1, 31), admin_password="0123456789ab", data_dir=tmp_path)  # fmt: skip
-    assert "80 customers" in summary and (tmp_path / "orders.csv").exists()
+                        customers=80, seed=1, end=date(2026, 1, 31), admin_password="0123456789ab", data_dir=tmp_path,
+                        log=said.append, locale="zh-Hant")  # fmt: skip
+    assert summary.startswith("顧客 80 位、") and (tmp_path / "orders.csv").exists()
+    assert said[0] == "產生 80 位顧客（種子 1，歷史資料至 2026-01-31）…" and said[1].startswith(
+        "  顧客：80 列（新增 80"
+    )

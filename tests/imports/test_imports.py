@@ -136,10 +136,12 @@ def test_bad_rows_are_reported_with_line_column_reason_and_good_rows_land(
 
 
 def test_rejects_are_written_in_the_users_language(engine: Engine, ws: Workspace, tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "x.csv", ("external_id", "email"), [("A1", "bad")])
+    path = write_csv(tmp_path / "x.csv", ("external_id", "email", "birthday"), [("A1", "bad", "明天")])
     report = _import(engine, ws, "customers", path, locale="zh-Hant")
     assert report.errors[0].message("zh-Hant") == "「bad」不是電子郵件地址。"
-    assert "不是電子郵件地址" in _rows(Path(str(report.rejects_file)))[0]["_errors"]
+    assert _rows(Path(str(report.rejects_file)))[0]["_errors"] == (
+        "email：「bad」不是電子郵件地址。；birthday：「明天」不是日期（請用 2025-03-01、2025/03/01、2025年3月1日 或 民國114年3月1日）。"
+    ), "full-width colon and semicolon between the problems of a row"
 
 
 def test_duplicate_external_ids_in_one_file_reject_every_copy(
@@ -178,7 +180,7 @@ def test_missing_columns_are_named(engine: Engine, ws: Workspace, tmp_path: Path
     path = write_csv(tmp_path / "o.csv", ("order_id", "unit_price"), [("O1", "1")])
     with pytest.raises(PatronError) as caught:
         _import(engine, ws, "orders", path)
-    assert caught.value.params["columns"] == "customer_id, ordered_at"
+    assert caught.value.params["columns"] == ["customer_id", "ordered_at"]
 
 
 def test_orders_compute_totals_from_lines_in_minor_units(
@@ -323,6 +325,23 @@ def test_lines_that_disagree_on_any_header_column_reject_their_order(
         (3, "import.inconsistent_order"),
     }
     assert (report.inserted, report.rejected) == (1, 2)
+    assert report.errors[0].message("en") == f"The lines of order OX disagree on {column}.", (
+        "that column alone"
+    )
+
+
+def test_the_disagreement_message_names_each_column_that_differs_in_the_users_language(
+    engine: Engine, seeded: Workspace, tmp_path: Path
+) -> None:
+    rows = [
+        ("OX", 1, *AGREEING, "P1", "680"),
+        ("OX", 2, "C001", "2025-03-01 10:00", "paid", "web", "信義店", "TWD", "P2", "250"),
+    ]
+    report = _import(engine, seeded, "orders", write_csv(tmp_path / "o.csv", HEADED, rows))
+    assert [e.message("en") for e in report.errors] == [
+        "The lines of order OX disagree on status, channel."
+    ] * 2
+    assert report.errors[0].message("zh-Hant") == "訂單 OX 的各行在 status、channel 上不一致。"
 
 
 @pytest.mark.parametrize("blank_line", [1, 2])
@@ -663,3 +682,68 @@ def test_an_import_that_fails_resumes_the_garbage_collector(
     ):
         _import(engine, ws, "customers", path)
     assert gc.isenabled()
+
+
+# One order of two lines (X2002) between two good orders; its first or its second line is broken in one of three
+# ways. A file without quotes is read by pyarrow, which gives up on the wrong width and the undecodable bytes and
+# hands the file to the row reader; a quoted cell sends the whole file to the row reader from the start.
+_WHOLE_ORDER_HEADER = b"order_id,line_no,customer_id,ordered_at,product_id,unit_price\n"
+_GOOD = {
+    "X2001": b"X2001,1,C001,2025-03-01,P1,680\n",
+    "X2002/1": b"X2002,1,C002,2025-03-02,P1,680\n",
+    "X2002/2": b"X2002,2,C002,2025-03-02,P2,250\n",
+    "X2003": b"X2003,1,C003,2025-03-03,P1,680\n",
+}
+_BROKEN = {
+    "wrong_width": (b"NT$1,299", None, "import.too_many_cells"),  # an unquoted thousands separator
+    "undecodable_bytes": (b"\xff\xfe", "product_id", "import.bad_bytes"),
+    "bad_value": (b"twelve", "unit_price", "import.not_number"),
+}
+
+
+@pytest.mark.parametrize("reader", ["pyarrow", "rows"])
+@pytest.mark.parametrize("broken_line", [1, 2])
+@pytest.mark.parametrize("kind", list(_BROKEN))
+def test_a_row_level_rejection_of_one_line_rejects_its_whole_order(
+    engine: Engine, seeded: Workspace, tmp_path: Path, kind: str, broken_line: int, reader: str
+) -> None:
+    cells, column, code = _BROKEN[kind]
+    lines = dict(_GOOD)
+    victim = f"X2002/{broken_line}"
+    if kind == "undecodable_bytes":
+        lines[victim] = lines[victim].replace(b",P", b",P" + cells)
+    else:
+        lines[victim] = lines[victim].rsplit(b",", 1)[0] + b"," + cells + b"\n"
+    if reader == "rows":
+        lines["X2003"] = b'X2003,1,C003,"2025-03-03",P1,680\n'
+    path = tmp_path / "orders.csv"
+    path.write_bytes(_WHOLE_ORDER_HEADER + b"".join(lines.values()))
+    report = _import(engine, seeded, "orders", path, encoding="utf-8", locale="en")
+
+    bad, other = (3, 4) if broken_line == 1 else (4, 3)
+    assert [(e.line, e.column, e.code) for e in report.errors] == sorted(
+        [(bad, column, code), (other, "order_id", "import.group_rejected")]
+    )
+    assert (report.inserted, report.rejected) == (2, 2)
+    with transaction(engine) as session:
+        stored = session.scalars(select(Order.external_id).where(Order.workspace_id == seeded.id))
+        assert sorted(stored) == ["X2001", "X2003"], "X2002 must not land with one of its two lines"
+    rejected = _rows(Path(str(report.rejects_file)))
+    assert [int(r["_line"]) for r in rejected] == [3, 4], "both lines of the order, in line order"
+
+
+def test_rejected_rows_are_listed_in_line_order_and_the_first_by_line_are_kept(
+    engine: Engine, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The duplicate key on lines 2 and 3 is found in SQL after every row was read, the bad emails while reading;
+    the report and the rejects file still go down the file, and a capped report keeps its first lines."""
+    monkeypatch.setattr(importing_engine, "MAX_KEPT_ERRORS", 3)
+    rows = [("A", "a@example.com"), ("A", "a@example.com"), *((f"B{i}", "not-an-email") for i in range(6))]
+    report = _import(engine, ws, "customers", write_csv(tmp_path / "c.csv", ("external_id", "email"), rows))
+    assert [(e.line, e.code) for e in report.errors] == [
+        (2, "import.duplicate_key"),
+        (3, "import.duplicate_key"),
+        (4, "import.not_email"),
+    ]
+    assert sum(report.error_counts.values()) == report.rejected == 8
+    assert [int(r["_line"]) for r in _rows(Path(str(report.rejects_file)))] == list(range(2, 10))

@@ -46,6 +46,8 @@ _LINE_COLUMNS = ("line_no", "quantity", "unit_price_minor", "discount_minor", "a
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
     return value if value is None or isinstance(value, (int, str, bool, float)) else str(value)
 
 

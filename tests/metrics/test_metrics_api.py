@@ -62,9 +62,23 @@ def test_metrics_on_the_command_line(world: tuple[str, dict[str, str]]) -> None:
         app, ["metrics", "csat", "--survey", "post_purchase_csat", "--format", "csv", "-w", slug]
     )
     [header, row] = list(csv.reader(io.StringIO(as_csv.output)))
-    assert header[:2] == ["n", "csat"] and row[:2] == ["5", "60.0"]
+    assert header[:3] == ["period", "n", "value"] and row[:3] == ["", "5", "60.0"]
     as_json = json.loads(runner.invoke(app, ["metrics", "ces", "--format", "json", "-w", slug]).output)
     assert as_json["rows"][0]["value"] == pytest.approx(6.0)
+    # CES 7, 6, 5: mean 6, sd 1, t(.975, 2) = 4.3027 → 6 ± 4.3027/√3 = [3.516, 8.484], low and high apart
+    [ces] = csv.DictReader(
+        io.StringIO(runner.invoke(app, ["metrics", "ces", "--format", "csv", "-w", slug]).output)
+    )
+    assert list(ces) == ["period", "n", "value", "se", "ci_low", "ci_high", "sufficient", "change", "change_p_value",
+                         "change_significant"]  # fmt: skip
+    assert (float(ces["ci_low"]), float(ces["ci_high"])) == (
+        pytest.approx(3.516, abs=1e-3),
+        pytest.approx(8.484, abs=1e-3),
+    )
+    by_segment = runner.invoke(
+        app, ["metrics", "nps", "--by", "segment", "--format", "csv", "-w", slug]
+    ).output
+    assert by_segment.splitlines()[0].startswith("segment,period,n,value,se,ci_low,ci_high,")
     bad = runner.invoke(app, ["metrics", "nps", "--by", "colour", "-w", slug])
     assert bad.exit_code == 2 and "Cannot slice by 'colour'" in bad.output
 
@@ -132,7 +146,7 @@ def test_csat_counts_every_csat_question_unless_a_survey_is_named(world: tuple[s
     [_, row] = list(
         csv.reader(io.StringIO(runner.invoke(app, ["metrics", "csat", "--format", "csv", "-w", slug]).output))
     )
-    assert row[:2] == ["8", "75.0"]
+    assert row[1:3] == ["8", "75.0"]
 
 
 def test_the_overview_answers_all_three(client: TestClient, world: tuple[str, dict[str, str]]) -> None:

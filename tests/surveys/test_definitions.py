@@ -10,7 +10,7 @@ import pytest
 from patron.core.errors import PatronError
 from patron.surveys import texts
 from patron.surveys.service import InvalidSurvey, load_definition_file, parse_definition, templates
-from tests.core.test_i18n_security import ASCII_AFTER_CJK
+from tests.core.test_i18n_security import half_width_punctuation
 
 MINIMAL = {
     "key": "quick_nps",
@@ -59,10 +59,27 @@ def test_built_in_templates_cover_the_usual_surveys_in_three_languages() -> None
     }  # type: ignore[union-attr]
 
 
+def _chinese_texts(value: object) -> list[str]:
+    """Every zh-Hant and zh-Hans text in a dumped definition."""
+    if isinstance(value, dict):
+        return [
+            text
+            for key, item in value.items()
+            for text in (
+                [item] if key in ("zh-Hant", "zh-Hans") and isinstance(item, str) else _chinese_texts(item)
+            )
+        ]
+    if isinstance(value, list):
+        return [text for item in value for text in _chinese_texts(item)]
+    return []
+
+
 def test_template_chinese_uses_full_width_punctuation() -> None:
     for definition in templates().values():
-        document = json.dumps(definition.model_dump(mode="json"), ensure_ascii=False)
-        assert not ASCII_AFTER_CJK.search(document), definition.key
+        texts = _chinese_texts(definition.model_dump(mode="json"))
+        assert len(texts) > 4, definition.key
+        wrong = [text for text in texts if half_width_punctuation(text)]
+        assert not wrong, (definition.key, wrong)
 
 
 def test_one_chinese_script_is_derived_from_the_other() -> None:
@@ -85,7 +102,7 @@ def test_fallback_order() -> None:
 @pytest.mark.parametrize(
     ("change", "location"),
     [
-        ({"kind": "csat"}, "(top)"),
+        ({"kind": "csat"}, ""),
         ({"touchpoint": "moon"}, "touchpoint"),
         ({"questions": []}, "questions"),
         (
@@ -95,7 +112,7 @@ def test_fallback_order() -> None:
                     {"key": "nps", "type": "text", "label": "y"},
                 ]
             },
-            "(top)",
+            "",
         ),
         (
             {
@@ -109,7 +126,7 @@ def test_fallback_order() -> None:
                     },
                 ]
             },
-            "(top)",
+            "",
         ),
         (
             {
@@ -123,13 +140,13 @@ def test_fallback_order() -> None:
                     },
                 ]
             },
-            "questions.1.text.show_if",
+            "questions[1].show_if",
         ),
-        ({"questions": [{"key": "nps", "type": "nps", "label": {"fr": "x"}}]}, "questions.0.nps.label"),
-        ({"questions": [{"key": "Bad Key", "type": "nps", "label": "x"}]}, "questions.0.nps.key"),
+        ({"questions": [{"key": "nps", "type": "nps", "label": {"fr": "x"}}]}, "questions[0].label"),
+        ({"questions": [{"key": "Bad Key", "type": "nps", "label": "x"}]}, "questions[0].key"),
         (
             {"questions": [{"key": "nps", "type": "nps", "label": "x", "colour": "red"}]},
-            "questions.0.nps.colour",
+            "questions[0].colour",
         ),
         (
             {
@@ -143,7 +160,7 @@ def test_fallback_order() -> None:
                     },
                 ]
             },
-            "questions.1.single_choice.options",
+            "questions[1].options",
         ),
     ],
 )
@@ -151,6 +168,66 @@ def test_invalid_definitions_name_where_the_problem_is(change: dict[str, object]
     with pytest.raises(InvalidSurvey) as caught:
         parse_definition({**MINIMAL, **change})
     assert location in [d["location"] for d in caught.value.details()], caught.value.details()
+
+
+@pytest.mark.parametrize(
+    ("change", "messages"),
+    [
+        (
+            {"questions": [{"key": "nps", "type": "nps", "label": "x"}, {"key": "c", "type": "csat", "label": "y", "scale": 7}]},
+            ("questions[1].scale: must be 5 or 10", "questions[1].scale：必須是 5 或 10", "questions[1].scale：必须是 5 或 10"),
+        ),
+        (
+            {"questions": [{"key": "nps", "type": "nps", "label": "x"}, {"key": "c", "type": "moon", "label": "y"}]},
+            ("questions[1].type: must be nps, csat, ces, rating, single_choice, multiple_choice, text or servqual",
+             "questions[1].type：必須是 nps、csat、ces、rating、single_choice、multiple_choice、text 或 servqual",
+             "questions[1].type：必须是 nps、csat、ces、rating、single_choice、multiple_choice、text 或 servqual"),
+        ),
+        (
+            {"questions": [{"key": "nps", "type": "nps", "label": "x", "show_if": {"question": "a", "between": [1]}}]},
+            ("questions[0].show_if.between[1]: is required", "questions[0].show_if.between[1]：為必填",
+             "questions[0].show_if.between[1]：为必填"),
+        ),
+        (
+            {"settings": {"sampling_rate": 0}},
+            ("settings.sampling_rate: must be more than 0", "settings.sampling_rate：必須大於 0",
+             "settings.sampling_rate：必须大于 0"),
+        ),
+        (
+            {"questions": [{"key": "nps", "type": "nps", "label": {"fr": "x"}}]},
+            ("questions[0].label: 'fr' is not a language here; use zh-Hant, zh-Hans or en",
+             "questions[0].label：「fr」不是可用的語言；請用 zh-Hant、zh-Hans 或 en",
+             "questions[0].label：“fr”不是可用的语言；请用 zh-Hant、zh-Hans 或 en"),
+        ),
+        (
+            {"kind": "csat"},
+            ("a csat survey needs a question of type csat", "csat 問卷需要一題 csat 類型的題目",
+             "csat 问卷需要一道 csat 类型的题目"),
+        ),
+    ],
+)  # fmt: skip
+def test_invalid_definitions_are_explained_in_each_language_with_the_field_path(
+    change: dict[str, object], messages: tuple[str, str, str]
+) -> None:
+    """No Pydantic English ("Input should be…") and no union tags ("questions.1.csat.scale") reach the writer."""
+    with pytest.raises(InvalidSurvey) as caught:
+        parse_definition({**MINIMAL, **change}, "s.yaml")
+    for locale, expected in zip(("en", "zh-Hant", "zh-Hans"), messages, strict=True):
+        assert [d["message"] for d in caught.value.details(locale)] == [expected]
+    assert caught.value.message("en") == f"The survey in s.yaml is not valid: {messages[0]}."
+    assert caught.value.message("zh-Hant") == f"s.yaml 中的問卷定義無效：{messages[1]}。"
+
+
+def test_many_problems_are_summed_up_after_the_first_five() -> None:
+    questions = [
+        {"key": "nps", "type": "nps", "label": "x"},
+        *({"key": f"q{i}", "type": "nps"} for i in range(7)),
+    ]
+    with pytest.raises(InvalidSurvey) as caught:
+        parse_definition({**MINIMAL, "questions": questions}, "s.yaml")
+    assert len(caught.value.details()) == 7
+    assert caught.value.message("en").endswith("questions[5].label: is required; and 2 more.")
+    assert caught.value.message("zh-Hans").endswith("questions[5].label：为必填；另有 2 项。")
 
 
 def test_definition_files(tmp_path: Path) -> None:

@@ -215,4 +215,4 @@ def test_surveys_create_from_the_command_line(engine: Engine, tmp_path: Path) ->
     path.write_text("key: broken\nkind: nps\n", encoding="utf-8")
     broken = runner.invoke(app, ["surveys", "create", str(path), "-w", tenant.workspace.slug])
     said = " ".join(broken.output.split())
-    assert broken.exit_code == 2 and "is not valid: name: Field required" in said and "Traceback" not in said
+    assert broken.exit_code == 2 and "is not valid: name: is required" in said and "Traceback" not in said

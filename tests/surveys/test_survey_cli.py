@@ -45,7 +45,7 @@ def test_dispatch_dry_run_plans_but_keeps_nothing(engine: Engine, tmp_path: Path
     assert planned.exit_code == 0, planned.output
     assert (
         "post_purchase_csat" in planned.output
-        and "no_consent 1" in planned.output
+        and "no consent 1" in planned.output
         and "dry run" in planned.output
     )
     assert _invitations(engine, world.workspace.id) == 0
@@ -75,7 +75,9 @@ def test_a_personal_link_from_the_command_line(engine: Engine, tmp_path: Path) -
     token = made.output.strip().rsplit("/s/", 1)[1]
     assert nonce_from_survey_token(token) is not None
     refused = runner.invoke(app, ["surveys", "link", "relationship_nps", "S4", "-w", world.workspace.slug])
-    assert refused.exit_code == 1 and "no_consent" in refused.output, "S4 did not consent to surveys"
+    assert refused.exit_code == 1 and "not invited: no consent" in refused.output, (
+        "S4 did not consent to surveys"
+    )
 
 
 def test_templates_export_and_webhook_delivery_commands(engine: Engine, tmp_path: Path) -> None:

@@ -317,24 +317,34 @@ class OrderImport(ImportSpec):
             disagreements = [func.min(s.c[n]) != func.max(s.c[n]) for n in self.HEADER_COLUMNS]
         else:
             disagreements = [func.count(func.distinct(s.c[n])) > 1 for n in self.HEADER_COLUMNS]
+        # Which columns disagree is selected beside the HAVING: the database computes each aggregate once.
+        flags = [
+            case((d, 1), else_=0).label(f"_{n}")
+            for d, n in zip(disagreements, self.HEADER_COLUMNS, strict=True)
+        ]
         bad = (
-            select(s.c.order_id)
+            select(s.c.order_id, *flags)
             .where(live_rows(ctx))
             .group_by(s.c.order_id)
             .having(or_(*disagreements))
             .subquery()
         )
         query = (
-            select(s.c._line, s.c.order_id).join(bad, bad.c.order_id == s.c.order_id).where(live_rows(ctx))
+            select(s.c._line, s.c.order_id, *(bad.c[f"_{n}"] for n in self.HEADER_COLUMNS))
+            .join(bad, bad.c.order_id == s.c.order_id)
+            .where(live_rows(ctx))
         )
         return [
             RowError(
                 line,
                 "order_id",
                 "import.inconsistent_order",
-                {"order": order, "columns": ", ".join(self.HEADER_COLUMNS)},
+                {
+                    "order": order,
+                    "columns": [n for n, d in zip(self.HEADER_COLUMNS, differ, strict=True) if d],
+                },
             )
-            for line, order in ctx.connection.execute(query)
+            for line, order, *differ in ctx.connection.execute(query)
         ]
 
     def _header_value(self, ctx: ImportContext, name: str) -> Any:

@@ -74,7 +74,7 @@ async def import_upload(
     """Send the file itself as the request body. It is streamed to disk and refused past the size limit
     (``PATRON_MAX_UPLOAD_BYTES``) without being read whole; rejected rows are listed in the answer."""
     if kind not in IMPORT_SPECS:
-        raise PatronError("import.unknown_kind", kind=kind, choices=", ".join(IMPORT_SPECS))
+        raise PatronError("import.unknown_kind", kind=kind, choices=list(IMPORT_SPECS))
     limit = get_settings().max_upload_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:

@@ -77,11 +77,33 @@ def catalog(locale: str) -> dict[str, str]:
     return {str(message.id): str(message.string) for message in po if message.id and message.string}
 
 
+#: How a list given as a message parameter (the choices, the columns that disagree) is written in each language.
+LIST_SEPARATORS = {"en": ", ", "zh-Hant": "、", "zh-Hans": "、"}
+#: How separate statements (the problems of one row or one document) are run together on one line.
+STATEMENT_SEPARATORS = {"en": "; ", "zh-Hant": "；", "zh-Hans": "；"}
+
+
+def join_list(values: list[Any] | tuple[Any, ...], locale: str | None = None) -> str:
+    """``a, b`` or ``a、b``: a list the way the language enumerates."""
+    return LIST_SEPARATORS[normalize_locale(locale) or FALLBACK_LOCALE].join(map(str, values))
+
+
+def join_statements(texts: list[str], locale: str | None = None) -> str:
+    """``a; b`` or ``a；b``."""
+    return STATEMENT_SEPARATORS[normalize_locale(locale) or FALLBACK_LOCALE].join(texts)
+
+
 def translate(code: str, locale: str | None = None, /, **params: Any) -> str:
-    """The message for ``code`` in ``locale``, falling back to English, then to the code itself."""
+    """The message for ``code`` in ``locale``, falling back to English, then to the code itself. A list or tuple
+    parameter is joined the way the language enumerates (``a, b`` or ``a、b``)."""
     chosen = normalize_locale(locale) or FALLBACK_LOCALE
     text = catalog(chosen).get(code) or catalog(FALLBACK_LOCALE).get(code) or code
     try:
-        return text.format(**params)
+        return text.format(
+            **{
+                name: join_list(value, chosen) if isinstance(value, (list, tuple)) else value
+                for name, value in params.items()
+            }
+        )
     except (KeyError, IndexError, ValueError):
         return text

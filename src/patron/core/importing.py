@@ -12,8 +12,10 @@ upserts on ``external_id`` make re-running a file change nothing, and PostgreSQL
 
 from __future__ import annotations
 
+import csv
 import functools
 import gc
+import heapq
 import json
 import os
 import secrets
@@ -24,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
@@ -54,7 +57,7 @@ from sqlalchemy.types import TypeEngine
 from patron.core.clock import utcnow
 from patron.core.db import UTCDateTime
 from patron.core.errors import PatronError
-from patron.core.i18n import translate
+from patron.core.i18n import join_statements, translate
 from patron.core.models import Workspace
 from patron.core.parsing import FieldProblem, Parser
 from patron.core.safecells import SafeCsvWriter
@@ -117,8 +120,15 @@ class ImportReport:
 
     def add_error(self, error: RowError) -> None:
         self.error_counts[error.code] += 1
-        if len(self.errors) < MAX_KEPT_ERRORS:
-            self.errors.append(error)
+        self.errors.append(error)
+        if len(self.errors) >= 2 * MAX_KEPT_ERRORS:
+            self.sort_errors()
+
+    def sort_errors(self) -> None:
+        """Keeps the first ``MAX_KEPT_ERRORS`` errors by line: the set-wise checks find theirs after every row
+        was read, and a list in file order is what a person fixing the file works down."""
+        self.errors.sort(key=attrgetter("line"))  # stable: a line's errors keep the order they were found in
+        del self.errors[MAX_KEPT_ERRORS:]
 
 
 @dataclass(frozen=True)
@@ -360,45 +370,116 @@ def existing_count(ctx: ImportContext, target: Table, column: str = "external_id
 
 # --------------------------------------------------------------------------------------------- engine
 class _Rejects:
-    """Rejected rows written next to the input, in a shape that can be fixed and imported again."""
+    """Rejected rows written next to the input, in a shape that can be fixed and imported again, in line order.
 
-    def __init__(self, path: Path | None, source: TabularSource) -> None:
+    Rows rejected while reading go to a ``.partial`` file beside it as they come; rows the set-wise checks reject
+    later are merged in by line when the import finishes (``finish``), so memory does not grow with the rejects."""
+
+    def __init__(self, path: Path | None, source: TabularSource, locale: str | None) -> None:
         self.path = path
+        self.partial = path.with_name(path.name + ".partial") if path is not None else None
         self.source = source
+        self.locale = locale
         self._handle: TextIO | None = None
         self._writer: Any = None
         self.count = 0
-
-    def write(self, line: int, values: list[str], errors: list[RowError], locale: str | None) -> None:
-        self.count += 1
-        if self.path is None:
-            return
-        reason = "; ".join(
-            f"{e.column}: {e.message(locale)}" if e.column else e.message(locale) for e in errors
-        )
-        if self._handle is None:
-            self._handle = self.path.open("w", encoding="utf-8-sig" if self._is_csv else "utf-8", newline="")
-            if self._is_csv:
-                self._writer = SafeCsvWriter(self._handle)
-                self._writer.writerow(["_line", "_errors", *self.source.header])
-        if self._is_csv:
-            self._writer.writerow([line, reason, *values])
-        else:
-            raw = values[0] if len(values) == 1 and values[0].lstrip().startswith("{") else None
-            record = json.loads(raw) if raw else {}
-            if not isinstance(record, dict):
-                record = {}
-            self._handle.write(
-                json.dumps({"_line": line, "_errors": reason, **record}, ensure_ascii=False) + "\n"
-            )
 
     @property
     def _is_csv(self) -> bool:
         return self.source.format != "jsonl"
 
+    def _record(self, line: int, values: list[str], errors: list[RowError]) -> list[Any] | str:
+        """One rejected row as the rejects file holds it: CSV cells, or a JSON line."""
+        reason = join_statements(
+            [
+                translate("message.at", self.locale, place=e.column, message=e.message(self.locale))
+                if e.column
+                else e.message(self.locale)
+                for e in errors
+            ],
+            self.locale,
+        )
+        if self._is_csv:
+            return [line, reason, *values]
+        raw = values[0] if len(values) == 1 and values[0].lstrip().startswith("{") else None
+        record = json.loads(raw) if raw else {}
+        if not isinstance(record, dict):
+            record = {}
+        return json.dumps({"_line": line, "_errors": reason, **record}, ensure_ascii=False) + "\n"
+
+    def _open(self, path: Path) -> tuple[TextIO, Any]:
+        handle = path.open("w", encoding="utf-8-sig" if self._is_csv else "utf-8", newline="")
+        writer = None
+        if self._is_csv:
+            writer = SafeCsvWriter(handle)
+            writer.writerow(["_line", "_errors", *self.source.header])
+        return handle, writer
+
+    def _put(self, handle: TextIO, writer: Any, record: list[Any] | str) -> None:
+        if writer is not None:
+            writer.writerow(record)
+        else:
+            handle.write(str(record))
+
+    def write(self, line: int, values: list[str], errors: list[RowError]) -> None:
+        """A row rejected while reading (rows come in line order)."""
+        self.count += 1
+        if self.partial is None:
+            return
+        if self._handle is None:
+            self._handle, self._writer = self._open(self.partial)
+        self._put(self._handle, self._writer, self._record(line, values, errors))
+
+    def _written(self) -> Iterator[tuple[int, list[Any] | str]]:
+        """The rows of the ``.partial`` file back, with their lines."""
+        assert self.partial is not None
+        with self.partial.open(encoding="utf-8-sig" if self._is_csv else "utf-8", newline="") as handle:
+            if self._is_csv:
+                rows = csv.reader(handle)
+                next(rows)  # the header
+                for row in rows:
+                    yield int(row[0]), row
+            else:
+                for text in handle:
+                    yield int(json.loads(text)["_line"]), text
+
+    def finish(self, late: dict[int, list[RowError]]) -> None:
+        """Merges the rows the set-wise checks rejected (``late``, by line) into the file, in line order; the rows
+        themselves are copied from a second read of the input, only when there are any."""
+        self.close()
+        self.count += len(late)
+        if self.path is None or self.partial is None:
+            return
+        if not late:
+            if self.partial.exists():
+                self.partial.replace(self.path)
+            return
+        source = self.source
+        reopened = open_source(source.path, fmt=source.format, encoding=source.encoding, fast=False)
+        with reopened:
+            checked = (
+                (row.line, self._record(row.line, row.values, late[row.line]))
+                for row in reopened.rows()
+                if row.line in late
+            )
+            earlier = self._written() if self.partial.exists() else iter(())
+            handle, writer = self._open(self.path)
+            with handle:
+                for _, record in heapq.merge(earlier, checked, key=itemgetter(0)):
+                    self._put(handle, writer, record)
+        self.partial.unlink(missing_ok=True)
+
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
+            self._handle = None
+
+    def discard(self) -> None:
+        """The import failed: no rejects file, not even a partial one."""
+        self.close()
+        for path in (self.partial, self.path):
+            if path is not None:
+                path.unlink(missing_ok=True)
 
 
 def default_rejects_path(path: Path, fmt: str) -> Path:
@@ -485,7 +566,7 @@ def _map_header(spec: ImportSpec, header: list[str], path: Path) -> tuple[list[t
         plan.append((index, matched))
     missing = [f.name for f in spec.fields if f.required and f.name not in seen]
     if missing:
-        raise PatronError("import.missing_columns", file=str(path), columns=", ".join(missing))
+        raise PatronError("import.missing_columns", file=str(path), columns=list(missing))
     return plan, ignored
 
 
@@ -597,7 +678,7 @@ def _import_once(
         else:
             target = rejects_path or None
         report = ImportReport(spec.kind, str(path), source.format, source.encoding, ignored_columns=ignored)
-        rejects = _Rejects(target, source)
+        rejects = _Rejects(target, source, locale)
         try:
             with (
                 collector_paused(),
@@ -605,13 +686,10 @@ def _import_once(
                 connection.begin(),
                 bulk_cache(connection),
             ):
-                _stage_and_merge(connection, spec, source, plan, report, rejects, locale, progress)
+                _stage_and_merge(connection, spec, source, plan, report, rejects, progress)
         except BaseException:
-            rejects.close()
-            if target is not None and target.exists():
-                target.unlink()
+            rejects.discard()
             raise
-        rejects.close()
         if rejects.count == 0 and target is not None and target.exists():
             target.unlink()  # a stale rejects file from an earlier run would mislead
         report.rejected = rejects.count
@@ -660,8 +738,9 @@ def _parse_batch(
     for f in spec.fields:
         batch.columns.setdefault(f.name, [None] * len(raw.lines))
     for row in unreadable:
-        for values in batch.columns.values():
-            values[row] = None
+        for name, values in batch.columns.items():
+            if name != spec.group_column:  # its group falls with it, as far as that cell can be read
+                values[row] = None
     spec.finish_rows(batch)
     return batch
 
@@ -673,7 +752,6 @@ def _stage_and_merge(
     plan: list[tuple[int, Field]],
     report: ImportReport,
     rejects: _Rejects,
-    locale: str | None,
     progress: ProgressCallback | None,
 ) -> None:
     staging = _staging_table(spec)
@@ -691,7 +769,7 @@ def _stage_and_merge(
             errors = [RowError(line, column, code, params) for column, code, params in problems]
             for error in errors:
                 report.add_error(error)
-            rejects.write(line, raw.cells(index), errors, locale)
+            rejects.write(line, raw.cells(index), errors)
             group = batch.columns[spec.group_column][index] if spec.group_column else None
             if group is not None:
                 bad_groups.setdefault(group, line)
@@ -730,8 +808,8 @@ def _stage_and_merge(
         counts.unchanged,
         counts.removed,
     )
-    if late:
-        _write_late_rejects(source, late, rejects, locale)
+    rejects.finish(late)  # in the transaction: if it fails, nothing lands
+    report.sort_errors()
     staging.drop(connection)
 
 
@@ -760,7 +838,7 @@ def _group_cascade(
     for start in range(0, len(rejected_lines), 5_000):
         chunk = rejected_lines[start : start + 5_000]
         for group, line in ctx.connection.execute(select(s.c[column], s.c._line).where(s.c._line.in_(chunk))):
-            failed.setdefault(group, line)
+            failed[group] = min(failed.get(group, line), line)  # the message names the group's first bad line
     if not failed:
         return []
     errors: list[RowError] = []
@@ -773,18 +851,6 @@ def _group_cascade(
                 RowError(line, column, "import.group_rejected", {"group": group, "line": failed[group]})
             )
     return errors
-
-
-def _write_late_rejects(
-    source: TabularSource, late: dict[int, list[RowError]], rejects: _Rejects, locale: str | None
-) -> None:
-    """Rows rejected by set-wise checks are copied from a second read of the file, only when there are any."""
-    reopened = open_source(source.path, fmt=source.format, encoding=source.encoding, fast=False)
-    with reopened:
-        for row in reopened.rows():
-            errors = late.get(row.line)
-            if errors:
-                rejects.write(row.line, row.values, errors, locale)
 
 
 def import_timestamp() -> Any:

@@ -44,7 +44,7 @@ def create_workspace(
         raise PatronError("workspace.bad_currency", currency=currency)
     locale = normalize_locale(default_locale)
     if locale not in LOCALES:
-        raise PatronError("workspace.bad_locale", locale=default_locale, choices=", ".join(LOCALES))
+        raise PatronError("workspace.bad_locale", locale=default_locale, choices=list(LOCALES))
     if session.scalar(select(Workspace.id).where(Workspace.slug == slug)) is not None:
         raise Conflict("workspace.exists", slug=slug)
     workspace = Workspace(
@@ -82,7 +82,7 @@ def create_user(
     if len(password) < MIN_PASSWORD_LENGTH:
         raise PatronError("user.short_password", minimum=MIN_PASSWORD_LENGTH)
     if role not in {r.value for r in Role}:
-        raise PatronError("user.bad_role", role=role, choices=", ".join(r.value for r in Role))
+        raise PatronError("user.bad_role", role=role, choices=[r.value for r in Role])
     if session.scalar(scoped(User, workspace_id, User.email == email)) is not None:
         raise Conflict("user.exists", email=email)
     user = User(

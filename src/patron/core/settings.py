@@ -6,9 +6,22 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_VAR_DIR = Path("var")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def local_url(host: str, port: int) -> str:
+    """The address a browser on this machine uses for a server listening on ``host:port`` (one listening on every
+    interface is reached at the loopback address)."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 class Settings(BaseSettings):
@@ -22,8 +35,12 @@ class Settings(BaseSettings):
     # Uploads above this size are refused before they are read into the importer.
     max_upload_bytes: int = 1024 * 1024 * 1024
     echo_sql: bool = False
-    #: Where respondents reach this server: the base of survey and unsubscribe links in emails.
-    public_base_url: str = "http://127.0.0.1:8000"
+    #: Where respondents reach this server: the base of survey and unsubscribe links in emails
+    #: (``PATRON_BASE_URL``; ``PATRON_PUBLIC_BASE_URL`` is its older name). Empty: the address ``patron serve``
+    #: listens on, which it passes to its workers as ``PATRON_BASE_URL`` (``base_url``).
+    public_base_url: str = Field(
+        "", validation_alias=AliasChoices("PATRON_BASE_URL", "PATRON_PUBLIC_BASE_URL")
+    )
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_username: str = ""
@@ -41,6 +58,10 @@ class Settings(BaseSettings):
     #: invitation and counts in the response rate); 0 turns the limit off. A shop whose customers share its
     #: Wi-Fi address may need more.
     public_link_starts_per_address: int = 60
+
+    def base_url(self) -> str:
+        """The configured public base URL, else the default address of ``patron serve``; no trailing slash."""
+        return (self.public_base_url or local_url(DEFAULT_HOST, DEFAULT_PORT)).rstrip("/")
 
     def resolved_database_url(self) -> str:
         """The embedded SQLite file under ``var/`` unless a server URL is configured."""

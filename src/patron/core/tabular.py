@@ -162,11 +162,11 @@ class TabularSource:
 def detect_format(path: Path, explicit: str | None = None) -> str:
     if explicit:
         if explicit not in FORMATS:
-            raise PatronError("import.bad_format", format=explicit, choices=", ".join(FORMATS))
+            raise PatronError("import.bad_format", format=explicit, choices=list(FORMATS))
         return explicit
     fmt = _EXTENSIONS.get(path.suffix.lower())
     if fmt is None:
-        raise PatronError("import.unknown_extension", file=str(path), choices=", ".join(sorted(_EXTENSIONS)))
+        raise PatronError("import.unknown_extension", file=str(path), choices=sorted(_EXTENSIONS))
     return fmt
 
 

@@ -96,12 +96,10 @@ def parse_filters(params: Mapping[str, str], *, today: date) -> Filters:
         if window.days > LONGEST_PERIOD_DAYS:
             raise PatronError("dashboard.period_too_long", days=LONGEST_PERIOD_DAYS)
     else:
-        raise PatronError(
-            "dashboard.bad_period", value=period[:40], choices=", ".join([*PRESET_DAYS, "custom"])
-        )
+        raise PatronError("dashboard.bad_period", value=period[:40], choices=[*PRESET_DAYS, "custom"])
     grain = (params.get("grain") or "month").strip()
     if grain not in TREND_GRAINS:
-        raise PatronError("metrics.unknown_grain", grain=grain[:40], choices=", ".join(TREND_GRAINS))
+        raise PatronError("metrics.unknown_grain", grain=grain[:40], choices=list(TREND_GRAINS))
     segment = (params.get("segment") or "").strip()[:64] or None
     survey = (params.get("survey") or "").strip()[:64] or None
     return Filters(period, window, segment, survey, grain)

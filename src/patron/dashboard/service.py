@@ -205,10 +205,10 @@ def breakdown_rows(
 ) -> list[tuple[str, Kpi]]:
     """Each slice's number in the period, with its change against the slice's previous period."""
     if metric not in KPI_METRICS:
-        raise PatronError("metrics.unknown_metric", metric=metric[:40], choices=", ".join(KPI_METRICS))
+        raise PatronError("metrics.unknown_metric", metric=metric[:40], choices=list(KPI_METRICS))
     if dimension not in BREAKDOWN_DIMENSIONS:
         raise PatronError("metrics.unknown_dimension", dimension=dimension[:40],
-                          choices=", ".join(BREAKDOWN_DIMENSIONS))  # fmt: skip
+                          choices=list(BREAKDOWN_DIMENSIONS))  # fmt: skip
     by = (dimension,)
     current = source.metric(metric_query(filters, metric, filters.window, by=by))
     earlier = source.metric(metric_query(filters, metric, filters.window.previous(), by=by))
@@ -312,7 +312,7 @@ def responses(session: Session, workspace_id: int, filters: Filters | None, *, t
     """Completed responses newest first, with their scores and comments; ``text`` searches the comments.
     Without ``filters``, from all time (a customer's page shows everything they ever answered)."""
     if band and band not in BANDS:
-        raise PatronError("dashboard.bad_band", value=band[:40], choices=", ".join(BANDS))
+        raise PatronError("dashboard.bad_band", value=band[:40], choices=list(BANDS))
     conditions = [SurveyResponse.workspace_id == workspace_id, SurveyResponse.status == "completed"]
     if filters is not None:
         conditions = _response_filters(session, workspace_id, filters, filters.window)

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.core.errors import NotFound, PatronError
+from patron.core.i18n import translate
 from patron.core.models import User
 from patron.core.safecells import SafeCsvWriter
 from patron.core.security import hash_password
@@ -92,12 +93,14 @@ def load_demo(
     admin_password: str,
     data_dir: Path,
     log: Callable[[str], None] = lambda _: None,
+    locale: str | None = None,
 ) -> str:
+    """Loads the demo and returns what it holds, in ``locale`` (as are the lines given to ``log``)."""
     ensure_workspace(engine, slug, admin_password)
-    log(f"generating {customers} customers (seed {seed}, history to {end})…")
+    log(translate("demo.generating", locale, customers=customers, seed=seed, end=end))
     data = generate(DemoConfig(customers=customers, seed=seed, end=end))
     paths = write_files(data, data_dir)
-    parts = []
+    rows: dict[str, int] = {}
     for kind in IMPORT_ORDER:
         report = import_file(engine, workspace_slug=slug, kind=kind, path=paths[kind], rejects_path=False)
         if report.rejected:
@@ -105,13 +108,15 @@ def load_demo(
             raise PatronError(
                 "demo.rejected", kind=kind, count=report.rejected, line=first.line, reason=first.message("en")
             )
-        log(f"  {kind}: {report.rows_read} rows ({report.inserted} new, {report.updated} updated)")
-        parts.append(f"{report.rows_read} {kind if kind != 'orders' else 'order lines'}")
+        log("  " + translate("demo.imported", locale, kind=translate(f"import.kind_{kind}", locale),
+                             rows=report.rows_read, inserted=report.inserted, updated=report.updated))  # fmt: skip
+        rows[kind] = report.rows_read
     invited, answered = load_surveys(engine, slug=slug, data=data, seed=seed)
-    log(f"  surveys: {invited} invitations, {answered} responses")
-    return (
-        f"{', '.join(parts)} ({data.order_count} orders), {invited} survey invitations, {answered} responses"
-    )
+    log("  " + translate("demo.surveys", locale, invited=invited, answered=answered))
+    return translate(
+        "demo.summary", locale, customers=rows["customers"], products=rows["products"], lines=rows["orders"],
+        orders=data.order_count, interactions=rows["interactions"], invited=invited, answered=answered,
+    )  # fmt: skip
 
 
 def load_surveys(engine: Engine, *, slug: str, data: DemoData, seed: int) -> tuple[int, int]:

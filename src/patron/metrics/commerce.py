@@ -76,7 +76,7 @@ def purchases(con: ibis.BaseBackend, workspace_id: int, grain: str, segment: str
 
 def _check(grain: str) -> None:
     if grain not in GRAINS:
-        raise PatronError("metrics.unknown_grain", grain=grain, choices=", ".join(GRAINS))
+        raise PatronError("metrics.unknown_grain", grain=grain, choices=list(GRAINS))
 
 
 def retention(
@@ -193,7 +193,7 @@ def engagement(
     or by channel or interaction type."""
     _check(grain)
     if by is not None and by not in ENGAGEMENT_DIMENSIONS:
-        raise PatronError("metrics.unknown_dimension", dimension=by, choices=", ".join(ENGAGEMENT_DIMENSIONS))
+        raise PatronError("metrics.unknown_dimension", dimension=by, choices=list(ENGAGEMENT_DIMENSIONS))
     i = con.table("interactions")
     events = i.filter(i.workspace_id == workspace_id)
     t = events.select(

@@ -274,18 +274,16 @@ class MetricQuery:
 
     def validate(self) -> None:
         if self.metric not in METRICS:
-            raise PatronError("metrics.unknown_metric", metric=self.metric, choices=", ".join(METRICS))
+            raise PatronError("metrics.unknown_metric", metric=self.metric, choices=list(METRICS))
         unknown = [d for d in (*self.by, *(name for name, _ in self.where)) if d not in DIMENSIONS]
         if unknown:
-            raise PatronError(
-                "metrics.unknown_dimension", dimension=unknown[0], choices=", ".join(DIMENSIONS)
-            )
+            raise PatronError("metrics.unknown_dimension", dimension=unknown[0], choices=list(DIMENSIONS))
         try:
             ZoneInfo(self.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             raise PatronError("metrics.unknown_time_zone", zone=self.time_zone) from None
         if self.grain is not None and self.grain not in GRAINS:
-            raise PatronError("metrics.unknown_grain", grain=self.grain, choices=", ".join(GRAINS))
+            raise PatronError("metrics.unknown_grain", grain=self.grain, choices=list(GRAINS))
         if self.since and self.until and self.since > self.until:
             raise PatronError(
                 "metrics.empty_period", since=self.since.isoformat(), until=self.until.isoformat()
@@ -619,7 +617,7 @@ def from_daily(daily: DailyStatistics, query: MetricQuery) -> list[dict[str, Any
     for dimension in (*query.by, *(name for name, _ in query.where)):
         if dimension not in DAILY_DIMENSIONS:
             raise PatronError(
-                "metrics.unknown_dimension", dimension=dimension, choices=", ".join(DAILY_DIMENSIONS)
+                "metrics.unknown_dimension", dimension=dimension, choices=list(DAILY_DIMENSIONS)
             )
     if query.metric == "response_rate":
         frame = daily.invitations

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from patron.core.errors import PatronError
 from patron.metrics.engine import FACTS, answers_table
 
 EXPORTED_TYPES = ("nps", "csat", "ces", "rating")
@@ -73,11 +74,22 @@ def export_parquet(
     }
 
 
+def exported_files(folder: Path) -> dict[str, Path]:
+    """The files of a ``patron export parquet`` folder by table name, or a PatronError naming what is missing
+    (an engine would otherwise fail later, deep inside a query, on a table it does not know)."""
+    if not folder.is_dir():
+        raise PatronError("metrics.parquet_not_a_folder", folder=str(folder))
+    files = {name: folder / f"{name}.parquet" for name in (FACTS, "orders")}
+    missing = [path.name for path in files.values() if not path.is_file()]
+    if missing:
+        raise PatronError("metrics.parquet_missing_files", folder=str(folder), files=missing)
+    return files
+
+
 def open_parquet(folder: Path) -> ibis.BaseBackend:
     """An in-process DuckDB whose tables are the exported files."""
+    files = exported_files(folder)
     con = ibis.duckdb.connect()
-    for name in (FACTS, "orders"):
-        path = folder / f"{name}.parquet"
-        if path.exists():
-            con.read_parquet(path, table_name=name)
+    for name, path in files.items():
+        con.read_parquet(path, table_name=name)
     return con

@@ -6,13 +6,14 @@ import threading
 from calendar import monthrange
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import ibis
 
 from patron.core.db import get_engine
 from patron.core.errors import PatronError
 from patron.core.i18n import translate
+from patron.core.safecells import SafeCsvWriter
 from patron.metrics import commerce, stats
 from patron.metrics.engine import MetricQuery, compare_rows, connect, metric, overview
 from patron.metrics.schemas import (
@@ -26,6 +27,9 @@ from patron.metrics.schemas import (
 
 _local = threading.local()
 COUNT_COLUMNS = ("promoters", "passives", "detractors", "satisfied", "mean_score", "answered")
+#: The columns of a metric's file outputs after the slice's own (``records``).
+RECORD_COLUMNS = ("period", "n", "value", "se", "ci_low", "ci_high", "sufficient", "change", "change_ci_low",
+                  "change_ci_high", "change_p_value", "change_significant", "change_reason")  # fmt: skip
 
 
 def operational_connection() -> ibis.BaseBackend:
@@ -128,20 +132,26 @@ def engagement_rows(workspace_id: int, grain: str, by: str | None) -> list[Engag
     ]
 
 
+def records(result: MetricResult) -> list[dict[str, Any]]:
+    """One record per slice: its attributes, period, n, estimate, interval (low and high apart), sample flag and
+    change; what the Parquet and CSV outputs hold."""
+    return [{**row.group, **{name: getattr(row, name) for name in RECORD_COLUMNS}} for row in result.rows]
+
+
 def write_parquet(result: MetricResult, path: Path) -> None:
-    """One row per slice: its attributes, period, n, estimate, interval, sample flag and change, typed."""
+    """``records`` as a typed Parquet file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    records = [
-        {**row.group, "period": row.period, "n": row.n, "value": row.value, "se": row.se, "ci_low": row.ci_low,
-         "ci_high": row.ci_high, "sufficient": row.sufficient, "change": row.change,
-         "change_ci_low": row.change_ci_low, "change_ci_high": row.change_ci_high,
-         "change_p_value": row.change_p_value, "change_significant": row.change_significant,
-         "change_reason": row.change_reason}
-        for row in result.rows
-    ]  # fmt: skip
-    pq.write_table(pa.Table.from_pylist(records), path)
+    pq.write_table(pa.Table.from_pylist(records(result)), path)
+
+
+def write_csv(result: MetricResult, query: MetricQuery, stream: TextIO) -> None:
+    """``records`` as CSV, with a header row even when there are no slices."""
+    columns = [*query.by, *RECORD_COLUMNS]
+    writer = SafeCsvWriter(stream, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([record.get(column) for column in columns] for record in records(result))
 
 
 def compare_slices(workspace_id: int, query: MetricQuery, a: str, b: str, locale: str) -> SliceComparison:

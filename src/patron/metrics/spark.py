@@ -14,7 +14,7 @@ from typing import Any
 import ibis
 
 from patron.core.errors import PatronError
-from patron.metrics.engine import FACTS
+from patron.metrics.export import exported_files
 
 #: Spark's own defaults assume a cluster; these make local mode start in seconds and compute in UTC.
 LOCAL_SETTINGS = {
@@ -41,9 +41,8 @@ def session(master: str = "local[2]", app_name: str = "patron") -> Any:
 
 def open_parquet(folder: Path, master: str = "local[2]") -> ibis.BaseBackend:
     """An Ibis connection to Spark whose tables are the exported files."""
+    files = exported_files(folder)  # before Spark takes seconds to start
     con = ibis.pyspark.connect(session(master))
-    for name in (FACTS, "orders"):
-        path = folder / f"{name}.parquet"
-        if path.exists():
-            con.read_parquet(str(path), table_name=name)
+    for name, path in files.items():
+        con.read_parquet(str(path), table_name=name)
     return con

@@ -71,11 +71,11 @@ def _choice(question: ChoiceQuestion, value: Any) -> tuple[list[AnswerRow], Answ
     if question.type == "single_choice" and isinstance(value, list):
         return [], AnswerProblem(question.key, "survey.answer_one_choice")
     if not chosen or not all(isinstance(c, str) for c in chosen):
-        return [], AnswerProblem(question.key, "survey.answer_not_choice", {"choices": ", ".join(allowed)})
+        return [], AnswerProblem(question.key, "survey.answer_not_choice", {"choices": list(allowed)})
     unknown = [c for c in chosen if c not in allowed]
     if unknown:
         return [], AnswerProblem(
-            question.key, "survey.answer_unknown_option", {"value": unknown[0], "choices": ", ".join(allowed)}
+            question.key, "survey.answer_unknown_option", {"value": unknown[0], "choices": list(allowed)}
         )
     if len(set(chosen)) != len(chosen):
         return [], AnswerProblem(question.key, "survey.answer_repeated_option")
@@ -108,7 +108,7 @@ def _servqual(question: ServqualQuestion, value: Any) -> tuple[list[AnswerRow], 
             return [], AnswerProblem(
                 question.key,
                 "survey.answer_unknown_option",
-                {"value": item_key, "choices": ", ".join(sorted(known))},
+                {"value": item_key, "choices": sorted(known)},
             )
         if not isinstance(pair, dict) or set(pair) != {"expectation", "perception"}:
             return [], AnswerProblem(question.key, "survey.answer_servqual_shape")

@@ -80,11 +80,11 @@ def nonce_from_unsubscribe_token(token: str) -> str | None:
 
 
 def survey_link(nonce: str) -> str:
-    return f"{get_settings().public_base_url.rstrip('/')}/s/{survey_token(nonce)}"
+    return f"{get_settings().base_url()}/s/{survey_token(nonce)}"
 
 
 def unsubscribe_link(nonce: str) -> str:
-    return f"{get_settings().public_base_url.rstrip('/')}/unsubscribe/{unsubscribe_token(nonce)}"
+    return f"{get_settings().base_url()}/unsubscribe/{unsubscribe_token(nonce)}"
 
 
 # ------------------------------------------------------------------ deciding
@@ -224,7 +224,7 @@ def relationship_wave(
 
 
 def public_link(workspace_slug: str, survey_key: str) -> str:
-    return f"{get_settings().public_base_url.rstrip('/')}/p/{workspace_slug}/{survey_key}"
+    return f"{get_settings().base_url()}/p/{workspace_slug}/{survey_key}"
 
 
 def open_anonymous(

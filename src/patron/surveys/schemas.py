@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic_core import PydanticCustomError
 
 from patron.core.schemas import ReadModel
 from patron.surveys import texts
@@ -64,9 +65,11 @@ class ShowIf(Strict):
     @model_validator(mode="after")
     def _one_rule(self) -> ShowIf:
         if (self.between is None) == (self.any_of is None):
-            raise ValueError("show_if needs exactly one of 'between' or 'any_of'")
+            raise PydanticCustomError(
+                "survey.show_if_one_rule", "show_if needs exactly one of 'between' or 'any_of'"
+            )
         if self.between is not None and self.between[0] > self.between[1]:
-            raise ValueError("show_if.between must be [low, high]")
+            raise PydanticCustomError("survey.show_if_between_order", "show_if.between must be [low, high]")
         return self
 
 
@@ -126,7 +129,7 @@ class RatingQuestion(ScaleQuestion):
     @model_validator(mode="after")
     def _ordered(self) -> RatingQuestion:
         if self.min >= self.max:
-            raise ValueError("rating needs min < max")
+            raise PydanticCustomError("survey.rating_order", "rating needs min < max")
         return self
 
 
@@ -144,7 +147,7 @@ class ChoiceQuestion(QuestionBase):
     def _unique_options(self) -> ChoiceQuestion:
         keys = [o.key for o in self.options]
         if len(set(keys)) != len(keys):
-            raise ValueError("option keys must be unique")
+            raise PydanticCustomError("survey.option_keys_twice", "option keys must be unique")
         return self
 
 
@@ -218,33 +221,47 @@ class SurveyDefinition(Strict):
         seen: dict[str, Any] = {}
         for question in self.questions:
             if question.key in seen:
-                raise ValueError(f"question key {question.key!r} is used twice")
+                raise PydanticCustomError(
+                    "survey.question_key_twice", "question key '{key}' is used twice", {"key": question.key}
+                )
             rule = question.show_if
             if rule is not None:
                 target = seen.get(rule.question)
                 if target is None:
-                    raise ValueError(
-                        f"{question.key}: show_if refers to {rule.question!r}, which is not an earlier question"
+                    raise PydanticCustomError(
+                        "survey.show_if_not_earlier",
+                        "{question}: show_if refers to '{target}', which is not an earlier question",
+                        {"question": question.key, "target": rule.question},
                     )
                 if rule.between is not None and not isinstance(target, ScaleQuestion):
-                    raise ValueError(
-                        f"{question.key}: show_if.between needs a scored question, {rule.question!r} is not"
+                    raise PydanticCustomError(
+                        "survey.show_if_needs_score",
+                        "{question}: show_if.between needs a scored question, '{target}' is not",
+                        {"question": question.key, "target": rule.question},
                     )
                 if rule.any_of is not None:
                     if not isinstance(target, ChoiceQuestion):
-                        raise ValueError(
-                            f"{question.key}: show_if.any_of needs a choice question, {rule.question!r} is not"
+                        raise PydanticCustomError(
+                            "survey.show_if_needs_choice",
+                            "{question}: show_if.any_of needs a choice question, '{target}' is not",
+                            {"question": question.key, "target": rule.question},
                         )
                     unknown = set(rule.any_of) - {o.key for o in target.options}
                     if unknown:
-                        raise ValueError(
-                            f"{question.key}: show_if.any_of names unknown options {sorted(unknown)}"
+                        raise PydanticCustomError(
+                            "survey.show_if_unknown_options",
+                            "{question}: show_if.any_of names unknown options {options}",
+                            {"question": question.key, "options": sorted(unknown)},
                         )
             seen[question.key] = question
         kinds = {SurveyKind.NPS: NpsQuestion, SurveyKind.CSAT: CsatQuestion, SurveyKind.CES: CesQuestion}
         wanted = kinds.get(self.kind)
         if wanted is not None and not any(isinstance(q, wanted) for q in self.questions):
-            raise ValueError(f"a {self.kind.value} survey needs a question of type {self.kind.value}")
+            raise PydanticCustomError(
+                "survey.kind_needs_question",
+                "a {kind} survey needs a question of type {kind}",
+                {"kind": self.kind.value},
+            )
         return self
 
     def missing_languages(self) -> list[str]:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
+from patron.core import validation
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, NotFound, PatronError
 from patron.core.i18n import normalize_locale, translate
@@ -45,15 +46,18 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 
 class InvalidSurvey(PatronError):
-    """A definition that does not validate; ``details`` lists each problem with where it is."""
+    """A definition that does not validate; ``details`` lists each problem with where it is, in the reader's
+    language (``questions[2].scale``: must be 5 or 10)."""
 
-    def __init__(self, source: str, details: list[dict[str, Any]]) -> None:
-        summary = "; ".join(f"{d['location']}: {d['message']}" for d in details[:5])
-        super().__init__("survey.invalid_definition", source=source, problems=summary)
-        self.problems = details
+    def __init__(self, source: str, problems: list[validation.Problem]) -> None:
+        super().__init__("survey.invalid_definition", source=source)
+        self.problems = problems
+
+    def message(self, locale: str | None = None) -> str:
+        return translate(self.code, locale, **self.params, problems=validation.summary(self.problems, locale))
 
     def details(self, locale: str | None = None) -> list[dict[str, Any]]:
-        return self.problems
+        return [{"location": p.path, "message": p.message(locale), "type": p.code} for p in self.problems]
 
 
 class InvalidAnswers(PatronError):
@@ -73,15 +77,7 @@ def parse_definition(document: Any, source: str = "definition") -> SurveyDefinit
     try:
         return SurveyDefinition.model_validate(document)
     except ValidationError as exc:
-        details = [
-            {
-                "location": ".".join(str(p) for p in e["loc"]) or "(top)",
-                "message": e["msg"],
-                "type": e["type"],
-            }
-            for e in exc.errors()
-        ]
-        raise InvalidSurvey(source, details) from None
+        raise InvalidSurvey(source, validation.problems(exc, document)) from None
 
 
 def load_definition_file(path: Path) -> SurveyDefinition:
@@ -148,7 +144,7 @@ def list_surveys(session: Session, *, workspace_id: int) -> list[Survey]:
 
 def set_status(session: Session, *, workspace_id: int, key: str, status: str) -> Survey:
     if status not in {s.value for s in SurveyStatus}:
-        raise PatronError("survey.bad_status", value=status, choices=", ".join(s.value for s in SurveyStatus))
+        raise PatronError("survey.bad_status", value=status, choices=[s.value for s in SurveyStatus])
     survey = get_survey(session, workspace_id=workspace_id, key=key)
     survey.status = status
     return survey

@@ -7,6 +7,7 @@ from functools import cache
 from typing import Any
 
 import opencc
+from pydantic_core import PydanticCustomError
 
 from patron.core.i18n import LOCALES, normalize_locale
 
@@ -31,21 +32,29 @@ def to_traditional(text: str) -> str:
 def complete(value: Any) -> LocalizedText:
     """A text given as a plain string or a mapping of locales, with the other Chinese script filled in.
 
-    Raises ValueError naming the problem; used as a Pydantic before-validator."""
+    Raises a ValueError (a PydanticCustomError with a message code) naming the problem; used as a Pydantic
+    before-validator."""
     if isinstance(value, str):
         value = {"zh-Hant": value}
     if not isinstance(value, dict):
-        raise ValueError("a text is a string or a mapping of zh-Hant / zh-Hans / en to strings")
+        raise PydanticCustomError(
+            "survey.text_shape", "a text is a string or a mapping of zh-Hant / zh-Hans / en to strings"
+        )
     texts: LocalizedText = {}
     for raw_locale, text in value.items():
         locale = normalize_locale(str(raw_locale))
         if locale not in LOCALES:
-            raise ValueError(f"unknown language {raw_locale!r}; use zh-Hant, zh-Hans or en")
+            raise PydanticCustomError(
+                "survey.text_language", "unknown language '{language}'; use zh-Hant, zh-Hans or en",
+                {"language": str(raw_locale)},
+            )  # fmt: skip
         if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"the {locale} text is empty")
+            raise PydanticCustomError(
+                "survey.text_empty", "the {language} text is empty", {"language": locale}
+            )
         texts[locale] = text.strip()
     if not texts:
-        raise ValueError("the text is empty")
+        raise PydanticCustomError("survey.text_none", "the text is empty")
     if "zh-Hant" in texts and "zh-Hans" not in texts:
         texts["zh-Hans"] = to_simplified(texts["zh-Hant"])
     elif "zh-Hans" in texts and "zh-Hant" not in texts:

@@ -217,7 +217,7 @@ def export(
     data = BUILDERS[page](request, session, viewer, filters, True)
     chosen = data.tables.get(table)
     if chosen is None:
-        raise PatronError("dashboard.unknown_table", table=table, choices=", ".join(data.tables))
+        raise PatronError("dashboard.unknown_table", table=table, choices=list(data.tables))
     name = f"patron-{page}-{table}-{filters.window.since}-{filters.window.until}.{format}"
     if format == "csv":
         body, media = to_csv(chosen), "text/csv; charset=utf-8"
