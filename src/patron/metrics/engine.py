@@ -109,7 +109,7 @@ def utc_offsets(zone: str) -> tuple[tuple[int, int], ...]:
 def local_day_number(moment: ir.TimestampValue, zone: str) -> ir.IntegerValue:
     """Days since 1970-01-01 of the calendar day ``moment`` (UTC) falls on in ``zone``. The offset is one
     constant for zones without daylight saving since 1970; otherwise CASEs nested three deep over the changes
-    (``_offset_at``), so a moment takes at most 15 comparisons for New York's 133 changes. One flat CASE,
+    (``_offset_at``), so a moment takes at most 13 comparisons for New York's 133 changes. One flat CASE,
     newest change first, took up to 133 for old data, each reading SQLite's stored text time again: CDNOW's
     1997 purchases in a New York workspace, retention 8.4 s → 2.0 s on SQLite."""
     seconds = moment.epoch_seconds()
