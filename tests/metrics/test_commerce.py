@@ -185,6 +185,15 @@ def test_a_segment_filter_keeps_only_its_customers(
             (date(2025, 1, 1), 2, [100.0, 50.0, 100.0])], name  # fmt: skip
         assert commerce.retention(con, workspace_id, zone=ZONE, segment="gold") == [], name
         assert commerce.cohorts(con, workspace_id, zone=ZONE, segment="gold") == [], name
+    # an export written before orders carried their segment cannot filter by one, and says so
+    import pyarrow.parquet as pq
+
+    old = pq.read_table(tmp_path / "x" / "orders.parquet").drop_columns(["segment"])
+    pq.write_table(old, tmp_path / "x" / "orders.parquet")
+    with pytest.raises(PatronError) as raised:
+        commerce.retention(open_parquet(tmp_path / "x"), workspace_id, zone=ZONE, segment="vip")
+    assert raised.value.code == "metrics.no_segment_here" and "export again" in raised.value.message("en")
+    assert len(commerce.retention(open_parquet(tmp_path / "x"), workspace_id, zone=ZONE)) == 3
 
 
 def test_purchase_metrics_over_a_parquet_export(
