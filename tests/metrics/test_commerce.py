@@ -111,6 +111,10 @@ def test_period_indexes_round_trip() -> None:
     assert commerce.period_start(2025 * 4 + 3, "quarter") == date(2025, 10, 1)
     with pytest.raises(PatronError):
         commerce.retention(None, 1, zone=ZONE, grain="fortnight")  # type: ignore[arg-type]
+    for compute in (commerce.retention, commerce.cohorts, commerce.engagement):
+        with pytest.raises(PatronError) as raised:
+            compute(None, 1, zone="Mars/Olympus_Mons")  # type: ignore[arg-type]
+        assert raised.value.code == "metrics.unknown_time_zone"
 
 
 def test_retention_and_cohorts_over_the_api(

@@ -25,6 +25,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ibis
 import ibis.expr.types as ir
@@ -129,9 +130,13 @@ def purchase_days(
     )  # fmt: skip
 
 
-def _check(grain: str) -> None:
+def _check(grain: str, zone: str) -> None:
     if grain not in GRAINS:
         raise PatronError("metrics.unknown_grain", grain=grain, choices=", ".join(GRAINS))
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PatronError("metrics.unknown_time_zone", zone=zone) from None
 
 
 def retention(
@@ -153,7 +158,7 @@ def retention(
     previous day's last) + (its last − its first), over as many gaps as purchases that day (one fewer on a
     customer's first day). The sums are whole seconds, exact on every backend, and their ratio is the mean of
     the purchases' gaps."""
-    _check(grain)
+    _check(grain, zone)
     days = with_period(purchase_days(con, workspace_id, zone=zone, segment=segment), grain)
     previous_last = days.last_second.lag().over(group_by=days.customer_id, order_by=days.day)
     located = days.mutate(
@@ -208,7 +213,7 @@ def cohorts(
     """Cohort retention matrix: for each first-purchase period (in ``zone``), its size and the share active k
     periods on. ``partial``: the cohort's own period is still running (it can still gain customers);
     ``last_share_partial``: its last share is of the running period (it can still grow)."""
-    _check(grain)
+    _check(grain, zone)
     days = with_period(purchase_days(con, workspace_id, zone=zone, segment=segment), grain)
     current = _current(zone, grain)
     activity = days.select("customer_id", "idx").distinct()
@@ -248,7 +253,7 @@ def engagement(
     """Interactions per customer per period of the calendar in ``zone``: all interactions over the customers
     with at least one, overall or by channel or interaction type; of customers in ``segment`` when given.
     Counted per customer and local day first, like purchases (``purchase_days``)."""
-    _check(grain)
+    _check(grain, zone)
     if by is not None and by not in ENGAGEMENT_DIMENSIONS:
         raise PatronError("metrics.unknown_dimension", dimension=by, choices=", ".join(ENGAGEMENT_DIMENSIONS))
     i = con.table("interactions")
