@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from patron.core.clock import utcnow
+from patron.core.clock import frozen, utcnow
 from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.models import Workspace
@@ -21,11 +21,13 @@ from patron.customers.models import Customer
 from patron.dashboard import alerts, rollup, service
 from patron.dashboard.filters import Filters, parse_filters
 from patron.dashboard.tables import to_csv, to_xlsx
+from patron.importers import import_file
 from patron.metrics.service import operational_connection
 from patron.surveys import service as surveys
 from patron.surveys.models import SurveyInvitation
 from patron.surveys.schemas import ResponseSubmit
 from tests.dashboard.conftest import Dash
+from tests.factories import ORDER_HEADER, write_csv
 from tests.metrics.world import NPS_CHANGE_BY_HAND
 from tests.web.conftest import make_tenant
 
@@ -177,7 +179,7 @@ def test_retention_follows_the_period_and_the_segment(engine: Engine, tmp_path: 
         workspace = session.get_one(Workspace, tenant.workspace.id)
         view = service.retention(con, workspace, filters, "en")
         assert [row[:3] for row in view.periods.rows] == [[date(2025, 3, 1), 1, 1]]
-        assert view.cohorts.rows == [[date(2025, 3, 1), 1, 100.0]]
+        assert view.cohorts.rows == [[date(2025, 3, 1), 1, False, 100.0]]
         session.execute(update(Customer).where(Customer.workspace_id == workspace.id).values(segment="vip"))
         assert (
             service.retention(
@@ -185,6 +187,30 @@ def test_retention_follows_the_period_and_the_segment(engine: Engine, tmp_path: 
             ).periods.rows
             == []
         )
+
+
+def test_retention_counts_the_workspace_calendar_and_marks_the_running_month(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """C002's first order at 00:30 on 1 April in Taipei (31 March in UTC) is April's; in April the month
+    is marked as still running."""
+    tenant = make_tenant(engine, tmp_path)
+    order = ("O3", 1, "C002", "2025-04-01T00:30:00+08:00", "completed", "web", "P1", 1, "680", "")
+    import_file(engine, workspace_slug=tenant.workspace.slug, kind="orders",
+                path=write_csv(tmp_path / "o3.csv", ORDER_HEADER, [order]))  # fmt: skip
+    filters = _filters(since="2025-03-01", until="2025-04-30")
+    with transaction(engine) as session:
+        workspace = session.get_one(Workspace, tenant.workspace.id)
+        with frozen(datetime(2025, 4, 15, 4, 0, tzinfo=UTC)):
+            view = service.retention(operational_connection(), workspace, filters, "en")
+    # period, active, new … running month (the last column)
+    assert [(row[0], row[1], row[2], row[-1]) for row in view.periods.rows] == [
+        (date(2025, 3, 1), 1, 1, False), (date(2025, 4, 1), 1, 1, True)]  # fmt: skip
+    assert [row[:3] for row in view.cohorts.rows] == [
+        [date(2025, 3, 1), 1, False],
+        [date(2025, 4, 1), 1, True],
+    ]
+    assert view.periods.columns[-1].label == "Period still running"
 
 
 def test_tables_export_as_csv_and_excel(engine: Engine, dash: Dash, live: rollup.MetricSource) -> None:

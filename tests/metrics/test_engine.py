@@ -30,6 +30,7 @@ def _duckdb_copy(engine: Engine, tables: tuple[str, ...] = SURVEY_TABLES) -> Any
                 "sent_at",
                 "answered_at",
                 "ordered_at",
+                "occurred_at",
                 "created_at",
                 "updated_at",
             ):

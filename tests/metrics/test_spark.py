@@ -18,8 +18,9 @@ from patron.metrics.engine import MetricQuery, metric, overview
 from patron.metrics.export import export_parquet, open_parquet
 from tests.metrics.test_commerce import shop
 from tests.metrics.test_engine import _approx, backends
+from tests.metrics.test_purchase_calendar import EXPECTED, _counts, edges
 
-__all__ = ["backends", "shop"]
+__all__ = ["backends", "edges", "shop"]
 QUERIES = [
     MetricQuery("nps", by=("segment",), grain="month"),
     MetricQuery("csat", by=("survey",), grain="week", csat_scale=10),
@@ -74,12 +75,26 @@ def test_purchase_metrics_on_spark_match(
 ) -> None:
     workspace_id, operational, on_spark = _exported(engine, shop, tmp_path / "export")
     for grain in ("month", "week"):
-        assert commerce.retention(on_spark, workspace_id, grain=grain) == commerce.retention(
-            operational, workspace_id, grain=grain
-        ), grain
-        assert commerce.cohorts(on_spark, workspace_id, grain=grain) == commerce.cohorts(
-            operational, workspace_id, grain=grain
-        ), grain
+        for compute in (commerce.retention, commerce.cohorts):
+            expected = compute(operational, workspace_id, zone="Asia/Taipei", grain=grain)
+            found = compute(on_spark, workspace_id, zone="Asia/Taipei", grain=grain)
+            assert found == expected, (compute, grain)
+
+
+def test_purchase_periods_on_spark_are_the_workspace_calendar(
+    spark_ready: None, engine: Engine, tmp_path: Path, edges: dict[str, tuple[int, dict[str, Any]]]
+) -> None:
+    """The day, Monday-week and month edges of Taipei and New York (daylight saving) in Spark's arithmetic."""
+    for zone, (workspace_id, cons) in edges.items():
+        _, operational, on_spark = _exported(engine, (workspace_id, cons), tmp_path / zone.replace("/", "-"))
+        for grain in ("day", "week", "month"):
+            assert (
+                _counts(commerce.retention(on_spark, workspace_id, zone=zone, grain=grain))
+                == EXPECTED[zone][(zone, grain)]
+            ), (zone, grain)
+        for compute in (commerce.retention, commerce.cohorts):
+            expected = compute(operational, workspace_id, zone=zone, segment="all")
+            assert compute(on_spark, workspace_id, zone=zone, segment="all") == expected, (zone, compute)
 
 
 def test_the_command_line_reads_an_export_with_spark(

@@ -256,9 +256,11 @@ class Retention:
 
 
 def retention(con: ibis.BaseBackend, workspace: Workspace, filters: Filters, locale: str) -> Retention:
-    """Monthly CRR, churn and repeat purchase over the trend window, and the cohorts that started in it."""
+    """Monthly CRR, churn and repeat purchase over the trend window, and the cohorts that started in it, in
+    the workspace's calendar; the month still running is marked."""
     start = replace(filters, grain="month").trend_since()
-    periods = [row for row in commerce.retention(con, workspace.id, grain="month", currency=workspace.currency,
+    zone = workspace.timezone
+    periods = [row for row in commerce.retention(con, workspace.id, zone=zone, grain="month", currency=workspace.currency,
                                                  segment=filters.segment)
                if start <= row["period"] <= filters.window.until]  # fmt: skip
     t = labels(locale)
@@ -267,19 +269,23 @@ def retention(con: ibis.BaseBackend, workspace: Workspace, filters: Filters, loc
         Column(t("ret.retention_rate"), "percent"), Column(t("ret.crr"), "percent"),
         Column(t("ret.churn_rate"), "percent"),
         Column(t("ret.repeat_purchase_rate"), "percent"), Column(t("ret.purchase_frequency"), "mean"),
-        Column(t("ret.average_order_value"), "money"),
+        Column(t("ret.average_order_value"), "money"), Column(t("ret.partial"), "flag"),
     ])  # fmt: skip
     for row in periods:
         table.rows.append([row["period"], row["customers_end"], row["new_customers"], row["retention_rate"], row["crr"], row["churn_rate"],
-                           row["repeat_purchase_rate"], row["purchase_frequency"], float(row["average_order_value"])])  # fmt: skip
-    cohorts = [row for row in commerce.cohorts(con, workspace.id, grain="month", segment=filters.segment)
+                           row["repeat_purchase_rate"], row["purchase_frequency"], float(row["average_order_value"]),
+                           row["partial"]])  # fmt: skip
+    cohorts = [row for row in commerce.cohorts(con, workspace.id, zone=zone, grain="month", segment=filters.segment)
                if start <= row["cohort"] <= filters.window.until]  # fmt: skip
     width = max((len(row["retention"]) for row in cohorts), default=0)
-    matrix = DataTable("cohorts", t("dash.cohorts"), [Column(t("dash.cohort"), "date"), Column(t("dash.size"), "int")]
+    matrix = DataTable("cohorts", t("dash.cohorts"),
+                       [Column(t("dash.cohort"), "date"), Column(t("dash.size"), "int"), Column(t("ret.partial"), "flag")]
                        + [Column(f"+{k}", "percent") for k in range(width)])  # fmt: skip
     for row in cohorts:
         shares: list[Any] = list(row["retention"])
-        matrix.rows.append([row["cohort"], row["size"], *shares, *([None] * (width - len(shares)))])
+        matrix.rows.append(
+            [row["cohort"], row["size"], row["partial"], *shares, *([None] * (width - len(shares)))]
+        )
     return Retention(table, matrix)
 
 

@@ -15,22 +15,39 @@ from patron.web.deps import ApiWorkspaceDep, LocaleDep
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
 
 
+SegmentQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="Only customers in this segment, e.g. vip; a segment no customer is in is a 404",
+    ),
+]
+
+
 @router.get("/retention", response_model=list[RetentionRow], operation_id="metrics-retention")
 async def read_retention(
     workspace: ApiWorkspaceDep,
     grain: Annotated[str, Query(description="day, week, month, quarter, year")] = "month",
+    segment: SegmentQuery = None,
 ) -> list[RetentionRow]:
-    """CRR, strict retention, churn, repeat purchase rate, frequency, AOV and value per customer by period."""
-    return await run_in_threadpool(service.retention_rows, workspace.id, grain, workspace.currency)
+    """CRR, strict retention, churn, repeat purchase rate, frequency, AOV and value per customer by period of
+    the workspace's calendar; the period still running is marked ``partial``."""
+    return await run_in_threadpool(
+        service.retention_rows, workspace.id, grain=grain, currency=workspace.currency,
+        zone=workspace.timezone, segment=segment,
+    )  # fmt: skip
 
 
 @router.get("/cohorts", response_model=list[CohortRow], operation_id="metrics-cohorts")
 async def read_cohorts(
     workspace: ApiWorkspaceDep,
     grain: Annotated[str, Query(description="week, month, quarter, year")] = "month",
+    segment: SegmentQuery = None,
 ) -> list[CohortRow]:
-    """The cohort retention matrix by first-purchase period."""
-    return await run_in_threadpool(service.cohort_rows, workspace.id, grain)
+    """The cohort retention matrix by first-purchase period of the workspace's calendar."""
+    return await run_in_threadpool(
+        service.cohort_rows, workspace.id, grain=grain, zone=workspace.timezone, segment=segment
+    )
 
 
 @router.get("/engagement", response_model=list[EngagementRow], operation_id="metrics-engagement")
@@ -38,9 +55,13 @@ async def read_engagement(
     workspace: ApiWorkspaceDep,
     grain: Annotated[str, Query(description="day, week, month, quarter, year")] = "month",
     by: Annotated[str | None, Query(description="channel or type")] = None,
+    segment: SegmentQuery = None,
 ) -> list[EngagementRow]:
-    """Interactions per active customer per period, across touchpoints and channels."""
-    return await run_in_threadpool(service.engagement_rows, workspace.id, grain, by)
+    """Interactions per active customer per period of the workspace's calendar, across touchpoints and channels."""
+    return await run_in_threadpool(
+        service.engagement_rows, workspace.id, grain=grain, by=by, zone=workspace.timezone,
+        segment=segment,
+    )  # fmt: skip
 
 
 @router.get("/overview", response_model=dict[str, MetricResult], operation_id="metrics-overview")

@@ -18,6 +18,7 @@ no time zones, and Ibis cannot add intervals to its timestamps).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -108,15 +109,26 @@ def utc_offsets(zone: str) -> tuple[tuple[int, int], ...]:
 
 def local_day_number(moment: ir.TimestampValue, zone: str) -> ir.IntegerValue:
     """Days since 1970-01-01 of the calendar day ``moment`` (UTC) falls on in ``zone``. The offset is one
-    constant for zones without daylight saving since 1970 (most of Asia); otherwise a CASE over the changes,
-    newest first, so recent answers match the first branch."""
+    constant for zones without daylight saving since 1970; otherwise CASEs nested three deep over the changes
+    (``_offset_at``), so a moment takes at most 13 comparisons for New York's 133 changes. One flat CASE,
+    newest change first, took up to 133 for old data, each reading SQLite's stored text time again: CDNOW's
+    1997 purchases in a New York workspace, retention 8.4 s → 2.0 s on SQLite."""
     seconds = moment.epoch_seconds()
     offsets = utc_offsets(zone)
-    offset: Any = ibis.literal(offsets[-1][1])
-    if len(offsets) > 1:
-        offset = ibis.cases(*((seconds >= start, value) for start, value in reversed(offsets[1:])),
-                            else_=offsets[0][1])  # fmt: skip
-    return (seconds + offset) // SECONDS_PER_DAY
+    fan = max(2, math.ceil(len(offsets) ** (1 / 3)))  # deeper nesting overflows SQLite's parser stack
+    return (seconds + _offset_at(seconds, offsets, fan)) // SECONDS_PER_DAY
+
+
+def _offset_at(seconds: ir.IntegerValue, offsets: tuple[tuple[int, int], ...], fan: int) -> Any:
+    """The UTC offset in force at ``seconds`` among ``offsets`` (before the first: the first's): a CASE over
+    up to ``fan`` runs of the changes, newest run first, each run a CASE of the same kind."""
+    if len(offsets) == 1:
+        return ibis.literal(offsets[0][1])
+    size = math.ceil(len(offsets) / fan)
+    runs = [offsets[i : i + size] for i in range(0, len(offsets), size)]
+    inner = [_offset_at(seconds, run, fan) for run in runs]
+    return ibis.cases(*((seconds >= run[0][0], value) for run, value in reversed(list(zip(runs[1:], inner[1:], strict=True)))),
+                      else_=inner[0])  # fmt: skip
 
 
 def day_start(day: date, zone: str) -> datetime:

@@ -1,7 +1,8 @@
 """``patron export parquet``: the analytical copy the metrics also run on (DuckDB over Parquet, Spark).
 
 Answers are written already joined with the attributes metrics slice by (``answer_facts``), so the
-analytical engines scan one table instead of joining four; purchases are written as they are stored.
+analytical engines scan one table instead of joining four; purchases are written as they are stored, with
+their customer's segment (at the time of the export) beside each, for the segment filter.
 Rows stream through Arrow record batches, so memory does not grow with the export.
 
 Answers are written in the order (question type, segment, time): runs of equal values compress to almost
@@ -59,15 +60,22 @@ def export_parquet(
     con: ibis.BaseBackend, workspace_id: int, folder: Path, zone: str = "UTC"
 ) -> dict[str, int]:
     """Write ``answer_facts.parquet`` and ``orders.parquet`` for one workspace; returns rows per file. Each
-    answer's ``day`` is its calendar day in ``zone`` (the workspace's)."""
+    answer's ``day`` is its calendar day in ``zone`` (the workspace's); orders keep their UTC time, and the
+    purchase metrics take the zone when they run."""
     folder.mkdir(parents=True, exist_ok=True)
     facts = (
         answers_table(con, workspace_id, EXPORTED_TYPES, zone=zone)
         .mutate(workspace_id=ibis.literal(workspace_id, "int64"))
         .order_by(*EXPORT_ORDER)
     )
-    orders = con.table("orders")
-    purchases = orders.filter(orders.workspace_id == workspace_id).select(*ORDER_COLUMNS)
+    orders, customers = con.table("orders"), con.table("customers")
+    mine = orders.filter(orders.workspace_id == workspace_id)
+    segments = customers.filter(customers.workspace_id == workspace_id).select(
+        member_id=customers.id, segment=customers.segment
+    )
+    purchases = mine.left_join(segments, mine.customer_id == segments.member_id).select(
+        *ORDER_COLUMNS, "segment"
+    )
     return {
         FACTS: _write(facts, folder / f"{FACTS}.parquet"),
         "orders": _write(purchases, folder / "orders.parquet"),

@@ -57,12 +57,17 @@ class RetentionRow(BaseModel):
     average_order_value: Decimal
     value_per_customer: Decimal
     days_between_purchases: float | None
+    partial: bool = Field(description="The period holding today in the workspace's time zone: still running")
 
 
 class CohortRow(BaseModel):
     cohort: date
     size: int
     retention: list[float] = Field(description="% of the cohort active 0, 1, 2 … periods after its first")
+    partial: bool = Field(description="The cohort's period is still running: it can still gain customers")
+    last_share_partial: bool = Field(
+        description="The last share is of the period still running (the latest period is today's): it can still grow"
+    )
 
 
 class EngagementRow(BaseModel):
@@ -71,6 +76,7 @@ class EngagementRow(BaseModel):
     interactions: int
     customers: int = Field(description="Customers with at least one interaction in the period")
     per_customer: float
+    partial: bool = Field(description="The period holding today in the workspace's time zone: still running")
 
 
 class SliceComparison(BaseModel):

@@ -106,20 +106,46 @@ def run_overview(workspace_id: int, query: MetricQuery, locale: str) -> dict[str
     return {name: _result(name, rows, query, locale) for name, rows in together.items()}
 
 
-def retention_rows(workspace_id: int, grain: str, currency: str) -> list[RetentionRow]:
+def checked_segment(workspace_id: int, segment: str | None) -> str | None:
+    """The segment filter of a purchase metric; blank is none. A segment no customer of the workspace is in
+    is a mistake (a typo, another workspace's name): named, with the segments that exist, rather than
+    answered with an empty list."""
+    segment = (segment or "").strip() or None
+    if segment is None:
+        return None
+    c = operational_connection().table("customers")
+    mine = c.filter(c.workspace_id == workspace_id, c.segment.notnull())
+    if int(mine.filter(mine.segment == segment).count().execute()):
+        return segment
+    known = mine.select("segment").distinct().order_by("segment").limit(21).execute()["segment"].tolist()
+    choices = known[:20] + (["…"] if len(known) > 20 else [])
+    raise PatronError("metrics.unknown_segment", status=404, segment=segment[:64], choices=choices or ["—"])
+
+
+def retention_rows(
+    workspace_id: int, *, grain: str, currency: str, zone: str, segment: str | None = None
+) -> list[RetentionRow]:
     """Runs in the calling thread, with that thread's own connection."""
-    return [
-        RetentionRow(**row)
-        for row in commerce.retention(operational_connection(), workspace_id, grain=grain, currency=currency)
-    ]
+    segment = checked_segment(workspace_id, segment)
+    rows = commerce.retention(
+        operational_connection(), workspace_id, zone=zone, grain=grain, currency=currency, segment=segment
+    )
+    return [RetentionRow(**row) for row in rows]
 
 
-def cohort_rows(workspace_id: int, grain: str) -> list[CohortRow]:
-    return [CohortRow(**row) for row in commerce.cohorts(operational_connection(), workspace_id, grain=grain)]
+def cohort_rows(workspace_id: int, *, grain: str, zone: str, segment: str | None = None) -> list[CohortRow]:
+    segment = checked_segment(workspace_id, segment)
+    rows = commerce.cohorts(operational_connection(), workspace_id, zone=zone, grain=grain, segment=segment)
+    return [CohortRow(**row) for row in rows]
 
 
-def engagement_rows(workspace_id: int, grain: str, by: str | None) -> list[EngagementRow]:
-    rows = commerce.engagement(operational_connection(), workspace_id, grain=grain, by=by)
+def engagement_rows(
+    workspace_id: int, *, grain: str, by: str | None, zone: str, segment: str | None = None
+) -> list[EngagementRow]:
+    segment = checked_segment(workspace_id, segment)
+    rows = commerce.engagement(
+        operational_connection(), workspace_id, zone=zone, grain=grain, by=by, segment=segment
+    )
     return [
         EngagementRow(
             period=row["period"],
@@ -127,6 +153,7 @@ def engagement_rows(workspace_id: int, grain: str, by: str | None) -> list[Engag
             interactions=row["interactions"],
             customers=row["customers"],
             per_customer=row["per_customer"],
+            partial=row["partial"],
         )
         for row in rows
     ]
