@@ -69,8 +69,8 @@ def test_metrics_on_the_command_line(world: tuple[str, dict[str, str]]) -> None:
     [ces] = csv.DictReader(
         io.StringIO(runner.invoke(app, ["metrics", "ces", "--format", "csv", "-w", slug]).output)
     )
-    assert list(ces) == ["period", "n", "value", "se", "ci_low", "ci_high", "sufficient", "change", "change_p_value",
-                         "change_significant"]  # fmt: skip
+    assert list(ces) == ["period", "n", "value", "se", "ci_low", "ci_high", "sufficient", "change", "change_ci_low",
+                         "change_ci_high", "change_p_value", "change_significant", "change_reason"]  # fmt: skip
     assert (float(ces["ci_low"]), float(ces["ci_high"])) == (
         pytest.approx(3.516, abs=1e-3),
         pytest.approx(8.484, abs=1e-3),
@@ -172,5 +172,7 @@ def test_a_mean_of_one_answer_has_no_interval(
     runner = CliRunner(env={"LANG": "en_US.UTF-8", "COLUMNS": "200"})
     as_csv = runner.invoke(app, ["metrics", "ces", "--since", "2025-03", "--until", "2025-03", "--format", "csv",
                                  "-w", slug])  # fmt: skip
-    [header, line] = list(csv.reader(io.StringIO(as_csv.output)))
-    assert (header[2], line[:3]) == ("95% interval", ["1", "4.00", ""]), "no interval, not 4.00 – 4.00"
+    [line] = list(csv.DictReader(io.StringIO(as_csv.output)))
+    assert (line["n"], line["value"], line["se"], line["ci_low"], line["ci_high"]) == ("1", "4.0", "", "", ""), (
+        "no interval, not 4.00 – 4.00"
+    )
