@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,7 @@ from tests.web.conftest import make_tenant
 TODAY = date(2026, 11, 24)
 JAN_FEB = {"since": "2025-01-01", "until": "2025-02-28"}
 FEBRUARY = {"since": "2025-02-01", "until": "2025-02-28"}  # 28 days: compared with 4–31 January
+LAST_WEEK = {"period": "7d"}
 
 
 def _filters(**params: str) -> Filters:
@@ -138,13 +139,37 @@ def test_responses_list_search_and_bands(engine: Engine, dash: Dash) -> None:
             service.responses(session, dash.workspace_id, _filters(), band="angry")
 
 
-def test_survey_list_counts_invitations_and_responses(engine: Engine, dash: Dash) -> None:
+def test_survey_list_counts_follow_the_period_segment_and_survey(engine: Engine, dash: Dash) -> None:
+    """The world's invitations: 10 sent on 5 January 2025 (vip 3 of 4 answered, member 2 of 6); its NPS
+    responses: vip's 5 on 15 January, member's 6 on 10 February; CSAT 5 and CES 3 today. One more invitation,
+    sent at 17:00 UTC on 31 January, is 1 February in Taipei, and was answered."""
     with transaction(engine) as session:
-        rows = {s.key: s for s in service.surveys(session, dash.workspace_id, "zh-Hant")}
-    nps = rows["relationship_nps"]
-    assert (nps.invited, nps.answered, nps.response_rate, nps.responses) == (10, 5, 50.0, 11)
-    assert (rows["post_purchase_csat"].responses, rows["support_ces"].responses) == (5, 3)
-    assert rows["support_ces"].response_rate is None, "no invitations went out: no rate, not 0 %"
+        survey_id = surveys.get_survey(session, workspace_id=dash.workspace_id, key="relationship_nps").id
+        customer_id = session.scalar(select(Customer.id).where(Customer.workspace_id == dash.workspace_id,
+                                                               Customer.external_id == "V4"))  # fmt: skip
+        late = datetime(2025, 1, 31, 17, 0, tzinfo=UTC)
+        session.add(SurveyInvitation(workspace_id=dash.workspace_id, survey_id=survey_id, customer_id=customer_id,
+                                     subject="late", touchpoint="relationship", nonce=f"late-{dash.workspace_id}",
+                                     locale="zh-Hant", send_after=late, expires_at=late, sent_at=late,
+                                     answered_at=late))  # fmt: skip
+
+    def counts(**params: str) -> dict[str, tuple[int, int, float | None, int]]:
+        with transaction(engine) as session:
+            rows = service.surveys(session, dash.workspace_id, _filters(**params), "zh-Hant")
+        return {s.key: (s.invited, s.answered, s.response_rate, s.responses) for s in rows}
+
+    january = {"since": "2025-01-01", "until": "2025-01-31"}
+    assert counts(**january)["relationship_nps"] == (10, 5, 50.0, 5)
+    assert counts(**january)["post_purchase_csat"] == (0, 0, None, 0), (
+        "no invitations went out: no rate, not 0 %"
+    )
+    late = counts(**FEBRUARY)["relationship_nps"]
+    assert late == (1, 1, 100.0, 6), "Taipei's 1 February, not UTC's 31 January"
+    vip, member = (counts(**january, segment=segment)["relationship_nps"] for segment in ("vip", "member"))
+    assert vip == (4, 3, 75.0, 5) and member == (6, 2, 100 / 3, 0)
+    today = counts(**LAST_WEEK)
+    assert [today[key][3] for key in ("relationship_nps", "post_purchase_csat", "support_ces")] == [0, 5, 3]
+    assert list(counts(**LAST_WEEK, survey="support_ces")) == ["support_ces"], "the survey filter"
 
 
 def test_alerts_respect_threshold_and_significance(

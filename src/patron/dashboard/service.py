@@ -22,7 +22,7 @@ from patron.core.i18n import translate
 from patron.core.models import Workspace
 from patron.customers.models import Customer
 from patron.dashboard.filters import Filters, Period
-from patron.dashboard.rollup import MetricSource, completed_between, workspace_zone
+from patron.dashboard.rollup import MetricSource, completed_between, local_days, workspace_zone
 from patron.dashboard.tables import Column, DataTable
 from patron.metrics import commerce, stats
 from patron.metrics.benchmarks import Benchmark, benchmark_for
@@ -409,19 +409,31 @@ def _count_by_survey(session: Session, survey_column: Any, *conditions: Any) -> 
     return {int(survey_id): int(count) for survey_id, count in session.execute(query)}
 
 
-def surveys(session: Session, workspace_id: int, locale: str) -> list[SurveySummary]:
-    """Every survey with invitations sent, how many were answered, and completed responses from any source."""
+def surveys(session: Session, workspace_id: int, filters: Filters, locale: str) -> list[SurveySummary]:
+    """Every survey (or the one chosen) with the invitations sent in the period, how many of those were
+    answered (as the response rate counts them), and the responses completed in the period from any source;
+    days are the workspace's, and a segment counts its customers' invitations and responses only."""
     invitation, response = SurveyInvitation, SurveyResponse
-    went_out = (invitation.workspace_id == workspace_id, invitation.sent_at.is_not(None))
+    zone = workspace_zone(session, workspace_id)
+    start, end = local_days(filters.window.since, filters.window.until, zone)
+    went_out = [
+        invitation.workspace_id == workspace_id,
+        invitation.sent_at >= start,
+        invitation.sent_at < end,
+    ]
+    for dimension, value in filters.where():
+        column = {"segment": Customer.segment, "city": Customer.city}[dimension]
+        members = select(Customer.id).where(Customer.workspace_id == workspace_id, column == value)
+        went_out.append(invitation.customer_id.in_(members))
     sent = _count_by_survey(session, invitation.survey_id, *went_out)
     answered = _count_by_survey(session, invitation.survey_id, *went_out, invitation.answered_at.is_not(None))
-    completed = _count_by_survey(
-        session, response.survey_id, response.workspace_id == workspace_id, response.status == "completed"
+    completed = _count_by_survey(session, response.survey_id, *_response_filters(session, workspace_id, filters,
+                                                                                  filters.window))  # fmt: skip
+    chosen = [Survey.workspace_id == workspace_id] + (
+        [Survey.key == filters.survey] if filters.survey else []
     )
     summaries = []
-    for survey in session.scalars(
-        select(Survey).where(Survey.workspace_id == workspace_id).order_by(Survey.key)
-    ):
+    for survey in session.scalars(select(Survey).where(*chosen).order_by(Survey.key)):
         invited, done = int(sent.get(survey.id, 0)), int(answered.get(survey.id, 0))
         summaries.append(SurveySummary(survey.key, _survey_name(survey, locale), survey.kind, survey.touchpoint,
                                        survey.channel, survey.status, survey.version, invited, done,

@@ -132,7 +132,7 @@ def _responses(
 def _surveys(
     request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
 ) -> PageData:
-    rows = service.surveys(session, viewer.workspace.id, viewer.locale)
+    rows = service.surveys(session, viewer.workspace.id, filters, viewer.locale)
     return PageData({"rows": rows}, {"surveys": service.surveys_table(rows, viewer.locale)}, {})
 
 
