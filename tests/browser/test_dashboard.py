@@ -40,11 +40,17 @@ def test_a_manager_reads_the_dashboard(engine: Engine, live_server: str, laptop:
 
     page.select_option("select[name=period]", "365d")  # HTMX swaps the content and keeps the URL in step
     page.wait_for_url("**/dashboard?period=365d*")
+    assert _tile(page, "csat") == "—", (
+        "the CSAT answers came in today, which is not over: not in 365 whole days"
+    )
+    page.get_by_label("納入今天與尚未結束的週或月").check()
+    page.wait_for_url("**/dashboard?period=365d*partial=1*")
     page.wait_for_function(
         "document.querySelector('[data-kpi=csat] .big').innerText === '75.0%'"
     )  # 6 of 8: 5,4,3,2,5 + 4,4,4
     assert _tile(page, "nps") == "—", "no NPS answers in the last 12 months: a dash, not a 0"
     assert page.locator("select[name=period]").input_value() == "365d"
+    assert page.locator(".period-note[data-partial]").count() == 1, "the page says it is to date"
 
     page.get_by_role("link", name="細分").click()
     page.wait_for_url("**/dashboard/breakdowns?period=365d*")
@@ -78,3 +84,69 @@ def test_the_overview_fits_a_phone(engine: Engine, live_server: str, phone: Any,
     assert overflow <= 0, "nothing is wider than the phone"
     phone.screenshot(path=str(ARTIFACTS / f"dashboard-phone-{engine.dialect.name}.png"), full_page=True)
     assert phone.problems == [], phone.problems
+
+
+#: The text of a cell, not the cell: where a header's words end against where its numbers end.
+TEXT_BOX = """cell => { const range = document.createRange(); range.selectNodeContents(cell);
+                       const box = range.getBoundingClientRect(); return [box.left, box.right]; }"""
+
+
+def test_numbers_sit_under_their_headers(engine: Engine, live_server: str, laptop: Any, dash: Dash) -> None:
+    """In every numeric column a header's text ends where its numbers end (it began at the cell's left, so the
+    heat map's values sat under the next month)."""
+    page = laptop
+    _log_in(page, live_server, dash)
+    checked = 0
+    for path, table in [("/dashboard", "trend"), ("/dashboard", "kpis"), ("/dashboard/breakdowns", "heatmap"),
+                        ("/dashboard/breakdowns", "breakdown"), ("/dashboard/surveys", "surveys")]:  # fmt: skip
+        page.goto(f"{live_server}{path}?{JAN_FEB}")
+        headers = page.locator(f'[data-table="{table}"] thead th')
+        first_row = page.locator(f'[data-table="{table}"] tbody tr').first.locator("td")
+        for i in range(headers.count()):
+            cell = first_row.nth(i)
+            if "num" not in (cell.get_attribute("class") or ""):
+                continue
+            header_box, cell_box = headers.nth(i).evaluate(TEXT_BOX), cell.evaluate(TEXT_BOX)
+            assert abs(header_box[1] - cell_box[1]) <= 1.5, (table, i, header_box, cell_box)
+            checked += 1
+    assert checked >= 20, checked
+    assert page.problems == [], page.problems
+
+
+#: The colour on the chart's canvas at a point between two categories, at a value of the y axis.
+PIXEL = """([id, value]) => {
+  const chart = echarts.getInstanceByDom(document.getElementById(id));
+  const [x0] = chart.convertToPixel({xAxisIndex: 0, yAxisIndex: 0}, [0, value]);
+  const [x1, y] = chart.convertToPixel({xAxisIndex: 0, yAxisIndex: 0}, [1, value]);
+  const canvas = chart.getDom().querySelector("canvas"), ratio = canvas.width / canvas.clientWidth;
+  return Array.from(canvas.getContext("2d").getImageData(Math.round((x0 + x1) / 2 * ratio),
+                                                         Math.round(y * ratio), 1, 1).data);
+}"""
+BAND = """id => { const chart = echarts.getInstanceByDom(document.getElementById(id));
+  const data = chart.getModel().getSeriesByIndex(1).getData();
+  const top = data.getCalculationInfo("stackResultDimension"), base = data.getCalculationInfo("stackedOverDimension");
+  return [[0, 1].map(i => [data.get(base, i), data.get(top, i)]),
+          chart.getModel().getComponent("yAxis", 0).axis.scale.getExtent()]; }"""
+
+
+def test_a_band_below_zero_is_drawn_around_its_points(
+    engine: Engine, live_server: str, laptop: Any, dash: Dash
+) -> None:
+    """January 2025: NPS +40 of 5 answers, interval 40 ± 70.1 = [−30.1, 110.1], clipped to 100; February:
+    −16.7 of 6, [−88.5, 55.1]. ECharts' default stacking drew both bands from 0 (to 130.1 and 143.6)."""
+    page = laptop
+    _log_in(page, live_server, dash)
+    page.goto(f"{live_server}/dashboard?{JAN_FEB}&lang=en")
+    page.wait_for_function("document.querySelector('#chart-trend-nps canvas') !== null")
+    (january, february), extent = page.evaluate(BAND, "chart-trend-nps")
+    assert january == [-30.1, 100.0] and february == [-88.5, 55.1], "drawn from the lower to the upper bound"
+    assert extent == [-100, 100]
+    # Half-way between the months the band runs from −59.3 to 77.55: the band's colour at −40 (#2f6f5e at 15 %
+    # opacity on a transparent canvas), nothing at −75 and 90.
+    inside, below, above = (page.evaluate(PIXEL, ["chart-trend-nps", value]) for value in (-40, -75, 90))
+    assert all(abs(got - want) <= 6 for got, want in zip(inside[:3], (47, 111, 94), strict=True)), inside
+    assert 30 <= inside[3] <= 45 and below[3] == above[3] == 0, (inside, below, above)
+    page.screenshot(
+        path=str(ARTIFACTS / f"dashboard-negative-band-{engine.dialect.name}.png"), full_page=True
+    )
+    assert page.problems == [], page.problems

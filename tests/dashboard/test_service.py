@@ -30,9 +30,10 @@ from tests.dashboard.conftest import Dash
 from tests.web.conftest import make_tenant
 
 TODAY = date(2026, 11, 24)
+#: The answers the tests submit are completed today (the suite's clock): a period has to include today to show them.
+LAST_WEEK_TO_DATE = {"period": "7d", "partial": "1"}
 JAN_FEB = {"since": "2025-01-01", "until": "2025-02-28"}
 FEBRUARY = {"since": "2025-02-01", "until": "2025-02-28"}  # 28 days: compared with 4–31 January
-LAST_WEEK = {"period": "7d"}
 
 
 def _filters(**params: str) -> Filters:
@@ -127,13 +128,15 @@ def test_responses_list_search_and_bands(engine: Engine, dash: Dash) -> None:
             session, dash.workspace_id, _filters(**JAN_FEB), band="detractor"
         )
         assert count == 4 and all(r.scores["nps"] <= 6 for r in detractors)
-        found, hits = service.responses(session, dash.workspace_id, _filters(period="7d"), text="100%")
+        found, hits = service.responses(
+            session, dash.workspace_id, _filters(**LAST_WEEK_TO_DATE), text="100%"
+        )
         assert (
             hits == 1
             and found[0].comments == ["包裝破損，100% 不滿意"]
             and found[0].customer_external_id == "M5"
         )
-        _, literal = service.responses(session, dash.workspace_id, _filters(period="7d"), text="0_")
+        _, literal = service.responses(session, dash.workspace_id, _filters(**LAST_WEEK_TO_DATE), text="0_")
         assert literal == 0, "% and _ are searched for literally"
         with pytest.raises(PatronError):
             service.responses(session, dash.workspace_id, _filters(), band="angry")
@@ -167,9 +170,10 @@ def test_survey_list_counts_follow_the_period_segment_and_survey(engine: Engine,
     assert late == (1, 1, 100.0, 6), "Taipei's 1 February, not UTC's 31 January"
     vip, member = (counts(**january, segment=segment)["relationship_nps"] for segment in ("vip", "member"))
     assert vip == (4, 3, 75.0, 5) and member == (6, 2, 100 / 3, 0)
-    today = counts(**LAST_WEEK)
+    today = counts(**LAST_WEEK_TO_DATE)
     assert [today[key][3] for key in ("relationship_nps", "post_purchase_csat", "support_ces")] == [0, 5, 3]
-    assert list(counts(**LAST_WEEK, survey="support_ces")) == ["support_ces"], "the survey filter"
+    assert counts(period="7d")["post_purchase_csat"] == (0, 0, None, 0), "the complete days before today"
+    assert list(counts(**LAST_WEEK_TO_DATE, survey="support_ces")) == ["support_ces"], "the survey filter"
 
 
 def test_alerts_respect_threshold_and_significance(
@@ -227,11 +231,13 @@ def test_tables_export_as_csv_and_excel(engine: Engine, dash: Dash, live: rollup
 
 
 def test_the_cached_roll_up_follows_new_answers_and_changed_segments(engine: Engine, dash: Dash) -> None:
-    assert _overview(engine, dash, _filters(period="7d")).kpis["csat"].n == 8
+    assert _overview(engine, dash, _filters(**LAST_WEEK_TO_DATE)).kpis["csat"].n == 8
     with transaction(engine) as session:
         surveys.submit_response(session, workspace_id=dash.workspace_id,
                                 submission=ResponseSubmit(survey="post_purchase_csat", answers={"csat": 1}))  # fmt: skip
-    assert _overview(engine, dash, _filters(period="7d")).kpis["csat"].n == 9, "a new answer counts at once"
+    assert _overview(engine, dash, _filters(**LAST_WEEK_TO_DATE)).kpis["csat"].n == 9, (
+        "a new answer counts at once"
+    )
     assert _overview(engine, dash, _filters(**JAN_FEB, segment="vip")).kpis["nps"].n == 5
     with transaction(engine) as session:
         session.execute(update(Customer).where(Customer.workspace_id == dash.workspace_id,
@@ -259,7 +265,7 @@ def test_new_answers_and_answered_invitations_are_counted_day_by_day(
             SurveyInvitation.sent_at.is_not(None)).order_by(SurveyInvitation.id)).first()  # fmt: skip
         assert invitation is not None
         invitation.answered_at = utcnow()
-    recent = _overview(engine, dash, _filters(period="7d"))
+    recent = _overview(engine, dash, _filters(**LAST_WEEK_TO_DATE))
     assert recent.kpis["nps"].n == 1 and recent.kpis["nps"].value == -100.0
     january = _overview(engine, dash, _filters(**JAN_FEB))
     assert january.kpis["response_rate"].value == 60.0, "6 of the 10 sent on 5 January are now answered"
