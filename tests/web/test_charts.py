@@ -9,6 +9,7 @@ import pytest
 from patron.dashboard.service import Kpi, TrendPoint
 from patron.dashboard.tables import Column, DataTable
 from patron.web import charts
+from patron.web.templating import formatters
 
 
 def _t(code: str, **_: object) -> str:
@@ -146,3 +147,20 @@ def test_every_period_of_the_trend_is_on_the_axis_so_it_is_true_to_time() -> Non
     partial = [*waves, TrendPoint(date(2026, 11, 1), 20.0, 0.0, 40.0, 3, False, partial=True)]
     dashed = charts.trend(partial, "NPS", _t, "nps", months)["series"][3]["data"]
     assert [i for i, d in enumerate(dashed) if d] == [8, 10], "to date, joined to September across October"
+
+
+@pytest.mark.parametrize(
+    ("change", "direction", "shown"),
+    [
+        (-0.04, "flat", "0.0"),
+        (0.04, "flat", "0.0"),
+        (-0.06, "down", "−0.1"),
+        (2.2, "up", "+2.2"),
+        (None, "none", "—"),
+    ],
+)
+def test_a_change_that_rounds_to_zero_is_no_change(change: float | None, direction: str, shown: str) -> None:
+    """The CSAT tile read "▼ −0.0 pp": the arrow followed the raw −0.04, the text its rounding."""
+    k = Kpi("csat", 83.7, 81.0, 86.1, 809, True, 83.74, change, 0.98, False)
+    assert k.direction == direction and k.tone == "neutral"
+    assert formatters("en")["fixed"](change, 1, sign=True) == shown
