@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from patron.metrics import service as metrics
+from patron.metrics.engine import MetricQuery
 from tests.browser.conftest import ARTIFACTS
 from tests.dashboard.conftest import Dash, dash
 from tests.web.conftest import PASSWORD
@@ -125,27 +127,41 @@ PIXEL = """([id, value]) => {
 BAND = """id => { const chart = echarts.getInstanceByDom(document.getElementById(id));
   const data = chart.getModel().getSeriesByIndex(1).getData();
   const top = data.getCalculationInfo("stackResultDimension"), base = data.getCalculationInfo("stackedOverDimension");
-  return [[0, 1].map(i => [data.get(base, i), data.get(top, i)]),
-          chart.getModel().getComponent("yAxis", 0).axis.scale.getExtent()]; }"""
+  const scale = chart.getModel().getComponent("yAxis", 0).axis.scale;
+  return [[0, 1].map(i => [data.get(base, i), data.get(top, i)]), scale.getExtent(), scale.getInterval()]; }"""
+
+
+def _off_grid(value: float, interval: float) -> float:
+    """A value at least 3 units from the axis' grid lines, whose grey would hide the band (or its absence)."""
+    near = round(value / interval) * interval
+    return value if abs(value - near) >= 3 else near + (3 if value >= near else -3)
 
 
 def test_a_band_below_zero_is_drawn_around_its_points(
     engine: Engine, live_server: str, laptop: Any, dash: Dash
 ) -> None:
-    """January 2025: NPS +40 of 5 answers, interval 40 ± 70.1 = [−30.1, 110.1], clipped to 100; February:
-    −16.7 of 6, [−88.5, 55.1]. ECharts' default stacking drew both bands from 0 (to 130.1 and 143.6)."""
+    """NPS in January 2025 (+40 of 5 answers) and February (−16.7 of 6): both intervals reach below zero.
+    ECharts' default stacking drew those bands from 0 up (to 130.1 and 143.6 with the Wald interval); drawn
+    right, each runs from the engine's lower to its upper bound (clipped to −100…100)."""
+    query = MetricQuery("nps", grain="month", since=metrics.parse_day("2025-01-01"),
+                        until=metrics.parse_day("2025-02-28"))  # fmt: skip
+    rows = metrics.run(dash.workspace_id, query, "en").rows
+    bounds = [[round(max(r.ci_low or 0, -100), 1), round(min(r.ci_high or 0, 100), 1)] for r in rows]
+    assert len(bounds) == 2 and all(low < 0 for low, _ in bounds), bounds
     page = laptop
     _log_in(page, live_server, dash)
     page.goto(f"{live_server}/dashboard?{JAN_FEB}&lang=en")
     page.wait_for_function("document.querySelector('#chart-trend-nps canvas') !== null")
-    (january, february), extent = page.evaluate(BAND, "chart-trend-nps")
-    assert january == [-30.1, 100.0] and february == [-88.5, 55.1], "drawn from the lower to the upper bound"
-    assert extent == [-100, 100]
-    # Half-way between the months the band runs from −59.3 to 77.55: the band's colour at −40 (#2f6f5e at 15 %
-    # opacity on a transparent canvas), nothing at −75 and 90.
-    inside, below, above = (page.evaluate(PIXEL, ["chart-trend-nps", value]) for value in (-40, -75, 90))
+    drawn, extent, interval = page.evaluate(BAND, "chart-trend-nps")
+    assert drawn == bounds, "drawn from the lower to the upper bound"
+    assert -100 <= extent[0] <= min(low for low, _ in bounds) and extent[1] <= 100
+    # Half-way between the months the band runs between the means of the bounds: the band's colour inside
+    # (#2f6f5e at 15 % opacity on a transparent canvas), nothing 10 below and 10 above it.
+    low, high = (bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2
+    values = [(low + high) / 2, max(low - 10, extent[0] + 2), min(high + 10, extent[1] - 2)]
+    inside, below, above = (page.evaluate(PIXEL, ["chart-trend-nps", _off_grid(v, interval)]) for v in values)
     assert all(abs(got - want) <= 6 for got, want in zip(inside[:3], (47, 111, 94), strict=True)), inside
-    assert 30 <= inside[3] <= 45 and below[3] == above[3] == 0, (inside, below, above)
+    assert 30 <= inside[3] <= 45 and below[3] == above[3] == 0, (values, inside, below, above)
     page.screenshot(
         path=str(ARTIFACTS / f"dashboard-negative-band-{engine.dialect.name}.png"), full_page=True
     )
