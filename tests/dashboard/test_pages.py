@@ -70,11 +70,29 @@ def test_overview_in_traditional_chinese_with_warnings_and_benchmark(client: Tes
     assert "not significant" not in february and "statistically significant" not in february
 
 
+def test_each_title_once_and_the_period_to_date_said_so(client: TestClient, dash: Dash) -> None:
+    log_in(client, dash.slug, dash.admin)
+    page = client.get(f"/dashboard?{JAN_FEB}&lang=en").text
+    assert page.count("<h2>NPS against the industry</h2>") == 1, (
+        "the benchmark card's chart has no second title"
+    )
+    assert "<h2>Promoters, passives and detractors</h2>" in page
+    assert "Showing Jan 1, 2025 – Feb 28, 2025; changes are against" in page
+    to_date = client.get("/dashboard?period=7d&partial=1&lang=en").text
+    assert 'name="partial" value="1" checked' in to_date and "to date: the period is not over" in to_date
+    assert to_date.count("No comparison while the period is under way") == 3, (
+        "CSAT, CES (answered today) and responses"
+    )
+    bad = client.get("/dashboard?partial=maybe&lang=zh-Hant")
+    assert bad.status_code == 400 and "「partial」必須是 1（納入今天）或 0，而不是「maybe」。" in bad.text
+
+
 def test_every_page_renders_in_every_language(client: TestClient, dash: Dash) -> None:
     log_in(client, dash.slug, dash.viewer)
     for lang in ("zh-Hant", "zh-Hans", "en"):
-        for page in ("", "/breakdowns", "/retention", "/responses", "/surveys", "/alerts"):
-            answer = client.get(f"/dashboard{page}?{JAN_FEB}&lang={lang}")
+        for page, query in [(p, q) for p in ("", "/breakdowns", "/retention", "/responses", "/surveys", "/alerts")
+                            for q in (JAN_FEB, "period=30d&partial=1")]:  # fmt: skip
+            answer = client.get(f"/dashboard{page}?{query}&lang={lang}")
             assert answer.status_code == 200, (page, lang, answer.text[:500])
             assert f'<html lang="{lang}">' in answer.text
             assert "{" not in re.sub(r"<script.*?</script>", "", answer.text, flags=re.S), (

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from patron.core.clock import frozen, utcnow
+from patron.core.clock import utcnow
 from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.models import Workspace
@@ -32,6 +32,8 @@ from tests.metrics.world import NPS_CHANGE_BY_HAND
 from tests.web.conftest import make_tenant
 
 TODAY = date(2026, 11, 24)
+#: The answers the tests submit are completed today (the suite's clock): a period has to include today to show them.
+LAST_WEEK_TO_DATE = {"period": "7d", "partial": "1"}
 JAN_FEB = {"since": "2025-01-01", "until": "2025-02-28"}
 FEBRUARY = {"since": "2025-02-01", "until": "2025-02-28"}  # 28 days: compared with 4–31 January
 
@@ -125,25 +127,54 @@ def test_responses_list_search_and_bands(engine: Engine, dash: Dash) -> None:
             session, dash.workspace_id, _filters(**JAN_FEB), band="detractor"
         )
         assert count == 4 and all(r.scores["nps"] <= 6 for r in detractors)
-        found, hits = service.responses(session, dash.workspace_id, _filters(period="7d"), text="100%")
+        found, hits = service.responses(
+            session, dash.workspace_id, _filters(**LAST_WEEK_TO_DATE), text="100%"
+        )
         assert (
             hits == 1
             and found[0].comments == ["包裝破損，100% 不滿意"]
             and found[0].customer_external_id == "M5"
         )
-        _, literal = service.responses(session, dash.workspace_id, _filters(period="7d"), text="0_")
+        _, listed = service.responses(session, dash.workspace_id, _filters(period="7d"), text="100%")
+        assert listed == 1, "a list runs to today even when the period's numbers stop at yesterday"
+        _, literal = service.responses(session, dash.workspace_id, _filters(**LAST_WEEK_TO_DATE), text="0_")
         assert literal == 0, "% and _ are searched for literally"
         with pytest.raises(PatronError):
             service.responses(session, dash.workspace_id, _filters(), band="angry")
 
 
-def test_survey_list_counts_invitations_and_responses(engine: Engine, dash: Dash) -> None:
+def test_survey_list_counts_follow_the_period_segment_and_survey(engine: Engine, dash: Dash) -> None:
+    """The world's invitations: 10 sent on 5 January 2025 (vip 3 of 4 answered, member 2 of 6); its NPS
+    responses: vip's 5 on 15 January, member's 6 on 10 February; CSAT 5 and CES 3 today. One more invitation,
+    sent at 17:00 UTC on 31 January, is 1 February in Taipei, and was answered."""
     with transaction(engine) as session:
-        rows = {s.key: s for s in service.surveys(session, dash.workspace_id, "zh-Hant")}
-    nps = rows["relationship_nps"]
-    assert (nps.invited, nps.answered, nps.response_rate, nps.responses) == (10, 5, 50.0, 11)
-    assert (rows["post_purchase_csat"].responses, rows["support_ces"].responses) == (5, 3)
-    assert rows["support_ces"].response_rate is None, "no invitations went out: no rate, not 0 %"
+        survey_id = surveys.get_survey(session, workspace_id=dash.workspace_id, key="relationship_nps").id
+        customer_id = session.scalar(select(Customer.id).where(Customer.workspace_id == dash.workspace_id,
+                                                               Customer.external_id == "V4"))  # fmt: skip
+        late = datetime(2025, 1, 31, 17, 0, tzinfo=UTC)
+        session.add(SurveyInvitation(workspace_id=dash.workspace_id, survey_id=survey_id, customer_id=customer_id,
+                                     subject="late", touchpoint="relationship", nonce=f"late-{dash.workspace_id}",
+                                     locale="zh-Hant", send_after=late, expires_at=late, sent_at=late,
+                                     answered_at=late))  # fmt: skip
+
+    def counts(**params: str) -> dict[str, tuple[int, int, float | None, int]]:
+        with transaction(engine) as session:
+            rows = service.surveys(session, dash.workspace_id, _filters(**params), "zh-Hant")
+        return {s.key: (s.invited, s.answered, s.response_rate, s.responses) for s in rows}
+
+    january = {"since": "2025-01-01", "until": "2025-01-31"}
+    assert counts(**january)["relationship_nps"] == (10, 5, 50.0, 5)
+    assert counts(**january)["post_purchase_csat"] == (0, 0, None, 0), (
+        "no invitations went out: no rate, not 0 %"
+    )
+    late = counts(**FEBRUARY)["relationship_nps"]
+    assert late == (1, 1, 100.0, 6), "Taipei's 1 February, not UTC's 31 January"
+    vip, member = (counts(**january, segment=segment)["relationship_nps"] for segment in ("vip", "member"))
+    assert vip == (4, 3, 75.0, 5) and member == (6, 2, 100 / 3, 0)
+    today = counts(**LAST_WEEK_TO_DATE)
+    assert [today[key][3] for key in ("relationship_nps", "post_purchase_csat", "support_ces")] == [0, 5, 3]
+    assert counts(period="7d")["post_purchase_csat"] == (0, 0, None, 0), "the complete days before today"
+    assert list(counts(**LAST_WEEK_TO_DATE, survey="support_ces")) == ["support_ces"], "the survey filter"
 
 
 def test_alerts_respect_threshold_and_significance(
@@ -179,7 +210,7 @@ def test_retention_follows_the_period_and_the_segment(engine: Engine, tmp_path: 
         workspace = session.get_one(Workspace, tenant.workspace.id)
         view = service.retention(con, workspace, filters, "en")
         assert [row[:3] for row in view.periods.rows] == [[date(2025, 3, 1), 1, 1]]
-        assert view.cohorts.rows == [[date(2025, 3, 1), 1, False, 100.0]]
+        assert view.cohorts.rows == [[date(2025, 3, 1), 1, 100.0]]
         session.execute(update(Customer).where(Customer.workspace_id == workspace.id).values(segment="vip"))
         assert (
             service.retention(
@@ -198,19 +229,23 @@ def test_retention_counts_the_workspace_calendar_and_marks_the_running_month(
     order = ("O3", 1, "C002", "2025-04-01T00:30:00+08:00", "completed", "web", "P1", 1, "680", "")
     import_file(engine, workspace_slug=tenant.workspace.slug, kind="orders",
                 path=write_csv(tmp_path / "o3.csv", ORDER_HEADER, [order]))  # fmt: skip
-    filters = _filters(since="2025-03-01", until="2025-04-30")
+    # the dashboard's own idea of today (the filters') decides which month is under way
+    filters = parse_filters(
+        {"since": "2025-03-01", "until": "2025-04-30", "partial": "1"}, today=date(2025, 4, 15)
+    )
     with transaction(engine) as session:
         workspace = session.get_one(Workspace, tenant.workspace.id)
-        with frozen(datetime(2025, 4, 15, 4, 0, tzinfo=UTC)):
-            view = service.retention(operational_connection(), workspace, filters, "en")
-    # period, active, new … running month (the last column)
+        view = service.retention(operational_connection(), workspace, filters, "en")
+    # period, active, new, retention … to date (the last column); April's retention is blank, not 0-ish
     assert [(row[0], row[1], row[2], row[-1]) for row in view.periods.rows] == [
         (date(2025, 3, 1), 1, 1, False), (date(2025, 4, 1), 1, 1, True)]  # fmt: skip
+    assert view.periods.rows[1][3] is None and view.periods.partial_rows == {1}
     assert [row[:3] for row in view.cohorts.rows] == [
-        [date(2025, 3, 1), 1, False],
-        [date(2025, 4, 1), 1, True],
+        [date(2025, 3, 1), 1, 100.0],
+        [date(2025, 4, 1), 1, 100.0],
     ]
-    assert view.periods.columns[-1].label == "Period still running"
+    assert view.cohorts.partial_cells == {(0, 3), (1, 2)}, "each cohort's April cell is to date"
+    assert view.periods.columns[-1].label == "To date"
 
 
 def test_tables_export_as_csv_and_excel(engine: Engine, dash: Dash, live: rollup.MetricSource) -> None:
@@ -225,11 +260,13 @@ def test_tables_export_as_csv_and_excel(engine: Engine, dash: Dash, live: rollup
 
 
 def test_the_cached_roll_up_follows_new_answers_and_changed_segments(engine: Engine, dash: Dash) -> None:
-    assert _overview(engine, dash, _filters(period="7d")).kpis["csat"].n == 8
+    assert _overview(engine, dash, _filters(**LAST_WEEK_TO_DATE)).kpis["csat"].n == 8
     with transaction(engine) as session:
         surveys.submit_response(session, workspace_id=dash.workspace_id,
                                 submission=ResponseSubmit(survey="post_purchase_csat", answers={"csat": 1}))  # fmt: skip
-    assert _overview(engine, dash, _filters(period="7d")).kpis["csat"].n == 9, "a new answer counts at once"
+    assert _overview(engine, dash, _filters(**LAST_WEEK_TO_DATE)).kpis["csat"].n == 9, (
+        "a new answer counts at once"
+    )
     assert _overview(engine, dash, _filters(**JAN_FEB, segment="vip")).kpis["nps"].n == 5
     with transaction(engine) as session:
         session.execute(update(Customer).where(Customer.workspace_id == dash.workspace_id,
@@ -257,7 +294,7 @@ def test_new_answers_and_answered_invitations_are_counted_day_by_day(
             SurveyInvitation.sent_at.is_not(None)).order_by(SurveyInvitation.id)).first()  # fmt: skip
         assert invitation is not None
         invitation.answered_at = utcnow()
-    recent = _overview(engine, dash, _filters(period="7d"))
+    recent = _overview(engine, dash, _filters(**LAST_WEEK_TO_DATE))
     assert recent.kpis["nps"].n == 1 and recent.kpis["nps"].value == -100.0
     january = _overview(engine, dash, _filters(**JAN_FEB))
     assert january.kpis["response_rate"].value == 60.0, "6 of the 10 sent on 5 January are now answered"

@@ -173,6 +173,10 @@ def test_a_mean_of_one_answer_has_no_interval(
     as_csv = runner.invoke(app, ["metrics", "ces", "--since", "2025-03", "--until", "2025-03", "--format", "csv",
                                  "-w", slug])  # fmt: skip
     [line] = list(csv.DictReader(io.StringIO(as_csv.output)))
-    assert (line["n"], line["value"], line["se"], line["ci_low"], line["ci_high"]) == ("1", "4.0", "", "", ""), (
-        "no interval, not 4.00 – 4.00"
-    )
+    assert (line["n"], line["value"], line["se"], line["ci_low"], line["ci_high"]) == (
+        "1",
+        "4.0",
+        "",
+        "",
+        "",
+    ), "no interval, not 4.00 – 4.00"

@@ -1,12 +1,13 @@
 """Alerts: a metric that fell further than the workspace allows, overall or in one segment.
 
 A fall counts when it reaches the rule's threshold and, unless the rule says otherwise, is statistically
-significant: a manager should not be woken by sampling noise.
+significant: a manager should not be woken by sampling noise. Only complete days are judged: today, still
+under way, is left out (``compared``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -120,8 +121,16 @@ def is_drop(kpi: service.Kpi, rule: Rule) -> bool:
     return bool(kpi.significant) or not rule.significant_only
 
 
+def compared(filters: Filters) -> Filters:
+    """The filters alerts judge: complete days only. A window that reaches today is moved back to end
+    yesterday (same length), so a day still filling up never reads as a fall."""
+    return replace(filters, window=filters.complete())
+
+
 def drops(source: MetricSource, filters: Filters, active: dict[str, Rule]) -> list[Drop]:
-    """Falls against the previous period, overall and per segment (when no segment is chosen)."""
+    """Falls against the previous period, overall and per segment (when no segment is chosen), on complete
+    days (``compared``)."""
+    filters = compared(filters)
     found: list[Drop] = []
     for metric, rule in active.items():
         current = source.metric(service.metric_query(filters, metric, filters.window))

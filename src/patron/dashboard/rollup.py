@@ -92,6 +92,11 @@ def _day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
     return start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)
 
 
+def local_days(since: date, until: date, zone: str) -> tuple[datetime, datetime]:
+    """The UTC instants where the calendar days ``since``…``until`` (inclusive) in ``zone`` begin and end."""
+    return _day_bounds(since, zone)[0], _day_bounds(until, zone)[1]
+
+
 def workspace_zone(session: Session, workspace_id: int) -> str:
     """The workspace's time zone: the dashboard's days are its calendar days."""
     return session.scalar(select(Workspace.timezone).where(Workspace.id == workspace_id)) or "UTC"
@@ -107,8 +112,8 @@ def completed_between(
     conditions: list[Any] = [
         r.workspace_id == workspace_id,
         r.status == "completed",
-        r.completed_at >= _day_bounds(since, zone)[0],
-        r.completed_at < _day_bounds(until, zone)[1],
+        r.completed_at >= local_days(since, until, zone)[0],
+        r.completed_at < local_days(since, until, zone)[1],
     ]
     if survey is not None:
         conditions.append(

@@ -3,7 +3,9 @@
 Every satisfaction number here comes from ``metrics.engine`` with the same filters the page shows, on the raw
 answers or on the engine's daily roll-up (``dashboard.rollup``), so the dashboard and the API can never
 disagree (tested both ways). Below the minimum sample a number is flagged; a period
-without answers shows no number at all rather than a 0.
+without answers shows no number at all rather than a 0. A week or month still under way (it contains the
+workspace's today) is left out of trends unless the filters include it, marked "to date" when they do, and
+never compared with a complete one (``Filters.partial``, ``Filters.period_is_partial``).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from patron.core.errors import PatronError
 from patron.core.i18n import translate
 from patron.core.models import Workspace
 from patron.customers.models import Customer
-from patron.dashboard.filters import Filters, Period
-from patron.dashboard.rollup import MetricSource, completed_between, workspace_zone
+from patron.dashboard.filters import Filters, Period, grain_start
+from patron.dashboard.rollup import MetricSource, completed_between, local_days, workspace_zone
 from patron.dashboard.tables import Column, DataTable
 from patron.metrics import commerce
 from patron.metrics.benchmarks import Benchmark, benchmark_for
@@ -34,6 +36,8 @@ KPI_METRICS = ("nps", "csat", "ces", "response_rate")
 BREAKDOWN_DIMENSIONS = ("segment", "touchpoint", "channel", "city", "locale", "survey", "category")
 #: Scale answers shown in the responses list, in this order.
 SCORED_TYPES = ("nps", "csat", "ces")
+#: Changes are shown with one decimal: one that rounds to 0.0 is no change, not "▼ −0.0".
+CHANGE_DIGITS = 1
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,8 @@ class Kpi:
     def direction(self) -> str:
         if self.change is None:
             return "none"
-        return "up" if self.change > 0 else "down" if self.change < 0 else "flat"
+        shown = round(self.change, CHANGE_DIGITS)
+        return "up" if shown > 0 else "down" if shown < 0 else "flat"
 
     @property
     def tone(self) -> str:
@@ -98,17 +103,28 @@ class TrendPoint:
     ci_high: float | None
     n: int
     sufficient: bool
+    #: The week or month is still under way: its numbers are to date.
+    partial: bool = False
 
 
 @dataclass
 class Overview:
     kpis: dict[str, Kpi]
     responses: int
-    previous_responses: int
+    #: None when the period reaches today: a period to date is compared with nothing.
+    previous_responses: int | None
     split: dict[str, int]
     trend: dict[str, list[TrendPoint]]
     benchmark: Benchmark | None
     tables: dict[str, DataTable] = field(default_factory=dict)
+    #: The first day of the week or month under way, when the trend window reaches it (shown or left out).
+    under_way: date | None = None
+
+
+def under_way(filters: Filters, window: Period, grain: str) -> date | None:
+    """The start of the week or month still under way inside ``window``, if any."""
+    start = grain_start(window.until, grain)
+    return start if filters.period_is_partial(start, grain) else None
 
 
 def _all_four(source: MetricSource, query: MetricQuery) -> dict[str, list[dict[str, Any]]]:
@@ -116,28 +132,37 @@ def _all_four(source: MetricSource, query: MetricQuery) -> dict[str, list[dict[s
 
 
 def overview(source: MetricSource, workspace: Workspace, filters: Filters, locale: str) -> Overview:
+    """Headline numbers with their change (none for a period to date) and the trends by week or month, the
+    week or month under way left out unless the filters include it."""
     previous_window = filters.window.previous()
     current = _all_four(source, metric_query(filters, "nps", filters.window))
-    previous = _all_four(source, metric_query(filters, "nps", previous_window))
+    previous = (
+        {name: [] for name in KPI_METRICS}
+        if filters.partial
+        else _all_four(source, metric_query(filters, "nps", previous_window))
+    )
     kpis = {name: kpi(name, first(current[name]), first(previous[name])) for name in KPI_METRICS}
     nps_row = first(current["nps"]) or {}
     split = {part: int(nps_row.get(part, 0)) for part in ("promoters", "passives", "detractors")}
-    trend_window = Period(filters.trend_since(), filters.window.until)
+    trend_window = filters.trend_window()
     trend_rows = _all_four(source, metric_query(filters, "nps", trend_window, grain=filters.grain))
-    trend = {name: [TrendPoint(row["period"], row["value"], row["ci_low"], row["ci_high"], int(row["n"]),
-                               bool(row["sufficient"])) for row in trend_rows[name]]
+    trend = {name: [point for row in trend_rows[name]
+                    if (point := TrendPoint(row["period"], row["value"], row["ci_low"], row["ci_high"], int(row["n"]),
+                                            bool(row["sufficient"]), filters.period_is_partial(row["period"])))
+                    and (filters.include_partial or not point.partial)]
              for name in KPI_METRICS}  # fmt: skip
     result = Overview(
         kpis=kpis,
         responses=source.responses(
             filters.window.since, filters.window.until, filters.survey, filters.where()
         ),
-        previous_responses=source.responses(
-            previous_window.since, previous_window.until, filters.survey, filters.where()
-        ),
+        previous_responses=None
+        if filters.partial
+        else source.responses(previous_window.since, previous_window.until, filters.survey, filters.where()),
         split=split,
         trend=trend,
         benchmark=benchmark_for(workspace, locale),
+        under_way=under_way(filters, trend_window, filters.grain),
     )
     result.tables = {"kpis": _kpi_table(kpis, locale), "trend": _trend_table(trend, locale)}
     return result
@@ -166,12 +191,19 @@ def _trend_table(trend: dict[str, list[TrendPoint]], locale: str) -> DataTable:
         ]
     periods = sorted({point.period for points in trend.values() for point in points})
     by_period = {name: {point.period: point for point in points} for name, points in trend.items()}
+    partial = {point.period for points in trend.values() for point in points if point.partial}
+    if partial:  # the exports carry the mark too
+        columns.append(Column(t("dash.to_date_column"), "flag"))
     table = DataTable("trend", t("dash.trend"), columns)
     for period in periods:
         row: list[Any] = [period]
         for name in KPI_METRICS:
             point = by_period[name].get(period)
             row += [point.value if point else None, point.n if point else 0]
+        if partial:
+            row.append(period in partial)
+            if period in partial:
+                table.partial_rows.add(len(table.rows))
         table.rows.append(row)
     return table
 
@@ -198,6 +230,8 @@ class Breakdown:
     heatmap: DataTable
     rows: list[Kpi]
     labels: list[str]
+    #: The first day of the month under way in the heat map (shown or left out).
+    under_way: date | None = None
 
 
 def breakdown_rows(
@@ -211,7 +245,11 @@ def breakdown_rows(
                           choices=list(BREAKDOWN_DIMENSIONS))  # fmt: skip
     by = (dimension,)
     current = source.metric(metric_query(filters, metric, filters.window, by=by))
-    earlier = source.metric(metric_query(filters, metric, filters.window.previous(), by=by))
+    earlier = (
+        []
+        if filters.partial
+        else source.metric(metric_query(filters, metric, filters.window.previous(), by=by))
+    )
     previous = {row[dimension]: row for row in earlier}
     return [(str(row[dimension]), kpi(metric, row, previous.get(row[dimension]))) for row in current]
 
@@ -226,25 +264,35 @@ def breakdown(source: MetricSource, filters: Filters, metric: str, dimension: st
     ])  # fmt: skip
     for label, k in sliced:
         table.rows.append([label, k.value, k.ci_low, k.ci_high, k.n, k.sufficient, k.change, k.significant])
-    return Breakdown(metric, dimension, table, heatmap(source, filters, locale),
-                     [k for _, k in sliced], [label for label, _ in sliced])  # fmt: skip
+    monthly = replace(filters, grain="month")
+    return Breakdown(metric, dimension, table, heatmap(source, filters, locale), [k for _, k in sliced],
+                     [label for label, _ in sliced], under_way(monthly, monthly.trend_window(), "month"))  # fmt: skip
 
 
 def heatmap(source: MetricSource, filters: Filters, locale: str) -> DataTable:
-    """NPS by touchpoint × month over the trend window; a cell below the minimum sample stays blank."""
-    window = Period(replace(filters, grain="month").trend_since(), filters.window.until)
+    """NPS by touchpoint × month over the trend window; a cell below the minimum sample stays blank, and the
+    month under way is left out (or, when included, headed "to date")."""
+    window = replace(filters, grain="month").trend_window()
     rows = source.metric(metric_query(filters, "nps", window, by=("touchpoint",), grain="month"))
-    months = sorted({row["period"] for row in rows})
-    touchpoints = sorted({str(row["touchpoint"]) for row in rows})
+    months = sorted({row["period"] for row in rows
+                     if filters.include_partial or not filters.period_is_partial(row["period"], "month")})  # fmt: skip
+    touchpoints = sorted({str(row["touchpoint"]) for row in rows if row["period"] in months})
     cells = {(str(row["touchpoint"]), row["period"]): row for row in rows}
     t = labels(locale)
+
+    def heading(month: date) -> str:
+        label = month.strftime("%Y-%m")
+        return f"{label} ({t('dash.to_date')})" if filters.period_is_partial(month, "month") else label
+
     table = DataTable("heatmap", t("dash.heatmap"),
-                      [Column(t("dim.touchpoint"))] + [Column(m.strftime("%Y-%m"), "score") for m in months])  # fmt: skip
+                      [Column(t("dim.touchpoint"))] + [Column(heading(m), "score") for m in months])  # fmt: skip
+    partial_columns = [i + 1 for i, m in enumerate(months) if filters.period_is_partial(m, "month")]
     for touchpoint in touchpoints:
         row: list[Any] = [touchpoint]
         for month in months:
             cell = cells.get((touchpoint, month))
             row.append(cell["value"] if cell and cell["sufficient"] else None)
+        table.partial_cells |= {(len(table.rows), column) for column in partial_columns}
         table.rows.append(row)
     return table
 
@@ -253,40 +301,78 @@ def heatmap(source: MetricSource, filters: Filters, locale: str) -> DataTable:
 class Retention:
     periods: DataTable
     cohorts: DataTable
+    #: The first day of the month under way, when the months shown reach it (shown or left out).
+    under_way: date | None = None
+
+
+#: Retention, CRR and churn set a month against the one before: for a month under way they are not known yet.
+ACROSS_MONTHS = ("retention_rate", "crr", "churn_rate")
+
+
+def _month_after(month: date, months: int) -> date:
+    index = month.year * 12 + month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def retention(con: ibis.BaseBackend, workspace: Workspace, filters: Filters, locale: str) -> Retention:
-    """Monthly CRR, churn and repeat purchase over the trend window, and the cohorts that started in it, in
-    the workspace's calendar; the month still running is marked."""
-    start = replace(filters, grain="month").trend_since()
+    """Monthly CRR, churn and repeat purchase over the trend window, and the cohorts that started in it.
+
+    The month under way is left out unless the filters include it; then it is marked, and the rates that set
+    it against the month before (retention, CRR, churn) stay blank rather than read 2 % and 98 %. In the
+    cohort matrix the same goes for each cohort's cell of the month under way."""
+    monthly = replace(filters, grain="month")
+    window = monthly.trend_window()
+    under = under_way(monthly, window, "month")
+
+    def shown(month: date) -> bool:
+        return filters.include_partial or not monthly.period_is_partial(month)
+
     zone = workspace.timezone
     periods = [row for row in commerce.retention(con, workspace.id, zone=zone, grain="month", currency=workspace.currency,
                                                  segment=filters.segment)
-               if start <= row["period"] <= filters.window.until]  # fmt: skip
+               if window.since <= row["period"] <= window.until and shown(row["period"])]  # fmt: skip
     t = labels(locale)
-    table = DataTable("retention", t("dash.retention"), [
+    columns = [
         Column(t("dash.period"), "date"), Column(t("ret.customers_end"), "int"), Column(t("ret.new_customers"), "int"),
         Column(t("ret.retention_rate"), "percent"), Column(t("ret.crr"), "percent"),
         Column(t("ret.churn_rate"), "percent"),
         Column(t("ret.repeat_purchase_rate"), "percent"), Column(t("ret.purchase_frequency"), "mean"),
-        Column(t("ret.average_order_value"), "money"), Column(t("ret.partial"), "flag"),
-    ])  # fmt: skip
+        Column(t("ret.average_order_value"), "money"),
+    ]  # fmt: skip
+    marked = any(monthly.period_is_partial(row["period"]) for row in periods)
+    if marked:
+        columns.append(Column(t("dash.to_date_column"), "flag"))
+    table = DataTable("retention", t("dash.retention"), columns)
     for row in periods:
-        table.rows.append([row["period"], row["customers_end"], row["new_customers"], row["retention_rate"], row["crr"], row["churn_rate"],
-                           row["repeat_purchase_rate"], row["purchase_frequency"], float(row["average_order_value"]),
-                           row["partial"]])  # fmt: skip
+        partial = monthly.period_is_partial(row["period"])
+        rates = {key: None if partial else row[key] for key in ACROSS_MONTHS}
+        cells: list[Any] = [row["period"], row["customers_end"], row["new_customers"], rates["retention_rate"], rates["crr"],
+                            rates["churn_rate"], row["repeat_purchase_rate"], row["purchase_frequency"],
+                            float(row["average_order_value"])]  # fmt: skip
+        if marked:
+            cells.append(partial)
+        if partial:
+            table.partial_rows.add(len(table.rows))
+        table.rows.append(cells)
     cohorts = [row for row in commerce.cohorts(con, workspace.id, zone=zone, grain="month", segment=filters.segment)
-               if start <= row["cohort"] <= filters.window.until]  # fmt: skip
-    width = max((len(row["retention"]) for row in cohorts), default=0)
-    matrix = DataTable("cohorts", t("dash.cohorts"),
-                       [Column(t("dash.cohort"), "date"), Column(t("dash.size"), "int"), Column(t("ret.partial"), "flag")]
-                       + [Column(f"+{k}", "percent") for k in range(width)])  # fmt: skip
+               if window.since <= row["cohort"] <= window.until and shown(row["cohort"])]  # fmt: skip
+    lines: list[tuple[date, int, list[Any]]] = []
+    partial_cells: set[tuple[int, int]] = set()
     for row in cohorts:
-        shares: list[Any] = list(row["retention"])
-        matrix.rows.append(
-            [row["cohort"], row["size"], row["partial"], *shares, *([None] * (width - len(shares)))]
-        )
-    return Retention(table, matrix)
+        shares: list[Any] = []
+        for offset, share in enumerate(row["retention"]):
+            if monthly.period_is_partial(_month_after(row["cohort"], offset)):
+                if not filters.include_partial:
+                    break
+                partial_cells.add((len(lines), 2 + offset))
+            shares.append(share)
+        lines.append((row["cohort"], row["size"], shares))
+    width = max((len(shares) for _, _, shares in lines), default=0)
+    matrix = DataTable("cohorts", t("dash.cohorts"), [Column(t("dash.cohort"), "date"), Column(t("dash.size"), "int")]
+                       + [Column(f"+{k}", "percent") for k in range(width)], partial_cells=partial_cells)  # fmt: skip
+    for cohort, size, shares in lines:
+        matrix.rows.append([cohort, size, *shares, *([None] * (width - len(shares)))])
+    return Retention(table, matrix, under)
 
 
 @dataclass
@@ -321,7 +407,7 @@ def responses(session: Session, workspace_id: int, filters: Filters | None, *, t
         raise PatronError("dashboard.bad_band", value=band[:40], choices=list(BANDS))
     conditions = [SurveyResponse.workspace_id == workspace_id, SurveyResponse.status == "completed"]
     if filters is not None:
-        conditions = _response_filters(session, workspace_id, filters, filters.window)
+        conditions = _response_filters(session, workspace_id, filters, filters.listing)
     if customer_id is not None:
         conditions.append(SurveyResponse.customer_id == customer_id)
     if locale:
@@ -415,19 +501,31 @@ def _count_by_survey(session: Session, survey_column: Any, *conditions: Any) -> 
     return {int(survey_id): int(count) for survey_id, count in session.execute(query)}
 
 
-def surveys(session: Session, workspace_id: int, locale: str) -> list[SurveySummary]:
-    """Every survey with invitations sent, how many were answered, and completed responses from any source."""
+def surveys(session: Session, workspace_id: int, filters: Filters, locale: str) -> list[SurveySummary]:
+    """Every survey (or the one chosen) with the invitations sent in the period, how many of those were
+    answered (as the response rate counts them), and the responses completed in the period from any source;
+    days are the workspace's, and a segment counts its customers' invitations and responses only."""
     invitation, response = SurveyInvitation, SurveyResponse
-    went_out = (invitation.workspace_id == workspace_id, invitation.sent_at.is_not(None))
+    zone = workspace_zone(session, workspace_id)
+    start, end = local_days(filters.window.since, filters.window.until, zone)
+    went_out = [
+        invitation.workspace_id == workspace_id,
+        invitation.sent_at >= start,
+        invitation.sent_at < end,
+    ]
+    for dimension, value in filters.where():
+        column = {"segment": Customer.segment, "city": Customer.city}[dimension]
+        members = select(Customer.id).where(Customer.workspace_id == workspace_id, column == value)
+        went_out.append(invitation.customer_id.in_(members))
     sent = _count_by_survey(session, invitation.survey_id, *went_out)
     answered = _count_by_survey(session, invitation.survey_id, *went_out, invitation.answered_at.is_not(None))
-    completed = _count_by_survey(
-        session, response.survey_id, response.workspace_id == workspace_id, response.status == "completed"
+    completed = _count_by_survey(session, response.survey_id, *_response_filters(session, workspace_id, filters,
+                                                                                  filters.window))  # fmt: skip
+    chosen = [Survey.workspace_id == workspace_id] + (
+        [Survey.key == filters.survey] if filters.survey else []
     )
     summaries = []
-    for survey in session.scalars(
-        select(Survey).where(Survey.workspace_id == workspace_id).order_by(Survey.key)
-    ):
+    for survey in session.scalars(select(Survey).where(*chosen).order_by(Survey.key)):
         invited, done = int(sent.get(survey.id, 0)), int(answered.get(survey.id, 0))
         summaries.append(SurveySummary(survey.key, _survey_name(survey, locale), survey.kind, survey.touchpoint,
                                        survey.channel, survey.status, survey.version, invited, done,

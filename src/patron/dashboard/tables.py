@@ -32,6 +32,9 @@ class DataTable:
     title: str
     columns: list[Column]
     rows: list[list[Cell]] = field(default_factory=list)
+    #: Rows (by index) and cells (row, column) of a period still under way: the page marks them "to date".
+    partial_rows: set[int] = field(default_factory=set)
+    partial_cells: set[tuple[int, int]] = field(default_factory=set)
 
 
 def _plain(value: Cell, kind: Kind) -> str | int | float | date | None:

@@ -1,12 +1,15 @@
 """ECharts options for the dashboard's charts, built from the dashboard's views.
 
 Options are plain JSON, rendered by static/dashboard.js with the vendored ECharts (no CDN). Values are
-rounded here; a point below the minimum sample is drawn hollow so a thin month never looks like a verdict.
+rounded here; a point below the minimum sample is drawn hollow so a thin month never looks like a verdict, and
+a period still under way is hollow at the end of a dashed line, labelled "to date".
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 from patron.dashboard.service import Kpi, TrendPoint
@@ -14,6 +17,8 @@ from patron.dashboard.tables import DataTable
 from patron.metrics.benchmarks import Benchmark
 
 ACCENT, GREY, GOOD, BAD, PASSIVE = "#2f6f5e", "#9aa7b0", "#2e7d32", "#b3261e", "#f0b429"
+#: Line colours set per series, so a line's dashed "to date" end keeps its colour.
+LINE_COLOURS = (ACCENT, BAD, "#3b6ea5", PASSIVE)
 Translate = Callable[..., str]
 
 
@@ -27,32 +32,125 @@ def _round(value: object, digits: int = 1) -> float | None:
 
 
 def _base(**extra: Any) -> dict[str, Any]:
-    return {"animation": False, "grid": {"left": 48, "right": 16, "top": 36, "bottom": 32, "containLabel": True},
+    # Room on the right: the last category label is centred on the last point and was cut off at the edge.
+    return {"animation": False, "grid": {"left": 48, "right": 32, "top": 36, "bottom": 32, "containLabel": True},
             "tooltip": {"trigger": "axis"}, **extra}  # fmt: skip
 
 
-def trend(points: Sequence[TrendPoint], label: str, t: Translate) -> dict[str, Any]:
-    """The metric by period with its 95 % interval as a band."""
-    periods = [p.period.isoformat() for p in points]
-    low = [_round(p.ci_low) for p in points]
-    band = [None if p.ci_low is None or p.ci_high is None else round(p.ci_high - p.ci_low, 1) for p in points]
-    values = [
-        {"value": _round(p.value), "symbol": "circle" if p.sufficient else "emptyCircle", "symbolSize": 7}
+#: Each metric's whole scale: bars start from its ends, bands and axes never pass them.
+SCALE_ENDS = {"nps": (-100, 100), "csat": (0, 100), "response_rate": (0, 100), "ces": (1, 7)}
+
+
+#: Tick steps are these times a power of ten.
+STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
+EPSILON = 1e-9
+
+
+def _steps_down_from(span: float) -> list[float]:
+    """Round steps, largest first, from the one that cuts ``span`` into about five parts."""
+    power = 10.0 ** math.floor(math.log10(max(span, EPSILON) / 5))
+    candidates = [m * power / 10**k for k in range(4) for m in STEPS]
+    first = min((c for c in candidates if c >= span / 5 - EPSILON), default=candidates[0])
+    return sorted({c for c in candidates if c <= first}, reverse=True)
+
+
+def _multiple(value: float, step: float) -> bool:
+    return abs(value / step - round(value / step)) < 1e-6
+
+
+def value_axis(numbers: Sequence[float | None], ends: tuple[float, float]) -> dict[str, Any]:
+    """A value axis around ``numbers`` on round steps, never beyond the scale's ends (no NPS axis to −140, no
+    CES axis to 40 on a 1–7 scale); ECharts' own choice ignores the ends."""
+    present = [x for x in numbers if x is not None]
+    if not present:
+        return {"type": "value", "min": ends[0], "max": ends[1]}
+    low, high = min(present), max(present)
+    span = high - low if high > low else max(abs(high), 1.0) / 2
+    for step in _steps_down_from(span):
+        bottom = math.floor(low / step + EPSILON) * step
+        top = math.ceil(high / step - EPSILON) * step
+        if bottom == top:
+            bottom, top = bottom - step, top + step
+        bottom, top = max(bottom, ends[0]), min(top, ends[1])
+        if _multiple(bottom, step) and _multiple(top, step):  # a clipped end still on a tick
+            return {
+                "type": "value",
+                "min": round(bottom, 6),
+                "max": round(top, 6),
+                "interval": round(step, 6),
+            }
+    return {"type": "value", "min": ends[0], "max": ends[1]}
+
+
+def _under_way(values: list[Any], partial: Sequence[bool]) -> tuple[list[Any], list[Any]]:
+    """A series split in two: the complete periods (a solid line) and the periods still under way, joined to
+    the last complete one by a dashed line, so a month to date never reads as part of the trend."""
+    solid = [None if flag else value for value, flag in zip(values, partial, strict=True)]
+    dashed: list[Any] = [value if flag else None for value, flag in zip(values, partial, strict=True)]
+    complete = [i for i, value in enumerate(solid) if value is not None]
+    if any(partial) and complete:
+        dashed[complete[-1]] = values[complete[-1]]
+    return solid, dashed
+
+
+def _period_label(period: str, partial: bool, t: Translate) -> str:
+    return f"{period}\n({t('dash.to_date')})" if partial else period
+
+
+def _on_every_period(points: Sequence[TrendPoint], periods: Sequence[date] | None) -> list[TrendPoint]:
+    """The points on the trend's whole calendar: a period without answers is a gap on the axis, so the axis is
+    true to time (NPS waves in March, June and September are a quarter apart, not side by side)."""
+    if periods is None:
+        return list(points)
+    by_period = {p.period: p for p in points}
+    return [by_period.get(period) or TrendPoint(period, None, None, None, 0, False) for period in periods]
+
+
+def trend(
+    points: Sequence[TrendPoint], label: str, t: Translate, metric: str, periods: Sequence[date] | None = None
+) -> dict[str, Any]:
+    """The metric by period with its 95 % interval as a band, clipped to the metric's scale.
+
+    The band is a stacked pair (lower bound, then its height) with ``stackStrategy: 'all'``: ECharts stacks
+    negative and positive values apart by default, which drew an NPS band from 0 whenever the lower bound was
+    negative. A period still under way (when shown) is a hollow point at the end of a dashed line. With
+    ``periods``, every period of the trend is on the axis and the line crosses those without answers."""
+    points = _on_every_period(points, periods)
+    low_end, high_end = SCALE_ENDS[metric]
+    categories = [_period_label(p.period.isoformat(), p.partial, t) for p in points]
+    bounds = [
+        (None, None) if p.ci_low is None or p.ci_high is None
+        else (max(p.ci_low, low_end), min(p.ci_high, high_end))
         for p in points
-    ]
+    ]  # fmt: skip
+    low = [_round(lo) for lo, _ in bounds]
+    band = [None if lo is None or hi is None else round(hi - lo, 1) for lo, hi in bounds]
+    values = [
+        None if p.value is None else
+        {"value": _round(p.value), "symbol": "circle" if p.sufficient and not p.partial else "emptyCircle",
+         "symbolSize": 7}
+        for p in points
+    ]  # fmt: skip
+    solid, dashed = _under_way(values, [p.partial for p in points])
+    series: list[dict[str, Any]] = [
+        {"name": "low", "type": "line", "data": low, "stack": "ci", "stackStrategy": "all", "connectNulls": True,
+         "lineStyle": {"opacity": 0}, "symbol": "none", "tooltip": {"show": False}, "silent": True},
+        {"name": t("dash.ci95"), "type": "line", "data": band, "stack": "ci", "stackStrategy": "all",
+         "connectNulls": True, "lineStyle": {"opacity": 0}, "symbol": "none",
+         "areaStyle": {"color": ACCENT, "opacity": 0.15}, "silent": True, "tooltip": {"show": False},
+         "itemStyle": {"color": ACCENT}},
+        {"name": label, "type": "line", "data": solid, "itemStyle": {"color": ACCENT}, "connectNulls": True},
+    ]  # fmt: skip
+    if any(p.partial for p in points):
+        series.append({"name": label, "type": "line", "data": dashed, "itemStyle": {"color": ACCENT},
+                       "lineStyle": {"type": "dashed"}, "connectNulls": True})  # fmt: skip
+    shown = [_round(p.value) for p in points] + [x for pair in bounds for x in pair]
     return _base(
         legend={"data": [label, t("dash.ci95")], "top": 0},
-        xAxis={"type": "category", "data": periods},
-        yAxis={"type": "value", "scale": True},
-        series=[
-            {"name": "low", "type": "line", "data": low, "stack": "ci", "lineStyle": {"opacity": 0},
-             "symbol": "none", "tooltip": {"show": False}, "silent": True},
-            {"name": t("dash.ci95"), "type": "line", "data": band, "stack": "ci", "lineStyle": {"opacity": 0},
-             "symbol": "none", "areaStyle": {"color": ACCENT, "opacity": 0.15}, "silent": True,
-             "tooltip": {"show": False}, "itemStyle": {"color": ACCENT}},
-            {"name": label, "type": "line", "data": values, "itemStyle": {"color": ACCENT}, "connectNulls": False},
-        ],
-    )  # fmt: skip
+        xAxis={"type": "category", "data": categories, "axisLabel": {"showMaxLabel": True}},
+        yAxis=value_axis(shown, (low_end, high_end)),
+        series=series,
+    )
 
 
 def split(parts: dict[str, int], t: Translate) -> dict[str, Any]:
@@ -61,7 +159,7 @@ def split(parts: dict[str, int], t: Translate) -> dict[str, Any]:
     return _base(
         tooltip={"trigger": "item"},
         legend={"top": 0},
-        grid={"left": 8, "right": 8, "top": 36, "bottom": 8, "containLabel": True},
+        grid={"left": 8, "right": 28, "top": 36, "bottom": 8, "containLabel": True},
         xAxis={"type": "value", "max": 100, "axisLabel": {"formatter": "{value}%"}},
         yAxis={"type": "category", "data": [""]},
         series=[
@@ -82,10 +180,6 @@ def benchmark(nps: Kpi, reference: Benchmark, t: Translate) -> dict[str, Any]:
                  "data": [{"value": _round(nps.value), "itemStyle": {"color": ACCENT}},
                           {"value": reference.nps, "itemStyle": {"color": GREY}}]}],
     )  # fmt: skip
-
-
-#: Bars start from the scale's own ends: a zoomed axis would turn a 1-point gap into a wall.
-SCALE_ENDS = {"nps": (-100, 100), "csat": (0, 100), "response_rate": (0, 100), "ces": (1, 7)}
 
 
 def bars(labels: list[str], rows: Sequence[Kpi], label: str, metric: str) -> dict[str, Any]:
@@ -120,14 +214,25 @@ def heatmap(table: DataTable) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def lines(table: DataTable, columns: list[int]) -> dict[str, Any]:
-    """Some of a table's numeric columns against its first (period) column."""
-    periods = [str(row[0]) for row in table.rows]
+def lines(table: DataTable, columns: list[int], t: Translate) -> dict[str, Any]:
+    """Some of a table's numeric columns against its first (period) column; a row still under way (when
+    shown) is a hollow point at the end of a dashed line."""
+    partial = [i in table.partial_rows for i in range(len(table.rows))]
+    periods = [_period_label(str(row[0]), flag, t) for row, flag in zip(table.rows, partial, strict=True)]
+    series: list[dict[str, Any]] = []
+    for colour, i in zip(LINE_COLOURS, columns, strict=False):
+        values = [None if row[i] is None else {"value": _round(row[i]), "symbol": "emptyCircle" if flag else "circle"}
+                  for row, flag in zip(table.rows, partial, strict=True)]  # fmt: skip
+        solid, dashed = _under_way(values, partial)
+        series.append(
+            {"name": table.columns[i].label, "type": "line", "data": solid, "itemStyle": {"color": colour}}
+        )
+        if any(partial):
+            series.append({"name": table.columns[i].label, "type": "line", "data": dashed,
+                           "itemStyle": {"color": colour}, "lineStyle": {"type": "dashed"}})  # fmt: skip
     return _base(
-        legend={"top": 0},
-        xAxis={"type": "category", "data": periods},
-        yAxis={"type": "value", "axisLabel": {"formatter": "{value}%"}},
-        series=[{"name": table.columns[i].label, "type": "line",
-                 "data": [_round(row[i]) for row in table.rows]}
-                for i in columns],
-    )  # fmt: skip
+        legend={"top": 0, "type": "scroll"},
+        xAxis={"type": "category", "data": periods, "axisLabel": {"showMaxLabel": True}},
+        yAxis={"type": "value", "min": 0, "axisLabel": {"formatter": "{value}%"}},
+        series=series,
+    )

@@ -65,8 +65,9 @@ def _overview(
     )
     view = service.overview(source, viewer.workspace, filters, viewer.locale)
     t = _t(viewer)
+    periods = sorted({point.period for points in view.trend.values() for point in points})
     figures = {
-        f"trend-{name}": charts.trend(points, t(f"metric.{name}"), t)
+        f"trend-{name}": charts.trend(points, t(f"metric.{name}"), t, name, periods)
         for name, points in view.trend.items()
         if points
     }
@@ -100,7 +101,7 @@ def _retention(
     view = service.retention(operational_connection(), viewer.workspace, filters, viewer.locale)
     # strict retention, churn and repeat purchase: CRR is in the table, not the chart (it passes 100 % when
     # lapsed customers come back, which reads as an error on a chart of rates)
-    figures = {"retention": charts.lines(view.periods, [3, 5, 6])} if view.periods.rows else {}
+    figures = {"retention": charts.lines(view.periods, [3, 5, 6], _t(viewer))} if view.periods.rows else {}
     return PageData({"view": view}, {"retention": view.periods, "cohorts": view.cohorts}, figures)
 
 
@@ -132,7 +133,7 @@ def _responses(
 def _surveys(
     request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
 ) -> PageData:
-    rows = service.surveys(session, viewer.workspace.id, viewer.locale)
+    rows = service.surveys(session, viewer.workspace.id, filters, viewer.locale)
     return PageData({"rows": rows}, {"surveys": service.surveys_table(rows, viewer.locale)}, {})
 
 
@@ -149,7 +150,8 @@ def _alerts(
     )
     waiting, waiting_total = service.responses(session, viewer.workspace.id, filters, band="detractor",
                                                limit=EXPORT_ROW_LIMIT if exporting else 20, display_locale=viewer.locale)  # fmt: skip
-    context = {"rules": active, "drops": found, "waiting": waiting, "waiting_total": waiting_total,
+    context = {"rules": active, "drops": found, "compared": alerts.compared(filters).window, "waiting": waiting,
+               "waiting_total": waiting_total,
                "industries": benchmarks.industries(viewer.locale),
                "benchmark": benchmarks.benchmark_for(viewer.workspace, viewer.locale)}  # fmt: skip
     return PageData(context, {"waiting": service.responses_table(waiting, viewer.locale)}, {})

@@ -49,8 +49,9 @@ def formatters(locale: str, timezone: str = "Asia/Taipei") -> dict[str, Any]:
         if value is None:
             return "—"
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
-        text = format_decimal(value, format=pattern, locale=cldr)
-        return ("+" + text) if sign and value > 0 else text.replace("-", "−")
+        shown = round(value, digits) + 0.0  # one that rounds to zero is 0.0, never "−0.0" or "+0.0"
+        text = format_decimal(shown, format=pattern, locale=cldr)
+        return ("+" + text) if sign and shown > 0 else text.replace("-", "−")
 
     def cell(value: Any, kind: str) -> str:
         """A dashboard table cell as its column's kind says (dashboard.tables.Column)."""
