@@ -25,6 +25,8 @@ class CustomerRead(ReadModel):
     consent_email: bool = False
     consent_sms: bool = False
     consent_surveys: bool = False
+    #: When the customer followed an unsubscribe link: no survey invitations since, whatever an import says.
+    surveys_unsubscribed_at: datetime | None = None
     attributes: dict[str, Any] | None = None
     created_at: datetime
     updated_at: datetime
