@@ -15,6 +15,8 @@ from typing import Any
 from babel.messages.pofile import read_po
 
 LOCALES: tuple[str, ...] = ("zh-Hant", "zh-Hans", "en")
+#: Each language by its own name, as a language menu shows it.
+LANGUAGE_NAMES = {"zh-Hant": "繁體中文", "zh-Hans": "简体中文", "en": "English"}
 FALLBACK_LOCALE = "en"
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 

@@ -14,7 +14,7 @@ from patron.core.i18n import LOCALES, Labels, normalize_locale
 from patron.core.models import Workspace
 from patron.core.tenancy import scoped
 from patron.customers.models import Customer
-from patron.customers.schemas import CustomerPage, CustomerRead, CustomerStory, CustomerSummary
+from patron.customers.schemas import CustomerPage, CustomerRead, CustomerStory, CustomerSummary, SegmentRead
 from patron.surveys.texts import complete
 
 #: Longest segment code (the customers.segment column) and longest label a workspace may give one.
@@ -95,7 +95,7 @@ def code_labels(workspace: Workspace, locale: str) -> Labels:
 
 
 def set_segment_labels(
-    session: Session, *, workspace: Workspace, labels: Mapping[str, Mapping[str, str]]
+    session: Session, *, workspace_id: int, labels: Mapping[str, Mapping[str, str]]
 ) -> dict[str, dict[str, str]]:
     """Replace the workspace's own segment names ({segment: {locale: label}}). Blank labels are dropped, so a
     segment left without any reads the catalogue's name again; a label written in one Chinese script is
@@ -120,6 +120,27 @@ def set_segment_labels(
                 given[str(locale)] = text.strip()
         if given:
             kept[segment] = complete(given)
+    workspace = session.get_one(Workspace, workspace_id)
     workspace.segment_labels = kept or None
     session.flush()
     return kept
+
+
+def segment_list(session: Session, *, workspace_id: int) -> list[SegmentRead]:
+    """Every segment customers carry or the workspace named, with its customers and its name in each
+    language (its own, else the catalogue's, else the code made readable)."""
+    workspace = session.get_one(Workspace, workspace_id)
+    counts: dict[str, int] = {
+        str(segment): int(count)
+        for segment, count in session.execute(
+            select(Customer.segment, func.count())
+            .where(Customer.workspace_id == workspace_id, Customer.segment.is_not(None))
+            .group_by(Customer.segment)
+        )
+    }
+    own = workspace.segment_labels or {}
+    return [
+        SegmentRead(segment=code, customers=counts.get(code, 0), own=own.get(code, {}),
+                    labels={locale: code_labels(workspace, locale)("segment", code) for locale in LOCALES})
+        for code in sorted(set(counts) | set(own))
+    ]  # fmt: skip

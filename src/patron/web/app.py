@@ -24,6 +24,7 @@ from patron.core.clock import utcnow
 from patron.core.db import get_read_engine, session_factory, transaction
 from patron.core.settings import get_settings
 from patron.customers.api import router as customers_router
+from patron.customers.api import segments_router
 from patron.dashboard import rollup
 from patron.metrics.api import router as metrics_router
 from patron.metrics.service import operational_connection
@@ -106,6 +107,7 @@ def create_app() -> FastAPI:
     for router in (
         workspace_router,
         customers_router,
+        segments_router,
         commerce_router,
         surveys_router,
         responses_router,
