@@ -281,7 +281,7 @@ def preview_survey(key: str, request: Request, session: ReadSessionDep, viewer: 
     context = {"token": "", "definition": definition, "questions": list(definition.questions), "answers": {},
                "problems": {}, "done": 0, "total": len(definition.questions), "pick": pick, "preview": True,
                "kind": answering.question_kind, "seen": [], "visible_seen": [], "name": "",
-               "brand": viewer.workspace.name, "embed": False, "form_query": "", "survey": survey}  # fmt: skip
+               "brand": viewer.workspace.name, "embed": False, "form_query": "", "survey": survey, "last": True}  # fmt: skip
     return render_page(request, viewer, "survey.html", context)
 
 
