@@ -24,6 +24,7 @@ BUTTONS = {
     "zh-Hans": ("下一题", "提交答案"),
     "en": ("Next", "Send my answers"),
 }
+CONTINUE = {"zh-Hant": "繼續", "zh-Hans": "继续", "en": "Continue"}
 THANKS = {"zh-Hant": "感謝您撥冗填答！", "zh-Hans": "感谢您拨冗填答！", "en": "Thank you for your time!"}
 SHOP = "山嵐茶咖"
 
@@ -84,16 +85,16 @@ def test_the_last_question_says_submit(engine: Engine, tmp_path: Path, client: T
         assert THANKS[locale] in page
 
 
-def test_a_page_that_may_bring_a_follow_up_says_next(
+def test_a_page_that_may_bring_a_follow_up_says_continue(
     engine: Engine, tmp_path: Path, client: TestClient
 ) -> None:
     """Post-purchase CSAT shows its questions on one page; a low score brings one more question, so that page
-    says "Next"; the follow-up, the last, says "Submit"."""
+    says "Continue" (neither "Next question" nor "Submit"); the follow-up, the last, says "Submit"."""
     links, _ = _links(engine, tmp_path, "post_purchase_csat")
     for locale, link in links.items():
-        next_label, submit_label = BUTTONS[locale]
+        submit_label = BUTTONS[locale][1]
         first = client.get(link).text
-        assert _shown(first) == "csat,comment" and _button(first) == next_label
+        assert _shown(first) == "csat,comment" and _button(first) == CONTINUE[locale]
         follow_up = client.post(link, data={"_shown": "csat,comment", "csat": "2"}).text
         assert _shown(follow_up) == "what_to_fix" and _button(follow_up) == submit_label, locale
 

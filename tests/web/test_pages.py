@@ -55,7 +55,7 @@ def test_landing_page_shows_the_workspace_numbers(client: TestClient, tenant: Te
         "people land on the dashboard"
     )
     html = client.get("/workspace").text
-    assert "歡迎，王經理" in html
+    assert "歡迎，王經理" in html and "角色：管理員" in html, "the role by its name, not its code"
     tiles = dict(re.findall(r'data-metric="(\w+)"><span>[^<]+</span><b[^>]*>([^<]+)</b>', html))
     assert tiles == {
         "customers": "3",
@@ -83,6 +83,7 @@ def test_customer_search_and_story_page(client: TestClient, tenant: Tenant) -> N
     login(client, tenant)
     found = client.get("/customers?q=顧客2")
     assert 'href="/customers/C002"' in found.text and 'href="/customers/C001"' not in found.text
+    assert "找到 1 位顧客" in found.text, "the count says what it counts"
     page = client.get("/customers/C001")
     assert page.status_code == 200
     assert "高山烏龍茶 ×2、濾掛咖啡 ×1" in page.text
