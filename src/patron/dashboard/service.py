@@ -37,11 +37,6 @@ KPI_METRICS = ("nps", "csat", "ces", "response_rate")
 BREAKDOWN_DIMENSIONS = ("segment", "touchpoint", "channel", "city", "locale", "survey", "category")
 #: Scale answers shown in the responses list, in this order.
 SCORED_TYPES = ("nps", "csat", "ces")
-#: Slices whose values are codes with labels (core.i18n.Labels); the rest are shown as stored.
-LABELLED_DIMENSIONS = ("segment", "touchpoint", "channel")
-#: What the metrics engine calls a slice without a value (a response without an order has no category).
-NO_VALUE = "(none)"
-SliceLabel = Callable[[str, Any], str]
 
 
 @dataclass(frozen=True)
@@ -222,6 +217,13 @@ def breakdown_rows(
     earlier = source.metric(metric_query(filters, metric, filters.window.previous(), by=by))
     previous = {row[dimension]: row for row in earlier}
     return [(str(row[dimension]), kpi(metric, row, previous.get(row[dimension]))) for row in current]
+
+
+#: Slices whose values are codes with labels (core.i18n.Labels); the rest are shown as stored.
+LABELLED_DIMENSIONS = ("segment", "touchpoint", "channel")
+#: What the metrics engine calls a slice without a value (a response without an order has no category).
+NO_VALUE = "(none)"
+SliceLabel = Callable[[str, Any], str]
 
 
 def slice_labels(session: Session, workspace: Workspace, locale: str) -> SliceLabel:
