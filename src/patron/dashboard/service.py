@@ -328,6 +328,11 @@ def retention(con: ibis.BaseBackend, workspace: Workspace, filters: Filters, loc
     return Retention(table, matrix)
 
 
+#: Other answers the list shows under their question, besides comments (``choices`` is JSON: a SQL filter on
+#: it would not tell a stored JSON null from a list).
+SHOWN_TYPES = ("single_choice", "multiple_choice", "rating")
+
+
 @dataclass(frozen=True)
 class ShownAnswer:
     """An answer as the responses list shows it, under its question: a comment's text, the chosen options by
@@ -432,7 +437,7 @@ def responses(session: Session, workspace_id: int, filters: Filters | None, *, t
     survey_of = {response.id: response.survey_id for response, _, _ in page}
     if ids:
         for a in session.scalars(select(answer).where(answer.workspace_id == workspace_id, answer.response_id.in_(ids),
-                                 or_(answer.question_type.in_((*SCORED_TYPES, "rating")), answer.choices.is_not(None),
+                                 or_(answer.question_type.in_((*SCORED_TYPES, *SHOWN_TYPES)),
                                      and_(answer.text.is_not(None), answer.text != "")))
                                  .order_by(answer.id)):  # fmt: skip
             if a.question_type in SCORED_TYPES and a.score is not None:
