@@ -440,6 +440,51 @@ def customers_show(
     _run(action, locale)
 
 
+@customers_app.command("segments")
+def customers_segments(
+    segment: Annotated[str | None, typer.Argument(help="A segment to name; without one, list them")] = None,
+    zh_hant: Annotated[str | None, typer.Option("--zh-hant", help="Name in Traditional Chinese")] = None,
+    zh_hans: Annotated[str | None, typer.Option("--zh-hans", help="Name in Simplified Chinese")] = None,
+    en: Annotated[str | None, typer.Option("--en", help="Name in English")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Back to the default names")] = False,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """The customer segments and their names in each language; name one with e.g.
+    patron customers segments vip --zh-hant 金卡會員 --en "Gold members" (a name given in one Chinese script is
+    converted for the other; a language not given keeps its name)."""
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            if segment is not None:
+                labels = {code: dict(texts) for code, texts in (ws.segment_labels or {}).items()}
+                given = {"zh-Hant": zh_hant, "zh-Hans": zh_hans, "en": en}
+                if clear:
+                    labels.pop(segment, None)
+                elif any(given.values()):
+                    mine = labels.setdefault(segment, {})
+                    if zh_hant and not zh_hans:  # the other script follows a changed name, as on the web form
+                        mine.pop("zh-Hans", None)
+                    if zh_hans and not zh_hant:
+                        mine.pop("zh-Hant", None)
+                    mine.update({locale: text for locale, text in given.items() if text})
+                customer_service.set_segment_labels(session, workspace_id=ws.id, labels=labels)
+            rows = customer_service.segment_list(session, workspace_id=ws.id)
+        table = Table("segment", "customers", "繁體中文", "简体中文", "English")
+        for row in rows:
+            table.add_row(
+                row.segment,
+                str(row.customers),
+                row.labels["zh-Hant"],
+                row.labels["zh-Hans"],
+                row.labels["en"],
+            )
+        console.print(table)
+
+    _run(action, lang)
+
+
 # --------------------------------------------------------------------------------------------- surveys
 @surveys_app.command("create")
 def surveys_create(

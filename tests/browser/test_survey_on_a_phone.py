@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,37 @@ def _personal_link(engine: Engine, tmp_path: Path, base_url: str) -> tuple[str, 
         return f"{base_url}/s/{distribution.survey_token(outcome.invitation.nonce)}", ws.id
 
 
-def _next(phone: Any) -> None:
+def _next(phone: Any, button: str = "下一題") -> None:
     """Each question is its own page: wait for the next one before reading it (reading straight after the
     click could still see the page before, which made this test flaky)."""
     with phone.expect_navigation():
-        phone.get_by_role("button", name="下一題").click()
+        phone.get_by_role("button", name=button).click()
+
+
+#: The colour of a pixel of a PNG, read by the browser itself (drawn on a canvas): no image library needed.
+PIXEL = """async ([png, x, y]) => {
+  const image = new Image();
+  image.src = 'data:image/png;base64,' + png;
+  await image.decode();
+  const canvas = document.createElement('canvas');
+  canvas.width = image.width; canvas.height = image.height;
+  const context = canvas.getContext('2d');
+  context.drawImage(image, 0, 0);
+  return Array.from(context.getImageData(x, y, 1, 1).data.slice(0, 3));
+}"""
+BRAND = (0x2F, 0x6F, 0x5E)  # --accent in patron.css
+
+
+def _progress_colours(phone: Any) -> tuple[list[int], list[int]]:
+    """The colour at the filled start and the empty end of the progress bar, as drawn."""
+    bar = phone.locator("progress")
+    png = base64.b64encode(bar.screenshot()).decode()
+    box = bar.bounding_box()
+    scale = 2  # the phone's device scale factor
+    middle = int(box["height"] * scale / 2)
+    filled = phone.evaluate(PIXEL, [png, 3 * scale, middle])
+    empty = phone.evaluate(PIXEL, [png, int(box["width"] * scale) - 4 * scale, middle])
+    return filled, empty
 
 
 def test_nps_on_a_phone_in_traditional_chinese(
@@ -60,6 +87,12 @@ def test_nps_on_a_phone_in_traditional_chinese(
 
     phone.locator('label.pill:has(input[value="3"])').click()
     _next(phone)
+    assert phone.locator("#progress-text").inner_text() == "已完成 1 / 5 題"
+    filled, empty = _progress_colours(phone)
+    assert all(abs(a - b) <= 12 for a, b in zip(filled, BRAND, strict=True)), (
+        f"progress drawn {filled}, not the brand colour"
+    )
+    assert filled != empty, "the rest of the bar is the track"
     phone.locator("textarea[name=reason]").fill("送貨比預期慢了三天")
     _next(phone)
     assert phone.locator("legend").first.inner_text().startswith("很抱歉讓您失望了"), (
@@ -72,7 +105,7 @@ def test_nps_on_a_phone_in_traditional_chinese(
     _next(phone)
     phone.get_by_label("價格與划算程度").check()
     _next(phone)
-    _next(phone)  # the last, optional question left empty
+    _next(phone, "送出答案")  # the last, optional question left empty: its button submits
     assert "感謝您撥冗填答！" in phone.locator("main").inner_text()
     phone.go_back()
     phone.reload()

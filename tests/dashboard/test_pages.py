@@ -110,7 +110,7 @@ def test_filters_are_in_every_link_so_a_view_can_be_shared(client: TestClient, d
     assert "table=breakdown&amp;format=csv" in page and "metric=csat&amp;by=city" in page
     assert '<option value="city" selected>' in page and '<option value="vip" selected>' in page
     by_category = client.get(f"/dashboard/breakdowns?{JAN_FEB}&by=category&metric=nps")
-    assert by_category.status_code == 200 and "<td>(none)</td>" in by_category.text, "no order, no category"
+    assert by_category.status_code == 200 and "<td>（無）</td>" in by_category.text, "no order, no category"
 
 
 def test_bad_filters_get_the_page_back_with_the_problem_named(client: TestClient, dash: Dash) -> None:
@@ -139,7 +139,7 @@ def test_exports_are_the_tables_for_the_filters_in_the_url(client: TestClient, d
         in csv.headers["content-disposition"]
     )
     lines = csv.content.decode("utf-8-sig").splitlines()
-    assert lines[0].startswith("Segment,NPS,95% low") and lines[1].startswith("member,-16.67,")
+    assert lines[0].startswith("Segment,NPS,95% low") and lines[1].startswith("Members,-16.67,")
     xlsx = client.get(f"/dashboard/responses/export?{JAN_FEB}&band=promoter&table=responses&format=xlsx")
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     assert sheet is not None and sheet.max_row == 1 + 5, "five promoters in January and February"

@@ -106,11 +106,11 @@ def test_breakdown_by_segment_and_the_touchpoint_heatmap(
 ) -> None:
     view = service.breakdown(live, _filters(**JAN_FEB), "nps", "segment",
                              "zh-Hant")  # fmt: skip
-    assert view.labels == ["member", "vip"]
+    assert view.labels == ["一般會員", "VIP 顧客"], "segments by their labels, not their codes"
     assert [round(k.value or 0, 2) for k in view.rows] == [-16.67, 40.0]
     assert [k.n for k in view.rows] == [6, 5]
     assert view.table.columns[0].label == "客群"
-    assert view.heatmap.rows == [["relationship", None, None]], "both months are under 30 answers: blank"
+    assert view.heatmap.rows == [["整體關係", None, None]], "both months are under 30 answers: blank"
     with pytest.raises(PatronError) as caught:
         service.breakdown(live, _filters(), "nps", "shoe_size", "en")
     assert "shoe_size" in caught.value.message("en")
@@ -132,7 +132,12 @@ def test_responses_list_search_and_bands(engine: Engine, dash: Dash) -> None:
         )
         assert (
             hits == 1
-            and found[0].comments == ["包裝破損，100% 不滿意"]
+            and found[0].comments
+            == [
+                service.ShownAnswer(
+                    "What is the main reason for your score?", "包裝破損，100% 不滿意", "comment"
+                )
+            ]
             and found[0].customer_external_id == "M5"
         )
         _, listed = service.responses(session, dash.workspace_id, _filters(period="7d"), text="100%")
@@ -253,7 +258,9 @@ def test_tables_export_as_csv_and_excel(engine: Engine, dash: Dash, live: rollup
                               "zh-Hant").table  # fmt: skip
     text = to_csv(table).decode("utf-8")
     assert text.startswith("\ufeff客群,NPS 淨推薦值,"), "a BOM so Excel reads the Chinese headers"
-    assert text.splitlines()[1].startswith("member,-16.67,") and text.splitlines()[2].startswith("vip,40.0,")
+    assert text.splitlines()[1].startswith("一般會員,-16.67,") and text.splitlines()[2].startswith(
+        "VIP 顧客,40.0,"
+    )
     sheet = load_workbook(io.BytesIO(to_xlsx(table))).active
     assert sheet is not None
     assert sheet["A1"].value == "客群" and sheet["B2"].value == -16.67 and sheet["E3"].value == 5

@@ -53,7 +53,7 @@ class WorkspaceFit:
 
 def _model(name: str) -> type[TransactionModel]:
     if name not in PURCHASE_MODELS:
-        raise PatronError("clv.unknown_model", model=name, choices=", ".join(PURCHASE_MODELS))
+        raise PatronError("clv.unknown_model", model=name, choices=list(PURCHASE_MODELS))
     return PURCHASE_MODELS[name]
 
 

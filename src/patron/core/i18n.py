@@ -6,6 +6,8 @@ translators work in ordinary ``.po`` tooling. Catalogs are read with Babel at fi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ from typing import Any
 from babel.messages.pofile import read_po
 
 LOCALES: tuple[str, ...] = ("zh-Hant", "zh-Hans", "en")
+#: Each language by its own name, as a language menu shows it.
+LANGUAGE_NAMES = {"zh-Hant": "繁體中文", "zh-Hans": "简体中文", "en": "English"}
 FALLBACK_LOCALE = "en"
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 
@@ -107,3 +111,39 @@ def translate(code: str, locale: str | None = None, /, **params: Any) -> str:
         )
     except (KeyError, IndexError, ValueError):
         return text
+
+
+#: Kinds of stored code shown to people, each with catalogue labels ``label.<kind>.<code>``.
+LABEL_KINDS = ("segment", "touchpoint", "channel", "order_status", "interaction", "role")
+
+
+def humanize(code: str) -> str:
+    """A code no catalogue names, made readable: ``post_purchase`` -> "Post purchase"."""
+    words = " ".join(code.replace("_", " ").replace("-", " ").split())
+    return words[:1].upper() + words[1:] if words else code
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What people read for stored codes (segments, touchpoints, channels, order statuses, interaction types),
+    in one language. In order: the workspace's own label in this language (``custom``: kind -> code -> locale
+    -> text), the catalogue's ``label.<kind>.<code>``, the workspace's own label in another language, the code
+    made readable. Never the raw code."""
+
+    locale: str
+    custom: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+
+    def __call__(self, kind: str, code: object) -> str:
+        if code is None or code == "":
+            return ""
+        text = str(code)
+        own = self.custom.get(kind, {}).get(text) or {}
+        chosen = normalize_locale(self.locale) or FALLBACK_LOCALE
+        if own.get(chosen):
+            return own[chosen]
+        key = f"label.{kind}.{text}"
+        found = catalog(chosen).get(key) or catalog(FALLBACK_LOCALE).get(key)
+        if found:
+            return found
+        others = [own[locale] for locale in ("zh-Hant", "en", "zh-Hans") if own.get(locale)]
+        return others[0] if others else humanize(text)

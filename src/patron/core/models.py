@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.core.db import Base, IdType, Timestamped, WorkspaceScoped
@@ -27,6 +27,9 @@ class Workspace(Timestamped, Base):
     nps_benchmark: Mapped[float | None] = mapped_column()
     #: Fatigue control: no customer gets a survey invitation more often than once in this many days.
     survey_quiet_days: Mapped[int] = mapped_column(default=30, server_default="30")
+    #: The workspace's own names for its customer segments: {segment: {locale: label}}; a segment or language
+    #: without one reads the catalogue's label (``label.segment.<code>``) or the code made readable.
+    segment_labels: Mapped[dict[str, dict[str, str]] | None] = mapped_column(JSON)
 
 
 class Role(StrEnum):

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
 
 from patron.customers import service
-from patron.customers.schemas import CustomerPage, CustomerStory
+from patron.customers.schemas import CustomerPage, CustomerStory, SegmentLabelsUpdate, SegmentRead
 from patron.web.deps import ApiWorkspaceDep, in_transaction
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
+segments_router = APIRouter(prefix="/api/v1/segments", tags=["customers"])
 
 
 @router.get("", response_model=CustomerPage, operation_id="customers-list")
@@ -29,3 +31,20 @@ async def list_customers(
 async def customer_story(external_id: str, workspace: ApiWorkspaceDep) -> CustomerStory:
     """Profile, orders with lines (newest first) and the interaction timeline across channels."""
     return await in_transaction(service.customer_story, workspace=workspace, external_id=external_id)
+
+
+@segments_router.get("", response_model=list[SegmentRead], operation_id="customers-segments")
+async def list_segments(workspace: ApiWorkspaceDep) -> list[SegmentRead]:
+    """The customer segments with their names in each language."""
+    return await in_transaction(service.segment_list, workspace_id=workspace.id)
+
+
+@segments_router.put("/labels", response_model=list[SegmentRead], operation_id="customers-segment-labels")
+async def set_segment_labels(body: SegmentLabelsUpdate, workspace: ApiWorkspaceDep) -> list[SegmentRead]:
+    """Name the segments in each language; all names are replaced at once, or none on a bad one."""
+
+    def work(session: Session) -> list[SegmentRead]:
+        service.set_segment_labels(session, workspace_id=workspace.id, labels=body.labels)
+        return service.segment_list(session, workspace_id=workspace.id)
+
+    return await in_transaction(work)

@@ -25,6 +25,8 @@ class CustomerRead(ReadModel):
     consent_email: bool = False
     consent_sms: bool = False
     consent_surveys: bool = False
+    #: When the customer followed an unsubscribe link: no survey invitations since, whatever an import says.
+    surveys_unsubscribed_at: datetime | None = None
     attributes: dict[str, Any] | None = None
     created_at: datetime
     updated_at: datetime
@@ -53,3 +55,17 @@ class CustomerPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class SegmentRead(BaseModel):
+    segment: str = Field(description="The code customers carry (the imported segment column)")
+    customers: int
+    labels: dict[str, str] = Field(description="The name people read, per language")
+    own: dict[str, str] = Field(description="The workspace's own names; other languages use the default")
+
+
+class SegmentLabelsUpdate(BaseModel):
+    """The workspace's own segment names, replacing all before: {segment: {locale: name}}. A blank name, or a
+    segment left out, goes back to the default; a name in one Chinese script is converted for the other."""
+
+    labels: dict[str, dict[str, str]] = Field(max_length=1000)

@@ -20,16 +20,19 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from patron.core.errors import PatronError
-from patron.core.i18n import translate
+from patron.core.i18n import LANGUAGE_NAMES, Labels, humanize, translate
 from patron.core.models import Workspace
 from patron.customers.models import Customer
+from patron.customers.service import code_labels
 from patron.dashboard.filters import Filters, Period, grain_start
 from patron.dashboard.rollup import MetricSource, completed_between, local_days, workspace_zone
-from patron.dashboard.tables import Column, DataTable
+from patron.dashboard.tables import Column, DataTable, Kind
 from patron.metrics import commerce
 from patron.metrics.benchmarks import Benchmark, benchmark_for
 from patron.metrics.engine import MetricQuery, compare_rows
 from patron.surveys.models import Survey, SurveyAnswer, SurveyInvitation, SurveyResponse
+from patron.surveys.schemas import ChoiceQuestion, Question, ScaleQuestion, Touchpoint
+from patron.surveys.service import definition_of
 from patron.surveys.texts import pick
 
 KPI_METRICS = ("nps", "csat", "ces", "response_rate")
@@ -254,22 +257,58 @@ def breakdown_rows(
     return [(str(row[dimension]), kpi(metric, row, previous.get(row[dimension]))) for row in current]
 
 
-def breakdown(source: MetricSource, filters: Filters, metric: str, dimension: str, locale: str) -> Breakdown:
-    sliced = breakdown_rows(source, filters, metric, dimension)
+#: Slices whose values are codes with labels (core.i18n.Labels); the rest are shown as stored.
+LABELLED_DIMENSIONS = ("segment", "touchpoint", "channel")
+#: What the metrics engine calls a slice without a value (a response without an order has no category).
+NO_VALUE = "(none)"
+SliceLabel = Callable[[str, Any], str]
+
+
+def slice_labels(session: Session, workspace: Workspace, locale: str) -> SliceLabel:
+    """How a slice's value reads on the page and in exports: segments, touchpoints and channels by their
+    labels (the workspace's own segment names first), languages and surveys by name, "(none)" translated."""
+    codes = code_labels(workspace, locale)
+    names = {survey.key: survey_name(survey, locale)
+             for survey in session.scalars(select(Survey).where(Survey.workspace_id == workspace.id))}  # fmt: skip
+    return _slice_label(codes, names)
+
+
+def _slice_label(codes: Labels, survey_names: dict[str, str]) -> SliceLabel:
+    def label(dimension: str, value: Any) -> str:
+        if value is None or value == NO_VALUE:
+            return translate("dash.no_value", codes.locale)
+        if dimension in LABELLED_DIMENSIONS:
+            return codes(dimension, value)
+        if dimension == "locale":
+            return LANGUAGE_NAMES.get(str(value), str(value))
+        if dimension == "survey":
+            return survey_names.get(str(value), str(value))
+        return str(value)
+
+    return label
+
+
+def breakdown(source: MetricSource, filters: Filters, metric: str, dimension: str, locale: str,
+              slice_label: SliceLabel | None = None) -> Breakdown:  # fmt: skip
+    named = slice_label or _slice_label(Labels(locale), {})
+    sliced = [(named(dimension, value), k) for value, k in breakdown_rows(source, filters, metric, dimension)]
     t = labels(locale)
     table = DataTable("breakdown", f"{t(f'metric.{metric}')} · {t(f'dim.{dimension}')}", [
-        Column(t(f"dim.{dimension}")), Column(t(f"metric.{metric}"), "score"), Column(t("dash.ci_low"), "score"),
+        Column(t(f"dim.{dimension}")), Column(t(f"metric.{metric}"), "score", t(f"help.{metric}")),
+        Column(t("dash.ci_low"), "score"),
         Column(t("dash.ci_high"), "score"), Column(t("dash.n"), "int"), Column(t("dash.enough"), "flag"),
         Column(t("dash.change"), "score"), Column(t("dash.significant"), "flag"),
     ])  # fmt: skip
     for label, k in sliced:
         table.rows.append([label, k.value, k.ci_low, k.ci_high, k.n, k.sufficient, k.change, k.significant])
     monthly = replace(filters, grain="month")
-    return Breakdown(metric, dimension, table, heatmap(source, filters, locale), [k for _, k in sliced],
+    return Breakdown(metric, dimension, table, heatmap(source, filters, locale, named), [k for _, k in sliced],
                      [label for label, _ in sliced], under_way(monthly, monthly.trend_window(), "month"))  # fmt: skip
 
 
-def heatmap(source: MetricSource, filters: Filters, locale: str) -> DataTable:
+def heatmap(
+    source: MetricSource, filters: Filters, locale: str, slice_label: SliceLabel | None = None
+) -> DataTable:
     """NPS by touchpoint × month over the trend window; a cell below the minimum sample stays blank, and the
     month under way is left out (or, when included, headed "to date")."""
     window = replace(filters, grain="month").trend_window()
@@ -287,14 +326,23 @@ def heatmap(source: MetricSource, filters: Filters, locale: str) -> DataTable:
     table = DataTable("heatmap", t("dash.heatmap"),
                       [Column(t("dim.touchpoint"))] + [Column(heading(m), "score") for m in months])  # fmt: skip
     partial_columns = [i + 1 for i, m in enumerate(months) if filters.period_is_partial(m, "month")]
+    named = slice_label or _slice_label(Labels(locale), {})
     for touchpoint in touchpoints:
-        row: list[Any] = [touchpoint]
+        row: list[Any] = [named("touchpoint", touchpoint)]
         for month in months:
             cell = cells.get((touchpoint, month))
             row.append(cell["value"] if cell and cell["sufficient"] else None)
         table.partial_cells |= {(len(table.rows), column) for column in partial_columns}
         table.rows.append(row)
     return table
+
+
+#: The monthly purchase table's columns after the period, each with its definition (``help.<name>``).
+RETENTION_COLUMNS: tuple[tuple[str, Kind], ...] = (
+    ("customers_end", "int"), ("new_customers", "int"), ("retention_rate", "percent"), ("crr", "percent"),
+    ("churn_rate", "percent"), ("repeat_purchase_rate", "percent"), ("purchase_frequency", "mean"),
+    ("average_order_value", "money"),
+)  # fmt: skip
 
 
 @dataclass
@@ -332,13 +380,9 @@ def retention(con: ibis.BaseBackend, workspace: Workspace, filters: Filters, loc
                                                  segment=filters.segment)
                if window.since <= row["period"] <= window.until and shown(row["period"])]  # fmt: skip
     t = labels(locale)
-    columns = [
-        Column(t("dash.period"), "date"), Column(t("ret.customers_end"), "int"), Column(t("ret.new_customers"), "int"),
-        Column(t("ret.retention_rate"), "percent"), Column(t("ret.crr"), "percent"),
-        Column(t("ret.churn_rate"), "percent"),
-        Column(t("ret.repeat_purchase_rate"), "percent"), Column(t("ret.purchase_frequency"), "mean"),
-        Column(t("ret.average_order_value"), "money"),
-    ]  # fmt: skip
+    columns = [Column(t("dash.period"), "date")] + [
+        Column(t(f"ret.{name}"), kind, t(f"help.{name}")) for name, kind in RETENTION_COLUMNS
+    ]
     marked = any(monthly.period_is_partial(row["period"]) for row in periods)
     if marked:
         columns.append(Column(t("dash.to_date_column"), "flag"))
@@ -368,11 +412,26 @@ def retention(con: ibis.BaseBackend, workspace: Workspace, filters: Filters, loc
             shares.append(share)
         lines.append((row["cohort"], row["size"], shares))
     width = max((len(shares) for _, _, shares in lines), default=0)
-    matrix = DataTable("cohorts", t("dash.cohorts"), [Column(t("dash.cohort"), "date"), Column(t("dash.size"), "int")]
+    matrix = DataTable("cohorts", t("dash.cohorts"), [Column(t("dash.cohort"), "date", t("help.cohort")), Column(t("dash.size"), "int")]
                        + [Column(f"+{k}", "percent") for k in range(width)], partial_cells=partial_cells)  # fmt: skip
     for cohort, size, shares in lines:
         matrix.rows.append([cohort, size, *shares, *([None] * (width - len(shares)))])
     return Retention(table, matrix, under)
+
+
+#: Other answers the list shows under their question, besides comments (``choices`` is JSON: a SQL filter on
+#: it would not tell a stored JSON null from a list).
+SHOWN_TYPES = ("single_choice", "multiple_choice", "rating")
+
+
+@dataclass(frozen=True)
+class ShownAnswer:
+    """An answer as the responses list shows it, under its question: a comment's text, the chosen options by
+    their labels, or a rating out of its scale."""
+
+    question: str
+    text: str
+    kind: str  # "comment", "choice" or "rating"
 
 
 @dataclass
@@ -385,9 +444,37 @@ class ResponseRow:
     channel: str
     locale: str
     scores: dict[str, int]
-    comments: list[str]
+    answers: list[ShownAnswer]
     customer_external_id: str | None
     customer_name: str | None
+
+    @property
+    def comments(self) -> list[ShownAnswer]:
+        return [a for a in self.answers if a.kind == "comment"]
+
+
+def _shown(answer: SurveyAnswer, question: Question | None, locale: str) -> ShownAnswer | None:
+    """How one stored answer reads, in the survey's current wording (a question since removed from the survey
+    is named by its key, made readable)."""
+    asked = pick(question.label, locale) if question is not None else humanize(answer.question_key)
+    if answer.text:
+        return ShownAnswer(asked, answer.text, "comment")
+    if answer.choices is not None:
+        options = (
+            {o.key: pick(o.label, locale) for o in question.options}
+            if isinstance(question, ChoiceQuestion)
+            else {}
+        )
+        separator = "、" if locale.startswith("zh") else ", "
+        return ShownAnswer(
+            asked, separator.join(options.get(c) or humanize(c) for c in answer.choices), "choice"
+        )
+    if answer.question_type == "rating" and answer.score is not None:
+        high = question.bounds()[1] if isinstance(question, ScaleQuestion) else None
+        return ShownAnswer(
+            asked, f"{answer.score} / {high}" if high is not None else str(answer.score), "rating"
+        )
+    return None
 
 
 BANDS = {"detractor": (0, 6), "passive": (7, 8), "promoter": (9, 10)}
@@ -405,6 +492,8 @@ def responses(session: Session, workspace_id: int, filters: Filters | None, *, t
     Without ``filters``, from all time (a customer's page shows everything they ever answered)."""
     if band and band not in BANDS:
         raise PatronError("dashboard.bad_band", value=band[:40], choices=list(BANDS))
+    if touchpoint and touchpoint not in (choices := touchpoints(session, workspace_id)):
+        raise PatronError("dashboard.bad_touchpoint", value=touchpoint[:40], choices=list(choices))
     conditions = [SurveyResponse.workspace_id == workspace_id, SurveyResponse.status == "completed"]
     if filters is not None:
         conditions = _response_filters(session, workspace_id, filters, filters.listing)
@@ -434,26 +523,31 @@ def responses(session: Session, workspace_id: int, filters: Filters | None, *, t
     ).all()
     ids = [response.id for response, _, _ in page]
     scores: dict[int, dict[str, int]] = {i: {} for i in ids}
-    comments: dict[int, list[str]] = {i: [] for i in ids}
+    shown: dict[int, list[ShownAnswer]] = {i: [] for i in ids}
+    questions = {survey.id: {q.key: q for q in definition_of(survey).questions} for _, survey, _ in page}
+    survey_of = {response.id: response.survey_id for response, _, _ in page}
     if ids:
         for a in session.scalars(select(answer).where(answer.workspace_id == workspace_id, answer.response_id.in_(ids),
-                                 or_(answer.question_type.in_(SCORED_TYPES), and_(answer.text.is_not(None), answer.text != "")))
+                                 or_(answer.question_type.in_((*SCORED_TYPES, *SHOWN_TYPES)),
+                                     and_(answer.text.is_not(None), answer.text != "")))
                                  .order_by(answer.id)):  # fmt: skip
             if a.question_type in SCORED_TYPES and a.score is not None:
                 scores[a.response_id].setdefault(a.question_type, a.score)
-            if a.text:
-                comments[a.response_id].append(a.text)
+            elif (
+                item := _shown(a, questions[survey_of[a.response_id]].get(a.question_key), display_locale)
+            ) is not None:
+                shown[a.response_id].append(item)
     rows = [
         ResponseRow(
             response.id,
             response.completed_at,
             survey.key,
-            _survey_name(survey, display_locale),
+            survey_name(survey, display_locale),
             response.touchpoint,
             response.channel,
             response.locale,
             scores[response.id],
-            comments[response.id],
+            shown[response.id],
             customer.external_id if customer else None,
             customer.name if customer else None,
         )
@@ -462,21 +556,29 @@ def responses(session: Session, workspace_id: int, filters: Filters | None, *, t
     return rows, total
 
 
-def responses_table(rows: list[ResponseRow], locale: str) -> DataTable:
-    t = labels(locale)
+def responses_table(rows: list[ResponseRow], locale: str, codes: Labels | None = None) -> DataTable:
+    t, codes = labels(locale), codes or Labels(locale)
     table = DataTable("responses", t("dash.responses"), [
         Column(t("dash.completed_at")), Column(t("dim.survey")), Column(t("dim.touchpoint")), Column(t("dim.channel")),
         Column(t("dim.locale")), Column(t("metric.nps"), "int"), Column(t("metric.csat"), "int"),
-        Column(t("metric.ces"), "int"), Column(t("dash.comments")), Column(t("dash.customer")),
+        Column(t("metric.ces"), "int"), Column(t("dash.comments")), Column(t("dash.other_answers")),
+        Column(t("dash.customer")),
     ])  # fmt: skip
+
+    def pairs(answers: list[ShownAnswer]) -> str:
+        return " / ".join(t("dash.answer_to", question=a.question, answer=a.text) for a in answers)
+
     for r in rows:
-        table.rows.append([r.completed_at.isoformat() if r.completed_at else None, r.survey, r.touchpoint, r.channel,
+        table.rows.append([r.completed_at.isoformat() if r.completed_at else None, r.survey,
+                           codes("touchpoint", r.touchpoint), codes("channel", r.channel),
                            r.locale, r.scores.get("nps"), r.scores.get("csat"), r.scores.get("ces"),
-                           " / ".join(r.comments), r.customer_external_id])  # fmt: skip
+                           pairs(r.comments), pairs([a for a in r.answers if a.kind != "comment"]),
+                           r.customer_external_id])  # fmt: skip
     return table
 
 
-def _survey_name(survey: Survey, locale: str) -> str:
+def survey_name(survey: Survey, locale: str) -> str:
+    """The survey's name in ``locale`` (its key when it has none)."""
     name = survey.definition.get("name")
     return pick(name, locale) if isinstance(name, dict) else survey.key
 
@@ -527,21 +629,22 @@ def surveys(session: Session, workspace_id: int, filters: Filters, locale: str) 
     summaries = []
     for survey in session.scalars(select(Survey).where(*chosen).order_by(Survey.key)):
         invited, done = int(sent.get(survey.id, 0)), int(answered.get(survey.id, 0))
-        summaries.append(SurveySummary(survey.key, _survey_name(survey, locale), survey.kind, survey.touchpoint,
+        summaries.append(SurveySummary(survey.key, survey_name(survey, locale), survey.kind, survey.touchpoint,
                                        survey.channel, survey.status, survey.version, invited, done,
                                        int(completed.get(survey.id, 0)), 100 * done / invited if invited else None))  # fmt: skip
     return summaries
 
 
-def surveys_table(rows: list[SurveySummary], locale: str) -> DataTable:
-    t = labels(locale)
+def surveys_table(rows: list[SurveySummary], locale: str, codes: Labels | None = None) -> DataTable:
+    t, codes = labels(locale), codes or Labels(locale)
     table = DataTable("surveys", t("dash.surveys"), [
         Column(t("dim.survey")), Column(t("dash.name")), Column(t("dim.touchpoint")), Column(t("dim.channel")),
         Column(t("dash.status")), Column(t("dash.invited"), "int"), Column(t("dash.answered"), "int"),
         Column(t("metric.response_rate"), "percent"), Column(t("dash.responses"), "int"),
     ])  # fmt: skip
     for s in rows:
-        table.rows.append([s.key, s.name, s.touchpoint, s.channel, t(f"status.{s.status}"), s.invited, s.answered,
+        table.rows.append([s.key, s.name, codes("touchpoint", s.touchpoint), codes("channel", s.channel),
+                           t(f"status.{s.status}"), s.invited, s.answered,
                            s.response_rate, s.responses])  # fmt: skip
     return table
 
@@ -551,3 +654,11 @@ def segments(session: Session, workspace_id: int) -> list[str]:
     query = (select(Customer.segment).where(Customer.workspace_id == workspace_id, Customer.segment.is_not(None))
              .distinct().order_by(Customer.segment))  # fmt: skip
     return [str(value) for value in session.scalars(query)]
+
+
+def touchpoints(session: Session, workspace_id: int) -> list[str]:
+    """The touchpoints a response can have, for the responses filter: Patron's own (every channel checks
+    them) and any the workspace's surveys use."""
+    known = [str(t) for t in Touchpoint]
+    used = session.scalars(select(Survey.touchpoint).where(Survey.workspace_id == workspace_id).distinct())
+    return known + sorted(set(used) - set(known))

@@ -24,6 +24,8 @@ Cell = str | int | float | date | bool | None
 class Column:
     label: str
     kind: Kind = "text"
+    #: How the column is counted (from docs/metrics.md), shown with the table; the page links its header to it.
+    help: str = ""
 
 
 @dataclass

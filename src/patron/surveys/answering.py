@@ -105,6 +105,19 @@ def questions_to_show(
     return pending[:1] if definition.settings.one_question_per_page else pending
 
 
+def more_may_follow(
+    definition: SurveyDefinition, answers: dict[str, Any], seen: list[str], page: list[Question]
+) -> bool:
+    """Whether a question could still come after this page: one not yet shown that is asked now, or whose
+    condition hangs on an answer given on this page. The page's button says "Next" then, "Submit" otherwise."""
+    on_page = {q.key for q in page}
+    return any(
+        q.show_if is None or q.show_if.question in on_page or is_shown(q.show_if, answers)
+        for q in definition.questions
+        if q.key not in on_page and q.key not in seen
+    )
+
+
 def progress(definition: SurveyDefinition, answers: dict[str, Any], seen: list[str]) -> tuple[int, int]:
     visible = [q.key for q in definition.questions if is_shown(q.show_if, answers)]
     return len([k for k in visible if k in seen]), len(visible)

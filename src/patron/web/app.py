@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -24,6 +25,7 @@ from patron.core.clock import utcnow
 from patron.core.db import get_read_engine, session_factory, transaction
 from patron.core.settings import get_settings
 from patron.customers.api import router as customers_router
+from patron.customers.api import segments_router
 from patron.dashboard import rollup
 from patron.metrics.api import router as metrics_router
 from patron.metrics.service import operational_connection
@@ -86,7 +88,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     settings = get_settings()
-    app = FastAPI(title="Patron", version=__version__, description=API_DESCRIPTION, lifespan=_lifespan)
+    # /docs is served below from the package's own Swagger UI; FastAPI's default loads it from a CDN, which
+    # leaves the page blank on an intranet. ReDoc (also from a CDN) is not offered.
+    app = FastAPI(title="Patron", version=__version__, description=API_DESCRIPTION, lifespan=_lifespan,
+                  docs_url=None, redoc_url=None)  # fmt: skip
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.resolved_secret_key(),
@@ -103,6 +108,7 @@ def create_app() -> FastAPI:
     for router in (
         workspace_router,
         customers_router,
+        segments_router,
         commerce_router,
         surveys_router,
         responses_router,
@@ -115,4 +121,22 @@ def create_app() -> FastAPI:
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        return swagger_ui(app.openapi_url or "/openapi.json", app.title)
+
     return app
+
+
+def swagger_ui(openapi_url: str, title: str) -> HTMLResponse:
+    """The interactive API docs with Swagger UI from ``static/vendor`` (swagger-ui-dist from npm), so the
+    page works without internet; the online validator badge (validator.swagger.io) is switched off."""
+    return get_swagger_ui_html(
+        openapi_url=openapi_url,
+        title=f"{title} API",
+        swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+        swagger_ui_parameters={"validatorUrl": None},
+    )

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 
 from patron.core.clock import today_in
 from patron.core.errors import NotFound, PatronError
+from patron.core.i18n import LOCALES, Labels
 from patron.core.models import Role, Workspace
+from patron.customers.service import code_labels, set_segment_labels
 from patron.dashboard import alerts, rollup, service
 from patron.dashboard.filters import Filters, parse_filters
 from patron.dashboard.tables import DataTable, to_csv, to_xlsx
@@ -34,7 +36,7 @@ from patron.web.deps import ReadSessionDep, SessionDep
 from patron.web.pages import ReaderDep, Viewer, ViewerDep, check_csrf, render_page
 
 router = APIRouter(include_in_schema=False)
-PAGES = ("overview", "breakdowns", "retention", "responses", "surveys", "alerts")
+PAGES = ("overview", "breakdowns", "retention", "responses", "surveys", "alerts", "settings")
 RESPONSES_PER_PAGE = 50
 EXPORT_ROW_LIMIT = 100_000
 
@@ -86,7 +88,8 @@ def _breakdowns(
     source = rollup.MetricSource(
         operational_connection(), session, viewer.workspace.id, viewer.workspace.timezone
     )
-    view = service.breakdown(source, filters, metric, dimension, viewer.locale)
+    named = service.slice_labels(session, viewer.workspace, viewer.locale)
+    view = service.breakdown(source, filters, metric, dimension, viewer.locale, named)
     t = _t(viewer)
     figures = {"breakdown": charts.bars(view.labels, view.rows, t(f"metric.{metric}"), metric),
                "heatmap": charts.heatmap(view.heatmap)}  # fmt: skip
@@ -126,15 +129,17 @@ def _responses(
     extra = {"q": search["text"], "band": search["band"], "language": search["locale"],
              "touchpoint": search["touchpoint"]}  # fmt: skip
     context = {"rows": rows, "total": total, "offset": offset, "limit": limit, "extra": extra,
-               "bands": service.BANDS}  # fmt: skip
-    return PageData(context, {"responses": service.responses_table(rows, viewer.locale)}, {})
+               "bands": service.BANDS, "touchpoints": service.touchpoints(session, viewer.workspace.id)}  # fmt: skip
+    table = service.responses_table(rows, viewer.locale, code_labels(viewer.workspace, viewer.locale))
+    return PageData(context, {"responses": table}, {})
 
 
 def _surveys(
     request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
 ) -> PageData:
     rows = service.surveys(session, viewer.workspace.id, filters, viewer.locale)
-    return PageData({"rows": rows}, {"surveys": service.surveys_table(rows, viewer.locale)}, {})
+    table = service.surveys_table(rows, viewer.locale, code_labels(viewer.workspace, viewer.locale))
+    return PageData({"rows": rows}, {"surveys": table}, {})
 
 
 def _alerts(
@@ -154,19 +159,34 @@ def _alerts(
                "waiting_total": waiting_total,
                "industries": benchmarks.industries(viewer.locale),
                "benchmark": benchmarks.benchmark_for(viewer.workspace, viewer.locale)}  # fmt: skip
-    return PageData(context, {"waiting": service.responses_table(waiting, viewer.locale)}, {})
+    table = service.responses_table(waiting, viewer.locale, code_labels(viewer.workspace, viewer.locale))
+    return PageData(context, {"waiting": table}, {})
+
+
+def _settings(
+    request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
+) -> PageData:
+    """The workspace's own names for its segments: every segment customers carry or that has a name."""
+    own = viewer.workspace.segment_labels or {}
+    codes = sorted(set(service.segments(session, viewer.workspace.id)) | set(own))
+    defaults = {locale: Labels(locale) for locale in LOCALES}
+    rows = [{"code": code, "own": own.get(code, {}),
+             "default": {locale: defaults[locale]("segment", code) for locale in LOCALES}} for code in codes]  # fmt: skip
+    return PageData({"segment_rows": rows}, {}, {})
 
 
 BUILDERS: dict[str, Builder] = {"overview": _overview, "breakdowns": _breakdowns, "retention": _retention,
-                                "responses": _responses, "surveys": _surveys, "alerts": _alerts}  # fmt: skip
+                                "responses": _responses, "surveys": _surveys, "alerts": _alerts,
+                                "settings": _settings}  # fmt: skip
 
 
 def _shell(session: Session, viewer: Viewer, page: str) -> dict[str, Any]:
-    keys = session.scalars(
-        select(Survey.key).where(Survey.workspace_id == viewer.workspace.id).order_by(Survey.key)
+    surveys = session.scalars(
+        select(Survey).where(Survey.workspace_id == viewer.workspace.id).order_by(Survey.key)
     )
     return {"page": page, "pages": PAGES, "segments": service.segments(session, viewer.workspace.id),
-            "survey_keys": list(keys), "is_admin": viewer.user.role == Role.ADMIN.value}  # fmt: skip
+            "surveys": [(s.key, service.survey_name(s, viewer.locale)) for s in surveys],
+            "is_admin": viewer.user.role == Role.ADMIN.value}  # fmt: skip
 
 
 def _show(request: Request, session: Session, viewer: Viewer, page: str) -> Response:
@@ -263,7 +283,7 @@ def preview_survey(key: str, request: Request, session: ReadSessionDep, viewer: 
     context = {"token": "", "definition": definition, "questions": list(definition.questions), "answers": {},
                "problems": {}, "done": 0, "total": len(definition.questions), "pick": pick, "preview": True,
                "kind": answering.question_kind, "seen": [], "visible_seen": [], "name": "",
-               "brand": viewer.workspace.name, "embed": False, "form_query": "", "survey": survey}  # fmt: skip
+               "brand": viewer.workspace.name, "embed": False, "form_query": "", "survey": survey, "last": True}  # fmt: skip
     return render_page(request, viewer, "survey.html", context)
 
 
@@ -283,3 +303,22 @@ def save_alert_settings(
     _require_admin(viewer)
     alerts.save_settings(session, viewer.workspace.id, alerts.parse_settings(form))
     return _back(request, "/dashboard/alerts")
+
+
+@router.post("/dashboard/settings/segments")
+def save_segment_labels(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    form: Annotated[dict[str, str], Depends(_form_fields)],
+) -> Response:
+    """The segments' names in each language, all saved or, on any bad one, none."""
+    check_csrf(request, form.get("csrf", ""))
+    _require_admin(viewer)
+    labels: dict[str, dict[str, str]] = {}
+    for field, code in form.items():
+        index = field.removeprefix("segment-")
+        if field.startswith("segment-") and index.isdigit():
+            labels[code] = {locale: form.get(f"{field}-{locale}", "") for locale in LOCALES}
+    set_segment_labels(session, workspace_id=viewer.workspace.id, labels=labels)
+    return RedirectResponse("/dashboard/settings", status_code=303)

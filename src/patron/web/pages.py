@@ -173,7 +173,8 @@ def customer_page(external_id: str, request: Request, session: ReadSessionDep, v
 def render_page(
     request: Request, viewer: Viewer, name: str, context: dict[str, object], *, status_code: int = 200
 ) -> Response:
-    full = {"viewer": viewer, "csrf": _csrf_token(request), **context}
+    full = {"viewer": viewer, "csrf": _csrf_token(request),
+            "label": customer_service.code_labels(viewer.workspace, viewer.locale), **context}  # fmt: skip
     response = render(
         request, name, full, locale=viewer.locale, timezone=viewer.workspace.timezone, status_code=status_code
     )

@@ -61,10 +61,12 @@ def _page(request: Request, session: SessionDep, token: str, opened: answering.O
     definition = opened.definition
     answers = answering.current_answers(session, opened)
     seen = list(opened.response.seen or []) if opened.response else []
+    embed = request.query_params.get("embed") == "1"
+    brand = answering.brand_name(session, opened)
     if opened.response is not None and opened.response.status == "completed":
         return render(request, "survey_message.html", {"title": pick(definition.name, locale),
-                      "message": pick(definition.thanks, locale) if definition.thanks else translate("page.thanks", locale)},
-                      locale=locale)  # fmt: skip
+                      "message": pick(definition.thanks, locale) if definition.thanks else translate("page.thanks", locale),
+                      "brand": brand, "embed": embed}, locale=locale)  # fmt: skip
     questions = answering.questions_to_show(definition, answers, seen)
     if edit:
         questions = [
@@ -76,9 +78,8 @@ def _page(request: Request, session: SessionDep, token: str, opened: answering.O
         "token": token, "definition": definition, "questions": questions, "answers": shown_answers, "problems": problems or {},
         "done": done, "total": total, "pick": pick, "kind": answering.question_kind, "seen": seen,
         "visible_seen": [q for q in definition.questions if q.key in seen and is_shown(q.show_if, answers)],
-        "name": answering.respondent_name(session, opened),
-        "brand": answering.brand_name(session, opened),
-        "embed": request.query_params.get("embed") == "1",
+        "name": answering.respondent_name(session, opened), "brand": brand, "embed": embed,
+        "last": not answering.more_may_follow(definition, answers, seen, questions),
         "form_query": _carried_query(request, locale),
     }  # fmt: skip
     return render(request, "survey.html", context, locale=locale)

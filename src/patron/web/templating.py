@@ -14,13 +14,12 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from patron.core.i18n import LOCALES, translate
+from patron.core.i18n import LANGUAGE_NAMES, LOCALES, translate
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 #: CLDR locales used for formatting: Taiwan conventions for Traditional, mainland for Simplified.
 BABEL_LOCALE = {"zh-Hant": "zh_Hant_TW", "zh-Hans": "zh_Hans_CN", "en": "en_US"}
-LANGUAGE_NAMES = {"zh-Hant": "繁體中文", "zh-Hans": "简体中文", "en": "English"}
 
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 

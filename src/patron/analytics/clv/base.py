@@ -90,7 +90,7 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], model: str) -> 
         raise PatronError("clv.not_a_frame", model=model)
     for name in columns:
         if name not in frame.columns:
-            raise PatronError("clv.missing_column", column=name, model=model, required=", ".join(columns))
+            raise PatronError("clv.missing_column", column=name, model=model, required=list(columns))
 
 
 def require_numbers(frame: pd.DataFrame, columns: Sequence[str], model: str) -> None:
@@ -158,7 +158,7 @@ class CLVModel:
     def fit(self, method: str = "bfgs") -> Self:
         """Maximum-likelihood estimates; ``method`` is one of METHODS."""
         if method not in METHODS:
-            raise PatronError("clv.unknown_method", method=method, choices=", ".join(METHODS))
+            raise PatronError("clv.unknown_method", method=method, choices=list(METHODS))
         data = self._fit_data()
         compressed = compress(data, self.likelihood_columns)
         total = float(compressed.weights.sum())

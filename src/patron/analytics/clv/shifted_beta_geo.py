@@ -31,7 +31,7 @@ def from_survivors(survivors: Sequence[int]) -> pd.DataFrame:
     """Customer rows from a cohort's count at the start and after each period (1000, 631, 468, …)."""
     counts = [int(n) for n in survivors]
     if len(counts) < 2 or any(later > earlier for earlier, later in pairwise(counts)):
-        raise PatronError("clv.bad_survivors", survivors=", ".join(map(str, counts)))
+        raise PatronError("clv.bad_survivors", survivors=list(counts))
     periods: list[int] = []
     churned: list[int] = []
     for t in range(1, len(counts)):

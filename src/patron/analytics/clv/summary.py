@@ -43,7 +43,7 @@ def day_number(day: date) -> int:
 
 def _unit(time_unit: str) -> int:
     if time_unit not in TIME_UNITS:
-        raise PatronError("clv.unknown_time_unit", unit=time_unit, choices=", ".join(TIME_UNITS))
+        raise PatronError("clv.unknown_time_unit", unit=time_unit, choices=list(TIME_UNITS))
     return TIME_UNITS[time_unit]
 
 
