@@ -33,7 +33,7 @@ def customer_lifetime_value(
     """CLV per customer over ``months`` (whole months, at least 1); ``expected_spend`` has ``customer_id``
     and ``expected_spend`` (``GammaGammaModel.expected_customer_spend``), in the same order as ``data``."""
     if time_unit not in UNITS_PER_MONTH:
-        raise PatronError("clv.unknown_time_unit", unit=time_unit, choices=", ".join(UNITS_PER_MONTH))
+        raise PatronError("clv.unknown_time_unit", unit=time_unit, choices=list(UNITS_PER_MONTH))
     if isinstance(months, bool) or not isinstance(months, int | np.integer) or months < 1:
         raise PatronError("clv.bad_horizon", horizon=str(months))
     if not (np.isfinite(discount_rate) and discount_rate > -1):
