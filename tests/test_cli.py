@@ -315,3 +315,27 @@ def test_a_setting_that_does_not_parse_is_named_by_its_variable(monkeypatch: pyt
         monkeypatch.delenv("PATRON_SMTP_PORT")
         get_settings.cache_clear()
     assert result.exit_code == 2 and _one_line(result) == "設定無效：PATRON_SMTP_PORT：必須是整數。"
+
+
+@pytest.mark.parametrize(
+    ("args", "lang", "expected"),
+    [
+        (["metrics", "nps", "--bogus"], "zh_TW.UTF-8", "沒有「--bogus」這個選項。請執行「patron metrics --help」查看用法。"),
+        (["metrics", "nps", "--lan", "en"], "en_US.UTF-8",
+         "There is no option --lan. Did you mean --grain, --lang? See 'patron metrics --help'."),
+        (["metrics"], "zh_CN.UTF-8", "缺少 NAME。请运行「patron metrics --help」查看用法。"),
+        (["serve", "--port", "abc"], "zh_TW.UTF-8", "--port 的值無效：必須是整數。請執行「patron serve --help」查看用法。"),
+        (["serve", "--port", "abc", "--lang", "en"], "zh_TW.UTF-8",
+         "Invalid value for --port: must be a whole number. See 'patron serve --help'."),
+        (["nosuch"], "en_US.UTF-8", "There is no command nosuch; the commands are import, metrics, serve, db, "
+         "workspaces, users, apikeys, customers, demo, surveys, webhooks, export, clv. See 'patron --help'."),
+    ],
+)  # fmt: skip
+def test_a_mistyped_command_line_is_one_line_in_the_users_language_and_exit_2(
+    args: list[str], lang: str, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("PATRON_LANG", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    result = runner.invoke(app, args, env={"LANG": lang}, prog_name="patron")
+    assert result.exit_code == 2
+    assert _one_line(result) == expected

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -25,6 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
+from typer._click import exceptions as click_exceptions  # Typer bundles its own Click
 from typer.core import TyperGroup
 
 from patron.core import migrate, validation
@@ -40,12 +42,96 @@ from patron.importers import IMPORT_SPECS, import_file
 
 
 class _FriendlyGroup(TyperGroup):
-    """The top-level command group: whatever a command raises ends as one translated line and exit code 2."""
+    """The top-level command group: whatever a command raises ends as one translated line and exit code 2 —
+    also a mistyped command line, which Click would report in an English box."""
 
     def invoke(self, ctx: Any) -> Any:  # a Context of the click copy Typer bundles
         _invocation.clear()
         with _friendly_errors():
             return super().invoke(ctx)
+
+    def main(
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+        standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any,
+    ) -> Any:  # fmt: skip
+        def run() -> Any:
+            return super(_FriendlyGroup, self).main(
+                args, prog_name, complete_var, False, windows_expand_args, **extra
+            )
+
+        if not standalone_mode:
+            return run()
+        try:
+            outcome = run()
+        except click_exceptions.NoArgsIsHelpError as shown:
+            shown.show()
+            sys.exit(shown.exit_code)
+        except click_exceptions.UsageError as error:
+            given = list(args if args is not None else sys.argv[1:])
+            _say(_usage_line(error, _locale(_lang_given(given))), style="red", stream=errors)
+            sys.exit(2)
+        except typer.Abort:
+            sys.exit(1)
+        sys.exit(outcome if isinstance(outcome, int) else 0)
+
+
+def _lang_given(args: list[str]) -> str | None:
+    """--lang from a command line that did not parse, so its error is still in the language asked for."""
+    for position, arg in enumerate(args):
+        if arg == "--lang" and position + 1 < len(args):
+            return args[position + 1]
+        if arg.startswith("--lang="):
+            return arg.partition("=")[2]
+    return None
+
+
+def _usage_line(error: Any, locale: str) -> str:
+    """A mistyped command line in the user's language, with the command whose --help explains it."""
+    ctx = error.ctx
+    command = ctx.command_path if ctx is not None else "patron"
+    if isinstance(error, click_exceptions.NoSuchOption):
+        close = join_list(sorted(error.possibilities or []), locale)
+        problem = _t("cli.usage.no_such_option", locale, option=error.option_name)
+        if close:
+            problem += _t("cli.usage.did_you_mean", locale, choices=close)
+    elif isinstance(error, click_exceptions.MissingParameter):
+        problem = _t("cli.usage.missing", locale, param=_param_name(error))
+    elif isinstance(error, click_exceptions.BadParameter):
+        choices = getattr(getattr(error.param, "type", None), "choices", None)
+        if choices:
+            problem = _t(
+                "cli.usage.choose",
+                locale,
+                param=_param_name(error),
+                choices=join_list([str(choice) for choice in choices], locale),
+            )
+        else:
+            cause = error.__cause__  # Typer converts values with Pydantic, whose errors the catalogs word
+            reason = (
+                validation.summary(validation.problems(cause, None), locale)
+                if isinstance(cause, ValidationError)
+                else error.message
+            )
+            problem = _t(
+                "cli.usage.bad_value", locale, param=_param_name(error), reason=reason.rstrip("。. ")
+            )
+    elif (unknown := re.match(r"No such command '(.+)'\.", error.message)) and ctx is not None:
+        commands = join_list(ctx.command.list_commands(ctx), locale)
+        problem = _t("cli.usage.no_such_command", locale, name=unknown.group(1), commands=commands)
+    else:
+        problem = _t("cli.usage.other", locale, reason=error.message)
+    return problem + _t("cli.usage.see_help", locale, command=f"{command} --help")
+
+
+def _param_name(error: Any) -> str:
+    """The option as typed (--lang) or the argument's name (NAME), without Click's quotes."""
+    if error.param_hint:
+        hint = error.param_hint
+        return " / ".join(hint) if isinstance(hint, list | tuple) else str(hint)
+    if error.param is not None:
+        param = error.param
+        return str(param.opts[0] if param.param_type_name == "option" else (param.name or "?").upper())
+    return "?"
 
 
 app = typer.Typer(

@@ -159,7 +159,7 @@ def test_retention_and_cohorts_over_the_api(
             assert unknown.status_code == 404, (path, unknown.text)
             error = unknown.json()["error"]
             assert error["code"] == "metrics.unknown_segment"
-            assert error["message"] == "沒有任何顧客屬於客群「gold」，現有客群：member, vip。"
+            assert error["message"] == "沒有任何顧客屬於客群「gold」，現有客群：member、vip。"
 
 
 def test_a_segment_filter_keeps_only_its_customers(
