@@ -189,4 +189,6 @@ def test_the_heat_map_leaves_the_month_under_way_out_or_heads_it_to_date(engine:
         to_date = service.heatmap(source, _filters(dash.zone, period="30d", partial="1"), "en")
     assert [c.label for c in complete.columns] == ["Touchpoint"] and complete.rows == []
     assert [c.label for c in to_date.columns] == ["Touchpoint", "2026-11 (to date)"]
-    assert to_date.rows == [["relationship", None]] and to_date.partial_cells == {(0, 1)}, "1 answer: blank"
+    assert to_date.rows == [["Overall relationship", None]] and to_date.partial_cells == {(0, 1)}, (
+        "1 answer: blank"
+    )

@@ -164,3 +164,18 @@ def test_a_change_that_rounds_to_zero_is_no_change(change: float | None, directi
     k = Kpi("csat", 83.7, 81.0, 86.1, 809, True, 83.74, change, 0.98, False)
     assert k.direction == direction and k.tone == "neutral"
     assert formatters("en")["fixed"](change, 1, sign=True) == shown
+
+
+def test_a_month_is_named_as_a_month_on_the_axis_and_in_the_table() -> None:
+    """Monthly periods read 2026-11 / 2026年11月 / Nov 2026, not as their first day."""
+    table = DataTable("retention", "", [Column("period", "month"), Column("retention", "percent")],
+                      [[date(2026, 11, 1), 51.1], [date(2026, 12, 1), None]], partial_rows={1})  # fmt: skip
+    assert charts.lines(table, [1], _t)["xAxis"]["data"] == ["2026-11", "2026-12\n(dash.to_date)"]
+    waves = [TrendPoint(date(2026, 3, 1), 9.8, -2.2, 21.8, 150, True)]
+    assert charts.trend(waves, "NPS", _t, "nps", grain="month")["xAxis"]["data"] == ["2026-03"]
+    assert charts.trend(waves, "NPS", _t, "nps", grain="week")["xAxis"]["data"] == ["2026-03-01"]
+    shown = {
+        lang: formatters(lang)["cell"](date(2026, 11, 1), "month") for lang in ("zh-Hant", "zh-Hans", "en")
+    }
+    assert shown == {"zh-Hant": "2026年11月", "zh-Hans": "2026年11月", "en": "Nov 2026"}
+    assert formatters("en")["cell"](date(2026, 11, 2), "date") == "Nov 2, 2026", "a day stays a day"

@@ -167,7 +167,7 @@ def overview(source: MetricSource, workspace: Workspace, filters: Filters, local
         benchmark=benchmark_for(workspace, locale),
         under_way=under_way(filters, trend_window, filters.grain),
     )
-    result.tables = {"kpis": _kpi_table(kpis, locale), "trend": _trend_table(trend, locale)}
+    result.tables = {"kpis": _kpi_table(kpis, locale), "trend": _trend_table(trend, locale, filters.grain)}
     return result
 
 
@@ -184,9 +184,9 @@ def _kpi_table(kpis: dict[str, Kpi], locale: str) -> DataTable:
     return table
 
 
-def _trend_table(trend: dict[str, list[TrendPoint]], locale: str) -> DataTable:
+def _trend_table(trend: dict[str, list[TrendPoint]], locale: str, grain: str) -> DataTable:
     t = labels(locale)
-    columns = [Column(t("dash.period"), "date")]
+    columns = [Column(t("dash.period"), "month" if grain == "month" else "date")]
     for name in KPI_METRICS:
         columns += [
             Column(t(f"metric.{name}"), "score"),
@@ -380,7 +380,7 @@ def retention(con: ibis.BaseBackend, workspace: Workspace, filters: Filters, loc
                                                  segment=filters.segment)
                if window.since <= row["period"] <= window.until and shown(row["period"])]  # fmt: skip
     t = labels(locale)
-    columns = [Column(t("dash.period"), "date")] + [
+    columns = [Column(t("dash.period"), "month")] + [
         Column(t(f"ret.{name}"), kind, t(f"help.{name}")) for name, kind in RETENTION_COLUMNS
     ]
     marked = any(monthly.period_is_partial(row["period"]) for row in periods)
@@ -412,7 +412,7 @@ def retention(con: ibis.BaseBackend, workspace: Workspace, filters: Filters, loc
             shares.append(share)
         lines.append((row["cohort"], row["size"], shares))
     width = max((len(shares) for _, _, shares in lines), default=0)
-    matrix = DataTable("cohorts", t("dash.cohorts"), [Column(t("dash.cohort"), "date", t("help.cohort")), Column(t("dash.size"), "int")]
+    matrix = DataTable("cohorts", t("dash.cohorts"), [Column(t("dash.cohort"), "month", t("help.cohort")), Column(t("dash.size"), "int")]
                        + [Column(f"+{k}", "percent") for k in range(width)], partial_cells=partial_cells)  # fmt: skip
     for cohort, size, shares in lines:
         matrix.rows.append([cohort, size, *shares, *([None] * (width - len(shares)))])

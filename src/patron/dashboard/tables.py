@@ -16,7 +16,8 @@ from openpyxl import Workbook
 
 from patron.core.safecells import SafeCsvWriter, set_xlsx_value
 
-Kind = Literal["text", "int", "score", "percent", "mean", "date", "flag", "money"]
+#: ``month`` is a date naming its month (its first day), shown as the month.
+Kind = Literal["text", "int", "score", "percent", "mean", "date", "month", "flag", "money"]
 Cell = str | int | float | date | bool | None
 
 
@@ -62,7 +63,7 @@ def to_csv(table: DataTable) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-EXCEL_FORMATS: dict[Kind, str] = {"percent": "0.0", "score": "0.0", "mean": "0.00", "date": "yyyy-mm-dd",
+EXCEL_FORMATS: dict[Kind, str] = {"percent": "0.0", "score": "0.0", "mean": "0.00", "date": "yyyy-mm-dd", "month": "yyyy-mm",
                                   "int": "#,##0", "money": "#,##0.00"}  # fmt: skip
 
 

@@ -93,6 +93,11 @@ def _under_way(values: list[Any], partial: Sequence[bool]) -> tuple[list[Any], l
     return solid, dashed
 
 
+def period_text(period: date, grain: str) -> str:
+    """A month is named as a month (2026-01), not by its first day."""
+    return period.strftime("%Y-%m") if grain == "month" else period.isoformat()
+
+
 def _period_label(period: str, partial: bool, t: Translate) -> str:
     return f"{period}\n({t('dash.to_date')})" if partial else period
 
@@ -107,7 +112,12 @@ def _on_every_period(points: Sequence[TrendPoint], periods: Sequence[date] | Non
 
 
 def trend(
-    points: Sequence[TrendPoint], label: str, t: Translate, metric: str, periods: Sequence[date] | None = None
+    points: Sequence[TrendPoint],
+    label: str,
+    t: Translate,
+    metric: str,
+    periods: Sequence[date] | None = None,
+    grain: str = "day",
 ) -> dict[str, Any]:
     """The metric by period with its 95 % interval as a band, clipped to the metric's scale.
 
@@ -117,7 +127,7 @@ def trend(
     ``periods``, every period of the trend is on the axis and the line crosses those without answers."""
     points = _on_every_period(points, periods)
     low_end, high_end = SCALE_ENDS[metric]
-    categories = [_period_label(p.period.isoformat(), p.partial, t) for p in points]
+    categories = [_period_label(period_text(p.period, grain), p.partial, t) for p in points]
     bounds = [
         (None, None) if p.ci_low is None or p.ci_high is None
         else (max(p.ci_low, low_end), min(p.ci_high, high_end))
@@ -218,7 +228,11 @@ def lines(table: DataTable, columns: list[int], t: Translate) -> dict[str, Any]:
     """Some of a table's numeric columns against its first (period) column; a row still under way (when
     shown) is a hollow point at the end of a dashed line."""
     partial = [i in table.partial_rows for i in range(len(table.rows))]
-    periods = [_period_label(str(row[0]), flag, t) for row, flag in zip(table.rows, partial, strict=True)]
+    grain = "month" if table.columns[0].kind == "month" else "day"
+    periods = [
+        _period_label(period_text(row[0], grain) if isinstance(row[0], date) else str(row[0]), flag, t)
+        for row, flag in zip(table.rows, partial, strict=True)
+    ]
     series: list[dict[str, Any]] = []
     for colour, i in zip(LINE_COLOURS, columns, strict=False):
         values = [None if row[i] is None else {"value": _round(row[i]), "symbol": "emptyCircle" if flag else "circle"}

@@ -69,7 +69,7 @@ def _overview(
     t = _t(viewer)
     periods = sorted({point.period for points in view.trend.values() for point in points})
     figures = {
-        f"trend-{name}": charts.trend(points, t(f"metric.{name}"), t, name, periods)
+        f"trend-{name}": charts.trend(points, t(f"metric.{name}"), t, name, periods, filters.grain)
         for name, points in view.trend.items()
         if points
     }

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_skeleton
 from babel.numbers import format_currency, format_decimal
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -67,6 +67,8 @@ def formatters(locale: str, timezone: str = "Asia/Taipei") -> dict[str, Any]:
         if kind == "money":
             return fixed(value, 0)
         if isinstance(value, date):
+            if kind == "month":
+                return format_skeleton("yMMM", value, locale=cldr)
             return format_date(value, "medium", locale=cldr)
         return str(value)
 
