@@ -642,8 +642,8 @@ def surveys_link(
             survey = survey_service.get_survey(session, workspace_id=ws.id, key=survey_key)
             person = customers.get_customer(session, workspace_id=ws.id, external_id=customer)
             subject = f"order:{order}" if order else f"link:{utcnow():%Y-%m-%d}"
-            outcome = distribution.invite(session, workspace=ws, survey=survey, definition=survey_service.definition_of(survey),
-                                          customer=person, subject=subject, now=utcnow(), order_external_id=order)  # fmt: skip
+            outcome = distribution.mint_link(session, workspace=ws, survey=survey, definition=survey_service.definition_of(survey),
+                                             customer=person, subject=subject, now=utcnow(), order_external_id=order)  # fmt: skip
             if outcome.invitation is None:
                 reason = _t(f"cli.skip_{outcome.skipped}", locale) if outcome.skipped else ""
                 _say(_t("cli.not_invited", locale, reason=reason), style="yellow", stream=errors)

@@ -26,7 +26,10 @@ from patron.metrics.schemas import (
 )
 
 _local = threading.local()
-COUNT_COLUMNS = ("promoters", "passives", "detractors", "satisfied", "mean_score", "answered")
+#: CSAT's means are per scale (``mean_score_1_5`` of ``n_1_5`` answers, ``mean_score_1_10`` of ``n_1_10``) and
+#: on 0–100 (``mean_score_0_100``, each answer normalised by its own scale); ``engine.csat_means``.
+COUNT_COLUMNS = ("promoters", "passives", "detractors", "satisfied", "mean_score_1_5", "n_1_5", "mean_score_1_10",
+                 "n_1_10", "mean_score_0_100", "answered")  # fmt: skip
 #: The columns of a metric's file outputs after the slice's own (``records``).
 RECORD_COLUMNS = ("period", "n", "value", "se", "ci_low", "ci_high", "sufficient", "change", "change_ci_low",
                   "change_ci_high", "change_p_value", "change_significant", "change_reason")  # fmt: skip
