@@ -735,7 +735,9 @@ def metrics_command(
         metric_name = _t(f"metric.{name}", locale)
         table = _table(locale, *(f"dim.{d}" for d in query.by), *(["dash.period"] if grain else []), "dash.n",
                        title=" — ".join(filter(None, [metric_name, result.message])))  # fmt: skip
-        for header in (metric_name, _t("dash.ci95", locale), _t("cli.col_note", locale)):
+        means = name == "csat"  # on each scale and on 0–100, never one mean of two scales
+        for header in (metric_name, _t("dash.ci95", locale), *([_t("metrics.mean_score", locale)] if means else []),
+                       _t("cli.col_note", locale)):  # fmt: skip
             table.add_column(escape(header))
         for row in result.rows:
             interval = "" if row.ci_low is None else f"{row.ci_low:.1f} – {row.ci_high:.1f}"
@@ -743,9 +745,9 @@ def metrics_command(
                 "" if row.sufficient else translate("metrics.small_sample", locale, minimum=result.min_sample)
             )
             value = "" if row.value is None else f"{row.value:.1f}" if name != "ces" else f"{row.value:.2f}"
-            _row(
-                table, *row.group.values(), *([row.period] if grain else []), row.n, value, interval, warning
-            )
+            mean = [metrics_service.means_text(row.counts, locale)] if means else []
+            _row(table, *row.group.values(), *([row.period] if grain else []), row.n, value, interval, *mean,
+                 warning)  # fmt: skip
         console.print(table)
 
     _run(action, locale)
