@@ -258,7 +258,14 @@ def test_answer_scales_and_minted_links_are_backfilled(empty_database: Engine) -
         invitations = connection.execute(
             text("SELECT subject, status, sent_at FROM survey_invitations ORDER BY id")
         ).all()
-    assert [tuple(row) for row in scales] == [(1, 1, 5), (2, 1, 10), (3, 0, 10), (4, 1, 10), (5, 1, 10), (6, 1, 5)]
+    assert [tuple(row) for row in scales] == [
+        (1, 1, 5),
+        (2, 1, 10),
+        (3, 0, 10),
+        (4, 1, 10),
+        (5, 1, 10),
+        (6, 1, 5),
+    ]
     minted = "2026-01-01 00:00:00"
     assert [(s, status, str(sent)[:19] if sent else None) for s, status, sent in invitations] == [
         ("link:2026-01-01", "linked", minted),  # minted without an order: sent when minted
@@ -269,6 +276,8 @@ def test_answer_scales_and_minted_links_are_backfilled(empty_database: Engine) -
     migrate.downgrade(empty_database, "0009")
     with empty_database.connect() as connection:
         columns = {c["name"] for c in inspect(connection).get_columns("survey_answers")}
-        statuses = connection.execute(text("SELECT status FROM survey_invitations ORDER BY id")).scalars().all()
+        statuses = (
+            connection.execute(text("SELECT status FROM survey_invitations ORDER BY id")).scalars().all()
+        )
     assert "scale_max" not in columns and statuses == ["sent", "answered", "sent", "pending"]
     migrate.upgrade(empty_database)

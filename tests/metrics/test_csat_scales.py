@@ -65,7 +65,9 @@ def csat_world(engine: Engine, tmp_path: Path) -> tuple[int, str, str]:
     import_file(engine, workspace_slug=workspace.slug, kind="customers",
                 path=write_csv(tmp_path / "c.csv", ("external_id", "segment"), people))  # fmt: skip
     with transaction(engine) as session:
-        surveys.save_survey(session, workspace_id=workspace.id, definition=surveys.templates()["post_purchase_csat"])
+        surveys.save_survey(
+            session, workspace_id=workspace.id, definition=surveys.templates()["post_purchase_csat"]
+        )
         surveys.save_survey(session, workspace_id=workspace.id, definition=ten_point_definition())
         answers = [("csat_ten", f"V{i}", s) for i, s in enumerate(TEN[:4])]
         answers += [("csat_ten", f"M{i}", s) for i, s in enumerate(TEN[4:])]
@@ -101,7 +103,9 @@ def test_every_answer_records_its_questions_scale(engine: Engine, world: tuple[i
             .where(SurveyAnswer.workspace_id == workspace_id, SurveyAnswer.question_type == "csat")
             .order_by(SurveyAnswer.scale_max, SurveyAnswer.score)
         ).all()
-    assert [tuple(row) for row in stored] == [(s, 1, 5) for s in sorted(FIVE)] + [(s, 1, 10) for s in sorted(TEN)]
+    assert [tuple(row) for row in stored] == [(s, 1, 5) for s in sorted(FIVE)] + [
+        (s, 1, 10) for s in sorted(TEN)
+    ]
 
 
 def test_csat_on_each_answers_own_scale_on_every_engine(
@@ -110,7 +114,11 @@ def test_csat_on_each_answers_own_scale_on_every_engine(
     workspace_id, _, _ = world
     operational = connect(engine.url.render_as_string(hide_password=False))
     export_parquet(operational, workspace_id, tmp_path / "export")
-    cons = {engine.dialect.name: operational, "duckdb": _duckdb_copy(engine), "parquet": open_parquet(tmp_path / "export")}
+    cons = {
+        engine.dialect.name: operational,
+        "duckdb": _duckdb_copy(engine),
+        "parquet": open_parquet(tmp_path / "export"),
+    }
     for name, con in cons.items():
         ten = _one(metric(con, workspace_id, MetricQuery("csat", survey="csat_ten")))
         assert (ten["n"], ten["satisfied"], ten["value"]) == (8, 3, pytest.approx(37.5)), name
@@ -130,7 +138,10 @@ def test_csat_on_each_answers_own_scale_on_every_engine(
         assert (vip["mean_score_1_5"], vip["mean_score_1_10"], vip["mean_score_0_100"]) == (
             pytest.approx(4.5), pytest.approx(8.5), pytest.approx(VIP_NORMALISED)), name  # fmt: skip
         by_segment = metric(con, workspace_id, MetricQuery("csat", by=("segment",)))
-        assert [(r["segment"], r["satisfied"], r["n"]) for r in by_segment] == [("member", 0, 6), ("vip", 5, 6)], name
+        assert [(r["segment"], r["satisfied"], r["n"]) for r in by_segment] == [
+            ("member", 0, 6),
+            ("vip", 5, 6),
+        ], name
         by_survey = metric(con, workspace_id, MetricQuery("csat", by=("survey",), grain="month"))
         assert [(r["survey"], r["value"]) for r in by_survey] == [
             ("csat_ten", pytest.approx(37.5)), ("post_purchase_csat", pytest.approx(50.0))], name  # fmt: skip
@@ -190,7 +201,9 @@ def test_the_cli_gives_37_5_percent_and_the_mean_per_scale(world: tuple[int, str
     assert "41.7" in table.output and "Mean score" in table.output
     assert "on 1–5: 3.50; on 1–10: 6.50; normalised to 0–100: 61.6" in " ".join(table.output.split())
     chinese = runner.invoke(app, ["metrics", "csat", "--survey", "csat_ten", "-w", slug, "--lang", "zh-Hant"])
-    assert "37.5" in chinese.output and "1–10 分制：6.50；換算為 0–100：61.1" in chinese.output, chinese.output
+    assert "37.5" in chinese.output and "1–10 分制：6.50；換算為 0–100：61.1" in chinese.output, (
+        chinese.output
+    )
 
 
 def test_the_dashboard_gives_37_5_percent_cached_and_raw(engine: Engine, world: tuple[int, str, str]) -> None:

@@ -78,7 +78,10 @@ def test_minted_links_count_as_sent_in_the_response_rate(engine: Engine, tmp_pat
     con = operational_connection()
     [rate] = metric(con, workspace_id, MetricQuery("response_rate", time_zone=world.workspace.timezone))
     assert (rate["n"], rate["answered"], rate["value"]) == (3, 1, pytest.approx(100 / 3))
-    assert (rate["ci_low"], rate["ci_high"]) == (pytest.approx(6.149, abs=1e-3), pytest.approx(79.234, abs=1e-3))
+    assert (rate["ci_low"], rate["ci_high"]) == (
+        pytest.approx(6.149, abs=1e-3),
+        pytest.approx(79.234, abs=1e-3),
+    )
     [cached] = from_daily(daily_statistics(con, workspace_id, world.workspace.timezone),
                           MetricQuery("response_rate"))  # fmt: skip
     assert (cached["n"], cached["answered"]) == (3, 1)

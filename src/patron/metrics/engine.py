@@ -423,9 +423,7 @@ def overview(con: ibis.BaseBackend, workspace_id: int, query: MetricQuery) -> di
     answers = answers_table(
         con, workspace_id, SATISFACTION, with_category=query.by_category, zone=query.time_zone
     )
-    frame = _statistics(
-        _sliced(answers, query), ("question_type", *query.by), query.grain, SATISFACTION
-    )
+    frame = _statistics(_sliced(answers, query), ("question_type", *query.by), query.grain, SATISFACTION)
     results: dict[str, list[dict[str, Any]]] = {}
     for name in SATISFACTION:
         one = replace(query, metric=name)
@@ -480,7 +478,7 @@ def estimates(frame: pd.DataFrame, query: MetricQuery) -> list[dict[str, Any]]:
     return rows
 
 
-def csat_means(record: Mapping[str, Any]) -> dict[str, float]:
+def csat_means(record: Mapping[Any, Any]) -> dict[str, float]:
     """CSAT's mean score per scale that has answers (``mean_score_1_5``, ``mean_score_1_10``, with their
     ``n_1_5``, ``n_1_10``) and the mean of every answer put on 0–100 by its own scale (``mean_score_0_100``):
     a mean of 1–5 and 1–10 scores together would mean nothing."""

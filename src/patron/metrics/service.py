@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 from calendar import monthrange
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any, TextIO
 
 import ibis
