@@ -41,6 +41,7 @@ from patron.surveys.schemas import ResponseSubmit
 from patron.web.app import create_app
 from tests.factories import make_workspace, write_csv
 from tests.metrics.test_engine import _duckdb_copy
+from tests.web.conftest import PASSWORD, log_in
 
 TEN = [10, 9, 8, 7, 6, 5, 4, 3]
 FIVE = [5, 4, 3, 2]
@@ -224,3 +225,23 @@ def test_the_dashboard_gives_37_5_percent_cached_and_raw(engine: Engine, world: 
         assert csat.value == pytest.approx(expected), survey
     ten = dict(views[("csat_ten", True)].kpis["csat"].means)
     assert ten == {"mean_score_1_10": pytest.approx(6.5), "mean_score_0_100": pytest.approx(100 * 44 / 72)}
+
+
+def test_the_dashboard_page_shows_37_5_percent_and_the_means(
+    engine: Engine, world: tuple[int, str, str]
+) -> None:
+    workspace_id, slug, _ = world
+    with transaction(engine) as session:
+        core_service.create_user(session, workspace_id=workspace_id, email=f"admin@{slug}.example.com",
+                                 password=PASSWORD, role="admin")  # fmt: skip
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        log_in(client, slug, f"admin@{slug}.example.com")
+        for lang, means in (
+            ("en", "Mean score: on 1–10: 6.50; normalised to 0–100: 61.1"),
+            ("zh-Hant", "平均分數：1–10 分制：6.50；換算為 0–100：61.1"),
+            ("zh-Hans", "平均分数：1–10 分制：6.50；换算为 0–100：61.1"),
+        ):
+            page = client.get(f"/dashboard?period=7d&partial=1&survey=csat_ten&lang={lang}")
+            assert page.status_code == 200
+            tile = page.text.split('data-kpi="csat"', 1)[1].split("</article>", 1)[0]
+            assert 'data-value="37.5"' in tile and means in tile, tile
