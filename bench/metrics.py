@@ -42,6 +42,8 @@ SELECT *, completed_at::DATE AS day FROM (
 SELECT 1::BIGINT AS workspace_id,
        CASE i % 3 WHEN 0 THEN 'nps' WHEN 1 THEN 'csat' ELSE 'ces' END AS question_type,
        (CASE i % 3 WHEN 0 THEN hash(i * 13) % 11 WHEN 1 THEN 1 + hash(i * 17) % 5 ELSE 1 + hash(i * 19) % 7 END)::BIGINT AS score,
+       (CASE i % 3 WHEN 0 THEN 0 ELSE 1 END)::BIGINT AS scale_min,
+       (CASE i % 3 WHEN 0 THEN 10 WHEN 1 THEN 5 ELSE 7 END)::BIGINT AS scale_max,
        TIMESTAMP '2024-01-01' + to_days((hash(i * 7) % 730)::INTEGER) + to_seconds((hash(i * 11) % 86400)::BIGINT) AS completed_at,
        'post_purchase' AS touchpoint, 'email' AS channel, 'zh-Hant' AS locale,
        ['vip', 'member', 'new', 'lapsed', 'staff'][(1 + hash(i) % 5)::BIGINT] AS segment,
@@ -52,7 +54,8 @@ COPY answer_facts TO '{parquet}' (FORMAT parquet, COMPRESSION zstd);
 """
 #: The same answers in SQLite (no hash(): a multiplicative hash of the row number instead).
 GENERATE_SQLITE = """
-CREATE TABLE answer_facts (workspace_id INTEGER, question_type TEXT, score INTEGER, completed_at TIMESTAMP,
+CREATE TABLE answer_facts (workspace_id INTEGER, question_type TEXT, score INTEGER, scale_min INTEGER,
+                           scale_max INTEGER, completed_at TIMESTAMP,
                            touchpoint TEXT, channel TEXT, locale TEXT, segment TEXT, city TEXT, survey TEXT);
 INSERT INTO answer_facts
 WITH RECURSIVE r(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM r WHERE i < {last})
@@ -60,6 +63,7 @@ SELECT 1 AS workspace_id,
        CASE i % 3 WHEN 0 THEN 'nps' WHEN 1 THEN 'csat' ELSE 'ces' END AS question_type,
        CASE i % 3 WHEN 0 THEN (i * 2654435761) % 11 WHEN 1 THEN 1 + (i * 2246822519) % 5
                   ELSE 1 + (i * 3266489917) % 7 END AS score,
+       CASE i % 3 WHEN 0 THEN 0 ELSE 1 END AS scale_min, CASE i % 3 WHEN 0 THEN 10 WHEN 1 THEN 5 ELSE 7 END AS scale_max,
        datetime('2024-01-01', '+' || ((i * 668265263) % 730) || ' days') AS completed_at,
        'post_purchase' AS touchpoint, 'email' AS channel, 'zh-Hant' AS locale,
        CASE (i * 374761393) % 5 WHEN 0 THEN 'vip' WHEN 1 THEN 'member' WHEN 2 THEN 'new' WHEN 3 THEN 'lapsed'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -190,3 +191,93 @@ def test_order_lines_keyed_by_order_and_line_keep_every_line_both_ways(empty_dat
         assert connection.execute(text("SELECT count(DISTINCT id) FROM order_lines")).scalar_one() == 5
     migrate.upgrade(empty_database)
     assert len(_lines(empty_database)) == 5
+
+
+def _survey_rows(connection: Connection) -> None:
+    """The 0009 schema: a 1–5 and a 1–10 CSAT survey (the second also asks NPS), a survey whose CSAT question
+    has since been removed, answers to each; and invitations: a link minted without an order, one minted for
+    an order and answered, one e-mailed, one waiting to be e-mailed and one minted for an order, unopened."""
+    now = "2026-01-01 00:00:00"
+    connection.execute(text(
+        "INSERT INTO workspaces (id, slug, name, timezone, currency, default_locale, created_at, updated_at)"
+        " VALUES (1, 'w1', 'w', 'Asia/Taipei', 'TWD', 'zh-Hant', :now, :now)"), {"now": now})  # fmt: skip
+    connection.execute(text(
+        "INSERT INTO customers (id, workspace_id, external_id, consent_email, consent_sms, consent_surveys,"
+        " created_at, updated_at) VALUES (10, 1, 'C1', false, false, true, :now, :now)"), {"now": now})  # fmt: skip
+    definitions = {
+        1: {"key": "five", "questions": [{"key": "csat", "type": "csat", "scale": 5, "label": "x"}]},
+        2: {"key": "ten", "questions": [{"key": "sat", "type": "csat", "scale": 10, "label": "x"},
+                                        {"key": "nps", "type": "nps", "label": "y"}]},
+        3: {"key": "gone", "questions": [{"key": "comment", "type": "text", "label": "x"}]},
+    }  # fmt: skip
+    for survey_id, definition in definitions.items():
+        connection.execute(text(
+            "INSERT INTO surveys (id, workspace_id, key, version, status, kind, touchpoint, channel, definition,"
+            " created_at, updated_at) VALUES (:id, 1, :key, 1, 'active', 'csat', 'post_purchase', 'email',"
+            " :definition, :now, :now)"),
+            {"id": survey_id, "key": definition["key"], "definition": json.dumps(definition), "now": now})  # fmt: skip
+    answers = [(1, 1, "csat", "csat", 4), (2, 2, "sat", "csat", 9), (3, 2, "nps", "nps", 7),
+               (4, 3, "old", "csat", 9), (5, 3, "old", "csat", 2), (6, 3, "older", "csat", 3)]  # fmt: skip
+    for answer_id, survey_id, key, kind, score in answers:
+        connection.execute(text(
+            "INSERT INTO survey_responses (id, workspace_id, survey_id, survey_version, touchpoint, channel,"
+            " locale, status, publish_consent, started_at, completed_at, created_at, updated_at) VALUES"
+            " (:id, 1, :survey, 1, 'post_purchase', 'email', 'zh-Hant', 'completed', false, :now, :now, :now, :now)"),
+            {"id": answer_id, "survey": survey_id, "now": now})  # fmt: skip
+        connection.execute(text(
+            "INSERT INTO survey_answers (id, workspace_id, response_id, survey_id, question_key, question_type,"
+            " item_key, score) VALUES (:id, 1, :id, :survey, :key, :kind, '', :score)"),
+            {"id": answer_id, "survey": survey_id, "key": key, "kind": kind, "score": score})  # fmt: skip
+    invitations = [  # subject, status, sent_at, opened_at, answered_at
+        ("link:2026-01-01", "pending", None, None, None),
+        ("order:O1", "answered", None, "2026-01-02 00:00:00", "2026-01-02 00:05:00"),
+        ("order:O2", "sent", "2026-01-01 08:00:00", None, None),
+        ("order:O3", "pending", None, None, None),
+    ]
+    for index, (subject, status, sent, opened, answered) in enumerate(invitations):
+        connection.execute(text(
+            "INSERT INTO survey_invitations (id, workspace_id, survey_id, customer_id, subject, touchpoint, nonce,"
+            " locale, status, send_after, expires_at, sent_at, opened_at, answered_at, created_at, updated_at)"
+            " VALUES (:id, 1, 1, 10, :subject, 'post_purchase', :nonce, 'zh-Hant', :status, :now, :now, :sent,"
+            " :opened, :answered, :now, :now)"),
+            {"id": index + 1, "subject": subject, "nonce": f"n{index}", "status": status, "sent": sent,
+             "opened": opened, "answered": answered, "now": now})  # fmt: skip
+
+
+def test_answer_scales_and_minted_links_are_backfilled(empty_database: Engine) -> None:
+    """0010 fills each answer's scale from its survey's definition (a CSAT question no longer defined: 1–10
+    when any of its answers is above 5); 0011 counts links minted before as sent when they were minted."""
+    migrate.upgrade(empty_database, "0009")
+    with empty_database.begin() as connection:
+        _survey_rows(connection)
+    migrate.upgrade(empty_database)
+    with empty_database.connect() as connection:
+        scales = connection.execute(
+            text("SELECT id, scale_min, scale_max FROM survey_answers ORDER BY id")
+        ).all()
+        invitations = connection.execute(
+            text("SELECT subject, status, sent_at FROM survey_invitations ORDER BY id")
+        ).all()
+    assert [tuple(row) for row in scales] == [
+        (1, 1, 5),
+        (2, 1, 10),
+        (3, 0, 10),
+        (4, 1, 10),
+        (5, 1, 10),
+        (6, 1, 5),
+    ]
+    minted = "2026-01-01 00:00:00"
+    assert [(s, status, str(sent)[:19] if sent else None) for s, status, sent in invitations] == [
+        ("link:2026-01-01", "linked", minted),  # minted without an order: sent when minted
+        ("order:O1", "answered", minted),  # answered without being e-mailed: it was handed over
+        ("order:O2", "sent", "2026-01-01 08:00:00"),  # e-mailed: as it was
+        ("order:O3", "pending", None),  # waiting to be e-mailed (or a link never opened): cannot tell, kept
+    ]
+    migrate.downgrade(empty_database, "0009")
+    with empty_database.connect() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("survey_answers")}
+        statuses = (
+            connection.execute(text("SELECT status FROM survey_invitations ORDER BY id")).scalars().all()
+        )
+    assert "scale_max" not in columns and statuses == ["sent", "answered", "sent", "pending"]
+    migrate.upgrade(empty_database)

@@ -728,8 +728,8 @@ def surveys_link(
             survey = survey_service.get_survey(session, workspace_id=ws.id, key=survey_key)
             person = customers.get_customer(session, workspace_id=ws.id, external_id=customer)
             subject = f"order:{order}" if order else f"link:{utcnow():%Y-%m-%d}"
-            outcome = distribution.invite(session, workspace=ws, survey=survey, definition=survey_service.definition_of(survey),
-                                          customer=person, subject=subject, now=utcnow(), order_external_id=order)  # fmt: skip
+            outcome = distribution.mint_link(session, workspace=ws, survey=survey, definition=survey_service.definition_of(survey),
+                                             customer=person, subject=subject, now=utcnow(), order_external_id=order)  # fmt: skip
             if outcome.invitation is None:
                 reason = _t(f"cli.skip_{outcome.skipped}", locale) if outcome.skipped else ""
                 _say(_t("cli.not_invited", locale, reason=reason), style="yellow", stream=errors)
@@ -821,7 +821,9 @@ def metrics_command(
         metric_name = _t(f"metric.{name}", locale)
         table = _table(locale, *(f"dim.{d}" for d in query.by), *(["dash.period"] if grain else []), "dash.n",
                        title=" — ".join(filter(None, [metric_name, result.message])))  # fmt: skip
-        for header in (metric_name, _t("dash.ci95", locale), _t("cli.col_note", locale)):
+        means = name == "csat"  # on each scale and on 0–100, never one mean of two scales
+        for header in (metric_name, _t("dash.ci95", locale), *([_t("metrics.mean_score", locale)] if means else []),
+                       _t("cli.col_note", locale)):  # fmt: skip
             table.add_column(escape(header))
         for row in result.rows:
             interval = "" if row.ci_low is None else f"{row.ci_low:.1f} – {row.ci_high:.1f}"
@@ -829,9 +831,9 @@ def metrics_command(
                 "" if row.sufficient else translate("metrics.small_sample", locale, minimum=result.min_sample)
             )
             value = "" if row.value is None else f"{row.value:.1f}" if name != "ces" else f"{row.value:.2f}"
-            _row(
-                table, *row.group.values(), *([row.period] if grain else []), row.n, value, interval, warning
-            )
+            mean = [metrics_service.means_text(row.counts, locale)] if means else []
+            _row(table, *row.group.values(), *([row.period] if grain else []), row.n, value, interval, *mean,
+                 warning)  # fmt: skip
         console.print(table)
 
     _run(action, locale)

@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import date
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from patron.demo.generator import PERSONAS, DemoConfig, generate, is_promotion, season_factor
@@ -77,10 +78,21 @@ def test_seasonality() -> None:
 
 def test_demo_loads_through_the_importer_without_rejects(engine: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
     said: list[str] = []
-    summary = load_demo(engine, slug=f"demo-{engine.dialect.name}-{tmp_path.name[-6:]}".lower().replace("_", "-"),
+    slug = f"demo-{engine.dialect.name}-{tmp_path.name[-6:]}".lower().replace("_", "-")
+    summary = load_demo(engine, slug=slug,
                         customers=80, seed=1, end=date(2026, 1, 31), admin_password="0123456789ab", data_dir=tmp_path,
                         log=said.append, locale="zh-Hant")  # fmt: skip
     assert summary.startswith("顧客 80 位、") and (tmp_path / "orders.csv").exists()
     assert said[0] == "產生 80 位顧客（種子 1，歷史資料至 2026-01-31）…" and said[1].startswith(
         "  顧客：80 列（新增 80"
     )
+    with engine.connect() as connection:  # the demo's answers record their questions' scales, like every path
+        scales = connection.execute(text(
+            "SELECT a.question_type, a.scale_min, a.scale_max, count(*) FROM survey_answers a"
+            " JOIN workspaces w ON w.id = a.workspace_id WHERE w.slug = :slug AND a.score IS NOT NULL"
+            " GROUP BY a.question_type, a.scale_min, a.scale_max ORDER BY a.question_type"), {"slug": slug}).all()  # fmt: skip
+    assert [(kind, low, high) for kind, low, high, _ in scales] == [
+        ("ces", 1, 7),
+        ("csat", 1, 5),
+        ("nps", 0, 10),
+    ]

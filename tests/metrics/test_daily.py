@@ -14,15 +14,15 @@ from patron.metrics.service import operational_connection
 from tests.metrics.world import metrics_world
 
 QUERIES = [
-    MetricQuery(name, by, grain, since, until, survey, scale, where)
+    MetricQuery(name, by, grain, since, until, survey, where)
     for name in ("nps", "csat", "ces", "response_rate")
-    for by, grain, since, until, survey, scale, where in (
-        ((), None, None, None, None, 5, ()),
-        (("segment",), "month", None, None, None, 5, ()),
-        (("survey",), "week", date(2025, 1, 1), None, None, 10, ()),
-        ((), "day", date(2025, 1, 15), date(2025, 2, 10), None, 5, (("segment", "vip"),)),
-        (("segment", "survey"), "quarter", None, date(2030, 1, 1), "relationship_nps", 5, ()),
-        ((), "year", None, None, "support_ces", 10, (("segment", "member"),)),
+    for by, grain, since, until, survey, where in (
+        ((), None, None, None, None, ()),
+        (("segment",), "month", None, None, None, ()),
+        (("survey",), "week", date(2025, 1, 1), None, None, ()),
+        ((), "day", date(2025, 1, 15), date(2025, 2, 10), None, (("segment", "vip"),)),
+        (("segment", "survey"), "quarter", None, date(2030, 1, 1), "relationship_nps", ()),
+        ((), "year", None, None, "support_ces", (("segment", "member"),)),
     )
 ]
 

@@ -97,12 +97,15 @@ def test_csat_and_ces_with_intervals(backends: tuple[int, dict[str, Any]]) -> No
     workspace_id, cons = backends
     for name, con in cons.items():
         [csat] = metric(con, workspace_id, MetricQuery("csat", survey="post_purchase_csat"))
-        assert (csat["n"], csat["satisfied"], csat["value"], csat["mean_score"]) == (
+        assert (csat["n"], csat["satisfied"], csat["value"], csat["mean_score_1_5"], csat["n_1_5"]) == (
             5,
             3,
             pytest.approx(60.0),
             pytest.approx(3.8),
+            5,
         ), name
+        # on 0–100: (5, 4, 3, 2, 5) → 100, 75, 50, 25, 100 → mean 70; no 1–10 answers, so no 1–10 mean
+        assert csat["mean_score_0_100"] == pytest.approx(70.0) and "mean_score_1_10" not in csat, name
         assert (csat["ci_low"], csat["ci_high"]) == (
             pytest.approx(23.07, abs=0.01),
             pytest.approx(88.24, abs=0.01),
@@ -128,7 +131,6 @@ def test_nothing_to_measure_is_said_not_shown_as_a_number(backends: tuple[int, d
         (MetricQuery("nps", by=("shoe_size",)), "metrics.unknown_dimension"),
         (MetricQuery("nps", grain="fortnight"), "metrics.unknown_grain"),
         (MetricQuery("nps", since=date(2025, 2, 1), until=date(2025, 1, 1)), "metrics.empty_period"),
-        (MetricQuery("csat", csat_scale=7), "metrics.bad_scale"),
     ],
 )
 def test_bad_queries_are_named(query: MetricQuery, code: str) -> None:

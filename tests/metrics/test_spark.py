@@ -23,7 +23,7 @@ from tests.metrics.test_purchase_calendar import EXPECTED, _counts, edges
 __all__ = ["backends", "edges", "shop"]
 QUERIES = [
     MetricQuery("nps", by=("segment",), grain="month"),
-    MetricQuery("csat", by=("survey",), grain="week", csat_scale=10),
+    MetricQuery("csat", by=("survey",), grain="week"),
     MetricQuery("ces", by=("segment", "survey"), grain="quarter"),
     MetricQuery("nps", grain="day", where=(("segment", "vip"),)),
 ]

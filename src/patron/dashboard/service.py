@@ -59,6 +59,8 @@ class Kpi:
     significant: bool | None = None
     #: Why there is no verdict on the change: "small_sample" or "no_spread" (``stats.Comparison``).
     reason: str | None = None
+    #: CSAT's mean score per scale and on 0–100 (``metrics.engine.csat_means``), as (key, value) pairs.
+    means: tuple[tuple[str, float], ...] = ()
 
     @property
     def direction(self) -> str:
@@ -89,8 +91,9 @@ def first(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
 def kpi(metric: str, current: dict[str, Any] | None, previous: dict[str, Any] | None) -> Kpi:
     if current is None:
         return Kpi(metric, None, None, None, 0, False, None if previous is None else previous["value"])
+    means = tuple((k, float(v)) for k, v in current.items() if k.startswith("mean_score_"))
     result = Kpi(metric, current["value"], current["ci_low"], current["ci_high"], int(current["n"]),
-                 bool(current["sufficient"]))  # fmt: skip
+                 bool(current["sufficient"]), means=means)  # fmt: skip
     comparison = None if previous is None else compare_rows(metric, current, previous)
     if comparison is None or previous is None:
         return result

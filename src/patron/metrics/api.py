@@ -123,7 +123,6 @@ async def read_metric(
     since: Annotated[str | None, Query(description="2025-01 or 2025-01-15")] = None,
     until: Annotated[str | None, Query(description="2025-03 or 2025-03-31")] = None,
     survey: Annotated[str | None, Query(max_length=64)] = None,
-    csat_scale: Annotated[int, Query()] = 5,
     where: Annotated[list[str], Query(max_length=6, description="attribute:value, e.g. segment:vip")] = [],  # noqa: B006
 ) -> MetricResult:
     """NPS, CSAT or CES with 95 % intervals; slices under the minimum sample are flagged, not hidden."""
@@ -134,7 +133,6 @@ async def read_metric(
         service.parse_day(since),
         service.parse_day(until, end=True),
         survey,
-        csat_scale,
         service.parse_where(where),
         workspace.timezone,
     )

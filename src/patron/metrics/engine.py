@@ -43,8 +43,11 @@ DIMENSIONS: tuple[str, ...] = ("segment", "city", "locale", "touchpoint", "chann
 #: counts once under each); a response without an order is "(none)". Operational database only.
 CATEGORY = "category"
 GRAINS = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
-#: CSAT counts as satisfied from this score up, per scale (top-two box on 5, top-three box on 10).
+#: CSAT counts as satisfied from this score up, per scale (top-two box on 5, top-three box on 10). Each answer
+#: is read on its own question's scale (``survey_answers.scale_max``), so no caller names a scale.
 CSAT_TOP_BOX = {5: 4, 10: 8}
+#: The scale of a CSAT answer that records none: an export written before answers recorded their scale.
+CSAT_DEFAULT_SCALE = 5
 
 
 def connect(url: str) -> ibis.BaseBackend:
@@ -68,6 +71,9 @@ FACTS = "answer_facts"
 FACT_COLUMNS = (
     "question_type",
     "score",
+    #: the ends of the answer's own question's scale (CSAT 1–5 or 1–10): its top box and normalised score
+    "scale_min",
+    "scale_max",
     "completed_at",
     #: the workspace's calendar day of ``completed_at``: a day number (days since 1970-01-01) on the
     #: operational database, a date in an export, where reading it instead of truncating 100M timestamps
@@ -163,6 +169,8 @@ def answers_table(
     if f is not None:
         if "day" not in f.columns:  # an export written before the column was
             f = f.mutate(day=local_day_number(f.completed_at, zone))
+        if "scale_max" not in f.columns:  # written before answers recorded their scale: read as 1–5, as then
+            f = f.mutate(scale_min=ibis.null("int64"), scale_max=ibis.null("int64"))
         facts = f.filter(f.workspace_id == workspace_id, f.score.notnull())
         # One equality per type, unioned: the export is ordered by type, so each skips the other types' row
         # groups, where DuckDB evaluated an IN list row by row (0.55 s of 1.7 s at 100M answers).
@@ -218,8 +226,9 @@ def _operational_answers(
         )
         completed = completed.filter(completed.id.isin(wanted.wanted_id))
     answers = answered.select(
-        response_id=answered.response_id, question_type=answered.question_type, score=answered.score
-    )
+        response_id=answered.response_id, question_type=answered.question_type, score=answered.score,
+        scale_min=answered.scale_min, scale_max=answered.scale_max,
+    )  # fmt: skip
     responses = completed.select(
         rid=completed.id, survey_id=completed.survey_id, customer_ref=completed.customer_id,
         completed_at=completed.completed_at, day=local_day_number(completed.completed_at, zone), touchpoint=completed.touchpoint,
@@ -278,7 +287,6 @@ class MetricQuery:
     since: date | None = None
     until: date | None = None
     survey: str | None = None
-    csat_scale: int = 5
     #: Keep only answers whose attribute equals the value, e.g. (("segment", "vip"),).
     where: tuple[tuple[str, str], ...] = ()
     #: Days, periods and ``since``/``until`` are calendar days in this IANA zone (the workspace's).
@@ -300,8 +308,6 @@ class MetricQuery:
             raise PatronError(
                 "metrics.empty_period", since=self.since.isoformat(), until=self.until.isoformat()
             )
-        if self.metric == "csat" and self.csat_scale not in CSAT_TOP_BOX:
-            raise PatronError("metrics.bad_scale", scale=self.csat_scale, choices="5, 10")
         if self.metric == "response_rate" and self.by_category:
             raise PatronError("metrics.no_category_rate")
 
@@ -329,18 +335,21 @@ def _statistics(
     keys: tuple[str, ...],
     grain: str | None,
     metrics: tuple[str, ...],
-    csat_scales: tuple[int, ...],
 ) -> pd.DataFrame:
     """Sufficient statistics per ``keys`` (columns of ``t``) and period of ``grain``, sorted by them. The
     database counts the answers per score, slice and day, then sums those counts per slice and day; the days
     are gathered into periods here (a few thousand rows), because truncating a local day number to a week or
     a month is not something every backend can do in SQL.
 
-    ``satisfied_<scale>`` is given per CSAT scale; one scale's is also ``satisfied``."""
+    CSAT is read on each answer's own scale: ``satisfied`` counts the answers in their scale's top box,
+    ``n_scale_<max>``/``total_scale_<max>`` give the mean per scale and ``normalised_total`` the sum of scores
+    put on 0–100 by their own scale ((score − min) / (max − min) · 100)."""
+    csat = "csat" in metrics
     first: list[Any] = [t[k] for k in keys]
     if grain is not None:
         first.append(t.day)
-    counts = t.group_by([*first, t.score]).aggregate(answers=t.count())
+    scored = [t.score, t.scale_min, t.scale_max] if csat else [t.score]
+    counts = t.group_by([*first, *scored]).aggregate(answers=t.count())
     # cast before summing: PostgreSQL sums integers into numeric, which comes back as Decimal
     answers, score = counts.answers.cast("float64"), counts.score.cast("float64")
 
@@ -350,19 +359,26 @@ def _statistics(
     aggregates: dict[str, Any] = {"n": answers.sum()}
     if "nps" in metrics:
         aggregates |= {"promoters": answers_where(score >= 9), "detractors": answers_where(score <= 6)}
-    for scale in csat_scales:
-        aggregates[f"satisfied_{scale}"] = answers_where(score >= CSAT_TOP_BOX[scale])
+    if csat:
+        high = counts.scale_max.fill_null(CSAT_DEFAULT_SCALE)
+        low = counts.scale_min.fill_null(1).cast("float64")
+        top = ibis.cases(*((high == scale, float(box)) for scale, box in CSAT_TOP_BOX.items()),
+                         else_=float(CSAT_TOP_BOX[CSAT_DEFAULT_SCALE]))  # fmt: skip
+        aggregates["satisfied"] = answers_where(score >= top)
+        for scale in CSAT_TOP_BOX:
+            aggregates[f"n_scale_{scale}"] = answers_where(high == scale)
+            aggregates[f"total_scale_{scale}"] = ibis.ifelse(high == scale, score * answers, 0.0).sum()
+        normalised = (score - low) / (high.cast("float64") - low) * 100.0
+        aggregates["normalised_total"] = ibis.ifelse(high > low, normalised * answers, 0.0).sum()
     if "response_rate" in metrics:
         aggregates["answered"] = (score * answers).sum()
-    if csat_scales or "ces" in metrics:
+    if "ces" in metrics:
         aggregates |= {"total": (score * answers).sum(), "total_sq": (score * score * answers).sum()}
     second = [counts[k] for k in [*keys, *(["day"] if grain is not None else [])]]
     summed = counts.group_by(second).aggregate(**aggregates) if second else counts.aggregate(**aggregates)
     frame: pd.DataFrame = summed.execute()
     sums = list(aggregates)
     frame[sums] = frame[sums].astype("float64").fillna(0.0)
-    if len(csat_scales) == 1:
-        frame["satisfied"] = frame[f"satisfied_{csat_scales[0]}"]
     if grain is None:
         return frame.sort_values(list(keys), ignore_index=True) if keys else frame
     frame["period"] = _periods(frame.pop("day"), grain)
@@ -393,8 +409,7 @@ def sufficient_statistics(con: ibis.BaseBackend, workspace_id: int, query: Metri
         if query.metric == "response_rate"
         else answers_table(con, workspace_id, (query.metric,), with_category=query.by_category, zone=zone)
     )
-    scales = (query.csat_scale,) if query.metric == "csat" else ()
-    return _statistics(_sliced(base, query), query.by, query.grain, (query.metric,), scales)
+    return _statistics(_sliced(base, query), query.by, query.grain, (query.metric,))
 
 
 SATISFACTION: tuple[str, ...] = ("nps", "csat", "ces")
@@ -408,9 +423,7 @@ def overview(con: ibis.BaseBackend, workspace_id: int, query: MetricQuery) -> di
     answers = answers_table(
         con, workspace_id, SATISFACTION, with_category=query.by_category, zone=query.time_zone
     )
-    frame = _statistics(
-        _sliced(answers, query), ("question_type", *query.by), query.grain, SATISFACTION, (query.csat_scale,)
-    )
+    frame = _statistics(_sliced(answers, query), ("question_type", *query.by), query.grain, SATISFACTION)
     results: dict[str, list[dict[str, Any]]] = {}
     for name in SATISFACTION:
         one = replace(query, metric=name)
@@ -446,7 +459,7 @@ def estimates(frame: pd.DataFrame, query: MetricQuery) -> list[dict[str, Any]]:
             row |= {"answered": int(record["answered"])}
         elif query.metric == "csat":
             value = _percent(stats.wilson(int(record["satisfied"]), n))
-            row |= {"satisfied": int(record["satisfied"]), "mean_score": record["total"] / n if n else None}
+            row |= {"satisfied": int(record["satisfied"]), **csat_means(record)}
         else:
             mean = stats.mean_interval(n, float(record["total"]), float(record["total_sq"]))
             value = None if mean is None else (mean.mean, stats.mean_se(mean), mean.ci_low, mean.ci_high)
@@ -463,6 +476,20 @@ def estimates(frame: pd.DataFrame, query: MetricQuery) -> list[dict[str, Any]]:
             row |= dict(zip(("value", "se", "ci_low", "ci_high"), value, strict=True))
         rows.append(row)
     return rows
+
+
+def csat_means(record: Mapping[Any, Any]) -> dict[str, float]:
+    """CSAT's mean score per scale that has answers (``mean_score_1_5``, ``mean_score_1_10``, with their
+    ``n_1_5``, ``n_1_10``) and the mean of every answer put on 0–100 by its own scale (``mean_score_0_100``):
+    a mean of 1–5 and 1–10 scores together would mean nothing."""
+    n = float(record["n"])
+    means: dict[str, float] = {"mean_score_0_100": float(record["normalised_total"]) / n} if n else {}
+    for scale in CSAT_TOP_BOX:
+        answered = float(record.get(f"n_scale_{scale}") or 0.0)
+        if answered:
+            means[f"mean_score_1_{scale}"] = float(record[f"total_scale_{scale}"]) / answered
+            means[f"n_1_{scale}"] = answered
+    return means
 
 
 def previous_period(start: date, grain: str) -> date:
@@ -554,7 +581,7 @@ def daily_answers(
 ) -> pd.DataFrame:
     """The answers' part of the roll-up; of some responses only when ``response_ids`` is given."""
     t = answers_table(con, workspace_id, SATISFACTION, response_ids, zone=zone)
-    answers = _statistics(t, ("question_type", *DAILY_DIMENSIONS), "day", SATISFACTION, tuple(CSAT_TOP_BOX))
+    answers = _statistics(t, ("question_type", *DAILY_DIMENSIONS), "day", SATISFACTION)
     return _daily_frame(answers.rename(columns={"period": "day"}))
 
 
@@ -563,7 +590,7 @@ def daily_invitations(
 ) -> pd.DataFrame:
     """The invitations' part of the roll-up; of some days only when ``sent_days`` is given."""
     invitations = invitations_table(con, workspace_id, sent_days, zone)
-    counts = _statistics(invitations, DAILY_DIMENSIONS, "day", ("response_rate",), ())
+    counts = _statistics(invitations, DAILY_DIMENSIONS, "day", ("response_rate",))
     return _daily_frame(counts.rename(columns={"period": "day"}))
 
 
@@ -645,8 +672,6 @@ def from_daily(daily: DailyStatistics, query: MetricQuery) -> list[dict[str, Any
     for dimension, value in query.where:
         keep &= frame[dimension] == value
     chosen = frame[keep].copy()
-    if query.metric == "csat":
-        chosen["satisfied"] = chosen[f"satisfied_{query.csat_scale}"]
     keys = list(query.by)
     for dimension in query.by:
         chosen[dimension] = chosen[dimension].fillna("(none)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from calendar import monthrange
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
@@ -12,10 +13,10 @@ import ibis
 
 from patron.core.db import get_engine
 from patron.core.errors import PatronError
-from patron.core.i18n import translate
+from patron.core.i18n import join_statements, translate
 from patron.core.safecells import SafeCsvWriter
 from patron.metrics import commerce, stats
-from patron.metrics.engine import MetricQuery, compare_rows, connect, metric, overview
+from patron.metrics.engine import CSAT_TOP_BOX, MetricQuery, compare_rows, connect, metric, overview
 from patron.metrics.schemas import (
     CohortRow,
     EngagementRow,
@@ -26,10 +27,26 @@ from patron.metrics.schemas import (
 )
 
 _local = threading.local()
-COUNT_COLUMNS = ("promoters", "passives", "detractors", "satisfied", "mean_score", "answered")
+#: CSAT's means are per scale (``mean_score_1_5`` of ``n_1_5`` answers, ``mean_score_1_10`` of ``n_1_10``) and
+#: on 0–100 (``mean_score_0_100``, each answer normalised by its own scale); ``engine.csat_means``.
+COUNT_COLUMNS = ("promoters", "passives", "detractors", "satisfied", "mean_score_1_5", "n_1_5", "mean_score_1_10",
+                 "n_1_10", "mean_score_0_100", "answered")  # fmt: skip
 #: The columns of a metric's file outputs after the slice's own (``records``).
 RECORD_COLUMNS = ("period", "n", "value", "se", "ci_low", "ci_high", "sufficient", "change", "change_ci_low",
                   "change_ci_high", "change_p_value", "change_significant", "change_reason")  # fmt: skip
+
+
+def means_text(means: Mapping[str, float], locale: str) -> str:
+    """CSAT's mean score as the CLI and dashboard show it: per scale that has answers, then on 0–100
+    ("on 1–5: 4.20; on 1–10: 7.90; normalised to 0–100: 73.1"); empty when there are none."""
+    parts = [
+        translate("metrics.mean_on_scale", locale, scale=f"1–{scale}", mean=f"{means[key]:.2f}")
+        for scale in CSAT_TOP_BOX
+        if (key := f"mean_score_1_{scale}") in means
+    ]
+    if "mean_score_0_100" in means:
+        parts.append(translate("metrics.mean_normalised", locale, mean=f"{means['mean_score_0_100']:.1f}"))
+    return join_statements(parts, locale)
 
 
 def operational_connection() -> ibis.BaseBackend:

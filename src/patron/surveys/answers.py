@@ -35,6 +35,9 @@ class AnswerRow:
     expected_score: int | None = None
     choices: list[str] | None = None
     text: str | None = None
+    #: the ends of the question's scale, for scored answers
+    scale_min: int | None = None
+    scale_max: int | None = None
 
 
 def _is_int(value: Any) -> bool:
@@ -62,7 +65,7 @@ def _scale(question: ScaleQuestion, value: Any) -> tuple[list[AnswerRow], Answer
         return [], AnswerProblem(
             question.key, "survey.answer_out_of_range", {"value": value, "low": low, "high": high}
         )
-    return [AnswerRow(question.key, question.type, score=value)], None
+    return [AnswerRow(question.key, question.type, score=value, scale_min=low, scale_max=high)], None
 
 
 def _choice(question: ChoiceQuestion, value: Any) -> tuple[list[AnswerRow], AnswerProblem | None]:
@@ -125,6 +128,8 @@ def _servqual(question: ServqualQuestion, value: Any) -> tuple[list[AnswerRow], 
                 item_key=item_key,
                 score=pair["perception"],
                 expected_score=pair["expectation"],
+                scale_min=low,
+                scale_max=high,
             )
         )
     if question.required and len(rows) < len(known):

@@ -153,6 +153,29 @@ def invite(
     return InviteOutcome(invitation, None)
 
 
+def mint_link(
+    session: Session,
+    *,
+    workspace: Workspace,
+    survey: Survey,
+    definition: SurveyDefinition,
+    customer: Customer,
+    subject: str,
+    now: datetime,
+    order_external_id: str | None = None,
+) -> InviteOutcome:
+    """A personal link for the workspace to hand over through its own channel, under the same rules as
+    ``invite``. It counts as sent when it is minted (``sent_at`` = now, status ``linked``): the link is given
+    to someone at that moment, so it belongs in the response rate's denominator, and its answer in the
+    numerator. Patron never e-mails or reminds a linked invitation."""
+    outcome = invite(session, workspace=workspace, survey=survey, definition=definition, customer=customer,
+                     subject=subject, now=now, order_external_id=order_external_id)  # fmt: skip
+    if outcome.invitation is not None:
+        outcome.invitation.status, outcome.invitation.sent_at = InvitationStatus.LINKED.value, now
+        session.flush()
+    return outcome
+
+
 @dataclass
 class TriggerReport:
     invited: int

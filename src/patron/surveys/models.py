@@ -99,6 +99,11 @@ class SurveyAnswer(WorkspaceScoped, Base):
     #: SERVQUAL item, empty string for other questions (so the unique constraint holds on every backend).
     item_key: Mapped[str] = mapped_column(String(64), default="")
     score: Mapped[int | None] = mapped_column()
+    #: The ends of the question's scale when the answer was given (CSAT 1–5 or 1–10, NPS 0–10, CES 1–7, a
+    #: rating's min–max); empty for answers without a score. CSAT's top box and the normalised mean come from
+    #: these, so answers on different scales are never read with one threshold.
+    scale_min: Mapped[int | None] = mapped_column()
+    scale_max: Mapped[int | None] = mapped_column()
     expected_score: Mapped[int | None] = mapped_column()
     choices: Mapped[list[str] | None] = mapped_column(JSON)
     text: Mapped[str | None] = mapped_column(Text)
@@ -107,6 +112,9 @@ class SurveyAnswer(WorkspaceScoped, Base):
 class InvitationStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
+    #: A personal link minted for the workspace to hand over through its own channel (``patron surveys link``):
+    #: counted as sent from the moment it is minted, never e-mailed or reminded by Patron.
+    LINKED = "linked"
     ANSWERED = "answered"
     FAILED = "failed"
 

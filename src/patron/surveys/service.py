@@ -490,6 +490,7 @@ def answer_values(workspace_id: int, survey_id: int, response_id: int, row: Answ
         "workspace_id": workspace_id, "response_id": response_id, "survey_id": survey_id,
         "question_key": row.question_key, "question_type": row.question_type, "item_key": row.item_key,
         "score": row.score, "expected_score": row.expected_score, "choices": row.choices, "text": row.text,
+        "scale_min": row.scale_min, "scale_max": row.scale_max,
     }  # fmt: skip
 
 

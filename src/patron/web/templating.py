@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from patron.core.i18n import LANGUAGE_NAMES, LOCALES, translate
+from patron.metrics.service import means_text
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -72,11 +73,15 @@ def formatters(locale: str, timezone: str = "Asia/Taipei") -> dict[str, Any]:
             return format_date(value, "medium", locale=cldr)
         return str(value)
 
+    def means(pairs: Any) -> str:
+        """CSAT's mean score per scale and on 0–100, in the page's language."""
+        return means_text(dict(pairs), locale)
+
     def day_of(value: date) -> str:
         return format_date(value, "medium", locale=cldr)
 
     return {"number": number, "money": money, "when": when, "day": day, "day_of": day_of, "t": t, "fixed": fixed,
-            "cell": cell}  # fmt: skip
+            "cell": cell, "means": means}  # fmt: skip
 
 
 def render(
