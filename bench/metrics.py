@@ -51,6 +51,8 @@ SELECT 1::BIGINT AS workspace_id,
 FROM range({n}) t(i)
 ) ORDER BY question_type, segment, completed_at;
 COPY answer_facts TO '{parquet}' (FORMAT parquet, COMPRESSION zstd);
+-- an export folder also holds the orders (none here: these metrics read only the answers)
+COPY (SELECT 1::BIGINT AS workspace_id, 1::BIGINT AS customer_id WHERE false) TO '{orders}' (FORMAT parquet);
 """
 #: The same answers in SQLite (no hash(): a multiplicative hash of the row number instead).
 GENERATE_SQLITE = """
@@ -132,7 +134,9 @@ def generate(folder: Path, answers: int) -> Path:
     """``folder/facts.duckdb`` and ``folder/export/answer_facts.parquet`` with the same answers, written by a
     child process, so that the memory generation takes is not counted as the engines' peak."""
     (folder / "export").mkdir(parents=True)
-    script = GENERATE.format(n=answers, parquet=folder / "export" / "answer_facts.parquet")
+    script = GENERATE.format(
+        n=answers, parquet=folder / "export" / "answer_facts.parquet", orders=folder / "export" / "orders.parquet"
+    )
     code = "import duckdb, sys; duckdb.connect(sys.argv[1]).execute(sys.argv[2])"
     subprocess.run([sys.executable, "-c", code, str(folder / "facts.duckdb"), script], check=True)
     return folder
