@@ -307,13 +307,14 @@ def refund_order(
             raise Conflict("loyalty.key_reused", key=data.idempotency_key)
         result = order_points(session, workspace_id=workspace.id, order_external_id=order_external_id)
         return result.model_copy(update={"replayed": True})
-    quantities = dict(
-        session.execute(
+    quantities: dict[int, int] = {
+        number: quantity
+        for number, quantity in session.execute(
             select(OrderLine.line_no, OrderLine.quantity).where(
                 OrderLine.workspace_id == workspace.id, OrderLine.order_id == order.id
             )
-        ).tuples()
-    )
+        )
+    }
     refunded: dict[int, int] = defaultdict(int)
     for line_no, quantity in session.execute(
         select(Refund.line_no, func.sum(Refund.quantity))
