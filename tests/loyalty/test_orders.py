@@ -80,7 +80,7 @@ def test_a_cancelled_order_gives_back_exactly_what_it_earned_and_spent_points_be
         service.redeem(session, workspace=program.workspace, customer_external_id="C001", points=70,
                        reason="voucher", idempotency_key="r-1")  # fmt: skip
     assert _points(program, "C001") == (9, 0)
-    cancelled = [row[:4] + ("cancelled",) + row[5:] for row in FIRST[:2]]
+    cancelled = [(*row[:4], "cancelled", *row[5:]) for row in FIRST[:2]]
     program.import_orders(cancelled, "cancel.csv")
     # 79 given back: the 9 still in O1's lots, and 70 already spent become debt.
     assert _points(program, "C001") == (0, 70)
@@ -141,7 +141,7 @@ def test_entries_are_only_ever_appended(program: Program) -> None:
     with transaction(program.engine) as session:
         before = [tuple(r) for r in session.execute(select(Entry.id, Entry.points, Entry.debt_delta)
                                                     .where(Entry.workspace_id == program.workspace.id))]  # fmt: skip
-    cancelled = [row[:4] + ("returned",) + row[5:] for row in FIRST]
+    cancelled = [(*row[:4], "returned", *row[5:]) for row in FIRST]
     program.import_orders(cancelled, "returned.csv")
     with transaction(program.engine) as session:
         after = [tuple(r) for r in session.execute(select(Entry.id, Entry.points, Entry.debt_delta)

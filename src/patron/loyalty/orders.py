@@ -307,14 +307,13 @@ def refund_order(
             raise Conflict("loyalty.key_reused", key=data.idempotency_key)
         result = order_points(session, workspace_id=workspace.id, order_external_id=order_external_id)
         return result.model_copy(update={"replayed": True})
-    quantities: dict[int, int] = {
-        number: quantity
-        for number, quantity in session.execute(
+    quantities: dict[int, int] = dict(
+        session.execute(
             select(OrderLine.line_no, OrderLine.quantity).where(
                 OrderLine.workspace_id == workspace.id, OrderLine.order_id == order.id
             )
-        )
-    }
+        ).all()  # rows, not the Result: dict() would take a Result for a mapping (it has keys())
+    )
     refunded: dict[int, int] = defaultdict(int)
     for line_no, quantity in session.execute(
         select(Refund.line_no, func.sum(Refund.quantity))
