@@ -7,6 +7,7 @@ import multiprocessing
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from patron.core import service as core_service
@@ -17,6 +18,7 @@ from patron.loyalty.models import Entry
 from tests.loyalty.conftest import Program
 
 PROCESSES = 4
+pytestmark = pytest.mark.slow  # each process starts Python and imports Patron
 
 
 def _redeemer(url: str, slug: str, worker: int, attempts: int, points: int, key: str | None,
@@ -113,5 +115,7 @@ def test_expiry_jobs_running_at_once_expire_each_point_once(program: Program) ->
     assert sum(points for _, points in outcomes) == 142
     assert sorted(_entries(program, "expire")) == [-100, -30, -12]
     with transaction(program.engine) as session:
-        total = session.scalar(select(func.sum(Entry.points)).where(Entry.workspace_id == program.workspace.id))
+        total = session.scalar(
+            select(func.sum(Entry.points)).where(Entry.workspace_id == program.workspace.id)
+        )
     assert total == 0
