@@ -369,12 +369,12 @@ def _entry(session: Session, member: Member, new: _New, points: int, now: dateti
         idempotency_key=new.key,
         created_at=now,
     )
+    session.add(entry)
     try:
-        with session.begin_nested():
-            session.add(entry)
-            session.flush()
+        session.flush()
     except IntegrityError:
-        # Only the idempotency key can collide: the same key was used for another member or operation.
+        # Only the idempotency key can collide (keys are checked under the member's lock first): the same key
+        # was used for another member's operation. The caller's transaction is rolled back whole.
         raise Conflict("loyalty.key_reused", key=new.key) from None
     return entry
 

@@ -1,0 +1,182 @@
+"""Loyalty ledger operations per second, earn and redeem mixed, from concurrent clients through the service.
+
+    python bench/loyalty_ledger.py [--ops 4000] [--clients 16] [--members 200] [--backends sqlite,postgresql]
+
+Each client is a thread with its own transactions (one operation each, as an API request would run it): half
+earn (a manual credit of 1–50 points, which fills a lot and repays any debt), half redeem (1–50 points from the
+lots expiring first, refused when short), on members drawn at random, each with a unique idempotency key. The
+baseline is what one might hand-write: one plain ``INSERT`` of a (member, points, key) row per transaction, no
+lock, no lots, no balance. After the run the ledger is checked (``service.check``): zero differences, exactly
+one entry per accepted operation, no negative balance. PostgreSQL is a throwaway cluster (tests/pg.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import Engine
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+from patron.core import migrate  # noqa: E402
+from patron.core import service as core_service  # noqa: E402
+from patron.core.db import make_engine, transaction  # noqa: E402
+from patron.core.errors import PatronError  # noqa: E402
+from patron.customers.models import Customer  # noqa: E402
+from patron.loyalty import service  # noqa: E402
+from patron.loyalty.models import Entry, Member  # noqa: E402
+from patron.loyalty.schemas import EarnRuleCreate, ProgramUpdate  # noqa: E402
+
+
+def engine_for(url: str, clients: int) -> Engine:
+    if url.startswith("sqlite"):
+        return make_engine(url)  # the process's writer queue is the point on SQLite
+    return create_engine(url, pool_size=clients, max_overflow=4, pool_pre_ping=True)
+
+
+def setup(engine: Engine, members: int) -> str:
+    migrate.upgrade(engine)
+    with transaction(engine) as session:
+        ws = core_service.create_workspace(session, slug="bench-loyalty", name="bench")
+        session.flush()
+        session.add_all(Customer(workspace_id=ws.id, external_id=f"M{i:05d}") for i in range(members))
+        service.set_program(session, workspace=ws, data=ProgramUpdate())
+        service.add_rule(
+            session, workspace=ws, data=EarnRuleCreate(currency="TWD", points_per_unit=1, per_amount="100")
+        )
+        for i in range(members):
+            service.adjust(session, workspace=ws, customer_external_id=f"M{i:05d}", points=100, reason="start",
+                           idempotency_key=f"start-{i}", actor="bench")  # fmt: skip
+        return ws.slug
+
+
+def run(
+    clients: int, ops: int, work: Callable[[int, random.Random], str]
+) -> tuple[float, dict[str, int], list[float]]:
+    counts: dict[str, int] = {}
+    latencies: list[float] = []
+    lock = threading.Lock()
+    per_client = ops // clients
+
+    def client(number: int) -> None:
+        rng = random.Random(number)
+        mine: dict[str, int] = {}
+        times: list[float] = []
+        for i in range(per_client):
+            began = time.perf_counter()
+            outcome = work(number * per_client + i, rng)
+            times.append(time.perf_counter() - began)
+            mine[outcome] = mine.get(outcome, 0) + 1
+        with lock:
+            for key, value in mine.items():
+                counts[key] = counts.get(key, 0) + value
+            latencies.extend(times)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, counts, latencies
+
+
+def ledger(engine: Engine, slug: str, members: int, clients: int, ops: int) -> None:
+    with transaction(engine) as session:
+        ws = core_service.get_workspace(session, slug)
+        session.expunge(ws)
+
+    def work(index: int, rng: random.Random) -> str:
+        customer = f"M{rng.randrange(members):05d}"
+        points = rng.randint(1, 50)
+        try:
+            with transaction(engine) as session:
+                if index % 2:
+                    service.adjust(session, workspace=ws, customer_external_id=customer, points=points,
+                                   reason="earn", idempotency_key=f"op-{index}", actor="bench")  # fmt: skip
+                    return "earned"
+                service.redeem(session, workspace=ws, customer_external_id=customer, points=points,
+                               reason="redeem", idempotency_key=f"op-{index}")  # fmt: skip
+                return "redeemed"
+        except PatronError as error:
+            return error.code
+
+    elapsed, counts, latencies = run(clients, ops, work)
+    done = sum(counts.values())
+    with transaction(engine) as session:
+        report = service.check(session, workspace_id=ws.id)
+        entries = session.scalar(
+            select(func.count()).where(Entry.workspace_id == ws.id, Entry.idempotency_key.like("op-%"))
+        )
+        negative = session.scalar(select(func.count()).where(Member.workspace_id == ws.id, Member.points < 0))
+    accepted = counts.get("earned", 0) + counts.get("redeemed", 0)
+    print(f"  service: {done / elapsed:,.0f} ops/s ({done} in {elapsed:.1f} s, p50 {1000 * statistics.median(latencies):.1f} ms, "
+          f"p99 {1000 * sorted(latencies)[int(len(latencies) * 0.99)]:.1f} ms) {counts}")  # fmt: skip
+    print(f"  check: {len(report.differences)} differences; entries {entries} for {accepted} accepted "
+          f"(lost or doubled: {abs(int(entries or 0) - accepted)}); negative balances {negative}")  # fmt: skip
+
+
+def baseline(engine: Engine, members: int, clients: int, ops: int) -> float:
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS bench_points"))
+        connection.execute(text("CREATE TABLE bench_points (id INTEGER PRIMARY KEY, member_id INTEGER NOT NULL, "
+                                "points INTEGER NOT NULL, key VARCHAR(200) NOT NULL UNIQUE)"))  # fmt: skip
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("CREATE SEQUENCE IF NOT EXISTS bench_points_id"))
+            connection.execute(
+                text("ALTER TABLE bench_points ALTER COLUMN id SET DEFAULT nextval('bench_points_id')")
+            )
+    statement = text("INSERT INTO bench_points (member_id, points, key) VALUES (:m, :p, :k)")
+
+    def work(index: int, rng: random.Random) -> str:
+        with engine.begin() as connection:
+            connection.execute(
+                statement, {"m": rng.randrange(members), "p": rng.randint(-50, 50), "k": f"op-{index}"}
+            )
+        return "inserted"
+
+    elapsed, counts, _ = run(clients, ops, work)
+    rate = sum(counts.values()) / elapsed
+    print(f"  plain SQL inserts: {rate:,.0f} ops/s")
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--ops", type=int, default=4000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--members", type=int, default=200)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    from tests.pg import throwaway_cluster
+
+    with tempfile.TemporaryDirectory() as folder, throwaway_cluster() as pg_url:
+        for backend in args.backends.split(","):
+            url = f"sqlite:///{folder}/bench.db" if backend == "sqlite" else pg_url
+            if url is None:
+                print(f"{backend}: no server binaries; skipped")
+                continue
+            engine = engine_for(url, args.clients)
+            print(f"{backend}: {args.clients} clients, {args.ops} operations, {args.members} members")
+            slug = setup(engine, args.members)
+            ledger(engine, slug, args.members, args.clients, args.ops)
+            baseline(engine, args.members, args.clients, args.ops)
+            engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
