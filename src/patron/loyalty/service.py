@@ -322,10 +322,19 @@ def _customer(session: Session, workspace_id: int, external_id: str) -> Customer
 
 
 def _locked_member(session: Session, workspace_id: int, external_id: str, *, create: bool) -> Member:
-    customer = _customer(session, workspace_id, external_id)
-    if create:
+    """The member of customer ``external_id``, locked (found and locked in one statement), enrolled first
+    when ``create``."""
+    member = session.scalar(
+        select(Member)
+        .join(Customer, and_(Customer.workspace_id == Member.workspace_id, Customer.id == Member.customer_id))
+        .where(Member.workspace_id == workspace_id, Customer.external_id == external_id)
+        .with_for_update(of=Member)
+        .execution_options(populate_existing=True)
+    )
+    if member is None and create:
+        customer = _customer(session, workspace_id, external_id)
         _ensure_members(session, workspace_id, [customer.id])
-    member = _lock_members(session, workspace_id, [customer.id]).get(customer.id)
+        member = _lock_members(session, workspace_id, [customer.id]).get(customer.id)
     if member is None:
         raise NotFound("loyalty.member_not_found", customer=external_id)
     return member
@@ -399,32 +408,38 @@ def _credit(
     return entry
 
 
-def _live_lots(session: Session, member: Member, now: datetime, first: Sequence[int] = ()) -> list[Lot]:
-    """The member's lots with points, ``first`` (ids) before the rest, then those expiring first."""
-    lots = session.scalars(
-        select(Lot)
-        .where(
-            Lot.workspace_id == member.workspace_id,
-            Lot.member_id == member.id,
-            Lot.remaining > 0,
-            or_(Lot.expires_at.is_(None), Lot.expires_at > now),
+def _member_lots(session: Session, member: Member) -> list[Lot]:
+    """The member's lots holding points, those expiring first first (read under the member's lock)."""
+    return list(
+        session.scalars(
+            select(Lot)
+            .where(Lot.workspace_id == member.workspace_id, Lot.member_id == member.id, Lot.remaining > 0)
+            .order_by(Lot.expires_at.is_(None), Lot.expires_at, Lot.id)
+            .execution_options(populate_existing=True)
         )
-        .order_by(Lot.expires_at.is_(None), Lot.expires_at, Lot.id)
-        .execution_options(populate_existing=True)
-    ).all()
+    )
+
+
+def _live_lots(
+    session: Session, member: Member, now: datetime, first: Sequence[int] = (), lots: list[Lot] | None = None
+) -> list[Lot]:
+    """The member's live lots with points, ``first`` (ids) before the rest, then those expiring first."""
+    held = _member_lots(session, member) if lots is None else lots
+    live = [lot for lot in held if lot.remaining > 0 and (lot.expires_at is None or lot.expires_at > now)]
     preferred = set(first)
+    lots = live
     return [lot for lot in lots if lot.id in preferred] + [lot for lot in lots if lot.id not in preferred]
 
 
 def _debit(
     session: Session, member: Member, new: _New, points: int, now: datetime, *, first: Sequence[int] = (),
-    allow_debt: bool = False,
+    allow_debt: bool = False, lots: list[Lot] | None = None,
 ) -> Entry:  # fmt: skip
     """Take ``points`` (> 0) from the member's live lots, earliest expiry first (``first`` before them); what
     they cannot cover becomes debt when allowed. Callers check the balance first when debt is not allowed."""
     entry = _entry(session, member, new, -points, now)
     left = points
-    for lot in _live_lots(session, member, now, first):
+    for lot in _live_lots(session, member, now, first, lots):
         if left == 0:
             break
         taken = min(left, lot.remaining)
@@ -443,29 +458,16 @@ def _debit(
     return entry
 
 
-def _expire_member(session: Session, member: Member, now: datetime) -> tuple[int, int]:
+def _expire_member(
+    session: Session, member: Member, now: datetime, lots: list[Lot] | None = None
+) -> tuple[int, int]:
     """Expire the member's lots that are due (under the member's lock); (lots, points)."""
-    due = session.scalars(
-        select(Lot)
-        .where(
-            Lot.workspace_id == member.workspace_id,
-            Lot.member_id == member.id,
-            Lot.remaining > 0,
-            Lot.expires_at <= now,
-        )
-        .order_by(Lot.expires_at, Lot.id)
-        .execution_options(populate_existing=True)
-    ).all()
+    held = _member_lots(session, member) if lots is None else lots
+    due = [lot for lot in held if lot.remaining > 0 and lot.expires_at is not None and lot.expires_at <= now]
     total = 0
     for lot in due:
-        # A lot expires once per time it holds points past its expiry; the count makes the key unique.
-        earlier = session.scalar(
-            select(func.count())
-            .select_from(LotMove)
-            .join(Entry, Entry.id == LotMove.entry_id)
-            .where(LotMove.lot_id == lot.id, Entry.kind == EntryKind.EXPIRE.value)
-        )
-        new = _New(EntryKind.EXPIRE, "expiry", Source.EXPIRY, f"expire:lot:{lot.id}:{int(earlier or 0) + 1}")
+        # Nothing ever refills a lot, so it expires at most once: its id makes the key.
+        new = _New(EntryKind.EXPIRE, "expiry", Source.EXPIRY, f"expire:lot:{lot.id}")
         entry = _entry(session, member, new, -lot.remaining, now)
         session.add(
             LotMove(workspace_id=member.workspace_id, entry_id=entry.id, lot_id=lot.id, points=-lot.remaining)
@@ -487,13 +489,22 @@ def entry_read(entry: Entry) -> EntryRead:
     )  # fmt: skip
 
 
-def _balance(session: Session, member: Member, external_id: str) -> BalanceRead:
+def _balance(
+    session: Session, member: Member, external_id: str, held: list[Lot] | None = None
+) -> BalanceRead:
     now = utcnow()
-    lots = session.execute(
-        select(Lot.remaining, Lot.expires_at).where(
-            Lot.workspace_id == member.workspace_id, Lot.member_id == member.id, Lot.remaining > 0
-        )
-    ).all()
+    lots: Sequence[tuple[int, datetime | None]]
+    if held is None:
+        lots = [
+            (remaining, at)
+            for remaining, at in session.execute(
+                select(Lot.remaining, Lot.expires_at).where(
+                    Lot.workspace_id == member.workspace_id, Lot.member_id == member.id, Lot.remaining > 0
+                )
+            )
+        ]
+    else:
+        lots = [(lot.remaining, lot.expires_at) for lot in held if lot.remaining > 0]
     live = sum(r for r, at in lots if at is None or as_utc(at) > now)
     horizon = now + timedelta(days=EXPIRY_NOTICE_DAYS)
     soon: dict[datetime, int] = defaultdict(int)
@@ -557,13 +568,14 @@ def redeem(
         return OperationRead(entry=entry_read(first), replayed=True,
                              balance=_balance(session, member, customer_external_id))  # fmt: skip
     now = utcnow()
-    _expire_member(session, member, now)
+    lots = _member_lots(session, member)
+    _expire_member(session, member, now, lots)
     if member.points < points:
         raise Conflict("loyalty.insufficient_points", points=points, balance=member.points)
     new = _New(EntryKind.REDEEM, reason, Source.REWARD, idempotency_key, source_ref=source_ref)
-    entry = _debit(session, member, new, points, now)
+    entry = _debit(session, member, new, points, now, lots=lots)
     return OperationRead(entry=entry_read(entry), replayed=False,
-                         balance=_balance(session, member, customer_external_id))  # fmt: skip
+                         balance=_balance(session, member, customer_external_id, lots))  # fmt: skip
 
 
 def adjust(
