@@ -1,6 +1,7 @@
 """Loyalty ledger operations per second, earn and redeem mixed, from concurrent clients through the service.
 
     python bench/loyalty_ledger.py [--ops 4000] [--clients 16] [--members 200] [--backends sqlite,postgresql]
+                                   [--import-lines 100000]
 
 Each client is a thread with its own transactions (one operation each, as an API request would run it): half
 earn (a manual credit of 1–50 points, which fills a lot and repays any debt), half redeem (1–50 points from the
@@ -153,6 +154,62 @@ def baseline(engine: Engine, members: int, clients: int, ops: int) -> float:
     return rate
 
 
+def import_and_earn(engine: Engine, folder: str, lines: int) -> None:
+    """An orders import of ``lines`` lines (two a order, 5,000 customers) with no program, then the sync that
+    earns their points, then the sync again (nothing left to do)."""
+    import csv
+
+    from patron.importers import import_file
+    from patron.loyalty import orders
+
+    migrate.upgrade(engine)
+    with transaction(engine) as session:
+        ws = core_service.create_workspace(session, slug=f"bench-earn-{lines}", name="bench")
+        session.flush()
+        session.add_all(Customer(workspace_id=ws.id, external_id=f"E{i:05d}") for i in range(5000))
+        session.expunge(ws)
+    path = Path(folder) / f"orders-{lines}.csv"
+    rng = random.Random(7)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(["order_id", "line_no", "customer_id", "ordered_at", "status", "quantity", "unit_price"])
+        for i in range(lines // 2):
+            customer, day = f"E{rng.randrange(5000):05d}", 1 + i * 300 // (lines // 2)
+            at = f"2026-{1 + day // 31:02d}-{1 + day % 28:02d}T12:00:00+08:00"
+            for line in (1, 2):
+                out.writerow(
+                    [
+                        f"B{i}",
+                        line,
+                        customer,
+                        at,
+                        "completed",
+                        rng.randint(1, 3),
+                        rng.choice(["120", "680", "99.5"]),
+                    ]
+                )
+    began = time.perf_counter()
+    import_file(engine, workspace_slug=ws.slug, kind="orders", path=path, rejects_path=False)
+    imported = time.perf_counter() - began
+    with transaction(engine) as session:
+        service.set_program(session, workspace=ws, data=ProgramUpdate())
+        service.add_rule(session, workspace=ws, data=EarnRuleCreate(
+            effective_from="2025-01-01T00:00:00+08:00", currency="TWD", points_per_unit=1, per_amount="100"))  # type: ignore[arg-type]  # fmt: skip
+    began = time.perf_counter()
+    with transaction(engine) as session:
+        report = orders.sync_orders(session, workspace=ws)
+    earned = time.perf_counter() - began
+    began = time.perf_counter()
+    with transaction(engine) as session:
+        again = orders.sync_orders(session, workspace=ws)
+    idle = time.perf_counter() - began
+    with transaction(engine) as session:
+        differences = len(service.check(session, workspace_id=ws.id).differences)
+    print(f"  {lines:,} order lines: import {imported:.1f} s; earning {earned:.1f} s ({report.orders:,} orders, "
+          f"{report.entries:,} entries, {report.earned:,} points; {lines / earned:,.0f} lines/s); "
+          f"again {idle:.1f} s ({again.entries} entries); check: {differences} differences")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -161,6 +218,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--import-lines", type=int, default=0, help="Also time earning for an import this big"
+    )
     args = parser.parse_args()
     from tests.pg import throwaway_cluster
 
@@ -172,9 +232,12 @@ def main() -> None:
                 continue
             engine = engine_for(url, args.clients)
             print(f"{backend}: {args.clients} clients, {args.ops} operations, {args.members} members")
-            slug = setup(engine, args.members)
-            ledger(engine, slug, args.members, args.clients, args.ops)
-            baseline(engine, args.members, args.clients, args.ops)
+            if args.ops:
+                slug = setup(engine, args.members)
+                ledger(engine, slug, args.members, args.clients, args.ops)
+                baseline(engine, args.members, args.clients, args.ops)
+            if args.import_lines:
+                import_and_earn(engine, folder, args.import_lines)
             engine.dispose()
 
 

@@ -25,11 +25,12 @@ from patron.customers.models import Customer
 from patron.loyalty.models import EarnRule, Entry, EntryKind, Lot, Program, Refund, Source
 from patron.loyalty.schemas import OrderLinePoints, OrderPoints, RefundCreate, SyncReport
 from patron.loyalty.service import (
-    _credit,
+    Credit,
     _debit,
     _ensure_members,
     _lock_members,
     _New,
+    credit_many,
     expiry_for,
     get_program,
     line_points,
@@ -173,6 +174,7 @@ def _sync_chunk(
         )
     )
     now = utcnow()
+    credits: list[Credit] = []
     for order in orders:
         member = members[order.customer_id]
         version = versions.get(order.id)
@@ -228,8 +230,8 @@ def _sync_chunk(
                 new = _New(
                     EntryKind.EARN, reason, Source.ORDER, key, order, line_no, rule_version=version_used
                 )
-                _credit(session, member, new, change, earned_at=order.ordered_at,
-                        expires_at=expiry_for(program, order.ordered_at, workspace.timezone), now=now)  # fmt: skip
+                expires_at = expiry_for(program, order.ordered_at, workspace.timezone)
+                credits.append(Credit(member, new, change, order.ordered_at, expires_at))
                 report.earned += change
                 if line_no is None:
                     had_bonus.add(member.id)
@@ -238,10 +240,13 @@ def _sync_chunk(
                 new = _New(
                     EntryKind.REVERSE, why, Source.ORDER, key, order, line_no, rule_version=version_used
                 )
+                credit_many(session, credits, now)  # in order: what was earned before is there to take back
+                credits.clear()
                 _debit(session, member, new, -change, now, first=lots_of.get((order.id, line_no), ()),
                        allow_debt=True)  # fmt: skip
                 report.reversed += -change
             report.entries += 1
+    credit_many(session, credits, now)
     session.flush()
 
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import ValidationError
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -361,23 +361,27 @@ class _New:
     rule_version: int | None = None
 
 
+def _entry_values(member: Member, new: _New, points: int, now: datetime) -> dict[str, Any]:
+    return {
+        "workspace_id": member.workspace_id,
+        "member_id": member.id,
+        "kind": new.kind.value,
+        "points": points,
+        "debt_delta": 0,
+        "reason": new.reason,
+        "source": new.source.value,
+        "order_id": new.order.id if new.order else None,
+        "order_external_id": new.order.external_id if new.order else None,
+        "line_no": new.line_no,
+        "source_ref": new.source_ref,
+        "rule_version": new.rule_version,
+        "idempotency_key": new.key,
+        "created_at": now,
+    }
+
+
 def _entry(session: Session, member: Member, new: _New, points: int, now: datetime) -> Entry:
-    entry = Entry(
-        workspace_id=member.workspace_id,
-        member_id=member.id,
-        kind=new.kind.value,
-        points=points,
-        debt_delta=0,
-        reason=new.reason,
-        source=new.source.value,
-        order_id=new.order.id if new.order else None,
-        order_external_id=new.order.external_id if new.order else None,
-        line_no=new.line_no,
-        source_ref=new.source_ref,
-        rule_version=new.rule_version,
-        idempotency_key=new.key,
-        created_at=now,
-    )
+    entry = Entry(**_entry_values(member, new, points, now))
     session.add(entry)
     try:
         session.flush()
@@ -406,6 +410,67 @@ def _credit(
         session.add(LotMove(workspace_id=member.workspace_id, entry_id=entry.id, lot_id=lot.id, points=kept))
         member.points += kept
     return entry
+
+
+@dataclass
+class Credit:
+    """Points to add, for ``credit_many``."""
+
+    member: Member
+    new: _New
+    points: int
+    earned_at: datetime
+    expires_at: datetime | None
+
+
+def credit_many(session: Session, credits: Sequence[Credit], now: datetime) -> None:
+    """``_credit`` for many entries at once (members locked): one multi-row insert each of entries, lots and
+    moves instead of a flush per row (earning for an import: 210 order lines a second became thousands)."""
+    if not credits:
+        return
+    rows, kept = [], []
+    for credit in credits:
+        member = credit.member
+        repaid = min(credit.points, member.debt)
+        member.debt -= repaid
+        kept.append(credit.points - repaid)
+        member.points += credit.points - repaid
+        rows.append({**_entry_values(member, credit.new, credit.points, now), "debt_delta": -repaid})
+    try:
+        ids = list(session.scalars(insert(Entry).returning(Entry.id, sort_by_parameter_order=True), rows))
+    except IntegrityError:
+        raise Conflict("loyalty.key_reused", key=rows[0]["idempotency_key"]) from None
+    filled = [
+        (credit, points, entry_id)
+        for credit, points, entry_id in zip(credits, kept, ids, strict=True)
+        if points
+    ]
+    if not filled:
+        return
+    lot_ids = list(
+        session.scalars(
+            insert(Lot).returning(Lot.id, sort_by_parameter_order=True),
+            [
+                {
+                    "workspace_id": c.member.workspace_id,
+                    "member_id": c.member.id,
+                    "entry_id": entry_id,
+                    "earned_at": c.earned_at,
+                    "expires_at": c.expires_at,
+                    "points": points,
+                    "remaining": points,
+                }
+                for c, points, entry_id in filled
+            ],
+        )
+    )
+    session.execute(
+        insert(LotMove),
+        [
+            {"workspace_id": c.member.workspace_id, "entry_id": entry_id, "lot_id": lot_id, "points": points}
+            for (c, points, entry_id), lot_id in zip(filled, lot_ids, strict=True)
+        ],
+    )
 
 
 def _member_lots(session: Session, member: Member) -> list[Lot]:
