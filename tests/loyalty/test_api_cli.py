@@ -14,6 +14,7 @@ from patron.cli import app
 from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.web.app import create_app
+from tests.factories import ORDER_HEADER, write_csv
 from tests.loyalty.conftest import RULE_V1, Program, order
 
 runner = CliRunner(env={"LANG": "en_US.UTF-8", "LC_ALL": None, "LC_MESSAGES": None})
@@ -96,10 +97,13 @@ def test_api_errors_are_named_and_translated(
 
 def test_api_order_refund_and_sync(program: Program, client: TestClient, headers: dict[str, str]) -> None:
     # O7: P2 2 × 250.50 = 501.00 and P1 1 × 680 under v2 (2 per NT$100): 10.02 → 10 and 13.6 → 13.
-    program.import_orders([
+    rows = [
         order("O7", 1, "C004", "2026-09-01T10:00:00+08:00", "completed", "P2", 2, "250.50"),
         order("O7", 2, "C004", "2026-09-01T10:00:00+08:00", "completed", "P1", 1, "680"),
-    ])  # fmt: skip
+    ]
+    path = write_csv(program.folder / "o7.csv", ORDER_HEADER, rows)
+    uploaded = client.post("/api/v1/imports/orders", headers=headers, content=path.read_bytes())
+    assert uploaded.status_code == 200 and uploaded.json()["inserted"] == 2  # the upload earns as it lands
     assert client.get("/api/v1/loyalty/orders/O7", headers=headers).json()["points"] == 23
     refund = {"idempotency_key": "rma-1", "lines": [{"line_no": 1, "quantity": 1}]}
     answer = client.post("/api/v1/loyalty/orders/O7/refunds", headers=headers, json=refund)
