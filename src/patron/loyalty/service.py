@@ -422,6 +422,11 @@ def _credit(
     return entry
 
 
+#: Rows per multi-row INSERT … RETURNING. PostgreSQL, 5,331 entries in pages of SQLAlchemy's 1,000 rows: 3.7 s and
+#: 5.7 s; of 100: 1.3 s and 2.2 s (two runs each on a loaded machine: big statements cost more than their rows).
+_PAGE = {"insertmanyvalues_page_size": 100}
+
+
 def _table(model: type[Any]) -> Table:
     return cast(Table, model.__table__)
 
@@ -454,7 +459,12 @@ def credit_many(session: Session, credits: Sequence[Credit], now: datetime) -> N
     connection, entries, lots = session.connection(), _table(Entry), _table(Lot)
     try:
         ids = list(
-            connection.scalars(entries.insert().returning(entries.c.id, sort_by_parameter_order=True), rows)
+            connection.scalars(
+                entries.insert()
+                .returning(entries.c.id, sort_by_parameter_order=True)
+                .execution_options(**_PAGE),
+                rows,
+            )
         )
     except IntegrityError:
         raise Conflict("loyalty.key_reused", key=rows[0]["idempotency_key"]) from None
@@ -467,7 +477,7 @@ def credit_many(session: Session, credits: Sequence[Credit], now: datetime) -> N
         return
     lot_ids = list(
         connection.scalars(
-            lots.insert().returning(lots.c.id, sort_by_parameter_order=True),
+            lots.insert().returning(lots.c.id, sort_by_parameter_order=True).execution_options(**_PAGE),
             [
                 {
                     "workspace_id": c.member.workspace_id,
