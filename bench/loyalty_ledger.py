@@ -1,7 +1,7 @@
 """Loyalty ledger operations per second, earn and redeem mixed, from concurrent clients through the service.
 
     python bench/loyalty_ledger.py [--ops 4000] [--clients 16] [--members 200] [--backends sqlite,postgresql]
-                                   [--import-lines 100000]
+                                   [--import-lines 100000] [--http]
 
 Each client is a thread with its own transactions (one operation each, as an API request would run it): half
 earn (a manual credit of 1–50 points, which fills a lot and repays any debt), half redeem (1–50 points from the
@@ -210,6 +210,63 @@ def import_and_earn(engine: Engine, folder: str, lines: int) -> None:
           f"again {idle:.1f} s ({again.entries} entries); check: {differences} differences")  # fmt: skip
 
 
+def over_http(engine: Engine, url: str, folder: str, slug: str, members: int, clients: int, ops: int) -> None:
+    """The same mix over the REST API: one uvicorn process (bench/survey_ingest.py's launcher) and ``clients``
+    concurrent httpx connections from this process."""
+    import asyncio
+
+    import httpx
+    from bench.survey_ingest import serve
+    from tests.pg import free_port
+
+    with transaction(engine) as session:
+        ws = core_service.get_workspace(session, slug)
+        _, key = core_service.create_api_key(session, workspace_id=ws.id, name="bench")
+        workspace_id = ws.id
+    port = free_port()
+    server = serve("patron", url, Path(folder), port)
+    counts: dict[int, int] = {}
+    latencies: list[float] = []
+
+    async def load() -> float:
+        queue = iter(range(ops))
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key},
+                                     limits=limits, timeout=60) as client:  # fmt: skip
+
+            async def worker(number: int) -> None:
+                rng = random.Random(1000 + number)
+                for index in queue:
+                    customer = f"M{rng.randrange(members):05d}"
+                    kind = "adjust" if index % 2 else "redeem"
+                    body = {"points": rng.randint(1, 50), "reason": kind, "idempotency_key": f"http-{index}"}
+                    began = time.perf_counter()
+                    answer = await client.post(f"/api/v1/loyalty/members/{customer}/{kind}", json=body)
+                    latencies.append(time.perf_counter() - began)
+                    counts[answer.status_code] = counts.get(answer.status_code, 0) + 1
+
+            began = time.perf_counter()
+            await asyncio.gather(*(worker(n) for n in range(clients)))
+            return time.perf_counter() - began
+
+    try:
+        elapsed = asyncio.run(load())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    with transaction(engine) as session:
+        report = service.check(session, workspace_id=workspace_id)
+        entries = session.scalar(
+            select(func.count()).where(
+                Entry.workspace_id == workspace_id, Entry.idempotency_key.like("http-%")
+            )
+        )
+    latencies.sort()
+    print(f"  HTTP: {ops / elapsed:,.0f} ops/s ({ops} in {elapsed:.1f} s, p50 {1000 * latencies[len(latencies) // 2]:.1f} ms, "
+          f"p99 {1000 * latencies[int(len(latencies) * 0.99)]:.1f} ms) by status {counts}; check: "
+          f"{len(report.differences)} differences; entries {entries} for {counts.get(200, 0)} accepted")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -221,6 +278,7 @@ def main() -> None:
     parser.add_argument(
         "--import-lines", type=int, default=0, help="Also time earning for an import this big"
     )
+    parser.add_argument("--http", action="store_true", help="Also run the mix over the REST API")
     args = parser.parse_args()
     from tests.pg import throwaway_cluster
 
@@ -236,6 +294,8 @@ def main() -> None:
                 slug = setup(engine, args.members)
                 ledger(engine, slug, args.members, args.clients, args.ops)
                 baseline(engine, args.members, args.clients, args.ops)
+                if args.http:
+                    over_http(engine, url, folder, slug, args.members, args.clients, args.ops)
             if args.import_lines:
                 import_and_earn(engine, folder, args.import_lines)
             engine.dispose()
