@@ -26,8 +26,8 @@ from patron.core.db import get_read_engine, session_factory, transaction
 from patron.core.settings import get_settings
 from patron.customers.api import router as customers_router
 from patron.customers.api import segments_router
-from patron.loyalty.api import router as loyalty_router
 from patron.dashboard import rollup
+from patron.loyalty.api import router as loyalty_router
 from patron.metrics.api import router as metrics_router
 from patron.metrics.service import operational_connection
 from patron.surveys.api import responses_router
