@@ -1,4 +1,6 @@
-"""loyalty ledger
+"""loyalty ledger: programs, versioned earn rules, members (points and debt caches, never negative), append-only
+entries with idempotency keys unique per workspace, lots with expiry, lot moves, and refunded order-line units
+(docs/loyalty.md).
 
 Revision ID: 0010_loyalty
 Revises: 0009
