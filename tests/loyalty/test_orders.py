@@ -8,6 +8,7 @@ from patron.core.db import transaction
 from patron.loyalty import orders, service
 from patron.loyalty.models import Entry, Lot, Member
 from patron.loyalty.schemas import RefundCreate, RefundLine
+from patron.loyalty.service import line_points
 from tests.loyalty.conftest import Program, order
 
 # Hand-computed under RULE_V1 (1 point per NT$100, tea ×2, floor per line):
@@ -150,3 +151,47 @@ def test_entries_are_only_ever_appended(program: Program) -> None:
         live = session.scalar(select(func.sum(Lot.remaining)).where(Lot.workspace_id == program.workspace.id))
     assert set(before) <= set(after) and len(after) == len(before) * 2
     assert all(m.points == 0 and m.debt == 0 for m in members) and live == 0
+
+
+def test_line_points_by_hand() -> None:
+    from datetime import UTC, datetime
+
+    from patron.loyalty.models import EarnRule
+
+    rule = EarnRule(
+        points_per_unit=3, unit_minor=5000, currency="TWD", category_multipliers={"tea": 150, "gift": 0},
+        bonus_periods=[
+            {"start": "2026-12-05T00:00:00+08:00", "end": "2026-12-07T00:00:00+08:00", "percent": 200},
+            {"start": "2026-12-06T00:00:00+08:00", "end": "2026-12-08T00:00:00+08:00", "percent": 300},
+        ],
+    )  # fmt: skip
+    plain = datetime(2026, 12, 1, 4, tzinfo=UTC)
+    saturday = datetime(2026, 12, 5, 4, tzinfo=UTC)  # 12:00 in Taipei, inside the first period only
+    sunday = datetime(2026, 12, 6, 4, tzinfo=UTC)  # inside both: the higher applies, they do not multiply
+    # NT$1,234.56 = 123456 minor: 123456 × 3 / 5000 = 74.07 → 74; tea ×1.5 → 111.1 → 111
+    assert line_points(rule, amount_minor=123456, category=None, ordered_at=plain) == 74
+    assert line_points(rule, amount_minor=123456, category="tea", ordered_at=plain) == 111
+    assert line_points(rule, amount_minor=123456, category="tea", ordered_at=saturday) == 222  # 222.2
+    assert line_points(rule, amount_minor=123456, category="tea", ordered_at=sunday) == 333  # 333.3
+    assert line_points(rule, amount_minor=123456, category="gift", ordered_at=sunday) == 0
+    assert line_points(rule, amount_minor=-500, category=None, ordered_at=plain) == 0
+
+
+def test_a_new_rule_version_never_changes_what_an_order_earned(program: Program) -> None:
+    from patron.loyalty.schemas import EarnRuleCreate
+
+    program.import_orders(FIRST)
+    with transaction(program.engine) as session:
+        service.add_rule(session, workspace=program.workspace, actor="tests", data=EarnRuleCreate(
+            effective_from=None, currency="TWD", points_per_unit=10, per_amount="1"))  # fmt: skip
+        orders.sync_orders(session, workspace=program.workspace)
+    assert _points(program, "C001") == (79, 0)  # still v1's 79 after v3 (10 points per NT$1) came in
+    # O1's line 2 changes (2 coffees instead of 1): the line earns again by O1's own version, v1: 501.00 → 5.
+    changed = [FIRST[0], order("O1", 2, "C001", "2026-03-01T10:00:00+08:00", "completed", "P2", 2, "250.50")]
+    program.import_orders(changed, "changed.csv")
+    with transaction(program.engine) as session:
+        o1 = orders.order_points(session, workspace_id=program.workspace.id, order_external_id="O1")
+        versions = set(session.scalars(select(Entry.rule_version).where(Entry.order_external_id == "O1",
+                                                                        Entry.workspace_id == program.workspace.id)))  # fmt: skip
+    assert [(p.line_no, p.points) for p in o1.lines] == [(None, 50), (1, 27), (2, 5)] and versions == {1}
+    _check_clean(program)
