@@ -1060,5 +1060,11 @@ def serve(
     )
 
 
+# --------------------------------------------------------------------------------------------- loyalty
+# Its commands live in their domain (this file is long enough); they use the helpers above.
+from patron.loyalty.cli import loyalty_app  # noqa: E402
+
+app.add_typer(loyalty_app, name="loyalty")
+
 if __name__ == "__main__":  # pragma: no cover
     app()

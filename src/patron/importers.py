@@ -8,10 +8,12 @@ from sqlalchemy.engine import Engine
 
 from patron.commerce.importing import InteractionImport, OrderImport, ProductImport
 from patron.core import service as core_service
+from patron.core.clock import utcnow
 from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.importing import ImportReport, ImportSpec, ProgressCallback, run_import
 from patron.customers.importing import CustomerImport
+from patron.loyalty import orders as loyalty
 
 IMPORT_SPECS: dict[str, type[ImportSpec]] = {
     "customers": CustomerImport,
@@ -42,7 +44,8 @@ def import_file(
     with transaction(engine) as session:
         workspace = core_service.get_workspace(session, workspace_slug)
         session.expunge(workspace)
-    return run_import(
+    started = utcnow()
+    report = run_import(
         engine,
         spec_class(workspace),
         path,
@@ -52,3 +55,9 @@ def import_file(
         locale=locale,
         progress=progress,
     )
+    if kind == "orders":
+        # Orders that arrived or changed earn (or give back) their points, by the rules of their time. A
+        # separate transaction after the import's: should it fail, `patron loyalty sync` catches up.
+        with transaction(engine) as session:
+            loyalty.sync_orders(session, workspace=workspace, updated_since=started)
+    return report

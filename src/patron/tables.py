@@ -8,6 +8,7 @@ from patron.core import models as core_models
 from patron.core.db import Base
 from patron.customers import models as customer_models
 from patron.dashboard import models as dashboard_models
+from patron.loyalty import models as loyalty_models
 from patron.surveys import models as survey_models
 from patron.webhooks import models as webhook_models
 
@@ -20,4 +21,5 @@ MODEL_MODULES = (
     webhook_models,
     dashboard_models,
     analytics_models,
+    loyalty_models,
 )

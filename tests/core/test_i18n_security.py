@@ -12,7 +12,7 @@ from patron.core.i18n import LOCALES, catalog, negotiate, normalize_locale, tran
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "patron"
 CODE = re.compile(
-    r"""["']((?:import|workspace|user|auth|apikey|customer|request|demo|ui|cli|validation|message|survey|metrics|dashboard|dash|alerts|link|mail|page|webhook|clv)\.[a-z_]+)["']"""
+    r"""["']((?:import|workspace|user|auth|apikey|customer|request|demo|ui|cli|validation|message|survey|metrics|dashboard|dash|alerts|link|mail|page|webhook|clv|loyalty)\.[a-z_]+)["']"""
 )
 
 

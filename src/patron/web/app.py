@@ -27,6 +27,7 @@ from patron.core.settings import get_settings
 from patron.customers.api import router as customers_router
 from patron.customers.api import segments_router
 from patron.dashboard import rollup
+from patron.loyalty.api import router as loyalty_router
 from patron.metrics.api import router as metrics_router
 from patron.metrics.service import operational_connection
 from patron.surveys.api import responses_router
@@ -118,6 +119,7 @@ def create_app() -> FastAPI:
         webhooks_router,
         metrics_router,
         clv_router,
+        loyalty_router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

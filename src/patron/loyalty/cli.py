@@ -1,0 +1,279 @@
+"""``patron loyalty …``: the program, earn rules, balances and ledgers, redemption, adjustment, refunds, the
+order sync, the expiry job and the consistency check. Registered on the main command by ``patron.cli``."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from patron.cli import (
+    LocaleOption,
+    WorkspaceOption,
+    _locale,
+    _row,
+    _run,
+    _say,
+    _t,
+    _table,
+    _workspace_slug,
+    console,
+)
+from patron.core import service as core_service
+from patron.core.db import transaction
+from patron.core.errors import PatronError
+from patron.loyalty import orders, service
+from patron.loyalty.models import ExpiryPolicy
+from patron.loyalty.schemas import ProgramUpdate, RefundCreate, RefundLine
+
+loyalty_app: typer.Typer = typer.Typer(
+    help="Loyalty program: points ledger and earn rules (docs/loyalty.md).", no_args_is_help=True
+)
+rules_app = typer.Typer(help="Earn-rule versions.", no_args_is_help=True)
+loyalty_app.add_typer(rules_app, name="rules")
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON")]
+KeyOption = Annotated[str, typer.Option("--key", help="Idempotency key: a retry with it moves nothing")]
+
+
+@loyalty_app.command("program")
+def program(
+    name: Annotated[str, typer.Option(help="The program's name")] = "Loyalty",
+    expiry: Annotated[ExpiryPolicy, typer.Option(help="When points expire")] = ExpiryPolicy.MONTHS,
+    months: Annotated[int, typer.Option(help="Months until points expire (--expiry months)")] = 12,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Create or change the workspace's loyalty program."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            data = ProgramUpdate(name=name, expiry_policy=expiry, expiry_months=months)
+            saved = service.set_program(session, workspace=ws, data=data)
+        _say(_t("loyalty.cli_program", locale, name=saved.name, policy=saved.expiry_policy.value,
+                months=saved.expiry_months))  # fmt: skip
+
+    _run(action, locale)
+
+
+@rules_app.command("add")
+def rules_add(
+    file: Annotated[Path, typer.Argument(help="YAML or JSON earn-rule file (docs/loyalty.md)")],
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Add an earn-rule version from a file; orders earn by the version in force when they were placed."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        data = service.load_rule_file(file)
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            rule = service.add_rule(session, workspace=ws, data=data, actor=f"cli:{getpass.getuser()}")
+        _say(
+            _t("loyalty.cli_rule_added", locale, version=rule.version, start=rule.effective_from.isoformat())
+        )
+
+    _run(action, locale)
+
+
+@rules_app.command("list")
+def rules_list(
+    workspace: WorkspaceOption = None, lang: LocaleOption = None, as_json: JsonOption = False
+) -> None:
+    """Every earn-rule version, oldest first."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            rules = service.list_rules(session, workspace_id=ws.id)
+        if as_json:
+            print(json.dumps([r.model_dump(mode="json") for r in rules], ensure_ascii=False, indent=2))
+            return
+        table = _table(locale, "loyalty.col_version", "loyalty.col_from", "loyalty.col_rate", "loyalty.col_bonus",
+                       "loyalty.col_min_spend")  # fmt: skip
+        for r in rules:
+            _row(table, r.version, r.effective_from.isoformat(), f"{r.points_per_unit} / {r.per_amount} {r.currency}",
+                 r.first_purchase_bonus, r.min_spend)  # fmt: skip
+        console.print(table)
+
+    _run(action, locale)
+
+
+@loyalty_app.command("balance")
+def balance(
+    customer: str, workspace: WorkspaceOption = None, lang: LocaleOption = None, as_json: JsonOption = False
+) -> None:
+    """A member's live points, debt, points expiring soon and latest entries."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            read = service.balance(session, workspace_id=ws.id, customer_external_id=customer)
+            page = service.entries(session, workspace_id=ws.id, customer_external_id=customer, limit=20)
+        if as_json:
+            print(json.dumps({"balance": read.model_dump(mode="json"), "entries": page.model_dump(mode="json")},
+                             ensure_ascii=False, indent=2))  # fmt: skip
+            return
+        _say(_t("loyalty.cli_balance", locale, customer=customer, points=read.points, debt=read.debt))
+        for soon in read.expiring_soon:
+            _say(_t("loyalty.cli_expiring", locale, points=soon.points, at=soon.expires_at.isoformat()))
+        table = _table(locale, "loyalty.col_time", "loyalty.col_kind", "loyalty.col_points", "loyalty.col_reason",
+                       "loyalty.col_source")  # fmt: skip
+        for e in page.items:
+            where = e.order_external_id or e.source_ref or ""
+            _row(
+                table,
+                e.created_at.isoformat(timespec="seconds"),
+                e.kind,
+                e.points,
+                e.reason,
+                f"{e.source} {where}",
+            )
+        console.print(table)
+
+    _run(action, locale)
+
+
+def _operation(kind: str, customer: str, points: int, reason: str, key: str, workspace: str | None,
+               lang: str | None, by: str | None = None) -> None:  # fmt: skip
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            if kind == "redeem":
+                result = service.redeem(session, workspace=ws, customer_external_id=customer, points=points,
+                                        reason=reason, idempotency_key=key)  # fmt: skip
+            else:
+                result = service.adjust(session, workspace=ws, customer_external_id=customer, points=points,
+                                        reason=reason, idempotency_key=key, actor=by or f"cli:{getpass.getuser()}")  # fmt: skip
+        code = "loyalty.cli_replayed" if result.replayed else "loyalty.cli_done"
+        _say(_t(code, locale, points=result.entry.points, balance=result.balance.points, key=key))
+
+    _run(action, locale)
+
+
+@loyalty_app.command("redeem")
+def redeem(
+    customer: str,
+    points: int,
+    key: KeyOption,
+    reason: Annotated[str, typer.Option(help="Why (shown in the member's history)")] = "redeem",
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Spend a member's points (those expiring first); refused when the balance is short."""
+    _operation("redeem", customer, points, reason, key, workspace, lang)
+
+
+@loyalty_app.command("adjust")
+def adjust(
+    customer: str,
+    points: Annotated[int, typer.Argument(help="Points to add (or, negative, to take)")],
+    key: KeyOption,
+    reason: Annotated[str, typer.Option(help="Why (required by finance)")],
+    by: Annotated[
+        str | None, typer.Option(help="Who makes the adjustment [default: the system user]")
+    ] = None,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """A manual correction, recorded with who made it and why."""
+    _operation("adjust", customer, points, reason, key, workspace, lang, by)
+
+
+@loyalty_app.command("refund")
+def refund(
+    order: str,
+    key: KeyOption,
+    line: Annotated[
+        list[str] | None, typer.Option(help="LINE_NO:QUANTITY given back (repeat); none: all")
+    ] = None,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Units of an order given back: their share of the order's points is taken back."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        lines = []
+        for item in line or []:
+            number, _, quantity = item.partition(":")
+            if not (number.isdigit() and quantity.isdigit()):
+                raise PatronError("loyalty.bad_refund_line", value=item)
+            lines.append(RefundLine(line_no=int(number), quantity=int(quantity)))
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            result = orders.refund_order(session, workspace=ws, order_external_id=order,
+                                          data=RefundCreate(idempotency_key=key, lines=lines))  # fmt: skip
+        _say(_t("loyalty.cli_order_points", locale, order=order, points=result.points, status=result.status))
+
+    _run(action, locale)
+
+
+@loyalty_app.command("sync")
+def sync(workspace: WorkspaceOption = None, lang: LocaleOption = None) -> None:
+    """Earn and give back the points of every order as it is now (imports do this for the orders they bring;
+    safe to run again: what was earned is never earned twice)."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            report = orders.sync_orders(session, workspace=ws)
+        _say(_t("loyalty.cli_synced", locale, orders=report.orders, earned=report.earned, reversed=report.reversed,
+                entries=report.entries))  # fmt: skip
+
+    _run(action, locale)
+
+
+@loyalty_app.command("expire")
+def expire(workspace: WorkspaceOption = None, lang: LocaleOption = None) -> None:
+    """Expire the points that are due (run it daily; safe to run twice or at once)."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            report = service.expire_due(session, workspace_id=ws.id)
+        _say(_t("loyalty.cli_expired", locale, lots=report.lots, points=report.points))
+
+    _run(action, locale)
+
+
+@loyalty_app.command("check")
+def check(workspace: WorkspaceOption = None, lang: LocaleOption = None, as_json: JsonOption = False) -> None:
+    """Recompute every balance from the entries and lots; exit 1 if anything differs."""
+    locale = _locale(lang)
+
+    def action() -> int:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            report = service.check(session, workspace_id=ws.id)
+        if as_json:
+            print(report.model_dump_json(indent=2))
+        else:
+            _say(_t("loyalty.cli_checked", locale, members=report.members, entries=report.entries, lots=report.lots,
+                    differences=len(report.differences)))  # fmt: skip
+            for d in report.differences[:50]:
+                _say(
+                    _t(
+                        "loyalty.cli_difference",
+                        locale,
+                        what=d.what,
+                        id=d.id,
+                        expected=d.expected,
+                        found=d.found,
+                    )
+                )
+        return len(report.differences)
+
+    if _run(action, locale):
+        raise typer.Exit(1)

@@ -1,0 +1,193 @@
+"""The loyalty ledger: programs, versioned earn rules, members, append-only entries, lots and lot moves.
+
+Points are never a number that is simply overwritten. Every movement is an entry (signed points, with its
+reason, source and idempotency key); points live in lots (each with its expiry) and every change of a lot is a
+move naming the entry that made it. A member's ``points`` and ``debt`` are caches of those rows, kept in the
+same transaction under the member's row lock, and ``patron loyalty check`` recomputes them (docs/loyalty.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patron.core.db import Base, IdType, MinorUnits, Timestamped, WorkspaceScoped, tenant_reference
+
+
+class EntryKind(StrEnum):
+    EARN = "earn"
+    REDEEM = "redeem"
+    EXPIRE = "expire"
+    ADJUST = "adjust"
+    REVERSE = "reverse"
+
+
+class Source(StrEnum):
+    ORDER = "order"
+    MANUAL = "manual"
+    CAMPAIGN = "campaign"
+    REFERRAL = "referral"
+    BIRTHDAY = "birthday"
+    REWARD = "reward"
+    EXPIRY = "expiry"
+
+
+class ExpiryPolicy(StrEnum):
+    #: A lot expires ``expiry_months`` after it was earned.
+    MONTHS = "months"
+    #: A lot expires at the end of the calendar year after the one it was earned in (workspace's zone).
+    END_OF_NEXT_YEAR = "end_of_next_year"
+    NEVER = "never"
+
+
+class Program(WorkspaceScoped, Timestamped, Base):
+    """A workspace's loyalty program (at most one)."""
+
+    __tablename__ = "loyalty_programs"
+    workspace_indexed = False
+    __table_args__ = (UniqueConstraint("workspace_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    expiry_policy: Mapped[str] = mapped_column(String(24), default=ExpiryPolicy.MONTHS.value)
+    expiry_months: Mapped[int] = mapped_column(default=12)
+
+
+class EarnRule(WorkspaceScoped, Base):
+    """One version of a workspace's earn rules. Versions are never edited: a change is a new version, and every
+    entry records the version that produced it."""
+
+    __tablename__ = "loyalty_earn_rules"
+    workspace_indexed = False
+    __table_args__ = (UniqueConstraint("workspace_id", "version"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    version: Mapped[int] = mapped_column()
+    effective_from: Mapped[datetime] = mapped_column()
+    currency: Mapped[str] = mapped_column(String(3))
+    #: ``points_per_unit`` points for every ``unit_minor`` of spend (minor units): 1 point per NT$100 is 1 / 10000.
+    points_per_unit: Mapped[int] = mapped_column()
+    unit_minor: Mapped[int] = mapped_column(MinorUnits)
+    #: {category: percent}; 200 doubles the points of lines in that category, 0 excludes it.
+    category_multipliers: Mapped[dict[str, int]] = mapped_column(JSON)
+    #: [{"start": iso, "end": iso, "percent": int}]: orders placed in [start, end) earn ``percent`` %.
+    bonus_periods: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    first_purchase_bonus: Mapped[int] = mapped_column(default=0)
+    min_spend_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
+    created_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[str | None] = mapped_column(String(320))
+
+
+class Member(WorkspaceScoped, Timestamped, Base):
+    """A customer in the program. ``points`` (the sum of the member's live lots) and ``debt`` (points taken back
+    after they were spent, repaid from future earning) are caches kept under this row's lock."""
+
+    __tablename__ = "loyalty_members"
+    workspace_indexed = False
+    workspace_from_parent = True
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "customer_id"),
+        UniqueConstraint("workspace_id", "id"),
+        tenant_reference("customer_id", "customers"),
+        CheckConstraint("points >= 0", name="points_not_negative"),
+        CheckConstraint("debt >= 0", name="debt_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(IdType)
+    enrolled_at: Mapped[datetime] = mapped_column()
+    points: Mapped[int] = mapped_column(default=0)
+    debt: Mapped[int] = mapped_column(default=0)
+
+
+class Entry(WorkspaceScoped, Base):
+    """One movement of points, never updated or deleted. ``points`` is signed; ``debt_delta`` is the debt it
+    created (+) or repaid (−), so the moves it made to lots add up to ``points + debt_delta``."""
+
+    __tablename__ = "loyalty_entries"
+    workspace_indexed = False
+    workspace_from_parent = True
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "idempotency_key"),
+        tenant_reference("member_id", "loyalty_members"),
+        Index("ix_loyalty_entries_workspace_id_member_id_id", "workspace_id", "member_id", "id"),
+        Index("ix_loyalty_entries_workspace_id_order_id", "workspace_id", "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    member_id: Mapped[int] = mapped_column(IdType)
+    kind: Mapped[str] = mapped_column(String(16))
+    points: Mapped[int] = mapped_column()
+    debt_delta: Mapped[int] = mapped_column(default=0)
+    reason: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(16))
+    #: The order (and line) that earned or gave back the points; plain ids, since orders and lines may change.
+    order_id: Mapped[int | None] = mapped_column(IdType)
+    order_external_id: Mapped[str | None] = mapped_column(String(128))
+    line_no: Mapped[int | None] = mapped_column()
+    #: Who made a manual adjustment, or which campaign / referral / reward.
+    source_ref: Mapped[str | None] = mapped_column(String(320))
+    rule_version: Mapped[int | None] = mapped_column()
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class Lot(WorkspaceScoped, Base):
+    """Points earned together, with one expiry; ``remaining`` is the sum of its moves."""
+
+    __tablename__ = "loyalty_lots"
+    workspace_indexed = False
+    workspace_from_parent = True
+    __table_args__ = (
+        tenant_reference("member_id", "loyalty_members"),
+        Index("ix_loyalty_lots_workspace_id_member_id_expires_at", "workspace_id", "member_id", "expires_at"),
+        Index("ix_loyalty_lots_expires_at", "expires_at"),
+        CheckConstraint("remaining >= 0", name="remaining_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    member_id: Mapped[int] = mapped_column(IdType)
+    entry_id: Mapped[int] = mapped_column(IdType)
+    earned_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime | None] = mapped_column()
+    points: Mapped[int] = mapped_column()
+    remaining: Mapped[int] = mapped_column()
+
+
+class LotMove(WorkspaceScoped, Base):
+    """What one entry did to one lot: + when it filled it, − when it took points from it."""
+
+    __tablename__ = "loyalty_lot_moves"
+    workspace_indexed = False
+    __table_args__ = (
+        Index("ix_loyalty_lot_moves_lot_id", "lot_id"),
+        Index("ix_loyalty_lot_moves_entry_id", "entry_id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(IdType)
+    lot_id: Mapped[int] = mapped_column(IdType)
+    points: Mapped[int] = mapped_column()
+
+
+class Refund(WorkspaceScoped, Base):
+    """Units of an order line given back through the API; the order's points follow them (``sync_orders``)."""
+
+    __tablename__ = "loyalty_refunds"
+    workspace_indexed = False
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "idempotency_key", "line_no"),
+        Index("ix_loyalty_refunds_workspace_id_order_id", "workspace_id", "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    order_id: Mapped[int] = mapped_column(IdType)
+    line_no: Mapped[int] = mapped_column()
+    quantity: Mapped[int] = mapped_column()
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    points_reversed: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column()

@@ -1,0 +1,366 @@
+"""Points from orders: earning by the rule version in force when an order was placed, giving back what a
+cancelled, returned or refunded order earned, and refunds of order lines through the API.
+
+``sync_orders`` compares what each order line should have earned, as the order is now, with what its entries
+say it earned, and writes the difference: running it again, or re-importing the same orders, moves nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from patron.commerce.models import Order, OrderLine, OrderStatus, Product
+from patron.core.clock import utcnow
+from patron.core.errors import Conflict, NotFound
+from patron.core.models import Workspace
+from patron.core.tenancy import scoped
+from patron.customers.models import Customer
+from patron.loyalty.models import EarnRule, Entry, EntryKind, Lot, Program, Refund, Source
+from patron.loyalty.schemas import OrderLinePoints, OrderPoints, RefundCreate, SyncReport
+from patron.loyalty.service import (
+    Credit,
+    _debit,
+    _ensure_members,
+    _lock_members,
+    _New,
+    credit_many,
+    expiry_for,
+    get_program,
+    line_points,
+    rule_at,
+)
+
+#: Orders in these statuses earn; pending ones wait, cancelled and returned ones give their points back.
+EARNING_STATUSES = frozenset(
+    {
+        OrderStatus.PAID.value,
+        OrderStatus.SHIPPED.value,
+        OrderStatus.DELIVERED.value,
+        OrderStatus.COMPLETED.value,
+    }
+)
+_CHUNK = 500
+
+
+# --------------------------------------------------------------------------------------------- orders
+@dataclass
+class _LineState:
+    quantity: int = 0
+    amount_minor: int = 0
+    category: str | None = None
+    refunded: int = 0
+    earned: int = 0
+    entries: int = 0
+    lots: list[int] | None = None
+
+
+def _order_rows(session: Session, workspace_id: int, criteria: Sequence[Any]) -> list[Order]:
+    return list(
+        session.scalars(
+            scoped(Order, workspace_id, *criteria).order_by(Order.customer_id, Order.ordered_at, Order.id)
+        )
+    )
+
+
+def sync_orders(
+    session: Session,
+    *,
+    workspace: Workspace,
+    order_ids: Sequence[int] | None = None,
+    updated_since: datetime | None = None,
+) -> SyncReport:
+    """Bring the points of these orders (all of the workspace's when neither filter is given) in line with the
+    orders as they are now: an order in an earning status earns by the rule version in force when it was placed
+    (kept once chosen), a cancelled or returned one gives back everything it earned, refunded units give back
+    their share. What was already earned is counted from the entries, so running it again, or re-importing the
+    same orders, moves nothing."""
+    report = SyncReport(orders=0, earned=0, reversed=0, entries=0)
+    program = get_program(session, workspace.id)
+    if program is None:
+        return report
+    rules = list(session.scalars(scoped(EarnRule, workspace.id).order_by(EarnRule.version)))
+    if not rules:
+        return report
+    criteria: list[Any] = []
+    if order_ids is not None:
+        criteria.append(Order.id.in_(list(order_ids)))
+    if updated_since is not None:
+        criteria.append(Order.updated_at >= updated_since)
+    ids = [
+        row[0]
+        for row in session.execute(
+            select(Order.id).where(Order.workspace_id == workspace.id, *criteria).order_by(Order.id)
+        )
+    ]
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        orders = _order_rows(session, workspace.id, [Order.id.in_(chunk)])
+        _sync_chunk(session, workspace, program, rules, orders, report)
+    return report
+
+
+def _sync_chunk(
+    session: Session, workspace: Workspace, program: Program, rules: list[EarnRule], orders: list[Order],
+    report: SyncReport,
+) -> None:  # fmt: skip
+    ws = workspace.id
+    by_version = {r.version: r for r in rules}
+    _ensure_members(session, ws, (o.customer_id for o in orders))
+    members = _lock_members(session, ws, (o.customer_id for o in orders))
+    order_ids = [o.id for o in orders]
+    # Read after the locks: what another transaction earned for these orders is committed and visible now.
+    states: dict[int, dict[int | None, _LineState]] = {o.id: {} for o in orders}
+    for order_id, number, quantity, amount, category in session.execute(
+        select(
+            OrderLine.order_id,
+            OrderLine.line_no,
+            OrderLine.quantity,
+            OrderLine.amount_minor,
+            Product.category,
+        )
+        .outerjoin(Product, Product.id == OrderLine.product_id)
+        .where(OrderLine.workspace_id == ws, OrderLine.order_id.in_(order_ids))
+    ):
+        states[order_id][number] = _LineState(quantity=quantity, amount_minor=amount, category=category)
+    versions: dict[int, int] = {}
+    for entry_order, line_no, points, count, version in session.execute(
+        select(
+            Entry.order_id, Entry.line_no, func.sum(Entry.points), func.count(), func.min(Entry.rule_version)
+        )
+        .where(
+            Entry.workspace_id == ws,
+            Entry.order_id.in_(order_ids),
+            Entry.kind.in_([EntryKind.EARN.value, EntryKind.REVERSE.value]),
+        )
+        .group_by(Entry.order_id, Entry.line_no)
+    ):
+        if entry_order is None:  # not possible: the query names orders
+            continue
+        state = states[entry_order].setdefault(line_no, _LineState())
+        state.earned, state.entries = int(points), int(count)
+        if version is not None:
+            versions[entry_order] = min(versions.get(entry_order, version), version)
+    lots_of: dict[tuple[int, int | None], list[int]] = defaultdict(list)
+    for lot_order, line_no, lot_id in session.execute(
+        select(Entry.order_id, Entry.line_no, Lot.id)
+        .join(Lot, Lot.entry_id == Entry.id)
+        .where(Entry.workspace_id == ws, Entry.order_id.in_(order_ids), Entry.kind == EntryKind.EARN.value)
+        .order_by(Lot.id)
+    ):
+        if lot_order is not None:
+            lots_of[(lot_order, line_no)].append(lot_id)
+    for order_id, line_no, quantity in session.execute(
+        select(Refund.order_id, Refund.line_no, func.sum(Refund.quantity))
+        .where(Refund.workspace_id == ws, Refund.order_id.in_(order_ids))
+        .group_by(Refund.order_id, Refund.line_no)
+    ):
+        states[order_id].setdefault(line_no, _LineState()).refunded = int(quantity)
+    had_bonus = set(
+        session.scalars(
+            select(Entry.member_id).where(
+                Entry.workspace_id == ws,
+                Entry.member_id.in_([m.id for m in members.values()]),
+                Entry.source == Source.ORDER.value,
+                Entry.kind == EntryKind.EARN.value,
+                Entry.line_no.is_(None),
+            )
+        )
+    )
+    now = utcnow()
+    credits: list[Credit] = []
+    for order in orders:
+        member = members[order.customer_id]
+        version = versions.get(order.id)
+        rule = by_version.get(version) if version is not None else rule_at(rules, order.ordered_at)
+        lines = states[order.id]
+        earning = (
+            rule is not None
+            and order.status in EARNING_STATUSES
+            and order.currency == rule.currency
+            and order.total_minor >= rule.min_spend_minor
+        )
+        targets: dict[int | None, int] = {}
+        for line_no, state in lines.items():
+            if line_no is None:
+                continue
+            target = 0
+            if earning and rule is not None and state.quantity > 0:
+                base = line_points(rule, amount_minor=state.amount_minor, category=state.category,
+                                   ordered_at=order.ordered_at)  # fmt: skip
+                refunded = min(state.refunded, state.quantity)
+                target = base - base * refunded // state.quantity
+            targets[line_no] = target
+        bonus = lines.get(None, _LineState())
+        fully_refunded = all(
+            s.refunded >= s.quantity for k, s in lines.items() if k is not None and s.quantity
+        )
+        bonus_target = 0
+        # The bonus goes once per member, to the first order that earns; an order keeps it while it earns.
+        keeps = bonus.earned > 0 or (bonus.entries == 0 and member.id not in had_bonus)
+        if earning and rule is not None and rule.first_purchase_bonus and not fully_refunded and keeps:
+            bonus_target = rule.first_purchase_bonus if bonus.entries == 0 else bonus.earned
+        if bonus.entries or bonus_target:
+            targets[None] = bonus_target
+        report.orders += 1
+        for line_no, target in sorted(targets.items(), key=lambda item: (item[0] is not None, item[0] or 0)):
+            state = lines.get(line_no, _LineState())
+            change = target - state.earned
+            if change == 0:
+                continue
+            if line_no is None:
+                key = (
+                    f"first_purchase:{member.id}"
+                    if state.entries == 0
+                    else f"order:{order.id}:bonus:{state.entries + 1}"
+                )
+                reason = "first_purchase_bonus"
+            else:
+                key = f"order:{order.id}:line:{line_no}:{state.entries + 1}"
+                reason = "order"
+            version_used = rule.version if rule is not None else None
+            if change > 0:
+                assert rule is not None  # a positive target needs a rule
+                new = _New(
+                    EntryKind.EARN, reason, Source.ORDER, key, order, line_no, rule_version=version_used
+                )
+                expires_at = expiry_for(program, order.ordered_at, workspace.timezone)
+                credits.append(Credit(member, new, change, order.ordered_at, expires_at))
+                report.earned += change
+                if line_no is None:
+                    had_bonus.add(member.id)
+            else:
+                why = "order_" + order.status if order.status not in EARNING_STATUSES else "order_refund"
+                new = _New(
+                    EntryKind.REVERSE, why, Source.ORDER, key, order, line_no, rule_version=version_used
+                )
+                credit_many(session, credits, now)  # in order: what was earned before is there to take back
+                credits.clear()
+                _debit(session, member, new, -change, now, first=lots_of.get((order.id, line_no), ()),
+                       allow_debt=True)  # fmt: skip
+                report.reversed += -change
+            report.entries += 1
+    credit_many(session, credits, now)
+    session.flush()
+
+
+def _order(session: Session, workspace_id: int, external_id: str) -> Order:
+    order = session.scalar(scoped(Order, workspace_id, Order.external_id == external_id))
+    if order is None:
+        raise NotFound("loyalty.order_not_found", order=external_id)
+    return order
+
+
+def order_points(session: Session, *, workspace_id: int, order_external_id: str) -> OrderPoints:
+    """What an order has earned, net of what it gave back, per line (``line_no`` none: its bonus)."""
+    order = _order(session, workspace_id, order_external_id)
+    customer = session.get_one(Customer, order.customer_id)
+    rows = session.execute(
+        select(Entry.line_no, func.sum(Entry.points), func.min(Entry.rule_version))
+        .where(
+            Entry.workspace_id == workspace_id,
+            Entry.order_id == order.id,
+            Entry.kind.in_([EntryKind.EARN.value, EntryKind.REVERSE.value]),
+        )
+        .group_by(Entry.line_no)
+    ).all()
+    lines = sorted(
+        (OrderLinePoints(line_no=line_no, points=int(points)) for line_no, points, _ in rows),
+        key=lambda p: (p.line_no is not None, p.line_no or 0),
+    )
+    versions = [v for _, _, v in rows if v is not None]
+    return OrderPoints(
+        order_id=order.external_id, customer_id=customer.external_id, status=order.status,
+        rule_version=min(versions) if versions else None, points=sum(p.points for p in lines), lines=lines,
+    )  # fmt: skip
+
+
+def sync_order(session: Session, *, workspace: Workspace, order_external_id: str) -> OrderPoints:
+    order = _order(session, workspace.id, order_external_id)
+    sync_orders(session, workspace=workspace, order_ids=[order.id])
+    return order_points(session, workspace_id=workspace.id, order_external_id=order_external_id)
+
+
+def refund_order(
+    session: Session, *, workspace: Workspace, order_external_id: str, data: RefundCreate
+) -> OrderPoints:
+    """Record units given back (all that is left of the order when no lines are named) and take back their
+    share of the points. A retry with the same key returns the order's points and records nothing."""
+    order = _order(session, workspace.id, order_external_id)
+    _ensure_members(session, workspace.id, [order.customer_id])
+    _lock_members(session, workspace.id, [order.customer_id])  # refunds of one member's orders queue here
+    replay = session.scalar(
+        select(func.count()).where(
+            Refund.workspace_id == workspace.id, Refund.idempotency_key == data.idempotency_key
+        )
+    )
+    if replay:
+        same = session.scalar(
+            select(func.count()).where(
+                Refund.workspace_id == workspace.id,
+                Refund.idempotency_key == data.idempotency_key,
+                Refund.order_id != order.id,
+            )
+        )
+        if same:
+            raise Conflict("loyalty.key_reused", key=data.idempotency_key)
+        result = order_points(session, workspace_id=workspace.id, order_external_id=order_external_id)
+        return result.model_copy(update={"replayed": True})
+    quantities: dict[int, int] = dict(
+        session.execute(
+            select(OrderLine.line_no, OrderLine.quantity).where(
+                OrderLine.workspace_id == workspace.id, OrderLine.order_id == order.id
+            )
+        ).all()  # rows, not the Result: dict() would take a Result for a mapping (it has keys())
+    )
+    refunded: dict[int, int] = defaultdict(int)
+    for line_no, quantity in session.execute(
+        select(Refund.line_no, func.sum(Refund.quantity))
+        .where(Refund.workspace_id == workspace.id, Refund.order_id == order.id)
+        .group_by(Refund.line_no)
+    ):
+        refunded[line_no] = int(quantity)
+    asked: dict[int, int] = defaultdict(int)
+    if data.lines:
+        for line in data.lines:
+            asked[line.line_no] += line.quantity
+    else:
+        asked.update({n: q - refunded[n] for n, q in quantities.items() if q - refunded[n] > 0})
+    if not asked:
+        raise Conflict("loyalty.nothing_to_refund", order=order_external_id)
+    for line_no, quantity in sorted(asked.items()):
+        if line_no not in quantities:
+            raise NotFound("loyalty.unknown_line", order=order_external_id, line=line_no)
+        left = quantities[line_no] - refunded[line_no]
+        if quantity > left:
+            raise Conflict("loyalty.refund_too_much", order=order_external_id, line=line_no, quantity=quantity,
+                           left=left)  # fmt: skip
+    before = {p.line_no: p.points for p in order_points(session, workspace_id=workspace.id,
+                                                            order_external_id=order_external_id).lines}  # fmt: skip
+    now = utcnow()
+    rows = {
+        line_no: Refund(
+            workspace_id=workspace.id,
+            order_id=order.id,
+            line_no=line_no,
+            quantity=quantity,
+            idempotency_key=data.idempotency_key,
+            created_at=now,
+        )
+        for line_no, quantity in sorted(asked.items())
+    }
+    session.add_all(rows.values())
+    session.flush()
+    sync_orders(session, workspace=workspace, order_ids=[order.id])
+    after = order_points(session, workspace_id=workspace.id, order_external_id=order_external_id)
+    for point in after.lines:
+        if point.line_no in rows:
+            rows[point.line_no].points_reversed = before.get(point.line_no, 0) - point.points
+    session.flush()
+    return after
