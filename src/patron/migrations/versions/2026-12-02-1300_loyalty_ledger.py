@@ -2,8 +2,8 @@
 entries with idempotency keys unique per workspace, lots with expiry, lot moves, and refunded order-line units
 (docs/loyalty.md).
 
-Revision ID: 0010_loyalty
-Revises: 0009
+Revision ID: 0012_loyalty
+Revises: 0011_minted_links
 Create Date: 2026-12-02 13:00:00
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import patron.core.db
 
-revision: str = "0010_loyalty"
-down_revision: str | None = "0009"
+revision: str = "0012_loyalty"
+down_revision: str | None = "0011_minted_links"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
