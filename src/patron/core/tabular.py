@@ -632,23 +632,34 @@ def _scan_part(path: Path, stream: IO[bytes], text_limit: int, sheet: bool) -> S
     settings = get_settings()
     extent = SheetExtent()
     carry = b""
-    rows_seen = 0
+    rows_seen = 0  # <row> tags passed: the row being read, counting from 1
+
+    def too_long(row: int) -> PatronError:
+        limit = settings.import_max_cell_chars
+        if sheet:
+            return PatronError("import.xlsx_cell_too_long", file=str(path), row=row, limit=limit)
+        return PatronError("import.xlsx_string_too_long", file=str(path), limit=limit)
+
     while True:
         chunk = stream.read(XLSX_SCAN_BYTES)
         data = carry + chunk
         cut = data.rfind(b"<") if chunk else len(data)
         if cut <= 0:  # no tag starts here: all text
             if len(data) > text_limit:
-                raise PatronError("import.xlsx_cell_too_long", file=str(path), row=rows_seen + 1,
-                                  limit=settings.import_max_cell_chars)  # fmt: skip
+                raise too_long(rows_seen)
             if not chunk:
                 return extent
             carry = data
             continue
         body, carry = data[:cut], data[cut:]
-        if max(map(len, body.split(b"<"))) > text_limit:
-            raise PatronError("import.xlsx_cell_too_long", file=str(path), row=rows_seen + 1,
-                              limit=settings.import_max_cell_chars)  # fmt: skip
+        pieces = body.split(b"<")
+        if max(map(len, pieces)) > text_limit:
+            offset = 0
+            for piece in pieces:
+                if len(piece) > text_limit:
+                    break
+                offset += len(piece) + 1
+            raise too_long(rows_seen + body.count(b"<row ", 0, offset) + body.count(b"<row>", 0, offset))
         if sheet:
             rows_seen += body.count(b"<row ") + body.count(b"<row>")
             numbers = _ROW_NUMBER.findall(body)
