@@ -114,6 +114,11 @@ FILES: dict[str, tuple[str, str, Callable[[Path], Path]]] = {
         lambda p: xlsx_with_one_huge_string(p, 400 * 1024 * 1024),
     ),
     "xlsx_2000x16384": ("customers", "wide.xlsx", lambda p: xlsx_of(p, rows=2_000, columns=16_384)),
+    "xlsx_2000x16384_no_refs": (
+        "customers",
+        "bare.xlsx",
+        lambda p: xlsx_of(p, rows=2_000, columns=16_384, references=False),
+    ),
 }
 
 

@@ -86,23 +86,28 @@ def xlsx_with_one_huge_string(path: Path, chars: int) -> Path:
     return write_workbook(path, xml())
 
 
-def xlsx_of(path: Path, rows: int, columns: int) -> Path:
-    """Customers: ``rows`` rows (the header first) of ``columns`` cells each (the probe's: 2,000 × 16,384)."""
+def xlsx_of(path: Path, rows: int, columns: int, *, references: bool = True) -> Path:
+    """Customers: ``rows`` rows (the header first) of ``columns`` cells each (the probe's: 2,000 × 16,384);
+    ``references=False`` leaves out each cell's ``r`` and the sheet's ``<dimension>``, as some writers do."""
+
+    def ref(column: int, row: int) -> str:
+        return f' r="{letters[column]}{row}"' if references else ""
+
+    letters = [get_column_letter(c) for c in range(1, columns + 1)]
 
     def xml() -> Iterator[str]:
-        letters = [get_column_letter(c) for c in range(1, columns + 1)]
         header = ["external_id", "name", *(f"x{c}" for c in range(3, columns + 1))]
-        yield (
-            '<row r="1">'
-            + "".join(_text_cell(f"{letters[c]}1", header[c]) for c in range(columns))
-            + "</row>"
+        yield "<row>" + "".join(
+            f'<c{ref(c, 1)} t="inlineStr"><is><t>{header[c]}</t></is></c>' for c in range(columns)
         )
+        yield "</row>"
         for r in range(2, rows + 1):
-            cells = [_text_cell(f"A{r}", f"C{r}"), _text_cell(f"B{r}", f"n{r}")]
-            cells += [f'<c r="{letters[c]}{r}"><v>{c}</v></c>' for c in range(2, columns)]
-            yield f'<row r="{r}">' + "".join(cells) + "</row>"
+            cells = [f'<c{ref(0, r)} t="inlineStr"><is><t>C{r}</t></is></c>',
+                     f'<c{ref(1, r)} t="inlineStr"><is><t>n{r}</t></is></c>']  # fmt: skip
+            cells += [f"<c{ref(c, r)}><v>{c}</v></c>" for c in range(2, columns)]
+            yield "<row>" + "".join(cells) + "</row>"
 
-    return write_workbook(path, xml(), dimension=f"A1:{get_column_letter(columns)}{rows}")
+    return write_workbook(path, xml(), dimension=f"A1:{letters[-1]}{rows}" if references else None)
 
 
 def deep_jsonl(path: Path, depth: int) -> Path:

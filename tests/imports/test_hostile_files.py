@@ -224,6 +224,10 @@ def test_a_workbook_past_the_columns_cells_or_unzipped_size_is_refused(
     with pytest.raises(PatronError) as wide:
         _import(engine, ws, "customers", xlsx_of(tmp_path / "wide.xlsx", rows=3, columns=1_025))
     assert (wide.value.code, wide.value.params["columns"]) == ("import.sheet_too_large", 1_025)
+    bare = xlsx_of(tmp_path / "bare.xlsx", rows=3, columns=1_025, references=False)
+    with pytest.raises(PatronError) as unreferenced:  # cells without references are counted
+        _import(engine, ws, "customers", bare)
+    assert unreferenced.value.code == "import.sheet_too_large"
     monkeypatch.setattr(get_settings(), "import_max_sheet_cells", 50)
     with pytest.raises(PatronError) as many:
         _import(engine, ws, "customers", xlsx_of(tmp_path / "many.xlsx", rows=17, columns=3))  # 51 cells
@@ -234,6 +238,9 @@ def test_a_workbook_past_the_columns_cells_or_unzipped_size_is_refused(
     )
     report = _import(engine, ws, "customers", xlsx_of(tmp_path / "fits.xlsx", rows=16, columns=3))  # 48
     assert (report.rows_read, report.inserted) == (15, 15)
+    bare = xlsx_of(tmp_path / "bare-fits.xlsx", rows=16, columns=3, references=False)
+    again = _import(engine, ws, "customers", bare)
+    assert (again.rows_read, again.unchanged) == (15, 15)  # the same rows, read without references
     monkeypatch.setattr(get_settings(), "import_max_unzipped_bytes", 1_000)
     with pytest.raises(PatronError) as unzipped:
         _import(engine, ws, "customers", xlsx_of(tmp_path / "big.xlsx", rows=16, columns=3))

@@ -570,8 +570,11 @@ class SheetExtent:
     columns: int = 0
 
 
-_ROW_NUMBER = re.compile(rb'<row\b[^>]*?\sr="(\d+)"')
-_CELL_COLUMN = re.compile(rb'<c\b[^>]*?\sr="([A-Z]{1,3})\d')
+# Tags with or without a namespace prefix (``<x:c>``); a cell may carry no reference (``r``) at all.
+_ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>/]")
+_CELL_TAG = re.compile(rb"<(?:\w+:)?c[\s>/]")
+_ROW_NUMBER = re.compile(rb'<(?:\w+:)?row\b[^>]*?\sr="(\d+)"')
+_CELL_COLUMN = re.compile(rb'<(?:\w+:)?c\b[^>]*?\sr="([A-Z]{1,3})\d')
 
 
 def _column_number(letters: bytes) -> int:
@@ -633,6 +636,7 @@ def _scan_part(path: Path, stream: IO[bytes], text_limit: int, sheet: bool) -> S
     extent = SheetExtent()
     carry = b""
     rows_seen = 0  # <row> tags passed: the row being read, counting from 1
+    cells_seen = 0
 
     def too_long(row: int) -> PatronError:
         limit = settings.import_max_cell_chars
@@ -659,19 +663,22 @@ def _scan_part(path: Path, stream: IO[bytes], text_limit: int, sheet: bool) -> S
                 if len(piece) > text_limit:
                     break
                 offset += len(piece) + 1
-            raise too_long(rows_seen + body.count(b"<row ", 0, offset) + body.count(b"<row>", 0, offset))
+            raise too_long(rows_seen + len(_ROW_TAG.findall(body, 0, offset)))
         if sheet:
-            rows_seen += body.count(b"<row ") + body.count(b"<row>")
+            rows_seen += len(_ROW_TAG.findall(body))
+            cells_seen += len(_CELL_TAG.findall(body))
             numbers = _ROW_NUMBER.findall(body)
             extent.rows = max(extent.rows, rows_seen, int(numbers[-1]) if numbers else 0)
             letters = set(_CELL_COLUMN.findall(body))
             if letters:
                 extent.columns = max(extent.columns, *map(_column_number, letters))
-            if extent.columns > settings.import_max_columns or (
-                extent.rows * max(extent.columns, 1) > settings.import_max_sheet_cells
+            # cells without references: as wide as their count says, on average
+            width = max(extent.columns, cells_seen // max(rows_seen, 1))
+            if width > settings.import_max_columns or (
+                max(extent.rows * max(width, 1), cells_seen) > settings.import_max_sheet_cells
             ):
                 raise PatronError(
-                    "import.sheet_too_large", file=str(path), rows=extent.rows, columns=extent.columns,
+                    "import.sheet_too_large", file=str(path), rows=extent.rows, columns=width,
                     limit=settings.import_max_sheet_cells, max_columns=settings.import_max_columns,
                 )  # fmt: skip
         if not chunk:
