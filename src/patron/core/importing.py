@@ -61,6 +61,7 @@ from patron.core.i18n import join_statements, translate
 from patron.core.models import Workspace
 from patron.core.parsing import FieldProblem, Parser
 from patron.core.safecells import SafeCsvWriter
+from patron.core.settings import get_settings
 from patron.core.tabular import (
     REPLACEMENT,
     ArrowReaderGaveUp,
@@ -400,7 +401,8 @@ class _Rejects:
             self.locale,
         )
         if self._is_csv:
-            return [line, reason, *values]
+            limit = get_settings().import_max_cell_chars
+            return [line, reason, *(value[:limit] for value in values)]
         raw = values[0] if len(values) == 1 and values[0].lstrip().startswith("{") else None
         record = json.loads(raw) if raw else {}
         if not isinstance(record, dict):
@@ -697,15 +699,22 @@ def _import_once(
         return report
 
 
-def _parse_column(f: Field, cells: Sequence[str], encoding: str | None) -> tuple[list[Any], dict[str, Any]]:
+def _parse_column(
+    f: Field, cells: Sequence[str], encoding: str | None, max_chars: int
+) -> tuple[list[Any], dict[str, Any]]:
     """Parsed values of one column and the problem of each cell value that failed, parsing each distinct
-    value once (parsers are pure functions of the cell)."""
+    value once (parsers are pure functions of the cell). A NUL character is refused here, wherever it is in
+    the file: SQLite stored it and PostgreSQL's COPY failed on it (issue 18)."""
     parsed: dict[str, Any] = {}
     failed: dict[str, tuple[str, dict[str, Any]]] = {}
     for cell in dict.fromkeys(cells):
         parsed[cell] = None
         if REPLACEMENT in cell:
             failed[cell] = ("import.bad_bytes", {"encoding": encoding})
+        elif "\x00" in cell:
+            failed[cell] = ("import.nul_character", {"position": cell.index("\x00") + 1})
+        elif len(cell) > max_chars:
+            failed[cell] = ("import.cell_too_long", {"length": len(cell), "limit": max_chars})
         elif not cell.strip():
             if f.required:
                 failed[cell] = ("import.required", {})
@@ -721,15 +730,20 @@ def _parse_batch(
     spec: ImportSpec, plan: list[tuple[int, Field]], raw: RawBatch, width: int, encoding: str | None
 ) -> ParsedBatch:
     batch = ParsedBatch(raw.lines)
+    for index, (code, params) in (raw.problems or {}).items():  # rows the reader itself refused
+        batch.reject(index, None, code, params)
     for index, row_cells in enumerate(raw.rows or ()):  # only a row reader can meet these
+        if index in batch.problems:
+            continue
         if row_cells and row_cells[0].startswith("\x00json:"):
             batch.reject(index, None, "import.bad_json", {"reason": row_cells[0][6:]})
         elif len(row_cells) > width and any(v.strip() for v in row_cells[width:]):
             batch.reject(index, None, "import.too_many_cells", {"expected": width, "found": len(row_cells)})
     unreadable = set(batch.problems)  # rows whose cells are not judged one by one
+    max_chars = get_settings().import_max_cell_chars
     for index, f in plan:
         cells = raw.columns[index]
-        values, failed = _parse_column(f, cells, encoding)
+        values, failed = _parse_column(f, cells, encoding, max_chars)
         if failed:
             for row, cell in enumerate(cells):
                 if cell in failed and row not in unreadable:

@@ -34,6 +34,20 @@ class Settings(BaseSettings):
     default_locale: str = "zh-Hant"
     # Uploads above this size are refused before they are read into the importer.
     max_upload_bytes: int = 1024 * 1024 * 1024
+    #: Every other request body (JSON, forms) above this size is refused with 413 before it is parsed.
+    max_body_bytes: int = 16 * 1024 * 1024
+    #: Bounds on what one imported file may hold, so a hostile file cannot take the server's memory or CPU
+    #: (issue 18): a cell's characters, a physical line's characters, how many lines one quoted CSV record may
+    #: span, columns, cells of a spreadsheet (rows × columns) and the unzipped size of a workbook.
+    import_max_cell_chars: int = 32 * 1024
+    import_max_line_chars: int = 1024 * 1024
+    import_max_record_lines: int = 32
+    import_max_columns: int = 1024
+    import_max_sheet_cells: int = 20_000_000
+    import_max_unzipped_bytes: int = 1024 * 1024 * 1024
+    #: On SQLite an import holds the one write lock for its whole transaction: files above this size get a
+    #: notice from the CLI to run them off-hours.
+    sqlite_large_import_bytes: int = 50 * 1024 * 1024
     echo_sql: bool = False
     #: Where respondents reach this server: the base of survey and unsubscribe links in emails
     #: (``PATRON_BASE_URL``; ``PATRON_PUBLIC_BASE_URL`` is its older name). Empty: the address ``patron serve``

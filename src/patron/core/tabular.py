@@ -12,7 +12,10 @@ import csv
 import functools
 import io
 import json
+import re
 import unicodedata
+import zipfile
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -20,16 +23,26 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from charset_normalizer import from_bytes
 
 from patron.core.errors import PatronError
+from patron.core.settings import get_settings
 
 SAMPLE_BYTES = 256 * 1024
 ARROW_BLOCK_BYTES = 1024 * 1024  # 8 MB blocks held 270 MB at once (pyarrow reads ahead); 1 MB held 160 MB
 REPLACEMENT = "\ufffd"
+#: JSON nesting deeper than this rejects the line (a record is a flat object; Python's parser recursed to a
+#: RecursionError at 100,000 ``[``).
+MAX_JSON_DEPTH = 32
+#: A part of a workbook other than its sheets and shared strings (styles, relationships) is parsed whole.
+MAX_XLSX_OTHER_PART_BYTES = 32 * 1024 * 1024
+XLSX_SCAN_BYTES = 1024 * 1024
+#: Bytes of sheet XML one cell's text may take per character (``&#x10FFFF;``) before the file is refused.
+XML_BYTES_PER_CHAR = 10
 FORMATS = ("csv", "xlsx", "jsonl")
 _EXTENSIONS = {
     ".csv": "csv", ".tsv": "csv", ".txt": "csv",
@@ -61,15 +74,20 @@ class SourceRow(NamedTuple):
     values: list[str]
 
 
+Problem = tuple[str, dict[str, Any]]
+
+
 @dataclass
 class RawBatch:
     """Rows of a file as columns of cells: row i starts on line ``lines[i]``; ``columns[j][i]`` is its j-th cell,
     rows shorter than the header padded with "". ``rows`` keeps the cells as read where a reader has them, since
-    a row may be longer than the header (or a JSON line that did not parse)."""
+    a row may be longer than the header (or a JSON line that did not parse). ``problems``: rows the reader itself
+    refused (an unclosed quote, a line past the limit, JSON nested too deep), by row index, with why."""
 
     lines: list[int]
     columns: list[Sequence[str]]
     rows: list[list[str]] | None = None
+    problems: dict[int, Problem] | None = None
 
     def cells(self, index: int) -> list[str]:
         """Row ``index`` as it was read, for the rejects file."""
@@ -92,6 +110,8 @@ class TabularSource:
     _closers: list[Any] = field(default_factory=list, repr=False)
     _arrow: Any = field(default=None, repr=False)
     parsed_by_arrow: bool = False
+    #: Rows the reader refused, by line, until ``batches`` hands them over.
+    _problems: dict[int, Problem] = field(default_factory=dict, repr=False)
 
     def rows(self) -> Iterator[SourceRow]:
         return self._rows
@@ -104,11 +124,15 @@ class TabularSource:
         width = len(self.header)
         while chunk := list(islice(self._rows, size)):
             rows = [row.values for row in chunk]
+            problems = None
+            if self._problems:
+                found = self._problems
+                problems = {i: found.pop(row.line) for i, row in enumerate(chunk) if row.line in found}
             if any(len(cells) < width for cells in rows):
                 padded = [cells + [""] * (width - len(cells)) for cells in rows]
-                yield RawBatch([row.line for row in chunk], list(zip(*padded, strict=False)), rows)
+                yield RawBatch([row.line for row in chunk], list(zip(*padded, strict=False)), rows, problems)
             else:
-                yield RawBatch([row.line for row in chunk], list(zip(*rows, strict=False)), rows)
+                yield RawBatch([row.line for row in chunk], list(zip(*rows, strict=False)), rows, problems)
 
     def _arrow_batches(self, size: int) -> Iterator[RawBatch]:
         reader, total_lines = self._arrow
@@ -229,39 +253,137 @@ def _text_stream(path: Path, encoding: str) -> tuple[IO[str], IO[bytes]]:
     return io.TextIOWrapper(raw, encoding=encoding, errors="patron-replace", newline=""), raw
 
 
+class _RecordRefused(Exception):
+    """Raised by a line feed inside ``csv.reader``: the record being read is refused for ``problem``."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code)
+        self.problem: Problem = (code, params)
+
+
+class _LineFeed:
+    """The physical lines of a text stream for ``csv.reader``, each bounded in length, and the lines of the record
+    being read, bounded in number.
+
+    Why: a quote opened and never closed made the next lines — up to the rest of the file — one cell, and the
+    rows in them vanished without a report (issue 18). A record that runs past ``max_lines`` lines or to the end
+    of the file inside a quote is refused on its first line, and the lines after it are read again as rows of
+    their own, so the rows counted are the rows a person sees. A line longer than ``max_chars`` is skipped in
+    pieces, never held whole."""
+
+    def __init__(self, text: IO[str], max_chars: int, max_lines: int) -> None:
+        self.text = text
+        self.max_chars = max_chars
+        self.max_lines = max_lines
+        self.number = 0  # the last line handed out
+        self.start = 1  # where the record being read starts
+        self.record: list[str | None] = []  # its lines so far; None for a line past the limit
+        self.pending: deque[str | None] = deque()  # lines given back, to be read again
+        self.ended = False  # the stream ended while a record was being read
+
+    def begin(self) -> None:
+        self.record = []
+        self.start = self.number + 1
+        self.ended = False
+
+    def give_back(self) -> str | None:
+        """Ends a refused record: its lines after the first will be read again. Returns its first line."""
+        first, rest = (self.record[0] if self.record else ""), self.record[1:]
+        self.pending.extendleft(reversed(rest))
+        self.number = self.start
+        self.record = []
+        return first
+
+    def __iter__(self) -> _LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        line = self.pending.popleft() if self.pending else self._read()
+        self.number += 1
+        self.record.append(line)
+        if line is None:
+            raise _RecordRefused("import.line_too_long", limit=self.max_chars)
+        if len(self.record) > self.max_lines:
+            raise _RecordRefused("import.record_too_long", lines=self.max_lines)
+        return line
+
+    def _read(self) -> str | None:
+        line = self.text.readline(self.max_chars)
+        if not line:
+            self.ended = True
+            raise StopIteration
+        if len(line) < self.max_chars or line.endswith(("\n", "\r")):
+            return line
+        while (more := self.text.readline(self.max_chars)) and not more.endswith(("\n", "\r")):
+            pass
+        return None
+
+
+def _cells_of(line: str | None, delimiter: str, limit: int) -> list[str]:
+    """The cells of a refused record's first line, as far as they can be read, for the rejects file."""
+    if not line:
+        return []
+    try:
+        cells = next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        cells = [line]
+    return [cell[:limit] for cell in cells]
+
+
 def _open_csv(path: Path, size: int, encoding: str, sample: bytes, *, fast: bool) -> TabularSource:
     sample_text = sample.decode(encoding, errors="replace")
     first_line = sample_text.lstrip("\ufeff").split("\n", 1)[0]
     delimiter = max(",\t;|", key=first_line.count) if first_line else ","
     text, raw = _text_stream(path, encoding)
-    reader = csv.reader(text, delimiter=delimiter)
+    settings = get_settings()
+    feed = _LineFeed(text, settings.import_max_line_chars, settings.import_max_record_lines)
+    reader = csv.reader(feed, delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration as exc:
         text.close()
         raise PatronError("import.empty_file", file=str(path)) from exc
-    except csv.Error as exc:
+    except (csv.Error, _RecordRefused) as exc:
         text.close()
         raise PatronError("import.unreadable", file=str(path), reason=str(exc)) from exc
     if not any(cell.strip() for cell in header):
         text.close()
         raise PatronError("import.no_header", file=str(path))
+    if len(header) > settings.import_max_columns:
+        text.close()
+        raise PatronError("import.too_many_columns", file=str(path), limit=settings.import_max_columns)
+    problems: dict[int, Problem] = {}
+    cell_limit = settings.import_max_cell_chars
 
     def rows() -> Iterator[SourceRow]:
-        previous_end = reader.line_num
+        nonlocal reader
         while True:
+            feed.begin()
+            problem: Problem | None = None
             try:
                 values = next(reader)
             except StopIteration:
                 return
+            except _RecordRefused as exc:
+                problem = exc.problem
             except csv.Error as exc:
-                raise PatronError("import.unreadable", file=str(path), reason=str(exc)) from exc
-            start = previous_end + 1
-            previous_end = reader.line_num
-            if values and any(values):
-                yield SourceRow(start, values)
+                problem = ("import.unreadable_row", {"reason": str(exc)})
+            else:
+                if feed.ended:  # the file ended inside a quoted cell
+                    problem = ("import.unclosed_quote", {})
+            if problem is None:
+                if values and any(values):
+                    yield SourceRow(feed.start, values)
+                continue
+            start = feed.start
+            first = feed.give_back()
+            reader = csv.reader(feed, delimiter=delimiter)  # a fresh parser state after the refused record
+            problems[start] = problem
+            yield SourceRow(start, _cells_of(first, delimiter, cell_limit))
 
-    source = TabularSource(path, "csv", encoding, header, size, rows(), raw.tell, [text.close])
+    source = TabularSource(
+        path, "csv", encoding, header, size, rows(), raw.tell, [text.close], _problems=problems
+    )
     if fast and encoding in ("utf-8", "utf-8-sig"):
         source._arrow = _arrow_reader(path, delimiter, len(header))
         source.parsed_by_arrow = source._arrow is not None
@@ -321,22 +443,58 @@ def _json_cell(value: Any) -> str:
     return str(value)
 
 
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON ``text`` nests arrays and objects deeper than ``limit``, without parsing it (the parser
+    recurses once per level). Only texts with more than ``limit`` brackets are scanned, brackets inside strings
+    skipped."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for token in _JSON_TOKENS.finditer(text):
+        mark = token.group()
+        if mark in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif mark in "]}":
+            depth -= 1
+    return False
+
+
+def _bounded_lines(text: IO[str], max_chars: int) -> Iterator[str | None]:
+    """The lines of ``text``; None in place of one longer than ``max_chars``, which is skipped in pieces."""
+    while line := text.readline(max_chars):
+        if len(line) < max_chars or line.endswith(("\n", "\r")):
+            yield line
+            continue
+        while (more := text.readline(max_chars)) and not more.endswith(("\n", "\r")):
+            pass
+        yield None
+
+
 def _open_jsonl(path: Path, size: int, encoding: str, sample: bytes) -> TabularSource:
     if sample.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
         raise PatronError("import.json_array", file=str(path))
     text, raw = _text_stream(path, encoding)
+    settings = get_settings()
+    max_chars = settings.import_max_line_chars
+    lines = _bounded_lines(text, max_chars)
     header: list[str] = []
     positions: dict[str, int] = {}
-    pending: list[SourceRow] = []
+    pending: list[tuple[int, str | None]] = []
+    problems: dict[int, Problem] = {}
     # JSON Lines has no header row: the union of keys of the first records stands in for one.
     line_no = 0
-    for line_no, line in enumerate(text, start=1):
-        if not line.strip():
+    for line_no, line in enumerate(lines, start=1):
+        if line is not None and not line.strip():
             continue
-        pending.append(SourceRow(line_no, [line]))
+        pending.append((line_no, line))
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
+            record = None if line is None or json_too_deep(line) else json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
             record = None
         if isinstance(record, dict):
             for key in record:
@@ -348,10 +506,19 @@ def _open_jsonl(path: Path, size: int, encoding: str, sample: bytes) -> TabularS
     if not pending:
         text.close()
         raise PatronError("import.empty_file", file=str(path))
+    if len(header) > settings.import_max_columns:
+        text.close()
+        raise PatronError("import.too_many_columns", file=str(path), limit=settings.import_max_columns)
 
     def decode(row: SourceRow) -> SourceRow:
+        if json_too_deep(row.values[0]):
+            problems[row.line] = ("import.json_too_deep", {"limit": MAX_JSON_DEPTH})
+            return SourceRow(row.line, [])
         try:
             record = json.loads(row.values[0])
+        except RecursionError:
+            problems[row.line] = ("import.json_too_deep", {"limit": MAX_JSON_DEPTH})
+            return SourceRow(row.line, [])
         except json.JSONDecodeError as exc:
             return SourceRow(row.line, [f"\x00json:{exc.msg} (column {exc.colno})"])
         if not isinstance(record, dict):
@@ -367,13 +534,21 @@ def _open_jsonl(path: Path, size: int, encoding: str, sample: bytes) -> TabularS
                 return SourceRow(row.line, [f"\x00json:nested value in {key}"])
         return SourceRow(row.line, values)
 
-    def rows() -> Iterator[SourceRow]:
-        yield from (decode(row) for row in pending)
-        for number, line in enumerate(text, start=line_no + 1):
-            if line.strip():
-                yield decode(SourceRow(number, [line]))
+    def read(number: int, line: str | None) -> SourceRow:
+        if line is None:
+            problems[number] = ("import.line_too_long", {"limit": max_chars})
+            return SourceRow(number, [])
+        return decode(SourceRow(number, [line]))
 
-    return TabularSource(path, "jsonl", encoding, header, size, rows(), raw.tell, [text.close])
+    def rows() -> Iterator[SourceRow]:
+        yield from (read(number, line) for number, line in pending)
+        for number, line in enumerate(lines, start=line_no + 1):
+            if line is None or line.strip():
+                yield read(number, line)
+
+    return TabularSource(
+        path, "jsonl", encoding, header, size, rows(), raw.tell, [text.close], _problems=problems
+    )
 
 
 def _xlsx_cell(value: Any) -> str:
@@ -388,10 +563,149 @@ def _xlsx_cell(value: Any) -> str:
     return str(value)
 
 
+@dataclass
+class SheetExtent:
+    """What a scan of a worksheet's XML found: its last row and column (0 when its cells carry no references)."""
+
+    rows: int = 0
+    columns: int = 0
+
+
+# Tags may carry a namespace prefix (``<x:c>``), taken from the root; a cell may carry no reference (``r``).
+_ROOT = re.compile(rb"<(\w+:)?worksheet\b")
+_ROW_NUMBER = re.compile(rb'<(?:\w+:)?row\b[^>]*?\sr="(\d+)"')
+_CELL_COLUMN = re.compile(rb'\sr="([A-Z]{1,3})\d')  # rows' references are digits only
+
+
+def _count_tags(body: bytes, tag: bytes, end: int | None = None) -> int:
+    """Occurrences of ``tag`` (``b"<row"``) in ``body[:end]``: one pass, so names it begins (``<rowBreaks>``,
+    ``<cols>``, a handful per sheet) count too, which a bound can afford (a regex took ten times as long)."""
+    return body.count(tag, 0, end)
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
+
+
+def check_workbook(path: Path) -> dict[str, SheetExtent]:
+    """Refuses a workbook that would take unbounded memory or CPU to open, before openpyxl opens it; returns the
+    extent of each worksheet part, read from its cells rather than from its ``<dimension>``, which can lie.
+
+    Why: a 412 KB file holding one 400 MB inline string took 3.2 GB, and a 2,000 × 16,384 sheet 351 s of CPU
+    (issue 18). openpyxl builds each cell's text whole and pads each row to the sheet's width, so the parts are
+    streamed here first: the unzipped total, each other part's size, each run of text (bytes between tags) and
+    rows × columns are bounded by the settings. Stops at the first thing past a bound."""
+    settings = get_settings()
+    text_limit = settings.import_max_cell_chars * XML_BYTES_PER_CHAR
+    extents: dict[str, SheetExtent] = {}
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise PatronError("import.bad_xlsx", file=str(path), reason=type(exc).__name__) from exc
+    with archive:
+        parts = archive.infolist()
+        unzipped = sum(part.file_size for part in parts)
+        if unzipped > settings.import_max_unzipped_bytes:
+            raise PatronError(
+                "import.xlsx_too_large", file=str(path), size_mb=_megabytes(unzipped),
+                limit_mb=_megabytes(settings.import_max_unzipped_bytes),
+            )  # fmt: skip
+        for part in parts:
+            name = part.filename
+            sheet = name.startswith("xl/worksheets/") and name.endswith(".xml")
+            if not sheet and name != "xl/sharedStrings.xml":
+                if part.file_size > MAX_XLSX_OTHER_PART_BYTES:
+                    raise PatronError(
+                        "import.xlsx_too_large", file=str(path), size_mb=_megabytes(part.file_size),
+                        limit_mb=_megabytes(MAX_XLSX_OTHER_PART_BYTES),
+                    )  # fmt: skip
+                continue
+            try:
+                with archive.open(part) as stream:
+                    extent = _scan_part(path, stream, text_limit, sheet)
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                raise PatronError("import.bad_xlsx", file=str(path), reason=type(exc).__name__) from exc
+            if sheet:
+                extents[name] = extent
+    return extents
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f}"
+
+
+def _long_run(body: bytes, limit: int) -> int:
+    """Where the first run of more than ``limit`` bytes without a ``<`` starts in ``body`` (which ends just
+    before one), or -1; vectorised, as sheets hold tens of millions of tags."""
+    tags = np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == 60)  # "<"
+    starts = np.concatenate(([0], tags))
+    lengths = np.diff(np.concatenate((starts, [len(body)])))
+    long = np.flatnonzero(lengths > limit)
+    return int(starts[long[0]]) if len(long) else -1
+
+
+def _scan_part(path: Path, stream: IO[bytes], text_limit: int, sheet: bool) -> SheetExtent:
+    settings = get_settings()
+    extent = SheetExtent()
+    carry = b""
+    rows_seen = 0  # <row> tags passed: the row being read, counting from 1
+    cells_seen = 0
+    row_tag = cell_tag = b""
+
+    def too_long(row: int) -> PatronError:
+        limit = settings.import_max_cell_chars
+        if sheet:
+            return PatronError("import.xlsx_cell_too_long", file=str(path), row=row, limit=limit)
+        return PatronError("import.xlsx_string_too_long", file=str(path), limit=limit)
+
+    while True:
+        chunk = stream.read(XLSX_SCAN_BYTES)
+        data = carry + chunk
+        cut = data.rfind(b"<") if chunk else len(data)
+        if cut <= 0:  # no tag starts here: all text
+            if len(data) > text_limit:
+                raise too_long(rows_seen)
+            if not chunk:
+                return extent
+            carry = data
+            continue
+        body, carry = data[:cut], data[cut:]
+        if not row_tag:
+            root = _ROOT.search(body)
+            prefix = (root.group(1) or b"") if root else b""
+            row_tag, cell_tag = b"<" + prefix + b"row", b"<" + prefix + b"c"
+        offset = _long_run(body, text_limit)
+        if offset >= 0:
+            raise too_long(rows_seen + _count_tags(body, row_tag, offset))
+        if sheet:
+            rows_seen += _count_tags(body, row_tag)
+            cells_seen += _count_tags(body, cell_tag)
+            last_row = _ROW_NUMBER.match(body, max(body.rfind(row_tag + b" "), 0))
+            extent.rows = max(extent.rows, rows_seen, int(last_row.group(1)) if last_row else 0)
+            letters = set(_CELL_COLUMN.findall(body))
+            if letters:
+                extent.columns = max(extent.columns, *map(_column_number, letters))
+            # cells without references: as wide as their count says, on average
+            width = max(extent.columns, cells_seen // max(rows_seen, 1))
+            if width > settings.import_max_columns or (
+                max(extent.rows * max(width, 1), cells_seen) > settings.import_max_sheet_cells
+            ):
+                raise PatronError(
+                    "import.sheet_too_large", file=str(path), rows=extent.rows, columns=width,
+                    limit=settings.import_max_sheet_cells, max_columns=settings.import_max_columns,
+                )  # fmt: skip
+        if not chunk:
+            return extent
+
+
 def _open_xlsx(path: Path, size: int) -> TabularSource:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    extents = check_workbook(path)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, KeyError, OSError, ValueError) as exc:
@@ -399,8 +713,13 @@ def _open_xlsx(path: Path, size: int) -> TabularSource:
     except Exception as exc:  # zipfile.BadZipFile and friends: the file is not a workbook
         raise PatronError("import.bad_xlsx", file=str(path), reason=type(exc).__name__) from exc
     sheet = workbook.worksheets[0]
-    total_rows = sheet.max_row or 1
-    iterator = sheet.iter_rows(values_only=True)
+    extent = extents.get(getattr(sheet, "_worksheet_path", ""), SheetExtent())
+    # Rows and width as the cells say: the <dimension> can claim 16,384 columns (each row padded to them) or
+    # fewer rows than there are (openpyxl stops there, and the rest would be lost without a word).
+    total_rows = extent.rows or sheet.max_row or 1
+    iterator = sheet.iter_rows(
+        values_only=True, max_row=extent.rows or None, max_col=extent.columns or sheet.max_column or None
+    )
     header: list[str] = []
     header_line = 0
     for header_line, cells in enumerate(iterator, start=1):  # noqa: B007

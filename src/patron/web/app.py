@@ -34,6 +34,7 @@ from patron.surveys.api import responses_router
 from patron.surveys.api import router as surveys_router
 from patron.web import dashboard_pages, deps, pages, survey_pages
 from patron.web.errors import install_error_handlers
+from patron.web.limits import RequestGuard
 from patron.web.templating import STATIC_DIR
 from patron.webhooks import service as webhooks
 from patron.webhooks.api import router as webhooks_router
@@ -100,6 +101,7 @@ def create_app() -> FastAPI:
         same_site="lax",
         max_age=14 * 86400,
     )
+    app.add_middleware(RequestGuard)
     install_error_handlers(app)
 
     @app.exception_handler(pages.LoginRequired)

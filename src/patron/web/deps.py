@@ -90,7 +90,12 @@ async def api_workspace(
     A key verified in the last half minute is answered from memory on the event loop; otherwise it is
     checked in a worker thread, in its own short transaction, so a long request (an upload) never holds the
     write lock that recording the key's last use takes on SQLite."""
-    raw = bearer.credentials if bearer else header_key
+    return await workspace_for_key(bearer.credentials if bearer else header_key)
+
+
+async def workspace_for_key(raw: str | None) -> Workspace:
+    """The workspace of API key ``raw``, from memory when verified in the last half minute; Unauthorized
+    otherwise. Also called before a request body is read (``web.limits``)."""
     if not raw:
         raise Unauthorized("auth.bad_api_key")
     digest = digest_api_key(raw.strip())

@@ -42,6 +42,11 @@ def _answer(
     return JSONResponse(body, status_code=status, headers={"Content-Language": locale})
 
 
+def error_response(request: Request, exc: PatronError) -> Response:
+    """The answer to a PatronError raised outside the routes (a middleware)."""
+    return _answer(request, exc.status, exc.code, exc.params, exc.details(api_locale(request)))
+
+
 def _describe(error: dict[str, Any]) -> dict[str, Any]:
     location = ".".join(str(part) for part in error.get("loc", ()))
     return {"location": location, "message": str(error.get("msg", "")), "type": str(error.get("type", ""))}
@@ -60,6 +65,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        error = getattr(exc, "error", None)  # web.limits.BodyTooLarge: the body passed its route's limit
+        if isinstance(error, PatronError):
+            return _answer(request, error.status, error.code, error.params)
         if exc.status_code == 404:
             return _answer(request, 404, "request.not_found", {"path": request.url.path})
         if exc.status_code == 405:
