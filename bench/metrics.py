@@ -135,7 +135,9 @@ def generate(folder: Path, answers: int) -> Path:
     child process, so that the memory generation takes is not counted as the engines' peak."""
     (folder / "export").mkdir(parents=True)
     script = GENERATE.format(
-        n=answers, parquet=folder / "export" / "answer_facts.parquet", orders=folder / "export" / "orders.parquet"
+        n=answers,
+        parquet=folder / "export" / "answer_facts.parquet",
+        orders=folder / "export" / "orders.parquet",
     )
     code = "import duckdb, sys; duckdb.connect(sys.argv[1]).execute(sys.argv[2])"
     subprocess.run([sys.executable, "-c", code, str(folder / "facts.duckdb"), script], check=True)
