@@ -284,6 +284,11 @@ class MetricQuery:
     #: Days, periods and ``since``/``until`` are calendar days in this IANA zone (the workspace's).
     time_zone: str = "UTC"
 
+    def __post_init__(self) -> None:
+        # A dimension named twice (?by=city&by=city) slices once: a second column of the same name is an error
+        # in every backend (found by schemathesis as a 500).
+        object.__setattr__(self, "by", tuple(dict.fromkeys(self.by)))
+
     def validate(self) -> None:
         if self.metric not in METRICS:
             raise PatronError("metrics.unknown_metric", metric=self.metric, choices=list(METRICS))
@@ -300,7 +305,7 @@ class MetricQuery:
             raise PatronError(
                 "metrics.empty_period", since=self.since.isoformat(), until=self.until.isoformat()
             )
-        if self.metric == "csat" and self.csat_scale not in CSAT_TOP_BOX:
+        if self.csat_scale not in CSAT_TOP_BOX:
             raise PatronError("metrics.bad_scale", scale=self.csat_scale, choices="5, 10")
         if self.metric == "response_rate" and self.by_category:
             raise PatronError("metrics.no_category_rate")
