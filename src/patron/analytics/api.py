@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from patron.analytics import service
 from patron.analytics.schemas import ClvScorePage, ClvScoreRead
@@ -20,7 +20,9 @@ router = APIRouter(prefix="/api/v1", tags=["clv"], responses=errors(401))
     operation_id="clv-customer",
     responses=errors(404),
 )
-async def customer_clv(external_id: str, workspace: ApiWorkspaceDep) -> ClvScoreRead:
+async def customer_clv(
+    external_id: Annotated[str, Path(examples=["C001"])], workspace: ApiWorkspaceDep
+) -> ClvScoreRead:
     """A customer's probability alive, expected purchases and spend, and CLV, with the model version."""
     return await in_transaction(service.customer_score, workspace_id=workspace.id, external_id=external_id)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from sqlalchemy.orm import Session
 
 from patron.customers import service
@@ -31,7 +31,9 @@ async def list_customers(
 @router.get(
     "/{external_id}", response_model=CustomerStory, operation_id="customers-story", responses=errors(404)
 )
-async def customer_story(external_id: str, workspace: ApiWorkspaceDep) -> CustomerStory:
+async def customer_story(
+    external_id: Annotated[str, Path(examples=["C001"])], workspace: ApiWorkspaceDep
+) -> CustomerStory:
     """Profile, orders with lines (newest first) and the interaction timeline across channels."""
     return await in_transaction(service.customer_story, workspace=workspace, external_id=external_id)
 

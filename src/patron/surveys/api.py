@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
 
 from patron.surveys import service
 from patron.surveys.models import SurveyStatus
@@ -21,6 +21,7 @@ from patron.web.deps import ApiWorkspaceDep, LocaleDep, group_commit, in_group_c
 from patron.web.openapi import errors
 
 router = APIRouter(prefix="/api/v1/surveys", tags=["surveys"])
+SurveyKey = Annotated[str, Path(description="The survey's key", examples=["relationship_nps"])]
 
 
 @router.get("", response_model=list[SurveyRead], operation_id="surveys-list", responses=errors(401))
@@ -44,14 +45,14 @@ async def save_survey(
 
 
 @router.get("/{key}", response_model=SurveyRead, operation_id="surveys-read", responses=errors(401, 404))
-async def read_survey(key: str, workspace: ApiWorkspaceDep) -> SurveyRead:
+async def read_survey(key: SurveyKey, workspace: ApiWorkspaceDep) -> SurveyRead:
     return await in_transaction(service.survey_read, workspace_id=workspace.id, key=key)
 
 
 @router.get(
     "/{key}/embed", response_model=EmbedSnippet, operation_id="surveys-embed", responses=errors(401, 404, 409)
 )
-async def embed_snippet(key: str, workspace: ApiWorkspaceDep) -> EmbedSnippet:
+async def embed_snippet(key: SurveyKey, workspace: ApiWorkspaceDep) -> EmbedSnippet:
     """The public link and an iframe snippet for a checkout thank-you page (the survey must be ``public``)."""
     return await in_transaction(service.embed_snippet, workspace=workspace, key=key)
 
@@ -63,7 +64,7 @@ async def embed_snippet(key: str, workspace: ApiWorkspaceDep) -> EmbedSnippet:
     responses=errors(400, 401, 404, 422),
 )
 async def set_status(
-    key: str,
+    key: SurveyKey,
     workspace: ApiWorkspaceDep,
     status: Annotated[str, Query(max_length=16, json_schema_extra={"enum": [s.value for s in SurveyStatus]})],
 ) -> SurveyRead:
