@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.meta import TestPhase
@@ -39,7 +40,7 @@ from patron.core.db import transaction
 from patron.surveys import service as surveys
 from patron.web.app import create_app
 from tests.factories import make_workspace, write_csv
-from tests.web.conftest import make_tenant
+from tests.web.conftest import Tenant, make_tenant
 
 APP = create_app()
 SPEC = APP.openapi()
@@ -150,3 +151,110 @@ def test_every_operation_keeps_its_contract_with_and_without_keys(
         if who == "other workspace's key":
             leaked = [mark for mark in keys.owner_marks if mark in response.text]
             assert not leaked, (case.operation.label, leaked, response.text[:300])
+
+
+# ---------------------------------------------------------------- what the sweep found, pinned one by one
+
+
+def test_ids_and_offsets_past_64_bits_are_a_named_422_and_the_largest_one_works(
+    client: TestClient, tenant: Tenant
+) -> None:
+    """offset=2**63 and /webhooks/2**63 were 500s on both databases (the driver cannot bind them)."""
+    too_big = 2**63
+    for path in (
+        f"/api/v1/customers?offset={too_big}",
+        f"/api/v1/products?offset={too_big}",
+        f"/api/v1/clv/scores?offset={too_big}",
+    ):
+        answer = client.get(path, headers=tenant.headers)
+        assert answer.status_code == 422, (path, answer.text)
+        assert answer.json()["error"]["code"] == "request.invalid"
+    answer = client.delete(f"/api/v1/webhooks/{too_big}", headers=tenant.headers)
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "request.invalid"
+    largest = client.get(f"/api/v1/customers?offset={too_big - 1}", headers=tenant.headers)
+    assert largest.status_code == 200 and largest.json()["items"] == [] and largest.json()["total"] == 3
+    assert client.delete(f"/api/v1/webhooks/{too_big - 1}", headers=tenant.headers).status_code == 404
+
+
+@pytest.mark.parametrize("flag", [0, 1, "true", "yes", None])
+def test_publish_consent_takes_only_true_or_false(
+    client: TestClient, fuzz_tenant: Tenant, flag: object
+) -> None:
+    submission = {"survey": "relationship_nps", "answers": {"nps": 9}, "publish_consent": flag}
+    answer = client.post("/api/v1/responses", headers=fuzz_tenant.headers, json=submission)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["details"][0]["location"] == "body.publish_consent"
+    submission["publish_consent"] = True
+    assert client.post("/api/v1/responses", headers=fuzz_tenant.headers, json=submission).status_code == 200
+
+
+def test_survey_flags_take_only_true_or_false(client: TestClient, tenant: Tenant) -> None:
+    from patron.surveys.service import templates
+
+    document = templates()["relationship_nps"].model_dump(mode="json", exclude_none=True)
+    document["settings"]["public"] = 1
+    answer = client.post("/api/v1/surveys", headers=tenant.headers, json=document)
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["code"] == "survey.invalid_definition"
+    assert [d["location"] for d in error["details"]] == ["settings.public"]
+    # The message is worded with its problems (it read "The survey in {source} is not valid: {problems}.").
+    assert "{" not in error["message"] and "settings.public" in error["message"]
+
+
+def test_a_405_names_every_method_of_the_path(client: TestClient) -> None:
+    answer = client.request("TRACE", "/api/v1/webhooks")
+    assert answer.status_code == 405 and answer.json()["error"]["code"] == "request.method_not_allowed"
+    assert set(answer.headers["allow"].split(", ")) == {"GET", "POST"}
+
+
+def test_a_dimension_named_twice_slices_once(client: TestClient, tenant: Tenant) -> None:
+    """?by=city&by=city was a 500 (a second column of the same name)."""
+    twice = client.get("/api/v1/metrics/nps?by=city&by=city", headers=tenant.headers)
+    once = client.get("/api/v1/metrics/nps?by=city", headers=tenant.headers)
+    assert twice.status_code == once.status_code == 200, twice.text
+    assert twice.json() == once.json()
+
+
+def test_a_csat_scale_other_than_5_or_10_is_refused_for_every_metric(
+    client: TestClient, tenant: Tenant
+) -> None:
+    answer = client.get("/api/v1/metrics/nps?csat_scale=7", headers=tenant.headers)
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "metrics.bad_scale"
+
+
+def test_a_webhook_url_longer_than_its_column_is_a_422(client: TestClient, tenant: Tenant) -> None:
+    """2,001 characters were a 500 on PostgreSQL (varchar(2000)) and stored whole on SQLite."""
+    url = "https://example.com/" + "a" * 1981
+    answer = client.post("/api/v1/webhooks", headers=tenant.headers, json={"url": url})
+    assert len(url) == 2001 and answer.status_code == 422, answer.text
+    fits = client.post("/api/v1/webhooks", headers=tenant.headers, json={"url": url[:-1]})
+    assert fits.status_code == 201 and len(fits.json()["url"]) == 2000
+
+
+def test_the_spec_declares_every_refusal_with_the_one_error_shape(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    shape = spec["components"]["schemas"]["ErrorAnswer"]
+    assert shape["required"] == ["error"]
+    assert spec["components"]["schemas"]["ErrorInfo"]["required"] == ["code", "message", "details"]
+    assert "HTTPValidationError" not in spec["components"]["schemas"], (
+        "FastAPI's 422 shape is not what we send"
+    )
+    operations = [(path, method, op) for path, item in spec["paths"].items() for method, op in item.items()]
+    assert len(operations) >= 23
+    for path, method, operation in operations:
+        responses = operation["responses"]
+        refusals = {status: r for status, r in responses.items() if status >= "400"}
+        for declared in refusals.values():
+            assert declared["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/ErrorAnswer"
+            }
+        if operation.get("security"):
+            assert "401" in refusals, (method, path)
+        if operation.get("parameters") or operation.get("requestBody"):
+            assert "422" in refusals or (method == "post" and path == "/api/v1/imports/{kind}"), (
+                method,
+                path,
+            )
+    statuses = {status for _, _, op in operations for status in op["responses"]}
+    assert {"400", "401", "404", "409", "413", "422"} <= statuses

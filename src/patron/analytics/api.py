@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/v1", tags=["clv"], responses=errors(401))
     "/customers/{external_id}/clv",
     response_model=ClvScoreRead,
     operation_id="clv-customer",
-    responses=errors(404),
+    responses=errors(404, 422),
 )
 async def customer_clv(
     external_id: Annotated[str, Path(examples=["C001"])], workspace: ApiWorkspaceDep

@@ -29,7 +29,7 @@ async def list_customers(
 
 
 @router.get(
-    "/{external_id}", response_model=CustomerStory, operation_id="customers-story", responses=errors(404)
+    "/{external_id}", response_model=CustomerStory, operation_id="customers-story", responses=errors(404, 422)
 )
 async def customer_story(
     external_id: Annotated[str, Path(examples=["C001"])], workspace: ApiWorkspaceDep

@@ -44,13 +44,16 @@ async def save_survey(
     return await in_transaction(service.save_survey_read, workspace_id=workspace.id, definition=parsed)
 
 
-@router.get("/{key}", response_model=SurveyRead, operation_id="surveys-read", responses=errors(401, 404))
+@router.get("/{key}", response_model=SurveyRead, operation_id="surveys-read", responses=errors(401, 404, 422))
 async def read_survey(key: SurveyKey, workspace: ApiWorkspaceDep) -> SurveyRead:
     return await in_transaction(service.survey_read, workspace_id=workspace.id, key=key)
 
 
 @router.get(
-    "/{key}/embed", response_model=EmbedSnippet, operation_id="surveys-embed", responses=errors(401, 404, 409)
+    "/{key}/embed",
+    response_model=EmbedSnippet,
+    operation_id="surveys-embed",
+    responses=errors(401, 404, 409, 422),
 )
 async def embed_snippet(key: SurveyKey, workspace: ApiWorkspaceDep) -> EmbedSnippet:
     """The public link and an iframe snippet for a checkout thank-you page (the survey must be ``public``)."""
