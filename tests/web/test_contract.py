@@ -40,7 +40,7 @@ from patron.core.db import transaction
 from patron.surveys import service as surveys
 from patron.web.app import create_app
 from tests.factories import make_workspace, write_csv
-from tests.web.conftest import Tenant, make_tenant
+from tests.web.conftest import Tenant, log_in, make_tenant
 
 APP = create_app()
 SPEC = APP.openapi()
@@ -258,3 +258,10 @@ def test_the_spec_declares_every_refusal_with_the_one_error_shape(client: TestCl
             )
     statuses = {status for _, _, op in operations for status in op["responses"]}
     assert {"400", "401", "404", "409", "413", "422"} <= statuses
+
+
+def test_the_customers_page_refuses_an_offset_past_64_bits(client: TestClient, tenant: Tenant) -> None:
+    log_in(client, tenant.workspace.slug, tenant.admin_email)
+    page = client.get(f"/customers?offset={2**63}", headers={"Accept": "text/html"})
+    assert page.status_code == 422 and "Traceback" not in page.text
+    assert client.get(f"/customers?offset={2**63 - 1}").status_code == 200
