@@ -38,6 +38,7 @@ _MEANING = {
     409: "The request conflicts with the current state (a closed survey, a client_key reused differently…)",
     413: "The body is larger than the server accepts",
     422: "A parameter or the body does not match the schema; details lists each problem",
+    429: "Too many requests from this client or for this account; Retry-After says when to try again",
 }
 
 
