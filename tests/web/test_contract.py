@@ -1,7 +1,8 @@
 """The API keeps its declared contract: schemathesis over every operation, on SQLite and PostgreSQL.
 
-Each generated request is sent three times: with the workspace's key, without a key and with another (empty)
-workspace's key. Every answer must be declared in the OpenAPI spec with its status, content type and schema, no
+Each generated request is sent with the workspace's key and without a key; the seeded examples and the spec's own
+(which name the owner's customer C001 and survey relationship_nps) also with another, empty, workspace's key.
+Every answer must be declared in the OpenAPI spec with its status, content type and schema, no
 answer may be a 5xx, data the schema forbids must be refused, a request without a key must get a 401 (the
 built-in templates are the one public operation), and no answer to the other workspace's key may carry the
 first workspace's data. Examples are few, seeded and derandomized, so a run is bounded and repeatable.
@@ -24,6 +25,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.meta import TestPhase
+from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     missing_required_header,
@@ -37,6 +39,7 @@ from sqlalchemy.engine import Engine
 
 from patron.core import service as core_service
 from patron.core.db import transaction
+from patron.importers import import_file
 from patron.surveys import service as surveys
 from patron.web.app import create_app
 from tests.factories import make_workspace, write_csv
@@ -72,8 +75,6 @@ class Keys:
         owner = make_tenant(engine, folder / "owner")
         marker = f"ONLY-{owner.workspace.slug}"
         customers = write_csv(folder / "only.csv", ("external_id", "name"), [(marker, marker)])
-        from patron.importers import import_file
-
         import_file(engine, workspace_slug=owner.workspace.slug, kind="customers", path=customers)
         stranger = make_workspace(engine)
         with transaction(engine) as session:
@@ -106,6 +107,7 @@ def keys(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Keys:
 @pytest.fixture(scope="module", autouse=True)
 def _report() -> Iterator[None]:
     yield
+    asgi.shutdown_lifespans()  # the app's lifespan, started by the first request schemathesis sent
     if SENT:
         print("\nschemathesis requests:", ", ".join(f"{k}: {v}" for k, v in sorted(SENT.items())))
 
