@@ -17,8 +17,9 @@ from patron.core.schemas import WorkspaceRead
 from patron.core.settings import get_settings
 from patron.importers import IMPORT_SPECS, import_file
 from patron.web.deps import ApiWorkspaceDep, LocaleDep
+from patron.web.openapi import errors
 
-router = APIRouter(prefix="/api/v1", tags=["workspace"])
+router = APIRouter(prefix="/api/v1", tags=["workspace"], responses=errors(401))
 
 
 class ImportErrorRead(BaseModel):
@@ -62,7 +63,12 @@ def read_workspace(workspace: ApiWorkspaceDep) -> WorkspaceRead:
     return WorkspaceRead.model_validate(workspace)
 
 
-@router.post("/imports/{kind}", response_model=ImportReportRead, operation_id="workspace-import")
+@router.post(
+    "/imports/{kind}",
+    response_model=ImportReportRead,
+    operation_id="workspace-import",
+    responses=errors(400, 413, 422),
+)
 async def import_upload(
     kind: str,
     request: Request,

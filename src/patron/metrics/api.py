@@ -4,17 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
+from pydantic import Field
 
 from patron.metrics import service
-from patron.metrics.engine import MetricQuery
+from patron.metrics.commerce import ENGAGEMENT_DIMENSIONS
+from patron.metrics.engine import DIMENSIONS, GRAINS, METRICS, MetricQuery
 from patron.metrics.schemas import CohortRow, EngagementRow, MetricResult, RetentionRow, SliceComparison
 from patron.web.deps import ApiWorkspaceDep, LocaleDep
+from patron.web.openapi import errors
 
-router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
+router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"], responses=errors(400, 401, 404, 422))
 
 
+# The names each parameter takes are declared in the spec; any other is refused with a named 400 that lists them
+# (metrics.unknown_metric, metrics.unknown_grain…), checked by ``MetricQuery.validate`` and ``metrics.commerce``.
+MetricPath = Annotated[
+    str, Path(description="nps, csat, ces or response_rate", json_schema_extra={"enum": list(METRICS)})
+]
+GrainQuery = Annotated[
+    str, Query(description="day, week, month, quarter, year", json_schema_extra={"enum": list(GRAINS)})
+]
+Dimension = Annotated[str, Field(json_schema_extra={"enum": list(DIMENSIONS)})]
 SegmentQuery = Annotated[
     str | None,
     Query(
@@ -27,7 +39,7 @@ SegmentQuery = Annotated[
 @router.get("/retention", response_model=list[RetentionRow], operation_id="metrics-retention")
 async def read_retention(
     workspace: ApiWorkspaceDep,
-    grain: Annotated[str, Query(description="day, week, month, quarter, year")] = "month",
+    grain: GrainQuery = "month",
     segment: SegmentQuery = None,
 ) -> list[RetentionRow]:
     """CRR, strict retention, churn, repeat purchase rate, frequency, AOV and value per customer by period of
@@ -41,7 +53,7 @@ async def read_retention(
 @router.get("/cohorts", response_model=list[CohortRow], operation_id="metrics-cohorts")
 async def read_cohorts(
     workspace: ApiWorkspaceDep,
-    grain: Annotated[str, Query(description="week, month, quarter, year")] = "month",
+    grain: GrainQuery = "month",
     segment: SegmentQuery = None,
 ) -> list[CohortRow]:
     """The cohort retention matrix by first-purchase period of the workspace's calendar."""
@@ -53,8 +65,11 @@ async def read_cohorts(
 @router.get("/engagement", response_model=list[EngagementRow], operation_id="metrics-engagement")
 async def read_engagement(
     workspace: ApiWorkspaceDep,
-    grain: Annotated[str, Query(description="day, week, month, quarter, year")] = "month",
-    by: Annotated[str | None, Query(description="channel or type")] = None,
+    grain: GrainQuery = "month",
+    by: Annotated[
+        str | None,
+        Query(description="channel or type", json_schema_extra={"enum": list(ENGAGEMENT_DIMENSIONS)}),
+    ] = None,
     segment: SegmentQuery = None,
 ) -> list[EngagementRow]:
     """Interactions per active customer per period of the workspace's calendar, across touchpoints and channels."""
@@ -68,8 +83,8 @@ async def read_engagement(
 async def read_overview(
     workspace: ApiWorkspaceDep,
     locale: LocaleDep,
-    by: Annotated[list[str], Query(max_length=4)] = [],  # noqa: B006 - FastAPI reads the default, never mutates it
-    grain: Annotated[str | None, Query()] = None,
+    by: Annotated[list[Dimension], Query(max_length=4)] = [],  # noqa: B006 - FastAPI reads the default, never mutates it
+    grain: Annotated[str | None, Query(json_schema_extra={"enum": list(GRAINS)})] = None,
     since: Annotated[str | None, Query()] = None,
     until: Annotated[str | None, Query()] = None,
     survey: Annotated[str | None, Query(max_length=64)] = None,
@@ -92,10 +107,12 @@ async def read_overview(
 
 @router.get("/{name}/compare", response_model=SliceComparison, operation_id="metrics-compare")
 async def compare_slices(
-    name: str,
+    name: MetricPath,
     workspace: ApiWorkspaceDep,
     locale: LocaleDep,
-    by: Annotated[str, Query(description="The dimension, e.g. segment")],
+    by: Annotated[
+        str, Query(description="The dimension, e.g. segment", json_schema_extra={"enum": list(DIMENSIONS)})
+    ],
     a: Annotated[str, Query(max_length=64, description="One slice, e.g. vip")],
     b: Annotated[str, Query(max_length=64, description="The other, e.g. member")],
     since: Annotated[str | None, Query()] = None,
@@ -113,13 +130,16 @@ async def compare_slices(
 
 @router.get("/{name}", response_model=MetricResult, operation_id="metrics-read")
 async def read_metric(
-    name: str,
+    name: MetricPath,
     workspace: ApiWorkspaceDep,
     locale: LocaleDep,
     by: Annotated[
-        list[str], Query(max_length=4, description="segment, city, locale, touchpoint, channel, survey")
+        list[Dimension], Query(max_length=4, description="segment, city, locale, touchpoint, channel, survey")
     ] = [],  # noqa: B006 - FastAPI reads the default, never mutates it
-    grain: Annotated[str | None, Query(description="day, week, month, quarter, year")] = None,
+    grain: Annotated[
+        str | None,
+        Query(description="day, week, month, quarter, year", json_schema_extra={"enum": list(GRAINS)}),
+    ] = None,
     since: Annotated[str | None, Query(description="2025-01 or 2025-01-15")] = None,
     until: Annotated[str | None, Query(description="2025-03 or 2025-03-31")] = None,
     survey: Annotated[str | None, Query(max_length=64)] = None,

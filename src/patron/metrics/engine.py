@@ -292,6 +292,11 @@ class MetricQuery:
     #: Days, periods and ``since``/``until`` are calendar days in this IANA zone (the workspace's).
     time_zone: str = "UTC"
 
+    def __post_init__(self) -> None:
+        # A dimension named twice (?by=city&by=city) slices once: a second column of the same name is an error
+        # in every backend (found by schemathesis as a 500).
+        object.__setattr__(self, "by", tuple(dict.fromkeys(self.by)))
+
     def validate(self) -> None:
         if self.metric not in METRICS:
             raise PatronError("metrics.unknown_metric", metric=self.metric, choices=list(METRICS))

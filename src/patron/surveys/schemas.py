@@ -6,7 +6,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from patron.core.schemas import ReadModel
@@ -77,7 +86,7 @@ class QuestionBase(Strict):
     key: Key
     label: Text
     help: Text | None = None
-    required: bool = True
+    required: StrictBool = True
     show_if: ShowIf | None = None
 
 
@@ -155,7 +164,7 @@ class TextQuestion(QuestionBase):
     type: Literal["text"]
     max_length: int = Field(2000, ge=1, le=10_000)
     #: Promoters may let the brand quote them: a consent checkbox shown with the text.
-    consent_to_publish: bool = False
+    consent_to_publish: StrictBool = False
 
 
 class ServqualItem(Strict):
@@ -198,8 +207,8 @@ class Trigger(Strict):
 class SurveySettings(Strict):
     trigger: Trigger | None = None
     #: Allow the anonymous public link /p/{workspace}/{survey} and its embeddable snippet.
-    public: bool = False
-    one_question_per_page: bool = False
+    public: StrictBool = False
+    one_question_per_page: StrictBool = False
     expires_after_days: int = Field(14, ge=1, le=365)
     reminder_after_days: int | None = Field(3, ge=1, le=60)
     sampling_rate: float = Field(1.0, gt=0, le=1)
@@ -326,7 +335,8 @@ class ResponseSubmit(Strict):
     channel: SurveyChannel | None = None
     order_id: str | None = Field(None, max_length=128, pattern=r"^[^\x00]+$")
     answers: dict[str, AnswerValue] = Field(max_length=200)
-    publish_consent: bool = False
+    #: Strict, like every flag a caller sends: 0, 1, "yes" or "true" are refused rather than read as a yes or no.
+    publish_consent: StrictBool = False
 
 
 class ResponseBatch(Strict):

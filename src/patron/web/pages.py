@@ -20,6 +20,7 @@ from patron.core.settings import get_settings
 from patron.customers import service as customer_service
 from patron.dashboard import service as dashboard_service
 from patron.web.deps import ReadSessionDep, SessionDep, page_locale
+from patron.web.openapi import INT64_MAX
 from patron.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -147,7 +148,7 @@ def customers(
     session: ReadSessionDep,
     viewer: ReaderDep,
     q: Annotated[str, Query(max_length=200)] = "",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> Response:
     rows, total = customer_service.search_customers(
         session, workspace_id=viewer.workspace.id, query=q or None, limit=50, offset=offset

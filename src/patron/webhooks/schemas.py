@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import AfterValidator, BaseModel, Field, HttpUrl, UrlConstraints
+from pydantic_core import PydanticKnownError
 
 from patron.core.schemas import ReadModel
 
@@ -14,8 +15,19 @@ Event = Literal["response.completed"]
 DEFAULT_EVENTS: tuple[Event, ...] = ("response.completed",)
 
 
+#: The longest URL the endpoints table holds (``webhook_endpoints.url``).
+URL_LENGTH = 2000
+
+
+def _fits(url: HttpUrl) -> HttpUrl:
+    # The URL is stored as written out (an IDN host in punycode, a path made canonical), which can be longer.
+    if len(str(url)) > URL_LENGTH:
+        raise PydanticKnownError("url_too_long", {"max_length": URL_LENGTH})
+    return url
+
+
 class WebhookCreate(BaseModel):
-    url: HttpUrl
+    url: Annotated[HttpUrl, UrlConstraints(max_length=URL_LENGTH), AfterValidator(_fits)]
     events: list[Event] = Field(default_factory=lambda: list(DEFAULT_EVENTS), min_length=1)
 
 
