@@ -67,7 +67,7 @@ def test_public_addresses_pass_and_the_allowlist_admits_trusted_receivers() -> N
         {"Host": "hooks.example.com"},
         {"sni_hostname": "hooks.example.com"},
     )
-    with pytest.raises(outbound.OutboundRefused, match="10.0.0.5"):
+    with pytest.raises(outbound.OutboundRefused, match=r"10\.0\.0\.5"):
         outbound.check_url("http://mixed.example.com/", allow=outbound.Allowlist.parse(""), resolver=public)
     allow = outbound.Allowlist.parse("10.0.0.0/8, hooks.internal ,::1")
     assert (
