@@ -99,8 +99,12 @@ def create_user(
 
 
 def authenticate_user(session: Session, *, workspace_id: int, email: str, password: str) -> User:
+    """An unknown or disabled account costs the same password-hash time as a known one."""
     user = session.scalar(scoped(User, workspace_id, User.email == email.strip().lower()))
-    if user is None or user.disabled or not security.verify_password(user.password_hash, password):
+    if user is None or user.disabled:
+        security.waste_password_time(password)
+        raise Unauthorized("auth.bad_credentials")
+    if not security.verify_password(user.password_hash, password):
         raise Unauthorized("auth.bad_credentials")
     if security.needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)

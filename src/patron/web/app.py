@@ -100,6 +100,7 @@ def create_app() -> FastAPI:
         max_age=14 * 86400,
     )
     install_error_handlers(app)
+    app.state.login_throttle = pages.new_login_throttle()
 
     @app.exception_handler(pages.LoginRequired)
     async def login_required(request: Request, exc: pages.LoginRequired) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Annotated
@@ -12,18 +13,29 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from patron.commerce import service as commerce_service
+from patron.core import security
 from patron.core import service as core_service
 from patron.core.errors import NotFound, PatronError, Unauthorized
 from patron.core.i18n import LOCALES, normalize_locale
 from patron.core.models import User, Workspace
 from patron.core.settings import get_settings
+from patron.core.throttle import LoginThrottle
 from patron.customers import service as customer_service
 from patron.dashboard import service as dashboard_service
-from patron.web.deps import ReadSessionDep, SessionDep, page_locale
+from patron.web.deps import ReadSessionDep, SessionDep, client_address, page_locale
 from patron.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 LANG_COOKIE = "patron_lang"
+log = logging.getLogger("patron.auth")
+
+
+def new_login_throttle() -> LoginThrottle:
+    """One per app (``app.state.login_throttle``), made when the app is."""
+    settings = get_settings()
+    return LoginThrottle(
+        per_account=settings.login_failures_per_account, per_address=settings.login_failures_per_address
+    )
 
 
 class LoginRequired(Exception):
@@ -106,13 +118,31 @@ def login(
 ) -> Response:
     check_csrf(request, csrf)
     locale = page_locale(request)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = client_address(request)
+    account = LoginThrottle.account(workspace, email)
+    context = {"csrf": _csrf_token(request), "next": next, "workspace": workspace, "email": email}
+    wait = throttle.retry_after(account, address)
+    if wait:
+        log.warning("login refused (locked %d s): workspace=%r email=%r address=%s", wait, *account, address)
+        context |= {"error": "auth.too_many_attempts", "error_params": {"minutes": -(-wait // 60)}}
+        response = render(request, "login.html", context, locale=locale, status_code=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     try:
-        ws = core_service.get_workspace(session, workspace.strip())
+        try:
+            ws = core_service.get_workspace(session, workspace.strip())
+        except NotFound:
+            security.waste_password_time(password)  # an unknown workspace answers as slowly as a known one
+            raise
         user = core_service.authenticate_user(session, workspace_id=ws.id, email=email, password=password)
     except (NotFound, Unauthorized):
-        context = {"csrf": _csrf_token(request), "next": next, "workspace": workspace, "email": email,
-                   "error": "auth.bad_credentials"}  # fmt: skip
+        throttle.failed(account, address)
+        log.warning("login failed: workspace=%r email=%r address=%s", *account, address)
+        context["error"] = "auth.bad_credentials"
         return render(request, "login.html", context, locale=locale, status_code=401)
+    throttle.succeeded(account)
+    log.info("login: workspace=%r email=%r address=%s", *account, address)
     request.session.clear()
     request.session.update({"uid": user.id, "ws": ws.id, "csrf": secrets.token_urlsafe(24)})
     target = next if next.startswith("/") and not next.startswith("//") else "/"
