@@ -121,7 +121,12 @@ def login(
     throttle: LoginThrottle = request.app.state.login_throttle
     address = client_address(request)
     account = LoginThrottle.account(workspace, email)
-    context = {"csrf": _csrf_token(request), "next": next, "workspace": workspace, "email": email}
+    context: dict[str, object] = {
+        "csrf": _csrf_token(request),
+        "next": next,
+        "workspace": workspace,
+        "email": email,
+    }
     wait = throttle.retry_after(account, address)
     if wait:
         log.warning("login refused (locked %d s): workspace=%r email=%r address=%s", wait, *account, address)
