@@ -23,6 +23,7 @@ from patron.commerce.api import router as commerce_router
 from patron.core.api import router as workspace_router
 from patron.core.clock import utcnow
 from patron.core.db import get_read_engine, session_factory, transaction
+from patron.core.service import SESSION_LIFETIME
 from patron.core.settings import get_settings
 from patron.customers.api import router as customers_router
 from patron.customers.api import segments_router
@@ -97,7 +98,8 @@ def create_app() -> FastAPI:
         secret_key=settings.resolved_secret_key(),
         session_cookie="patron_session",
         same_site="lax",
-        max_age=14 * 86400,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        https_only=settings.cookies_secure(),
     )
     install_error_handlers(app)
     app.state.login_throttle = pages.new_login_throttle()

@@ -90,9 +90,9 @@ async def api_workspace(
 ) -> Workspace:
     """The workspace the API key belongs to. Nothing in the request can name another workspace.
 
-    A key verified in the last half minute is answered from memory on the event loop; otherwise it is
-    checked in a worker thread, in its own short transaction, so a long request (an upload) never holds the
-    write lock that recording the key's last use takes on SQLite."""
+    A key verified in the last 2 seconds (``keycache.KEY_TTL_SECONDS``) is answered from memory on the event
+    loop; otherwise it is checked in a worker thread, in its own short transaction, so a long request (an
+    upload) never holds the write lock that recording the key's last use takes on SQLite."""
     raw = bearer.credentials if bearer else header_key
     if not raw:
         raise Unauthorized("auth.bad_api_key")

@@ -72,11 +72,11 @@ def current_reader(request: Request, session: ReadSessionDep) -> Viewer:
 
 
 def _viewer(request: Request, session: Session) -> Viewer:
-    user_id, workspace_id = request.session.get("uid"), request.session.get("ws")
-    if not isinstance(user_id, int) or not isinstance(workspace_id, int):
+    token = request.session.get("sid")
+    if not isinstance(token, str):
         raise LoginRequired
-    user = core_service.get_user(session, workspace_id=workspace_id, user_id=user_id)
-    workspace = session.get(Workspace, workspace_id)
+    user = core_service.login_session_user(session, token=token)
+    workspace = None if user is None else session.get(Workspace, user.workspace_id)
     if user is None or workspace is None:
         request.session.clear()
         raise LoginRequired
@@ -90,7 +90,9 @@ ReaderDep = Annotated[Viewer, Depends(current_reader)]
 def _remember_language(request: Request, response: Response) -> Response:
     chosen = normalize_locale(request.query_params.get("lang"))
     if chosen in LOCALES:
-        response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, samesite="lax")
+        response.set_cookie(
+            LANG_COOKIE, chosen, max_age=365 * 86400, samesite="lax", secure=get_settings().cookies_secure()
+        )
     return response
 
 
@@ -148,15 +150,22 @@ def login(
         return render(request, "login.html", context, locale=locale, status_code=401)
     throttle.succeeded(account)
     log.info("login: workspace=%r email=%r address=%s", *account, address)
+    token = core_service.start_login_session(session, user=user)
     request.session.clear()
-    request.session.update({"uid": user.id, "ws": ws.id, "csrf": secrets.token_urlsafe(24)})
+    request.session.update({"sid": token, "csrf": secrets.token_urlsafe(24)})
     target = next if next.startswith("/") and not next.startswith("//") else "/"
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+def logout(
+    request: Request, session: SessionDep, csrf: Annotated[str, Form(max_length=100)] = ""
+) -> Response:
+    """Ends the login on the server too: a saved copy of the cookie no longer opens any page."""
     check_csrf(request, csrf)
+    token = request.session.get("sid")
+    if isinstance(token, str):
+        core_service.end_login_session(session, token=token)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

@@ -146,7 +146,8 @@ def public_survey(
                                 locale=_locale(request), order_external_id=order, now=utcnow())  # fmt: skip
     token = survey_token(invitation.nonce)
     response = RedirectResponse(f"/s/{token}{suffix}", status_code=303)
-    response.set_cookie(_anon_cookie(survey.id), token, max_age=60 * 86400, httponly=True, samesite="lax")
+    response.set_cookie(_anon_cookie(survey.id), token, max_age=60 * 86400, httponly=True, samesite="lax",
+                        secure=get_settings().cookies_secure())  # fmt: skip
     return response
 
 
