@@ -34,6 +34,7 @@ from patron.surveys.api import responses_router
 from patron.surveys.api import router as surveys_router
 from patron.web import dashboard_pages, deps, pages, survey_pages
 from patron.web.errors import install_error_handlers
+from patron.web.headers import SecurityHeaders, policy_allowing_inline_scripts_of
 from patron.web.templating import STATIC_DIR
 from patron.webhooks import service as webhooks
 from patron.webhooks.api import router as webhooks_router
@@ -101,6 +102,7 @@ def create_app() -> FastAPI:
         max_age=int(SESSION_LIFETIME.total_seconds()),
         https_only=settings.cookies_secure(),
     )
+    app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     app.state.login_throttle = pages.new_login_throttle()
 
@@ -127,7 +129,9 @@ def create_app() -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     async def api_docs() -> HTMLResponse:
-        return swagger_ui(app.openapi_url or "/openapi.json", app.title)
+        page = swagger_ui(app.openapi_url or "/openapi.json", app.title)
+        page.headers["Content-Security-Policy"] = policy_allowing_inline_scripts_of(bytes(page.body).decode())
+        return page
 
     return app
 
