@@ -28,6 +28,8 @@ INSIDE = [
     ("http://0x7f.1/hook", "loopback"),
     ("http://[::ffff:127.0.0.1]/hook", "loopback"),
     ("http://[::ffff:10.0.0.1]/hook", "private"),
+    ("http://[64:ff9b::7f00:1]/hook", "loopback"),
+    ("http://[2002:a9fe:a9fe::1]/hook", "link-local"),
     ("http://10.1.2.3/hook", "private"),
     ("http://192.168.1.1/hook", "private"),
     ("http://172.16.0.1/hook", "private"),

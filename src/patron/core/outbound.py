@@ -28,6 +28,8 @@ from patron.core.errors import PatronError
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[str]]
+#: IPv6 addresses a NAT64 gateway translates to the IPv4 address in their last 32 bits (RFC 6052).
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 class OutboundRefused(PatronError):
@@ -101,8 +103,12 @@ class Target:
 
 def _kind(address: IPAddress) -> str | None:
     """Why ``address`` is inside the network (a word for the message), or None for a public address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return _kind(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return _kind(embedded)
     for kind, flag in (
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),
