@@ -127,3 +127,18 @@ def test_serve_keeps_the_demo_password_out_of_its_log(
     assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
     assert seen["proxy_headers"] is False, "uvicorn would believe X-Forwarded-For from any loopback peer"
     password_file.unlink()
+
+
+def test_an_unexpected_error_carries_the_headers_too(engine: Engine) -> None:
+    """Starlette answers unexpected errors from outside every middleware: the handler adds them itself."""
+    app = create_app()
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/boom")
+    assert answer.status_code == 500 and answer.json()["error"]["code"] == "request.internal"
+    _common(answer.headers)
+    assert answer.headers["x-frame-options"] == "DENY" and answer.headers["content-security-policy"] == POLICY

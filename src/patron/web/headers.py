@@ -48,6 +48,16 @@ def embeddable(scope: Scope) -> bool:
     return query.get("embed", [""])[-1] in ("1", "true")
 
 
+def add_security_headers(headers: MutableHeaders, *, framed: bool = False) -> None:
+    """The headers above, where the answer does not set its own. Also used by the handler of unexpected
+    errors, whose answer Starlette sends from outside every middleware."""
+    headers.setdefault("Content-Security-Policy", EMBEDDABLE_POLICY if framed else POLICY)
+    if not framed:
+        headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -60,12 +70,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", EMBEDDABLE_POLICY if framed else POLICY)
-                if not framed:
-                    headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Referrer-Policy", "same-origin")
+                add_security_headers(MutableHeaders(scope=message), framed=framed)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
