@@ -1038,6 +1038,9 @@ def demo_load(
     _say(
         _t("cli.demo_login", locale, url=login, email=DEMO_ADMIN_EMAIL, password=password, file=password_file)
     )
+    password_file.parent.mkdir(parents=True, exist_ok=True)
+    password_file.touch(mode=0o600)
+    password_file.chmod(0o600)
     password_file.write_text(f"{DEMO_ADMIN_EMAIL}\n{password}\n", encoding="utf-8")
 
 
@@ -1066,11 +1069,16 @@ def serve(
     _say(_t(hint, locale, url=base))
     password_file = get_settings().var_dir / "demo" / "admin-password.txt"
     if password_file.exists():
-        email, password = password_file.read_text(encoding="utf-8").split()[:2]
-        _say(_t("cli.demo_login_line", locale, email=email, password=password))
+        # The log of a server is read by many: the password stays in its file (0600), the log names the file.
+        password_file.chmod(0o600)
+        email = password_file.read_text(encoding="utf-8").split()[0]
+        _say(_t("cli.demo_login_file", locale, email=email, file=password_file.resolve()))
+    # The client address comes from X-Forwarded-For only when the peer is in PATRON_TRUSTED_PROXIES
+    # (``web.deps.client_address``); uvicorn's own rewriting trusts any loopback peer, so it is off.
     uvicorn.run(
-        "patron.web.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
-    )
+        "patron.web.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+        proxy_headers=False,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------- loyalty

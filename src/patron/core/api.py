@@ -94,8 +94,20 @@ async def import_upload(
                 if received > limit:
                     raise PatronPayloadTooLarge("import.file_too_large", limit=limit)
                 handle.write(chunk)
-        report = await run_in_threadpool(
-            import_file, get_engine(), workspace_slug=workspace.slug, kind=kind, path=path, fmt=fmt,
-            encoding=encoding, rejects_path=False, locale=locale,
-        )  # fmt: skip
+        try:
+            report = await run_in_threadpool(
+                import_file, get_engine(), workspace_slug=workspace.slug, kind=kind, path=path, fmt=fmt,
+                encoding=encoding, rejects_path=False, locale=locale,
+            )  # fmt: skip
+        except PatronError as exc:
+            raise _without_server_paths(exc, folder, path.name) from None
     return ImportReportRead.from_report(report, locale)
+
+
+def _without_server_paths(exc: PatronError, folder: str, shown: str) -> PatronError:
+    """The error as the uploader should read it: the file is "the upload", never the server's temporary path
+    (which tells an attacker where the server keeps its files)."""
+    for name, value in exc.params.items():
+        if isinstance(value, str) and folder in value:
+            exc.params[name] = value.replace(str(Path(folder) / shown), shown).replace(folder, "")
+    return exc

@@ -63,3 +63,16 @@ class ApiKey(WorkspaceScoped, Timestamped, Base):
     created_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id", ondelete="SET NULL"))
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class LoginSession(WorkspaceScoped, Base):
+    """A browser logged in as a user. Its cookie holds a random token; only the token's SHA-256 digest is stored.
+    Logging out deletes the row, so a copy of the cookie opens nothing afterwards (the signed cookie alone
+    would have stayed valid for its whole life)."""
+
+    __tablename__ = "login_sessions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()

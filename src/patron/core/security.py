@@ -24,6 +24,18 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+_stand_in_hash: str | None = None
+
+
+def waste_password_time(password: str) -> None:
+    """Spend what checking ``password`` against a stored hash costs, for an account that does not exist, so the
+    answer time does not tell whether it does (account enumeration by timing)."""
+    global _stand_in_hash
+    if _stand_in_hash is None:
+        _stand_in_hash = _hasher.hash(secrets.token_urlsafe(16))
+    verify_password(_stand_in_hash, password)
+
+
 def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 

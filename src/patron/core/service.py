@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from patron.core import security
@@ -14,7 +16,7 @@ from patron.core.clock import utcnow
 from patron.core.errors import Conflict, NotFound, PatronError, Unauthorized
 from patron.core.i18n import LOCALES, normalize_locale
 from patron.core.keycache import recent_keys
-from patron.core.models import ApiKey, Role, User, Workspace
+from patron.core.models import ApiKey, LoginSession, Role, User, Workspace
 from patron.core.money import known_currencies
 from patron.core.tenancy import scoped
 
@@ -22,6 +24,8 @@ SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+#: How long a login lasts without logging in again (the cookie's max-age too).
+SESSION_LIFETIME = timedelta(days=14)
 
 
 def create_workspace(
@@ -99,13 +103,57 @@ def create_user(
 
 
 def authenticate_user(session: Session, *, workspace_id: int, email: str, password: str) -> User:
+    """An unknown or disabled account costs the same password-hash time as a known one."""
     user = session.scalar(scoped(User, workspace_id, User.email == email.strip().lower()))
-    if user is None or user.disabled or not security.verify_password(user.password_hash, password):
+    if user is None or user.disabled:
+        security.waste_password_time(password)
+        raise Unauthorized("auth.bad_credentials")
+    if not security.verify_password(user.password_hash, password):
         raise Unauthorized("auth.bad_credentials")
     if security.needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
     user.last_login_at = utcnow()
     return user
+
+
+def _session_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def start_login_session(session: Session, *, user: User) -> str:
+    """A new server-side login for ``user``; returns the token its cookie carries (stored only as a digest).
+    The user's expired logins are removed on the way."""
+    now = utcnow()
+    session.execute(
+        delete(LoginSession).where(
+            LoginSession.workspace_id == user.workspace_id,
+            LoginSession.user_id == user.id,
+            LoginSession.expires_at <= now,
+        )
+    )
+    token = secrets.token_urlsafe(32)
+    session.add(LoginSession(digest=_session_digest(token), workspace_id=user.workspace_id, user_id=user.id,
+                             created_at=now, expires_at=now + SESSION_LIFETIME))  # fmt: skip
+    session.flush()
+    return token
+
+
+def login_session_user(session: Session, *, token: str) -> User | None:
+    """The active user a live login token belongs to, or None (logged out, expired, unknown, user disabled)."""
+    if not token:
+        return None
+    return session.scalar(
+        select(User)
+        .join(LoginSession, (LoginSession.user_id == User.id) & (LoginSession.workspace_id == User.workspace_id))
+        .where(LoginSession.digest == _session_digest(token), LoginSession.expires_at > utcnow(),
+               User.disabled.is_(False))
+    )  # fmt: skip
+
+
+def end_login_session(session: Session, *, token: str) -> None:
+    """Logging out: the token opens nothing from now on, whoever holds a copy."""
+    if token:
+        session.execute(delete(LoginSession).where(LoginSession.digest == _session_digest(token)))
 
 
 def get_user(session: Session, *, workspace_id: int, user_id: int) -> User | None:

@@ -72,10 +72,28 @@ class Settings(BaseSettings):
     #: invitation and counts in the response rate); 0 turns the limit off. A shop whose customers share its
     #: Wi-Fi address may need more.
     public_link_starts_per_address: int = 60
+    #: Internal receivers an administrator trusts for outbound calls (webhooks): host names, addresses and
+    #: CIDR networks, comma-separated (``hooks.internal,10.1.2.0/24``). Everything else inside the network
+    #: (loopback, private, link-local, multicast, unspecified) is refused (``core/outbound.py``).
+    outbound_allow: str = ""
+    #: Reverse proxies whose ``X-Forwarded-For`` is believed (addresses or CIDR networks, comma-separated).
+    #: Empty (the default): the client address is the peer's, whatever the header says.
+    trusted_proxies: str = ""
+    #: Send cookies with ``Secure`` (HTTPS only). Unset: on when the base URL (``PATRON_BASE_URL``) is https.
+    secure_cookies: bool | None = None
+    #: Failed logins before an account (per workspace and e-mail) or a client address is locked for a while;
+    #: each further failure doubles the lock, up to 15 minutes.
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
 
     def base_url(self) -> str:
         """The configured public base URL, else the default address of ``patron serve``; no trailing slash."""
         return (self.public_base_url or local_url(DEFAULT_HOST, DEFAULT_PORT)).rstrip("/")
+
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.base_url().lower().startswith("https://")
 
     def resolved_database_url(self) -> str:
         """The embedded SQLite file under ``var/`` unless a server URL is configured."""

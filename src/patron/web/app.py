@@ -23,6 +23,7 @@ from patron.commerce.api import router as commerce_router
 from patron.core.api import router as workspace_router
 from patron.core.clock import utcnow
 from patron.core.db import get_read_engine, session_factory, transaction
+from patron.core.service import SESSION_LIFETIME
 from patron.core.settings import get_settings
 from patron.customers.api import router as customers_router
 from patron.customers.api import segments_router
@@ -34,6 +35,7 @@ from patron.surveys.api import responses_router
 from patron.surveys.api import router as surveys_router
 from patron.web import dashboard_pages, deps, pages, survey_pages
 from patron.web.errors import install_error_handlers
+from patron.web.headers import SecurityHeaders, policy_allowing_inline_scripts_of
 from patron.web.limits import RequestGuard
 from patron.web.templating import STATIC_DIR
 from patron.webhooks import service as webhooks
@@ -99,10 +101,13 @@ def create_app() -> FastAPI:
         secret_key=settings.resolved_secret_key(),
         session_cookie="patron_session",
         same_site="lax",
-        max_age=14 * 86400,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        https_only=settings.cookies_secure(),
     )
     app.add_middleware(RequestGuard)
+    app.add_middleware(SecurityHeaders)  # outermost: the guard's 401 and 413 carry the headers too
     install_error_handlers(app)
+    app.state.login_throttle = pages.new_login_throttle()
 
     @app.exception_handler(pages.LoginRequired)
     async def login_required(request: Request, exc: pages.LoginRequired) -> Response:
@@ -128,7 +133,9 @@ def create_app() -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     async def api_docs() -> HTMLResponse:
-        return swagger_ui(app.openapi_url or "/openapi.json", app.title)
+        page = swagger_ui(app.openapi_url or "/openapi.json", app.title)
+        page.headers["Content-Security-Policy"] = policy_allowing_inline_scripts_of(bytes(page.body).decode())
+        return page
 
     return app
 

@@ -17,6 +17,7 @@ from starlette.routing import Match
 from patron.core.errors import PatronError
 from patron.core.i18n import translate
 from patron.web.deps import api_locale, page_locale
+from patron.web.headers import add_security_headers, embeddable
 from patron.web.openapi import ErrorAnswer, ErrorInfo
 from patron.web.templating import render
 
@@ -120,4 +121,6 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> Response:
         reference = secrets.token_hex(4)
         log.exception("unhandled error %s on %s %s", reference, request.method, request.url.path)
-        return _answer(request, 500, "request.internal", {"reference": reference})
+        answer = _answer(request, 500, "request.internal", {"reference": reference})
+        add_security_headers(answer.headers, framed=embeddable(request.scope))
+        return answer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Annotated
@@ -12,19 +13,30 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from patron.commerce import service as commerce_service
+from patron.core import security
 from patron.core import service as core_service
 from patron.core.errors import NotFound, PatronError, Unauthorized
 from patron.core.i18n import LOCALES, normalize_locale
 from patron.core.models import User, Workspace
 from patron.core.settings import get_settings
+from patron.core.throttle import LoginThrottle
 from patron.customers import service as customer_service
 from patron.dashboard import service as dashboard_service
-from patron.web.deps import ReadSessionDep, SessionDep, page_locale
+from patron.web.deps import ReadSessionDep, SessionDep, client_address, page_locale
 from patron.web.openapi import INT64_MAX
 from patron.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 LANG_COOKIE = "patron_lang"
+log = logging.getLogger("patron.auth")
+
+
+def new_login_throttle() -> LoginThrottle:
+    """One per app (``app.state.login_throttle``), made when the app is."""
+    settings = get_settings()
+    return LoginThrottle(
+        per_account=settings.login_failures_per_account, per_address=settings.login_failures_per_address
+    )
 
 
 class LoginRequired(Exception):
@@ -61,11 +73,11 @@ def current_reader(request: Request, session: ReadSessionDep) -> Viewer:
 
 
 def _viewer(request: Request, session: Session) -> Viewer:
-    user_id, workspace_id = request.session.get("uid"), request.session.get("ws")
-    if not isinstance(user_id, int) or not isinstance(workspace_id, int):
+    token = request.session.get("sid")
+    if not isinstance(token, str):
         raise LoginRequired
-    user = core_service.get_user(session, workspace_id=workspace_id, user_id=user_id)
-    workspace = session.get(Workspace, workspace_id)
+    user = core_service.login_session_user(session, token=token)
+    workspace = None if user is None else session.get(Workspace, user.workspace_id)
     if user is None or workspace is None:
         request.session.clear()
         raise LoginRequired
@@ -79,7 +91,9 @@ ReaderDep = Annotated[Viewer, Depends(current_reader)]
 def _remember_language(request: Request, response: Response) -> Response:
     chosen = normalize_locale(request.query_params.get("lang"))
     if chosen in LOCALES:
-        response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, samesite="lax")
+        response.set_cookie(
+            LANG_COOKIE, chosen, max_age=365 * 86400, samesite="lax", secure=get_settings().cookies_secure()
+        )
     return response
 
 
@@ -107,22 +121,52 @@ def login(
 ) -> Response:
     check_csrf(request, csrf)
     locale = page_locale(request)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = client_address(request)
+    account = LoginThrottle.account(workspace, email)
+    context: dict[str, object] = {
+        "csrf": _csrf_token(request),
+        "next": next,
+        "workspace": workspace,
+        "email": email,
+    }
+    wait = throttle.retry_after(account, address)
+    if wait:
+        log.warning("login refused (locked %d s): workspace=%r email=%r address=%s", wait, *account, address)
+        context |= {"error": "auth.too_many_attempts", "error_params": {"minutes": -(-wait // 60)}}
+        response = render(request, "login.html", context, locale=locale, status_code=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     try:
-        ws = core_service.get_workspace(session, workspace.strip())
+        try:
+            ws = core_service.get_workspace(session, workspace.strip())
+        except NotFound:
+            security.waste_password_time(password)  # an unknown workspace answers as slowly as a known one
+            raise
         user = core_service.authenticate_user(session, workspace_id=ws.id, email=email, password=password)
     except (NotFound, Unauthorized):
-        context = {"csrf": _csrf_token(request), "next": next, "workspace": workspace, "email": email,
-                   "error": "auth.bad_credentials"}  # fmt: skip
+        throttle.failed(account, address)
+        log.warning("login failed: workspace=%r email=%r address=%s", *account, address)
+        context["error"] = "auth.bad_credentials"
         return render(request, "login.html", context, locale=locale, status_code=401)
+    throttle.succeeded(account)
+    log.info("login: workspace=%r email=%r address=%s", *account, address)
+    token = core_service.start_login_session(session, user=user)
     request.session.clear()
-    request.session.update({"uid": user.id, "ws": ws.id, "csrf": secrets.token_urlsafe(24)})
+    request.session.update({"sid": token, "csrf": secrets.token_urlsafe(24)})
     target = next if next.startswith("/") and not next.startswith("//") else "/"
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+def logout(
+    request: Request, session: SessionDep, csrf: Annotated[str, Form(max_length=100)] = ""
+) -> Response:
+    """Ends the login on the server too: a saved copy of the cookie no longer opens any page."""
     check_csrf(request, csrf)
+    token = request.session.get("sid")
+    if isinstance(token, str):
+        core_service.end_login_session(session, token=token)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

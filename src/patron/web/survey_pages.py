@@ -23,7 +23,7 @@ from patron.surveys.distribution import (
     unsubscribe,
 )
 from patron.surveys.texts import pick
-from patron.web.deps import SessionDep, page_locale
+from patron.web.deps import SessionDep, client_address, page_locale
 from patron.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -139,14 +139,15 @@ def public_survey(
     remembered = request.cookies.get(_anon_cookie(survey.id))
     if remembered and nonce_from_survey_token(remembered):
         return RedirectResponse(f"/s/{remembered}{suffix}", status_code=303)
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)  # X-Forwarded-For only from PATRON_TRUSTED_PROXIES
     if not _public_starts().allow((address, survey.id)):
         raise LinkProblem("link.too_many_new", status=429)
     invitation = open_anonymous(session, workspace=workspace, survey=survey, definition=definition,
                                 locale=_locale(request), order_external_id=order, now=utcnow())  # fmt: skip
     token = survey_token(invitation.nonce)
     response = RedirectResponse(f"/s/{token}{suffix}", status_code=303)
-    response.set_cookie(_anon_cookie(survey.id), token, max_age=60 * 86400, httponly=True, samesite="lax")
+    response.set_cookie(_anon_cookie(survey.id), token, max_age=60 * 86400, httponly=True, samesite="lax",
+                        secure=get_settings().cookies_secure())  # fmt: skip
     return response
 
 

@@ -20,6 +20,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.core import outbound
 from patron.core.errors import NotFound
 from patron.core.keycache import TtlCache
 from patron.core.tenancy import scoped
@@ -50,6 +51,8 @@ def _endpoints_for(session: Session, workspace_id: int) -> list[tuple[int, list[
 
 
 def create_endpoint(session: Session, *, workspace_id: int, url: str, events: list[str]) -> WebhookEndpoint:
+    """Refuses (``OutboundRefused``) a URL with credentials or one whose host resolves inside the network."""
+    outbound.check_url(url)
     endpoint = WebhookEndpoint(
         workspace_id=workspace_id, url=url, events=events, secret=f"whsec_{secrets.token_urlsafe(32)}"
     )
@@ -148,9 +151,20 @@ def deliver_due(session: Session, *, post: Poster, now: datetime, limit: int = 2
 
 
 def http_post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    """The real poster: a 10-second timeout, redirects not followed (a webhook URL should be exact)."""
+    """The real poster: a 10-second timeout, redirects not followed (a webhook URL should be exact). The host
+    is resolved and checked again now (it may have moved inside the network since it was registered) and the
+    request connects to the address checked, not to a second resolution (DNS rebinding)."""
     try:
-        return httpx.post(url, content=body, headers=headers, timeout=10, follow_redirects=False).status_code
+        target = outbound.check_url(url)
+    except outbound.OutboundRefused as exc:
+        raise OSError(exc.message("en")) from exc
+    pinned_url, host_header, extensions = target.pinned()
+    try:
+        with httpx.Client(timeout=10, follow_redirects=False, trust_env=False) as client:
+            request = client.build_request(
+                "POST", pinned_url, content=body, headers={**headers, **host_header}, extensions=extensions
+            )
+            return client.send(request).status_code
     except httpx.HTTPError as exc:
         raise OSError(f"{type(exc).__name__}: {exc}") from exc
 
@@ -163,4 +177,6 @@ def create_endpoint_read(
 
 
 def endpoint_reads(session: Session, *, workspace_id: int) -> list[WebhookRead]:
-    return [WebhookRead.model_validate(e) for e in list_endpoints(session, workspace_id=workspace_id)]
+    """Never the secret, nor credentials in a URL stored before they were refused."""
+    reads = [WebhookRead.model_validate(e) for e in list_endpoints(session, workspace_id=workspace_id)]
+    return [read.model_copy(update={"url": outbound.redact(read.url)}) for read in reads]
