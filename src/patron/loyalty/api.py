@@ -21,12 +21,15 @@ from patron.loyalty.schemas import (
     RefundCreate,
 )
 from patron.web.deps import ApiWorkspaceDep, in_transaction
+from patron.web.openapi import errors
 
 router = APIRouter(prefix="/api/v1/loyalty", tags=["loyalty"])
 CustomerId = Annotated[str, Query(min_length=1, max_length=128)]
 
 
-@router.get("/program", response_model=ProgramRead, operation_id="loyalty-program")
+@router.get(
+    "/program", response_model=ProgramRead, operation_id="loyalty-program", responses=errors(401, 404)
+)
 async def read_program(workspace: ApiWorkspaceDep) -> ProgramRead:
     def work(session: Any) -> ProgramRead:
         return service.program_read(service.require_program(session, workspace.id))
@@ -34,34 +37,62 @@ async def read_program(workspace: ApiWorkspaceDep) -> ProgramRead:
     return await in_transaction(work)
 
 
-@router.put("/program", response_model=ProgramRead, operation_id="loyalty-set_program")
+@router.put(
+    "/program",
+    response_model=ProgramRead,
+    operation_id="loyalty-set_program",
+    responses=errors(400, 401, 409, 422),
+)
 async def set_program(workspace: ApiWorkspaceDep, body: ProgramUpdate) -> ProgramRead:
     return await in_transaction(service.set_program, workspace=workspace, data=body)
 
 
-@router.get("/rules", response_model=list[EarnRuleRead], operation_id="loyalty-rules")
+@router.get(
+    "/rules", response_model=list[EarnRuleRead], operation_id="loyalty-rules", responses=errors(401, 404)
+)
 async def list_rules(workspace: ApiWorkspaceDep) -> list[EarnRuleRead]:
     return await in_transaction(service.list_rules, workspace_id=workspace.id)
 
 
-@router.post("/rules", response_model=EarnRuleRead, status_code=201, operation_id="loyalty-add_rule")
+@router.post(
+    "/rules",
+    response_model=EarnRuleRead,
+    status_code=201,
+    operation_id="loyalty-add_rule",
+    responses=errors(400, 401, 404, 409, 422),
+)
 async def add_rule(workspace: ApiWorkspaceDep, body: Annotated[dict[str, Any], Body()]) -> EarnRuleRead:
     """A new earn-rule version (the same document as a rule file); it never changes what was already earned."""
     data = service.parse_rules(body, "body")
     return await in_transaction(service.add_rule, workspace=workspace, data=data, actor="api")
 
 
-@router.post("/members/{customer_id}", response_model=BalanceRead, operation_id="loyalty-enrol")
+@router.post(
+    "/members/{customer_id}",
+    response_model=BalanceRead,
+    operation_id="loyalty-enrol",
+    responses=errors(400, 401, 404, 409, 422),
+)
 async def enrol(workspace: ApiWorkspaceDep, customer_id: str) -> BalanceRead:
     return await in_transaction(service.enrol, workspace=workspace, customer_external_id=customer_id)
 
 
-@router.get("/members/{customer_id}", response_model=BalanceRead, operation_id="loyalty-balance")
+@router.get(
+    "/members/{customer_id}",
+    response_model=BalanceRead,
+    operation_id="loyalty-balance",
+    responses=errors(401, 404, 422),
+)
 async def balance(workspace: ApiWorkspaceDep, customer_id: str) -> BalanceRead:
     return await in_transaction(service.balance, workspace_id=workspace.id, customer_external_id=customer_id)
 
 
-@router.get("/members/{customer_id}/entries", response_model=EntryPage, operation_id="loyalty-entries")
+@router.get(
+    "/members/{customer_id}/entries",
+    response_model=EntryPage,
+    operation_id="loyalty-entries",
+    responses=errors(401, 404, 422),
+)
 async def entries(
     workspace: ApiWorkspaceDep,
     customer_id: str,
@@ -72,7 +103,12 @@ async def entries(
                                 limit=limit, offset=offset)  # fmt: skip
 
 
-@router.post("/members/{customer_id}/redeem", response_model=OperationRead, operation_id="loyalty-redeem")
+@router.post(
+    "/members/{customer_id}/redeem",
+    response_model=OperationRead,
+    operation_id="loyalty-redeem",
+    responses=errors(400, 401, 404, 409, 422),
+)
 async def redeem(workspace: ApiWorkspaceDep, customer_id: str, body: PointsChange) -> OperationRead:
     """Spend points; 409 ``loyalty.insufficient_points`` when the balance is short (nothing moves). A retry with
     the same ``idempotency_key`` answers the first result with ``replayed: true``."""
@@ -80,25 +116,45 @@ async def redeem(workspace: ApiWorkspaceDep, customer_id: str, body: PointsChang
                                 points=body.points, reason=body.reason, idempotency_key=body.idempotency_key)  # fmt: skip
 
 
-@router.post("/members/{customer_id}/adjust", response_model=OperationRead, operation_id="loyalty-adjust")
+@router.post(
+    "/members/{customer_id}/adjust",
+    response_model=OperationRead,
+    operation_id="loyalty-adjust",
+    responses=errors(400, 401, 404, 409, 422),
+)
 async def adjust(workspace: ApiWorkspaceDep, customer_id: str, body: PointsChange) -> OperationRead:
     return await in_transaction(service.adjust, workspace=workspace, customer_external_id=customer_id,
                                 points=body.points, reason=body.reason, idempotency_key=body.idempotency_key,
                                 actor="api")  # fmt: skip
 
 
-@router.get("/orders/{order_id}", response_model=OrderPoints, operation_id="loyalty-order_points")
+@router.get(
+    "/orders/{order_id}",
+    response_model=OrderPoints,
+    operation_id="loyalty-order_points",
+    responses=errors(401, 404, 422),
+)
 async def order_points(workspace: ApiWorkspaceDep, order_id: str) -> OrderPoints:
     return await in_transaction(orders.order_points, workspace_id=workspace.id, order_external_id=order_id)
 
 
-@router.post("/orders/{order_id}/sync", response_model=OrderPoints, operation_id="loyalty-sync_order")
+@router.post(
+    "/orders/{order_id}/sync",
+    response_model=OrderPoints,
+    operation_id="loyalty-sync_order",
+    responses=errors(400, 401, 404, 409, 422),
+)
 async def sync_order(workspace: ApiWorkspaceDep, order_id: str) -> OrderPoints:
     """Earn or give back points after the order changed (a new status, lines added or removed)."""
     return await in_transaction(orders.sync_order, workspace=workspace, order_external_id=order_id)
 
 
-@router.post("/orders/{order_id}/refunds", response_model=OrderPoints, operation_id="loyalty-refund")
+@router.post(
+    "/orders/{order_id}/refunds",
+    response_model=OrderPoints,
+    operation_id="loyalty-refund",
+    responses=errors(400, 401, 404, 409, 422),
+)
 async def refund(workspace: ApiWorkspaceDep, order_id: str, body: RefundCreate) -> OrderPoints:
     """Units given back (no lines: the whole order); their share of the points is taken back."""
     return await in_transaction(
@@ -106,6 +162,6 @@ async def refund(workspace: ApiWorkspaceDep, order_id: str, body: RefundCreate) 
     )
 
 
-@router.get("/check", response_model=CheckReport, operation_id="loyalty-check")
+@router.get("/check", response_model=CheckReport, operation_id="loyalty-check", responses=errors(401, 404))
 async def check(workspace: ApiWorkspaceDep) -> CheckReport:
     return await in_transaction(service.check, workspace_id=workspace.id)
