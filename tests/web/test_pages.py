@@ -163,3 +163,21 @@ def test_customer_page_shows_phone_consent_labels_and_column_headers(
         _tables_have_headers(page)
         other = _visible(client.get(f"/customers/C002?lang={lang}").text)
         assert expected["unsubscribed"] in other and expected["surveys"] not in other, lang
+
+
+def test_the_customer_list_pages_forward_and_back_and_says_where_it_is(
+    client: TestClient, tenant: Tenant, engine: Engine, tmp_path: Path
+) -> None:
+    rows = [(f"P{i:03d}", f"p{i}@example.com") for i in range(1, 121)]
+    import_file(engine, workspace_slug=tenant.workspace.slug, kind="customers",
+                path=write_csv(tmp_path / "many.csv", ("external_id", "email"), rows))  # fmt: skip
+    login(client, tenant)
+    total = client.get("/customers?lang=en").text
+    count = int(re.search(r'data-total="(\d+)"', total).group(1))  # type: ignore[union-attr]
+    first = html.unescape(client.get("/customers?lang=en").text)
+    assert f"1–50 of {count:,}" in first and 'rel="prev"' not in first and "offset=50" in first
+    middle = html.unescape(client.get("/customers?q=&offset=50&lang=zh-Hant").text)
+    assert f"第 51–100 位，共 {count:,} 位" in middle
+    assert 'rel="prev" href="?q=&offset=0"' in middle and "上一頁" in middle and "下一頁" in middle
+    last = html.unescape(client.get(f"/customers?q=&offset={count - 1}&lang=zh-Hans").text)
+    assert 'rel="next"' not in last and "上一页" in last
