@@ -70,17 +70,25 @@ def behaviour_features(orders: pd.DataFrame, cutoff: date) -> pd.DataFrame:
     grouped = per_day.groupby("customer_id")
     first, last = grouped["day"].min(), grouped["day"].max()
     count = grouped["day"].count()
-    recent = per_day[per_day["day"] > end - pd.Timedelta(days=TREND_DAYS)].groupby("customer_id")["day"].count()
-    before = per_day[
-        (per_day["day"] <= end - pd.Timedelta(days=TREND_DAYS))
-        & (per_day["day"] > end - pd.Timedelta(days=2 * TREND_DAYS))
-    ].groupby("customer_id")["day"].count()
-    out = pd.DataFrame({
-        "recency_days": (end - last).dt.days.astype(float),
-        "frequency": count.astype(float),
-        "monetary": grouped["amount"].mean().astype(float),
-        "usual_gap_days": np.where(count > 1, (last - first).dt.days / (count - 1).clip(lower=1), np.nan),
-    })  # fmt: skip
+    recent = (
+        per_day[per_day["day"] > end - pd.Timedelta(days=TREND_DAYS)].groupby("customer_id")["day"].count()
+    )
+    before = (
+        per_day[
+            (per_day["day"] <= end - pd.Timedelta(days=TREND_DAYS))
+            & (per_day["day"] > end - pd.Timedelta(days=2 * TREND_DAYS))
+        ]
+        .groupby("customer_id")["day"]
+        .count()
+    )
+    out = pd.DataFrame(
+        {
+            "recency_days": (end - last).dt.days.astype(float),
+            "frequency": count.astype(float),
+            "monetary": grouped["amount"].mean().astype(float),
+            "usual_gap_days": np.where(count > 1, (last - first).dt.days / (count - 1).clip(lower=1), np.nan),
+        }
+    )
     out["recency_ratio"] = out["recency_days"] / out["usual_gap_days"]
     out["trend"] = recent.reindex(out.index, fill_value=0) - before.reindex(out.index, fill_value=0)
     out["trend"] = out["trend"].astype(float)
@@ -99,11 +107,13 @@ def satisfaction_features(answers: pd.DataFrame, cutoff: date) -> pd.DataFrame:
     latest = seen.groupby("customer_id").tail(1)
     span = (latest["scale_max"] - latest["scale_min"]).astype(float)
     position = (latest["score"] - latest["scale_min"]).astype(float) / span.where(span > 0)
-    return pd.DataFrame({
-        "customer_id": latest["customer_id"].to_numpy(),
-        "last_score": latest["score"].astype(float).to_numpy(),
-        "detractor": (position.to_numpy() < DETRACTOR_SHARE).astype(float),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "customer_id": latest["customer_id"].to_numpy(),
+            "last_score": latest["score"].astype(float).to_numpy(),
+            "detractor": (position.to_numpy() < DETRACTOR_SHARE).astype(float),
+        }
+    )
 
 
 def labels(orders: pd.DataFrame, cutoff: date, definition: ChurnDefinition) -> pd.Series:
@@ -112,9 +122,13 @@ def labels(orders: pd.DataFrame, cutoff: date, definition: ChurnDefinition) -> p
     days = pd.to_datetime(orders["day"])
     end = pd.Timestamp(cutoff)
     before = set(orders.loc[days <= end, "customer_id"])
-    after = set(orders.loc[(days > end) & (days <= end + pd.Timedelta(days=definition.window_days)), "customer_id"])
+    after = set(
+        orders.loc[(days > end) & (days <= end + pd.Timedelta(days=definition.window_days)), "customer_id"]
+    )
     ids = sorted(before)
-    return pd.Series([0 if c in after else 1 for c in ids], index=pd.Index(ids, name="customer_id"), name="churned")
+    return pd.Series(
+        [0 if c in after else 1 for c in ids], index=pd.Index(ids, name="customer_id"), name="churned"
+    )
 
 
 def feature_table(
@@ -138,9 +152,13 @@ def new_classifier(seed: int = 0) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     return HistGradientBoostingClassifier(
-        learning_rate=0.05, max_iter=200, max_leaf_nodes=15, min_samples_leaf=20, l2_regularization=1.0,
+        learning_rate=0.05,
+        max_iter=200,
+        max_leaf_nodes=15,
+        min_samples_leaf=20,
+        l2_regularization=1.0,
         random_state=seed,
-    )  # fmt: skip
+    )
 
 
 def check_labels(y: np.ndarray) -> None:
@@ -181,8 +199,12 @@ def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFr
     y_arr, p_arr = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
     return pd.DataFrame(
         [
-            {"decile": i + 1, "customers": len(g), "predicted": float(p_arr[g].mean()),
-             "observed": float(y_arr[g].mean())}  # fmt: skip
+            {
+                "decile": i + 1,
+                "customers": len(g),
+                "predicted": float(p_arr[g].mean()),
+                "observed": float(y_arr[g].mean()),
+            }
             for i, g in enumerate(groups)
             if len(g)
         ]
@@ -203,12 +225,16 @@ class Evaluation:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "auc": self.auc, "precision_at_k": self.precision_at_k, "k": self.k, "base_rate": self.base_rate,
-            "train_customers": self.train_customers, "test_customers": self.test_customers,
+            "auc": self.auc,
+            "precision_at_k": self.precision_at_k,
+            "k": self.k,
+            "base_rate": self.base_rate,
+            "train_customers": self.train_customers,
+            "test_customers": self.test_customers,
             "train_cutoff": self.train_cutoff.isoformat() if self.train_cutoff else None,
             "test_cutoff": self.test_cutoff.isoformat() if self.test_cutoff else None,
             "calibration": self.calibration.to_dict(orient="records"),
-        }  # fmt: skip
+        }
 
 
 def evaluate(y: np.ndarray, p: np.ndarray, k: int | None = None, **extra: Any) -> Evaluation:
@@ -217,9 +243,14 @@ def evaluate(y: np.ndarray, p: np.ndarray, k: int | None = None, **extra: Any) -
     top = k if k is not None else max(1, len(y) // 10)
     top = min(top, len(y))
     return Evaluation(
-        auc=auc(y, p), precision_at_k=precision_at_k(y, p, top), k=top, base_rate=float(y.mean()),
-        calibration=calibration_table(y, p), test_customers=len(y), **extra,
-    )  # fmt: skip
+        auc=auc(y, p),
+        precision_at_k=precision_at_k(y, p, top),
+        k=top,
+        base_rate=float(y.mean()),
+        calibration=calibration_table(y, p),
+        test_customers=len(y),
+        **extra,
+    )
 
 
 @dataclass(frozen=True)
@@ -247,9 +278,13 @@ def out_of_time_split(
     if train_x.empty or test_x.empty:
         raise PatronError("churn.too_little_history", cutoff=train_cutoff.isoformat())
     return Split(
-        train_x, labels(orders, train_cutoff, definition).reindex(train_x.index), test_x,
-        labels(orders, test_cutoff, definition).reindex(test_x.index), train_cutoff, test_cutoff,
-    )  # fmt: skip
+        train_x,
+        labels(orders, train_cutoff, definition).reindex(train_x.index),
+        test_x,
+        labels(orders, test_cutoff, definition).reindex(test_x.index),
+        train_cutoff,
+        test_cutoff,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- reasons
@@ -274,14 +309,16 @@ def top_reasons(contrib: pd.DataFrame, x: pd.DataFrame, n: int = 3) -> list[list
     for i in range(len(x)):
         row = contrib.iloc[i]
         values = x.iloc[i]
-        ranked = sorted(((float(row[c]), c) for c in contrib.columns if row[c] > 0 and pd.notna(values[c])),
-                        reverse=True)  # fmt: skip
-        picked = []
+        ranked = sorted(
+            ((float(row[c]), c) for c in contrib.columns if row[c] > 0 and pd.notna(values[c])), reverse=True
+        )
+        picked: list[dict[str, Any]] = []
         for value, name in ranked:
             if name == "usual_gap_days" and any(p["feature"] == "recency_ratio" for p in picked):
                 continue
-            picked.append({"feature": name, "contribution": round(value, 4),
-                           "params": reason_params(name, values)})  # fmt: skip
+            picked.append(
+                {"feature": name, "contribution": round(value, 4), "params": reason_params(name, values)}
+            )
             if len(picked) == n:
                 break
         result.append(picked)
@@ -330,10 +367,10 @@ def read_table(path: Any, target: str) -> tuple[pd.DataFrame, np.ndarray]:
     if bad:
         raise PatronError("churn.bad_target", target=target, values=", ".join(bad[:5]))
     y = raw.map(mapping).to_numpy(dtype=int)
-    features = {}
+    features: dict[str, pd.Series[Any]] = {}
     for name in frame.columns:
         text = frame[name].str.strip()
-        numbers = pd.to_numeric(text.replace("", np.nan), errors="coerce")
+        numbers = pd.to_numeric(text.where(text != ""), errors="coerce")
         if numbers.notna().sum() == (text != "").sum():  # every non-blank cell is a number
             features[name] = numbers.astype(float)
         elif text.nunique() == len(text):
@@ -357,9 +394,14 @@ def cross_validate_table(x: pd.DataFrame, y: np.ndarray, folds: int = 5, seed: i
     result = []
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
         model = HistGradientBoostingClassifier(
-            learning_rate=0.05, max_iter=200, max_leaf_nodes=15, min_samples_leaf=20, l2_regularization=1.0,
-            categorical_features="from_dtype", random_state=seed,
-        )  # fmt: skip
+            learning_rate=0.05,
+            max_iter=200,
+            max_leaf_nodes=15,
+            min_samples_leaf=20,
+            l2_regularization=1.0,
+            categorical_features="from_dtype",
+            random_state=seed,
+        )
         model.fit(x.iloc[train], y[train])
         result.append(auc(y[test], model.predict_proba(x.iloc[test])[:, 1]))
     return result
