@@ -38,6 +38,8 @@ FEATURES = (
 #: an NPS answer of 0–6 is a detractor (on the 0–10 scale); other scales: the bottom 60 % of the scale
 DETRACTOR_SHARE = 0.6
 TREND_DAYS = 90
+#: a feature must raise the risk by at least half a percentage point to be named as a reason
+MIN_CONTRIBUTION = 0.005
 
 
 @dataclass(frozen=True)
@@ -217,9 +219,9 @@ class Evaluation:
     precision_at_k: float
     k: int
     base_rate: float
-    train_customers: int
     test_customers: int
     calibration: pd.DataFrame = field(repr=False)
+    train_customers: int = 0
     train_cutoff: date | None = None
     test_cutoff: date | None = None
 
@@ -303,14 +305,19 @@ def contributions(model: Any, x: pd.DataFrame, reference: pd.Series) -> pd.DataF
 
 
 def top_reasons(contrib: pd.DataFrame, x: pd.DataFrame, n: int = 3) -> list[list[dict[str, Any]]]:
-    """Per customer the ``n`` features that raise the risk most (positive contributions only, NaN features
-    skipped): ``{"feature", "value", "contribution", "params"}``, params ready for the sentence."""
+    """Per customer the ``n`` features that raise the risk most (those raising it by at least MIN_CONTRIBUTION;
+    missing features skipped): ``{"feature", "value", "contribution", "params"}``, params ready for the sentence."""
     result = []
     for i in range(len(x)):
         row = contrib.iloc[i]
         values = x.iloc[i]
         ranked = sorted(
-            ((float(row[c]), c) for c in contrib.columns if row[c] > 0 and pd.notna(values[c])), reverse=True
+            (
+                (float(row[c]), c)
+                for c in contrib.columns
+                if row[c] >= MIN_CONTRIBUTION and pd.notna(values[c])
+            ),
+            reverse=True,
         )
         picked: list[dict[str, Any]] = []
         for value, name in ranked:
