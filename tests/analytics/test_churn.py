@@ -137,6 +137,11 @@ def test_the_model_blames_what_drives_churn() -> None:
     assert all(
         len(r) <= 3 and all(item["contribution"] >= churn.MIN_CONTRIBUTION for item in r) for r in reasons
     )
+    # a feature nobody has (no survey answers yet) is accepted and never blamed
+    blank = x.assign(last_score=np.nan, detractor=np.nan)
+    model_blank = churn.fit(blank, y)
+    named = churn.top_reasons(churn.contributions(model_blank, blank, blank.median()), blank)
+    assert not any(item["feature"] in {"last_score", "detractor"} for r in named for item in r)
     # the contribution is the risk minus the risk with the feature at the reference: checked for one customer
     swapped = x.iloc[[riskiest]].copy()
     swapped["recency_days"] = x["recency_days"].median()

@@ -170,9 +170,12 @@ def check_labels(y: np.ndarray) -> None:
 
 
 def fit(x: pd.DataFrame, y: pd.Series | np.ndarray, seed: int = 0) -> Any:
+    """Fit the classifier. A feature with no value at all (no survey answers yet, no CLV fit) is given a
+    constant instead (scikit-learn's binning cannot take an all-missing column): the model never splits on it."""
     target = np.asarray(y, dtype=int)
     check_labels(target)
-    return new_classifier(seed).fit(x, target)
+    empty = [c for c in x.columns if x[c].isna().all()]
+    return new_classifier(seed).fit(x.assign(**dict.fromkeys(empty, 0.0)) if empty else x, target)
 
 
 # ------------------------------------------------------------------------------------------- evaluation

@@ -45,7 +45,7 @@ def orders_frame(session: Session, workspace: Workspace) -> pd.DataFrame:
     amount (major units)."""
     rows = session.execute(
         select(Order.customer_id, Order.ordered_at, Order.total_minor).where(
-            Order.workspace_id == workspace.id, Order.status.notin(NON_REVENUE_STATUSES)
+            Order.workspace_id == workspace.id, Order.status.not_in(NON_REVENUE_STATUSES)
         )
     ).all()
     frame = pd.DataFrame(rows, columns=["customer_id", "ordered_at", "amount"])
