@@ -107,13 +107,13 @@ def test_reasons_read_as_sentences_in_three_languages() -> None:
         {"recency_days": 143.0, "recency_ratio": 3.04, "last_score": 3.0, "probability_alive": 0.123}
     )
     ratio = {"feature": "recency_ratio", "params": churn.reason_params("recency_ratio", values)}
-    assert churn.reason_text(ratio, "en") == "No purchase for 143 days, 3.0× longer than usual"
+    assert churn.reason_text(ratio, "en") == "No purchase for 143 days, 3.0× the usual gap between purchases"
     assert churn.reason_text(ratio, "zh-Hant") == "已 143 天沒有購買，是平常間隔的 3.0 倍"
     assert churn.reason_text(ratio, "zh-Hans") == "已 143 天没有购买，是平常间隔的 3.0 倍"
     score = {"feature": "last_score", "params": churn.reason_params("last_score", values)}
     assert churn.reason_text(score, "en") == "Last survey score 3"
     alive = {"feature": "probability_alive", "params": churn.reason_params("probability_alive", values)}
-    assert churn.reason_text(alive, "en") == "Only 12 % likely to still be an active customer"
+    assert churn.reason_text(alive, "en") == "Chance of still being an active customer: 12 %"
     for feature in churn.FEATURES:  # every feature has a sentence in every language
         for locale in ("en", "zh-Hant", "zh-Hans"):
             text = churn.reason_text(

@@ -326,6 +326,8 @@ def top_reasons(contrib: pd.DataFrame, x: pd.DataFrame, n: int = 3) -> list[list
         for value, name in ranked:
             if name == "usual_gap_days" and any(p["feature"] == "recency_ratio" for p in picked):
                 continue
+            if name == "detractor" and values[name] < 1:  # its sentence says the answer was low
+                continue
             picked.append(
                 {"feature": name, "contribution": round(value, 4), "params": reason_params(name, values)}
             )
