@@ -159,6 +159,10 @@ app.add_typer(surveys_app, name="surveys")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(export_app, name="export")
 app.add_typer(clv_app, name="clv")
+churn_app = typer.Typer(
+    help="Churn risk: train, score, report, evaluate-file (docs/churn.md).", no_args_is_help=True
+)
+app.add_typer(churn_app, name="churn")
 
 console = Console()
 errors = Console(stderr=True)
@@ -990,6 +994,123 @@ def clv_validate(
         console.print(table)
 
     _run(action, lang)
+
+
+# --------------------------------------------------------------------------------------------- churn
+WindowOption = Annotated[
+    int, typer.Option("--window", help="Churned = no purchase in this many days after the cut-off")
+]
+TopKOption = Annotated[
+    int | None,
+    typer.Option("--top-k", help="k of precision at the top k [default: a tenth of the customers]"),
+]
+
+
+def _print_evaluation(evaluation: dict[str, Any]) -> None:
+    console.print(
+        f"out-of-time evaluation: trained at {evaluation['train_cutoff']} ({evaluation['train_customers']} "
+        f"customers), tested at {evaluation['test_cutoff']} ({evaluation['test_customers']} customers, "
+        f"{100 * evaluation['base_rate']:.1f} % churned): AUC {evaluation['auc']:.3f}, precision at top "
+        f"{evaluation['k']} {100 * evaluation['precision_at_k']:.1f} %"
+    )
+    table = Table("decile", "customers", "predicted", "observed", title="calibration (by predicted risk)")
+    for row in evaluation["calibration"]:
+        table.add_row(str(row["decile"]), str(row["customers"]), f"{100 * row['predicted']:.1f} %",
+                      f"{100 * row['observed']:.1f} %")  # fmt: skip
+    console.print(table)
+
+
+def _print_at_risk(workspace_id: int, locale: str, limit: int = 10) -> None:
+    from patron.analytics import churn_service
+
+    with transaction() as session:
+        page = churn_service.at_risk(session, workspace_id=workspace_id, limit=limit, locale=locale)
+    table = Table("customer", "risk", "CLV", "value at risk", "reasons", title=f"top {limit} at risk")
+    for item in page.items:
+        table.add_row(escape(item.customer_id), f"{100 * item.risk:.0f} %", str(item.clv or ""),
+                      str(item.value_at_risk or ""), escape("; ".join(r.text for r in item.reasons)))  # fmt: skip
+    console.print(table)
+
+
+@churn_app.command("train")
+def churn_train(
+    window: WindowOption = 90, as_of: AsOfOption = None, top_k: TopKOption = None,
+    workspace: WorkspaceOption = None, lang: LocaleOption = None,
+) -> None:  # fmt: skip
+    """Train and evaluate out of time (train at as-of − 2·window, test at as-of − window); stores nothing."""
+    from patron.analytics import churn_service
+    from patron.metrics import service as metrics_service
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            trained = churn_service.train(session, ws, window_days=window, as_of=_as_of(as_of), k=top_k,
+                                          con=metrics_service.operational_connection())  # fmt: skip
+        _print_evaluation(trained.evaluation.as_dict())
+
+    _run(action, _locale(lang))
+
+
+@churn_app.command("score")
+def churn_score(
+    window: WindowOption = 90, as_of: AsOfOption = None, top_k: TopKOption = None,
+    workspace: WorkspaceOption = None, lang: LocaleOption = None,
+) -> None:  # fmt: skip
+    """Train, evaluate and store every customer's churn risk with its top reasons (run it from a scheduler:
+    each run replaces the workspace's scores)."""
+    from patron.analytics import churn_service
+    from patron.metrics import service as metrics_service
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            saved, count = churn_service.score(session, ws, window_days=window, as_of=_as_of(as_of), k=top_k,
+                                               con=metrics_service.operational_connection())  # fmt: skip
+            version, cutoff, evaluation = saved.version, saved.cutoff, saved.evaluation
+        console.print(f"scored {count} customers with {version} (features at {cutoff})")
+        _print_evaluation(evaluation)
+        _print_at_risk(ws.id, locale)
+
+    _run(action, locale)
+
+
+@churn_app.command("report")
+def churn_report(workspace: WorkspaceOption = None, lang: LocaleOption = None) -> None:
+    """The stored model's out-of-time evaluation and the customers most at risk (by risk × CLV)."""
+    from patron.analytics import churn_service
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            model = churn_service.model_read(churn_service.latest_model(session, workspace_id=ws.id))
+        console.print(f"{model.model_version}: churned = no purchase in {model.window_days} days; "
+                      f"features at {model.cutoff}, computed {model.computed_at:%Y-%m-%d %H:%M} UTC")  # fmt: skip
+        _print_evaluation(model.evaluation)
+        _print_at_risk(ws.id, locale)
+
+    _run(action, locale)
+
+
+@churn_app.command("evaluate-file")
+def churn_evaluate_file(
+    file: Annotated[Path, typer.Argument(help="A CSV table, one row a customer")],
+    target: Annotated[str, typer.Option(help="The column saying who churned (Yes/No, 1/0)")] = "Churn",
+    folds: Annotated[int, typer.Option(help="Stratified cross-validation folds")] = 5,
+    lang: LocaleOption = None,
+) -> None:
+    """Cross-validated AUC of the churn model on your own customer table (no resampling)."""
+    from patron.analytics import churn_service
+
+    def action() -> None:
+        aucs = churn_service.evaluate_file(file, target=target, folds=folds)
+        console.print(f"{folds}-fold stratified cross-validated AUC {sum(aucs) / len(aucs):.4f} "
+                      f"(folds: {', '.join(f'{a:.4f}' for a in aucs)})")  # fmt: skip
+
+    _run(action, _locale(lang))
 
 
 # --------------------------------------------------------------------------------------------- demo

@@ -56,3 +56,48 @@ class ClvScore(WorkspaceScoped, Base):
     expected_spend_minor: Mapped[int] = mapped_column(MinorUnits)
     clv_minor: Mapped[int] = mapped_column(MinorUnits)
     currency: Mapped[str] = mapped_column(String(3))
+
+
+class ChurnModel(WorkspaceScoped, Base):
+    """One churn model: its definition, the cut-off of its scores and its out-of-time evaluation."""
+
+    __tablename__ = "churn_models"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    #: churned = no purchase in this many days after the cut-off
+    window_days: Mapped[int] = mapped_column()
+    #: the day the stored scores' features were computed at (workspace time zone)
+    cutoff: Mapped[date] = mapped_column(Date)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: churn.Evaluation.as_dict(): auc, precision_at_k, k, base_rate, cut-offs, calibration deciles
+    evaluation: Mapped[dict[str, object]] = mapped_column(JSON)
+    customers: Mapped[int] = mapped_column()
+
+    @property
+    def version(self) -> str:
+        return f"gbm-{self.window_days}d-{self.id}"
+
+
+class ChurnScore(WorkspaceScoped, Base):
+    """A customer's latest churn risk; ``patron churn score`` replaces a workspace's scores in one transaction."""
+
+    __tablename__ = "churn_scores"
+    workspace_indexed = False
+    workspace_from_parent = True
+    __table_args__ = (
+        tenant_reference("customer_id", "customers"),
+        Index("ix_churn_scores_workspace_id_value_at_risk_minor", "workspace_id", "value_at_risk_minor"),
+    )
+
+    customer_id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    model_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("churn_models.id", ondelete="CASCADE"), index=True
+    )
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    risk: Mapped[float] = mapped_column()
+    #: the customer's stored CLV when scored (None without a CLV score) and risk × CLV (risk alone ranks then)
+    clv_minor: Mapped[int | None] = mapped_column(MinorUnits)
+    value_at_risk_minor: Mapped[int | None] = mapped_column(MinorUnits)
+    currency: Mapped[str] = mapped_column(String(3))
+    #: [{"feature", "contribution", "params"}], at most three, the strongest first
+    reasons: Mapped[list[dict[str, object]]] = mapped_column(JSON)

@@ -27,3 +27,36 @@ class ClvScoreRead(BaseModel):
 class ClvScorePage(BaseModel):
     total: int
     items: list[ClvScoreRead]
+
+
+class ChurnReason(BaseModel):
+    feature: str
+    #: how much this feature raises the risk (risk minus the risk with the feature at its typical value)
+    contribution: float
+    text: str
+
+
+class ChurnCustomerRead(BaseModel):
+    customer_id: str
+    model_version: str
+    cutoff: date
+    computed_at: datetime
+    risk: float
+    clv: Decimal | None
+    value_at_risk: Decimal | None
+    currency: str
+    reasons: list[ChurnReason]
+
+
+class ChurnPage(BaseModel):
+    total: int
+    items: list[ChurnCustomerRead]
+
+
+class ChurnModelRead(BaseModel):
+    model_version: str
+    window_days: int
+    cutoff: date
+    computed_at: datetime
+    customers: int
+    evaluation: dict[str, object]
