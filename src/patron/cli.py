@@ -1203,10 +1203,14 @@ def serve(
 
 
 # --------------------------------------------------------------------------------------------- loyalty
-# Its commands live in their domain (this file is long enough); they use the helpers above.
-from patron.loyalty.cli import loyalty_app  # noqa: E402
-
-app.add_typer(loyalty_app, name="loyalty")
-
+# Its commands live in their domain (this file is long enough); they use the helpers above, so they import this
+# module. Run as `python -m patron.cli`, this file is `__main__` and not yet `patron.cli`: the real module is
+# imported (registering everything) and run instead.
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    from patron.cli import app as registered
+
+    registered()
+else:
+    from patron.loyalty.cli import loyalty_app
+
+    app.add_typer(loyalty_app, name="loyalty")
