@@ -1087,5 +1087,11 @@ from patron.loyalty.cli import loyalty_app  # noqa: E402
 
 app.add_typer(loyalty_app, name="loyalty")
 
+# ------------------------------------------------------------------------------------------- assistant
+
+from patron.assistant.cli import assistant_app  # noqa: E402
+
+app.add_typer(assistant_app, name="assistant")
+
 if __name__ == "__main__":  # pragma: no cover
     app()
