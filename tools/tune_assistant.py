@@ -4,8 +4,8 @@ Two question sets, each retrieved among ALL 617 entries of ../shared/datasets/es
 the 50 "faq" questions of questions_example.json (right entries in ground_truths_example.json) and our own
 paraphrases in tools/data/assistant_paraphrases.jsonl (written by hand from entry titles, zh-Hant and zh-Hans).
 For each weight of the whole-entry index it prints P@1, MRR and recall@5 on both sets, then for the chosen
-weight the lowest threshold at which at least 95 % of the answered questions are right on BOTH sets, and the
-share each set hands over at it.
+weight the lowest threshold from which on (it and every higher one) at least 95 % of the answered questions are
+right on BOTH sets, and the share each set hands over at it.
 
     PYTHONPATH=src python tools/tune_assistant.py [--data ../shared/datasets/esun_faq_zh_hant]
 """
@@ -67,11 +67,12 @@ def main() -> None:
             f"{n}: answered {r.answered_share:.2f} right {r.answered_right:.2f}" for n, r in reports.items()
         )
         print(f"threshold {threshold:.2f}  {line}")
-        if chosen is None and all(
-            r.answered_right >= 0.95 or r.answered_share == 0 for r in reports.values()
-        ):
+        holds = all(r.answered_right >= 0.95 or r.answered_share == 0 for r in reports.values())
+        if not holds:
+            chosen = None
+        elif chosen is None:
             chosen = threshold
-    print(f"lowest threshold with >= 95 % right among answered on both sets: {chosen}")
+    print(f"lowest threshold from which on >= 95 % of the answered are right on both sets: {chosen}")
     if chosen is not None:
         for name, cases in sets.items():
             r = evaluate(index, cases, chosen)

@@ -66,7 +66,9 @@ def test_ask_answers_with_source_confidence_and_related(
     body = client.post("/api/v1/assistant/ask", headers=headers, json={"question": "如何申请退货"}).json()
     assert body["answered"] is True and body["handover"] is False
     assert body["source"]["id"] == "return" and body["answer"].startswith("收到商品七天內")
-    assert 0.2 <= body["confidence"] <= 1 and len(body["related"]) <= 3 and body["closest"] == []
+    assert (
+        service.THRESHOLD <= body["confidence"] <= 1 and len(body["related"]) <= 3 and body["closest"] == []
+    )
     assert body["message"] == "Here is the answer from our help pages."
 
 

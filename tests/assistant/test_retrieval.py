@@ -28,8 +28,8 @@ def test_normalise_gives_one_script_and_drops_markup() -> None:
 
 
 def test_tokens_are_words_and_han_bigrams_without_stop_words() -> None:
-    # jieba: 请问 (a stop word, dropped) 退货; bigrams: 请问 问退 退货.
-    assert tokens("請問退貨") == ["退货", "请问", "问退", "退货"]
+    # jieba: 请问 (a stop word, dropped) 退货; characters 请 问 退 货; bigrams: 请问 问退 退货.
+    assert tokens("請問退貨") == ["退货", "请", "问", "退", "货", "请问", "问退", "退货"]
 
 
 def test_a_simplified_question_finds_the_traditional_entry(index: Index) -> None:

@@ -73,11 +73,12 @@ def normalise(text: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    """jieba words (search mode) without stop words, plus every pair of adjacent Han characters."""
+    """jieba words (search mode) without stop words, then every Han character and every pair of adjacent ones."""
     out: list[str] = []
     for run in _WORD.findall(normalise(text)):
         out.extend(w for w in rjieba.cut_for_search(run) if w.strip() and w not in STOPWORDS)
         for han in _HAN.findall(run):
+            out.extend(han)
             out.extend(han[i : i + 2] for i in range(len(han) - 1))
     return out
 
@@ -100,12 +101,15 @@ class Hit:
 
 #: Weight of the whole-entry index beside the best question's (tools/tune_assistant.py).
 ENTRY_WEIGHT = 1.0
+#: BM25 term saturation and length normalisation (docs/assistant.md: a grid over both question sets).
+K1 = 1.5
+B = 0.9
 
 
 def _bm25(corpus: list[list[str]]) -> bm25s.BM25 | None:
     if not any(corpus):
         return None
-    model = bm25s.BM25(k1=1.2, b=0.75)
+    model = bm25s.BM25(k1=K1, b=B)
     # bm25s refuses an empty document; a placeholder token no question can contain keeps positions aligned.
     model.index([doc or ["\x00"] for doc in corpus], show_progress=False)
     return model
@@ -173,8 +177,9 @@ def confidence(query_tokens: list[str], vocabulary: frozenset[str], first: float
     """How sure the first answer is, in [0, 1]: the share of the question's distinct tokens the entry contains
     times the first score's lead over the second, ``(first - second) / first``. Of the signals tried (lead,
     coverage, top score, their products and means) this product kept the most questions above a threshold with
-    95 % of them right (tools/tune_assistant.py, docs/assistant.md)."""
-    distinct = set(query_tokens)
+    95 % of them right (tools/tune_assistant.py, docs/assistant.md). Single Han characters help ranking but are
+    left out here: two questions sharing only 「怎」「麼」 are not alike."""
+    distinct = {t for t in query_tokens if not (len(t) == 1 and _HAN.match(t))}
     if not distinct or first <= 0:
         return 0.0
     coverage = len(distinct & vocabulary) / len(distinct)
