@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from patron.assistant.retrieval import Document, Index, confidence, normalise, rank_of, ranking_scores, tokens
 from patron.assistant.service import EntryData, esun_entries, evaluate, percentile
@@ -17,9 +19,12 @@ DOCS = [
 ]
 
 
-@pytest.fixture(scope="module")
+INDEX = Index(DOCS)
+
+
+@pytest.fixture
 def index() -> Index:
-    return Index(DOCS)
+    return INDEX
 
 
 def test_normalise_gives_one_script_and_drops_markup() -> None:
@@ -96,3 +101,11 @@ def test_the_esun_shape_makes_one_entry_per_id() -> None:
         ("Q2?",),
         "Q1?\na1\n\nQ2?\na2\nb2",
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_gets_hits_or_nothing_never_an_error(question: str) -> None:
+    hits, sure = INDEX.search(question)
+    assert 0.0 <= sure <= 1.0 and len(hits) <= 5
+    assert all(hit.score > 0 for hit in hits) and (sure == 0.0 or hits)
