@@ -1202,15 +1202,17 @@ def serve(
     )  # fmt: skip
 
 
-# --------------------------------------------------------------------------------------------- loyalty
-# Its commands live in their domain (this file is long enough); they use the helpers above, so they import this
-# module. Run as `python -m patron.cli`, this file is `__main__` and not yet `patron.cli`: the real module is
+# ------------------------------------------------------------------------------- loyalty and assistant
+# Their commands live in their domains (this file is long enough); they use the helpers above, so they import
+# this module. Run as `python -m patron.cli`, this file is `__main__` and not yet `patron.cli`: the real module is
 # imported (registering everything) and run instead.
 if __name__ == "__main__":  # pragma: no cover
     from patron.cli import app as registered
 
     registered()
 else:
+    from patron.assistant.cli import assistant_app
     from patron.loyalty.cli import loyalty_app
 
     app.add_typer(loyalty_app, name="loyalty")
+    app.add_typer(assistant_app, name="assistant")

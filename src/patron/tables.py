@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from patron.analytics import models as analytics_models
+from patron.assistant import models as assistant_models
 from patron.commerce import models as commerce_models
 from patron.core import models as core_models
 from patron.core.db import Base
@@ -22,4 +23,5 @@ MODEL_MODULES = (
     dashboard_models,
     analytics_models,
     loyalty_models,
+    assistant_models,
 )

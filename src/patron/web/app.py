@@ -19,6 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from patron import __version__
 from patron.analytics.api import router as clv_router
+from patron.assistant.api import router as assistant_router
 from patron.commerce.api import router as commerce_router
 from patron.core.api import router as workspace_router
 from patron.core.clock import utcnow
@@ -127,6 +128,7 @@ def create_app() -> FastAPI:
         metrics_router,
         clv_router,
         loyalty_router,
+        assistant_router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

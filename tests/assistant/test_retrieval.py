@@ -1,0 +1,111 @@
+"""Retrieval without a database: normalising, tokens, ranking, confidence and the evaluation numbers."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from patron.assistant.retrieval import Document, Index, confidence, normalise, rank_of, ranking_scores, tokens
+from patron.assistant.service import EntryData, esun_entries, evaluate, percentile
+
+DOCS = [
+    Document("ship", ("運費怎麼計算？", "寄送要多少錢"), "單筆訂單滿 1,000 元免運費，未滿收 80 元。"),
+    Document("return", ("如何申請退貨？",), "收到商品七天內可在「我的訂單」申請退貨。"),
+    Document("points", ("會員點數可以折抵嗎？",), "每 100 點可折抵 1 元。"),
+    Document(
+        "en-return", ("How do I return an item?",), "Open My orders within seven days and choose Return."
+    ),
+]
+
+
+INDEX = Index(DOCS)
+
+
+@pytest.fixture
+def index() -> Index:
+    return INDEX
+
+
+def test_normalise_gives_one_script_and_drops_markup() -> None:
+    assert normalise("臺灣<script>alert(1)</script>會員") == "台湾 alert(1) 会员"
+    assert normalise("ＡＢＣ") == "abc"
+
+
+def test_tokens_are_words_and_han_bigrams_without_stop_words() -> None:
+    # jieba: 请问 (a stop word, dropped) 退货; characters 请 问 退 货; bigrams: 请问 问退 退货.
+    assert tokens("請問退貨") == ["退货", "请", "问", "退", "货", "请问", "问退", "退货"]
+
+
+def test_a_simplified_question_finds_the_traditional_entry(index: Index) -> None:
+    hits, _ = index.search("如何申请退货")
+    assert hits[0].key == "return"
+    hits, _ = index.search("会员点数能折抵吗")
+    assert hits[0].key == "points"
+
+
+def test_an_english_question_finds_the_english_entry(index: Index) -> None:
+    hits, sure = index.search("how can I return my item")
+    assert hits[0].key == "en-return" and sure > 0
+
+
+@pytest.mark.parametrize("question", ["", "😀😀🙏", "!!!???", "환불은 어떻게 하나요"])
+def test_questions_without_known_words_find_nothing(index: Index, question: str) -> None:
+    assert index.search(question) == ([], 0.0)
+
+
+def test_an_empty_index_finds_nothing() -> None:
+    assert Index([]).search("退貨") == ([], 0.0)
+
+
+def test_confidence_is_coverage_times_lead() -> None:
+    # 2 of 4 distinct tokens in the entry; lead (2 - 1) / 2: 0.5 × 0.5.
+    assert confidence(["a", "b", "c", "d", "a"], frozenset({"a", "b", "x"}), 2.0, 1.0) == 0.25
+    assert confidence([], frozenset({"a"}), 2.0, 1.0) == 0.0
+    assert confidence(["a"], frozenset({"a"}), 1.5, 0.0) == 1.0
+
+
+def test_ranking_scores_by_hand() -> None:
+    scores = ranking_scores([1, 2, None, 5, 6])
+    # P@1 1/5; MRR (1 + 1/2 + 0 + 1/5 + 1/6) / 5 = 0.37333; recall@5 3/5.
+    assert (scores.questions, scores.p_at_1, scores.mrr, scores.recall_at_5) == (5, 0.2, 0.3733, 0.6)
+    assert ranking_scores([]).p_at_1 == 0.0
+
+
+def test_nearest_rank_percentile() -> None:
+    assert percentile([40.0, 10.0, 30.0, 20.0], 0.95) == 40.0
+    assert percentile([float(v) for v in range(1, 21)], 0.95) == 19.0
+    assert percentile([], 0.95) == 0.0
+
+
+def test_rank_of_and_evaluate(index: Index) -> None:
+    assert rank_of(index, "如何申請退貨", "return") == 1
+    assert rank_of(index, "如何申請退貨", "nope") is None
+    assert rank_of(index, "😀", "return") is None
+    report = evaluate(index, [("如何申請退貨", "return"), ("點數折抵", "points")], threshold=0.0)
+    assert (report.questions, report.p_at_1, report.mrr, report.answered_share, report.answered_right) == (
+        2, 1.0, 1.0, 1.0, 1.0,
+    )  # fmt: skip
+
+
+def test_the_esun_shape_makes_one_entry_per_id() -> None:
+    entries = esun_entries(
+        {
+            "7": [{"question": "什麼是A?", "answers": ["甲"]}],
+            "8": [{"question": "Q1?", "answers": ["a1"]}, {"question": "Q2?", "answers": ["a2", "b2"]}],
+        }
+    )
+    assert entries[0] == EntryData("7", "什麼是A?", (), "甲", category="faq")
+    assert (entries[1].title, entries[1].phrasings, entries[1].answer) == (
+        "Q1?",
+        ("Q2?",),
+        "Q1?\na1\n\nQ2?\na2\nb2",
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_gets_hits_or_nothing_never_an_error(question: str) -> None:
+    hits, sure = INDEX.search(question)
+    assert 0.0 <= sure <= 1.0 and len(hits) <= 5
+    assert all(hit.score > 0 for hit in hits) and (sure == 0.0 or hits)
