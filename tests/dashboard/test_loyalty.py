@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from patron.core import clock
@@ -42,6 +42,7 @@ from patron.customers.models import Customer
 from patron.dashboard import loyalty
 from patron.dashboard.filters import parse_filters
 from patron.loyalty import service
+from patron.loyalty.member_view import member_card
 from tests.loyalty.conftest import Program, make_program, order
 from tests.web.conftest import PASSWORD, log_in
 
@@ -209,3 +210,41 @@ def test_the_page_and_its_exports(client: TestClient, ledger: Program, language:
     assert rows[-1] == ["2026-10-01", "0", "80", "30", "27", "0"]
     top = client.get("/dashboard/loyalty/export?table=top&format=xlsx")
     assert top.status_code == 200 and top.content[:2] == b"PK"
+
+
+def test_the_member_card_of_the_customer_page(ledger: Program) -> None:
+    with transaction(ledger.engine) as session:
+        ids = dict(session.execute(select(Customer.external_id, Customer.id).where(Customer.workspace_id == ledger.workspace.id)).all())  # fmt: skip
+        cards = {c: member_card(session, workspace_id=ledger.workspace.id, customer_id=ids[c], locale="en")
+                 for c in ("C001", "C002", "C004")}  # fmt: skip
+    c001, c002 = cards["C001"], cards["C002"]
+    assert cards["C004"] is None  # never earned, redeemed or was adjusted: no member
+    assert c001 is not None and c002 is not None
+    assert (c001.points, c001.debt, c001.expiring_soon, c001.entries_total) == (107, 0, 10, 4)
+    assert [(lot.expires_at, lot.points, lot.remaining, lot.due) for lot in c001.lots] == [
+        (_at("2026-12-10"), 50, 10, False),
+        (_at("2027-02-10"), 70, 70, False),
+        (datetime(2027, 9, 10, 2, tzinfo=UTC), 27, 27, False),  # the order's time, 10:00 local
+    ]
+    assert (c002.points, c002.debt, c002.lots) == (0, 20, [])
+    assert [(e.kind, e.points, e.debt_delta, e.reason, e.order) for e in c002.entries] == [
+        ("reverse", -27, 20, "Order cancelled", "O2"),
+        ("redeem", -40, 0, "voucher", None),
+        ("earn", 27, 0, "Purchase", "O2"),
+        ("adjust", 20, 0, "welcome gift", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("language", "cancelled"), [("zh-Hant", "訂單取消"), ("zh-Hans", "订单取消"), ("en", "Order cancelled")]
+)
+def test_the_customer_page_shows_the_member(
+    client: TestClient, ledger: Program, language: str, cancelled: str
+) -> None:
+    log_in(client, ledger.workspace.slug, _viewer(ledger))
+    page = client.get(f"/customers/C002?lang={language}")
+    assert page.status_code == 200
+    assert 'data-points="0" data-debt="20"' in page.text
+    assert cancelled in page.text and "welcome gift" in page.text
+    assert 'data-points="107" data-debt="0"' in client.get("/customers/C001").text
+    assert "data-loyalty" not in client.get("/customers/C004").text
