@@ -22,6 +22,7 @@ from patron.core.tenancy import scoped
 from patron.customers.models import Customer
 from patron.demo.catalog import BRAND_NAME
 from patron.demo.generator import DemoConfig, DemoData, generate
+from patron.demo.loyalty import load_loyalty
 from patron.demo.surveys import generate_surveys
 from patron.importers import IMPORT_ORDER, import_file
 from patron.surveys import service as survey_service
@@ -113,6 +114,12 @@ def load_demo(
         rows[kind] = report.rows_read
     invited, answered = load_surveys(engine, slug=slug, data=data, seed=seed)
     log("  " + translate("demo.surveys", locale, invited=invited, answered=answered))
+    points = load_loyalty(engine, slug=slug, end=end, seed=seed)
+    if points is None:
+        log("  " + translate("demo.loyalty_kept", locale))
+    else:
+        log("  " + translate("demo.loyalty", locale, members=points.members, earned=points.earned,
+                             redeemed=points.redeemed, expired=points.expired, reversed=points.reversed))  # fmt: skip
     return translate(
         "demo.summary", locale, customers=rows["customers"], products=rows["products"], lines=rows["orders"],
         orders=data.order_count, interactions=rows["interactions"], invited=invited, answered=answered,

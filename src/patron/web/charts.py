@@ -250,3 +250,27 @@ def lines(table: DataTable, columns: list[int], t: Translate) -> dict[str, Any]:
         yAxis={"type": "value", "min": 0, "axisLabel": {"formatter": "{value}%"}},
         series=series,
     )
+
+
+def columns(table: DataTable, indexes: list[int], t: Translate) -> dict[str, Any]:
+    """Some of a table's whole-number columns as bars side by side per period (its first column); a period
+    still under way (when shown) is labelled "to date" and drawn lighter."""
+    partial = [i in table.partial_rows for i in range(len(table.rows))]
+    grain = "month" if table.columns[0].kind == "month" else "day"
+    periods = [
+        _period_label(period_text(row[0], grain) if isinstance(row[0], date) else str(row[0]), flag, t)
+        for row, flag in zip(table.rows, partial, strict=True)
+    ]
+    colours = (ACCENT, "#3b6ea5", GREY, BAD, PASSIVE)
+    series = [
+        {"name": table.columns[i].label, "type": "bar", "itemStyle": {"color": colour},
+         "data": [{"value": row[i], **({"itemStyle": {"opacity": 0.45}} if flag else {})}
+                  for row, flag in zip(table.rows, partial, strict=True)]}
+        for colour, i in zip(colours, indexes, strict=False)
+    ]  # fmt: skip
+    return _base(
+        legend={"top": 0, "type": "scroll"},
+        xAxis={"type": "category", "data": periods, "axisLabel": {"showMaxLabel": True}},
+        yAxis={"type": "value", "min": 0, "minInterval": 1},
+        series=series,
+    )

@@ -23,6 +23,7 @@ from patron.core.i18n import LOCALES, Labels
 from patron.core.models import Role, Workspace
 from patron.customers.service import code_labels, set_segment_labels
 from patron.dashboard import alerts, rollup, service
+from patron.dashboard import loyalty as loyalty_view
 from patron.dashboard.filters import Filters, parse_filters
 from patron.dashboard.tables import DataTable, to_csv, to_xlsx
 from patron.metrics import benchmarks
@@ -36,7 +37,7 @@ from patron.web.deps import ReadSessionDep, SessionDep
 from patron.web.pages import ReaderDep, Viewer, ViewerDep, check_csrf, render_page
 
 router = APIRouter(include_in_schema=False)
-PAGES = ("overview", "breakdowns", "retention", "responses", "surveys", "alerts", "settings")
+PAGES = ("overview", "breakdowns", "retention", "loyalty", "responses", "surveys", "alerts", "settings")
 RESPONSES_PER_PAGE = 50
 EXPORT_ROW_LIMIT = 100_000
 
@@ -108,6 +109,17 @@ def _retention(
     return PageData({"view": view}, {"retention": view.periods, "cohorts": view.cohorts}, figures)
 
 
+def _loyalty(
+    request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
+) -> PageData:
+    view = loyalty_view.loyalty(session, viewer.workspace, filters, viewer.locale)
+    figures: dict[str, dict[str, Any]] = {}
+    movements = view.tables.get("movements")
+    if movements is not None and any(any(row[1:5]) for row in movements.rows):
+        figures["movements"] = charts.columns(movements, [1, 2, 3, 4], _t(viewer))
+    return PageData({"view": view}, view.tables, figures)
+
+
 def _int_param(request: Request, name: str) -> int:
     raw = request.query_params.get(name, "0")
     if not raw.isdigit() or len(raw) > 9:
@@ -176,7 +188,7 @@ def _settings(
 
 
 BUILDERS: dict[str, Builder] = {"overview": _overview, "breakdowns": _breakdowns, "retention": _retention,
-                                "responses": _responses, "surveys": _surveys, "alerts": _alerts,
+                                "loyalty": _loyalty, "responses": _responses, "surveys": _surveys, "alerts": _alerts,
                                 "settings": _settings}  # fmt: skip
 
 

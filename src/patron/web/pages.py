@@ -22,6 +22,7 @@ from patron.core.settings import get_settings
 from patron.core.throttle import LoginThrottle
 from patron.customers import service as customer_service
 from patron.dashboard import service as dashboard_service
+from patron.loyalty.member_view import member_card
 from patron.web.deps import ReadSessionDep, SessionDep, client_address, page_locale
 from patron.web.openapi import INT64_MAX
 from patron.web.templating import render
@@ -211,7 +212,10 @@ def customer_page(external_id: str, request: Request, session: ReadSessionDep, v
     answered, answered_total = dashboard_service.responses(
         session, viewer.workspace.id, None, customer_id=customer.id, limit=100, display_locale=viewer.locale
     )
-    context = {"story": story, "rows": answered, "responses_total": answered_total}
+    card = member_card(
+        session, workspace_id=viewer.workspace.id, customer_id=customer.id, locale=viewer.locale
+    )
+    context = {"story": story, "rows": answered, "responses_total": answered_total, "loyalty": card}
     return render_page(request, viewer, "customer.html", context)
 
 

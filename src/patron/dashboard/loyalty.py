@@ -1,0 +1,238 @@
+"""The dashboard's Loyalty tab: what the program owes and how points moved, read from the ledger.
+
+Snapshot figures (members, points outstanding, debt, points expiring, top members) are as of now; the monthly
+movements cover the page's trend window, month by month in the workspace's time zone, with the month under way
+left out unless the filters include it (as on the Retention tab). The segment filter narrows everything to the
+members whose customer is in that segment. Every figure is a sum over ledger rows (``loyalty.models``), so the
+page agrees with ``patron loyalty check``: outstanding points are the live lots' ``remaining`` (lots past their
+expiry count as gone even before the expiry job ran, like a member's balance), debt is the members' ``debt``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from patron.core.clock import as_utc, utcnow
+from patron.core.models import Workspace
+from patron.customers.models import Customer
+from patron.dashboard.filters import Filters
+from patron.dashboard.service import labels, under_way
+from patron.dashboard.tables import Column, DataTable
+from patron.loyalty.models import Entry, EntryKind, Lot, Member, Program
+
+#: The "expiring soon" horizons, in days from now (each includes the shorter ones).
+EXPIRY_HORIZONS = (30, 60, 90)
+#: How many members the top-by-balance and debt tables list.
+TOP_MEMBERS = 10
+#: The monthly columns, in order: the entry kind each sums, and whether its points are shown negated.
+MOVEMENTS = (
+    ("earned", EntryKind.EARN, False),
+    ("redeemed", EntryKind.REDEEM, True),
+    ("expired", EntryKind.EXPIRE, True),
+    ("reversed", EntryKind.REVERSE, True),
+    ("adjusted", EntryKind.ADJUST, False),
+)
+
+
+@dataclass
+class LoyaltyView:
+    program: str | None
+    members: int = 0
+    #: Live points members hold: the program's liability, in points (the program sets no money value per point).
+    outstanding: int = 0
+    members_with_points: int = 0
+    debt: int = 0
+    members_with_debt: int = 0
+    #: {days: (points, members)} expiring after now and at most ``days`` days from now.
+    expiring: dict[int, tuple[int, int]] = field(default_factory=dict)
+    tables: dict[str, DataTable] = field(default_factory=dict)
+    under_way: date | None = None
+
+
+def _month_after(month: date, months: int = 1) -> date:
+    index = month.year * 12 + month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _members(workspace_id: int, segment: str | None) -> Any:
+    """Member ids in the program, narrowed to a customer segment when one is chosen."""
+    query = select(Member.id).where(Member.workspace_id == workspace_id)
+    if segment:
+        query = query.join(
+            Customer, and_(Customer.workspace_id == Member.workspace_id, Customer.id == Member.customer_id)
+        ).where(Customer.segment == segment)
+    return query
+
+
+def _live(now: datetime) -> ColumnElement[bool]:
+    return and_(Lot.remaining > 0, or_(Lot.expires_at.is_(None), Lot.expires_at > now))
+
+
+def loyalty(session: Session, workspace: Workspace, filters: Filters, locale: str) -> LoyaltyView:
+    t = labels(locale)
+    program = session.scalar(select(Program).where(Program.workspace_id == workspace.id))
+    if program is None:
+        return LoyaltyView(None)
+    now = utcnow()
+    ws = workspace.id
+    members = _members(ws, filters.segment).subquery()
+    in_scope = Member.id.in_(select(members.c.id))
+    view = LoyaltyView(program.name)
+    view.members = int(session.scalar(select(func.count()).select_from(members)) or 0)
+    debt = session.execute(
+        select(func.coalesce(func.sum(Member.debt), 0), func.count().filter(Member.debt > 0)).where(
+            Member.workspace_id == ws, in_scope
+        )
+    ).one()
+    view.debt, view.members_with_debt = int(debt[0]), int(debt[1])
+    lot_scope = (Lot.workspace_id == ws, Lot.member_id.in_(select(members.c.id)))
+    held = session.execute(
+        select(func.coalesce(func.sum(Lot.remaining), 0), func.count(func.distinct(Lot.member_id))).where(
+            *lot_scope, _live(now)
+        )
+    ).one()
+    view.outstanding, view.members_with_points = int(held[0]), int(held[1])
+    for days in EXPIRY_HORIZONS:
+        row = session.execute(
+            select(func.coalesce(func.sum(Lot.remaining), 0), func.count(func.distinct(Lot.member_id))).where(
+                *lot_scope, _live(now), Lot.expires_at <= now + timedelta(days=days)
+            )
+        ).one()
+        view.expiring[days] = (int(row[0]), int(row[1]))
+
+    view.tables["summary"] = _summary_table(view, t)
+    view.tables["expiring"] = _expiring_table(view, t)
+    view.tables["movements"], view.under_way = _movements(session, workspace, filters, members, t)
+    zone = ZoneInfo(workspace.timezone)
+    view.tables["top"] = _top(session, ws, members, now, zone, t, by_debt=False)
+    view.tables["debt"] = _top(session, ws, members, now, zone, t, by_debt=True)
+    return view
+
+
+def _summary_table(view: LoyaltyView, t: Any) -> DataTable:
+    table = DataTable("summary", t("loy.summary"),
+                      [Column(t("loy.figure")), Column(t("loyalty.col_points"), "int"), Column(t("loy.members"), "int")])  # fmt: skip
+    table.rows = [
+        [t("loy.members"), None, view.members],
+        [t("loy.outstanding"), view.outstanding, view.members_with_points],
+        [t("loy.debt"), view.debt, view.members_with_debt],
+    ]
+    return table
+
+
+def _expiring_table(view: LoyaltyView, t: Any) -> DataTable:
+    table = DataTable("expiring", t("loy.expiring"),
+                      [Column(t("loy.within")), Column(t("loyalty.col_points"), "int"),
+                       Column(t("loy.members"), "int")])  # fmt: skip
+    table.rows = [[t("loy.within_days", days=days), *view.expiring[days]] for days in EXPIRY_HORIZONS]
+    return table
+
+
+def _movements(
+    session: Session, workspace: Workspace, filters: Filters, members: Any, t: Any
+) -> tuple[DataTable, date | None]:
+    """Points earned, redeemed, expired, reversed and adjusted per month of the trend window. One query: each
+    entry's month is found by comparing its time with the months' starts (local midnight, as UTC)."""
+    monthly = replace(filters, grain="month")
+    window = monthly.trend_window()
+    zone = ZoneInfo(workspace.timezone)
+    months: list[date] = []
+    month = date(window.since.year, window.since.month, 1)
+    while month <= window.until:
+        if filters.include_partial or not monthly.period_is_partial(month):
+            months.append(month)
+        month = _month_after(month)
+    columns = [Column(t("dash.period"), "month")] + [
+        Column(t(f"loy.{name}"), "int", t(f"help.loy_{name}")) for name, _, _ in MOVEMENTS
+    ]
+    table = DataTable("movements", t("loy.movements"), columns)
+    if not months:
+        return table, None
+    starts = [as_utc(datetime(m.year, m.month, 1, tzinfo=zone)) for m in [*months, _month_after(months[-1])]]
+    # months are consecutive except the one under way, which is only ever the last: a gap is impossible
+    bucket = case(
+        *((Entry.created_at < start, literal(i - 1)) for i, start in enumerate(starts) if i > 0),
+        else_=literal(-1),
+    )
+    rows = session.execute(
+        select(bucket.label("month"), Entry.kind, func.sum(Entry.points))
+        .where(
+            Entry.workspace_id == workspace.id,
+            Entry.member_id.in_(select(members.c.id)),
+            Entry.created_at >= starts[0],
+            Entry.created_at < starts[-1],
+        )
+        .group_by(bucket, Entry.kind)
+    ).all()
+    sums: dict[tuple[int, str], int] = {(int(i), kind): int(total) for i, kind, total in rows}
+    for i, start in enumerate(months):
+        cells: list[Any] = [start]
+        for _, kind, negated in MOVEMENTS:
+            value = sums.get((i, kind.value), 0)
+            cells.append(-value if negated else value)
+        if monthly.period_is_partial(start):
+            table.partial_rows.add(len(table.rows))
+        table.rows.append(cells)
+    return table, under_way(monthly, window, "month")
+
+
+def _top(
+    session: Session, workspace_id: int, members: Any, now: datetime, zone: ZoneInfo, t: Any, *, by_debt: bool
+) -> DataTable:
+    """The members holding the most live points (or owing the most debt), with their debt and what expires in
+    the first horizon."""
+    live = (
+        select(
+            Lot.member_id.label("member_id"),
+            func.sum(Lot.remaining).label("points"),
+            func.sum(
+                case((Lot.expires_at <= now + timedelta(days=EXPIRY_HORIZONS[0]), Lot.remaining), else_=0)
+            ).label("soon"),
+        )
+        .where(Lot.workspace_id == workspace_id, _live(now))
+        .group_by(Lot.member_id)
+        .subquery()
+    )
+    points = func.coalesce(live.c.points, 0)
+    order = (Member.debt.desc(), points.desc()) if by_debt else (points.desc(), Member.debt.desc())
+    query = (
+        select(
+            Customer.external_id,
+            Customer.name,
+            points,
+            Member.debt,
+            func.coalesce(live.c.soon, 0),
+            Member.enrolled_at,
+        )
+        .select_from(Member)
+        .join(Customer, and_(Customer.workspace_id == Member.workspace_id, Customer.id == Member.customer_id))
+        .outerjoin(live, live.c.member_id == Member.id)
+        .where(Member.workspace_id == workspace_id, Member.id.in_(select(members.c.id)))
+        .where(Member.debt > 0 if by_debt else live.c.points > 0)
+        .order_by(*order, Customer.external_id)
+        .limit(TOP_MEMBERS)
+    )
+    key = "debt" if by_debt else "top"
+    table = DataTable(key, t(f"loy.{key}_members"),
+                      [Column(t("ui.external_id")), Column(t("ui.name")), Column(t("loy.balance"), "int"),
+                       Column(t("loy.debt"), "int", t("help.loy_debt")),
+                       Column(t("loy.expiring_30"), "int"), Column(t("loy.enrolled"), "date")])  # fmt: skip
+    for external_id, name, balance, debt, soon, enrolled in session.execute(query):
+        table.rows.append(
+            [
+                external_id,
+                name or "",
+                int(balance),
+                int(debt),
+                int(soon),
+                as_utc(enrolled).astimezone(zone).date(),
+            ]
+        )
+    return table

@@ -1,0 +1,53 @@
+"""The Loyalty tab in a real browser, in each language: its figures, its chart drawn, no console error or
+failed request, and a screenshot of each in test-artifacts/ (the ledger of tests/dashboard/test_loyalty.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from patron.core import service as core_service
+from patron.core.db import transaction
+from tests.browser.conftest import ARTIFACTS
+from tests.dashboard.test_loyalty import build_ledger
+from tests.loyalty.conftest import make_program
+from tests.web.conftest import PASSWORD
+
+
+@pytest.mark.parametrize(
+    ("language", "title"), [("zh-Hant", "會員點數"), ("zh-Hans", "会员积分"), ("en", "Loyalty")]
+)
+def test_the_loyalty_tab_in_three_languages(
+    engine: Engine, live_server: str, laptop: Any, tmp_path: Path, language: str, title: str
+) -> None:
+    fx = make_program(engine, tmp_path / "loyalty")
+    build_ledger(fx)
+    email = f"viewer@{fx.workspace.slug}.example.com"
+    with transaction(engine) as session:
+        core_service.create_user(session, workspace_id=fx.workspace.id, email=email, password=PASSWORD,
+                                 role="viewer")  # fmt: skip
+    page = laptop
+    page.goto(f"{live_server}/login")
+    page.get_by_label("工作區").fill(fx.workspace.slug)
+    page.get_by_label("電子郵件").fill(email)
+    page.get_by_label("密碼").fill(PASSWORD)
+    page.get_by_role("button", name="登入").click()
+    page.wait_for_url(f"{live_server}/dashboard*")
+    page.goto(f"{live_server}/dashboard/loyalty?lang={language}")
+    assert page.locator("html").get_attribute("lang") == language
+    assert page.locator('nav.tabs [aria-current="page"]').inner_text() == title
+    tiles = {name: page.locator(f'[data-kpi="{name}"] .big').inner_text() for name in ("members", "outstanding", "expiring", "debt")}  # fmt: skip
+    assert tiles == {"members": "3", "outstanding": "147", "expiring": "10", "debt": "20"}
+    page.wait_for_function("document.querySelectorAll('[data-chart] canvas').length >= 1")
+    page.screenshot(
+        path=str(ARTIFACTS / f"dashboard-loyalty-{language}-{engine.dialect.name}.png"), full_page=True
+    )
+    page.goto(f"{live_server}/customers/C002?lang={language}")
+    page.locator("[data-loyalty]").scroll_into_view_if_needed()
+    page.screenshot(
+        path=str(ARTIFACTS / f"customer-loyalty-{language}-{engine.dialect.name}.png"), full_page=True
+    )
+    assert page.problems == []
