@@ -1087,5 +1087,10 @@ from patron.loyalty.cli import loyalty_app  # noqa: E402
 
 app.add_typer(loyalty_app, name="loyalty")
 
+# --------------------------------------------------------------------------------------------- eval
+from patron.text.cli import eval_app  # noqa: E402
+
+app.add_typer(eval_app, name="eval")
+
 if __name__ == "__main__":  # pragma: no cover
     app()
