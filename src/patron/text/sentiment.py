@@ -140,8 +140,8 @@ class SentimentModel:
         bias: float,
         meta: dict[str, Any] | None = None,
     ) -> None:
-        self.weights = np.asarray(weights, dtype=np.float64)
-        self.idf_squared = np.asarray(idf_squared, dtype=np.float64)
+        self.weights = np.asarray(weights, dtype=np.float32)
+        self.idf_squared = np.asarray(idf_squared, dtype=np.float32)
         self.bias = float(bias)
         self.meta = meta or {}
 
@@ -174,7 +174,7 @@ class SentimentModel:
     def save(self, npz_path: Any, json_path: Any) -> None:
         """Only the buckets in use: their indices, weights and squared idf (float32), and the bias."""
         used = np.flatnonzero(self.weights)
-        np.savez_compressed(
+        np.savez(  # uncompressed: loads in about half the time
             npz_path,
             buckets=used.astype(np.int32),
             weights=self.weights[used].astype(np.float32),
@@ -187,8 +187,8 @@ class SentimentModel:
 
     @classmethod
     def load(cls, npz_path: Any, json_path: Any) -> SentimentModel:
-        weights = np.zeros(BUCKETS, dtype=np.float64)
-        idf_squared = np.zeros(BUCKETS, dtype=np.float64)
+        weights = np.zeros(BUCKETS, dtype=np.float32)
+        idf_squared = np.zeros(BUCKETS, dtype=np.float32)
         with np.load(npz_path, allow_pickle=False) as arrays:
             used = arrays["buckets"].astype(np.int64)
             weights[used] = arrays["weights"]
