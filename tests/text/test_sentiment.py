@@ -196,3 +196,20 @@ def test_eval_command_refuses_bytes_that_are_not_utf8(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert result.output.strip().startswith("big5.csv 不是 UTF-8 編碼")
+
+
+def test_hostile_texts_are_handled() -> None:
+    from patron.text.normalise import detect_language
+    from patron.text.pii import mask
+
+    model = shipped_model()
+    assert detect_language("😀😀😀") == "other"
+    assert model.score("😀😀😀").label == "neutral"  # no known feature
+    assert model.score("").score == 0.5
+    assert model.clauses("") == []
+    huge = "好吃但是太贵。" * 150_000  # about 1 MB
+    assert model.score(huge).label in ("positive", "neutral", "negative")
+    # Clauses are read from the first 20,000 characters: 好吃 / 太贵 pairs, 2 clauses per 7 characters.
+    assert len(model.clauses(huge)) == 20_000 // 7 * 2 + 1
+    assert mask("<p>call 0912-345-678</p>") == "<p>call [PHONE]</p>"
+    assert mask("1" * 100_000) == "1" * 100_000
