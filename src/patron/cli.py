@@ -1202,7 +1202,7 @@ def serve(
     )  # fmt: skip
 
 
-# ------------------------------------------------------------------------------- loyalty and assistant
+# ------------------------------------------------------------------------ loyalty, assistant and eval
 # Their commands live in their domains (this file is long enough); they use the helpers above, so they import
 # this module. Run as `python -m patron.cli`, this file is `__main__` and not yet `patron.cli`: the real module is
 # imported (registering everything) and run instead.
@@ -1213,6 +1213,8 @@ if __name__ == "__main__":  # pragma: no cover
 else:
     from patron.assistant.cli import assistant_app
     from patron.loyalty.cli import loyalty_app
+    from patron.text.cli import eval_app
 
     app.add_typer(loyalty_app, name="loyalty")
     app.add_typer(assistant_app, name="assistant")
+    app.add_typer(eval_app, name="eval")

@@ -1,0 +1,1 @@
+"""Text understanding: language and script, normalisation, PII masking, sentiment (docs/text.md)."""
