@@ -119,11 +119,12 @@ def test_a_name_that_moves_inside_after_registration_is_refused_at_delivery(
     _setup(client, tenant, "http://rebind.example.com/hook")
     _respond(client, tenant)
     answers["rebind.example.com"] = ["127.0.0.1"]
-    assert _deliver(engine).retrying == 1
+    assert _deliver(engine).retrying >= 1  # other tests' deliveries may fall due in the same pass
     with transaction(engine) as session:
         delivery = session.scalars(
             select(WebhookDelivery).where(WebhookDelivery.workspace_id == tenant.workspace.id)
         ).one()
+        assert (delivery.status, delivery.attempts, delivery.delivered_at) == ("pending", 1, None)
         assert delivery.last_error is not None and "127.0.0.1" in delivery.last_error
 
 
