@@ -38,6 +38,7 @@ from sqlalchemy.engine import Engine
 from patron.core import clock
 from patron.core import service as core_service
 from patron.core.db import transaction
+from patron.core.i18n import translate
 from patron.customers.models import Customer
 from patron.dashboard import loyalty
 from patron.dashboard.filters import parse_filters
@@ -202,6 +203,12 @@ def test_the_page_and_its_exports(client: TestClient, ledger: Program, language:
     kpis = dict(re.findall(r'data-kpi="(\w+)" data-value="(\d+)"', page.text))
     assert kpis == {"members": "3", "outstanding": "147", "expiring": "10", "debt": "20"}
     assert 'id="chart-movements"' in page.text
+    assert 'name="survey"' not in page.text and 'name="segment"' in page.text, "surveys do not apply here"
+    against = translate(
+        "dash.showing", language, since="S", until="U", previous_since="P", previous_until="Q"
+    )
+    against = against.split("U")[1].split("P")[0]  # "; changes are against " in the page's language
+    assert against.strip() and against not in page.text, "nothing is compared with an earlier period"
     for key in ("movements", "expiring", "summary", "top", "debt"):
         assert f'data-table="{key}"' in page.text
     export = client.get("/dashboard/loyalty/export?table=movements&format=csv")
