@@ -20,6 +20,7 @@ from patron.assistant.models import LANGUAGES, EntryStatus, KnowledgeEntry
 from patron.assistant.retrieval import Document, Index
 from patron.assistant.schemas import AskAnswer, EntryRef, ImportReport
 from patron.core.clock import utcnow
+from patron.core.documents import read_document
 from patron.core.errors import PatronError
 from patron.core.i18n import translate
 
@@ -156,7 +157,7 @@ def read_entries(path: Path) -> list[EntryData]:
     if suffix not in {".csv", ".jsonl", ".json"}:
         raise PatronError("assistant.import_unknown_kind", status=422, name=path.name)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_document(path)
     except UnicodeDecodeError:
         raise PatronError("assistant.import_not_utf8", status=422, name=path.name) from None
     entries: list[EntryData]
@@ -358,7 +359,7 @@ class EvalReport:
 def read_cases(path: Path) -> list[tuple[str, str]]:
     """(question, right entry id) pairs from JSONL (``{"question": …, "entry": …}`` a line) or a JSON list."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_document(path)
     except (OSError, UnicodeDecodeError):
         raise PatronError("assistant.eval_unreadable", status=422, name=path.name) from None
     if path.suffix.lower() == ".json":

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from patron.commerce.models import Order, OrderStatus
 from patron.core import validation
 from patron.core.clock import as_utc, utcnow
+from patron.core.documents import read_document
 from patron.core.errors import Conflict, NotFound, PatronError
 from patron.core.i18n import translate
 from patron.core.models import Workspace
@@ -150,7 +151,7 @@ def load_rule_file(path: Path) -> EarnRuleCreate:
     if not path.is_file():
         raise PatronError("import.file_not_found", file=str(path))
     try:
-        raw = path.read_text(encoding="utf-8-sig")
+        raw = read_document(path)
         document = json.loads(raw) if path.suffix.lower() == ".json" else yaml.safe_load(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
         reason = (str(exc).splitlines() or [type(exc).__name__])[0]

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, object_session
 
 from patron.core import validation
 from patron.core.clock import utcnow
+from patron.core.documents import read_document
 from patron.core.errors import Conflict, NotFound, PatronError
 from patron.core.i18n import normalize_locale, translate
 from patron.core.models import Workspace
@@ -85,7 +86,7 @@ def load_definition_file(path: Path) -> SurveyDefinition:
     if not path.is_file():
         raise PatronError("import.file_not_found", file=str(path))
     try:
-        raw = path.read_text(encoding="utf-8-sig")
+        raw = read_document(path)
     except UnicodeDecodeError:
         raise PatronError("survey.not_utf8", file=str(path)) from None
     try:
