@@ -983,8 +983,9 @@ def clv_validate(
     def action() -> None:
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
-        report = clv_service.validate(metrics_service.operational_connection(), ws, model=model,
-                                      holdout_days=holdout_days, observation_end=_as_of(as_of))  # fmt: skip
+            report = clv_service.validate(metrics_service.operational_connection(), ws, model=model,
+                                          holdout_days=holdout_days, observation_end=_as_of(as_of))  # fmt: skip
+            kept = clv_service.save_validation(session, ws, report, model=model, holdout_days=holdout_days)
         console.print(f"holdout purchases: actual {report.actual_total:.0f}, predicted {report.predicted_total:.1f} "
                       f"({100 * report.total_error:+.1f} %); mean absolute error {report.mean_absolute_error:.3f} a customer")  # fmt: skip
         table = Table("repeat purchases before", "customers", "actual (mean)", "predicted (mean)",
@@ -992,6 +993,8 @@ def clv_validate(
         for row in report.by_frequency.itertuples():
             table.add_row(str(row.label), str(row.customers), f"{row.actual:.3f}", f"{row.predicted:.3f}")
         console.print(table)
+        if kept is not None:
+            console.print(f"kept with {kept.version} for the Customer value page")
 
     _run(action, lang)
 

@@ -176,6 +176,39 @@ def validate(
     return holdout_validation(kind(split).fit(), split)
 
 
+def save_validation(
+    session: Session, workspace: Workspace, report: HoldoutReport, *, model: str, holdout_days: int
+) -> ClvModel | None:
+    """Keep a holdout validation's calibration-plot data on the workspace's latest stored fit of the same
+    purchase model (what the Customer value tab draws); None when there is no such fit."""
+    row = session.scalar(
+        select(ClvModel)
+        .where(ClvModel.workspace_id == workspace.id, ClvModel.purchase_model == model)
+        .order_by(ClvModel.id.desc())
+        .limit(1)
+    )
+    if row is None:
+        return None
+    row.params = {
+        **row.params,
+        "validation": {
+            "holdout_days": holdout_days,
+            "actual_total": report.actual_total,
+            "predicted_total": report.predicted_total,
+            "mean_absolute_error": report.mean_absolute_error,
+            "by_frequency": [
+                {"label": str(label), "customers": int(n), "actual": float(actual), "predicted": float(predicted)}
+                for label, n, actual, predicted in zip(
+                    report.by_frequency["label"], report.by_frequency["customers"], report.by_frequency["actual"],
+                    report.by_frequency["predicted"], strict=True,
+                )
+            ],
+        },
+    }  # fmt: skip
+    session.flush()
+    return row
+
+
 def _read(score_row: ClvScore, external_id: str, model: ClvModel) -> ClvScoreRead:
     return ClvScoreRead(
         customer_id=external_id, model_version=model.version, observation_end=model.observation_end,

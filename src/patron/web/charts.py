@@ -274,3 +274,62 @@ def columns(table: DataTable, indexes: list[int], t: Translate) -> dict[str, Any
         yAxis={"type": "value", "min": 0, "minInterval": 1},
         series=series,
     )
+
+
+def histogram(
+    bins: Sequence[tuple[float, float | None, int]], label: str, number: Callable[[float], str]
+) -> dict[str, Any]:
+    """Customers per value bin; the last bin is open ("≥ x") when it holds the top 1 %."""
+    names = [
+        f"{number(low)}–{number(high)}" if high is not None else f"≥ {number(low)}" for low, high, _ in bins
+    ]
+    return _base(
+        tooltip={"trigger": "axis"},
+        xAxis={"type": "category", "data": names, "axisLabel": {"interval": 0, "rotate": 30}},
+        yAxis={"type": "value", "min": 0, "minInterval": 1},
+        series=[{"name": label, "type": "bar", "data": [n for _, _, n in bins], "itemStyle": {"color": ACCENT},
+                 "barCategoryGap": "8%"}],
+    )  # fmt: skip
+
+
+def paired_lines(categories: Sequence[str], pairs: dict[str, Sequence[float | None]], x_name: str,
+                 percent: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Two or more series over the same categories (actual against predicted): a model that fits draws them on
+    top of each other."""
+    colours = (ACCENT, BAD, "#3b6ea5", PASSIVE)
+    return _base(
+        legend={"top": 0},
+        xAxis={"type": "category", "data": list(categories), "name": x_name, "nameLocation": "middle",
+               "nameGap": 28},
+        yAxis={"type": "value", "min": 0, **({"axisLabel": {"formatter": "{value}%"}} if percent else {})},
+        series=[{"name": name, "type": "line", "data": [_round(v, 2) for v in values],
+                 "itemStyle": {"color": colour}, "lineStyle": {"type": "dashed"} if i else {}}
+                for i, (colour, (name, values)) in enumerate(zip(colours, pairs.items(), strict=False))],
+    )  # fmt: skip
+
+
+def survival(curves: dict[str, list[float | None]], t: Translate) -> dict[str, Any]:
+    """Kaplan–Meier curves (percent still active by month since the first purchase) drawn as steps; the
+    first curve (everyone) thicker."""
+    months = max((len(values) for values in curves.values()), default=0)
+    colours = (ACCENT, BAD, "#3b6ea5", PASSIVE, GREY, "#7b5ea7", "#c9772b")
+    return _base(
+        legend={"top": 0, "type": "scroll"},
+        xAxis={"type": "category", "data": [str(m) for m in range(months)], "name": t("churn_page.months_since"),
+               "nameLocation": "middle", "nameGap": 28},
+        yAxis={"type": "value", "min": 0, "max": 100, "axisLabel": {"formatter": "{value}%"}},
+        series=[{"name": name, "type": "line", "step": "end", "data": values, "symbol": "none",
+                 "itemStyle": {"color": colours[i % len(colours)]}, "lineStyle": {"width": 3 if i == 0 else 1.5}}
+                for i, (name, values) in enumerate(curves.items())],
+    )  # fmt: skip
+
+
+def risk_bars(table: DataTable, label: str) -> dict[str, Any]:
+    """Mean churn risk per segment (the table's second-to-last percent column), on 0–100 %."""
+    return _base(
+        tooltip={"trigger": "item"},
+        xAxis={"type": "value", "min": 0, "max": 100, "axisLabel": {"formatter": "{value}%"}},
+        yAxis={"type": "category", "data": [str(row[0]) for row in table.rows], "inverse": True},
+        series=[{"name": label, "type": "bar", "itemStyle": {"color": BAD},
+                 "data": [_round(row[2]) for row in table.rows], "label": {"show": True, "position": "right"}}],
+    )  # fmt: skip

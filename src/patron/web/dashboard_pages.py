@@ -23,7 +23,9 @@ from patron.core.i18n import LOCALES, Labels
 from patron.core.models import Role, Workspace
 from patron.customers.service import code_labels, set_segment_labels
 from patron.dashboard import alerts, rollup, service
+from patron.dashboard import churn as churn_view
 from patron.dashboard import loyalty as loyalty_view
+from patron.dashboard import value as value_view
 from patron.dashboard.filters import Filters, parse_filters
 from patron.dashboard.tables import DataTable, to_csv, to_xlsx
 from patron.metrics import benchmarks
@@ -35,9 +37,21 @@ from patron.surveys.texts import pick
 from patron.web import charts
 from patron.web.deps import ReadSessionDep, SessionDep
 from patron.web.pages import ReaderDep, Viewer, ViewerDep, check_csrf, render_page
+from patron.web.templating import formatters
 
 router = APIRouter(include_in_schema=False)
-PAGES = ("overview", "breakdowns", "retention", "loyalty", "responses", "surveys", "alerts", "settings")
+PAGES = (
+    "overview",
+    "breakdowns",
+    "retention",
+    "loyalty",
+    "value",
+    "churn",
+    "responses",
+    "surveys",
+    "alerts",
+    "settings",
+)
 RESPONSES_PER_PAGE = 50
 EXPORT_ROW_LIMIT = 100_000
 
@@ -120,6 +134,48 @@ def _loyalty(
     return PageData({"view": view}, view.tables, figures)
 
 
+def _value(
+    request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
+) -> PageData:
+    view = value_view.value(session, viewer.workspace, filters, viewer.locale, exporting=exporting)
+    t = _t(viewer)
+    figures: dict[str, dict[str, Any]] = {}
+    if view.customers:
+        figures["distribution"] = charts.histogram(view.histogram, t("value.customers"),
+                                                   formatters(viewer.locale)["number"])  # fmt: skip
+    calibration = view.tables.get("calibration")
+    if calibration is not None and calibration.rows:
+        figures["calibration"] = charts.paired_lines(
+            [str(row[0]) for row in calibration.rows],
+            {t("value.actual"): [row[2] for row in calibration.rows],  # type: ignore[misc]
+             t("value.predicted"): [row[3] for row in calibration.rows]},  # type: ignore[misc]
+            t("value.repeat_before"),
+        )  # fmt: skip
+    return PageData({"view": view}, view.tables, figures)
+
+
+def _churn(
+    request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
+) -> PageData:
+    view = churn_view.churn_risk(session, viewer.workspace, filters, viewer.locale, exporting=exporting)
+    t = _t(viewer)
+    figures: dict[str, dict[str, Any]] = {}
+    segments = view.tables.get("segments")
+    if segments is not None and segments.rows:
+        figures["segments"] = charts.risk_bars(segments, t("churn_page.mean_risk"))
+    if view.curves:
+        figures["survival"] = charts.survival(view.curves, t)
+    evaluation = view.tables.get("evaluation")
+    if evaluation is not None and evaluation.rows:
+        figures["evaluation"] = charts.paired_lines(
+            [str(row[0]) for row in evaluation.rows],
+            {t("churn_page.observed"): [row[3] for row in evaluation.rows],  # type: ignore[misc]
+             t("churn_page.predicted"): [row[2] for row in evaluation.rows]},  # type: ignore[misc]
+            t("churn_page.decile"), percent=True,
+        )  # fmt: skip
+    return PageData({"view": view}, view.tables, figures)
+
+
 def _int_param(request: Request, name: str) -> int:
     raw = request.query_params.get(name, "0")
     if not raw.isdigit() or len(raw) > 9:
@@ -188,7 +244,7 @@ def _settings(
 
 
 BUILDERS: dict[str, Builder] = {"overview": _overview, "breakdowns": _breakdowns, "retention": _retention,
-                                "loyalty": _loyalty, "responses": _responses, "surveys": _surveys, "alerts": _alerts,
+                                "loyalty": _loyalty, "value": _value, "churn": _churn, "responses": _responses, "surveys": _surveys, "alerts": _alerts,
                                 "settings": _settings}  # fmt: skip
 
 

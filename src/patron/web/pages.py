@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -215,8 +216,25 @@ def customer_page(external_id: str, request: Request, session: ReadSessionDep, v
     card = member_card(
         session, workspace_id=viewer.workspace.id, customer_id=customer.id, locale=viewer.locale
     )
-    context = {"story": story, "rows": answered, "responses_total": answered_total, "loyalty": card}
+    context = {"story": story, "rows": answered, "responses_total": answered_total, "loyalty": card,
+               **_scores(session, viewer, external_id)}  # fmt: skip
     return render_page(request, viewer, "customer.html", context)
+
+
+def _scores(session: Session, viewer: Viewer, external_id: str) -> dict[str, object]:
+    """The customer's stored CLV and churn risk (with its reasons in the page's language), None where not scored."""
+    from patron.analytics import churn_service
+    from patron.analytics import service as clv_service
+
+    found: dict[str, object] = {"clv": None, "risk": None}
+    ws = viewer.workspace.id
+    with contextlib.suppress(NotFound):
+        found["clv"] = clv_service.customer_score(session, workspace_id=ws, external_id=external_id)
+    with contextlib.suppress(NotFound):
+        found["risk"] = churn_service.customer_risk(
+            session, workspace_id=ws, external_id=external_id, locale=viewer.locale
+        )
+    return found
 
 
 def render_page(
