@@ -149,13 +149,25 @@ def test_scores_over_the_api_and_a_rerun_replaces_them(engine: Engine, shop: Wor
     assert count == total and versions == {first + 1}, "replaced, by the new fit"
 
 
-def test_fit_and_validate_commands(shop: Workspace) -> None:
+def test_fit_and_validate_commands(engine: Engine, shop: Workspace) -> None:
     fitted = _cli("clv", "fit", "--as-of", "2025-12-31", "-w", shop.slug)
     assert fitted.exit_code == 0, fitted.output
     assert "BG/NBD" in fitted.output and "Gamma-Gamma" in fitted.output and "95% interval" in fitted.output
     checked = _cli("clv", "validate", "--as-of", "2025-12-31", "--holdout-days", "120", "-w", shop.slug)
     assert checked.exit_code == 0, checked.output
     assert "holdout purchases: actual" in checked.output and "calibration plot" in checked.output
+    with transaction(engine) as session:  # kept on the stored fit for the Customer value tab
+        model = session.scalars(select(ClvModel).where(ClvModel.workspace_id == shop.id)).one()
+    kept = model.params["validation"]
+    assert isinstance(kept, dict) and f"kept with {model.version}" in checked.output
+    report = service.validate(
+        connect(engine.url.render_as_string(hide_password=False)), shop, holdout_days=120, observation_end=END
+    )
+    assert kept["holdout_days"] == 120 and kept["actual_total"] == report.actual_total
+    assert kept["mean_absolute_error"] == pytest.approx(report.mean_absolute_error)
+    assert [(r["label"], r["customers"]) for r in kept["by_frequency"]] == list(
+        zip(report.by_frequency["label"], report.by_frequency["customers"], strict=True)
+    )
 
 
 def test_bad_requests_get_clear_messages(engine: Engine, shop: Workspace) -> None:
