@@ -160,16 +160,17 @@ def train(
     train_x, test_x = tables[cutoffs[0]], tables[cutoffs[1]]
     train_y = churn.labels(orders, cutoffs[0], definition).reindex(train_x.index).to_numpy()
     test_y = churn.labels(orders, cutoffs[1], definition).reindex(test_x.index).to_numpy()
-    held = churn.fit(train_x, train_y)
-    evaluation = churn.evaluate(
-        test_y,
-        held.predict_proba(test_x)[:, 1],
-        k,
-        train_customers=len(train_x),
-        train_cutoff=cutoffs[0],
-        test_cutoff=cutoffs[1],
-    )
-    final = churn.fit(test_x, test_y)
+    with churn.threads_for(max(len(train_x), len(test_x))):
+        held = churn.fit(train_x, train_y)
+        evaluation = churn.evaluate(
+            test_y,
+            held.predict_proba(test_x)[:, 1],
+            k,
+            train_customers=len(train_x),
+            train_cutoff=cutoffs[0],
+            test_cutoff=cutoffs[1],
+        )
+        final = churn.fit(test_x, test_y)
     return Trained(final, evaluation, tables[end], test_x.median(), end)
 
 
@@ -186,8 +187,10 @@ def score(
     session.execute(select(Workspace.id).where(Workspace.id == workspace.id).with_for_update())
     trained = train(session, workspace, window_days=window_days, as_of=as_of, con=con, k=k)
     x = trained.features
-    risk = trained.model.predict_proba(x)[:, 1] if len(x) else np.array([])
-    reasons = churn.top_reasons(churn.contributions(trained.model, x, trained.reference), x) if len(x) else []
+    with churn.threads_for(len(x)):
+        risk = trained.model.predict_proba(x)[:, 1] if len(x) else np.array([])
+        contrib = churn.contributions(trained.model, x, trained.reference) if len(x) else None
+    reasons = churn.top_reasons(contrib, x) if contrib is not None else []
     saved = ChurnModel(
         workspace_id=workspace.id,
         window_days=window_days,

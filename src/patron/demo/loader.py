@@ -120,10 +120,35 @@ def load_demo(
     else:
         log("  " + translate("demo.loyalty", locale, members=points.members, earned=points.earned,
                              redeemed=points.redeemed, expired=points.expired, reversed=points.reversed))  # fmt: skip
+    scored = load_scores(engine, slug=slug, end=end)
+    log("  " + translate("demo.scores", locale, **scored))
     return translate(
         "demo.summary", locale, customers=rows["customers"], products=rows["products"], lines=rows["orders"],
         orders=data.order_count, interactions=rows["interactions"], invited=invited, answered=answered,
     )  # fmt: skip
+
+
+def load_scores(engine: Engine, *, slug: str, end: date) -> dict[str, str | int]:
+    """What a nightly scheduler would run, as of the demo's last day: ``patron clv score``, ``patron clv validate``
+    (the last 180 days held out, kept for the calibration plot) and ``patron churn score`` (90-day window), so the
+    Customer value and Churn risk tabs and the customer pages have numbers."""
+    from patron.analytics import churn_service
+    from patron.analytics import service as clv_service
+    from patron.metrics.service import operational_connection
+
+    con = operational_connection()
+    with transaction(engine) as session:
+        workspace = core_service.get_workspace(session, slug)
+        fit, customers = clv_service.score(session, con, workspace, observation_end=end)
+        clv_version = fit.version
+        session.expunge(workspace)
+    report = clv_service.validate(con, workspace, holdout_days=180, observation_end=end)
+    with transaction(engine) as session:
+        clv_service.save_validation(session, workspace, report, model="bgnbd", holdout_days=180)
+        risk, _ = churn_service.score(session, workspace, window_days=90, as_of=end, con=con)
+        auc = float(str(risk.evaluation["auc"]))
+        return {"customers": customers, "clv": clv_version, "churn": risk.version, "auc": f"{auc:.2f}",
+                "mae": f"{report.mean_absolute_error:.2f}"}  # fmt: skip
 
 
 def load_surveys(engine: Engine, *, slug: str, data: DemoData, seed: int) -> tuple[int, int]:
