@@ -184,7 +184,7 @@ def test_value_tab_figures_are_the_hand_computed_ones(world: World) -> None:
         pytest.approx(55.0),
     ]
     assert segments["(no segment)"] == [1, 0.0, 0.0, 0.0, pytest.approx(5.0)]
-    cohorts = [[row[0], *row[1:]] for row in view.tables["cohorts"].rows]
+    cohorts = [[row[0], *row[1:]] for row in view.tables["first_purchase"].rows]
     assert cohorts == [
         [date(2025, 11, 1), 1, 0.0, 0.0, pytest.approx(5.0)],
         [date(2026, 1, 1), 2, 12845.0, 6422.5, pytest.approx(55.0)],

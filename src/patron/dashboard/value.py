@@ -156,7 +156,7 @@ def value(
                                 int(clv) / scale / int(n), 100 * int(clv) / grand if grand else None,
                                 100 * float(p)])  # fmt: skip
     view.tables["segments"] = by_segment
-    view.tables["cohorts"] = _cohorts(
+    view.tables["first_purchase"] = _cohorts(
         session, ws, segment, model.observation_end, scale, money, first.currency, t
     )
     if view.validation:
@@ -202,7 +202,7 @@ def _cohorts(
     session: Session, ws: int, segment: str | None, end: date, scale: float, money: str, currency: str, t: Any
 ) -> DataTable:
     """Customers by the month of their first purchase (the fit's last day − their age in days)."""
-    table = DataTable("cohorts", t("value.by_cohort"), [
+    table = DataTable("first_purchase", t("value.by_cohort"), [
         Column(t("value.first_purchase"), "month"), Column(t("value.customers"), "int"), Column(money, "money"),
         Column(t("value.mean_clv", currency=currency), "money"), Column(t("value.alive"), "percent"),
     ])  # fmt: skip

@@ -331,5 +331,6 @@ def risk_bars(table: DataTable, label: str) -> dict[str, Any]:
         xAxis={"type": "value", "min": 0, "max": 100, "axisLabel": {"formatter": "{value}%"}},
         yAxis={"type": "category", "data": [str(row[0]) for row in table.rows], "inverse": True},
         series=[{"name": label, "type": "bar", "itemStyle": {"color": BAD},
-                 "data": [_round(row[2]) for row in table.rows], "label": {"show": True, "position": "right"}}],
+                 "data": [_round(row[2]) for row in table.rows],
+                 "label": {"show": True, "position": "right", "formatter": "{c}%"}}],
     )  # fmt: skip
