@@ -385,6 +385,7 @@ def review(session: Session, *, workspace: Workspace, now: datetime | None = Non
                 Member.workspace_id == workspace.id,
                 MemberTier.tier != lowest,
                 (MemberTier.reviewed_year.is_(None)) | (MemberTier.reviewed_year < year),
+                MemberTier.since < at,
             )
             .order_by(Member.customer_id)
         )
@@ -400,6 +401,8 @@ def review(session: Session, *, workspace: Workspace, now: datetime | None = Non
             status = statuses.get(member.id)
             if status is None or status.tier == lowest or (status.reviewed_year or 0) >= year:
                 continue  # reviewed by a run at the same time, or moved down meanwhile
+            if as_utc(status.since) >= at:
+                continue  # reached after this year's review day: next year's review judges it
             amount = spent.get(customer_id, 0)
             current = tier_index(tier_set, status.tier)
             qualifies = qualifying_index(tier_set, amount)
