@@ -169,7 +169,8 @@ async def check(workspace: ApiWorkspaceDep) -> CheckReport:
 
 # --------------------------------------------------------------------------------------------- tiers
 from patron.loyalty import tiers as tiers_service  # noqa: E402  (appended section, kept apart for merges)
-from patron.loyalty.schemas import MemberTierRead, ReviewReport, TierSetRead  # noqa: E402
+from patron.loyalty.birthday import give_birthday_rewards  # noqa: E402
+from patron.loyalty.schemas import BirthdayReport, MemberTierRead, ReviewReport, TierSetRead  # noqa: E402
 from patron.web.deps import LocaleDep  # noqa: E402
 
 
@@ -210,3 +211,11 @@ async def member_tier(workspace: ApiWorkspaceDep, customer_id: str, locale: Loca
 async def review(workspace: ApiWorkspaceDep) -> ReviewReport:
     """The yearly review (acts once a year, on or after the review day; ``due: false`` before it)."""
     return await in_transaction(tiers_service.review, workspace=workspace)
+
+
+@router.post(
+    "/birthday/run", response_model=BirthdayReport, operation_id="loyalty-birthday", responses=errors(401)
+)
+async def birthday_run(workspace: ApiWorkspaceDep) -> BirthdayReport:
+    """Give this month's birthday rewards by tier (idempotent: once per member and year)."""
+    return await in_transaction(give_birthday_rewards, workspace=workspace)

@@ -389,3 +389,20 @@ def tiers_review(workspace: WorkspaceOption = None, lang: LocaleOption = None) -
                 downgraded=report.downgraded, upgraded=report.upgraded))  # fmt: skip
 
     _run(action, locale)
+
+
+@loyalty_app.command("birthday")
+def birthday(workspace: WorkspaceOption = None, lang: LocaleOption = None) -> None:
+    """Give this month's birthday rewards by tier (run it daily from a scheduler; safe to run again)."""
+    from patron.loyalty.birthday import give_birthday_rewards
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            report = give_birthday_rewards(session, workspace=ws)
+        _say(_t("loyalty.cli_birthday", locale, year=report.year, month=report.month, rewarded=report.rewarded,
+                points=report.points, waiting=report.waiting))  # fmt: skip
+
+    _run(action, locale)
