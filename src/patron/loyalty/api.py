@@ -170,7 +170,14 @@ async def check(workspace: ApiWorkspaceDep) -> CheckReport:
 # --------------------------------------------------------------------------------------------- tiers
 from patron.loyalty import tiers as tiers_service  # noqa: E402  (appended section, kept apart for merges)
 from patron.loyalty.birthday import give_birthday_rewards  # noqa: E402
-from patron.loyalty.schemas import BirthdayReport, MemberTierRead, ReviewReport, TierSetRead  # noqa: E402
+from patron.loyalty.member_page import mint_link as mint_member_link  # noqa: E402
+from patron.loyalty.schemas import (  # noqa: E402
+    BirthdayReport,
+    MemberLinkRead,
+    MemberTierRead,
+    ReviewReport,
+    TierSetRead,
+)
 from patron.web.deps import LocaleDep  # noqa: E402
 
 
@@ -187,10 +194,14 @@ async def list_tiers(workspace: ApiWorkspaceDep, locale: LocaleDep) -> list[Tier
     operation_id="loyalty-add_tiers",
     responses=errors(400, 401, 404, 409, 422),
 )
-async def add_tiers(workspace: ApiWorkspaceDep, body: Annotated[dict[str, Any], Body()]) -> TierSetRead:
+async def add_tiers(
+    workspace: ApiWorkspaceDep, locale: LocaleDep, body: Annotated[dict[str, Any], Body()]
+) -> TierSetRead:
     """A new tier-set version (the same document as a tier file); members keep their tiers."""
     data = tiers_service.parse_tiers(body, "body")
-    return await in_transaction(tiers_service.add_tier_set, workspace=workspace, data=data, actor="api")
+    return await in_transaction(
+        tiers_service.add_tier_set, workspace=workspace, data=data, actor="api", locale=locale
+    )
 
 
 @router.get(
@@ -219,3 +230,14 @@ async def review(workspace: ApiWorkspaceDep) -> ReviewReport:
 async def birthday_run(workspace: ApiWorkspaceDep) -> BirthdayReport:
     """Give this month's birthday rewards by tier (idempotent: once per member and year)."""
     return await in_transaction(give_birthday_rewards, workspace=workspace)
+
+
+@router.post(
+    "/members/{customer_id}/link",
+    response_model=MemberLinkRead,
+    operation_id="loyalty-member_link",
+    responses=errors(401, 404, 422),
+)
+async def member_link(workspace: ApiWorkspaceDep, customer_id: str) -> MemberLinkRead:
+    """The member's own page as a signed link (the same link each time) to send or print as a QR code."""
+    return await in_transaction(mint_member_link, workspace=workspace, customer_external_id=customer_id)

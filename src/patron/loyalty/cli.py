@@ -406,3 +406,24 @@ def birthday(workspace: WorkspaceOption = None, lang: LocaleOption = None) -> No
                 points=report.points, waiting=report.waiting))  # fmt: skip
 
     _run(action, locale)
+
+
+@loyalty_app.command("link")
+def member_link(
+    customer: str, workspace: WorkspaceOption = None, lang: LocaleOption = None, as_json: JsonOption = False
+) -> None:
+    """The member's own page (balance, tier, history) as a signed link to hand over."""
+    from patron.loyalty.member_page import mint_link
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            link = mint_link(session, workspace=ws, customer_external_id=customer)
+        if as_json:
+            print(link.model_dump_json(indent=2))
+            return
+        _say(_t("loyalty.cli_member_link", locale, customer=customer, url=link.url))
+
+    _run(action, locale)

@@ -264,3 +264,11 @@ class BirthdayReport(BaseModel):
     points: int
     #: Members whose birthday was changed after a reward: the next one waits 12 months.
     waiting: int
+
+
+class MemberLinkRead(BaseModel):
+    """A member's own page: ``url`` to hand over (message, QR code); ``token`` is its signed part."""
+
+    customer_id: str
+    url: str
+    token: str

@@ -127,7 +127,12 @@ def tier_set_read(tier_set: TierSet, locale: str | None = None) -> TierSetRead:
 
 
 def add_tier_set(
-    session: Session, *, workspace: Workspace, data: TierSetCreate, actor: str | None = None
+    session: Session,
+    *,
+    workspace: Workspace,
+    data: TierSetCreate,
+    actor: str | None = None,
+    locale: str | None = None,
 ) -> TierSetRead:
     """A new tier-set version, from ``effective_from`` (now when not given), never before the latest one. The
     lowest tier's threshold is 0, thresholds rise strictly, codes are unique and every tier is named in zh-Hant,
@@ -177,7 +182,7 @@ def add_tier_set(
     session.add(tier_set)
     session.flush()
     del program
-    return tier_set_read(tier_set)
+    return tier_set_read(tier_set, locale)
 
 
 def _tier_dict(tier: TierDefinition, threshold_minor: int) -> dict[str, Any]:
