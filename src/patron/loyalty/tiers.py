@@ -366,8 +366,9 @@ def review_moment(tier_set: TierSet, year: int, zone: str) -> datetime:
 
 def review(session: Session, *, workspace: Workspace, now: datetime | None = None) -> ReviewReport:
     """The yearly review, for a scheduler to run daily: nothing before this year's review day; on or after it,
-    every member above the lowest tier not yet reviewed this year is judged on the spend in the window that
-    ends on the review day (so the day the job runs changes nothing), under the grace rule (module docstring).
+    every member above the lowest tier, not yet reviewed this year and holding the tier since before the review
+    day, is judged on the spend in the window that ends on the review day (so the day the job runs changes
+    nothing), under the grace rule (module docstring).
     Safe to run twice or at once: members are locked and their review year re-read under the lock."""
     moment = now or utcnow()
     year = moment.astimezone(ZoneInfo(workspace.timezone)).year
