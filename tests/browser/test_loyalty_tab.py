@@ -14,6 +14,7 @@ from patron.core.db import transaction
 from tests.browser.conftest import ARTIFACTS
 from tests.dashboard.test_loyalty import build_ledger
 from tests.loyalty.conftest import make_program
+from tests.loyalty.test_tiers import add_tiers
 from tests.web.conftest import PASSWORD
 
 
@@ -25,6 +26,7 @@ def test_the_loyalty_tab_in_three_languages(
 ) -> None:
     fx = make_program(engine, tmp_path / "loyalty")
     build_ledger(fx)
+    add_tiers(fx)  # no member spent NT$10,000: all three in the lowest tier
     email = f"viewer@{fx.workspace.slug}.example.com"
     with transaction(engine) as session:
         core_service.create_user(session, workspace_id=fx.workspace.id, email=email, password=PASSWORD,
@@ -42,6 +44,8 @@ def test_the_loyalty_tab_in_three_languages(
     tiles = {name: page.locator(f'[data-kpi="{name}"] .big').inner_text() for name in ("members", "outstanding", "expiring", "debt")}  # fmt: skip
     assert tiles == {"members": "3", "outstanding": "147", "expiring": "10", "debt": "20"}
     page.wait_for_function("document.querySelectorAll('[data-chart] canvas').length >= 1")
+    assert page.locator('[data-table="tiers"] tbody tr').first.locator("td").nth(2).inner_text() == "3"
+    assert page.locator('[data-table="tier_moves"]').is_visible()
     page.screenshot(
         path=str(ARTIFACTS / f"dashboard-loyalty-{language}-{engine.dialect.name}.png"), full_page=True
     )

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.demo.loader import load_demo
-from patron.loyalty import service
+from patron.loyalty import service, tiers
 from patron.loyalty.models import Entry, Member
 
 
@@ -31,6 +31,12 @@ def test_the_demo_has_a_running_program(engine: Engine, tmp_path: Path) -> None:
             select(func.count()).select_from(Member).where(Member.workspace_id == workspace.id)
         )
         first = session.scalar(select(func.min(Entry.created_at)).where(Entry.workspace_id == workspace.id))
+        by_tier = [(tier["code"], count) for tier, count in tiers.members_by_tier(session, workspace.id)]
+        birthdays = session.scalar(
+            select(func.count()).where(Entry.workspace_id == workspace.id, Entry.source == "birthday")
+        )
+    assert all(count > 0 for _, count in by_tier), by_tier  # members in every tier
+    assert sum(count for _, count in by_tier) == members and birthdays
     assert kinds["earn"] > 0 and kinds["redeem"] < 0 and kinds["expire"] < 0
     assert line == (f"  loyalty: {members} members, {kinds['earn']} points earned, {-kinds['redeem']} redeemed, "
                     f"{-kinds['expire']} expired, {-kinds.get('reverse', 0)} reversed")  # fmt: skip

@@ -23,6 +23,7 @@ from patron.core.clock import as_utc, utcnow
 from patron.core.models import Workspace
 from patron.customers.models import Customer
 from patron.dashboard.filters import Filters
+from patron.dashboard.loyalty_tiers import tier_tables
 from patron.dashboard.service import labels, under_way
 from patron.dashboard.tables import Column, DataTable
 from patron.loyalty.models import Entry, EntryKind, Lot, Member, Program
@@ -113,6 +114,7 @@ def loyalty(session: Session, workspace: Workspace, filters: Filters, locale: st
     zone = ZoneInfo(workspace.timezone)
     view.tables["top"] = _top(session, ws, members, now, zone, t, by_debt=False)
     view.tables["debt"] = _top(session, ws, members, now, zone, t, by_debt=True)
+    view.tables.update(tier_tables(session, workspace, filters, members, view.members, locale))
     return view
 
 

@@ -25,10 +25,11 @@ from patron.core import clock
 from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.customers.models import Customer
-from patron.loyalty import service
+from patron.loyalty import service, tiers
+from patron.loyalty.birthday import give_birthday_rewards
 from patron.loyalty.models import Entry, EntryKind, ExpiryPolicy, Member
 from patron.loyalty.orders import EARNING_STATUSES, refund_order, sync_orders
-from patron.loyalty.schemas import EarnRuleCreate, ProgramUpdate, RefundCreate
+from patron.loyalty.schemas import EarnRuleCreate, ProgramUpdate, RefundCreate, TierSetCreate
 
 PROGRAM_NAME = "茶友會"
 LAUNCH_MONTHS_BEFORE_END = 12
@@ -42,6 +43,8 @@ STEP_DAYS = 7
 #: An earning order is refunded whole a week later with this chance.
 REFUND_CHANCE = 0.004
 REFUND_AFTER_DAYS = 7
+#: Tier thresholds (NT$ in the last 12 months), set so that the demo's customers fill every tier.
+PREMIUM_SPEND, VIP_SPEND = "6000", "20000"
 
 
 @dataclass
@@ -72,6 +75,23 @@ def _rules(launch: datetime, anniversary: date) -> list[EarnRuleCreate]:
     return [EarnRuleCreate.model_validate(first), EarnRuleCreate.model_validate(second)]
 
 
+def _tiers(launch: datetime) -> TierSetCreate:
+    """一般會員 / 高級會員 / VIP on the spend of the last 12 months; reviewed every January, 6 months' grace."""
+    return TierSetCreate.model_validate({
+        "effective_from": launch.isoformat(), "currency": "TWD", "window_months": 12, "review_month": 1,
+        "grace_months": 6,
+        "tiers": [
+            {"code": "member", "names": {"zh-Hant": "一般會員", "zh-Hans": "一般会员", "en": "Member"},
+             "birthday_points": 20},
+            {"code": "premium", "names": {"zh-Hant": "高級會員", "zh-Hans": "高级会员", "en": "Premium"},
+             "threshold": PREMIUM_SPEND, "discount_percent": 5, "points_percent": 150, "birthday_points": 60},
+            {"code": "vip", "names": {"zh-Hant": "VIP 會員", "zh-Hans": "VIP 会员", "en": "VIP"},
+             "threshold": VIP_SPEND, "discount_percent": 10, "points_percent": 200, "birthday_points": 200,
+             "exclusive_events": True, "early_access": True},
+        ],
+    })  # fmt: skip
+
+
 def load_loyalty(engine: Engine, *, slug: str, end: date, seed: int) -> LoyaltyReport | None:
     """Create the program and play its year; None when the program already has entries (left as it is)."""
     rng = random.Random(seed)
@@ -88,6 +108,8 @@ def load_loyalty(engine: Engine, *, slug: str, end: date, seed: int) -> LoyaltyR
             anniversary = _month_start(end, LAUNCH_MONTHS_BEFORE_END // 2) + timedelta(days=9)
             for rule in _rules(launch, anniversary):
                 service.add_rule(session, workspace=workspace, data=rule, actor="demo")
+        if tiers.current_set(session, workspace.id, launch) is None:
+            tiers.add_tier_set(session, workspace=workspace, data=_tiers(launch), actor="demo")
         by_day: dict[date, list[int]] = defaultdict(list)
         earning: dict[date, list[str]] = defaultdict(list)
         for order_id, external_id, ordered_at, status in session.execute(
@@ -110,6 +132,8 @@ def load_loyalty(engine: Engine, *, slug: str, end: date, seed: int) -> LoyaltyR
             service.expire_due(
                 session, workspace_id=workspace.id
             )  # first: balances are exact for redemptions
+            tiers.review(session, workspace=workspace)  # acts once a year, in January
+            give_birthday_rewards(session, workspace=workspace)  # once per member and year
             placed = [order_id for day in days for order_id in by_day.get(day, [])]
             if placed:
                 sync_orders(session, workspace=workspace, order_ids=placed)

@@ -165,3 +165,79 @@ async def refund(workspace: ApiWorkspaceDep, order_id: str, body: RefundCreate) 
 @router.get("/check", response_model=CheckReport, operation_id="loyalty-check", responses=errors(401, 404))
 async def check(workspace: ApiWorkspaceDep) -> CheckReport:
     return await in_transaction(service.check, workspace_id=workspace.id)
+
+
+# --------------------------------------------------------------------------------------------- tiers
+from patron.loyalty import tiers as tiers_service  # noqa: E402  (appended section, kept apart for merges)
+from patron.loyalty.birthday import give_birthday_rewards  # noqa: E402
+from patron.loyalty.member_page import mint_link as mint_member_link  # noqa: E402
+from patron.loyalty.schemas import (  # noqa: E402
+    BirthdayReport,
+    MemberLinkRead,
+    MemberTierRead,
+    ReviewReport,
+    TierSetRead,
+)
+from patron.web.deps import LocaleDep  # noqa: E402
+
+
+@router.get("/tiers", response_model=list[TierSetRead], operation_id="loyalty-tiers", responses=errors(401))
+async def list_tiers(workspace: ApiWorkspaceDep, locale: LocaleDep) -> list[TierSetRead]:
+    """Every tier-set version, oldest first (``name`` in the request's language)."""
+    return await in_transaction(tiers_service.list_tier_sets, workspace_id=workspace.id, locale=locale)
+
+
+@router.post(
+    "/tiers",
+    response_model=TierSetRead,
+    status_code=201,
+    operation_id="loyalty-add_tiers",
+    responses=errors(400, 401, 404, 409, 422),
+)
+async def add_tiers(
+    workspace: ApiWorkspaceDep, locale: LocaleDep, body: Annotated[dict[str, Any], Body()]
+) -> TierSetRead:
+    """A new tier-set version (the same document as a tier file); members keep their tiers."""
+    data = tiers_service.parse_tiers(body, "body")
+    return await in_transaction(
+        tiers_service.add_tier_set, workspace=workspace, data=data, actor="api", locale=locale
+    )
+
+
+@router.get(
+    "/members/{customer_id}/tier",
+    response_model=MemberTierRead,
+    operation_id="loyalty-member_tier",
+    responses=errors(401, 404, 422),
+)
+async def member_tier(workspace: ApiWorkspaceDep, customer_id: str, locale: LocaleDep) -> MemberTierRead:
+    """The member's tier, qualifying spend in the rolling window, progress to the next tier and tier history."""
+    return await in_transaction(tiers_service.member_tier, workspace=workspace, customer_external_id=customer_id,
+                                locale=locale)  # fmt: skip
+
+
+@router.post(
+    "/tiers/review", response_model=ReviewReport, operation_id="loyalty-review", responses=errors(401)
+)
+async def review(workspace: ApiWorkspaceDep) -> ReviewReport:
+    """The yearly review (acts once a year, on or after the review day; ``due: false`` before it)."""
+    return await in_transaction(tiers_service.review, workspace=workspace)
+
+
+@router.post(
+    "/birthday/run", response_model=BirthdayReport, operation_id="loyalty-birthday", responses=errors(401)
+)
+async def birthday_run(workspace: ApiWorkspaceDep) -> BirthdayReport:
+    """Give this month's birthday rewards by tier (idempotent: once per member and year)."""
+    return await in_transaction(give_birthday_rewards, workspace=workspace)
+
+
+@router.post(
+    "/members/{customer_id}/link",
+    response_model=MemberLinkRead,
+    operation_id="loyalty-member_link",
+    responses=errors(401, 404, 422),
+)
+async def member_link(workspace: ApiWorkspaceDep, customer_id: str) -> MemberLinkRead:
+    """The member's own page as a signed link (the same link each time) to send or print as a QR code."""
+    return await in_transaction(mint_member_link, workspace=workspace, customer_external_id=customer_id)

@@ -277,3 +277,153 @@ def check(workspace: WorkspaceOption = None, lang: LocaleOption = None, as_json:
 
     if _run(action, locale):
         raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------------------------- tiers, birthday
+tiers_app = typer.Typer(help="Tiers: versions, a member's tier, the yearly review.", no_args_is_help=True)
+loyalty_app.add_typer(tiers_app, name="tiers")
+
+
+@tiers_app.command("add")
+def tiers_add(
+    file: Annotated[Path, typer.Argument(help="YAML or JSON tier file (docs/loyalty.md)")],
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Add a tier-set version from a file: thresholds of qualifying spend, names and benefits."""
+    from patron.loyalty import tiers
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        data = tiers.load_tier_file(file)
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            saved = tiers.add_tier_set(session, workspace=ws, data=data, actor=f"cli:{getpass.getuser()}")
+        _say(
+            _t(
+                "loyalty.cli_tiers_added",
+                locale,
+                version=saved.version,
+                start=saved.effective_from.isoformat(),
+            )
+        )
+
+    _run(action, locale)
+
+
+@tiers_app.command("list")
+def tiers_list(
+    workspace: WorkspaceOption = None, lang: LocaleOption = None, as_json: JsonOption = False
+) -> None:
+    """The tiers of the version in force (every version with --json)."""
+    from patron.loyalty import tiers
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            versions = tiers.list_tier_sets(session, workspace_id=ws.id, locale=locale)
+            counts = {t["code"]: n for t, n in tiers.members_by_tier(session, ws.id)}
+            current = tiers.current_set(session, ws.id)
+        if as_json:
+            print(json.dumps([v.model_dump(mode="json") for v in versions], ensure_ascii=False, indent=2))
+            return
+        if current is None:
+            raise PatronError("loyalty.no_tiers")
+        shown = next(v for v in versions if v.version == current.version)
+        table = _table(locale, "loyalty.col_tier", "loyalty.col_threshold", "loyalty.col_discount",
+                       "loyalty.col_multiplier", "loyalty.col_birthday", "loyalty.col_members",
+                       title=f"v{shown.version} ({shown.currency})")  # fmt: skip
+        for tier in shown.tiers:
+            _row(table, f"{tier.name} ({tier.code})", tier.threshold, f"{tier.discount_percent}%",
+                 f"{tier.points_percent}%", tier.birthday_points, counts.get(tier.code, 0))  # fmt: skip
+        console.print(table)
+
+    _run(action, locale)
+
+
+@tiers_app.command("show")
+def tiers_show(
+    customer: str, workspace: WorkspaceOption = None, lang: LocaleOption = None, as_json: JsonOption = False
+) -> None:
+    """A member's tier, qualifying spend in the rolling window, the next tier and the tier history."""
+    from patron.loyalty import tiers
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            read = tiers.member_tier(session, workspace=ws, customer_external_id=customer, locale=locale)
+        if as_json:
+            print(read.model_dump_json(indent=2))
+            return
+        _say(_t("loyalty.cli_tier", locale, customer=customer, tier=read.tier.name, spend=read.qualifying,
+                currency=read.currency, start=read.window_start.isoformat(timespec="minutes")))  # fmt: skip
+        if read.next_tier is not None:
+            _say(_t("loyalty.cli_tier_next", locale, tier=read.next_tier.name, amount=read.to_next,
+                    currency=read.currency))  # fmt: skip
+        for move in read.history:
+            _say(_t("loyalty.cli_tier_move", locale, at=move.created_at.isoformat(timespec="minutes"),
+                    reason=_t(f"loy.tier_reason.{move.reason}", locale), before=move.from_tier, after=move.to_tier,
+                    spend=move.qualifying))  # fmt: skip
+
+    _run(action, locale)
+
+
+@tiers_app.command("review")
+def tiers_review(workspace: WorkspaceOption = None, lang: LocaleOption = None) -> None:
+    """The yearly tier review (run it daily from a scheduler: it acts once a year, on or after the review day)."""
+    from patron.loyalty import tiers
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            report = tiers.review(session, workspace=ws)
+        code = "loyalty.cli_review" if report.due else "loyalty.cli_review_not_due"
+        _say(_t(code, locale, year=report.year, members=report.members, kept=report.kept, grace=report.grace,
+                downgraded=report.downgraded, upgraded=report.upgraded))  # fmt: skip
+
+    _run(action, locale)
+
+
+@loyalty_app.command("birthday")
+def birthday(workspace: WorkspaceOption = None, lang: LocaleOption = None) -> None:
+    """Give this month's birthday rewards by tier (run it daily from a scheduler; safe to run again)."""
+    from patron.loyalty.birthday import give_birthday_rewards
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            report = give_birthday_rewards(session, workspace=ws)
+        _say(_t("loyalty.cli_birthday", locale, year=report.year, month=report.month, rewarded=report.rewarded,
+                points=report.points, waiting=report.waiting))  # fmt: skip
+
+    _run(action, locale)
+
+
+@loyalty_app.command("link")
+def member_link(
+    customer: str, workspace: WorkspaceOption = None, lang: LocaleOption = None, as_json: JsonOption = False
+) -> None:
+    """The member's own page (balance, tier, history) as a signed link to hand over."""
+    from patron.loyalty.member_page import mint_link
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            link = mint_link(session, workspace=ws, customer_external_id=customer)
+        if as_json:
+            print(link.model_dump_json(indent=2))
+            return
+        _say(_t("loyalty.cli_member_link", locale, customer=customer, url=link.url))
+
+    _run(action, locale)

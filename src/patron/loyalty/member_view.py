@@ -21,7 +21,7 @@ from patron.loyalty.service import EXPIRY_NOTICE_DAYS
 #: people type (redemptions, adjustments) are shown as typed.
 SYSTEM_REASONS = frozenset(
     {"order", "first_purchase_bonus", "order_cancelled", "order_returned", "order_refund", "order_pending",
-     "expiry"}
+     "expiry", "birthday"}
 )  # fmt: skip
 LAST_ENTRIES = 20
 SHOWN_LOTS = 50

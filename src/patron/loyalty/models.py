@@ -134,6 +134,8 @@ class Entry(WorkspaceScoped, Base):
     rule_version: Mapped[int | None] = mapped_column()
     idempotency_key: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column()
+    #: The tier's points multiplier (percent) an order line earned by, kept for the line's life (``loyalty.tiers``).
+    tier_percent: Mapped[int | None] = mapped_column()
 
 
 class Lot(WorkspaceScoped, Base):
@@ -191,3 +193,93 @@ class Refund(WorkspaceScoped, Base):
     idempotency_key: Mapped[str] = mapped_column(String(200))
     points_reversed: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column()
+
+
+# --------------------------------------------------------------------------------------------- tiers (loyalty.tiers)
+class TierSet(WorkspaceScoped, Base):
+    """One version of a workspace's tiers, as data (``loyalty.tiers``): each tier's threshold of qualifying spend
+    in the rolling window, names in three languages and benefits. Versions are never edited."""
+
+    __tablename__ = "loyalty_tier_sets"
+    workspace_indexed = False
+    __table_args__ = (UniqueConstraint("workspace_id", "version"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    version: Mapped[int] = mapped_column()
+    effective_from: Mapped[datetime] = mapped_column()
+    currency: Mapped[str] = mapped_column(String(3))
+    window_months: Mapped[int] = mapped_column(default=12)
+    review_month: Mapped[int] = mapped_column(default=1)
+    grace_months: Mapped[int] = mapped_column(default=6)
+    #: [{"code", "names": {locale: text}, "threshold_minor", "discount_percent", "points_percent",
+    #:   "birthday_points", "exclusive_events", "early_access"}], lowest tier (threshold 0) first.
+    tiers: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[str | None] = mapped_column(String(320))
+
+
+class MemberTier(WorkspaceScoped, Base):
+    """A member's tier now (no row: the lowest tier). Changed only with a ``TierMove`` beside it."""
+
+    __tablename__ = "loyalty_member_tiers"
+    workspace_indexed = False
+    workspace_from_parent = True
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "member_id"),
+        tenant_reference("member_id", "loyalty_members"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    member_id: Mapped[int] = mapped_column(IdType)
+    tier: Mapped[str] = mapped_column(String(32))
+    #: When the member reached this tier (or kept it at a review): the grace rule counts from here.
+    since: Mapped[datetime] = mapped_column()
+    #: The calendar year (workspace's zone) of the last yearly review that looked at this member.
+    reviewed_year: Mapped[int | None] = mapped_column()
+
+
+class TierMove(WorkspaceScoped, Base):
+    """One change (or kept tier at a review) in a member's tier history, with its reason and the qualifying spend
+    that decided it."""
+
+    __tablename__ = "loyalty_tier_moves"
+    workspace_indexed = False
+    workspace_from_parent = True
+    __table_args__ = (
+        tenant_reference("member_id", "loyalty_members"),
+        Index("ix_loyalty_tier_moves_workspace_id_member_id_id", "workspace_id", "member_id", "id"),
+        Index("ix_loyalty_tier_moves_workspace_id_created_at", "workspace_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    member_id: Mapped[int] = mapped_column(IdType)
+    from_tier: Mapped[str] = mapped_column(String(32))
+    to_tier: Mapped[str] = mapped_column(String(32))
+    #: upgrade, review_downgrade, review_kept, review_grace, review_upgrade
+    reason: Mapped[str] = mapped_column(String(32))
+    qualifying_minor: Mapped[int] = mapped_column(MinorUnits)
+    tier_set_version: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class BirthdayReward(WorkspaceScoped, Base):
+    """A birthday reward given (``loyalty.birthday``): one per member and calendar year, whatever the birthday
+    says later."""
+
+    __tablename__ = "loyalty_birthday_rewards"
+    workspace_indexed = False
+    workspace_from_parent = True
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "member_id", "year"),
+        tenant_reference("member_id", "loyalty_members"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    member_id: Mapped[int] = mapped_column(IdType)
+    year: Mapped[int] = mapped_column()
+    #: The birthday month the reward was given for (a later change of birthday does not reopen the year).
+    month: Mapped[int] = mapped_column()
+    tier: Mapped[str] = mapped_column(String(32))
+    points: Mapped[int] = mapped_column()
+    entry_id: Mapped[int | None] = mapped_column(IdType)
+    given_at: Mapped[datetime] = mapped_column()

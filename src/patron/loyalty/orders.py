@@ -22,6 +22,7 @@ from patron.core.errors import Conflict, NotFound
 from patron.core.models import Workspace
 from patron.core.tenancy import scoped
 from patron.customers.models import Customer
+from patron.loyalty import tiers
 from patron.loyalty.models import EarnRule, Entry, EntryKind, Lot, Program, Refund, Source
 from patron.loyalty.schemas import OrderLinePoints, OrderPoints, RefundCreate, SyncReport
 from patron.loyalty.service import (
@@ -59,6 +60,8 @@ class _LineState:
     earned: int = 0
     entries: int = 0
     lots: list[int] | None = None
+    #: The tier multiplier the line earned by (kept for its life; none: earned before tiers, 100 %).
+    tier_percent: int | None = None
 
 
 def _order_rows(session: Session, workspace_id: int, criteria: Sequence[Any]) -> list[Order]:
@@ -130,9 +133,14 @@ def _sync_chunk(
     ):
         states[order_id][number] = _LineState(quantity=quantity, amount_minor=amount, category=category)
     versions: dict[int, int] = {}
-    for entry_order, line_no, points, count, version in session.execute(
+    for entry_order, line_no, points, count, version, percent in session.execute(
         select(
-            Entry.order_id, Entry.line_no, func.sum(Entry.points), func.count(), func.min(Entry.rule_version)
+            Entry.order_id,
+            Entry.line_no,
+            func.sum(Entry.points),
+            func.count(),
+            func.min(Entry.rule_version),
+            func.min(Entry.tier_percent),
         )
         .where(
             Entry.workspace_id == ws,
@@ -144,7 +152,7 @@ def _sync_chunk(
         if entry_order is None:  # not possible: the query names orders
             continue
         state = states[entry_order].setdefault(line_no, _LineState())
-        state.earned, state.entries = int(points), int(count)
+        state.earned, state.entries, state.tier_percent = int(points), int(count), percent
         if version is not None:
             versions[entry_order] = min(versions.get(entry_order, version), version)
     lots_of: dict[tuple[int, int | None], list[int]] = defaultdict(list)
@@ -174,6 +182,11 @@ def _sync_chunk(
         )
     )
     now = utcnow()
+    # A line that has not earned yet earns by the member's tier now; one that has keeps its multiplier.
+    tier_percents = {
+        m: b.points_percent
+        for m, b in tiers.member_benefits(session, ws, [m.id for m in members.values()]).items()
+    }
     credits: list[Credit] = []
     for order in orders:
         member = members[order.customer_id]
@@ -187,13 +200,16 @@ def _sync_chunk(
             and order.total_minor >= rule.min_spend_minor
         )
         targets: dict[int | None, int] = {}
+        percents: dict[int | None, int | None] = {}
         for line_no, state in lines.items():
             if line_no is None:
                 continue
             target = 0
+            percent = (state.tier_percent or 100) if state.entries else tier_percents.get(member.id, 100)
+            percents[line_no] = percent
             if earning and rule is not None and state.quantity > 0:
                 base = line_points(rule, amount_minor=state.amount_minor, category=state.category,
-                                   ordered_at=order.ordered_at)  # fmt: skip
+                                   ordered_at=order.ordered_at, tier_percent=percent)  # fmt: skip
                 refunded = min(state.refunded, state.quantity)
                 target = base - base * refunded // state.quantity
             targets[line_no] = target
@@ -228,7 +244,14 @@ def _sync_chunk(
             if change > 0:
                 assert rule is not None  # a positive target needs a rule
                 new = _New(
-                    EntryKind.EARN, reason, Source.ORDER, key, order, line_no, rule_version=version_used
+                    EntryKind.EARN,
+                    reason,
+                    Source.ORDER,
+                    key,
+                    order,
+                    line_no,
+                    rule_version=version_used,
+                    tier_percent=percents.get(line_no),
                 )
                 expires_at = expiry_for(program, order.ordered_at, workspace.timezone)
                 credits.append(Credit(member, new, change, order.ordered_at, expires_at))
@@ -238,7 +261,14 @@ def _sync_chunk(
             else:
                 why = "order_" + order.status if order.status not in EARNING_STATUSES else "order_refund"
                 new = _New(
-                    EntryKind.REVERSE, why, Source.ORDER, key, order, line_no, rule_version=version_used
+                    EntryKind.REVERSE,
+                    why,
+                    Source.ORDER,
+                    key,
+                    order,
+                    line_no,
+                    rule_version=version_used,
+                    tier_percent=percents.get(line_no),
                 )
                 credit_many(session, credits, now)  # in order: what was earned before is there to take back
                 credits.clear()
@@ -248,6 +278,8 @@ def _sync_chunk(
             report.entries += 1
     credit_many(session, credits, now)
     session.flush()
+    # Upgrade at once: members whose spend in the window now reaches a higher tier move up (never down here).
+    tiers.upgrade(session, workspace=workspace, members=members.values(), now=now)
 
 
 def _order(session: Session, workspace_id: int, external_id: str) -> Order:

@@ -159,3 +159,116 @@ class CheckReport(BaseModel):
     entries: int
     lots: int
     differences: list[CheckDifference]
+
+
+# --------------------------------------------------------------------------------------------- tiers, birthday
+TIER_LOCALES = ("zh-Hant", "zh-Hans", "en")
+
+
+class TierDefinition(BaseModel):
+    """One tier of a tier-set version: who qualifies (spend in the rolling window) and what it gives."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_\-]+$")
+    #: {"zh-Hant": "高級會員", "zh-Hans": "高级会员", "en": "Premium"}: all three required.
+    names: dict[str, str] = Field(min_length=1, max_length=10)
+    #: Qualifying spend in the rolling window, in the currency's major units, as a decimal string ("10000").
+    threshold: str = Field(default="0", min_length=1, max_length=20)
+    discount_percent: int = Field(default=0, ge=0, le=100)
+    #: Points multiplier for orders, percent: 150 earns one and a half times the points.
+    points_percent: int = Field(default=100, ge=100, le=1000)
+    birthday_points: int = Field(default=0, ge=0, le=1_000_000)
+    exclusive_events: bool = False
+    early_access: bool = False
+
+
+class TierSetCreate(BaseModel):
+    """A tier-set version as data (a YAML or JSON file, or the API body)."""
+
+    model_config = ConfigDict(extra="forbid")
+    effective_from: AwareDatetime | None = None
+    currency: str = Field(min_length=3, max_length=3)
+    window_months: int = Field(default=12, ge=1, le=36)
+    review_month: int = Field(default=1, ge=1, le=12)
+    grace_months: int = Field(default=6, ge=0, le=24)
+    tiers: list[TierDefinition] = Field(min_length=1, max_length=10)
+
+
+class TierRead(BaseModel):
+    code: str
+    name: str
+    names: dict[str, str]
+    threshold: str
+    threshold_minor: int
+    discount_percent: int
+    points_percent: int
+    birthday_points: int
+    exclusive_events: bool
+    early_access: bool
+
+
+class TierSetRead(BaseModel):
+    version: int
+    effective_from: datetime
+    currency: str
+    window_months: int
+    review_month: int
+    grace_months: int
+    tiers: list[TierRead]
+    created_by: str | None = None
+
+
+class TierMoveRead(BaseModel):
+    from_tier: str
+    to_tier: str
+    reason: str
+    qualifying: str
+    qualifying_minor: int
+    tier_set_version: int
+    created_at: datetime
+
+
+class MemberTierRead(BaseModel):
+    """A member's tier now, the qualifying spend in the rolling window and how far the next tier is."""
+
+    customer_id: str
+    tier: TierRead
+    since: datetime | None
+    currency: str
+    window_start: datetime
+    window_end: datetime
+    qualifying: str
+    qualifying_minor: int
+    next_tier: TierRead | None
+    to_next: str | None
+    to_next_minor: int | None
+    #: Qualifying spend as a share of the next tier's threshold, 0–100 (100 at the top tier).
+    progress_percent: int
+    history: list[TierMoveRead]
+
+
+class ReviewReport(BaseModel):
+    year: int
+    due: bool
+    members: int
+    kept: int
+    grace: int
+    downgraded: int
+    upgraded: int
+
+
+class BirthdayReport(BaseModel):
+    year: int
+    month: int
+    rewarded: int
+    points: int
+    #: Members whose birthday was changed after a reward: the next one waits 12 months.
+    waiting: int
+
+
+class MemberLinkRead(BaseModel):
+    """A member's own page: ``url`` to hand over (message, QR code); ``token`` is its signed part."""
+
+    customer_id: str
+    url: str
+    token: str

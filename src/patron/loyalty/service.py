@@ -256,9 +256,11 @@ def rule_at(rules: Sequence[EarnRule], moment: datetime) -> EarnRule | None:
     return chosen
 
 
-def line_points(rule: EarnRule, *, amount_minor: int, category: str | None, ordered_at: datetime) -> int:
-    """Points a line earns by ``rule``: amount × points_per_unit / unit × category % × bonus %, rounded down once
-    (integers throughout: no float ever touches points)."""
+def line_points(
+    rule: EarnRule, *, amount_minor: int, category: str | None, ordered_at: datetime, tier_percent: int = 100
+) -> int:
+    """Points a line earns by ``rule``: amount × points_per_unit / unit × category % × bonus % × the member's
+    tier multiplier %, rounded down once (integers throughout: no float ever touches points)."""
     if amount_minor <= 0:
         return 0
     category_percent = int(rule.category_multipliers.get(category or "", 100))
@@ -267,8 +269,8 @@ def line_points(rule: EarnRule, *, amount_minor: int, category: str | None, orde
         start, end = datetime.fromisoformat(period["start"]), datetime.fromisoformat(period["end"])
         if start <= ordered_at < end:
             bonus_percent = max(bonus_percent, int(period["percent"]))
-    numerator = amount_minor * rule.points_per_unit * category_percent * bonus_percent
-    return numerator // (rule.unit_minor * 10_000)
+    numerator = amount_minor * rule.points_per_unit * category_percent * bonus_percent * tier_percent
+    return numerator // (rule.unit_minor * 1_000_000)
 
 
 # --------------------------------------------------------------------------------------------- members
@@ -370,6 +372,7 @@ class _New:
     line_no: int | None = None
     source_ref: str | None = None
     rule_version: int | None = None
+    tier_percent: int | None = None
 
 
 def _entry_values(member: Member, new: _New, points: int, now: datetime) -> dict[str, Any]:
@@ -388,6 +391,7 @@ def _entry_values(member: Member, new: _New, points: int, now: datetime) -> dict
         "rule_version": new.rule_version,
         "idempotency_key": new.key,
         "created_at": now,
+        "tier_percent": new.tier_percent,
     }
 
 

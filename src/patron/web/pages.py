@@ -23,6 +23,7 @@ from patron.core.settings import get_settings
 from patron.core.throttle import LoginThrottle
 from patron.customers import service as customer_service
 from patron.dashboard import service as dashboard_service
+from patron.loyalty import tiers as loyalty_tiers
 from patron.loyalty.member_view import member_card
 from patron.web.deps import ReadSessionDep, SessionDep, client_address, page_locale
 from patron.web.openapi import INT64_MAX
@@ -218,6 +219,10 @@ def customer_page(external_id: str, request: Request, session: ReadSessionDep, v
     )
     context = {"story": story, "rows": answered, "responses_total": answered_total, "loyalty": card,
                **_scores(session, viewer, external_id)}  # fmt: skip
+    if card is not None:  # the member's tier and its benefits (loyalty.tiers), none without tiers
+        context["loyalty_tier"] = loyalty_tiers.benefits(
+            session, workspace_id=viewer.workspace.id, customer_id=customer.id, locale=viewer.locale
+        )
     return render_page(request, viewer, "customer.html", context)
 
 
