@@ -12,13 +12,16 @@ the stock. A retry with the same idempotency key returns the first coupon.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from patron.core import validation
 from patron.core.clock import as_utc, utcnow
 from patron.core.errors import Conflict, NotFound, PatronError
+from patron.core.i18n import translate
 from patron.core.models import Workspace
 from patron.core.money import from_minor
 from patron.core.tenancy import scoped
@@ -34,6 +37,8 @@ from patron.loyalty.service import (
     _New,
     require_program,
 )
+
+M = TypeVar("M", bound=BaseModel)
 
 #: Fields an update may change, in the order the audit trail lists them.
 _FIELDS = ("name_zh_hant", "name_zh_hans", "name_en", "points_cost", "value", "stock", "valid_from", "valid_until",
@@ -53,7 +58,7 @@ def reward_read(reward: Reward, currency: str) -> RewardRead:
     )  # fmt: skip
 
 
-def reward_name(reward: Reward | RewardRead, locale: str) -> str:
+def reward_name(reward: Reward | RewardRead | CouponRead, locale: str) -> str:
     if locale.startswith("zh") and ("Hans" in locale or locale in ("zh-CN", "zh-SG")):
         return reward.name_zh_hans
     if locale.startswith("zh"):
@@ -245,3 +250,26 @@ def redeem_reward(
     session.add(coupon)
     session.flush()
     return coupon_read(session, coupon, reward, workspace.currency, balance=member.points)
+
+
+class InvalidInput(PatronError):
+    """A reward, coupon or referral document (CLI options) that does not validate; each problem says where."""
+
+    def __init__(self, problems: list[validation.Problem]) -> None:
+        super().__init__("loyalty.invalid_input")
+        self.problems = problems
+
+    def message(self, locale: str | None = None) -> str:
+        return translate(self.code, locale, problems=validation.summary(self.problems, locale))
+
+    def details(self, locale: str | None = None) -> list[dict[str, Any]]:
+        return [{"location": p.path, "message": p.message(locale), "type": p.code} for p in self.problems]
+
+
+def parse(model: type[M], document: dict[str, Any]) -> M:
+    """``document`` (CLI options, Nones left out) as ``model``; ``loyalty.invalid_input`` naming each problem."""
+    given = {k: v for k, v in document.items() if v is not None}
+    try:
+        return model.model_validate(given)
+    except ValidationError as exc:
+        raise InvalidInput(validation.problems(exc, given)) from None
