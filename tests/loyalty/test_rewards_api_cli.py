@@ -118,4 +118,6 @@ def test_cli_rewards_and_coupons(program: Program) -> None:
     poor = runner.invoke(app, ["loyalty", "rewards", "redeem", "TEA", "C002", "--key", "k3", *ws])
     assert poor.exit_code == 2 and "Not enough points: 60 asked, 50 available" in poor.output
     trail = runner.invoke(app, ["loyalty", "rewards", "changes", "TEA", "--json", *ws])
-    assert trail.exit_code == 0 and '"actor": "carol"' in trail.output and '"points_cost": [\n' in trail.output
+    assert (
+        trail.exit_code == 0 and '"actor": "carol"' in trail.output and '"points_cost": [\n' in trail.output
+    )
