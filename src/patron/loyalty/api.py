@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
 
-from patron.loyalty import orders, service
+from patron.loyalty import coupons, orders, referrals, rewards, service
+from patron.loyalty.models import ReferralStatus
 from patron.loyalty.schemas import (
     BalanceRead,
+    CatalogChangeRead,
     CheckReport,
+    CouponRead,
+    CouponUse,
     EarnRuleRead,
     EntryPage,
     OperationRead,
@@ -18,7 +22,18 @@ from patron.loyalty.schemas import (
     PointsChange,
     ProgramRead,
     ProgramUpdate,
+    ReferralCodeRead,
+    ReferralCreate,
+    ReferralPage,
+    ReferralRead,
+    ReferralSettingsRead,
+    ReferralSettingsUpdate,
     RefundCreate,
+    RewardCreate,
+    RewardRead,
+    RewardRedeem,
+    RewardUpdate,
+    SettleReport,
 )
 from patron.web.deps import ApiWorkspaceDep, in_transaction
 from patron.web.openapi import errors
@@ -241,3 +256,187 @@ async def birthday_run(workspace: ApiWorkspaceDep) -> BirthdayReport:
 async def member_link(workspace: ApiWorkspaceDep, customer_id: str) -> MemberLinkRead:
     """The member's own page as a signed link (the same link each time) to send or print as a QR code."""
     return await in_transaction(mint_member_link, workspace=workspace, customer_external_id=customer_id)
+
+
+# --------------------------------------------------------------------------------------------- rewards and coupons
+RewardPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")]
+CouponPath = Annotated[str, Path(min_length=1, max_length=40)]
+
+
+@router.get(
+    "/rewards", response_model=list[RewardRead], operation_id="loyalty-rewards", responses=errors(401)
+)
+async def list_rewards(workspace: ApiWorkspaceDep) -> list[RewardRead]:
+    return await in_transaction(rewards.list_rewards, workspace=workspace)
+
+
+@router.post(
+    "/rewards",
+    response_model=RewardRead,
+    status_code=201,
+    operation_id="loyalty-create_reward",
+    responses=errors(400, 401, 404, 409, 422),
+)
+async def create_reward(workspace: ApiWorkspaceDep, body: RewardCreate) -> RewardRead:
+    """A new reward of the catalog (recorded in the catalog's audit trail as made by ``api``)."""
+    return await in_transaction(rewards.create_reward, workspace=workspace, data=body, actor="api")
+
+
+@router.get(
+    "/rewards/{code}",
+    response_model=RewardRead,
+    operation_id="loyalty-reward",
+    responses=errors(401, 404, 422),
+)
+async def read_reward(workspace: ApiWorkspaceDep, code: RewardPath) -> RewardRead:
+    return await in_transaction(rewards.get_reward, workspace=workspace, code=code)
+
+
+@router.patch(
+    "/rewards/{code}",
+    response_model=RewardRead,
+    operation_id="loyalty-update_reward",
+    responses=errors(400, 401, 404, 409, 422),
+)
+async def update_reward(workspace: ApiWorkspaceDep, code: RewardPath, body: RewardUpdate) -> RewardRead:
+    """Change the fields given; each change (old and new value) goes to the catalog's audit trail."""
+    return await in_transaction(rewards.update_reward, workspace=workspace, code=code, data=body, actor="api")
+
+
+@router.get(
+    "/catalog-changes",
+    response_model=list[CatalogChangeRead],
+    operation_id="loyalty-catalog_changes",
+    responses=errors(401, 422),
+)
+async def catalog_changes(
+    workspace: ApiWorkspaceDep,
+    reward: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[CatalogChangeRead]:
+    return await in_transaction(rewards.catalog_changes, workspace_id=workspace.id, code=reward, limit=limit)
+
+
+@router.post(
+    "/rewards/{code}/redeem",
+    response_model=CouponRead,
+    status_code=201,
+    operation_id="loyalty-redeem_reward",
+    responses=errors(400, 401, 404, 409, 422),
+)
+async def redeem_reward(workspace: ApiWorkspaceDep, code: RewardPath, body: RewardRedeem) -> CouponRead:
+    """Spend the reward's points and issue a single-use coupon. Refused, moving nothing: 404
+    ``loyalty.reward_not_found``; 409 ``loyalty.reward_not_yet``, ``reward_ended``, ``reward_out_of_stock``,
+    ``reward_limit``, ``insufficient_points``. A retry with the same key answers the first coupon."""
+    return await in_transaction(rewards.redeem_reward, workspace=workspace, code=code,
+                                customer_external_id=body.customer_id, idempotency_key=body.idempotency_key)  # fmt: skip
+
+
+@router.get(
+    "/coupons/{code}",
+    response_model=CouponRead,
+    operation_id="loyalty-check_coupon",
+    responses=errors(400, 401, 404, 422),
+)
+async def check_coupon(workspace: ApiWorkspaceDep, code: CouponPath) -> CouponRead:
+    """What a point of sale sees before redeeming: the reward, its value, and ``usable``."""
+    return await in_transaction(coupons.check_coupon, workspace=workspace, code=code)
+
+
+@router.post(
+    "/coupons/{code}/redeem",
+    response_model=CouponRead,
+    operation_id="loyalty-use_coupon",
+    responses=errors(400, 401, 404, 409, 422),
+)
+async def use_coupon(workspace: ApiWorkspaceDep, code: CouponPath, body: CouponUse) -> CouponRead:
+    """Redeem a coupon at a point of sale, exactly once; 409 ``loyalty.coupon_used``, ``coupon_cancelled``,
+    ``coupon_expired``. The same ``reference`` again answers the first redemption with ``replayed: true``."""
+    return await in_transaction(coupons.use_coupon, workspace=workspace, code=code, reference=body.reference)
+
+
+@router.post(
+    "/coupons/{code}/cancel",
+    response_model=CouponRead,
+    operation_id="loyalty-cancel_coupon",
+    responses=errors(400, 401, 404, 409, 422),
+)
+async def cancel_coupon(workspace: ApiWorkspaceDep, code: CouponPath) -> CouponRead:
+    """Cancel a coupon not used yet: its points come back (a ``reverse`` entry) and the stock gets it back."""
+    return await in_transaction(coupons.cancel_coupon, workspace=workspace, code=code, actor="api")
+
+
+# --------------------------------------------------------------------------------------------- referrals
+@router.get(
+    "/referrals/settings",
+    response_model=ReferralSettingsRead,
+    operation_id="loyalty-referral_settings",
+    responses=errors(401),
+)
+async def read_referral_settings(workspace: ApiWorkspaceDep) -> ReferralSettingsRead:
+    return await in_transaction(referrals.read_settings, workspace=workspace)
+
+
+@router.put(
+    "/referrals/settings",
+    response_model=ReferralSettingsRead,
+    operation_id="loyalty-set_referral_settings",
+    responses=errors(400, 401, 404, 422),
+)
+async def set_referral_settings(
+    workspace: ApiWorkspaceDep, body: ReferralSettingsUpdate
+) -> ReferralSettingsRead:
+    return await in_transaction(referrals.set_settings, workspace=workspace, data=body)
+
+
+@router.get(
+    "/members/{customer_id}/referral",
+    response_model=ReferralCodeRead,
+    operation_id="loyalty-referral_code",
+    responses=errors(401, 404, 422),
+)
+async def referral_code(workspace: ApiWorkspaceDep, customer_id: str) -> ReferralCodeRead:
+    """The member's referral code and share link (made on first use), with how its referrals stand."""
+    return await in_transaction(referrals.member_code, workspace=workspace, customer_external_id=customer_id)
+
+
+@router.post(
+    "/referrals",
+    response_model=ReferralRead,
+    status_code=201,
+    operation_id="loyalty-record_referral",
+    responses=errors(400, 401, 404, 409, 422),
+)
+async def record_referral(workspace: ApiWorkspaceDep, body: ReferralCreate) -> ReferralRead:
+    """A new customer came with a member's code. A refused referral is recorded with its reason and answered 409
+    ``loyalty.referral_self_customer``, ``_self_email``, ``_self_phone``, ``_already_referred``, ``_not_new`` or
+    ``_cap``."""
+    read = await in_transaction(referrals.record, workspace=workspace, data=body)
+    refused = referrals.refusal(read)
+    if refused is not None:
+        raise refused
+    return read
+
+
+@router.get(
+    "/referrals", response_model=ReferralPage, operation_id="loyalty-referrals", responses=errors(401, 422)
+)
+async def list_referrals(
+    workspace: ApiWorkspaceDep,
+    status: ReferralStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+) -> ReferralPage:
+    return await in_transaction(referrals.list_referrals, workspace_id=workspace.id, status=status, limit=limit,
+                                offset=offset)  # fmt: skip
+
+
+@router.post(
+    "/referrals/settle",
+    response_model=SettleReport,
+    operation_id="loyalty-settle_referrals",
+    responses=errors(401, 404),
+)
+async def settle_referrals(workspace: ApiWorkspaceDep) -> SettleReport:
+    """Reward both sides of the referrals whose qualifying purchase outlived the return window (safe to repeat)."""
+    return await in_transaction(referrals.settle, workspace=workspace)

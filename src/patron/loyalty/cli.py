@@ -25,9 +25,20 @@ from patron.cli import (
 from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.core.errors import PatronError
-from patron.loyalty import orders, service
-from patron.loyalty.models import ExpiryPolicy
-from patron.loyalty.schemas import ProgramUpdate, RefundCreate, RefundLine
+from patron.loyalty import coupons, orders, referrals, rewards, service
+from patron.loyalty.models import ExpiryPolicy, ReferralStatus, RewardKind
+from patron.loyalty.rewards import reward_name
+from patron.loyalty.schemas import (
+    CouponRead,
+    ProgramUpdate,
+    ReferralCreate,
+    ReferralSettingsUpdate,
+    RefundCreate,
+    RefundLine,
+    RewardCreate,
+    RewardRead,
+    RewardUpdate,
+)
 
 loyalty_app: typer.Typer = typer.Typer(
     help="Loyalty program: points ledger and earn rules (docs/loyalty.md).", no_args_is_help=True
@@ -425,5 +436,338 @@ def member_link(
             print(link.model_dump_json(indent=2))
             return
         _say(_t("loyalty.cli_member_link", locale, customer=customer, url=link.url))
+
+    _run(action, locale)
+
+
+# --------------------------------------------------------------------------------------------- rewards, coupons
+rewards_app = typer.Typer(help="The rewards catalog and redeeming rewards for coupons.", no_args_is_help=True)
+coupon_app = typer.Typer(
+    help="Single-use coupons: check, redeem at a point of sale, cancel.", no_args_is_help=True
+)
+referrals_app = typer.Typer(
+    help="Double-sided referrals: codes, recording, settlement.", no_args_is_help=True
+)
+loyalty_app.add_typer(rewards_app, name="rewards")
+loyalty_app.add_typer(coupon_app, name="coupon")
+loyalty_app.add_typer(referrals_app, name="referrals")
+ByOption = Annotated[str | None, typer.Option("--by", help="Who makes the change [default: the system user]")]
+
+
+def _reward_line(locale: str, r: RewardRead) -> str:
+    left = _t("loyalty.unlimited", locale) if r.left is None else r.left
+    return _t("loyalty.cli_reward_saved", locale, reward=r.code, name=reward_name(r, locale), cost=r.points_cost,
+              left=left)  # fmt: skip
+
+
+@rewards_app.command("list")
+def rewards_list(
+    workspace: WorkspaceOption = None, lang: LocaleOption = None, as_json: JsonOption = False
+) -> None:
+    """The catalog, cheapest first, with what is left of each reward's stock."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            found = rewards.list_rewards(session, workspace=ws)
+        if as_json:
+            print(json.dumps([r.model_dump(mode="json") for r in found], ensure_ascii=False, indent=2))
+            return
+        table = _table(locale, "loyalty.col_reward", "loyalty.col_name", "loyalty.col_kind", "loyalty.col_cost",
+                       "loyalty.col_issued", "loyalty.col_left", "loyalty.col_until", "loyalty.col_active")  # fmt: skip
+        for r in found:
+            _row(table, r.code, reward_name(r, locale), _t(f"loy.kind.{r.kind.value}", locale), r.points_cost, r.issued,
+                 _t("loyalty.unlimited", locale) if r.left is None else r.left,
+                 r.valid_until.isoformat() if r.valid_until else "", "✓" if r.active else "✗")  # fmt: skip
+        console.print(table)
+
+    _run(action, locale)
+
+
+@rewards_app.command("add")
+def rewards_add(
+    code: Annotated[str, typer.Argument(help="The reward's code (letters, digits, . _ -)")],
+    kind: Annotated[RewardKind, typer.Option(help="What the coupon gives")],
+    cost: Annotated[int, typer.Option(help="Points it costs")],
+    name_zh_hant: Annotated[str, typer.Option("--name-zh-hant", help="Name in Traditional Chinese")],
+    name_zh_hans: Annotated[str, typer.Option("--name-zh-hans", help="Name in Simplified Chinese")],
+    name_en: Annotated[str, typer.Option("--name-en", help="Name in English")],
+    amount: Annotated[str | None, typer.Option(help="A voucher's value in the workspace currency")] = None,
+    percent: Annotated[int | None, typer.Option(help="A discount's percent")] = None,
+    stock: Annotated[int | None, typer.Option(help="How many may be issued [default: unlimited]")] = None,
+    valid_from: Annotated[str | None, typer.Option("--from", help="ISO time it can be redeemed from")] = None,
+    valid_until: Annotated[
+        str | None, typer.Option("--until", help="ISO time it can be redeemed until")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Coupons one member may hold [default: no limit]")] = None,
+    days: Annotated[int, typer.Option(help="Days a coupon is valid after it is issued")] = 30,
+    by: ByOption = None,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Add a reward to the catalog (recorded in the audit trail with who added it)."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        data = rewards.parse(RewardCreate, {"code": code, "kind": kind.value, "points_cost": cost,
+            "name_zh_hant": name_zh_hant, "name_zh_hans": name_zh_hans, "name_en": name_en, "amount": amount,
+            "percent": percent, "stock": stock, "valid_from": valid_from, "valid_until": valid_until,
+            "per_member_limit": limit, "coupon_days": days})  # fmt: skip
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            saved = rewards.create_reward(
+                session, workspace=ws, data=data, actor=by or f"cli:{getpass.getuser()}"
+            )
+        _say(_reward_line(locale, saved))
+
+    _run(action, locale)
+
+
+@rewards_app.command("set")
+def rewards_set(
+    code: str,
+    cost: Annotated[int | None, typer.Option(help="Points it costs")] = None,
+    stock: Annotated[int | None, typer.Option(help="How many may be issued in all")] = None,
+    valid_until: Annotated[
+        str | None, typer.Option("--until", help="ISO time it can be redeemed until")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Coupons one member may hold")] = None,
+    name_zh_hant: Annotated[str | None, typer.Option("--name-zh-hant")] = None,
+    name_zh_hans: Annotated[str | None, typer.Option("--name-zh-hans")] = None,
+    name_en: Annotated[str | None, typer.Option("--name-en")] = None,
+    active: Annotated[
+        bool | None, typer.Option("--active/--withdrawn", help="Offer it or withdraw it")
+    ] = None,
+    by: ByOption = None,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Change a reward; each change (old and new value) is recorded with who made it."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        data = rewards.parse(RewardUpdate, {"points_cost": cost, "stock": stock, "valid_until": valid_until,
+            "per_member_limit": limit, "name_zh_hant": name_zh_hant, "name_zh_hans": name_zh_hans,
+            "name_en": name_en, "active": active})  # fmt: skip
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            saved = rewards.update_reward(session, workspace=ws, code=code, data=data,
+                                          actor=by or f"cli:{getpass.getuser()}")  # fmt: skip
+        _say(_reward_line(locale, saved))
+
+    _run(action, locale)
+
+
+@rewards_app.command("changes")
+def rewards_changes(
+    code: Annotated[str | None, typer.Argument(help="Only this reward's changes")] = None,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The catalog's audit trail: who created or changed which reward, and what, newest first."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            found = rewards.catalog_changes(session, workspace_id=ws.id, code=code)
+        if as_json:
+            print(json.dumps([c.model_dump(mode="json") for c in found], ensure_ascii=False, indent=2))
+            return
+        table = _table(
+            locale, "loyalty.col_time", "loyalty.col_reward", "loyalty.col_by", "loyalty.col_changes"
+        )
+        for c in found:
+            what = "; ".join(f"{field}: {old} → {new}" for field, (old, new) in c.changes.items())
+            _row(table, c.created_at.isoformat(timespec="seconds"), c.reward, c.actor, what)
+        console.print(table)
+
+    _run(action, locale)
+
+
+def _coupon_line(locale: str, c: CouponRead) -> str:
+    return _t("loyalty.cli_coupon", locale, coupon=c.code, reward=reward_name(c, locale), customer=c.customer_id,
+              status=_t(f"loy.coupon.{c.status}", locale), expires=c.expires_at.isoformat(timespec="minutes"))  # fmt: skip
+
+
+@rewards_app.command("redeem")
+def rewards_redeem(
+    code: Annotated[str, typer.Argument(help="The reward's code")],
+    customer: Annotated[str, typer.Argument(help="The member's customer id")],
+    key: KeyOption,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Spend a member's points on a reward and print the coupon issued."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            coupon = rewards.redeem_reward(session, workspace=ws, code=code, customer_external_id=customer,
+                                           idempotency_key=key)  # fmt: skip
+        _say(_t("loyalty.cli_coupon_issued", locale, coupon=coupon.code, reward=reward_name(coupon, locale),
+                points=coupon.points, balance=coupon.balance, expires=coupon.expires_at.isoformat(timespec="minutes")))  # fmt: skip
+
+    _run(action, locale)
+
+
+def _coupon_command(kind: str, code: str, workspace: str | None, lang: str | None, reference: str | None = None,
+                    by: str | None = None) -> None:  # fmt: skip
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            if kind == "check":
+                coupon = coupons.check_coupon(session, workspace=ws, code=code)
+            elif kind == "redeem":
+                coupon = coupons.use_coupon(session, workspace=ws, code=code, reference=reference)
+            else:
+                coupon = coupons.cancel_coupon(
+                    session, workspace=ws, code=code, actor=by or f"cli:{getpass.getuser()}"
+                )
+        _say(_coupon_line(locale, coupon))
+        if kind == "cancel":
+            _say(_t("loyalty.cli_coupon_refunded", locale, points=coupon.points, balance=coupon.balance))
+
+    _run(action, locale)
+
+
+@coupon_app.command("check")
+def coupon_check(code: str, workspace: WorkspaceOption = None, lang: LocaleOption = None) -> None:
+    """What a coupon gives and whether it can be used now."""
+    _coupon_command("check", code, workspace, lang)
+
+
+@coupon_app.command("redeem")
+def coupon_redeem(
+    code: str,
+    reference: Annotated[
+        str | None, typer.Option(help="The sale's reference (a retry with it is answered again)")
+    ] = None,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Use a coupon, exactly once."""
+    _coupon_command("redeem", code, workspace, lang, reference=reference)
+
+
+@coupon_app.command("cancel")
+def coupon_cancel(
+    code: str, by: ByOption = None, workspace: WorkspaceOption = None, lang: LocaleOption = None
+) -> None:
+    """Cancel a coupon not used yet: its points go back to the member."""
+    _coupon_command("cancel", code, workspace, lang, by=by)
+
+
+# --------------------------------------------------------------------------------------------- referrals
+@referrals_app.command("settings")
+def referrals_settings(
+    referrer: Annotated[int, typer.Option(help="Points for the member who referred")],
+    referee: Annotated[int, typer.Option(help="Points for the new customer")],
+    return_days: Annotated[int, typer.Option(help="Days a qualifying purchase must outlive")] = 30,
+    cap: Annotated[int | None, typer.Option(help="Referrals per referrer [default: no cap]")] = None,
+    min_spend: Annotated[str, typer.Option(help="Minimum order total, workspace currency")] = "0",
+    share_url: Annotated[str | None, typer.Option(help="Page share links open (?ref=CODE is added)")] = None,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Set the referral terms."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        data = rewards.parse(ReferralSettingsUpdate, {"referrer_points": referrer, "referee_points": referee,
+            "return_days": return_days, "cap": cap, "min_spend": min_spend, "share_url": share_url})  # fmt: skip
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            saved = referrals.set_settings(session, workspace=ws, data=data)
+        _say(_t("loyalty.cli_referral_settings", locale, referrer=saved.referrer_points, referee=saved.referee_points,
+                days=saved.return_days, cap=_t("loyalty.unlimited", locale) if saved.cap is None else saved.cap))  # fmt: skip
+
+    _run(action, locale)
+
+
+@referrals_app.command("code")
+def referrals_code(customer: str, workspace: WorkspaceOption = None, lang: LocaleOption = None) -> None:
+    """A member's referral code and share link."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            read = referrals.member_code(session, workspace=ws, customer_external_id=customer)
+        _say(_t("loyalty.cli_referral_code", locale, customer=customer, referral_code=read.code, link=read.link,
+                pending=read.pending, rewarded=read.rewarded, refused=read.refused))  # fmt: skip
+
+    _run(action, locale)
+
+
+@referrals_app.command("add")
+def referrals_add(
+    code: Annotated[str, typer.Argument(help="The referral code the new customer brought")],
+    customer: Annotated[str, typer.Argument(help="The new customer's id")],
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Record a new customer who came with a code (a refused one is recorded with its reason, exit 2)."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            read = referrals.record(
+                session, workspace=ws, data=ReferralCreate(code=code, customer_id=customer)
+            )
+        refused = referrals.refusal(read)
+        if refused is not None:
+            raise refused
+        _say(_t("loyalty.cli_referral_recorded", locale, customer=read.referee, referrer=read.referrer))
+
+    _run(action, locale)
+
+
+@referrals_app.command("list")
+def referrals_list(
+    status: Annotated[ReferralStatus | None, typer.Option(help="Only referrals in this status")] = None,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Referrals, newest first, with why refused ones were refused."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            page = referrals.list_referrals(session, workspace_id=ws.id, status=status, limit=500)
+        if as_json:
+            print(page.model_dump_json(indent=2))
+            return
+        table = _table(locale, "loyalty.col_time", "loyalty.col_referrer", "loyalty.col_referee",
+                       "loyalty.col_status", "loyalty.col_reason", "loyalty.col_points")  # fmt: skip
+        for r in page.items:
+            _row(table, r.created_at.isoformat(timespec="seconds"), r.referrer, r.referee,
+                 _t(f"loy.referral.{r.status}", locale), _t(f"loy.refused.{r.reason}", locale) if r.reason else "",
+                 f"{r.referrer_points} + {r.referee_points}")  # fmt: skip
+        console.print(table)
+
+    _run(action, locale)
+
+
+@referrals_app.command("settle")
+def referrals_settle(workspace: WorkspaceOption = None, lang: LocaleOption = None) -> None:
+    """Reward both sides of the referrals whose qualifying purchase outlived the return window (run it daily;
+    safe to run twice or at once)."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            report = referrals.settle(session, workspace=ws)
+        _say(_t("loyalty.cli_referrals_settled", locale, rewarded=report.rewarded, waiting=report.waiting,
+                points=report.points))  # fmt: skip
 
     _run(action, locale)

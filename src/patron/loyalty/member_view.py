@@ -23,6 +23,8 @@ SYSTEM_REASONS = frozenset(
     {"order", "first_purchase_bonus", "order_cancelled", "order_returned", "order_refund", "order_pending",
      "expiry", "birthday"}
 )  # fmt: skip
+#: Reasons the rewards catalog, coupons and referrals write (loyalty.rewards, coupons, referrals).
+SYSTEM_REASONS |= {"reward", "coupon_cancelled", "referral_referrer", "referral_referee"}
 LAST_ENTRIES = 20
 SHOWN_LOTS = 50
 

@@ -283,3 +283,187 @@ class BirthdayReward(WorkspaceScoped, Base):
     points: Mapped[int] = mapped_column()
     entry_id: Mapped[int | None] = mapped_column(IdType)
     given_at: Mapped[datetime] = mapped_column()
+
+
+# --------------------------------------------------------------------------------------------- rewards catalog
+class RewardKind(StrEnum):
+    VOUCHER = "voucher"
+    DISCOUNT = "discount"
+    FREE_PRODUCT = "free_product"
+    EXPERIENCE = "experience"
+
+
+class CouponStatus(StrEnum):
+    ISSUED = "issued"
+    USED = "used"
+    CANCELLED = "cancelled"
+
+
+class Reward(WorkspaceScoped, Timestamped, Base):
+    """One reward of the catalog. ``issued`` counts its coupons not cancelled; ``stock`` (none: unlimited) is how
+    many may ever be issued, so what is left is ``stock − issued`` (docs/loyalty.md, "Rewards")."""
+
+    __tablename__ = "loyalty_rewards"
+    workspace_indexed = False
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "code"),
+        UniqueConstraint("workspace_id", "id"),
+        CheckConstraint("issued >= 0", name="issued_not_negative"),
+        CheckConstraint("stock IS NULL OR issued <= stock", name="issued_within_stock"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    name_zh_hant: Mapped[str] = mapped_column(String(200))
+    name_zh_hans: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    points_cost: Mapped[int] = mapped_column()
+    #: A voucher's amount in minor units of the workspace's currency, a discount's percent; none for the others.
+    value: Mapped[int | None] = mapped_column(MinorUnits)
+    stock: Mapped[int | None] = mapped_column()
+    issued: Mapped[int] = mapped_column(default=0)
+    valid_from: Mapped[datetime | None] = mapped_column()
+    valid_until: Mapped[datetime | None] = mapped_column()
+    #: Coupons of this reward one member may hold (issued or used); none: no limit.
+    per_member_limit: Mapped[int | None] = mapped_column()
+    #: Days a coupon can be used after it is issued.
+    coupon_days: Mapped[int] = mapped_column(default=30)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Coupon(WorkspaceScoped, Base):
+    """A single-use code issued for a reward, paid by one redeem entry. Its status moves once: issued → used (at a
+    point of sale) or issued → cancelled (its points given back by a reverse entry)."""
+
+    __tablename__ = "loyalty_coupons"
+    workspace_indexed = False
+    workspace_from_parent = True
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "code"),
+        UniqueConstraint("workspace_id", "idempotency_key"),
+        tenant_reference("member_id", "loyalty_members"),
+        tenant_reference("reward_id", "loyalty_rewards"),
+        Index(
+            "ix_loyalty_coupons_workspace_id_member_id_reward_id", "workspace_id", "member_id", "reward_id"
+        ),
+        Index("ix_loyalty_coupons_workspace_id_reward_id_status", "workspace_id", "reward_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32))
+    reward_id: Mapped[int] = mapped_column(IdType)
+    member_id: Mapped[int] = mapped_column(IdType)
+    status: Mapped[str] = mapped_column(String(16), default=CouponStatus.ISSUED.value)
+    points: Mapped[int] = mapped_column()
+    entry_id: Mapped[int] = mapped_column(IdType)
+    refund_entry_id: Mapped[int | None] = mapped_column(IdType)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    issued_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    #: What the point of sale sent with the redemption (its receipt number): a retry with it is answered again.
+    used_reference: Mapped[str | None] = mapped_column(String(200))
+    cancelled_at: Mapped[datetime | None] = mapped_column()
+    cancelled_by: Mapped[str | None] = mapped_column(String(320))
+
+
+class CatalogChange(WorkspaceScoped, Base):
+    """The audit trail of the catalog: who created or changed which reward, and each field's old and new value."""
+
+    __tablename__ = "loyalty_catalog_changes"
+    workspace_indexed = False
+    __table_args__ = (Index("ix_loyalty_catalog_changes_workspace_id_id", "workspace_id", "id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    reward_code: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(320))
+    #: {field: [old, new]} (JSON values).
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column()
+
+
+# --------------------------------------------------------------------------------------------- referrals
+class ReferralStatus(StrEnum):
+    PENDING = "pending"
+    REWARDED = "rewarded"
+    REFUSED = "refused"
+
+
+class ReferralReason(StrEnum):
+    """Why a referral was refused (recorded on it)."""
+
+    SELF_CUSTOMER = "self_customer"
+    SELF_EMAIL = "self_email"
+    SELF_PHONE = "self_phone"
+    ALREADY_REFERRED = "already_referred"
+    NOT_NEW = "not_new"
+    CAP = "cap"
+
+
+class ReferralSettings(WorkspaceScoped, Timestamped, Base):
+    """A workspace's referral terms: points for each side, the return window a qualifying purchase must outlive,
+    the cap per referrer, the minimum spend, and where share links point."""
+
+    __tablename__ = "loyalty_referral_settings"
+    workspace_indexed = False
+    __table_args__ = (UniqueConstraint("workspace_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    referrer_points: Mapped[int] = mapped_column(default=0)
+    referee_points: Mapped[int] = mapped_column(default=0)
+    return_days: Mapped[int] = mapped_column(default=30)
+    #: Referrals a referrer may have pending or rewarded; none: no cap.
+    cap: Mapped[int | None] = mapped_column()
+    min_spend_minor: Mapped[int] = mapped_column(MinorUnits, default=0)
+    #: The page a share link opens (``?ref=CODE`` is added); none: Patron's own ``/r/CODE``.
+    share_url: Mapped[str | None] = mapped_column(String(500))
+
+
+class ReferralCode(WorkspaceScoped, Base):
+    """A member's referral code (made the first time it is asked for)."""
+
+    __tablename__ = "loyalty_referral_codes"
+    workspace_indexed = False
+    workspace_from_parent = True
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "code"),
+        UniqueConstraint("workspace_id", "member_id"),
+        tenant_reference("member_id", "loyalty_members"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    member_id: Mapped[int] = mapped_column(IdType)
+    code: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class Referral(WorkspaceScoped, Base):
+    """A new customer who came with a member's code: pending until the first qualifying purchase outlives the
+    return window (then both sides are rewarded), or refused with the reason."""
+
+    __tablename__ = "loyalty_referrals"
+    workspace_indexed = False
+    workspace_from_parent = True
+    __table_args__ = (
+        tenant_reference("referrer_id", "loyalty_members"),
+        tenant_reference("referee_customer_id", "customers"),
+        Index("ix_loyalty_referrals_workspace_id_referrer_id", "workspace_id", "referrer_id"),
+        Index("ix_loyalty_referrals_workspace_id_referee_customer_id", "workspace_id", "referee_customer_id"),
+        Index("ix_loyalty_referrals_workspace_id_status", "workspace_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    referrer_id: Mapped[int] = mapped_column(IdType)
+    referee_customer_id: Mapped[int] = mapped_column(IdType)
+    code: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    referrer_points: Mapped[int] = mapped_column(default=0)
+    referee_points: Mapped[int] = mapped_column(default=0)
+    #: The qualifying purchase, once rewarded.
+    order_id: Mapped[int | None] = mapped_column(IdType)
+    order_external_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column()
+    settled_at: Mapped[datetime | None] = mapped_column()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
-from patron.loyalty.models import ExpiryPolicy
+from patron.loyalty.models import ExpiryPolicy, RewardKind
 
 IdempotencyKey = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9._:\-]+$")
 
@@ -272,3 +273,169 @@ class MemberLinkRead(BaseModel):
     customer_id: str
     url: str
     token: str
+
+
+# --------------------------------------------------------------------------------------------- rewards, coupons
+RewardCode = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")
+
+
+class RewardCreate(BaseModel):
+    """A reward of the catalog. ``amount`` (a voucher's value, in the workspace currency's major units as a decimal
+    string) and ``percent`` (a discount's) are given only for those kinds."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = RewardCode
+    kind: RewardKind
+    name_zh_hant: str = Field(min_length=1, max_length=200)
+    name_zh_hans: str = Field(min_length=1, max_length=200)
+    name_en: str = Field(min_length=1, max_length=200)
+    points_cost: int = Field(ge=1, le=1_000_000_000)
+    amount: str | None = Field(default=None, min_length=1, max_length=20)
+    percent: int | None = Field(default=None, ge=1, le=100)
+    stock: int | None = Field(default=None, ge=0, le=1_000_000_000)
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+    per_member_limit: int | None = Field(default=None, ge=1, le=1_000_000)
+    coupon_days: int = Field(default=30, ge=1, le=3650)
+    active: StrictBool = True
+
+
+class RewardUpdate(BaseModel):
+    """The fields to change (others stay); ``null`` clears stock, validity and limit."""
+
+    model_config = ConfigDict(extra="forbid")
+    name_zh_hant: str | None = Field(default=None, min_length=1, max_length=200)
+    name_zh_hans: str | None = Field(default=None, min_length=1, max_length=200)
+    name_en: str | None = Field(default=None, min_length=1, max_length=200)
+    points_cost: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    amount: str | None = Field(default=None, min_length=1, max_length=20)
+    percent: int | None = Field(default=None, ge=1, le=100)
+    stock: int | None = Field(default=None, ge=0, le=1_000_000_000)
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+    per_member_limit: int | None = Field(default=None, ge=1, le=1_000_000)
+    coupon_days: int | None = Field(default=None, ge=1, le=3650)
+    active: StrictBool | None = None
+
+
+class RewardRead(BaseModel):
+    code: str
+    kind: RewardKind
+    name_zh_hant: str
+    name_zh_hans: str
+    name_en: str
+    points_cost: int
+    amount: str | None
+    percent: int | None
+    stock: int | None
+    issued: int
+    #: ``stock − issued``; none when the stock is unlimited.
+    left: int | None
+    valid_from: datetime | None
+    valid_until: datetime | None
+    per_member_limit: int | None
+    coupon_days: int
+    active: bool
+
+
+class RewardRedeem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer_id: str = Field(min_length=1, max_length=128)
+    idempotency_key: str = IdempotencyKey
+
+
+class CouponUse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: The point of sale's own reference (receipt number): the same reference again is answered as a retry.
+    reference: str | None = Field(
+        default=None, min_length=1, max_length=150, pattern=r"^[A-Za-z0-9._:/#\-]+$"
+    )
+
+
+class CouponRead(BaseModel):
+    code: str
+    reward: str
+    kind: RewardKind
+    name_zh_hant: str
+    name_zh_hans: str
+    name_en: str
+    amount: str | None
+    percent: int | None
+    customer_id: str
+    status: str
+    #: Whether a point of sale may redeem it now (issued and not past its expiry).
+    usable: bool
+    points: int
+    issued_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    used_reference: str | None
+    cancelled_at: datetime | None
+    replayed: bool = False
+    #: The member's live points after the operation (redemption or cancellation of the coupon).
+    balance: int | None = None
+
+
+class CatalogChangeRead(BaseModel):
+    reward: str
+    action: str
+    actor: str
+    changes: dict[str, list[Any]]
+    created_at: datetime
+
+
+# --------------------------------------------------------------------------------------------- referrals
+class ReferralSettingsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    referrer_points: int = Field(default=0, ge=0, le=10_000_000)
+    referee_points: int = Field(default=0, ge=0, le=10_000_000)
+    return_days: int = Field(default=30, ge=0, le=365)
+    cap: int | None = Field(default=None, ge=1, le=1_000_000)
+    #: In the workspace currency's major units, as a decimal string.
+    min_spend: str = Field(default="0", min_length=1, max_length=20)
+    share_url: str | None = Field(default=None, min_length=8, max_length=400, pattern=r"^https?://[^\s?#]+$")
+
+
+class ReferralSettingsRead(ReferralSettingsUpdate):
+    pass
+
+
+class ReferralCodeRead(BaseModel):
+    customer_id: str
+    code: str
+    link: str
+    pending: int
+    rewarded: int
+    refused: int
+
+
+class ReferralCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=32)
+    #: The new customer (already imported or created through the customers API).
+    customer_id: str = Field(min_length=1, max_length=128)
+
+
+class ReferralRead(BaseModel):
+    id: int
+    referrer: str
+    referee: str
+    code: str
+    status: str
+    reason: str | None
+    referrer_points: int
+    referee_points: int
+    order_id: str | None
+    created_at: datetime
+    settled_at: datetime | None
+
+
+class ReferralPage(BaseModel):
+    items: list[ReferralRead]
+    total: int
+
+
+class SettleReport(BaseModel):
+    rewarded: int
+    waiting: int
+    points: int

@@ -22,7 +22,7 @@ from patron.core.errors import NotFound, PatronError
 from patron.core.i18n import LOCALES, Labels
 from patron.core.models import Role, Workspace
 from patron.customers.service import code_labels, set_segment_labels
-from patron.dashboard import alerts, rollup, service
+from patron.dashboard import alerts, loyalty_rewards, rollup, service
 from patron.dashboard import churn as churn_view
 from patron.dashboard import loyalty as loyalty_view
 from patron.dashboard import value as value_view
@@ -131,6 +131,7 @@ def _loyalty(
     movements = view.tables.get("movements")
     if movements is not None and any(any(row[1:5]) for row in movements.rows):
         figures["movements"] = charts.columns(movements, [1, 2, 3, 4], _t(viewer))
+    view.tables.update(loyalty_rewards.rewards_tables(session, viewer.workspace, filters, viewer.locale))
     return PageData({"view": view}, view.tables, figures)
 
 
