@@ -160,7 +160,10 @@ def test_the_assistant_tab_counts_what_was_asked(engine: Engine, shop: Tenant) -
     assert len(view.waiting) == 3 and [w.question for w in view.waiting][-1] == "沒有紀錄的問題"
     summary = [(g.kind, g.key, g.count, g.not_answered, g.unhelpful) for g in view.gaps]
     assert summary == [("entry", "ship", 2, 1, 1), ("word", "金门", 2, 2, 0)]
-    assert [text for _, text in view.gaps[1].examples] == ["金門離島配送", "金門運費多少"]  # newest first
+    assert [(text, n) for _, text, n in view.gaps[1].examples] == [
+        ("金門離島配送", 1),
+        ("金門運費多少", 1),
+    ]  # newest first
 
 
 def test_a_gap_becomes_a_phrasing_in_one_step(engine: Engine, shop: Tenant) -> None:

@@ -9,7 +9,8 @@ All figures count the questions recorded in the page's window, by the workspace'
 - **hand-overs waiting**: every conversation still open (whatever its age), oldest first;
 - **knowledge gaps**: questions not answered or rated not helpful, grouped by topic — by their top entry (the
   closest entry when the assistant was not sure), else by the word they share most (the word that the most of
-  those questions contain), else "no topic" — with counts and the newest examples.
+  those questions contain), else "no topic" — with counts and the newest distinct examples, each with how
+  often it was asked.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from patron.dashboard.filters import Filters
 from patron.dashboard.rollup import local_days
 from patron.dashboard.service import labels
 from patron.dashboard.tables import Column, DataTable
+from patron.surveys.texts import to_traditional
 
 #: Examples shown per knowledge gap, and gaps listed.
 EXAMPLES = 3
@@ -53,8 +55,8 @@ class Gap:
     count: int
     not_answered: int
     unhelpful: int
-    #: (question id, masked text), newest first.
-    examples: list[tuple[int, str]] = field(default_factory=list)
+    #: (newest question id, masked text, times asked) per distinct text, newest first.
+    examples: list[tuple[int, str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -112,10 +114,25 @@ def gaps(
         gap.count += 1
         gap.not_answered += not answered
         gap.unhelpful += rating == Rating.UNHELPFUL.value
-        if len(gap.examples) < EXAMPLES:
-            gap.examples.append((question_id, text))
+        same = next((i for i, example in enumerate(gap.examples) if example[1] == text), None)
+        if same is not None:
+            first_id, _, times = gap.examples[same]
+            gap.examples[same] = (first_id, text, times + 1)
+        else:
+            gap.examples.append((question_id, text, 1))
     order = {"entry": 0, "word": 1, "none": 2}
+    for gap in found.values():
+        gap.examples = gap.examples[:EXAMPLES]
     return sorted(found.values(), key=lambda g: (-g.count, order[g.kind], g.key))[:GAPS]
+
+
+def _in_script(found: list[Gap], locale: str) -> list[Gap]:
+    """Shared words are found in Simplified (retrieval's one script); a zh-Hant page shows them in Traditional."""
+    if locale == "zh-Hant":
+        for gap in found:
+            if gap.kind == "word":
+                gap.title = to_traditional(gap.key)
+    return found
 
 
 def assistant(session: Session, workspace: Workspace, filters: Filters, locale: str) -> AssistantView:
@@ -183,5 +200,5 @@ def assistant(session: Session, workspace: Workspace, filters: Filters, locale: 
     ]
     return AssistantView(
         questions=len(rows), answered=answered, handed_over=handed_over, self_served=self_served, rated=rated,
-        helpful=helpful, per_day=per_day, waiting=waiting, gaps=gaps(missing, titles), entries=entries,
+        helpful=helpful, per_day=per_day, waiting=waiting, gaps=_in_script(gaps(missing, titles), locale), entries=entries,
     )  # fmt: skip
