@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -31,9 +34,63 @@ class AskAnswer(BaseModel):
     related: list[EntryRef]
     closest: list[EntryRef]
     handover: bool
+    #: The record of this question (``POST /api/v1/assistant/questions/{id}/rating`` rates it).
+    question_id: int | None = None
 
 
 class ImportReport(BaseModel):
     inserted: int
     updated: int
     total: int
+
+
+class RatingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rating: Literal["helpful", "unhelpful"]
+
+
+class QuestionRead(BaseModel):
+    id: int
+    asked_at: datetime
+    #: The question PII-masked, as stored.
+    text: str
+    language: str
+    channel: str
+    entry_id: str | None
+    confidence: float
+    answered: bool
+    rating: str | None
+
+
+class HandoverRequest(BaseModel):
+    """Leave a question with a person: a contact e-mail, or ``customer_id`` (the shop's own id) of a customer
+    whose e-mail is on file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(max_length=20_000)
+    email: str = Field(default="", max_length=320)
+    name: str = Field(default="", max_length=200)
+    customer_id: str | None = Field(default=None, max_length=128)
+    #: The record the hand-over follows (``question_id`` of the answer), when there is one.
+    question_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+
+
+class MessageRead(BaseModel):
+    author: str
+    body: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class ConversationRead(BaseModel):
+    id: int
+    status: str
+    contact_name: str
+    contact_email: str
+    language: str
+    channel: str
+    created_at: datetime
+    closed_at: datetime | None
+    messages: list[MessageRead]

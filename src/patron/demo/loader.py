@@ -20,6 +20,7 @@ from patron.core.safecells import SafeCsvWriter
 from patron.core.security import hash_password
 from patron.core.tenancy import scoped
 from patron.customers.models import Customer
+from patron.demo.assistant import load_assistant
 from patron.demo.catalog import BRAND_NAME
 from patron.demo.generator import DemoConfig, DemoData, generate
 from patron.demo.loyalty import load_loyalty
@@ -122,6 +123,12 @@ def load_demo(
                              redeemed=points.redeemed, expired=points.expired, reversed=points.reversed))  # fmt: skip
     scored = load_scores(engine, slug=slug, end=end)
     log("  " + translate("demo.scores", locale, **scored))
+    faq = load_assistant(engine, slug=slug, end=end, seed=seed)
+    if faq is None:
+        log("  " + translate("demo.assistant_kept", locale))
+    else:
+        log("  " + translate("demo.assistant", locale, entries=faq.entries, questions=faq.questions,
+                             handovers=faq.handovers, ratings=faq.ratings))  # fmt: skip
     return translate(
         "demo.summary", locale, customers=rows["customers"], products=rows["products"], lines=rows["orders"],
         orders=data.order_count, interactions=rows["interactions"], invited=invited, answered=answered,

@@ -34,7 +34,7 @@ from patron.metrics.api import router as metrics_router
 from patron.metrics.service import operational_connection
 from patron.surveys.api import responses_router
 from patron.surveys.api import router as surveys_router
-from patron.web import dashboard_pages, deps, member_pages, pages, survey_pages
+from patron.web import assistant_pages, dashboard_pages, deps, help_pages, member_pages, pages, survey_pages
 from patron.web.errors import install_error_handlers
 from patron.web.headers import SecurityHeaders, policy_allowing_inline_scripts_of
 from patron.web.limits import RequestGuard
@@ -125,6 +125,8 @@ def create_app() -> FastAPI:
         dashboard_pages.router,
         survey_pages.router,
         member_pages.router,
+        help_pages.router,
+        assistant_pages.router,
         webhooks_router,
         metrics_router,
         clv_router,

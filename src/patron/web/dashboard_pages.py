@@ -23,6 +23,7 @@ from patron.core.i18n import LOCALES, Labels
 from patron.core.models import Role, Workspace
 from patron.customers.service import code_labels, set_segment_labels
 from patron.dashboard import alerts, loyalty_rewards, rollup, service
+from patron.dashboard import assistant as assistant_view
 from patron.dashboard import churn as churn_view
 from patron.dashboard import loyalty as loyalty_view
 from patron.dashboard import value as value_view
@@ -50,6 +51,7 @@ PAGES = (
     "responses",
     "surveys",
     "alerts",
+    "assistant",
     "settings",
 )
 RESPONSES_PER_PAGE = 50
@@ -244,9 +246,24 @@ def _settings(
     return PageData({"segment_rows": rows}, {}, {})
 
 
+def _assistant(
+    request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
+) -> PageData:
+    """The FAQ assistant: questions per day, self-service, helpfulness, hand-overs waiting, knowledge gaps."""
+    view = assistant_view.assistant(session, viewer.workspace, filters, viewer.locale)
+    figures: dict[str, dict[str, Any]] = {}
+    if view.questions:
+        figures["questions"] = charts.columns(view.per_day, [1, 2, 3], _t(viewer))
+    base = str(request.base_url).rstrip("/")
+    snippet = (f'<script src="{base}/static/assistant-widget.js" data-patron-help="{base}/help/'
+               f'{viewer.workspace.slug}?embed=1" data-label="?" async></script>')  # fmt: skip
+    return PageData({"view": view, "snippet": snippet, "help_url": f"{base}/help/{viewer.workspace.slug}"},
+                    {"questions": view.per_day}, figures)  # fmt: skip
+
+
 BUILDERS: dict[str, Builder] = {"overview": _overview, "breakdowns": _breakdowns, "retention": _retention,
-                                "loyalty": _loyalty, "value": _value, "churn": _churn, "responses": _responses, "surveys": _surveys, "alerts": _alerts,
-                                "settings": _settings}  # fmt: skip
+                                "loyalty": _loyalty, "value": _value, "churn": _churn, "responses": _responses,
+                                "surveys": _surveys, "alerts": _alerts, "assistant": _assistant, "settings": _settings}  # fmt: skip
 
 
 def _shell(session: Session, viewer: Viewer, page: str) -> dict[str, Any]:
