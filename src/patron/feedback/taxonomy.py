@@ -37,15 +37,31 @@ class Theme:
     zh: tuple[str, ...]  # Simplified, lower-cased
     en: tuple[str, ...]
     pattern: re.Pattern[str] | None  # English keywords, whole words
+    #: Opinion words that decide this theme's sentiment in a clause that mentions it ("cold" is bad for soup):
+    #: (Simplified zh, English pattern) for negative, then for positive.
+    negative: tuple[tuple[str, ...], re.Pattern[str] | None] = ((), None)
+    positive: tuple[tuple[str, ...], re.Pattern[str] | None] = ((), None)
 
     def name(self, locale: str) -> str:
         return self.names.get(locale) or self.names["en"]
 
     def matches(self, clause: str) -> bool:
         """``clause`` is a lower-cased Simplified analysis copy."""
-        if any(keyword in clause for keyword in self.zh):
-            return True
-        return self.pattern is not None and self.pattern.search(clause) is not None
+        return _found(clause, self.zh, self.pattern)
+
+    def cue(self, clause: str) -> str | None:
+        """ "negative" or "positive" when the clause holds one of the theme's opinion words (negative first)."""
+        if _found(clause, *self.negative):
+            return "negative"
+        if _found(clause, *self.positive):
+            return "positive"
+        return None
+
+
+def _found(clause: str, zh: tuple[str, ...], pattern: re.Pattern[str] | None) -> bool:
+    if any(keyword in clause for keyword in zh):
+        return True
+    return pattern is not None and pattern.search(clause) is not None
 
 
 @dataclass(frozen=True)
@@ -154,7 +170,9 @@ def parse_taxonomy(raw: str, *, source: str = "taxonomy", origin: str = "workspa
     themes: list[Theme] = []
     seen: set[str] = set()
     for theme_node in themes_node.value:
-        fields = reader.mapping(theme_node, "themes", ("key", "group", "names", "keywords"))
+        fields = reader.mapping(
+            theme_node, "themes", ("key", "group", "names", "keywords", "negative", "positive")
+        )
         for required in ("key", "group", "names", "keywords"):
             if required not in fields:
                 raise reader.fail("feedback.taxonomy_missing", theme_node, field=required)
@@ -175,27 +193,31 @@ def parse_taxonomy(raw: str, *, source: str = "taxonomy", origin: str = "workspa
             if locale not in names_fields:
                 raise reader.fail("feedback.taxonomy_missing", names_node, field=f"names.{locale}")
         names = {locale: reader.text(names_fields[locale][1], f"names.{locale}", 100) for locale in LOCALES}
-        keywords_node = fields["keywords"][1]
-        keyword_fields = reader.mapping(keywords_node, "keywords", ("zh", "en"))
-        zh = (
-            [reader.strings(node, "keywords.zh") for _, node in [keyword_fields["zh"]]]
-            if "zh" in keyword_fields
-            else [[]]
-        )
-        en = (
-            [reader.strings(node, "keywords.en") for _, node in [keyword_fields["en"]]]
-            if "en" in keyword_fields
-            else [[]]
-        )
-        zh_simplified = tuple(dict.fromkeys(normalise(word).lower() for word in zh[0]))
-        en_lower = tuple(dict.fromkeys(" ".join(word.lower().split()) for word in en[0]))
-        for word in en_lower:
-            if not re.fullmatch(r"[a-z0-9'\- ]+\*?", word):
-                raise reader.fail("feedback.taxonomy_bad_value", keyword_fields["en"][1], field="keywords.en")
-        if not zh_simplified and not en_lower:
+        zh, en, pattern = _words(reader, fields["keywords"][1], "keywords")
+        if not zh and not en:
             raise reader.fail("feedback.taxonomy_no_keywords", theme_node, key=key)
-        themes.append(Theme(key, group, names, zh_simplified, en_lower, _english_pattern(en_lower)))
+        cues = {}
+        for polarity in ("negative", "positive"):
+            if polarity in fields:
+                cue_zh, _, cue_pattern = _words(reader, fields[polarity][1], polarity)
+                cues[polarity] = (cue_zh, cue_pattern)
+        themes.append(Theme(key, group, names, zh, en, pattern, **cues))
     return Taxonomy(int(version_node.value), origin, tuple(themes), document)
+
+
+def _words(
+    reader: _Reader, node: yaml.Node, field: str
+) -> tuple[tuple[str, ...], tuple[str, ...], re.Pattern[str] | None]:
+    """A ``{zh: [...], en: [...]}`` word list: Chinese in Simplified, English lower-cased, and its pattern."""
+    lists = reader.mapping(node, field, ("zh", "en"))
+    zh_words = reader.strings(lists["zh"][1], f"{field}.zh") if "zh" in lists else []
+    en_words = reader.strings(lists["en"][1], f"{field}.en") if "en" in lists else []
+    zh = tuple(dict.fromkeys(normalise(word).lower() for word in zh_words))
+    en = tuple(dict.fromkeys(" ".join(word.lower().split()) for word in en_words))
+    for word in en:
+        if not re.fullmatch(r"[a-z0-9'\- ]+\*?", word):
+            raise reader.fail("feedback.taxonomy_bad_value", lists["en"][1], field=f"{field}.en")
+    return zh, en, _english_pattern(en)
 
 
 @cache
