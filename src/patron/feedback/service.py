@@ -170,13 +170,12 @@ def add_items(session: Session, *, workspace_id: int, items: Sequence[FeedbackCr
             .values(list(rows.values()))
             .on_conflict_do_nothing(index_elements=["workspace_id", "source_key"])
         )
-    ids = dict(
-        session.execute(
-            select(FeedbackItem.source_key, FeedbackItem.id).where(
-                FeedbackItem.workspace_id == workspace_id, FeedbackItem.source_key.in_(set(keys))
-            )
-        ).tuples()
+    found = session.execute(
+        select(FeedbackItem.source_key, FeedbackItem.id).where(
+            FeedbackItem.workspace_id == workspace_id, FeedbackItem.source_key.in_(set(keys))
+        )
     )
+    ids = {key: item_id for key, item_id in found}
     seen: set[str] = set()
     stored = []
     for key in keys:

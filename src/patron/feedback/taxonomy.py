@@ -173,27 +173,30 @@ def parse_taxonomy(raw: str, *, source: str = "taxonomy", origin: str = "workspa
         fields = reader.mapping(
             theme_node, "themes", ("key", "group", "names", "keywords", "negative", "positive")
         )
-        for required in ("key", "group", "names", "keywords"):
-            if required not in fields:
-                raise reader.fail("feedback.taxonomy_missing", theme_node, field=required)
-        key_node = fields["key"][1]
+
+        def need(name: str, fields: dict[str, tuple[yaml.Node, yaml.Node]] = fields) -> yaml.Node:
+            if name not in fields:
+                raise reader.fail("feedback.taxonomy_missing", theme_node, field=name)
+            return fields[name][1]
+
+        key_node = need("key")
         key = reader.text(key_node, "key", 48)
         if not _KEY.match(key):
             raise reader.fail("feedback.taxonomy_bad_value", key_node, field="key")
         if key in seen:
             raise reader.fail("feedback.taxonomy_duplicate", key_node, key=key)
         seen.add(key)
-        group_node = fields["group"][1]
+        group_node = need("group")
         group = reader.text(group_node, "group", 16)
         if group not in GROUPS:
             raise reader.fail("feedback.taxonomy_bad_value", group_node, field="group")
-        names_node = fields["names"][1]
+        names_node = need("names")
         names_fields = reader.mapping(names_node, "names", LOCALES)
         for locale in LOCALES:
             if locale not in names_fields:
                 raise reader.fail("feedback.taxonomy_missing", names_node, field=f"names.{locale}")
         names = {locale: reader.text(names_fields[locale][1], f"names.{locale}", 100) for locale in LOCALES}
-        zh, en, pattern = _words(reader, fields["keywords"][1], "keywords")
+        zh, en, pattern = _words(reader, need("keywords"), "keywords")
         if not zh and not en:
             raise reader.fail("feedback.taxonomy_no_keywords", theme_node, key=key)
         cues = {}
@@ -212,8 +215,10 @@ def _words(
     lists = reader.mapping(node, field, ("zh", "en"))
     zh_words = reader.strings(lists["zh"][1], f"{field}.zh") if "zh" in lists else []
     en_words = reader.strings(lists["en"][1], f"{field}.en") if "en" in lists else []
-    zh = tuple(dict.fromkeys(normalise(word).lower() for word in zh_words))
-    en = tuple(dict.fromkeys(" ".join(word.lower().split()) for word in en_words))
+    # A "Chinese" keyword written only in Latin letters (APP) is matched as an English word.
+    latin = [word for word in zh_words if word.isascii()]
+    zh = tuple(dict.fromkeys(normalise(word).lower() for word in zh_words if not word.isascii()))
+    en = tuple(dict.fromkeys(" ".join(word.lower().split()) for word in [*en_words, *latin]))
     for word in en:
         if not re.fullmatch(r"[a-z0-9'\- ]+\*?", word):
             raise reader.fail("feedback.taxonomy_bad_value", lists["en"][1], field=f"{field}.en")
