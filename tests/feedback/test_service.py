@@ -28,17 +28,17 @@ def _at(day: int, month: int = 11) -> datetime:
 
 
 ITEMS = [
-    dict(channel="review", source="google_maps", source_id="r1", occurred_at=_at(10), text="送餐很快但湯是冷的"),
-    dict(channel="email", source="mailbox", source_id="m1", occurred_at=_at(11), email="S1@Example.com",
-         text="店員態度很差，等了半小時"),
-    dict(channel="chat", client_key="k3", occurred_at=_at(12), author="@amy", text="價格便宜，CP值高，店員很親切"),
-    dict(channel="review", source="app_store", source_id="r2", occurred_at=_at(13), rating=5,
-         text="The staff were friendly and the coffee was delicious"),
-    dict(channel="social", source="threads", source_id="s1", occurred_at=_at(14), reply_to="https://example.com/p/1",
-         text="Refund took three weeks and the app kept crashing"),
-    dict(channel="phone", source="call_centre", source_id="p1", occurred_at=_at(15), customer_id="S3",
-         text="請聯絡我 0912-345-678 或 amy@example.com，退貨流程太麻煩"),
-    dict(channel="review", source="google_maps", source_id="r0", occurred_at=_at(20, 10), text="環境很乾淨"),
+    {"channel": "review", "source": "google_maps", "source_id": "r1", "occurred_at": _at(10), "text": "送餐很快但湯是冷的"},
+    {"channel": "email", "source": "mailbox", "source_id": "m1", "occurred_at": _at(11), "email": "S1@Example.com",
+         "text": "店員態度很差，等了半小時"},
+    {"channel": "chat", "client_key": "k3", "occurred_at": _at(12), "author": "@amy", "text": "價格便宜，CP值高，店員很親切"},
+    {"channel": "review", "source": "app_store", "source_id": "r2", "occurred_at": _at(13), "rating": 5,
+         "text": "The staff were friendly and the coffee was delicious"},
+    {"channel": "social", "source": "threads", "source_id": "s1", "occurred_at": _at(14), "reply_to": "https://example.com/p/1",
+         "text": "Refund took three weeks and the app kept crashing"},
+    {"channel": "phone", "source": "call_centre", "source_id": "p1", "occurred_at": _at(15), "customer_id": "S3",
+         "text": "請聯絡我 0912-345-678 或 amy@example.com，退貨流程太麻煩"},
+    {"channel": "review", "source": "google_maps", "source_id": "r0", "occurred_at": _at(20, 10), "text": "環境很乾淨"},
 ]  # fmt: skip
 
 

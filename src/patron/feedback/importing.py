@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Column, Float, String, Text, and_, func, literal, null, select, update
+from sqlalchemy import Column, Double, String, Text, and_, func, literal, null, select, update
 
 from patron.core import parsing as p
 from patron.core.db import UTCDateTime
@@ -60,7 +60,7 @@ class FeedbackImport(ImportSpec):
             Field("customer_id", p.code(128), String(128), aliases=("customer", "customer_external_id", "顧客編號", "客户编号", "會員編號", "会员编号")),
             Field("email", p.email, String(320), aliases=("電子郵件", "电子邮件", "信箱", "邮箱")),
             Field("phone", p.phone, String(32), aliases=("電話", "电话", "手機", "手机")),
-            Field("rating", p.decimal(), Float(), aliases=("stars", "score", "評分", "评分", "星等", "星级")),
+            Field("rating", p.decimal(), Double(), aliases=("stars", "score", "評分", "评分", "星等", "星级")),
             Field("reply_to", p.text(500), String(500), aliases=("url", "link", "reply_url", "連結", "链接")),
             Field("text", p.text(MAX_TEXT_CHARS), Text(), required=True,
                   aliases=("comment", "content", "body", "message", "review", "內容", "内容", "留言", "評論", "评论")),

@@ -109,3 +109,9 @@ class TaxonomyRead(BaseModel):
     version: int
     origin: str
     themes: list[str]
+
+
+class TaxonomyUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    yaml: str = Field(max_length=1_000_000, description="The taxonomy document as YAML (docs/feedback.md)")

@@ -8,16 +8,17 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import CursorResult, and_, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from patron.core.clock import utcnow
+from patron.core.clock import as_utc, today_in, utcnow
 from patron.core.documents import read_document
 from patron.core.errors import PatronError
 from patron.core.parsing import FieldProblem
@@ -35,7 +36,7 @@ from patron.feedback.schemas import (
     StoredItem,
     ThemeFigures,
 )
-from patron.feedback.taxonomy import Taxonomy, parse_taxonomy, shipped_taxonomy
+from patron.feedback.taxonomy import Taxonomy, parse_taxonomy, shipped_taxonomy, shipped_yaml
 from patron.surveys.models import Survey, SurveyAnswer, SurveyResponse
 from patron.text.normalise import detect_language, normalise
 from patron.text.pii import mask
@@ -175,7 +176,7 @@ def add_items(session: Session, *, workspace_id: int, items: Sequence[FeedbackCr
             FeedbackItem.workspace_id == workspace_id, FeedbackItem.source_key.in_(set(keys))
         )
     )
-    ids = {key: item_id for key, item_id in found}
+    ids: dict[str, int] = dict(found.tuples().all())
     seen: set[str] = set()
     stored = []
     for key in keys:
@@ -249,6 +250,17 @@ def current_taxonomy(session: Session, workspace_id: int) -> Taxonomy:
     if row is None:
         return shipped_taxonomy()
     return _parsed(row[0], row[1])
+
+
+def taxonomy_source(session: Session, workspace_id: int) -> str:
+    """The YAML of the taxonomy in force, as written."""
+    source = session.scalar(
+        select(FeedbackTaxonomy.source)
+        .where(FeedbackTaxonomy.workspace_id == workspace_id)
+        .order_by(FeedbackTaxonomy.version.desc())
+        .limit(1)
+    )
+    return shipped_yaml() if source is None else str(source)
 
 
 def set_taxonomy(session: Session, *, workspace_id: int, raw: str, source: str, actor: str) -> Taxonomy:
@@ -566,3 +578,25 @@ def items_for_customer(session: Session, *, workspace_id: int, customer_id: int)
             FeedbackItem.workspace_id == workspace_id, FeedbackItem.customer_id == customer_id
         )
     )
+
+
+# ------------------------------------------------------------------------------------------------- periods
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(9999, 12, 30)
+
+
+def day_bounds(
+    timezone: str, since: date | None, until: date | None, *, default_days: int = 30
+) -> tuple[datetime, datetime]:
+    """The UTC instants from the start of ``since`` to the end of ``until`` (inclusive), in the workspace's
+    calendar; by default the last ``default_days`` complete days."""
+    zone = ZoneInfo(timezone)
+    today = today_in(timezone)
+    until = until or today - timedelta(days=1)
+    since = since or until - timedelta(days=default_days - 1)
+    until, since = min(until, LATEST_DAY), max(min(since, LATEST_DAY), EARLIEST_DAY)
+    if since > until:
+        raise PatronError("metrics.empty_period", since=since.isoformat(), until=until.isoformat())
+    start = as_utc(datetime.combine(since, time(), zone))
+    end = as_utc(datetime.combine(until + timedelta(days=1), time(), zone))
+    return start, end

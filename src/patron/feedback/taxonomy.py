@@ -174,9 +174,11 @@ def parse_taxonomy(raw: str, *, source: str = "taxonomy", origin: str = "workspa
             theme_node, "themes", ("key", "group", "names", "keywords", "negative", "positive")
         )
 
-        def need(name: str, fields: dict[str, tuple[yaml.Node, yaml.Node]] = fields) -> yaml.Node:
+        def need(
+            name: str, fields: dict[str, tuple[yaml.Node, yaml.Node]] = fields, node: yaml.Node = theme_node
+        ) -> yaml.Node:
             if name not in fields:
-                raise reader.fail("feedback.taxonomy_missing", theme_node, field=name)
+                raise reader.fail("feedback.taxonomy_missing", node, field=name)
             return fields[name][1]
 
         key_node = need("key")
