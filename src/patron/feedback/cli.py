@@ -142,4 +142,4 @@ def themes(
 
 
 def _percent(share: float | None) -> str:
-    return "" if share is None else f"{share * 100:.1f}"
+    return "" if share is None else f"{share * 100:.1f}%"

@@ -23,6 +23,7 @@ from patron.core.i18n import LOCALES, Labels
 from patron.core.models import Role, Workspace
 from patron.customers.service import code_labels, set_segment_labels
 from patron.dashboard import alerts, rollup, service
+from patron.dashboard import feedback as feedback_view
 from patron.dashboard import loyalty as loyalty_view
 from patron.dashboard.filters import Filters, parse_filters
 from patron.dashboard.tables import DataTable, to_csv, to_xlsx
@@ -37,7 +38,17 @@ from patron.web.deps import ReadSessionDep, SessionDep
 from patron.web.pages import ReaderDep, Viewer, ViewerDep, check_csrf, render_page
 
 router = APIRouter(include_in_schema=False)
-PAGES = ("overview", "breakdowns", "retention", "loyalty", "responses", "surveys", "alerts", "settings")
+PAGES = (
+    "overview",
+    "breakdowns",
+    "retention",
+    "loyalty",
+    "feedback",
+    "responses",
+    "surveys",
+    "alerts",
+    "settings",
+)
 RESPONSES_PER_PAGE = 50
 EXPORT_ROW_LIMIT = 100_000
 
@@ -120,6 +131,32 @@ def _loyalty(
     return PageData({"view": view}, view.tables, figures)
 
 
+def _feedback(
+    request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
+) -> PageData:
+    theme = request.query_params.get("theme", "").strip()[:64] or None
+    view = feedback_view.feedback(
+        session, viewer.workspace, filters, viewer.locale, theme=theme, exporting=exporting
+    )
+    t = _t(viewer)
+    figures: dict[str, dict[str, Any]] = {}
+    mentioned = [f for f in view.themes if f.items]
+    if mentioned:
+        figures["themes"] = charts.sentiment_bars(
+            [f.name for f in mentioned], [(f.positive, f.neutral, f.negative) for f in mentioned], t
+        )
+    if view.total:
+        labels = Labels(viewer.locale)
+        figures["channels"] = charts.sentiment_bars(
+            [labels("channel", c.channel) for c in view.channels],
+            [(c.positive, c.neutral, c.negative) for c in view.channels], t,
+        )  # fmt: skip
+    trend = view.tables["trend"]
+    if trend.rows:
+        figures["trend"] = charts.columns(trend, list(range(1, len(trend.columns), 2)), t)
+    return PageData({"view": view, "extra": {"theme": theme} if theme else {}}, view.tables, figures)
+
+
 def _int_param(request: Request, name: str) -> int:
     raw = request.query_params.get(name, "0")
     if not raw.isdigit() or len(raw) > 9:
@@ -188,7 +225,7 @@ def _settings(
 
 
 BUILDERS: dict[str, Builder] = {"overview": _overview, "breakdowns": _breakdowns, "retention": _retention,
-                                "loyalty": _loyalty, "responses": _responses, "surveys": _surveys, "alerts": _alerts,
+                                "loyalty": _loyalty, "feedback": _feedback, "responses": _responses, "surveys": _surveys, "alerts": _alerts,
                                 "settings": _settings}  # fmt: skip
 
 
