@@ -33,6 +33,7 @@ COMMENTS_SHOWN = 50
 
 @dataclass
 class FeedbackView:
+    #: The taxonomy in force, in words ("built-in taxonomy, version 1").
     taxonomy: str
     total: int = 0
     themes: list[ThemeFigures] = field(default_factory=list)
@@ -65,7 +66,7 @@ def feedback(
     if theme and theme not in names:
         raise PatronError("feedback.unknown_theme", value=theme[:48])
     since, until = service.day_bounds(workspace.timezone, filters.window.since, filters.window.until)
-    view = FeedbackView(taxonomy.tag, theme_names=names)
+    view = FeedbackView(t(f"fb.taxonomy_{taxonomy.origin}", version=taxonomy.version), theme_names=names)
     view.themes = service.theme_figures(session, workspace_id=ws, since=since, until=until, locale=locale,
                                         segment=filters.segment)  # fmt: skip
     view.channels = service.channel_figures(session, workspace_id=ws, since=since, until=until,
