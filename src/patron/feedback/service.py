@@ -185,11 +185,15 @@ def add_items(session: Session, *, workspace_id: int, items: Sequence[FeedbackCr
     return stored
 
 
-def sync_survey_comments(session: Session, *, workspace_id: int, batch: int = ANALYZE_BATCH) -> int:
+def sync_survey_comments(
+    session: Session, *, workspace_id: int, response_ids: Sequence[int] | None = None, batch: int = ANALYZE_BATCH
+) -> int:
     """Survey comments (answers to text questions) not yet items become items: channel ``survey``, source the
-    survey's key, the response's customer and completion time. Safe to run twice or at once (keyed by answer)."""
+    survey's key, the response's customer and completion time. Only those of ``response_ids`` when given (a
+    response as it completes). Safe to run twice or at once (keyed by answer)."""
     added = 0
     last_id = 0
+    only = [SurveyAnswer.response_id.in_(response_ids)] if response_ids is not None else []
     while True:
         rows = session.execute(
             select(SurveyAnswer.id, SurveyAnswer.text, SurveyResponse.id, SurveyResponse.customer_id,
@@ -199,7 +203,7 @@ def sync_survey_comments(session: Session, *, workspace_id: int, batch: int = AN
             .outerjoin(FeedbackItem, and_(FeedbackItem.workspace_id == workspace_id,
                                           FeedbackItem.survey_answer_id == SurveyAnswer.id))
             .where(SurveyAnswer.workspace_id == workspace_id, SurveyAnswer.question_type == "text",
-                   SurveyAnswer.text.is_not(None), SurveyAnswer.id > last_id, FeedbackItem.id.is_(None))
+                   SurveyAnswer.text.is_not(None), SurveyAnswer.id > last_id, FeedbackItem.id.is_(None), *only)
             .order_by(SurveyAnswer.id)
             .limit(batch)
         ).all()  # fmt: skip
