@@ -21,6 +21,7 @@ from patron.core.security import hash_password
 from patron.core.tenancy import scoped
 from patron.customers.models import Customer
 from patron.demo.catalog import BRAND_NAME
+from patron.demo.feedback import load_feedback
 from patron.demo.generator import DemoConfig, DemoData, generate
 from patron.demo.loyalty import load_loyalty
 from patron.demo.surveys import generate_surveys
@@ -120,6 +121,9 @@ def load_demo(
     else:
         log("  " + translate("demo.loyalty", locale, members=points.members, earned=points.earned,
                              redeemed=points.redeemed, expired=points.expired, reversed=points.reversed))  # fmt: skip
+    analysed = load_feedback(engine, slug=slug, end=end, seed=seed,
+                             customers=[str(row["external_id"]) for row in data.customers])  # fmt: skip
+    log("  " + translate("demo.feedback", locale, items=analysed.analysed, mentions=analysed.mentions))
     return translate(
         "demo.summary", locale, customers=rows["customers"], products=rows["products"], lines=rows["orders"],
         orders=data.order_count, interactions=rows["interactions"], invited=invited, answered=answered,
