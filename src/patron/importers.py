@@ -13,6 +13,7 @@ from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.importing import ImportReport, ImportSpec, ProgressCallback, run_import
 from patron.customers.importing import CustomerImport
+from patron.feedback.importing import FeedbackImport
 from patron.loyalty import orders as loyalty
 
 IMPORT_SPECS: dict[str, type[ImportSpec]] = {
@@ -20,6 +21,7 @@ IMPORT_SPECS: dict[str, type[ImportSpec]] = {
     "products": ProductImport,
     "orders": OrderImport,
     "interactions": InteractionImport,
+    "feedback": FeedbackImport,
 }
 #: The order a whole data set must be loaded in: later kinds refer to earlier ones.
 IMPORT_ORDER = ("customers", "products", "orders", "interactions")

@@ -9,6 +9,7 @@ from patron.core import models as core_models
 from patron.core.db import Base
 from patron.customers import models as customer_models
 from patron.dashboard import models as dashboard_models
+from patron.feedback import models as feedback_models
 from patron.loyalty import models as loyalty_models
 from patron.surveys import models as survey_models
 from patron.webhooks import models as webhook_models
@@ -24,4 +25,5 @@ MODEL_MODULES = (
     analytics_models,
     loyalty_models,
     assistant_models,
+    feedback_models,
 )

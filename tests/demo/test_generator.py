@@ -86,6 +86,8 @@ def test_demo_loads_through_the_importer_without_rejects(engine: Engine, tmp_pat
     assert said[0] == "產生 80 位顧客（種子 1，歷史資料至 2026-01-31）…" and said[1].startswith(
         "  顧客：80 列（新增 80"
     )
+    feedback = next(line for line in said if line.startswith("  已分析 "))
+    assert int(feedback.split()[1]) >= 300, "300 demo comments at least, and the survey comments"
     with engine.connect() as connection:  # the demo's answers record their questions' scales, like every path
         scales = connection.execute(text(
             "SELECT a.question_type, a.scale_min, a.scale_max, count(*) FROM survey_answers a"

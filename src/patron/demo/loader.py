@@ -22,6 +22,7 @@ from patron.core.tenancy import scoped
 from patron.customers.models import Customer
 from patron.demo.assistant import load_assistant
 from patron.demo.catalog import BRAND_NAME
+from patron.demo.feedback import load_feedback
 from patron.demo.generator import DemoConfig, DemoData, generate
 from patron.demo.loyalty import load_loyalty
 from patron.demo.surveys import generate_surveys
@@ -129,6 +130,9 @@ def load_demo(
     else:
         log("  " + translate("demo.assistant", locale, entries=faq.entries, questions=faq.questions,
                              handovers=faq.handovers, ratings=faq.ratings))  # fmt: skip
+    analysed = load_feedback(engine, slug=slug, end=end, seed=seed,
+                             customers=[str(row["external_id"]) for row in data.customers])  # fmt: skip
+    log("  " + translate("demo.feedback", locale, items=analysed.analysed, mentions=analysed.mentions))
     return translate(
         "demo.summary", locale, customers=rows["customers"], products=rows["products"], lines=rows["orders"],
         orders=data.order_count, interactions=rows["interactions"], invited=invited, answered=answered,

@@ -27,6 +27,7 @@ from patron.core.i18n import normalize_locale, translate
 from patron.core.models import Workspace
 from patron.core.tenancy import scoped
 from patron.customers.models import Customer
+from patron.feedback import service as feedback
 from patron.surveys.answers import AnswerProblem, AnswerRow, check_answers
 from patron.surveys.models import ResponseStatus, Survey, SurveyAnswer, SurveyResponse, SurveyStatus
 from patron.surveys.schemas import (
@@ -481,9 +482,12 @@ def _ids_by_key(
 
 
 def announce_completed(session: Session, *, workspace_id: int, response: ResponseRead, now: datetime) -> None:
-    """Queue the ``response.completed`` webhook in the same transaction as the response itself."""
+    """Queue the ``response.completed`` webhook in the same transaction as the response itself; its comments become
+    feedback items (analysed by the next ``patron feedback analyze``)."""
     payload = response.model_dump(mode="json", exclude={"duplicate"})
     webhooks.enqueue(session, workspace_id=workspace_id, event="response.completed", payload=payload, now=now)
+    if any(isinstance(value, str) for value in response.answers.values()):  # a comment, perhaps: a feedback item
+        feedback.sync_survey_comments(session, workspace_id=workspace_id, response_ids=[response.id])
 
 
 def answer_values(workspace_id: int, survey_id: int, response_id: int, row: AnswerRow) -> dict[str, Any]:

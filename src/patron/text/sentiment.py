@@ -114,6 +114,13 @@ def _word_features(copy: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int
     return np.asarray(rows, dtype=np.int64), np.asarray(buckets, dtype=np.int64)
 
 
+def split_clauses(text: str) -> list[str]:
+    """The clauses ``clauses`` scores: split on clause punctuation and contrast words, from the first
+    ``MAX_CHARS * 10`` characters, empty parts dropped."""
+    parts = (part.strip() for part in _CLAUSE.split(text[: MAX_CHARS * 10]))
+    return [part for part in parts if part]
+
+
 @dataclass(frozen=True)
 class Scored:
     text: str
@@ -164,8 +171,7 @@ class SentimentModel:
     def clauses(self, text: str) -> list[Scored]:
         """Each clause of the text, split on clause punctuation and contrast words (但/但是/可是/不過/but/
         however), with its own sentiment: 送餐很快但湯是冷的 is a positive clause and a negative one."""
-        parts = [part.strip() for part in _CLAUSE.split(text[: MAX_CHARS * 10])]
-        parts = [part for part in parts if part]
+        parts = split_clauses(text)
         probabilities = self.probabilities(parts)
         return [
             Scored(part, label_of(float(p)), float(p)) for part, p in zip(parts, probabilities, strict=True)

@@ -29,6 +29,7 @@ from patron.core.settings import get_settings
 from patron.customers.api import router as customers_router
 from patron.customers.api import segments_router
 from patron.dashboard import rollup
+from patron.feedback.api import router as feedback_router
 from patron.loyalty.api import router as loyalty_router
 from patron.metrics.api import router as metrics_router
 from patron.metrics.service import operational_connection
@@ -132,6 +133,7 @@ def create_app() -> FastAPI:
         clv_router,
         loyalty_router,
         assistant_router,
+        feedback_router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

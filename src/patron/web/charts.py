@@ -334,3 +334,23 @@ def risk_bars(table: DataTable, label: str) -> dict[str, Any]:
                  "data": [_round(row[2]) for row in table.rows],
                  "label": {"show": True, "position": "right", "formatter": "{c}%"}}],
     )  # fmt: skip
+
+
+def sentiment_bars(
+    names: Sequence[str], counts: Sequence[tuple[int, int, int]], t: Translate
+) -> dict[str, Any]:
+    """Horizontal bars, one per name (a theme, a channel), split into positive, neutral and negative counts in the
+    sentiment colours; the first name on top."""
+    parts = (("fb.positive", GOOD, 0), ("fb.neutral", GREY, 1), ("fb.negative", BAD, 2))
+    series = [
+        {"name": t(code), "type": "bar", "stack": "total", "itemStyle": {"color": colour},
+         "data": [row[index] for row in reversed(counts)]}
+        for code, colour, index in parts
+    ]  # fmt: skip
+    return _base(
+        legend={"top": 0},
+        tooltip={"trigger": "axis", "axisPointer": {"type": "shadow"}},
+        xAxis={"type": "value", "min": 0, "minInterval": 1},
+        yAxis={"type": "category", "data": list(reversed(names))},
+        series=series,
+    )

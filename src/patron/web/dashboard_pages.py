@@ -25,6 +25,7 @@ from patron.customers.service import code_labels, set_segment_labels
 from patron.dashboard import alerts, loyalty_rewards, rollup, service
 from patron.dashboard import assistant as assistant_view
 from patron.dashboard import churn as churn_view
+from patron.dashboard import feedback as feedback_view
 from patron.dashboard import loyalty as loyalty_view
 from patron.dashboard import value as value_view
 from patron.dashboard.filters import Filters, parse_filters
@@ -48,6 +49,7 @@ PAGES = (
     "loyalty",
     "value",
     "churn",
+    "feedback",
     "responses",
     "surveys",
     "alerts",
@@ -179,6 +181,32 @@ def _churn(
     return PageData({"view": view}, view.tables, figures)
 
 
+def _feedback(
+    request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
+) -> PageData:
+    theme = request.query_params.get("theme", "").strip()[:64] or None
+    view = feedback_view.feedback(
+        session, viewer.workspace, filters, viewer.locale, theme=theme, exporting=exporting
+    )
+    t = _t(viewer)
+    figures: dict[str, dict[str, Any]] = {}
+    mentioned = [f for f in view.themes if f.items]
+    if mentioned:
+        figures["themes"] = charts.sentiment_bars(
+            [f.name for f in mentioned], [(f.positive, f.neutral, f.negative) for f in mentioned], t
+        )
+    if view.total:
+        labels = Labels(viewer.locale)
+        figures["channels"] = charts.sentiment_bars(
+            [labels("channel", c.channel) for c in view.channels],
+            [(c.positive, c.neutral, c.negative) for c in view.channels], t,
+        )  # fmt: skip
+    trend = view.tables["trend"]
+    if trend.rows:
+        figures["trend"] = charts.columns(trend, list(range(1, len(trend.columns), 2)), t)
+    return PageData({"view": view, "extra": {"theme": theme} if theme else {}}, view.tables, figures)
+
+
 def _int_param(request: Request, name: str) -> int:
     raw = request.query_params.get(name, "0")
     if not raw.isdigit() or len(raw) > 9:
@@ -262,8 +290,9 @@ def _assistant(
 
 
 BUILDERS: dict[str, Builder] = {"overview": _overview, "breakdowns": _breakdowns, "retention": _retention,
-                                "loyalty": _loyalty, "value": _value, "churn": _churn, "responses": _responses,
-                                "surveys": _surveys, "alerts": _alerts, "assistant": _assistant, "settings": _settings}  # fmt: skip
+                                "loyalty": _loyalty, "value": _value, "churn": _churn, "feedback": _feedback,
+                                "responses": _responses, "surveys": _surveys, "alerts": _alerts, "assistant": _assistant,
+                                "settings": _settings}  # fmt: skip
 
 
 def _shell(session: Session, viewer: Viewer, page: str) -> dict[str, Any]:

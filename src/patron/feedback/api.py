@@ -1,0 +1,139 @@
+"""REST: feedback items (one or a batch of up to 1,000, idempotent), the listing with themes, figures by theme
+and by channel, analysis, and the workspace's theme taxonomy."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from patron.feedback import service
+from patron.feedback.models import Channel
+from patron.feedback.schemas import (
+    AnalyzeReport,
+    ChannelFigures,
+    FeedbackBatch,
+    FeedbackCreate,
+    FeedbackPage,
+    StoredItem,
+    TaxonomyRead,
+    TaxonomyUpdate,
+    ThemeFigures,
+)
+from patron.feedback.taxonomy import Taxonomy
+from patron.web.deps import ApiWorkspaceDep, LocaleDep, in_transaction
+from patron.web.openapi import INT64_MAX, errors
+
+router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"], responses=errors(401))
+Since = Annotated[
+    date | None, Query(description="First day (workspace calendar); default 30 days before until")
+]
+Until = Annotated[date | None, Query(description="Last day, inclusive; default yesterday")]
+
+
+@router.post("/items", response_model=StoredItem, operation_id="feedback-add", responses=errors(404, 422))
+async def add_item(workspace: ApiWorkspaceDep, body: FeedbackCreate) -> StoredItem:
+    """Store one comment (its masked and analysis copies are made now; themes and sentiment by the next
+    analysis). The same ``client_key``, or the same source and ``source_id``, stores nothing new."""
+
+    def work(session: Any) -> StoredItem:
+        return service.add_items(session, workspace_id=workspace.id, items=[body])[0]
+
+    return await in_transaction(work)
+
+
+@router.post(
+    "/items/batch",
+    response_model=list[StoredItem],
+    operation_id="feedback-add_batch",
+    responses=errors(404, 422),
+)
+async def add_batch(workspace: ApiWorkspaceDep, body: FeedbackBatch) -> list[StoredItem]:
+    """Up to 1,000 comments in one transaction: all stored or, on any bad one, none."""
+    return await in_transaction(service.add_items, workspace_id=workspace.id, items=body.items)
+
+
+@router.get("/items", response_model=FeedbackPage, operation_id="feedback-items", responses=errors(400, 422))
+async def list_items(
+    workspace: ApiWorkspaceDep,
+    since: Since = None,
+    until: Until = None,
+    theme: Annotated[str | None, Query(max_length=48)] = None,
+    sentiment: Literal["positive", "neutral", "negative"] | None = None,
+    channel: Channel | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
+) -> FeedbackPage:
+    """Comments newest first, personal data masked, each with its themes and their sentiment."""
+    start, end = service.day_bounds(workspace.timezone, since, until)
+    return await in_transaction(service.list_items, workspace_id=workspace.id, since=start, until=end, theme=theme,
+                                sentiment=sentiment, channel=channel.value if channel else None, offset=offset,
+                                limit=limit)  # fmt: skip
+
+
+@router.get(
+    "/themes", response_model=list[ThemeFigures], operation_id="feedback-themes", responses=errors(400, 422)
+)
+async def themes(
+    workspace: ApiWorkspaceDep,
+    locale: LocaleDep,
+    since: Since = None,
+    until: Until = None,
+    channel: Channel | None = None,
+) -> list[ThemeFigures]:
+    """Per theme: items mentioning it and how many of those mentions are positive, neutral and negative."""
+    start, end = service.day_bounds(workspace.timezone, since, until)
+    return await in_transaction(service.theme_figures, workspace_id=workspace.id, since=start, until=end,
+                                locale=locale, channel=channel.value if channel else None)  # fmt: skip
+
+
+@router.get(
+    "/channels",
+    response_model=list[ChannelFigures],
+    operation_id="feedback-channels",
+    responses=errors(400, 422),
+)
+async def channels(
+    workspace: ApiWorkspaceDep, since: Since = None, until: Until = None
+) -> list[ChannelFigures]:
+    """Per channel: analysed items and their overall sentiment."""
+    start, end = service.day_bounds(workspace.timezone, since, until)
+    return await in_transaction(service.channel_figures, workspace_id=workspace.id, since=start, until=end)
+
+
+@router.post("/analyze", response_model=AnalyzeReport, operation_id="feedback-analyze")
+async def analyze(workspace: ApiWorkspaceDep) -> AnalyzeReport:
+    """Bring the analysis up to date: new survey comments become items, new or changed items are analysed."""
+    return await in_transaction(service.analyze, workspace_id=workspace.id)
+
+
+def _read(taxonomy: Taxonomy) -> TaxonomyRead:
+    return TaxonomyRead(tag=taxonomy.tag, version=taxonomy.version, origin=taxonomy.origin,
+                        themes=[theme.key for theme in taxonomy.themes])  # fmt: skip
+
+
+@router.get("/taxonomy", response_model=TaxonomyRead, operation_id="feedback-taxonomy")
+async def read_taxonomy(workspace: ApiWorkspaceDep) -> TaxonomyRead:
+    """The taxonomy in force: the workspace's newest version, or the shipped one."""
+
+    def work(session: Any) -> TaxonomyRead:
+        return _read(service.current_taxonomy(session, workspace.id))
+
+    return await in_transaction(work)
+
+
+@router.put(
+    "/taxonomy", response_model=TaxonomyRead, operation_id="feedback-set_taxonomy", responses=errors(400, 422)
+)
+async def set_taxonomy(
+    workspace: ApiWorkspaceDep,
+    body: TaxonomyUpdate,
+) -> TaxonomyRead:
+    """A new version of the workspace's taxonomy; a bad document is refused whole, naming the line."""
+
+    def work(session: Any) -> TaxonomyRead:
+        return _read(service.set_taxonomy(session, workspace_id=workspace.id, raw=body.yaml, source="body",
+                                          actor="api"))  # fmt: skip
+
+    return await in_transaction(work)

@@ -1,0 +1,106 @@
+"""Feedback items from every channel, the themes each mentions with that mention's sentiment, and the
+workspace's own versions of the theme taxonomy (docs/feedback.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patron.core.db import Base, IdType, Timestamped, WorkspaceScoped, tenant_reference
+
+
+class Channel(StrEnum):
+    SURVEY = "survey"
+    EMAIL = "email"
+    PHONE = "phone"
+    CHAT = "chat"
+    REVIEW = "review"
+    SOCIAL = "social"
+
+
+CHANNELS = tuple(channel.value for channel in Channel)
+
+
+class FeedbackItem(WorkspaceScoped, Timestamped, Base):
+    """One comment as written, where it came from, and its analysis copy.
+
+    ``text`` is kept exactly as written; ``masked_text`` (personal data replaced by [EMAIL], [PHONE] …) is what
+    pages and exports show, ``analysis_text`` (masked, width-folded, Simplified) is what analysis reads.
+    ``source_key`` makes every way in idempotent: ``src:<channel>:<source>:<source_id>``, ``key:<client key>``,
+    ``answer:<survey answer id>`` or ``fp:<fingerprint of the row>``."""
+
+    __tablename__ = "feedback_items"
+    workspace_indexed = False
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "source_key"),
+        UniqueConstraint("workspace_id", "id"),
+        tenant_reference("customer_id", "customers"),
+        Index("ix_feedback_items_workspace_id_occurred_at", "workspace_id", "occurred_at"),
+        Index("ix_feedback_items_workspace_id_analyzed_with", "workspace_id", "analyzed_with"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(64), default="")
+    source_id: Mapped[str | None] = mapped_column(String(128))
+    occurred_at: Mapped[datetime] = mapped_column()
+    author: Mapped[str | None] = mapped_column(String(200))
+    customer_id: Mapped[int | None] = mapped_column(IdType)
+    rating: Mapped[float | None] = mapped_column(Float)
+    reply_to: Mapped[str | None] = mapped_column(String(500))
+    survey_answer_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("survey_answers.id", ondelete="CASCADE"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    masked_text: Mapped[str] = mapped_column(Text)
+    analysis_text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    sentiment: Mapped[str | None] = mapped_column(String(8))
+    sentiment_score: Mapped[float | None] = mapped_column(Float)
+    #: The taxonomy the themes came from (``shipped:1``, ``workspace:3``); None until analysed.
+    analyzed_with: Mapped[str | None] = mapped_column(String(40))
+
+
+class FeedbackMention(WorkspaceScoped, Base):
+    """A theme an item mentions, with the sentiment of the clauses that mention it (not the item's overall
+    sentiment). The item's time and channel are copied so page figures read one table."""
+
+    __tablename__ = "feedback_mentions"
+    workspace_indexed = False
+    workspace_from_parent = True
+    __table_args__ = (
+        UniqueConstraint("item_id", "theme"),
+        tenant_reference("item_id", "feedback_items"),
+        Index("ix_feedback_mentions_workspace_id_theme_occurred_at", "workspace_id", "theme", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    item_id: Mapped[int] = mapped_column(IdType)
+    theme: Mapped[str] = mapped_column(String(48))
+    #: The first clause (0-based) that mentions the theme.
+    clause: Mapped[int] = mapped_column(Integer)
+    sentiment: Mapped[str] = mapped_column(String(8))
+    score: Mapped[float] = mapped_column(Float)
+    occurred_at: Mapped[datetime] = mapped_column()
+    channel: Mapped[str] = mapped_column(String(16))
+
+
+class FeedbackTaxonomy(WorkspaceScoped, Base):
+    """A workspace's own version of the theme taxonomy (the YAML document as read); the highest version is in
+    force. Without one the shipped taxonomy is."""
+
+    __tablename__ = "feedback_taxonomies"
+    workspace_indexed = False
+    __table_args__ = (UniqueConstraint("workspace_id", "version"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(200), default="")

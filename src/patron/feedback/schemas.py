@@ -1,0 +1,117 @@
+"""Feedback's API shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from patron.feedback.models import Channel
+
+MAX_TEXT_CHARS = 100_000
+MAX_BATCH = 1000
+
+
+class FeedbackCreate(BaseModel):
+    """One comment. Sending it again with the same ``client_key`` — or the same ``source`` and ``source_id`` —
+    stores nothing new and answers with the stored item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Channel
+    text: str = Field(max_length=MAX_TEXT_CHARS)
+    occurred_at: AwareDatetime
+    source: str = Field("", max_length=64, description="Where it came from: google_maps, line, the mailbox …")
+    source_id: str | None = Field(None, min_length=1, max_length=128, description="The source's own id")
+    client_key: str | None = Field(None, min_length=1, max_length=128, description="Your idempotency key")
+    author: str | None = Field(None, max_length=200, description="The author's handle or name as shown")
+    customer_id: str | None = Field(None, min_length=1, max_length=128, description="Your customer id")
+    email: str | None = Field(None, max_length=320, description="Links the item to the customer with it")
+    phone: str | None = Field(None, max_length=32, description="Links the item to the customer with it")
+    rating: float | None = Field(None, ge=0, le=100)
+    reply_to: str | None = Field(None, max_length=500, description="Where to reply (a link)")
+
+
+class FeedbackBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[FeedbackCreate] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class StoredItem(BaseModel):
+    id: int
+    source_key: str
+    created: bool
+
+
+class MentionRead(BaseModel):
+    theme: str
+    sentiment: str
+    score: float
+
+
+class FeedbackRead(BaseModel):
+    id: int
+    channel: str
+    source: str
+    source_id: str | None
+    occurred_at: datetime
+    author: str | None
+    customer_id: str | None
+    rating: float | None
+    reply_to: str | None
+    #: The text with personal data masked ([EMAIL], [PHONE] …); the original is not served.
+    text: str
+    language: str
+    sentiment: str | None
+    sentiment_score: float | None
+    themes: list[MentionRead]
+
+
+class FeedbackPage(BaseModel):
+    items: list[FeedbackRead]
+    total: int
+    offset: int
+    limit: int
+
+
+class ThemeFigures(BaseModel):
+    theme: str
+    name: str
+    group: str
+    items: int
+    positive: int
+    neutral: int
+    negative: int
+    positive_share: float | None
+    negative_share: float | None
+
+
+class ChannelFigures(BaseModel):
+    channel: str
+    items: int
+    positive: int
+    neutral: int
+    negative: int
+    positive_share: float | None
+    negative_share: float | None
+
+
+class AnalyzeReport(BaseModel):
+    taxonomy: str
+    survey_comments_added: int
+    analysed: int
+    mentions: int
+
+
+class TaxonomyRead(BaseModel):
+    tag: str
+    version: int
+    origin: str
+    themes: list[str]
+
+
+class TaxonomyUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    yaml: str = Field(max_length=1_000_000, description="The taxonomy document as YAML (docs/feedback.md)")
