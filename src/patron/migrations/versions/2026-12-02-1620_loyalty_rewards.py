@@ -1,8 +1,8 @@
 """loyalty rewards catalog (three-language names, points cost, stock, validity, per-member limit), single-use
 coupons, the catalog's audit trail, referral settings, members' referral codes and referrals (docs/loyalty.md).
 
-Revision ID: 0016_rewards
-Revises: 0015_assistant
+Revision ID: 0017_rewards
+Revises: 0016_loyalty_tiers
 Create Date: 2026-12-02 16:20:00
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import patron.core.db
 
-revision: str = "0016_rewards"
-down_revision: str | None = "0015_assistant"
+revision: str = "0017_rewards"
+down_revision: str | None = "0016_loyalty_tiers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

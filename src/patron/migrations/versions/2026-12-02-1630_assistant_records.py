@@ -2,8 +2,8 @@
 rating), hand-over conversations (status, contact or customer, signed-link nonce) and their messages
 (docs/assistant.md).
 
-Revision ID: 0016_assistant_records
-Revises: 0015_assistant
+Revision ID: 0018_assistant_records
+Revises: 0017_rewards
 Create Date: 2026-12-02 16:30:00
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import patron.core.db
 
-revision: str = "0016_assistant_records"
-down_revision: str | None = "0015_assistant"
+revision: str = "0018_assistant_records"
+down_revision: str | None = "0017_rewards"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,8 @@
 """feedback: items from every channel (text as written, masked and analysis copies), the themes each mentions
 with that mention's sentiment, and workspace versions of the theme taxonomy (docs/feedback.md).
 
-Revision ID: 0016_feedback
-Revises: 0015_assistant
+Revision ID: 0019_feedback
+Revises: 0018_assistant_records
 Create Date: 2026-12-02 16:40:00
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 import patron.core.db
 
 
-revision: str = "0016_feedback"
-down_revision: str | None = "0015_assistant"
+revision: str = "0019_feedback"
+down_revision: str | None = "0018_assistant_records"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
