@@ -28,8 +28,11 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# Every core runs tests (each worker with its own SQLite file, PostgreSQL cluster and browser); a file's tests stay
+# on one worker so its module fixtures are built once. `make test WORKERS=0` runs them in one process.
+WORKERS ?= auto
 unit: install
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(WORKERS) --dist loadfile
 
 test: lint typecheck unit
 

@@ -199,7 +199,7 @@ def test_the_definitions_on_the_pages_are_the_documented_ones() -> None:
     ease = "the company made it easy to handle my issue"  # the page quotes it with typographic quotes
     docs = DOCS.read_text(encoding="utf-8").replace("**", "").replace(f'"{ease}"', f"“{ease}”")
     quoted = {
-        "nps": ["% promoters (9–10) − % detractors (0–6), on −100 … 100", "ñ = n + 3", "SE = √((p̃ + d̃ − NPS̃²) / ñ)", "interval = NPS̃ ± 1.96·SE"],
+        "nps": ["% promoters (9–10) − % detractors (0–6), on −100 … 100", "Tango's score interval", "|P − D − n·δ| / √(n·(2d + δ·(1 − δ))) ≤ 1.96"],
         "csat": ["% of answers in the top box: 4–5 on the 5-point scale, 8–10 on the 1–10 scale", "Wilson score interval"],
         "ces": ["mean agreement, 1–7, with “the company made it easy to handle my issue”; higher is easier (better)",
                 "mean ± t(0.975, n − 1)·s/√n"],

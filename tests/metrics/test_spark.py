@@ -114,12 +114,11 @@ def test_the_command_line_reads_an_export_with_spark(
     answer = runner.invoke(app, ["metrics", "nps", "--by", "segment", "--parquet", str(tmp_path / "export"),
                                  "--engine", "spark", "--format", "csv", "-w", slug])  # fmt: skip
     assert answer.exit_code == 0, answer.output
-    # Rocks' adjusted Wald (tests/metrics/world.py): member NPS̃ −11.11, SE 28.08, ± 1.96·28.08 = ± 55.05 →
-    # [−66.16, 43.94]; vip NPS̃ 25, SE 27.95, ± 54.78 → [−29.78, 79.78]
+    # Tango's score intervals (tests/metrics/world.py): member [−69.19, 48.12]; vip [−34.93, 82.64]
     rows = list(csv.DictReader(io.StringIO(answer.output)))
     got = [(r["segment"], int(r["n"]), float(r["value"]), float(r["ci_low"]), float(r["ci_high"]), r["sufficient"])
            for r in rows]  # fmt: skip
     assert got == [
-        ("member", 6, pytest.approx(-16.667, abs=1e-3), pytest.approx(-66.16, abs=0.01), pytest.approx(43.94, abs=0.01), "False"),
-        ("vip", 5, pytest.approx(40.0), pytest.approx(-29.78, abs=0.01), pytest.approx(79.78, abs=0.01), "False"),
+        ("member", 6, pytest.approx(-16.667, abs=1e-3), pytest.approx(-69.19, abs=0.01), pytest.approx(48.12, abs=0.01), "False"),
+        ("vip", 5, pytest.approx(40.0), pytest.approx(-34.93, abs=0.01), pytest.approx(82.64, abs=0.01), "False"),
     ]  # fmt: skip

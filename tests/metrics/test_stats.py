@@ -9,45 +9,80 @@ import math
 
 import numpy as np
 import pytest
+from scipy import optimize
 from scipy import stats as scipy_stats
 
 from patron.metrics import stats
 
 
-def test_nps_interval_is_rocks_adjusted_wald() -> None:
+def _profile_score(promoters: int, detractors: int, n: int, nps: float) -> float:
+    """The score statistic the slow way, independent of the closed form in stats: the detractor share that
+    maximises the multinomial likelihood when promoters − detractors = ``nps`` found numerically."""
+    passives = n - promoters - detractors
+
+    def minus_log_likelihood(d: float) -> float:
+        p, rest = d + nps, 1 - 2 * d - nps
+        return -(promoters * math.log(p) + detractors * math.log(d) + passives * math.log(rest))
+
+    lowest, highest = max(0.0, -nps) + 1e-12, (1 - nps) / 2 - 1e-12
+    d = optimize.minimize_scalar(minus_log_likelihood, bounds=(lowest, highest), method="bounded",
+                                 options={"xatol": 1e-13}).x  # fmt: skip
+    return (promoters - detractors - n * nps) / math.sqrt(n * (2 * d + nps * (1 - nps)))
+
+
+def test_nps_interval_is_tangos_score_interval() -> None:
     # 50 promoters, 30 passives, 20 detractors: NPS = 50 % − 20 % = 30.
-    # Rocks (2016) adds 3/4 promoter, 3/2 passive, 3/4 detractor: ñ = 103, P̃ = 50.75/103 = 0.492718,
-    # D̃ = 20.75/103 = 0.201456, NPS̃ = 0.291262; Var = P̃ + D̃ − NPS̃² = 0.694175 − 0.084834 = 0.609341,
-    # SE = √(0.609341/103) = 0.076915; ±1.959964·SE = ±0.150751 → [0.140511, 0.442013].
-    # (The plain Wald interval was 30 ± 15.31 = [14.69, 45.31].)
+    # At δ = 0.139551: w = (200 − 50 + 20)·δ − 70 = −46.27633, 8n·D·δ(1 − δ) = 16000·0.120077 = 1921.23,
+    # d = (√(2141.50 + 1921.23) + 46.27633)/400 = (63.7396 + 46.2763)/400 = 0.275040,
+    # variance = 100·(0.550080 + 0.120077) = 67.0157, score = (30 − 13.9551)/8.18631 = 1.95999 ≈ 1.959964:
+    # the lower end. The upper end 0.443393 likewise; se = (44.3393 − 13.9551)/(2·1.959964) = 7.7512.
+    # (Rocks' adjusted Wald, used before, gave [14.0511, 44.2013]; the plain Wald [14.69, 45.31].)
     estimate = stats.nps(50, 30, 20)
     assert estimate is not None
     assert estimate.nps == pytest.approx(30.0)
-    assert estimate.se == pytest.approx(7.6915, abs=1e-4)
     assert (estimate.ci_low, estimate.ci_high) == (
-        pytest.approx(14.0511, abs=1e-4),
-        pytest.approx(44.2013, abs=1e-4),
+        pytest.approx(13.9551, abs=1e-4),
+        pytest.approx(44.3393, abs=1e-4),
     )
+    assert estimate.se == pytest.approx(7.7512, abs=1e-4)
     assert estimate.sufficient
+    # the ends are where the score statistic, computed by maximising the likelihood numerically, is ±1.96
+    assert _profile_score(50, 20, 100, estimate.ci_low / 100) == pytest.approx(stats.Z95, abs=1e-6)
+    assert _profile_score(50, 20, 100, estimate.ci_high / 100) == pytest.approx(-stats.Z95, abs=1e-6)
+    for promoters, detractors, n in ((3, 1, 5), (28, 0, 30), (10, 25, 40), (0, 0, 7), (200, 80, 400)):
+        low, high = stats.nps_interval(float(promoters), float(detractors), float(n))
+        for end, target in ((low, stats.Z95), (high, -stats.Z95)):
+            if abs(end) < 1:
+                assert _profile_score(promoters, detractors, n, end) == pytest.approx(target, abs=1e-6)
+    # the same formula over arrays (the calibration grids) gives the same ends
+    lows, highs = stats.nps_interval(np.array([50.0, 3.0]), np.array([20.0, 1.0]), np.array([100.0, 5.0]))
+    assert lows[0] == pytest.approx(0.139551, abs=1e-6) and highs[0] == pytest.approx(0.443393, abs=1e-6)
+    assert (lows[1], highs[1]) == pytest.approx(stats.nps_interval(3.0, 1.0, 5.0), abs=1e-12)
 
 
 def test_nps_interval_is_never_of_zero_width_at_the_ends() -> None:
-    # 12 promoters: ñ = 15, P̃ = 12.75/15 = 0.85, D̃ = 0.75/15 = 0.05, NPS̃ = 0.8; Var = 0.9 − 0.64 = 0.26,
-    # SE = √(0.26/15) = 0.131656, 0.8 − 1.959964·0.131656 = 0.541959; the top, 1.058, is held at 1.
+    # Every one of n answers a promoter: the score is √(n(1 − δ)/(1 + δ)), = 1.96 at δ = (n − z²)/(n + z²).
+    # 12 promoters: (12 − 3.841459)/(12 + 3.841459) = 8.158541/15.841459 = 0.515012; the top is 1.
     # The plain Wald interval here was [100, 100].
     everyone = stats.nps(12, 0, 0)
     assert everyone is not None and everyone.nps == 100.0
-    assert (everyone.ci_low, everyone.ci_high) == (pytest.approx(54.1959, abs=1e-4), 100.0)
-    assert everyone.se == pytest.approx(13.1656, abs=1e-4)
+    assert (everyone.ci_low, everyone.ci_high) == (pytest.approx(51.5012, abs=1e-4), 100.0)
+    assert everyone.se == pytest.approx(12.3724, abs=1e-4)  # (100 − 51.5012)/(2·1.959964)
     nobody = stats.nps(0, 0, 12)
     assert nobody is not None and (nobody.ci_low, nobody.ci_high) == (
         -100.0,
-        pytest.approx(-54.1959, abs=1e-4),
+        pytest.approx(-51.5012, abs=1e-4),
     )
-    # One promoter: ñ = 4, P̃ = 1.75/4, D̃ = 0.75/4, NPS̃ = 0.25, Var = 0.625 − 0.0625 = 0.5625, SE = 0.375:
-    # 0.25 ± 0.735 = [−0.485, 0.985] leaves out the NPS of 100 itself, so the interval reaches up to it.
+    # One promoter: (1 − 3.841459)/(1 + 3.841459) = −0.586901; the interval holds the NPS of 100 itself.
     one = stats.nps(1, 0, 0)
-    assert one is not None and (one.ci_low, one.ci_high) == (pytest.approx(-48.4986, abs=1e-4), 100.0)
+    assert one is not None and (one.ci_low, one.ci_high) == (pytest.approx(-58.6901, abs=1e-4), 100.0)
+    # Every answer a passive: ±z²/(n + z²) = ±3.841459/33.841459 = ±0.113513 for 30 answers.
+    passives = stats.nps(0, 30, 0)
+    assert passives is not None
+    assert (passives.ci_low, passives.ci_high) == (
+        pytest.approx(-11.3513, abs=1e-4),
+        pytest.approx(11.3513, abs=1e-4),
+    )
     assert stats.nps(0, 0, 0) is None
     small = stats.nps(3, 1, 1)
     assert small is not None and not small.sufficient, "5 answers: shown with a warning"
@@ -107,20 +142,19 @@ def test_share_difference_is_newcombes_hybrid_score_interval(
     assert change.difference == pytest.approx(a / n_a - b / n_b)
 
 
-def test_nps_change_is_mover_over_the_adjusted_wald_intervals() -> None:
-    # After: 50/30/20 of 100, interval [0.140511, 0.442013] (above). Before: 30/50/20 of 100: P̃ = 30.75/103,
-    # D̃ = 20.75/103, NPS̃ = 0.097087, Var = 0.5 − 0.009426 = 0.490574, SE = 0.069013, ±0.135262 →
-    # [−0.038175, 0.232349]. Difference 0.3 − 0.1 = 0.2;
-    # low = 0.2 − √((0.3 − 0.140511)² + (0.232349 − 0.1)²) = 0.2 − √0.042953 = −0.007251,
-    # high = 0.2 + √((0.442013 − 0.3)² + (0.1 + 0.038175)²) = 0.2 + √0.039260 = 0.398142.
+def test_nps_change_is_mover_over_the_score_intervals() -> None:
+    # After: 50/30/20 of 100, interval [0.139551, 0.443393] (above). Before: 30/50/20 of 100, its score
+    # interval [−0.039118, 0.235222] (ends checked like those above). Difference 0.3 − 0.1 = 0.2;
+    # low = 0.2 − √((0.3 − 0.139551)² + (0.235222 − 0.1)²) = 0.2 − √(0.025744 + 0.018285) = −0.009830,
+    # high = 0.2 + √((0.443393 − 0.3)² + (0.1 + 0.039118)²) = 0.2 + √(0.020562 + 0.019354) = 0.399788.
     # The interval takes in 0: not significant (the plain Wald test said p = 0.0565, also not).
     before, after = stats.nps(30, 50, 20), stats.nps(50, 30, 20)
     assert before is not None and after is not None
     change = stats.compare_nps(after, before)
     assert change.difference == pytest.approx(20.0)
     assert (change.ci_low, change.ci_high) == (
-        pytest.approx(-0.7251, abs=1e-3),
-        pytest.approx(39.8142, abs=1e-3),
+        pytest.approx(-0.9830, abs=1e-3),
+        pytest.approx(39.9788, abs=1e-3),
     )
     assert change.p_value is not None and 0.05 < change.p_value < 0.07 and change.significant is False
     # The p-value inverts the same intervals: at its z the interval's lower end is exactly 0.
@@ -128,11 +162,11 @@ def test_nps_change_is_mover_over_the_adjusted_wald_intervals() -> None:
     low, _ = stats.nps_difference_interval(50.0, 20.0, 100.0, 30.0, 20.0, 100.0, z=change.z)
     assert low == pytest.approx(0.0, abs=1e-9)
     assert change.p_value == pytest.approx(math.erfc(change.z / math.sqrt(2)))
-    # The same shares on 400 answers each: the interval [9.64, 30.13] leaves out 0, p = 0.00014.
+    # The same shares on 400 answers each: the interval [9.60, 30.14] leaves out 0, p = 0.00018.
     big_before, big_after = stats.nps(120, 200, 80), stats.nps(200, 120, 80)
     assert big_before is not None and big_after is not None
     big = stats.compare_nps(big_after, big_before)
-    assert big.significant is True and big.p_value == pytest.approx(0.000141, abs=1e-5)
+    assert big.significant is True and big.p_value == pytest.approx(0.000185, abs=1e-5)
     assert big.ci_low is not None and big.ci_low > 0
 
 

@@ -25,16 +25,16 @@ NPS_ANSWERS = [("V", s, "2025-01-15") for s in (10, 10, 9, 8, 6)] + [
     ("M", s, "2025-02-10") for s in (9, 7, 5, 3, 0, 10)
 ]
 # February against January (member − vip is the same with the sign turned), as docs/metrics.md computes it:
-# Rocks' adjusted counts: February ñ = 9, P̃ = 2.75/9, D̃ = 3.75/9, NPS̃ = −0.111111, Var = 0.722222 − 0.012346
-# = 0.709877, SE = √(Var/9) = 0.280847 (estimate −0.166667); January ñ = 8, P̃ = 3.75/8, D̃ = 1.75/8, NPS̃ = 0.25,
-# Var = 0.6875 − 0.0625 = 0.625, SE = 0.279508 (estimate 0.4). Change d = −0.566667.
-# 95 % interval (MOVER, z = 1.959964): upper = d + √((NPS̃_F + z·SE_F − est_F)² + (est_J − NPS̃_J + z·SE_J)²)
-# = −0.566667 + √(0.606008² + 0.697826²) = 0.357566; lower = d − √((est_F − NPS̃_F + z·SE_F)² +
-# (NPS̃_J + z·SE_J − est_J)²) = −0.566667 − √(0.494896² + 0.397826²) = −1.201638.
-# p: the z at which the upper end reaches 0, (0.055556 + 0.280847z)² + (0.15 + 0.279508z)² = 0.566667²,
-# i.e. 0.157000z² + 0.115058z − 0.295525 = 0, z = 1.05364, p = 2·(1 − Φ(z)) = 0.29205. (The plain Wald test
-# gave p = 0.2685.) Neither month has 30 answers: no verdict.
-NPS_CHANGE_BY_HAND = {"low": -120.164, "high": 35.757, "p": 0.29205}
+# Tango's score intervals (docs/metrics.md): February (2 P, 3 D of 6) [−0.691893, 0.481170] — at δ = −0.691893,
+# w = 13·δ − 5 = −13.994609, d = (√(w² + 144·δ(1 − δ)) − w)/24 = (√(195.8491 − 168.5676) + 13.994609)/24 = 0.800741,
+# score = (−1 + 6·0.691893)/√(6·(1.601482 − 1.170608)) = 3.151358/1.607870 = 1.95997 ≈ z; January (3 P, 1 D of 5)
+# [−0.349282, 0.826421] likewise. Change d = −0.166667 − 0.4 = −0.566667.
+# 95 % interval (MOVER): upper = d + √((0.481170 + 0.166667)² + (0.4 + 0.349282)²) = −0.566667 + 0.990513
+# = 0.423846; lower = d − √((−0.166667 + 0.691893)² + (0.826421 − 0.4)²) = −0.566667 − 0.676533 = −1.243200.
+# p = 2·(1 − Φ(z*)) at the z* where the upper end reaches 0 (found by Brent's method): 0.29602. (Rocks' adjusted
+# Wald, used before, gave [−120.164, 35.757], p = 0.29205; the plain Wald test p = 0.2685.) Neither month has
+# 30 answers: no verdict.
+NPS_CHANGE_BY_HAND = {"low": -124.320, "high": 42.385, "p": 0.29602}
 # CSAT 5, 4, 3, 2, 5: 3 of 5 satisfied (60 %), mean 3.8. CES 7, 6, 5: mean 6, sd 1, t(.975, 2) = 4.3027 → [3.516, 8.484].
 CSAT_ANSWERS = [5, 4, 3, 2, 5]
 CES_ANSWERS = [7, 6, 5]
