@@ -120,8 +120,13 @@ def load_demo(
     else:
         log("  " + translate("demo.loyalty", locale, members=points.members, earned=points.earned,
                              redeemed=points.redeemed, expired=points.expired, reversed=points.reversed))  # fmt: skip
-    scored = load_scores(engine, slug=slug, end=end)
-    log("  " + translate("demo.scores", locale, **scored))
+    try:
+        scored = load_scores(engine, slug=slug, end=end)
+        log("  " + translate("demo.scores", locale, **scored))
+    except (
+        PatronError
+    ) as problem:  # a demo too small to fit still loads; the pages say which command fills them
+        log("  " + translate("demo.scores_skipped", locale, reason=problem.message(locale)))
     return translate(
         "demo.summary", locale, customers=rows["customers"], products=rows["products"], lines=rows["orders"],
         orders=data.order_count, interactions=rows["interactions"], invited=invited, answered=answered,
