@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from patron.analytics.models import ChurnScore, ClvScore
 from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.demo.loader import load_demo
@@ -41,6 +42,19 @@ def test_the_demo_has_a_running_program(engine: Engine, tmp_path: Path) -> None:
     assert line == (f"  loyalty: {members} members, {kinds['earn']} points earned, {-kinds['redeem']} redeemed, "
                     f"{-kinds['expire']} expired, {-kinds.get('reverse', 0)} reversed")  # fmt: skip
     assert first is not None and first.date() >= date(2025, 10, 1)  # launched 12 months before the last month
+    # 120 customers are too few for BG/NBD (the full demo of 5,000 is scored: docs/clv.md): the load goes on, says
+    # why, and leaves no half-made scores; the tabs name the command that fills them
+    assert (
+        "  customer value and churn risk not scored: BG/NBD: the data cannot pin down the parameter b"
+        in " ".join(said)
+    )
+    with transaction(engine) as session:
+        assert not session.scalar(
+            select(func.count()).select_from(ClvScore).where(ClvScore.workspace_id == workspace.id)
+        )
+        assert not session.scalar(
+            select(func.count()).select_from(ChurnScore).where(ChurnScore.workspace_id == workspace.id)
+        )
     again: list[str] = []
     load_demo(engine, slug=slug, customers=120, seed=3, end=date(2026, 10, 31), admin_password="0123456789ab",
               data_dir=tmp_path, log=again.append, locale="en")  # fmt: skip

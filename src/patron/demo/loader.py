@@ -122,8 +122,13 @@ def load_demo(
     else:
         log("  " + translate("demo.loyalty", locale, members=points.members, earned=points.earned,
                              redeemed=points.redeemed, expired=points.expired, reversed=points.reversed))  # fmt: skip
-    scored = load_scores(engine, slug=slug, end=end)
-    log("  " + translate("demo.scores", locale, **scored))
+    try:
+        scored = load_scores(engine, slug=slug, end=end)
+        log("  " + translate("demo.scores", locale, **scored))
+    except (
+        PatronError
+    ) as problem:  # a demo too small to fit still loads; the pages say which command fills them
+        log("  " + translate("demo.scores_skipped", locale, reason=problem.message(locale)))
     faq = load_assistant(engine, slug=slug, end=end, seed=seed)
     if faq is None:
         log("  " + translate("demo.assistant_kept", locale))
