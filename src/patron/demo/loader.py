@@ -23,6 +23,7 @@ from patron.customers.models import Customer
 from patron.demo.catalog import BRAND_NAME
 from patron.demo.generator import DemoConfig, DemoData, generate
 from patron.demo.loyalty import load_loyalty
+from patron.demo.loyalty_rewards import load_rewards
 from patron.demo.surveys import generate_surveys
 from patron.importers import IMPORT_ORDER, import_file
 from patron.surveys import service as survey_service
@@ -120,6 +121,10 @@ def load_demo(
     else:
         log("  " + translate("demo.loyalty", locale, members=points.members, earned=points.earned,
                              redeemed=points.redeemed, expired=points.expired, reversed=points.reversed))  # fmt: skip
+        catalog = load_rewards(engine, slug=slug, end=end, seed=seed)
+        log("  " + translate("demo.rewards", locale, rewards=catalog.rewards, coupons=catalog.coupons,
+                             used=catalog.used, cancelled=catalog.cancelled, referrals=catalog.referrals,
+                             rewarded=catalog.rewarded, refused=catalog.refused))  # fmt: skip
     return translate(
         "demo.summary", locale, customers=rows["customers"], products=rows["products"], lines=rows["orders"],
         orders=data.order_count, interactions=rows["interactions"], invited=invited, answered=answered,

@@ -201,6 +201,7 @@ def record(session: Session, *, workspace: Workspace, data: ReferralCreate) -> R
                 Order.workspace_id == workspace.id,
                 Order.customer_id == referee.id,
                 Order.status.in_(EARNING_STATUSES),
+                Order.ordered_at < utcnow(),
             )
         )
     ):
