@@ -34,7 +34,7 @@ from patron.metrics.api import router as metrics_router
 from patron.metrics.service import operational_connection
 from patron.surveys.api import responses_router
 from patron.surveys.api import router as surveys_router
-from patron.web import dashboard_pages, deps, pages, survey_pages
+from patron.web import dashboard_pages, deps, pages, referral_pages, survey_pages
 from patron.web.errors import install_error_handlers
 from patron.web.headers import SecurityHeaders, policy_allowing_inline_scripts_of
 from patron.web.limits import RequestGuard
@@ -129,6 +129,7 @@ def create_app() -> FastAPI:
         clv_router,
         loyalty_router,
         assistant_router,
+        referral_pages.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
