@@ -71,7 +71,7 @@ def test_referral_rules_settlement_and_points(program: Program) -> None:
     fx.import_orders([order("O4", 1, "C004", "2026-08-01T10:00:00+08:00", "paid", "P1", 1, "680")], "o4.csv")
     with transaction(fx.engine) as session:
         mine = referrals.member_code(session, workspace=fx.workspace, customer_external_id="C001")
-    assert len(mine.code) == 8 and mine.link.endswith(f"/r/{mine.code}")
+    assert len(mine.code) == 8 and mine.link.endswith(f"/r/{fx.workspace.slug}/{mine.code}")
     assert _record(fx, mine.code, "C001") == ("refused", "self_customer")
     assert _record(fx, mine.code, "C005") == ("refused", "self_email")
     assert _record(fx, mine.code, "C006") == ("refused", "self_phone")
@@ -164,6 +164,23 @@ def test_referrals_over_the_api_and_the_cli(program: Program, client: TestClient
     assert settings.status_code == 200 and settings.json()["cap"] is None
     assert client.get(f"{api}/members/C002/referral", headers=headers).json()["link"] == (
         f"https://shop.example.com/join?ref={code}")  # fmt: skip
+    for language, words in (
+        ("zh-Hant", "邀請您加入茶友會"),
+        ("zh-Hans", "邀请您加入茶友會"),
+        ("en", "You are invited to 茶友會"),
+    ):
+        page = client.get(f"/r/{fx.workspace.slug}/{code.lower()}?lang={language}")  # the share link's page
+        assert (
+            page.status_code == 200
+            and words in page.text
+            and code in page.text
+            and "<script" not in page.text
+        )
+    assert (
+        client.get(f"/r/{fx.workspace.slug}/{code[:-1]}", headers={"Accept-Language": "en"}).status_code
+        == 404
+    )
+    assert "Invitation not found" in client.get(f"/r/nope/{code}?lang=en").text
     ws = ["--workspace", fx.workspace.slug, "--lang", "en"]
     shown = runner.invoke(app, ["loyalty", "referrals", "code", "C003", *ws])
     assert shown.exit_code == 0 and "referral code" in shown.output

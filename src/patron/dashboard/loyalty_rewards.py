@@ -133,8 +133,14 @@ def _changes(session: Session, workspace: Workspace, t: Any) -> DataTable:
         .limit(CHANGES_SHOWN)
     ):
         when: datetime = as_utc(change.created_at).astimezone(zone)
-        what = "; ".join(f"{field}: {_cell(old)} → {_cell(new)}" for field, (old, new) in change.changes.items()
-                         if change.action == "update" or new is not None)  # fmt: skip
+        if change.action == "create":
+            what = "; ".join(
+                f"{field}: {_cell(new)}" for field, (_, new) in change.changes.items() if new is not None
+            )
+        else:
+            what = "; ".join(
+                f"{field}: {_cell(old)} → {_cell(new)}" for field, (old, new) in change.changes.items()
+            )
         table.rows.append([when.strftime("%Y-%m-%d %H:%M"), change.reward_code, change.actor, what])
     return table
 

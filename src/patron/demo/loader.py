@@ -25,6 +25,7 @@ from patron.demo.catalog import BRAND_NAME
 from patron.demo.feedback import load_feedback
 from patron.demo.generator import DemoConfig, DemoData, generate
 from patron.demo.loyalty import load_loyalty
+from patron.demo.loyalty_rewards import load_rewards
 from patron.demo.surveys import generate_surveys
 from patron.importers import IMPORT_ORDER, import_file
 from patron.surveys import service as survey_service
@@ -122,6 +123,10 @@ def load_demo(
     else:
         log("  " + translate("demo.loyalty", locale, members=points.members, earned=points.earned,
                              redeemed=points.redeemed, expired=points.expired, reversed=points.reversed))  # fmt: skip
+        catalog = load_rewards(engine, slug=slug, end=end, seed=seed)
+        log("  " + translate("demo.rewards", locale, rewards=catalog.rewards, coupons=catalog.coupons,
+                             used=catalog.used, cancelled=catalog.cancelled, referrals=catalog.referrals,
+                             rewarded=catalog.rewarded, refused=catalog.refused))  # fmt: skip
     try:
         scored = load_scores(engine, slug=slug, end=end)
         log("  " + translate("demo.scores", locale, **scored))

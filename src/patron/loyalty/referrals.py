@@ -33,6 +33,7 @@ from patron.loyalty.coupons import ALPHABET, check_symbol, normalise_code
 from patron.loyalty.models import (
     EntryKind,
     Member,
+    Program,
     Referral,
     ReferralCode,
     ReferralReason,
@@ -98,10 +99,10 @@ def set_settings(
     return settings_read(row, workspace.currency)
 
 
-def _link(row: ReferralSettings | None, code: str) -> str:
+def _link(row: ReferralSettings | None, workspace: Workspace, code: str) -> str:
     if row is not None and row.share_url:
         return f"{row.share_url}?ref={code}"
-    return f"{get_settings().base_url()}/r/{code}"
+    return f"{get_settings().base_url()}/r/{workspace.slug}/{code}"
 
 
 def member_code(session: Session, *, workspace: Workspace, customer_external_id: str) -> ReferralCodeRead:
@@ -123,7 +124,7 @@ def member_code(session: Session, *, workspace: Workspace, customer_external_id:
         ).all()
     )
     return ReferralCodeRead(
-        customer_id=customer_external_id, code=found.code, link=_link(get_settings_row(session, workspace.id), found.code),
+        customer_id=customer_external_id, code=found.code, link=_link(get_settings_row(session, workspace.id), workspace, found.code),
         pending=int(counts.get(ReferralStatus.PENDING.value, 0)), rewarded=int(counts.get(ReferralStatus.REWARDED.value, 0)),
         refused=int(counts.get(ReferralStatus.REFUSED.value, 0)),
     )  # fmt: skip
@@ -201,6 +202,7 @@ def record(session: Session, *, workspace: Workspace, data: ReferralCreate) -> R
                 Order.workspace_id == workspace.id,
                 Order.customer_id == referee.id,
                 Order.status.in_(EARNING_STATUSES),
+                Order.ordered_at < utcnow(),
             )
         )
     ):
@@ -297,3 +299,18 @@ def settle(session: Session, *, workspace: Workspace) -> SettleReport:
         report.rewarded += 1
     session.flush()
     return report
+
+
+def invitation(session: Session, *, workspace_slug: str, code: str) -> tuple[str, str] | None:
+    """The program's name and the code, for the page a share link opens; None for an unknown workspace or code."""
+    try:
+        normal = normalise_code(code, length=CODE_RANDOM + 1)
+    except PatronError:
+        return None
+    row = session.execute(
+        select(Program.name)
+        .join(Workspace, Workspace.id == Program.workspace_id)
+        .join(ReferralCode, ReferralCode.workspace_id == Program.workspace_id)
+        .where(Workspace.slug == workspace_slug, ReferralCode.code == normal)
+    ).first()
+    return None if row is None else (row[0], normal)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from patron.loyalty.models import ExpiryPolicy, RewardKind
 
@@ -289,14 +289,14 @@ class RewardCreate(BaseModel):
     name_zh_hant: str = Field(min_length=1, max_length=200)
     name_zh_hans: str = Field(min_length=1, max_length=200)
     name_en: str = Field(min_length=1, max_length=200)
-    points_cost: int = Field(ge=1, le=1_000_000_000)
+    points_cost: StrictInt = Field(ge=1, le=1_000_000_000)
     amount: str | None = Field(default=None, min_length=1, max_length=20)
-    percent: int | None = Field(default=None, ge=1, le=100)
-    stock: int | None = Field(default=None, ge=0, le=1_000_000_000)
+    percent: StrictInt | None = Field(default=None, ge=1, le=100)
+    stock: StrictInt | None = Field(default=None, ge=0, le=1_000_000_000)
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
-    per_member_limit: int | None = Field(default=None, ge=1, le=1_000_000)
-    coupon_days: int = Field(default=30, ge=1, le=3650)
+    per_member_limit: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
+    coupon_days: StrictInt = Field(default=30, ge=1, le=3650)
     active: StrictBool = True
 
 
@@ -307,14 +307,14 @@ class RewardUpdate(BaseModel):
     name_zh_hant: str | None = Field(default=None, min_length=1, max_length=200)
     name_zh_hans: str | None = Field(default=None, min_length=1, max_length=200)
     name_en: str | None = Field(default=None, min_length=1, max_length=200)
-    points_cost: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    points_cost: StrictInt | None = Field(default=None, ge=1, le=1_000_000_000)
     amount: str | None = Field(default=None, min_length=1, max_length=20)
-    percent: int | None = Field(default=None, ge=1, le=100)
-    stock: int | None = Field(default=None, ge=0, le=1_000_000_000)
+    percent: StrictInt | None = Field(default=None, ge=1, le=100)
+    stock: StrictInt | None = Field(default=None, ge=0, le=1_000_000_000)
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
-    per_member_limit: int | None = Field(default=None, ge=1, le=1_000_000)
-    coupon_days: int | None = Field(default=None, ge=1, le=3650)
+    per_member_limit: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
+    coupon_days: StrictInt | None = Field(default=None, ge=1, le=3650)
     active: StrictBool | None = None
 
 
@@ -387,10 +387,10 @@ class CatalogChangeRead(BaseModel):
 # --------------------------------------------------------------------------------------------- referrals
 class ReferralSettingsUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    referrer_points: int = Field(default=0, ge=0, le=10_000_000)
-    referee_points: int = Field(default=0, ge=0, le=10_000_000)
-    return_days: int = Field(default=30, ge=0, le=365)
-    cap: int | None = Field(default=None, ge=1, le=1_000_000)
+    referrer_points: StrictInt = Field(default=0, ge=0, le=10_000_000)
+    referee_points: StrictInt = Field(default=0, ge=0, le=10_000_000)
+    return_days: StrictInt = Field(default=30, ge=0, le=365)
+    cap: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
     #: In the workspace currency's major units, as a decimal string.
     min_spend: str = Field(default="0", min_length=1, max_length=20)
     share_url: str | None = Field(default=None, min_length=8, max_length=400, pattern=r"^https?://[^\s?#]+$")

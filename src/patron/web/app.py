@@ -35,7 +35,16 @@ from patron.metrics.api import router as metrics_router
 from patron.metrics.service import operational_connection
 from patron.surveys.api import responses_router
 from patron.surveys.api import router as surveys_router
-from patron.web import assistant_pages, dashboard_pages, deps, help_pages, member_pages, pages, survey_pages
+from patron.web import (
+    assistant_pages,
+    dashboard_pages,
+    deps,
+    help_pages,
+    member_pages,
+    pages,
+    referral_pages,
+    survey_pages,
+)
 from patron.web.errors import install_error_handlers
 from patron.web.headers import SecurityHeaders, policy_allowing_inline_scripts_of
 from patron.web.limits import RequestGuard
@@ -134,6 +143,7 @@ def create_app() -> FastAPI:
         loyalty_router,
         assistant_router,
         feedback_router,
+        referral_pages.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
