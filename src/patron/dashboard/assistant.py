@@ -85,11 +85,16 @@ class AssistantView:
         return 100 * self.helpful / self.rated if self.rated else None
 
 
+#: Words of asking, not of a topic (Simplified: retrieval's one script), never used to name a group.
+GENERIC = frozenset({"可以", "怎么", "怎样", "什么", "如何", "多少", "多久", "能否", "是否", "请问", "有没有",
+                     "没有", "为什么", "哪里", "the", "how", "what", "can", "you", "do", "does", "is", "my"})  # fmt: skip
+
+
 def _word_of(text: str) -> list[str]:
     """The words of a question that can name a topic: jieba words of two characters or more, once each."""
     seen: list[str] = []
     for token in tokens(text):
-        if len(token) >= 2 and token not in seen and not token.isdigit():
+        if len(token) >= 2 and token not in seen and not token.isdigit() and token not in GENERIC:
             seen.append(token)
     return seen
 
