@@ -121,7 +121,7 @@ def test_the_assistant_tab_counts_what_was_asked(engine: Engine, shop: Tenant) -
     11-20 09:00 return, answered, rated helpful
     11-20 23:30 ship, answered, rated unhelpful                      (15:30Z: still the 20th locally)
     11-21 00:30 "金門可以寄嗎" not sure (closest ship), handed over   (11-20 16:30Z: the 21st locally)
-    11-21 10:00 "金門運費多少" not sure, no entry                     → shares 金門 with the next
+    11-21 10:00 "金門運費多少" not sure (closest ship at 0.05, under half the threshold: no topic) → 金門, as next
     11-22 11:00 "金門離島配送" not sure, no entry
     11-22 12:00 points, answered, handed over anyway, rated helpful
     11-23 08:00 return, answered                                      (outside the window)
@@ -131,15 +131,15 @@ def test_the_assistant_tab_counts_what_was_asked(engine: Engine, shop: Tenant) -
     times = ["2026-11-20T01:00Z", "2026-11-20T15:30Z", "2026-11-20T16:30Z", "2026-11-21T02:00Z",
              "2026-11-22T03:00Z", "2026-11-22T04:00Z", "2026-11-23T00:00Z"]  # fmt: skip
     cases = [("如何申請退貨", "return", True, "helpful", False), ("運費", "ship", True, "unhelpful", False),
-             ("金門可以寄嗎", "ship", False, None, True), ("金門運費多少", None, False, None, False),
+             ("金門可以寄嗎", "ship", False, None, True), ("金門運費多少", "ship", False, None, False),
              ("金門離島配送", None, False, None, False), ("點數", "points", True, "helpful", True),
              ("退貨", "return", True, None, False)]  # fmt: skip
     ws = shop.workspace.id
     with transaction(engine) as session:
         for when, (text, entry, answered, rating, handed) in zip(times, cases, strict=True):
             moment = datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(UTC)
-            row = records.record(session, ws, text, _answer(entry, 0.5 if answered else 0.1, answered), "help",
-                                 now=moment)  # fmt: skip
+            confidence = 0.5 if answered else 0.05 if text == "金門運費多少" else 0.1
+            row = records.record(session, ws, text, _answer(entry, confidence, answered), "help", now=moment)
             if rating:
                 records.rate(session, ws, row.id, rating, now=moment)
             if handed:

@@ -8,7 +8,7 @@ All figures count the questions recorded in the page's window, by the workspace'
 - **helpfulness** = questions rated helpful ÷ questions rated;
 - **hand-overs waiting**: every conversation still open (whatever its age), oldest first;
 - **knowledge gaps**: questions not answered or rated not helpful, grouped by topic — by their top entry (the
-  closest entry when the assistant was not sure), else by the word they share most (the word that the most of
+  closest entry when the assistant was not sure, if its confidence reached half the threshold), else by the word they share most (the word that the most of
   those questions contain), else "no topic" — with counts and the newest distinct examples, each with how
   often it was asked.
 """
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from patron.assistant.models import Conversation, ConversationStatus, KnowledgeEntry, Question, Rating
 from patron.assistant.retrieval import tokens
+from patron.assistant.service import THRESHOLD
 from patron.core.models import Workspace
 from patron.dashboard.filters import Filters
 from patron.dashboard.rollup import local_days
@@ -35,6 +36,9 @@ from patron.surveys.texts import to_traditional
 #: Examples shown per knowledge gap, and gaps listed.
 EXAMPLES = 3
 GAPS = 20
+#: Below this confidence the closest entry says little about the topic (half the answering threshold): such a
+#: question is grouped by the words it shares instead ("可以寄到國外嗎" is not about convenience-store pickup).
+TOPIC_CONFIDENCE = THRESHOLD / 2
 
 
 @dataclass(frozen=True)
@@ -81,11 +85,16 @@ class AssistantView:
         return 100 * self.helpful / self.rated if self.rated else None
 
 
+#: Words of asking, not of a topic (Simplified: retrieval's one script), never used to name a group.
+GENERIC = frozenset({"可以", "怎么", "怎样", "什么", "如何", "多少", "多久", "能否", "是否", "请问", "有没有",
+                     "没有", "为什么", "哪里", "the", "how", "what", "can", "you", "do", "does", "is", "my"})  # fmt: skip
+
+
 def _word_of(text: str) -> list[str]:
     """The words of a question that can name a topic: jieba words of two characters or more, once each."""
     seen: list[str] = []
     for token in tokens(text):
-        if len(token) >= 2 and token not in seen and not token.isdigit():
+        if len(token) >= 2 and token not in seen and not token.isdigit() and token not in GENERIC:
             seen.append(token)
     return seen
 
@@ -145,7 +154,7 @@ def assistant(session: Session, workspace: Workspace, filters: Filters, locale: 
     )
     rows = session.execute(
         select(Question.id, Question.asked_at, Question.text, Question.entry_id, Question.answered, Question.rating,
-               Question.id.in_(handed))
+               Question.id.in_(handed), Question.confidence)
         .where(Question.workspace_id == workspace.id, Question.asked_at >= start, Question.asked_at < end)
     ).all()  # fmt: skip
     days: dict[date, list[int]] = {}
@@ -154,7 +163,7 @@ def assistant(session: Session, workspace: Workspace, filters: Filters, locale: 
         days[day] = [0, 0, 0, 0, 0]
         day += timedelta(days=1)
     answered = handed_over = self_served = rated = helpful = 0
-    for _, asked_at, _, _, was_answered, rating, was_handed in rows:
+    for _, asked_at, _, _, was_answered, rating, was_handed, _ in rows:
         counts = days.setdefault(asked_at.astimezone(zone).date(), [0, 0, 0, 0, 0])
         counts[0] += 1
         counts[1] += was_answered
@@ -196,7 +205,9 @@ def assistant(session: Session, workspace: Workspace, filters: Filters, locale: 
     ).all()]  # fmt: skip
     titles = dict(entries)
     missing = [
-        (r[0], r[1], r[2], r[3], bool(r[4]), r[5]) for r in rows if not r[4] or r[5] == Rating.UNHELPFUL.value
+        (r[0], r[1], r[2], r[3] if r[4] or r[7] >= TOPIC_CONFIDENCE else None, bool(r[4]), r[5])
+        for r in rows
+        if not r[4] or r[5] == Rating.UNHELPFUL.value
     ]
     return AssistantView(
         questions=len(rows), answered=answered, handed_over=handed_over, self_served=self_served, rated=rated,
