@@ -5,6 +5,7 @@ the CLI, the API and the Feedback page show. Definitions: docs/feedback.md."""
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -186,7 +187,11 @@ def add_items(session: Session, *, workspace_id: int, items: Sequence[FeedbackCr
 
 
 def sync_survey_comments(
-    session: Session, *, workspace_id: int, response_ids: Sequence[int] | None = None, batch: int = ANALYZE_BATCH
+    session: Session,
+    *,
+    workspace_id: int,
+    response_ids: Sequence[int] | None = None,
+    batch: int = ANALYZE_BATCH,
 ) -> int:
     """Survey comments (answers to text questions) not yet items become items: channel ``survey``, source the
     survey's key, the response's customer and completion time. Only those of ``response_ids`` when given (a
@@ -604,3 +609,68 @@ def day_bounds(
     start = as_utc(datetime.combine(since, time(), zone))
     end = as_utc(datetime.combine(until + timedelta(days=1), time(), zone))
     return start, end
+
+
+# -------------------------------------------------------------------------------------------------- spikes
+#: A theme's negative share must rise by this many percentage points, on at least SPIKE_MIN_MENTIONS mentions
+#: in each period, and pass a one-sided two-proportion z-test at SPIKE_ALPHA (docs/feedback.md).
+SPIKE_RISE_POINTS = 15.0
+SPIKE_MIN_MENTIONS = 10
+SPIKE_ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Spike:
+    theme: str
+    name: str
+    mentions: int
+    negative: int
+    before_mentions: int
+    before_negative: int
+    p_value: float
+
+    @property
+    def share(self) -> float:
+        return self.negative / self.mentions * 100
+
+    @property
+    def before_share(self) -> float:
+        return self.before_negative / self.before_mentions * 100
+
+
+def rise_p_value(negative: int, mentions: int, before_negative: int, before_mentions: int) -> float:
+    """One-sided p-value of a two-proportion z-test that the negative share rose (pooled variance); 1.0 when the
+    shares cannot differ (every mention negative, or none, in both periods)."""
+    pooled = (negative + before_negative) / (mentions + before_mentions)
+    variance = pooled * (1 - pooled) * (1 / mentions + 1 / before_mentions)
+    if variance <= 0:
+        return 1.0
+    z = (negative / mentions - before_negative / before_mentions) / math.sqrt(variance)
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def theme_spikes(
+    session: Session,
+    *,
+    workspace_id: int,
+    since: datetime,
+    until: datetime,
+    previous_since: datetime,
+    locale: str,
+) -> list[Spike]:
+    """Themes whose negative share rose from [previous_since, since) to [since, until) by the rule above."""
+    now = {f.theme: f for f in theme_figures(session, workspace_id=workspace_id, since=since, until=until,
+                                             locale=locale)}  # fmt: skip
+    before = {f.theme: f for f in theme_figures(session, workspace_id=workspace_id, since=previous_since,
+                                                until=since, locale=locale)}  # fmt: skip
+    spikes = []
+    for key, current in now.items():
+        earlier = before[key]
+        if current.items < SPIKE_MIN_MENTIONS or earlier.items < SPIKE_MIN_MENTIONS:
+            continue
+        rise = (current.negative / current.items - earlier.negative / earlier.items) * 100
+        p_value = rise_p_value(current.negative, current.items, earlier.negative, earlier.items)
+        if rise >= SPIKE_RISE_POINTS and p_value < SPIKE_ALPHA:
+            spikes.append(Spike(key, current.name, current.items, current.negative, earlier.items, earlier.negative,
+                                p_value))  # fmt: skip
+    return sorted(spikes, key=lambda spike: spike.p_value)
