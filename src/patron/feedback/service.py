@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, and_, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import CursorResult, and_, bindparam, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -239,6 +239,42 @@ def sync_survey_comments(
                 ),
             )
             added += max(int(result.rowcount), 0)
+
+
+_RESPONSE_COMMENTS = (
+    select(SurveyAnswer.id, SurveyAnswer.text, SurveyResponse.customer_id)
+    .join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
+    .where(SurveyAnswer.response_id == bindparam("response_id"), SurveyAnswer.question_type == "text")
+)
+_ITEM_INSERTS = {
+    name: dialect.insert(FeedbackItem).on_conflict_do_nothing(index_elements=["workspace_id", "source_key"])
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+def add_response_comments(
+    session: Session, *, workspace_id: int, response_id: int, survey_key: str, occurred_at: datetime
+) -> int:
+    """The comments of one response that just completed, as items (what ``sync_survey_comments`` does for one
+    response, on the ingest path: two statements built once, run on the session's connection)."""
+    connection = session.connection()
+    rows = connection.execute(_RESPONSE_COMMENTS, {"response_id": response_id}).all()
+    values = []
+    now = utcnow()
+    for answer_id, text, customer_id in rows:
+        if not (text or "").strip():
+            continue
+        made = copies(str(text))
+        values.append({
+            "workspace_id": workspace_id, "source_key": f"answer:{answer_id}", "channel": Channel.SURVEY.value,
+            "source": survey_key, "source_id": str(response_id), "occurred_at": occurred_at, "author": None,
+            "customer_id": customer_id, "rating": None, "reply_to": None, "survey_answer_id": answer_id,
+            "text": text, "masked_text": made.masked, "analysis_text": made.analysis, "language": made.language,
+            "sentiment": None, "sentiment_score": None, "analyzed_with": None, "created_at": now, "updated_at": now,
+        })  # fmt: skip
+    if values:
+        connection.execute(_ITEM_INSERTS[connection.dialect.name], values)
+    return len(values)
 
 
 # ------------------------------------------------------------------------------------------------ taxonomy
