@@ -15,7 +15,6 @@ from alembic import op
 
 import patron.core.db
 
-
 revision: str = "0016_feedback"
 down_revision: str | None = "0015_assistant"
 branch_labels: str | Sequence[str] | None = None
