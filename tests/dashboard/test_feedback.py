@@ -7,8 +7,9 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
@@ -18,6 +19,7 @@ from patron.core.models import Workspace
 from patron.dashboard import feedback as feedback_view
 from patron.dashboard.filters import parse_filters
 from patron.feedback import service
+from patron.feedback.models import FeedbackMention
 from patron.feedback.schemas import FeedbackCreate
 from tests.factories import make_workspace
 from tests.feedback.test_service import ITEMS
@@ -142,3 +144,50 @@ def test_a_workspace_without_feedback_says_what_to_do(engine: Engine, client: Te
     assert (
         page.status_code == 200 and "data-no-feedback" in page.text and "patron feedback analyze" in page.text
     )
+
+
+def _mentions(
+    engine: Engine, workspace_id: int, theme: str, day: datetime, negative: int, total: int
+) -> None:
+    """``total`` items on ``day`` mentioning ``theme``, ``negative`` of them negatively (written directly: the
+    rule is about counts, not about what the model reads)."""
+    items = [FeedbackCreate(channel="review", source_id=f"{theme}-{day.date()}-{i}", occurred_at=day, text=f"#{i}")  # type: ignore[arg-type]
+             for i in range(total)]  # fmt: skip
+    with transaction(engine) as session:
+        stored = service.add_items(session, workspace_id=workspace_id, items=items)
+        session.add_all(
+            FeedbackMention(workspace_id=workspace_id, item_id=s.id, theme=theme, clause=0, score=0.5,
+                            sentiment="negative" if i < negative else "positive", occurred_at=day, channel="review")
+            for i, s in enumerate(stored)
+        )  # fmt: skip
+
+
+def test_theme_spikes_on_the_alerts_page(engine: Engine, client: TestClient) -> None:
+    """Alerts judge the last 90 complete days (26 Aug – 23 Nov 2026) against the 90 before (28 May – 25 Aug).
+    Delivery: 4 of 20 negative before, 12 of 20 now: +40 points, z = 0.4 / √(0.4 · 0.6 · (1/20 + 1/20)) = 2.582,
+    one-sided p = 0.0049: a spike. Payment: 0 of 5 → 5 of 5, too few mentions. Food: 20 of 100 → 30 of 100,
+    +10 points, under the 15-point rise (z = 1.633, p = 0.0512, not significant either)."""
+    workspace = make_workspace(engine)
+    before, now = datetime(2026, 7, 1, 4, tzinfo=UTC), datetime(2026, 11, 10, 4, tzinfo=UTC)
+    for theme, day, negative, total in (("delivery", before, 4, 20), ("delivery", now, 12, 20), ("payment", before, 0, 5),
+                                        ("payment", now, 5, 5), ("food_quality", before, 20, 100),
+                                        ("food_quality", now, 30, 100)):  # fmt: skip
+        _mentions(engine, workspace.id, theme, day, negative, total)
+    assert service.rise_p_value(12, 20, 4, 20) == pytest.approx(0.0049116, abs=1e-6)
+    assert service.rise_p_value(30, 100, 20, 100) == pytest.approx(0.05124, abs=1e-5)
+    viewer = f"viewer@{workspace.slug}.example.com"
+    with transaction(engine) as session:
+        core_service.create_user(
+            session, workspace_id=workspace.id, email=viewer, password=PASSWORD, role="viewer"
+        )
+        spikes = service.theme_spikes(session, workspace_id=workspace.id, since=datetime(2026, 8, 25, 16, tzinfo=UTC),
+                                      until=datetime(2026, 11, 23, 16, tzinfo=UTC),
+                                      previous_since=datetime(2026, 5, 27, 16, tzinfo=UTC), locale="en")  # fmt: skip
+    assert [(s.theme, s.mentions, s.negative, s.before_mentions, s.before_negative) for s in spikes] == [
+        ("delivery", 20, 12, 20, 4)]  # fmt: skip
+    assert (spikes[0].before_share, spikes[0].share) == (20.0, 60.0)
+    log_in(client, workspace.slug, viewer)
+    page = client.get("/dashboard/alerts?lang=en")
+    assert page.status_code == 200 and 'data-spikes="1"' in page.text and 'data-spike="delivery"' in page.text
+    assert "negative share 20.0% → 60.0% (20 mentions, 20 before; p = 0.005)" in page.text
+    assert 'data-spikes="1"' in client.get("/dashboard/alerts?lang=zh-Hant").text

@@ -3,11 +3,12 @@ and by channel, analysis, and the workspace's theme taxonomy."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
+from patron.core.errors import PatronError
 from patron.feedback import service
 from patron.feedback.models import Channel
 from patron.feedback.schemas import (
@@ -26,13 +27,34 @@ from patron.web.deps import ApiWorkspaceDep, LocaleDep, in_transaction
 from patron.web.openapi import INT64_MAX, errors
 
 router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"], responses=errors(401))
+_DAY = r"^\d{4}-\d{2}-\d{2}$"
 Since = Annotated[
-    date | None, Query(description="First day (workspace calendar); default 30 days before until")
+    str | None,
+    Query(
+        pattern=_DAY, description="First day, YYYY-MM-DD (workspace calendar); default 30 days before until"
+    ),
 ]
-Until = Annotated[date | None, Query(description="Last day, inclusive; default yesterday")]
+Until = Annotated[
+    str | None, Query(pattern=_DAY, description="Last day, YYYY-MM-DD, inclusive; default yesterday")
+]
 
 
-@router.post("/items", response_model=StoredItem, operation_id="feedback-add", responses=errors(404, 422))
+def _bounds(timezone: str, since: str | None, until: str | None) -> tuple[datetime, datetime]:
+    return service.day_bounds(timezone, _day(since, "since"), _day(until, "until"))
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PatronError("dashboard.bad_date", field=name, value=value[:40]) from None
+
+
+@router.post(
+    "/items", response_model=StoredItem, operation_id="feedback-add", responses=errors(400, 404, 422)
+)
 async def add_item(workspace: ApiWorkspaceDep, body: FeedbackCreate) -> StoredItem:
     """Store one comment (its masked and analysis copies are made now; themes and sentiment by the next
     analysis). The same ``client_key``, or the same source and ``source_id``, stores nothing new."""
@@ -47,7 +69,7 @@ async def add_item(workspace: ApiWorkspaceDep, body: FeedbackCreate) -> StoredIt
     "/items/batch",
     response_model=list[StoredItem],
     operation_id="feedback-add_batch",
-    responses=errors(404, 422),
+    responses=errors(400, 404, 422),
 )
 async def add_batch(workspace: ApiWorkspaceDep, body: FeedbackBatch) -> list[StoredItem]:
     """Up to 1,000 comments in one transaction: all stored or, on any bad one, none."""
@@ -66,7 +88,7 @@ async def list_items(
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> FeedbackPage:
     """Comments newest first, personal data masked, each with its themes and their sentiment."""
-    start, end = service.day_bounds(workspace.timezone, since, until)
+    start, end = _bounds(workspace.timezone, since, until)
     return await in_transaction(service.list_items, workspace_id=workspace.id, since=start, until=end, theme=theme,
                                 sentiment=sentiment, channel=channel.value if channel else None, offset=offset,
                                 limit=limit)  # fmt: skip
@@ -83,7 +105,7 @@ async def themes(
     channel: Channel | None = None,
 ) -> list[ThemeFigures]:
     """Per theme: items mentioning it and how many of those mentions are positive, neutral and negative."""
-    start, end = service.day_bounds(workspace.timezone, since, until)
+    start, end = _bounds(workspace.timezone, since, until)
     return await in_transaction(service.theme_figures, workspace_id=workspace.id, since=start, until=end,
                                 locale=locale, channel=channel.value if channel else None)  # fmt: skip
 
@@ -98,7 +120,7 @@ async def channels(
     workspace: ApiWorkspaceDep, since: Since = None, until: Until = None
 ) -> list[ChannelFigures]:
     """Per channel: analysed items and their overall sentiment."""
-    start, end = service.day_bounds(workspace.timezone, since, until)
+    start, end = _bounds(workspace.timezone, since, until)
     return await in_transaction(service.channel_figures, workspace_id=workspace.id, since=start, until=end)
 
 

@@ -5,6 +5,7 @@ the CLI, the API and the Feedback page show. Definitions: docs/feedback.md."""
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, and_, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import CursorResult, and_, bindparam, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -186,7 +187,11 @@ def add_items(session: Session, *, workspace_id: int, items: Sequence[FeedbackCr
 
 
 def sync_survey_comments(
-    session: Session, *, workspace_id: int, response_ids: Sequence[int] | None = None, batch: int = ANALYZE_BATCH
+    session: Session,
+    *,
+    workspace_id: int,
+    response_ids: Sequence[int] | None = None,
+    batch: int = ANALYZE_BATCH,
 ) -> int:
     """Survey comments (answers to text questions) not yet items become items: channel ``survey``, source the
     survey's key, the response's customer and completion time. Only those of ``response_ids`` when given (a
@@ -234,6 +239,42 @@ def sync_survey_comments(
                 ),
             )
             added += max(int(result.rowcount), 0)
+
+
+_RESPONSE_COMMENTS = (
+    select(SurveyAnswer.id, SurveyAnswer.text, SurveyResponse.customer_id)
+    .join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
+    .where(SurveyAnswer.response_id == bindparam("response_id"), SurveyAnswer.question_type == "text")
+)
+_ITEM_INSERTS = {
+    name: dialect.insert(FeedbackItem).on_conflict_do_nothing(index_elements=["workspace_id", "source_key"])
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+def add_response_comments(
+    session: Session, *, workspace_id: int, response_id: int, survey_key: str, occurred_at: datetime
+) -> int:
+    """The comments of one response that just completed, as items (what ``sync_survey_comments`` does for one
+    response, on the ingest path: two statements built once, run on the session's connection)."""
+    connection = session.connection()
+    rows = connection.execute(_RESPONSE_COMMENTS, {"response_id": response_id}).all()
+    values = []
+    now = utcnow()
+    for answer_id, text, customer_id in rows:
+        if not (text or "").strip():
+            continue
+        made = copies(str(text))
+        values.append({
+            "workspace_id": workspace_id, "source_key": f"answer:{answer_id}", "channel": Channel.SURVEY.value,
+            "source": survey_key, "source_id": str(response_id), "occurred_at": occurred_at, "author": None,
+            "customer_id": customer_id, "rating": None, "reply_to": None, "survey_answer_id": answer_id,
+            "text": text, "masked_text": made.masked, "analysis_text": made.analysis, "language": made.language,
+            "sentiment": None, "sentiment_score": None, "analyzed_with": None, "created_at": now, "updated_at": now,
+        })  # fmt: skip
+    if values:
+        connection.execute(_ITEM_INSERTS[connection.dialect.name], values)
+    return len(values)
 
 
 # ------------------------------------------------------------------------------------------------ taxonomy
@@ -604,3 +645,68 @@ def day_bounds(
     start = as_utc(datetime.combine(since, time(), zone))
     end = as_utc(datetime.combine(until + timedelta(days=1), time(), zone))
     return start, end
+
+
+# -------------------------------------------------------------------------------------------------- spikes
+#: A theme's negative share must rise by this many percentage points, on at least SPIKE_MIN_MENTIONS mentions
+#: in each period, and pass a one-sided two-proportion z-test at SPIKE_ALPHA (docs/feedback.md).
+SPIKE_RISE_POINTS = 15.0
+SPIKE_MIN_MENTIONS = 10
+SPIKE_ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Spike:
+    theme: str
+    name: str
+    mentions: int
+    negative: int
+    before_mentions: int
+    before_negative: int
+    p_value: float
+
+    @property
+    def share(self) -> float:
+        return self.negative / self.mentions * 100
+
+    @property
+    def before_share(self) -> float:
+        return self.before_negative / self.before_mentions * 100
+
+
+def rise_p_value(negative: int, mentions: int, before_negative: int, before_mentions: int) -> float:
+    """One-sided p-value of a two-proportion z-test that the negative share rose (pooled variance); 1.0 when the
+    shares cannot differ (every mention negative, or none, in both periods)."""
+    pooled = (negative + before_negative) / (mentions + before_mentions)
+    variance = pooled * (1 - pooled) * (1 / mentions + 1 / before_mentions)
+    if variance <= 0:
+        return 1.0
+    z = (negative / mentions - before_negative / before_mentions) / math.sqrt(variance)
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def theme_spikes(
+    session: Session,
+    *,
+    workspace_id: int,
+    since: datetime,
+    until: datetime,
+    previous_since: datetime,
+    locale: str,
+) -> list[Spike]:
+    """Themes whose negative share rose from [previous_since, since) to [since, until) by the rule above."""
+    now = {f.theme: f for f in theme_figures(session, workspace_id=workspace_id, since=since, until=until,
+                                             locale=locale)}  # fmt: skip
+    before = {f.theme: f for f in theme_figures(session, workspace_id=workspace_id, since=previous_since,
+                                                until=since, locale=locale)}  # fmt: skip
+    spikes = []
+    for key, current in now.items():
+        earlier = before[key]
+        if current.items < SPIKE_MIN_MENTIONS or earlier.items < SPIKE_MIN_MENTIONS:
+            continue
+        rise = (current.negative / current.items - earlier.negative / earlier.items) * 100
+        p_value = rise_p_value(current.negative, current.items, earlier.negative, earlier.items)
+        if rise >= SPIKE_RISE_POINTS and p_value < SPIKE_ALPHA:
+            spikes.append(Spike(key, current.name, current.items, current.negative, earlier.items, earlier.negative,
+                                p_value))  # fmt: skip
+    return sorted(spikes, key=lambda spike: spike.p_value)

@@ -486,8 +486,11 @@ def announce_completed(session: Session, *, workspace_id: int, response: Respons
     feedback items (analysed by the next ``patron feedback analyze``)."""
     payload = response.model_dump(mode="json", exclude={"duplicate"})
     webhooks.enqueue(session, workspace_id=workspace_id, event="response.completed", payload=payload, now=now)
-    if any(isinstance(value, str) for value in response.answers.values()):  # a comment, perhaps: a feedback item
-        feedback.sync_survey_comments(session, workspace_id=workspace_id, response_ids=[response.id])
+    if any(
+        isinstance(value, str) for value in response.answers.values()
+    ):  # a comment, perhaps: a feedback item
+        feedback.add_response_comments(session, workspace_id=workspace_id, response_id=response.id,
+                                       survey_key=response.survey, occurred_at=response.completed_at or now)  # fmt: skip
 
 
 def answer_values(workspace_id: int, survey_id: int, response_id: int, row: AnswerRow) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from patron.dashboard import loyalty as loyalty_view
 from patron.dashboard import value as value_view
 from patron.dashboard.filters import Filters, parse_filters
 from patron.dashboard.tables import DataTable, to_csv, to_xlsx
+from patron.feedback import service as feedback_service
 from patron.metrics import benchmarks
 from patron.metrics.service import operational_connection
 from patron.surveys import answering
@@ -254,7 +255,15 @@ def _alerts(
     )
     waiting, waiting_total = service.responses(session, viewer.workspace.id, filters, band="detractor",
                                                limit=EXPORT_ROW_LIMIT if exporting else 20, display_locale=viewer.locale)  # fmt: skip
+    window = alerts.compared(filters).window
+    since, until = feedback_service.day_bounds(viewer.workspace.timezone, window.since, window.until)
+    before, _ = feedback_service.day_bounds(viewer.workspace.timezone, window.previous().since, window.since)
+    spikes = feedback_service.theme_spikes(session, workspace_id=viewer.workspace.id, since=since, until=until,
+                                           previous_since=before, locale=viewer.locale)  # fmt: skip
+    spike_rule = {"points": f"{feedback_service.SPIKE_RISE_POINTS:g}", "minimum": feedback_service.SPIKE_MIN_MENTIONS,
+                  "alpha": f"{feedback_service.SPIKE_ALPHA:g}"}  # fmt: skip
     context = {"rules": active, "drops": found, "compared": alerts.compared(filters).window, "waiting": waiting,
+               "spikes": spikes, "spike_rule": spike_rule,
                "waiting_total": waiting_total,
                "industries": benchmarks.industries(viewer.locale),
                "benchmark": benchmarks.benchmark_for(viewer.workspace, viewer.locale)}  # fmt: skip
