@@ -15,7 +15,6 @@ from alembic import op
 
 import patron.core.db
 
-
 revision: str = "0019_feedback"
 down_revision: str | None = "0018_assistant_records"
 branch_labels: str | Sequence[str] | None = None
