@@ -78,14 +78,15 @@ def nps_score_statistic(promoters: Real, detractors: Real, n: Real, nps: Real) -
     w = (2 * n - promoters + detractors) * nps - promoters - detractors
     detractor_share = (_positive(w * w + 8 * n * detractors * nps * (1 - nps)) ** 0.5 - w) / (4 * n)
     variance = n * (2 * detractor_share + nps * (1 - nps))
-    return (promoters - detractors - n * nps) / _positive(variance) ** 0.5
+    root: Real = _positive(variance) ** 0.5
+    return (promoters - detractors - n * nps) / root
 
 
 def nps_interval(promoters: Real, detractors: Real, n: Real, z: float = Z95) -> tuple[Real, Real]:
     """Tango's score interval of an NPS on the −1 … 1 scale, at the normal quantile ``z``: the NPS values
     whose score statistic lies within ±z (it is monotone, so each end is one root)."""
     if isinstance(promoters, np.ndarray):
-        return _nps_interval_grid(promoters, np.asarray(detractors), np.asarray(n), z)  # type: ignore[return-value]
+        return _nps_interval_grid(promoters, np.asarray(detractors), np.asarray(n), z)
     estimate = (promoters - detractors) / n
 
     def beyond(nps: float, target: float) -> float:
@@ -100,7 +101,7 @@ def nps_interval(promoters: Real, detractors: Real, n: Real, z: float = Z95) -> 
         -1.0 if estimate <= -edge else float(optimize.brentq(beyond, -edge, estimate, args=(z,), xtol=1e-14))
     )
     high = 1.0 if estimate >= edge else float(optimize.brentq(beyond, estimate, edge, args=(-z,), xtol=1e-14))
-    return low, high  # type: ignore[return-value]
+    return low, high
 
 
 def _nps_interval_grid(promoters: Array, detractors: Array, n: Array, z: float) -> tuple[Array, Array]:
