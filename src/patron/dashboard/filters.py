@@ -8,7 +8,7 @@ marked, left out of trends and alerts by default, and never compared with a comp
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
@@ -112,6 +112,19 @@ class Filters:
         period still under way can be partial, and ``period_is_partial`` says which."""
         last = grain_end(grain_start(self.window.until, self.grain), self.grain)
         return Period(self.trend_since(), min(last, self.today))
+
+    def trend_months(self) -> list[date]:
+        """The first days of the months of the monthly trend window; the one under way only when partial
+        periods are asked for."""
+        monthly = replace(self, grain="month")
+        window = monthly.trend_window()
+        months: list[date] = []
+        month = date(window.since.year, window.since.month, 1)
+        while month <= window.until:
+            if self.include_partial or not monthly.period_is_partial(month):
+                months.append(month)
+            month = grain_end(month, "month") + timedelta(days=1)
+        return months
 
     def params(self, **overrides: str | None) -> dict[str, str]:
         """The URL parameters for this view, with some changed; empty values are left out."""

@@ -145,12 +145,7 @@ def _movements(
     monthly = replace(filters, grain="month")
     window = monthly.trend_window()
     zone = ZoneInfo(workspace.timezone)
-    months: list[date] = []
-    month = date(window.since.year, window.since.month, 1)
-    while month <= window.until:
-        if filters.include_partial or not monthly.period_is_partial(month):
-            months.append(month)
-        month = _month_after(month)
+    months = filters.trend_months()
     columns = [Column(t("dash.period"), "month")] + [
         Column(t(f"loy.{name}"), "int", t(f"help.loy_{name}")) for name, _, _ in MOVEMENTS
     ]

@@ -66,14 +66,8 @@ def tier_tables(
         by_tier.rows.append([read.name, float(read.threshold), count, share])
 
     monthly = replace(filters, grain="month")
-    window = monthly.trend_window()
     zone = ZoneInfo(workspace.timezone)
-    months: list[date] = []
-    month = date(window.since.year, window.since.month, 1)
-    while month <= window.until:
-        if filters.include_partial or not monthly.period_is_partial(month):
-            months.append(month)
-        month = _month_after(month)
+    months = filters.trend_months()
     moves = DataTable("tier_moves", t("loy.tier_moves"),
                       [Column(t("dash.period"), "month")] + [Column(t(code), "int") for code, _ in MOVE_COLUMNS])  # fmt: skip
     if not months:

@@ -9,7 +9,6 @@ commit. The rules chosen (reversal after spending becomes debt, bonus once per m
 from __future__ import annotations
 
 import calendar
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import ValidationError
 from sqlalchemy import Table, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,7 +27,7 @@ from sqlalchemy.orm import Session
 from patron.commerce.models import Order, OrderStatus
 from patron.core import validation
 from patron.core.clock import as_utc, utcnow
-from patron.core.documents import read_document
+from patron.core.documents import load_structured
 from patron.core.errors import Conflict, NotFound, PatronError
 from patron.core.i18n import translate
 from patron.core.models import Workspace
@@ -148,14 +146,7 @@ def expiry_for(program: Program, earned_at: datetime, zone: str) -> datetime | N
 # --------------------------------------------------------------------------------------------- rules
 def load_rule_file(path: Path) -> EarnRuleCreate:
     """An earn-rule version from a YAML or JSON file (chosen by extension)."""
-    if not path.is_file():
-        raise PatronError("import.file_not_found", file=str(path))
-    try:
-        raw = read_document(path)
-        document = json.loads(raw) if path.suffix.lower() == ".json" else yaml.safe_load(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise PatronError("loyalty.unreadable_rules", file=str(path), reason=reason) from None
+    document = load_structured(path, "loyalty.unreadable_rules")
     return parse_rules(document, str(path))
 
 

@@ -19,7 +19,6 @@ other code reads a member's benefits with. docs/loyalty.md has the rules and exa
 from __future__ import annotations
 
 import calendar
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +26,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import ValidationError
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -35,7 +33,7 @@ from sqlalchemy.orm import Session
 from patron.commerce.models import Order, OrderLine
 from patron.core import validation
 from patron.core.clock import as_utc, utcnow
-from patron.core.documents import read_document
+from patron.core.documents import load_structured
 from patron.core.errors import Conflict, NotFound, PatronError
 from patron.core.i18n import translate
 from patron.core.models import Workspace
@@ -75,14 +73,7 @@ class InvalidTiers(PatronError):
 # --------------------------------------------------------------------------------------------- tier sets
 def load_tier_file(path: Path) -> TierSetCreate:
     """A tier-set version from a YAML or JSON file (chosen by extension)."""
-    if not path.is_file():
-        raise PatronError("import.file_not_found", file=str(path))
-    try:
-        raw = read_document(path)
-        document = json.loads(raw) if path.suffix.lower() == ".json" else yaml.safe_load(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise PatronError("loyalty.unreadable_tiers", file=str(path), reason=reason) from None
+    document = load_structured(path, "loyalty.unreadable_tiers")
     return parse_tiers(document, str(path))
 
 
