@@ -528,7 +528,8 @@ def customers_show(
                         "cli.col_total", "cli.col_lines", title=_t("cli.title_orders", locale))  # fmt: skip
         for order in story.orders[:20]:
             items = ", ".join(
-                f"{line.product_name or line.product_external_id} ×{line.quantity}" for line in order.lines
+                f"{line.product_name or line.product_external_id or _t('customer.line_without_product', locale, line=line.line_no)} ×{line.quantity}"
+                for line in order.lines
             )
             _row(orders, order.external_id, local(order.ordered_at), order.status, order.channel,
                  f"{order.total} {order.currency}", items)  # fmt: skip

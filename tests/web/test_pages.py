@@ -181,3 +181,23 @@ def test_the_customer_list_pages_forward_and_back_and_says_where_it_is(
     assert 'rel="prev" href="?q=&offset=0"' in middle and "上一頁" in middle and "下一頁" in middle
     last = html.unescape(client.get(f"/customers?q=&offset={count - 1}&lang=zh-Hans").text)
     assert 'rel="next"' not in last and "上一页" in last
+
+
+def test_an_order_line_without_a_product_is_named_by_its_line_number(
+    client: TestClient, tenant: Tenant, engine: Engine
+) -> None:
+    """A line whose product is unknown shows "line 3", never "None"."""
+    from sqlalchemy import select
+
+    from patron.commerce.models import Order, OrderLine
+
+    with transaction(engine) as session:
+        order = session.scalars(
+            select(Order).where(Order.workspace_id == tenant.workspace.id, Order.external_id == "O1")
+        ).one()
+        session.add(OrderLine(workspace_id=tenant.workspace.id, order_id=order.id, line_no=3, product_id=None,
+                              quantity=1, unit_price_minor=1000, discount_minor=0, amount_minor=1000))  # fmt: skip
+    login(client, tenant)
+    page = client.get("/customers/C001").text
+    assert "第 3 行 ×1" in page and "None" not in page
+    assert "line 3 ×1" in client.get("/customers/C001?lang=en").text
