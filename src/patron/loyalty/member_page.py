@@ -11,21 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.core.clock import as_utc, utcnow
 from patron.core.errors import NotFound
 from patron.core.models import Workspace
 from patron.core.settings import get_settings
 from patron.core.tenancy import scoped
 from patron.customers.models import Customer
-from patron.loyalty import service, tiers
+from patron.loyalty import referrals, rewards, service, tiers
 from patron.loyalty.member_view import reason_text
 from patron.loyalty.models import Entry, Member, Program
-from patron.loyalty.schemas import BalanceRead, MemberLinkRead, MemberTierRead
+from patron.loyalty.schemas import BalanceRead, MemberLinkRead, MemberTierRead, ReferralCodeRead
 
 _SALT = "patron-member-page"
 ENTRIES_SHOWN = 20
@@ -75,6 +75,14 @@ class HistoryRow:
     reason: str
 
 
+@dataclass(frozen=True)
+class RewardOffer:
+    name: str
+    points_cost: int
+    #: Points still missing; 0 when the balance covers it.
+    missing: int
+
+
 @dataclass
 class MemberPage:
     workspace: Workspace
@@ -85,8 +93,10 @@ class MemberPage:
     entries: list[HistoryRow]
     #: {tier code: name in the page's language}, for the tier history.
     tier_names: dict[str, str] = field(default_factory=dict)
-    #: Filled by the rewards part (rewards to redeem, the referral link); empty until it lands.
-    extras: dict[str, Any] = field(default_factory=dict)
+    #: Rewards the member can redeem now (in stock, within their window), cheapest first.
+    rewards: list[RewardOffer] = field(default_factory=list)
+    #: The member's referral code and share link, when the program rewards referrals.
+    referral: ReferralCodeRead | None = None
 
 
 def member_page(session: Session, token: str, locale: str) -> MemberPage | None:
@@ -118,4 +128,19 @@ def member_page(session: Session, token: str, locale: str) -> MemberPage | None:
             .limit(ENTRIES_SHOWN)
         )
     ]
-    return MemberPage(workspace, program.name, customer.name, balance, tier, entries, names)
+    now = utcnow()
+    offers = [
+        RewardOffer(rewards.reward_name(r, locale), r.points_cost, max(r.points_cost - balance.points, 0))
+        for r in rewards.list_rewards(session, workspace=workspace)
+        if r.active
+        and (r.left is None or r.left > 0)
+        and (r.valid_from is None or as_utc(r.valid_from) <= now)
+        and (r.valid_until is None or now < as_utc(r.valid_until))
+    ]
+    settings = referrals.read_settings(session, workspace=workspace)
+    referral = (
+        referrals.member_code(session, workspace=workspace, customer_external_id=customer.external_id)
+        if settings.referrer_points or settings.referee_points
+        else None
+    )
+    return MemberPage(workspace, program.name, customer.name, balance, tier, entries, names, offers, referral)
