@@ -18,6 +18,10 @@ os.environ["PATRON_SECRET_KEY"] = "test-secret-key-not-for-production"
 os.environ["PATRON_WEBHOOK_INTERVAL_SECONDS"] = "0"  # tests deliver webhooks explicitly
 os.environ["PATRON_DASHBOARD_WARM_UP"] = "0"  # tests count roll-ups when they ask for them
 os.environ.pop("PATRON_DATABASE_URL", None)
+# pytest-xdist's workers start with COLUMNS=80 and LINES=24, which Rich would fix as the CLI's table size when
+# patron.cli is imported; the tests' CliRunner sets the width it wants per call.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 # No test depends on the day it runs: the whole suite (and every process it starts) sees a clock that starts
 # at this instant and runs at the real pace. `faketime '+400 days' make test` must pass as well.
 TEST_START = "2026-11-24T02:00:00+00:00"

@@ -134,7 +134,8 @@ def trend(
         for p in points
     ]  # fmt: skip
     low = [_round(lo) for lo, _ in bounds]
-    band = [None if lo is None or hi is None else round(hi - lo, 1) for lo, hi in bounds]
+    # the height between the rounded ends, so the band's top lands on the rounded upper bound itself
+    band = [None if lo is None or hi is None else round(round(hi, 1) - round(lo, 1), 1) for lo, hi in bounds]
     values = [
         None if p.value is None else
         {"value": _round(p.value), "symbol": "circle" if p.sufficient and not p.partial else "emptyCircle",
