@@ -179,3 +179,25 @@ def test_grouping_stays_exact_when_row_keys_collide(
     ).sort_index()
     assert got.to_numpy().tolist() == expected.to_numpy().tolist()
     assert got.index.tolist() == expected.index.tolist()
+
+
+def test_a_validation_whose_predictions_are_not_finite_is_refused_not_reported_as_nan(
+    cdnow: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parameters at the edge of their range can give NaN predictions (seen on the demo with BG/NBD); the
+    holdout error must then be a named refusal, never a stored NaN."""
+    from patron.analytics.clv import holdout_validation
+
+    fitted = BetaGeoModel(cdnow).fit()
+    real = fitted.expected_purchases
+
+    def two_nans(data: pd.DataFrame, future_t: float) -> pd.DataFrame:
+        predicted = real(data, future_t=future_t).copy()
+        predicted.loc[predicted.index[:2], "expected_purchases"] = np.nan
+        return predicted
+
+    monkeypatch.setattr(fitted, "expected_purchases", two_nans)
+    with pytest.raises(PatronError) as refused:
+        holdout_validation(fitted, cdnow)
+    assert refused.value.code == "clv.prediction_not_finite"
+    assert "no finite prediction for 2 customers" in refused.value.message("en")

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from patron.analytics.clv.base import TRANSACTION_COLUMNS, TransactionModel, require_columns
+from patron.core.errors import PatronError
 
 HOLDOUT_COLUMNS = (*TRANSACTION_COLUMNS, "frequency_holdout", "duration_holdout")
 
@@ -47,6 +48,9 @@ def holdout_validation(
     durations = data["duration_holdout"].to_numpy(dtype=np.float64)
     duration = float(durations[0]) if len(durations) else 0.0
     predicted = model.expected_purchases(data, future_t=duration)["expected_purchases"].to_numpy()
+    unusable = int(np.count_nonzero(~np.isfinite(predicted)))
+    if unusable:  # parameters at the edge of their range: say so rather than report a NaN error
+        raise PatronError("clv.prediction_not_finite", model=model.name, customers=unusable)
     actual = data["frequency_holdout"].to_numpy(dtype=np.float64)
     frequency = data["frequency"].to_numpy()
     per_customer = pd.DataFrame({"customer_id": data["customer_id"].to_numpy(), "frequency": frequency,
