@@ -61,10 +61,10 @@ def test_the_demo_has_a_running_program(engine: Engine, tmp_path: Path) -> None:
     assert min(referrals.get(s, 0) for s in ("rewarded", "refused")) > 0
     assert rewarded_points == referrals["rewarded"] * 300  # 200 to the referrer, 100 to the new customer
     assert first is not None and first.date() >= date(2025, 10, 1)  # launched 12 months before the last month
-    # 120 customers are too few for BG/NBD (the full demo of 5,000 is scored: docs/clv.md): the load goes on, says
+    # 120 customers are too few for Pareto/NBD, the demo's model (the full demo of 5,000 is scored: docs/clv.md): the load goes on, says
     # why, and leaves no half-made scores; the tabs name the command that fills them
     assert (
-        "  customer value and churn risk not scored: BG/NBD: the data cannot pin down the parameter b"
+        "  customer value and churn risk not scored: Pareto/NBD: the data cannot pin down the parameter beta"
         in " ".join(said)
     )
     with transaction(engine) as session:
