@@ -29,10 +29,11 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 # Every core runs tests (each worker with its own SQLite file, PostgreSQL cluster and browser); a file's tests stay
-# on one worker so its module fixtures are built once. `make test WORKERS=0` runs them in one process.
+# on one worker so its module fixtures are built once. `make test WORKERS=0` runs them in one process. The 25
+# slowest steps are listed at the end, to see where CI time goes.
 WORKERS ?= auto
 unit: install
-	$(VENV)/bin/pytest -n $(WORKERS) --dist loadfile
+	$(VENV)/bin/pytest -n $(WORKERS) --dist loadfile --durations=25
 
 test: lint typecheck unit
 
