@@ -14,13 +14,19 @@ Asia/Taipei. E, P per item (gap P − E):
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
 
+from patron.cli import app
+from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.models import Workspace
@@ -30,6 +36,7 @@ from patron.surveys import service as survey_service
 from patron.surveys.models import SurveyAnswer, SurveyResponse
 from patron.surveys.schemas import SurveyDefinition
 from patron.surveys.servqual import ServqualReport, gap_report
+from patron.web.app import create_app
 from tests.factories import make_workspace
 
 T3 = 3.182446305284263  # Student's t, 97.5th percentile, 3 degrees of freedom
@@ -212,3 +219,55 @@ def test_without_servqual_answers_each_dimension_shows_its_theme_sentiment(engin
     assert themes["tangibles"] == (1, 1, 0, 1.0, 0.0) and themes["empathy"] == (0, 0, 0, None, None)
     assert [t.name for t in result.themes][:2] == ["可靠性", "回應性"]
     assert json.loads(result.model_dump_json())["source"] == "theme_sentiment"
+
+
+runner = CliRunner(
+    env={"LANG": "en_US.UTF-8", "LC_ALL": None, "LC_MESSAGES": None, "PATRON_LANG": None, "COLUMNS": "200"}
+)
+
+
+def test_the_cli_table_csv_json_and_bad_input(engine: Engine) -> None:
+    workspace = servqual_world(engine)
+    table = runner.invoke(app, ["servqual", "--survey", "sq", "-w", workspace.slug])
+    assert table.exit_code == 0, table.output
+    assert "Responsiveness" in table.output and "-2.50" in table.output and "-0.45" in table.output
+    assert "fewer than 30 respondents" in table.output
+    months = runner.invoke(app, ["servqual", "--by", "month", "-w", workspace.slug, "--format", "json"])
+    assert [g["group"] for g in json.loads(months.output)["groups"]] == ["2026-10", "2026-11"]
+    flat = runner.invoke(app, ["servqual", "--by", "segment", "-w", workspace.slug, "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(flat.output)))
+    vip = next(
+        r for r in rows if (r["group"], r["level"], r["key"]) == ("vip", "dimension", "responsiveness")
+    )
+    assert (vip["n"], float(vip["gap"]), vip["small_sample"]) == ("2", -2.5, "True")
+    score = next(r for r in rows if (r["group"], r["level"]) == ("", "score"))
+    assert float(score["gap"]) == pytest.approx((2 - 3) / 2)  # D alone: reliability +2, responsiveness −3
+    for args, expected in [
+        (["--survey", "nope", "--lang", "zh-Hant"], "此工作區沒有代號為 nope 的問卷。"),
+        (["--survey", "plain", "--lang", "zh-Hans"], "问卷「plain」没有 SERVQUAL 题目。"),
+        (["--by", "week"], "Unknown grouping 'week'; choose one of segment, month."),
+        (["--format", "xml"], None),
+    ]:
+        bad = runner.invoke(app, ["servqual", "-w", workspace.slug, *args])
+        assert bad.exit_code == 2 and bad.output.strip().count("\n") == 0, bad.output
+        assert expected is None or bad.output.strip() == expected
+
+
+def test_the_api(engine: Engine) -> None:
+    workspace = servqual_world(engine)
+    with transaction(engine) as session:
+        _, key = core_service.create_api_key(session, workspace_id=workspace.id, name="tests")
+    headers = {"Authorization": f"Bearer {key}", "Accept-Language": "zh-TW"}
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        done = client.get("/api/v1/servqual", params={"survey": "sq", "by": "month"}, headers=headers)
+        assert done.status_code == 200
+        body = done.json()
+        assert body["source"] == "answers" and [g["group"] for g in body["groups"]] == ["2026-10", "2026-11"]
+        assert body["groups"][0]["score"] == pytest.approx(-0.7)
+        assert body["groups"][0]["dimensions"][1]["name"] == "回應性"
+        unknown = client.get("/api/v1/servqual", params={"survey": "nope"}, headers=headers)
+        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "survey.not_found"
+        plain = client.get("/api/v1/servqual", params={"survey": "plain"}, headers=headers)
+        assert plain.status_code == 400 and plain.json()["error"]["code"] == "servqual.no_questions"
+        assert client.get("/api/v1/servqual", params={"by": "week"}, headers=headers).status_code == 422
+        assert client.get("/api/v1/servqual").status_code == 401
