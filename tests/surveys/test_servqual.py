@@ -69,8 +69,12 @@ _worlds: dict[str, Workspace] = {}
 def servqual_world(engine: Engine) -> Workspace:
     """Built once per database for the module."""
     key = str(engine.url)
-    if key in _worlds:
-        return _worlds[key]
+    if key not in _worlds:
+        _worlds[key] = build_world(engine)
+    return _worlds[key]
+
+
+def build_world(engine: Engine) -> Workspace:
     workspace = make_workspace(engine)
     with transaction(engine) as session:
         survey, _ = survey_service.save_survey(
@@ -100,7 +104,6 @@ def servqual_world(engine: Engine) -> Workspace:
                     question_type="servqual", item_key=item, score=perceived, expected_score=expected, scale_min=1,
                     scale_max=7,
                 ))  # fmt: skip
-    _worlds[key] = workspace
     return workspace
 
 

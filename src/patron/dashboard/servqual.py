@@ -58,7 +58,7 @@ def _groups_table(key: str, title: str, first: Column, report: ServqualReport, t
     columns = [
         first,
         Column(t("servqual.respondents"), "int"),
-        Column("SERVQUAL", "mean", t("help.servqual_gap")),
+        Column("SERVQUAL", "mean", t("help.servqual_score")),
     ]
     columns += [Column(f"{names[d]} · {t('servqual.gap')}", "mean") for d in servqual.DIMENSIONS]
     table = DataTable(key, title, columns)
