@@ -36,6 +36,8 @@ def test_invitations_respect_consent_and_the_quiet_period(world) -> None:  # typ
     for sent in by_customer.values():
         sent.sort()
         assert all(b - a >= timedelta(days=QUIET_DAYS) for a, b in itertools.pairwise(sent))
+    keys = [(i["survey"], i["customer_id"], i["subject"]) for i in surveys.invitations]
+    assert len(keys) == len(set(keys)), "one invitation per survey, customer and subject (a unique key)"
     kinds = {i["survey"] for i in surveys.invitations}
     assert kinds == {"post_purchase_csat", "support_ces", "relationship_nps", "servqual"}
     assert 0.2 < len(surveys.responses) / len(surveys.invitations) < 0.45

@@ -11,7 +11,7 @@ and a support contact costs effort. Comments are written in the customer's langu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -175,7 +175,9 @@ class _Builder:
         quiet = timedelta(days=QUIET_DAYS)
         customers = sorted(self.customers)
         for wave in range(SERVQUAL_WAVES):
-            when = self.end - timedelta(days=30 * (SERVQUAL_WAVES - wave) + 3)
+            # the 10th of each of the last SERVQUAL_WAVES complete months (one wave per calendar month)
+            months = self.end.year * 12 + self.end.month - 1 - (SERVQUAL_WAVES - wave)
+            when = datetime(months // 12, months % 12 + 1, 10, 2, tzinfo=self.end.tzinfo or UTC)
             progress = wave / max(SERVQUAL_WAVES - 1, 1)
             low, high = SERVQUAL_RESPONSIVENESS
             gaps = dict(SERVQUAL_ITEMS, prompt_service=low + (high - low) * progress)
@@ -191,6 +193,8 @@ class _Builder:
                 locale = str(customer["locale"])
                 answered = bool(rng.random() < RESPONSE_RATE[persona])
                 answered_at = when + timedelta(hours=float(rng.uniform(1, 72))) if answered else None
+                if answered_at is not None and answered_at > self.end:
+                    answered_at = None
                 subject = f"wave:{when:%Y-%m}"
                 self.out.invitations.append({
                     "survey": "servqual", "customer_id": customer_id, "subject": subject, "order_id": None,
