@@ -64,6 +64,9 @@ DEFINITION = {
     ],
 }  # fmt: skip
 _worlds: dict[str, Workspace] = {}
+runner = CliRunner(
+    env={"LANG": "en_US.UTF-8", "LC_ALL": None, "LC_MESSAGES": None, "PATRON_LANG": None, "COLUMNS": "200"}
+)
 
 
 def servqual_world(engine: Engine) -> Workspace:
@@ -223,11 +226,21 @@ def test_without_servqual_answers_each_dimension_shows_its_theme_sentiment(engin
     assert themes["tangibles"] == (1, 1, 0, 1.0, 0.0) and themes["empathy"] == (0, 0, 0, None, None)
     assert [t.name for t in result.themes][:2] == ["可靠性", "回應性"]
     assert json.loads(result.model_dump_json())["source"] == "theme_sentiment"
-
-
-runner = CliRunner(
-    env={"LANG": "en_US.UTF-8", "LC_ALL": None, "LC_MESSAGES": None, "PATRON_LANG": None, "COLUMNS": "200"}
-)
+    shown = runner.invoke(app, ["servqual", "-w", workspace.slug, "--lang", "zh-Hant"])
+    assert shown.exit_code == 0 and "改為顯示各構面在意見回饋中的主題情緒（並非差距）" in shown.output
+    viewer = f"viewer@{workspace.slug}.example.com"
+    with transaction(engine) as session:
+        core_service.create_user(
+            session, workspace_id=workspace.id, email=viewer, password=PASSWORD, role="viewer"
+        )
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        log_in(client, workspace.slug, viewer)
+        page = client.get("/dashboard/servqual?period=custom&since=2026-11-01&until=2026-11-23&lang=en")
+        assert page.status_code == 200 and "data-themes-instead" in page.text
+        exported = client.get("/dashboard/servqual/export?period=custom&since=2026-11-01&until=2026-11-23"
+                              "&table=themes&format=csv")  # fmt: skip
+        rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+        assert rows[2] == ["Responsiveness", "3", "33.33", "66.67"]
 
 
 def test_the_cli_table_csv_json_and_bad_input(engine: Engine) -> None:
