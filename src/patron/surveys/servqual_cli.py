@@ -134,7 +134,7 @@ def _print(report: servqual.ServqualReport, locale: str, labels: Any) -> None:
     small = _t("servqual.small_sample", locale, minimum=report.min_sample)
     for group in report.groups:
         title = _group_name(report, group.group, locale, labels)
-        table = _table(locale, "servqual.dimension", "dash.n", "servqual.expectation", "servqual.perception",
+        table = _table(locale, "servqual.dimension", "servqual.respondents", "servqual.expectation", "servqual.perception",
                        "servqual.gap", "dash.ci95", "servqual.incomplete", "cli.col_note", title=escape(title))  # fmt: skip
         for indent, gaps in (("", group.dimensions), ("  ", group.items)):
             for g in gaps:
