@@ -327,7 +327,7 @@ def test_a_setting_that_does_not_parse_is_named_by_its_variable(monkeypatch: pyt
         (["serve", "--port", "abc"], "zh_TW.UTF-8", "--port 的值無效：必須是整數。請執行「patron serve --help」查看用法。"),
         (["serve", "--port", "abc", "--lang", "en"], "zh_TW.UTF-8",
          "Invalid value for --port: must be a whole number. See 'patron serve --help'."),
-        (["nosuch"], "en_US.UTF-8", "There is no command nosuch; the commands are import, metrics, serve, db, "
+        (["nosuch"], "en_US.UTF-8", "There is no command nosuch; the commands are import, metrics, serve, servqual, db, "
          "workspaces, users, apikeys, customers, demo, surveys, webhooks, export, clv, churn, loyalty, assistant, eval, feedback. See 'patron --help'."),
     ],
 )  # fmt: skip

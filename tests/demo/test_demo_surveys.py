@@ -36,8 +36,10 @@ def test_invitations_respect_consent_and_the_quiet_period(world) -> None:  # typ
     for sent in by_customer.values():
         sent.sort()
         assert all(b - a >= timedelta(days=QUIET_DAYS) for a, b in itertools.pairwise(sent))
+    keys = [(i["survey"], i["customer_id"], i["subject"]) for i in surveys.invitations]
+    assert len(keys) == len(set(keys)), "one invitation per survey, customer and subject (a unique key)"
     kinds = {i["survey"] for i in surveys.invitations}
-    assert kinds == {"post_purchase_csat", "support_ces", "relationship_nps"}
+    assert kinds == {"post_purchase_csat", "support_ces", "relationship_nps", "servqual"}
     assert 0.2 < len(surveys.responses) / len(surveys.invitations) < 0.45
 
 
@@ -80,3 +82,22 @@ def test_comments_are_in_the_customers_language(world) -> None:  # type: ignore[
                 assert not hant_only.search(value), value
             else:
                 assert not hans_only.search(value), value
+
+
+def test_servqual_waves_show_responsiveness_short_of_expectation_and_improving(world) -> None:  # type: ignore[no-untyped-def]
+    _, surveys = world
+    gaps: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for response in surveys.responses:
+        if response["survey"] == "servqual":
+            for item, pair in response["answers"]["quality"].items():
+                gaps[f"{response['completed_at']:%Y-%m}"][item].append(
+                    pair["perception"] - pair["expectation"]
+                )
+    months = sorted(gaps)
+    assert len(months) == 6 and all(len(gaps[m]["prompt_service"]) >= 5 for m in months)
+    overall = {item: statistics.mean(g for m in months for g in gaps[m][item]) for item in gaps[months[0]]}
+    assert (
+        min(overall, key=overall.__getitem__) == "prompt_service"
+    )  # responsiveness is the largest shortfall
+    first, last = (statistics.mean(gaps[m]["prompt_service"]) for m in (months[0], months[-1]))
+    assert first < -1.2 and last > first + 0.6

@@ -97,4 +97,5 @@ def test_demo_loads_through_the_importer_without_rejects(engine: Engine, tmp_pat
         ("ces", 1, 7),
         ("csat", 1, 5),
         ("nps", 0, 10),
+        ("servqual", 1, 7),
     ]

@@ -11,7 +11,7 @@ and a support contact costs effort. Comments are written in the customer's langu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -75,6 +75,17 @@ COMMENTS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
         ),
     ),
 }
+#: SERVQUAL (the built-in ``servqual`` survey, one item per dimension): monthly waves over the last
+#: ``SERVQUAL_WAVES`` months, each to a ``1 / SERVQUAL_SHARE`` sample of customers not invited to anything within
+#: the quiet period either side. Expectation ~ N(6.1, 0.6); perception = expectation + the dimension's gap + the
+#: persona's shift + N(0, 0.9), both rounded and held to 1–7. Responsiveness starts well short of expectation and
+#: improves wave by wave (``SERVQUAL_RESPONSIVENESS``: first and last wave's mean gap).
+SERVQUAL_WAVES = 6
+SERVQUAL_SHARE = 8
+SERVQUAL_ITEMS = {"promised_on_time": -0.5, "prompt_service": 0.0, "trustworthy_staff": -0.2,
+                  "individual_attention": -0.4, "pleasant_store": 0.4}  # fmt: skip
+SERVQUAL_RESPONSIVENESS = (-2.0, -0.7)
+SERVQUAL_PERSONA = {"loyal": 0.4, "regular": 0.0, "deal_seeker": -0.1, "occasional": 0.0, "lapsing": -0.7}
 THEMES_BY_PERSONA = {
     "loyal": ("taste", "packaging", "staff", "app"),
     "regular": ("taste", "delivery", "app", "staff"),
@@ -106,6 +117,7 @@ def _parse(moment: object) -> datetime:
 class _Builder:
     def __init__(self, data: DemoData, seed: int) -> None:
         self.data = data
+        self.seed = seed
         self.rng = np.random.default_rng(seed + 1)
         self.customers = {str(c["external_id"]): c for c in data.customers}
         self.last_invited: dict[str, datetime] = {}
@@ -151,6 +163,58 @@ class _Builder:
             "survey": survey, "customer_id": customer_id, "subject": subject, "order_id": order_id, "locale": locale,
             "completed_at": answered_at, "answers": answers,
         })  # fmt: skip
+
+    def servqual_waves(self) -> None:
+        """The SERVQUAL waves, drawn after every other invitation with their own random stream, so the demo's
+        other surveys stay as they were; a customer is invited only when no other invitation is within the quiet
+        period either side."""
+        rng = np.random.default_rng(self.seed + 19)
+        sent: dict[str, list[datetime]] = {}
+        for invitation in self.out.invitations:
+            sent.setdefault(str(invitation["customer_id"]), []).append(_parse(invitation["sent_at"]))
+        quiet = timedelta(days=QUIET_DAYS)
+        customers = sorted(self.customers)
+        for wave in range(SERVQUAL_WAVES):
+            # the 10th of each of the last SERVQUAL_WAVES complete months (one wave per calendar month)
+            months = self.end.year * 12 + self.end.month - 1 - (SERVQUAL_WAVES - wave)
+            when = datetime(months // 12, months % 12 + 1, 10, 2, tzinfo=self.end.tzinfo or UTC)
+            progress = wave / max(SERVQUAL_WAVES - 1, 1)
+            low, high = SERVQUAL_RESPONSIVENESS
+            gaps = dict(SERVQUAL_ITEMS, prompt_service=low + (high - low) * progress)
+            for customer_id in rng.choice(customers, size=len(customers) // SERVQUAL_SHARE, replace=False):
+                customer_id = str(customer_id)
+                customer = self.customers[customer_id]
+                if not customer["consent_surveys"] or not customer["email"]:
+                    continue
+                if any(abs(when - other) < quiet for other in sent.get(customer_id, [])):
+                    continue
+                sent.setdefault(customer_id, []).append(when)
+                persona = self.data.personas[customer_id]
+                locale = str(customer["locale"])
+                answered = bool(rng.random() < RESPONSE_RATE[persona])
+                answered_at = when + timedelta(hours=float(rng.uniform(1, 72))) if answered else None
+                if answered_at is not None and answered_at > self.end:
+                    answered_at = None
+                subject = f"wave:{when:%Y-%m}"
+                self.out.invitations.append({
+                    "survey": "servqual", "customer_id": customer_id, "subject": subject, "order_id": None,
+                    "locale": locale, "sent_at": when, "answered_at": answered_at,
+                    "reminded_at": when + timedelta(days=3) if answered_at is None or answered_at - when > timedelta(days=3) else None,
+                })  # fmt: skip
+                if answered_at is None:
+                    continue
+                pairs: dict[str, dict[str, int]] = {}
+                for item, gap in gaps.items():
+                    expectation = float(np.clip(round(rng.normal(6.1, 0.6)), 1, 7))
+                    perception = expectation + gap + SERVQUAL_PERSONA[persona] + rng.normal(0, 0.9)
+                    pairs[item] = {
+                        "expectation": int(expectation),
+                        "perception": int(np.clip(round(perception), 1, 7)),
+                    }
+                self.out.responses.append({
+                    "survey": "servqual", "customer_id": customer_id, "subject": subject, "order_id": None,
+                    "locale": locale, "completed_at": answered_at, "answers": {"quality": pairs},
+                })  # fmt: skip
 
     def answers(
         self, survey: str, persona: str, locale: str, order_id: str | None, when: datetime
@@ -219,6 +283,7 @@ class _Builder:
         for when, survey, customer_id, subject, order_id in events:
             if when <= self.end and self.allowed(customer_id, when):
                 self.invite(survey, customer_id, subject, when, order_id)
+        self.servqual_waves()
         return self.out
 
 

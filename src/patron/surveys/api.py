@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query
 
-from patron.surveys import service
+from patron.core.errors import PatronError
+from patron.surveys import service, servqual
 from patron.surveys.models import SurveyStatus
 from patron.surveys.schemas import (
     BatchResult,
@@ -17,6 +19,7 @@ from patron.surveys.schemas import (
     SurveyCreated,
     SurveyRead,
 )
+from patron.surveys.servqual import ServqualReport
 from patron.web.deps import ApiWorkspaceDep, LocaleDep, group_commit, in_group_commit, in_transaction
 from patron.web.openapi import errors
 
@@ -92,3 +95,45 @@ async def submit_response(submission: ResponseSubmit, workspace: ApiWorkspaceDep
 async def submit_batch(batch: ResponseBatch, workspace: ApiWorkspaceDep, locale: LocaleDep) -> BatchResult:
     """Up to 1,000 responses; each lands or is rejected on its own, with its reason."""
     return await in_transaction(service.submit_batch, workspace_id=workspace.id, batch=batch, locale=locale)
+
+
+# ---- SERVQUAL gaps (docs/servqual.md)
+servqual_router = APIRouter(prefix="/api/v1/servqual", tags=["servqual"], responses=errors(401))
+_DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PatronError("dashboard.bad_date", field=name, value=value[:40]) from None
+
+
+@servqual_router.get(
+    "", response_model=ServqualReport, operation_id="servqual-gaps", responses=errors(400, 404, 422)
+)
+async def gaps(
+    workspace: ApiWorkspaceDep,
+    locale: LocaleDep,
+    survey: Annotated[
+        str | None, Query(max_length=64, description="Survey key [default: every SERVQUAL survey]")
+    ] = None,
+    by: Annotated[
+        Literal["segment", "month"] | None, Query(description="Group by segment or by month (workspace zone)")
+    ] = None,
+    since: Annotated[
+        str | None, Query(pattern=_DAY, description="First day, YYYY-MM-DD (workspace calendar)")
+    ] = None,
+    until: Annotated[str | None, Query(pattern=_DAY, description="Last day, YYYY-MM-DD, inclusive")] = None,
+    segment: Annotated[
+        str | None, Query(max_length=64, description="Only customers of this segment code")
+    ] = None,
+) -> ServqualReport:
+    """Per dimension and item: mean expectation, mean perception and the paired gap (P − E) with its 95 % t
+    interval, n and a small-sample flag; the unweighted SERVQUAL score. Without any SERVQUAL answer in the
+    workspace, each dimension's theme sentiment from feedback instead (``source: theme_sentiment``)."""
+    return await in_transaction(servqual.gap_report, workspace_id=workspace.id, timezone=workspace.timezone,
+                                locale=locale, survey=survey, by=by, since=_day(since, "since"),
+                                until=_day(until, "until"), segment=segment)  # fmt: skip

@@ -355,3 +355,50 @@ def sentiment_bars(
         yAxis={"type": "category", "data": list(reversed(names))},
         series=series,
     )
+
+
+def servqual_gaps(
+    names: Sequence[str],
+    expectation: Sequence[float | None],
+    perception: Sequence[float | None],
+    gaps: Sequence[tuple[float | None, float | None, float | None]],
+    t: Translate,
+) -> dict[str, Any]:
+    """SERVQUAL per dimension in two panels: expectation and perception as bars on the 1–7 scale (top), and the gap
+    P − E as a point with its 95 % interval as whiskers (bottom; ends held inside the scale's ±6, a one-answer
+    dimension has no whiskers)."""
+    ends = 6.0
+
+    def held(value: float | None) -> float | None:
+        return None if value is None else _round(max(-ends, min(ends, value)), 2)
+
+    whiskers = [
+        [held(low), held(gap), held(gap), held(gap), held(high)]
+        if low is not None and gap is not None
+        else []
+        for gap, low, high in gaps
+    ]
+    categories = list(names)
+    return {
+        "animation": False,
+        "legend": {"top": 0},
+        "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
+        "grid": [{"left": 48, "right": 32, "top": 36, "height": "38%", "containLabel": True},
+                 {"left": 48, "right": 32, "top": "60%", "bottom": 24, "containLabel": True}],
+        "xAxis": [{"type": "category", "data": categories, "gridIndex": 0},
+                  {"type": "category", "data": categories, "gridIndex": 1, "axisLabel": {"show": False}}],
+        "yAxis": [{"type": "value", "min": 1, "max": 7, "interval": 1, "gridIndex": 0},
+                  {"type": "value", "gridIndex": 1, "name": t("servqual.gap"), "min": "dataMin", "max": "dataMax"}],
+        "series": [
+            {"name": t("servqual.expectation"), "type": "bar", "xAxisIndex": 0, "yAxisIndex": 0,
+             "itemStyle": {"color": GREY}, "data": [_round(v, 2) for v in expectation]},
+            {"name": t("servqual.perception"), "type": "bar", "xAxisIndex": 0, "yAxisIndex": 0,
+             "itemStyle": {"color": ACCENT}, "data": [_round(v, 2) for v in perception]},
+            {"name": t("dash.ci95"), "type": "boxplot", "xAxisIndex": 1, "yAxisIndex": 1, "boxWidth": [2, 8],
+             "itemStyle": {"color": "#ffffff", "borderColor": "#555555"}, "data": whiskers},
+            {"name": t("servqual.gap"), "type": "scatter", "xAxisIndex": 1, "yAxisIndex": 1, "symbolSize": 12,
+             "data": [{"value": held(gap), "itemStyle": {"color": BAD if (gap or 0) < 0 else GOOD}}
+                      for gap, _, _ in gaps],
+             "markLine": {"silent": True, "symbol": "none", "lineStyle": {"color": GREY}, "data": [{"yAxis": 0}]}},
+        ],
+    }  # fmt: skip

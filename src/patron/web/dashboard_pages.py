@@ -27,6 +27,7 @@ from patron.dashboard import assistant as assistant_view
 from patron.dashboard import churn as churn_view
 from patron.dashboard import feedback as feedback_view
 from patron.dashboard import loyalty as loyalty_view
+from patron.dashboard import servqual as servqual_view
 from patron.dashboard import value as value_view
 from patron.dashboard.filters import Filters, parse_filters
 from patron.dashboard.tables import DataTable, to_csv, to_xlsx
@@ -51,6 +52,7 @@ PAGES = (
     "value",
     "churn",
     "feedback",
+    "servqual",
     "responses",
     "surveys",
     "alerts",
@@ -208,6 +210,20 @@ def _feedback(
     return PageData({"view": view, "extra": {"theme": theme} if theme else {}}, view.tables, figures)
 
 
+def _servqual(
+    request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
+) -> PageData:
+    view = servqual_view.servqual_tab(session, viewer.workspace, filters, viewer.locale)
+    figures: dict[str, dict[str, Any]] = {}
+    if view.overall is not None and view.overall.dimensions:
+        dims = view.overall.dimensions
+        figures["gaps"] = charts.servqual_gaps(
+            [g.name for g in dims], [g.expectation for g in dims], [g.perception for g in dims],
+            [(g.gap, g.ci_low, g.ci_high) for g in dims], _t(viewer),
+        )  # fmt: skip
+    return PageData({"view": view}, view.tables, figures)
+
+
 def _int_param(request: Request, name: str) -> int:
     raw = request.query_params.get(name, "0")
     if not raw.isdigit() or len(raw) > 9:
@@ -299,7 +315,7 @@ def _assistant(
 
 
 BUILDERS: dict[str, Builder] = {"overview": _overview, "breakdowns": _breakdowns, "retention": _retention,
-                                "loyalty": _loyalty, "value": _value, "churn": _churn, "feedback": _feedback,
+                                "loyalty": _loyalty, "value": _value, "churn": _churn, "feedback": _feedback, "servqual": _servqual,
                                 "responses": _responses, "surveys": _surveys, "alerts": _alerts, "assistant": _assistant,
                                 "settings": _settings}  # fmt: skip
 
