@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -21,6 +22,7 @@ from patron.cli import app
 from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.core.errors import PatronError
+from patron.core.models import Workspace
 from patron.customers.models import Customer
 from patron.feedback import drivers
 from patron.feedback.models import FeedbackItem, FeedbackMention
@@ -29,6 +31,7 @@ from patron.surveys.schemas import SurveyDefinition
 from patron.surveys.service import save_survey
 from patron.web.app import create_app
 from tests.factories import make_workspace
+from tests.web.conftest import PASSWORD
 
 runner = CliRunner(env={"LANG": "en_US.UTF-8", "LC_ALL": None, "LC_MESSAGES": None, "COLUMNS": "200"})
 DAY = datetime(2026, 11, 10, 4, 0, tzinfo=UTC)
@@ -59,10 +62,21 @@ DEFINITION = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def world(engine: Engine):
+@dataclass
+class World:
+    workspace: Workspace
+    key: str
+    viewer: str
+
+
+def build_drivers(engine: Engine) -> World:
+    """The 40 responses described above (survey ``drv``), with an API key and a viewer."""
     workspace = make_workspace(engine)
+    viewer = f"viewer@{workspace.slug}.example.com"
     with transaction(engine) as session:
+        core_service.create_user(
+            session, workspace_id=workspace.id, email=viewer, password=PASSWORD, role="viewer"
+        )
         survey, _ = save_survey(
             session, workspace_id=workspace.id, definition=SurveyDefinition.model_validate(DEFINITION)
         )
@@ -101,7 +115,12 @@ def world(engine: Engine):
             for theme, sentiment in themes:
                 session.add(FeedbackMention(workspace_id=workspace.id, item_id=item.id, theme=theme, clause=0,
                                             sentiment=sentiment, score=0.1, occurred_at=DAY, channel="survey"))  # fmt: skip
-    return workspace, key
+    return World(workspace, key, viewer)
+
+
+@pytest.fixture
+def world(engine: Engine) -> World:
+    return build_drivers(engine)
 
 
 def _lmg_by_hand(columns: list[list[float]], y: list[float]) -> tuple[float, list[float]]:
@@ -126,7 +145,7 @@ def _lmg_by_hand(columns: list[list[float]], y: list[float]) -> tuple[float, lis
 
 
 def test_drivers_by_hand_cli_and_api(engine: Engine, world) -> None:
-    workspace, key = world
+    workspace, key = world.workspace, world.key
     since, until = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
     with transaction(engine) as session:
         report = drivers.key_drivers(session, workspace_id=workspace.id, outcome="nps", since=since, until=until,
