@@ -29,6 +29,13 @@ VALUE_MOST = {
     "lapsing": (("price_value", 0.5), ("convenience", 0.3), ("product_quality", 0.2)),
 }
 QUIET_DAYS = 30
+#: What a relationship NPS answer remembers: a late delivery or a support contact in the days before the wave
+#: lowers the score by this much and is what the comment is about (docs/drivers.md: the demo's drivers).
+PAIN_DAYS = 120
+PAIN_PENALTY = {"delivery": 3.0, "support": 2.0}
+PAIN_COMMENT = 0.85
+#: Loyal customers forgive more: their penalty is scaled down.
+PAIN_WEIGHT = {"loyal": 0.25}
 #: Interaction type -> (survey, delay): the same triggers the survey templates define.
 TRIGGERS = {
     "order_delivered": ("post_purchase_csat", timedelta(days=2)),
@@ -49,7 +56,7 @@ COMMENTS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     ),
     "delivery": (
         ("出貨很快，隔天就收到了。", "Fast shipping, it arrived the next day."),
-        ("送貨比預期慢了好幾天，也沒有通知。", "Delivery took days longer than promised, with no notice."),
+        ("送貨比預期慢了好幾天，也沒有通知。", "Delivery was late by several days and nobody told me."),
     ),
     "packaging": (
         ("包裝精美，送禮很有面子。", "Beautiful packaging, perfect as a gift."),
@@ -70,8 +77,8 @@ COMMENTS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "support": (
         ("客服回覆迅速，很快就幫我處理好了。", "Support answered quickly and sorted it out fast."),
         (
-            "客服一直轉接，問題到現在還沒解決。",
-            "Support kept transferring me and the issue is still not solved.",
+            "客服回覆很慢，一直轉接，問題到現在還沒解決。",
+            "The support staff were slow and unhelpful; my issue is still not solved.",
         ),
     ),
 }
@@ -132,6 +139,22 @@ class _Builder:
         self.support_orders = {
             str(i["order_id"]) for i in data.interactions if i["type"] == "support_contact"
         }
+        self.pains: dict[str, list[tuple[datetime, str]]] = {}
+        for i in data.interactions:
+            late = i["type"] == "order_delivered" and i["detail"] == "late"
+            if late or i["type"] == "support_contact":
+                self.pains.setdefault(str(i["customer_id"]), []).append(
+                    (_parse(i["occurred_at"]), "delivery" if late else "support")
+                )
+
+    def pains_before(self, customer_id: str, when: datetime) -> list[str]:
+        """The customer's late deliveries and support contacts in the PAIN_DAYS before ``when``, delivery first."""
+        recent = {
+            kind
+            for at, kind in self.pains.get(customer_id, [])
+            if when - timedelta(days=PAIN_DAYS) <= at < when
+        }
+        return [kind for kind in PAIN_PENALTY if kind in recent]
 
     def allowed(self, customer_id: str, when: datetime) -> bool:
         customer = self.customers[customer_id]
@@ -158,7 +181,7 @@ class _Builder:
         })  # fmt: skip
         if answered_at is None:
             return
-        answers = self.answers(survey, persona, locale, order_id, when)
+        answers = self.answers(survey, persona, locale, order_id, when, self.pains_before(customer_id, when))
         self.out.responses.append({
             "survey": survey, "customer_id": customer_id, "subject": subject, "order_id": order_id, "locale": locale,
             "completed_at": answered_at, "answers": answers,
@@ -217,15 +240,18 @@ class _Builder:
                 })  # fmt: skip
 
     def answers(
-        self, survey: str, persona: str, locale: str, order_id: str | None, when: datetime
+        self, survey: str, persona: str, locale: str, order_id: str | None, when: datetime, pains: list[str]
     ) -> dict[str, object]:
         rng = self.rng
         themes = THEMES_BY_PERSONA[persona]
         if survey == "relationship_nps":
-            score = int(np.clip(round(rng.normal(NPS_MEAN[persona], 1.4)), 0, 10))
+            penalty = PAIN_WEIGHT.get(persona, 1.0) * sum(PAIN_PENALTY[pain] for pain in pains)
+            score = int(np.clip(round(rng.normal(NPS_MEAN[persona] - penalty, 1.4)), 0, 10))
             theme = str(rng.choice(themes))
             answers: dict[str, object] = {"nps": score}
-            if rng.random() < 0.7:
+            if pains and rng.random() < PAIN_COMMENT:  # what went wrong lately is what they write about
+                answers["reason"] = _comment(pains[0], False, locale)
+            elif rng.random() < 0.7:
                 answers["reason"] = _comment(theme, score >= 7, locale)
             if score <= 6 and rng.random() < 0.6:
                 answers["went_wrong"] = _comment(

@@ -9,11 +9,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from patron.core.errors import PatronError
-from patron.feedback import service
+from patron.feedback import drivers, service
 from patron.feedback.models import Channel
 from patron.feedback.schemas import (
     AnalyzeReport,
     ChannelFigures,
+    DriversReport,
     FeedbackBatch,
     FeedbackCreate,
     FeedbackPage,
@@ -159,3 +160,32 @@ async def set_taxonomy(
                                           actor="api"))  # fmt: skip
 
     return await in_transaction(work)
+
+
+@router.get(
+    "/drivers",
+    response_model=DriversReport,
+    operation_id="feedback-drivers",
+    responses=errors(400, 404, 422),
+)
+async def key_drivers(
+    workspace: ApiWorkspaceDep,
+    locale: LocaleDep,
+    outcome: Literal["nps", "csat", "detractor"] = "nps",
+    survey: Annotated[
+        str | None, Query(max_length=64, description="Only this survey; adds its rating items")
+    ] = None,
+    segment: Annotated[str | None, Query(max_length=64, description="Only customers in this segment")] = None,
+    since: Since = None,
+    until: Until = None,
+    bootstrap: Annotated[
+        int, Query(ge=0, le=2000, description="Bootstrap replicates for the intervals")
+    ] = 200,
+) -> DriversReport:
+    """Key drivers of NPS, CSAT or being a detractor: themes from each response's comments (mentioned negatively,
+    or otherwise) and the survey's rating items, with their Shapley share of R², a bootstrap interval, frequency
+    and the mean outcome with and without (docs/drivers.md). Too few responses is a 400 that says so."""
+    start, end = _bounds(workspace.timezone, since, until)
+    return await in_transaction(drivers.key_drivers, workspace_id=workspace.id, outcome=outcome, since=start,
+                                until=end, locale=locale, survey=survey, segment=segment,
+                                bootstrap=bootstrap)  # fmt: skip

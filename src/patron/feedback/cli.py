@@ -143,3 +143,86 @@ def themes(
 
 def _percent(share: float | None) -> str:
     return "" if share is None else f"{share * 100:.1f}%"
+
+
+@feedback_app.command("drivers")
+def drivers_command(
+    outcome: Annotated[str, typer.Option(help="nps (0–10), csat or detractor (NPS 0–6, as 0/1)")] = "nps",
+    survey: Annotated[
+        str | None, typer.Option(help="Only this survey (its key); adds its rating items")
+    ] = None,
+    segment: Annotated[str | None, typer.Option(help="Only customers in this segment")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="First day, YYYY-MM-DD [default: 30 days before --until]")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD [default: yesterday]")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    bootstrap: Annotated[
+        int, typer.Option(min=0, max=2000, help="Bootstrap replicates for the intervals")
+    ] = 200,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Key drivers: which themes and rating items move the outcome (Shapley share of R² with a bootstrap
+    interval, frequency, mean outcome with and without; docs/drivers.md)."""
+    from patron.feedback import drivers as drivers_service
+
+    locale = _locale(lang)
+
+    def day(value: str | None, name: str) -> date | None:
+        if value is None:
+            return None
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise PatronError("dashboard.bad_date", field=name, value=value[:40]) from None
+
+    def action() -> None:
+        if fmt not in ("table", "csv", "json"):
+            raise PatronError("feedback.drivers_bad_format", value=fmt[:20])
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            start, end = service.day_bounds(ws.timezone, day(since, "since"), day(until, "until"))
+            report = drivers_service.key_drivers(session, workspace_id=ws.id, outcome=outcome, since=start,
+                                                 until=end, locale=locale, survey=survey, segment=segment,
+                                                 bootstrap=bootstrap)  # fmt: skip
+        if fmt == "json":
+            print(report.model_dump_json(indent=2))
+            return
+        if fmt == "csv":
+            lines = [
+                "driver,kind,importance,low,high,share_of_r2,johnson,frequency,mean_with,mean_without,fix_first"
+            ]
+            for d in report.drivers:
+                cells = [d.name, d.kind, d.importance, d.importance_low, d.importance_high, d.share_of_r_squared,
+                         d.johnson, d.frequency, d.mean_with, d.mean_without, int(d.fix_first)]  # fmt: skip
+                lines.append(",".join(_csv_cell(cell) for cell in cells))
+            print("\n".join(lines))
+            return
+        _say(_t("feedback.cli_drivers", locale, outcome=_t(f"drv.outcome.{outcome}", locale), rows=report.rows,
+                missing=report.missing, r2=f"{report.r_squared:.3f}"))  # fmt: skip
+        if report.small_sample:
+            _say(_t("drv.small_sample", locale, rows=report.rows, minimum=drivers_service.SMALL_SAMPLE))
+        table = _table(locale, "drv.driver", "drv.kind", "drv.importance", "drv.interval", "drv.frequency",
+                       "drv.mean_with", "drv.mean_without", "drv.fix_first")  # fmt: skip
+        for d in report.drivers:
+            interval = "" if d.importance_low is None else f"{d.importance_low:.3f}–{d.importance_high:.3f}"
+            _row(table, d.name, _t(f"drv.kind.{d.kind}", locale), f"{d.importance:.3f}", interval,
+                 _percent(d.frequency), _number(d.mean_with), _number(d.mean_without),
+                 "✓" if d.fix_first else "")  # fmt: skip
+        console.print(table)
+
+    _run(action, locale)
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = str(value)
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text

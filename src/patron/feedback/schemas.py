@@ -115,3 +115,44 @@ class TaxonomyUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     yaml: str = Field(max_length=1_000_000, description="The taxonomy document as YAML (docs/feedback.md)")
+
+
+class DriverRead(BaseModel):
+    """One driver: a theme indicator (``kind`` negative: mentioned in a negative clause; other: mentioned, never
+    negatively) or a rating item, with its Shapley (LMG) share of R² and the impact × frequency figures."""
+
+    key: str
+    kind: str
+    theme: str | None
+    name: str
+    importance: float = Field(description="Shapley (LMG) share of R²; the drivers' shares sum to R²")
+    importance_low: float | None = Field(description="Bootstrap percentile interval, lower end")
+    importance_high: float | None
+    share_of_r_squared: float | None = Field(description="importance / R²")
+    johnson: float = Field(description="Johnson's relative weight (also sums to R²)")
+    frequency: float | None = Field(description="Share of the rows that show this indicator (themes only)")
+    mean_with: float | None = Field(description="Mean outcome of rows showing it (themes only)")
+    mean_without: float | None
+    correlation: float
+    harmful: bool = Field(description="It goes with a worse outcome (lower score, or more detractors)")
+    fix_first: bool = Field(description="Harmful theme with importance and frequency at or above the average")
+
+
+class DriversReport(BaseModel):
+    outcome: str
+    #: Rows analysed, rows left out for a missing rating, responses with the outcome.
+    rows: int
+    missing: int
+    responses: int
+    r_squared: float
+    r_squared_low: float | None
+    r_squared_high: float | None
+    outcome_mean: float
+    drivers: list[DriverRead]
+    #: Predictors that had one value only, and candidates beyond the predictor limit.
+    constant: list[str]
+    left_out: list[str]
+    bootstrap: int
+    seed: int
+    level: float
+    small_sample: bool

@@ -402,3 +402,32 @@ def servqual_gaps(
              "markLine": {"silent": True, "symbol": "none", "lineStyle": {"color": GREY}, "data": [{"yAxis": 0}]}},
         ],
     }  # fmt: skip
+
+
+def drivers_scatter(points: Sequence[tuple[str, float, float, bool, bool]], t: Translate) -> dict[str, Any]:
+    """Impact × frequency: one point per theme driver (name, frequency %, importance %, harmful, fix first), red
+    when it goes with a worse outcome, larger when marked "fix first"; dashed lines at the averages cut the
+    quadrants (top right: frequent and important)."""
+
+    def series(name: str, colour: str, chosen: list[tuple[str, float, float, bool, bool]]) -> dict[str, Any]:
+        return {"name": name, "type": "scatter", "itemStyle": {"color": colour},
+                "label": {"show": True, "position": "right", "formatter": "{b}"},
+                "data": [{"name": label, "value": [_round(x, 1), _round(y, 2)], "symbolSize": 18 if fix else 11}
+                         for label, x, y, _, fix in chosen]}  # fmt: skip
+
+    harmful = [p for p in points if p[3]]
+    helpful = [p for p in points if not p[3]]
+    mean_x = sum(p[1] for p in points) / len(points) if points else 0.0
+    mean_y = sum(p[2] for p in points) / len(points) if points else 0.0
+    worse, better = series(t("drv.harmful"), BAD, harmful), series(t("drv.helpful"), GOOD, helpful)
+    worse["markLine"] = {"silent": True, "symbol": "none", "lineStyle": {"type": "dashed", "color": GREY},
+                         "label": {"show": False},
+                         "data": [{"xAxis": _round(mean_x, 1)}, {"yAxis": _round(mean_y, 2)}]}  # fmt: skip
+    return _base(
+        legend={"top": 0},
+        tooltip={"trigger": "item", "formatter": "{b}: {c}"},
+        xAxis={"type": "value", "min": 0, "name": t("drv.axis_frequency"), "nameLocation": "middle", "nameGap": 28,
+               "axisLabel": {"formatter": "{value}%"}},
+        yAxis={"type": "value", "min": 0, "name": t("drv.axis_importance"), "axisLabel": {"formatter": "{value}%"}},
+        series=[worse, better],
+    )  # fmt: skip

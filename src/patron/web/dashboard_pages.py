@@ -25,12 +25,14 @@ from patron.customers.service import code_labels, set_segment_labels
 from patron.dashboard import alerts, loyalty_rewards, rollup, service
 from patron.dashboard import assistant as assistant_view
 from patron.dashboard import churn as churn_view
+from patron.dashboard import drivers as drivers_view
 from patron.dashboard import feedback as feedback_view
 from patron.dashboard import loyalty as loyalty_view
 from patron.dashboard import servqual as servqual_view
 from patron.dashboard import value as value_view
 from patron.dashboard.filters import Filters, parse_filters
 from patron.dashboard.tables import DataTable, to_csv, to_xlsx
+from patron.feedback import drivers as feedback_drivers
 from patron.feedback import service as feedback_service
 from patron.metrics import benchmarks
 from patron.metrics.service import operational_connection
@@ -53,6 +55,7 @@ PAGES = (
     "churn",
     "feedback",
     "servqual",
+    "drivers",
     "responses",
     "surveys",
     "alerts",
@@ -224,6 +227,22 @@ def _servqual(
     return PageData({"view": view}, view.tables, figures)
 
 
+def _drivers(
+    request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
+) -> PageData:
+    """Key drivers of the chosen outcome: the impact × frequency chart of the theme drivers and the table."""
+    outcome = request.query_params.get("outcome", "nps").strip()[:20] or "nps"
+    view = drivers_view.key_drivers(session, viewer.workspace, filters, viewer.locale, outcome=outcome)
+    figures: dict[str, dict[str, Any]] = {}
+    if view.report is not None:
+        points = [(d.name + (" −" if d.kind == "negative" else " +"), (d.frequency or 0) * 100, d.importance * 100,
+                   d.harmful, d.fix_first) for d in view.report.drivers if d.frequency is not None]  # fmt: skip
+        if points:
+            figures["drivers"] = charts.drivers_scatter(points, _t(viewer))
+    context = {"view": view, "extra": {"outcome": outcome}, "small_sample": feedback_drivers.SMALL_SAMPLE}
+    return PageData(context, view.tables, figures)
+
+
 def _int_param(request: Request, name: str) -> int:
     raw = request.query_params.get(name, "0")
     if not raw.isdigit() or len(raw) > 9:
@@ -316,6 +335,7 @@ def _assistant(
 
 BUILDERS: dict[str, Builder] = {"overview": _overview, "breakdowns": _breakdowns, "retention": _retention,
                                 "loyalty": _loyalty, "value": _value, "churn": _churn, "feedback": _feedback, "servqual": _servqual,
+                                "drivers": _drivers,
                                 "responses": _responses, "surveys": _surveys, "alerts": _alerts, "assistant": _assistant,
                                 "settings": _settings}  # fmt: skip
 
