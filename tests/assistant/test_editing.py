@@ -160,7 +160,7 @@ def test_a_gap_is_closed_by_a_phrasing_or_a_new_entry_and_its_questions_count_as
         rows = session.execute(
             select(Question.text, Question.covered_by).where(Question.workspace_id == ws)
         ).all()
-        covered = {text: entry for text, entry in rows}
+        covered = {row.text: row.covered_by for row in rows}
         assert covered == {"退件的郵資誰付": "return", "可以開公司發票嗎": "invoice"}
         entry = editing.get_entry(session, ws, "return")
         assert [(c.action, c.changes) for c in editing.history(session, entry)] == [
