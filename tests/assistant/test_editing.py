@@ -3,6 +3,7 @@ both databases)."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -12,11 +13,13 @@ from sqlalchemy.engine import Engine
 
 from patron.assistant import editing, service
 from patron.assistant.models import EntryChange, KnowledgeEntry, Question
+from patron.cli import app
 from patron.core import service as core_service
 from patron.core.clock import utcnow
 from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.models import Role
+from tests.assistant.test_api_cli import runner
 from tests.web.conftest import PASSWORD, Tenant, csrf_of, log_in
 
 FORM = {"title": "運費怎麼計算？", "phrasings": "寄送要多少錢", "answer": "單筆訂單滿 1,000 元免運費，未滿收 80 元。",
@@ -171,3 +174,67 @@ def test_a_gap_is_closed_by_a_phrasing_or_a_new_entry_and_its_questions_count_as
                 session, ws, question_id=second, entry_id="nope", actor=editing.Actor("x")
             )
         assert missing.value.code == "assistant.entry_not_found"
+
+
+def test_entries_through_the_api_and_the_cli(engine: Engine, shop: Tenant, client: TestClient) -> None:
+    api, headers, slug = "/api/v1/assistant/entries", shop.headers, shop.workspace.slug
+    listed = client.get(api, headers=headers, params={"language": "zh-Hant", "status": "published"}).json()
+    assert listed["total"] == 4 and [e["id"] for e in listed["entries"]] == [
+        "old",
+        "points",
+        "return",
+        "ship",
+    ]
+    assert client.get(api).status_code == 401
+    made = client.post(api, headers=headers, json={"id": "gift", "title": "可以包裝成禮物嗎？", "answer": "結帳時勾選禮盒。",
+                                                   "valid_from": "2026-11-01T00:00:00+08:00"})  # fmt: skip
+    assert made.status_code == 201 and made.json()["valid_from"].startswith("2026-10-31T16:00:00")
+    assert (
+        client.post(api, headers=headers, json={"id": "gift", "title": "x", "answer": "y"}).status_code == 409
+    )
+    refused = client.post(api, headers={**headers, "Accept-Language": "zh-Hant"},
+                          json={"title": "x", "answer": "y", "status": "live"})  # fmt: skip
+    assert (
+        refused.status_code == 422 and "狀態：「live」不是 published, draft, archived 之一。" in refused.text
+    )
+    naive = client.post(
+        api, headers=headers, json={"title": "x", "answer": "y", "valid_from": "2026-11-01T00:00"}
+    )
+    assert naive.status_code == 422  # a date needs its time zone
+    changed = client.patch(
+        f"{api}/gift", headers=headers, json={"phrasings": ["能送禮嗎"], "category": "orders"}
+    )
+    assert changed.status_code == 200 and changed.json()["phrasings"] == ["能送禮嗎"]
+    assert client.patch(f"{api}/gift", headers=headers, json={"title": None}).status_code == 422
+    assert client.patch(f"{api}/nope", headers=headers, json={"category": "x"}).status_code == 404
+    assert client.post(f"{api}/gift/retire", headers=headers).json()["status"] == "archived"
+    history = client.get(f"{api}/gift/history", headers=headers).json()
+    assert [(h["action"], h["actor"], sorted(h["changes"])) for h in history] == [
+        ("retire", "api", ["status"]),
+        ("update", "api", ["category", "phrasings"]),
+        ("create", "api", ["answer", "language", "status", "title", "valid_from"]),
+    ]
+    assert history[1]["changes"]["phrasings"] == [[], ["能送禮嗎"]]
+
+    shown = runner.invoke(app, ["assistant", "entries", "list", "-w", slug, "-q", "退貨", "--lang", "en"])
+    assert shown.exit_code == 0 and "return" in shown.output and "1 of 1 entries." in shown.output
+    edit = runner.invoke(app, ["assistant", "entries", "edit", "return", "-w", slug, "--add-phrasing", "退件怎麼辦",
+                               "--answer", "七天內申請。", "--lang", "zh-Hant"])  # fmt: skip
+    assert edit.exit_code == 0 and edit.output.strip() == "條目 return 已儲存：其他問法, 回答。"
+    again = runner.invoke(
+        app, ["assistant", "entries", "edit", "return", "-w", slug, "--answer", "七天內申請。"]
+    )
+    assert again.exit_code == 0 and "nothing changed" in again.output
+    bad = runner.invoke(app, ["assistant", "entries", "edit", "return", "-w", slug, "--valid-until", "soon",
+                              "--lang", "zh-Hans"])  # fmt: skip
+    assert (
+        bad.exit_code == 2
+        and bad.output.strip() == "失效时间：「soon」不是日期时间（例如 2026-12-01T00:00）。"
+    )
+    missing = runner.invoke(app, ["assistant", "entries", "show", "nope", "-w", slug])
+    assert missing.exit_code == 2 and "nope" in missing.output and "Traceback" not in missing.output
+    show = runner.invoke(app, ["assistant", "entries", "show", "return", "-w", slug, "--json"])
+    document = json.loads(show.output)
+    assert document["phrasings"] == ["退件怎麼辦"] and document["history"][0]["actor"] == "cli"
+    assert runner.invoke(app, ["assistant", "entries", "retire", "return", "-w", slug]).exit_code == 0
+    assert _ask(engine, shop.workspace.id, "如何申請退貨？")[1] != "return"

@@ -34,6 +34,7 @@ from patron.assistant.models import (
     KnowledgeEntry,
     Question,
 )
+from patron.assistant.schemas import EntryRead
 from patron.core.clock import utcnow
 from patron.core.errors import Conflict, NotFound, PatronError
 from patron.core.i18n import translate
@@ -105,7 +106,7 @@ def _when(field: str, value: Any, zone: str) -> datetime | None:
             raise EntryInvalid("assistant.entry_bad_date", field=field, value=value.strip()[:40]) from None
     if not isinstance(value, datetime):
         raise EntryInvalid("assistant.entry_bad_date", field=field, value=str(value)[:40])
-    return value if value.tzinfo is not None else value.replace(tzinfo=ZoneInfo(zone))
+    return (value if value.tzinfo is not None else value.replace(tzinfo=ZoneInfo(zone))).astimezone(UTC)
 
 
 def clean(values: Mapping[str, Any], zone: str) -> dict[str, Any]:
@@ -143,6 +144,15 @@ def _same(before: Any, after: Any) -> bool:
 
 
 # -------------------------------------------------------------------------------------------------- reading
+def entry_read(entry: KnowledgeEntry) -> EntryRead:
+    return EntryRead(
+        id=entry.external_id, title=entry.title, phrasings=list(entry.phrasings or []), answer=entry.answer,
+        category=entry.category, language=entry.language, valid_from=entry.valid_from,
+        valid_until=entry.valid_until, status=entry.status, created_at=entry.created_at,
+        updated_at=entry.updated_at,
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class EntryPage:
     entries: list[KnowledgeEntry]
