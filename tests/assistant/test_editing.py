@@ -155,7 +155,7 @@ def test_a_gap_is_closed_by_a_phrasing_or_a_new_entry_and_its_questions_count_as
                              "answer": "可以，結帳時填寫統一編號。", "question": str(second), "csrf": csrf})  # fmt: skip
     assert made.status_code == 303
     tab = client.get("/dashboard/assistant", params={"lang": "en"})
-    assert "New entry invoice made from “可以開公司發票嗎”; 1 recorded questions covered." in tab.text
+    assert "New entry invoice made from “可以開公司發票嗎”; recorded questions covered: 1." in tab.text
     assert "data-question=" not in tab.text
     assert _ask(engine, ws, "可以開公司發票嗎")[:2] == (True, "invoice")
     assert _ask(engine, ws, "退件的郵資誰付")[:2] == (True, "return")
