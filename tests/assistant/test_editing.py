@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
+from tools import gap_words as gap_words_tool
 
 from patron.assistant import editing, service
 from patron.assistant.models import EntryChange, KnowledgeEntry, Question
@@ -19,6 +20,7 @@ from patron.core.clock import utcnow
 from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.models import Role
+from patron.dashboard.assistant import gap_words, unanswered_texts
 from tests.assistant.test_api_cli import runner
 from tests.web.conftest import PASSWORD, Tenant, csrf_of, log_in
 
@@ -117,7 +119,7 @@ def test_admins_edit_entries_with_history_and_the_index_follows_at_once(
 
 
 def test_a_gap_is_closed_by_a_phrasing_or_a_new_entry_and_its_questions_count_as_covered(
-    engine: Engine, shop: Tenant, client: TestClient
+    engine: Engine, shop: Tenant, client: TestClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ws = shop.workspace.id
     help_page = f"/help/{shop.workspace.slug}"
@@ -128,6 +130,12 @@ def test_a_gap_is_closed_by_a_phrasing_or_a_new_entry_and_its_questions_count_as
                         .values(asked_at=utcnow() - timedelta(days=1)))  # fmt: skip
         ids = {text: qid for qid, text in session.execute(select(Question.id, Question.text)
                                                           .where(Question.workspace_id == ws).order_by(Question.id))}  # fmt: skip
+    assert gap_words_tool.main(["-w", shop.workspace.slug, "--json", "--traditional"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (
+        report["questions"] == 3
+        and {"word": "郵資", "questions": 2, "examples": ["退件的郵資誰付"]} in report["words"]
+    )
     log_in(client, shop.workspace.slug, shop.admin_email)
     tab = client.get("/dashboard/assistant", params={"lang": "zh-Hant"})
     first, second = ids["退件的郵資誰付"], ids["可以開公司發票嗎"]
@@ -165,6 +173,7 @@ def test_a_gap_is_closed_by_a_phrasing_or_a_new_entry_and_its_questions_count_as
         ).all()
         covered = {row.text: row.covered_by for row in rows}
         assert covered == {"退件的郵資誰付": "return", "可以開公司發票嗎": "invoice"}
+        assert unanswered_texts(session, ws) == []  # every gap covered
         entry = editing.get_entry(session, ws, "return")
         assert [(c.action, c.changes) for c in editing.history(session, entry)] == [
             ("phrasing", {"phrasings": [[], ["退件的郵資誰付"]]})
@@ -238,3 +247,16 @@ def test_entries_through_the_api_and_the_cli(engine: Engine, shop: Tenant, clien
     assert document["phrasings"] == ["退件怎麼辦"] and document["history"][0]["actor"] == "cli"
     assert runner.invoke(app, ["assistant", "entries", "retire", "return", "-w", slug]).exit_code == 0
     assert _ask(engine, shop.workspace.id, "如何申請退貨？")[1] != "return"
+
+
+def test_gap_words_count_each_question_once() -> None:
+    texts = ["Do you ship to Japan?", "Can you ship gift boxes abroad?", "Shipping to Japan costs?",
+             "可以寄到國外嗎", "國外運費多少", "寄到金門要幾天"]  # fmt: skip
+    # japan: questions 1 and 3; ship: 1 and 2 ("shipping" is another word); 国外: 4 and 5; 寄到: 4 and 6.
+    assert [(w.word, w.questions, w.examples) for w in gap_words(texts)] == [
+        ("japan", 2, ["Do you ship to Japan?", "Shipping to Japan costs?"]),
+        ("ship", 2, ["Do you ship to Japan?", "Can you ship gift boxes abroad?"]),
+        ("国外", 2, ["可以寄到國外嗎", "國外運費多少"]),
+        ("寄到", 2, ["可以寄到國外嗎", "寄到金門要幾天"]),
+    ]
+    assert [w.word for w in gap_words(texts, minimum=3)] == []

@@ -213,3 +213,43 @@ def assistant(session: Session, workspace: Workspace, filters: Filters, locale: 
         questions=len(rows), answered=answered, handed_over=handed_over, self_served=self_served, rated=rated,
         helpful=helpful, per_day=per_day, waiting=waiting, gaps=_in_script(gaps(missing, titles), locale), entries=entries,
     )  # fmt: skip
+
+
+@dataclass
+class GapWord:
+    """A word shared by unanswered questions: how many questions contain it, and up to three distinct examples."""
+
+    word: str
+    questions: int
+    examples: list[str] = field(default_factory=list)
+
+
+def gap_words(texts: list[str], minimum: int = 2, limit: int = 50) -> list[GapWord]:
+    """The words (``_word_of``: jieba words of two characters or more, not a word of asking) that at least
+    ``minimum`` of the questions contain, most questions first (then the word); each question counts a word once."""
+    found: dict[str, GapWord] = {}
+    for text in texts:
+        for word in _word_of(text):
+            gap = found.setdefault(word, GapWord(word, 0))
+            gap.questions += 1
+            if text not in gap.examples and len(gap.examples) < EXAMPLES:
+                gap.examples.append(text)
+    shared = [g for g in found.values() if g.questions >= minimum]
+    return sorted(shared, key=lambda g: (-g.questions, g.word))[:limit]
+
+
+def unanswered_texts(
+    session: Session, workspace_id: int, since: datetime | None = None, until: datetime | None = None
+) -> list[str]:
+    """The (masked) texts of the questions that are knowledge gaps: not answered or rated not helpful, and not
+    covered by an admin since; asked in [since, until) when given."""
+    query = select(Question.text).where(
+        Question.workspace_id == workspace_id,
+        Question.covered_by.is_(None),
+        (Question.answered.is_(False)) | (Question.rating == Rating.UNHELPFUL.value),
+    )
+    if since is not None:
+        query = query.where(Question.asked_at >= since)
+    if until is not None:
+        query = query.where(Question.asked_at < until)
+    return list(session.scalars(query.order_by(Question.asked_at.desc(), Question.id.desc())))
