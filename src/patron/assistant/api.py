@@ -30,7 +30,7 @@ from patron.web.openapi import INT64_MAX, errors
 router = APIRouter(prefix="/api/v1/assistant", tags=["assistant"])
 
 
-@router.post("/ask", response_model=AskAnswer, operation_id="assistant-ask", responses=errors(401, 422))
+@router.post("/ask", response_model=AskAnswer, operation_id="assistant-ask", responses=errors(400, 401, 422))
 async def ask(workspace: ApiWorkspaceDep, body: AskRequest, locale: LocaleDep) -> AskAnswer:
     """The answer from the workspace's knowledge base, its source entry, a confidence and up to three related
     entries; below the threshold it is not sure, lists the closest entries and offers a person. Each question
@@ -48,7 +48,7 @@ def _question(row: object) -> QuestionRead:
 
 @router.post(
     "/questions/{question_id}/rating", response_model=QuestionRead, operation_id="assistant-rate",
-    responses=errors(401, 404, 422),
+    responses=errors(400, 401, 404, 422),
 )  # fmt: skip
 async def rate(
     workspace: ApiWorkspaceDep, body: RatingRequest, question_id: int = Path(ge=1, le=INT64_MAX)
@@ -73,7 +73,7 @@ def conversation_read(session: Session, conversation: Conversation) -> Conversat
 
 @router.post(
     "/handovers", response_model=ConversationRead, status_code=201, operation_id="assistant-handover",
-    responses=errors(401, 404, 422),
+    responses=errors(400, 401, 404, 422),
 )  # fmt: skip
 async def hand_over(workspace: ApiWorkspaceDep, body: HandoverRequest, locale: LocaleDep) -> ConversationRead:
     """Leave the question with a person: a conversation staff see on the dashboard and answer by e-mail."""
@@ -117,7 +117,7 @@ async def list_entries(
 
 
 @router.post("/entries", response_model=EntryRead, status_code=201, operation_id="assistant-entry-create",
-             responses=errors(401, 409, 422))  # fmt: skip
+             responses=errors(400, 401, 409, 422))  # fmt: skip
 async def create_entry(workspace: ApiWorkspaceDep, body: EntryCreate) -> EntryRead:
     """A new entry, answered at once when published (a history row records it)."""
 
@@ -140,7 +140,7 @@ async def get_entry(workspace: ApiWorkspaceDep, entry_id: str = EntryPath) -> En
 
 
 @router.patch("/entries/{entry_id}", response_model=EntryRead, operation_id="assistant-entry-update",
-              responses=errors(401, 404, 422))  # fmt: skip
+              responses=errors(400, 401, 404, 422))  # fmt: skip
 async def update_entry(workspace: ApiWorkspaceDep, body: EntryWrite, entry_id: str = EntryPath) -> EntryRead:
     """Change the fields sent; a history row lists each changed field before and after."""
 
