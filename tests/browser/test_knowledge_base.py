@@ -59,11 +59,13 @@ def test_an_admin_fixes_gaps_and_the_help_centre_answers_in_three_languages(
             page.locator("#f-answer").fill(answer)
             page.locator("#f-category").fill("payments")
             page.screenshot(path=str(ARTIFACTS / f"assistant-kb-new-entry-{language}.png"), full_page=True)
-            page.locator("[data-save]").click()
+            with page.expect_navigation():
+                page.locator("[data-save]").click()
         else:
             example.locator('input[name="entry"]').fill(action)
-            example.locator('button[type="submit"]').click()
-        page.wait_for_url("**/dashboard/assistant*")
+            with page.expect_navigation():
+                example.locator('button[type="submit"]').click()
+        assert "/dashboard/assistant?" in page.url or page.url.endswith("/dashboard/assistant#gaps")
         notice = page.locator("[data-gap-notice]")
         assert notice.count() == 1 and question in notice.inner_text()
         assert page.locator(f'li[data-question="{ids[question]}"]').count() == 0  # covered: no longer a gap
@@ -77,6 +79,9 @@ def test_an_admin_fixes_gaps_and_the_help_centre_answers_in_three_languages(
         assert page.locator("[data-answer]").inner_text().strip() == answer
         page.screenshot(path=str(ARTIFACTS / f"assistant-kb-answered-{language}.png"), full_page=True)
 
+    page.goto(f"{live_server}/dashboard/assistant/entries?lang=zh-Hans&category=payments")
+    assert page.locator("tr[data-entry]").count() == 2  # the two new entries
+    page.screenshot(path=str(ARTIFACTS / "assistant-kb-entries-zh-Hans.png"), full_page=True)
     page.goto(f"{live_server}/dashboard/assistant/entries?lang=en&q=return")
     page.locator('tr[data-entry="return"] a').first.click()
     page.wait_for_url("**/dashboard/assistant/entries/return*")
