@@ -27,7 +27,9 @@ def main(path: str) -> None:
         with po_path.open("rb") as handle:
             catalog = read_po(handle, locale=folder)
         for code, texts in entries.items():
-            text = texts.get(locale) or (to_simplified.convert(texts["zh-Hant"]) if locale == "zh-Hans" else None)
+            text = texts.get(locale) or (
+                to_simplified.convert(texts["zh-Hant"]) if locale == "zh-Hans" else None
+            )
             if text is None:
                 raise SystemExit(f"{code}: no {locale} text")
             if code in catalog:  # Catalog.add keeps an existing translation; an update replaces it

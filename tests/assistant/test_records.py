@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from patron.assistant import records, service
+from patron.assistant import editing, records, service
 from patron.assistant.models import Conversation, KnowledgeEntry, Question
 from patron.assistant.schemas import AskAnswer, EntryRef
 from patron.core.db import transaction
@@ -109,6 +109,9 @@ def test_a_hand_over_is_answered_by_email_and_closed(
         assert empty.value.code == "assistant.reply_empty"
 
 
+ADMIN = editing.Actor("admin@example.com")
+
+
 def _answer(entry: str | None, confidence: float, answered: bool) -> AskAnswer:
     ref = EntryRef(id=entry, title=entry, category="", language="zh-Hant", score=1.0) if entry else None
     return AskAnswer(answered=answered, message="", answer="a" if answered else None, source=ref if answered else None,
@@ -172,13 +175,15 @@ def test_a_gap_becomes_a_phrasing_in_one_step(engine: Engine, shop: Tenant) -> N
         row = records.record(
             session, ws, "退件的郵資誰付 0912-345-678", _answer("return", 0.1, False), "widget"
         )
-        entry = records.add_phrasing(session, ws, question_id=row.id, entry_id="return")
-        assert entry.phrasings == ["退件的郵資誰付 [PHONE]"]
-        records.add_phrasing(session, ws, question_id=row.id, entry_id="return")  # twice changes nothing
+        done = editing.phrasing_from_gap(session, ws, question_id=row.id, entry_id="return", actor=ADMIN)
+        assert done.covered == 1 and done.entry.phrasings == ["退件的郵資誰付 [PHONE]"]
+        editing.phrasing_from_gap(
+            session, ws, question_id=row.id, entry_id="return", actor=ADMIN
+        )  # twice changes nothing
         assert session.scalars(select(KnowledgeEntry.phrasings).where(
             KnowledgeEntry.workspace_id == ws, KnowledgeEntry.external_id == "return")).one() == ["退件的郵資誰付 [PHONE]"]  # fmt: skip
         with pytest.raises(PatronError) as missing:
-            records.add_phrasing(session, ws, question_id=row.id, entry_id="nope")
+            editing.phrasing_from_gap(session, ws, question_id=row.id, entry_id="nope", actor=ADMIN)
         assert missing.value.code == "assistant.entry_not_found"
     with transaction(engine) as session:
         answer = service.ask(session, ws, "退件的郵資誰付", "en")

@@ -3,15 +3,21 @@ and hand-overs."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from sqlalchemy.orm import Session
 
-from patron.assistant import records, service
+from patron.assistant import editing, records, service
+from patron.assistant.editing import entry_read
 from patron.assistant.models import Channel, Conversation
 from patron.assistant.schemas import (
     AskAnswer,
     AskRequest,
     ConversationRead,
+    EntryChangeRead,
+    EntryCreate,
+    EntryList,
+    EntryRead,
+    EntryWrite,
     HandoverRequest,
     MessageRead,
     QuestionRead,
@@ -24,7 +30,7 @@ from patron.web.openapi import INT64_MAX, errors
 router = APIRouter(prefix="/api/v1/assistant", tags=["assistant"])
 
 
-@router.post("/ask", response_model=AskAnswer, operation_id="assistant-ask", responses=errors(401, 422))
+@router.post("/ask", response_model=AskAnswer, operation_id="assistant-ask", responses=errors(400, 401, 422))
 async def ask(workspace: ApiWorkspaceDep, body: AskRequest, locale: LocaleDep) -> AskAnswer:
     """The answer from the workspace's knowledge base, its source entry, a confidence and up to three related
     entries; below the threshold it is not sure, lists the closest entries and offers a person. Each question
@@ -42,7 +48,7 @@ def _question(row: object) -> QuestionRead:
 
 @router.post(
     "/questions/{question_id}/rating", response_model=QuestionRead, operation_id="assistant-rate",
-    responses=errors(401, 404, 422),
+    responses=errors(400, 401, 404, 422),
 )  # fmt: skip
 async def rate(
     workspace: ApiWorkspaceDep, body: RatingRequest, question_id: int = Path(ge=1, le=INT64_MAX)
@@ -67,7 +73,7 @@ def conversation_read(session: Session, conversation: Conversation) -> Conversat
 
 @router.post(
     "/handovers", response_model=ConversationRead, status_code=201, operation_id="assistant-handover",
-    responses=errors(401, 404, 422),
+    responses=errors(400, 401, 404, 422),
 )  # fmt: skip
 async def hand_over(workspace: ApiWorkspaceDep, body: HandoverRequest, locale: LocaleDep) -> ConversationRead:
     """Leave the question with a person: a conversation staff see on the dashboard and answer by e-mail."""
@@ -83,5 +89,88 @@ async def hand_over(workspace: ApiWorkspaceDep, body: HandoverRequest, locale: L
             question_id=body.question_id, locale=locale, channel=Channel.API.value,
         )  # fmt: skip
         return conversation_read(session, conversation)
+
+    return await in_transaction(work)
+
+
+# ------------------------------------------------------------------------------------------ knowledge base
+API_ACTOR = editing.Actor("api")
+EntryPath = Path(min_length=1, max_length=128)
+
+
+@router.get(
+    "/entries", response_model=EntryList, operation_id="assistant-entries", responses=errors(401, 422)
+)
+async def list_entries(
+    workspace: ApiWorkspaceDep, q: str = Query("", max_length=200), category: str = Query("", max_length=64),
+    language: str = Query("", max_length=8), status: str = Query("", max_length=16),
+    offset: int = Query(0, ge=0, le=10_000_000), limit: int = Query(50, ge=1, le=500),
+) -> EntryList:  # fmt: skip
+    """Entries by id; ``q`` searches the id, title, phrasings and answer; filters by category, language, status."""
+
+    def work(session: Session) -> EntryList:
+        found = editing.list_entries(session, workspace.id, search=q, category=category, language=language,
+                                     status=status, offset=offset, limit=limit)  # fmt: skip
+        return EntryList(total=found.total, entries=[entry_read(e) for e in found.entries])
+
+    return await in_transaction(work)
+
+
+@router.post("/entries", response_model=EntryRead, status_code=201, operation_id="assistant-entry-create",
+             responses=errors(400, 401, 409, 422))  # fmt: skip
+async def create_entry(workspace: ApiWorkspaceDep, body: EntryCreate) -> EntryRead:
+    """A new entry, answered at once when published (a history row records it)."""
+
+    def work(session: Session) -> EntryRead:
+        values = body.model_dump(exclude_unset=True, exclude={"id"})
+        entry = editing.create_entry(session, workspace.id, values, API_ACTOR, zone=workspace.timezone,
+                                     external_id=body.id)  # fmt: skip
+        return entry_read(entry)
+
+    return await in_transaction(work)
+
+
+@router.get("/entries/{entry_id}", response_model=EntryRead, operation_id="assistant-entry",
+            responses=errors(401, 404, 422))  # fmt: skip
+async def get_entry(workspace: ApiWorkspaceDep, entry_id: str = EntryPath) -> EntryRead:
+    def work(session: Session) -> EntryRead:
+        return entry_read(editing.get_entry(session, workspace.id, entry_id))
+
+    return await in_transaction(work)
+
+
+@router.patch("/entries/{entry_id}", response_model=EntryRead, operation_id="assistant-entry-update",
+              responses=errors(400, 401, 404, 422))  # fmt: skip
+async def update_entry(workspace: ApiWorkspaceDep, body: EntryWrite, entry_id: str = EntryPath) -> EntryRead:
+    """Change the fields sent; a history row lists each changed field before and after."""
+
+    def work(session: Session) -> EntryRead:
+        entry, _ = editing.update_entry(session, workspace.id, entry_id, body.model_dump(exclude_unset=True),
+                                        API_ACTOR, zone=workspace.timezone)  # fmt: skip
+        return entry_read(entry)
+
+    return await in_transaction(work)
+
+
+@router.post("/entries/{entry_id}/retire", response_model=EntryRead, operation_id="assistant-entry-retire",
+             responses=errors(401, 404, 422))  # fmt: skip
+async def retire_entry(workspace: ApiWorkspaceDep, entry_id: str = EntryPath) -> EntryRead:
+    """Archived: kept with its history, no longer answered."""
+
+    def work(session: Session) -> EntryRead:
+        return entry_read(editing.retire_entry(session, workspace.id, entry_id, API_ACTOR))
+
+    return await in_transaction(work)
+
+
+@router.get("/entries/{entry_id}/history", response_model=list[EntryChangeRead],
+            operation_id="assistant-entry-history", responses=errors(401, 404, 422))  # fmt: skip
+async def entry_history(workspace: ApiWorkspaceDep, entry_id: str = EntryPath) -> list[EntryChangeRead]:
+    """The entry's changes by hand, newest first: who, when, each field before and after."""
+
+    def work(session: Session) -> list[EntryChangeRead]:
+        entry = editing.get_entry(session, workspace.id, entry_id)
+        return [EntryChangeRead(changed_at=c.changed_at, actor=c.actor, action=c.action, changes=c.changes)
+                for c in editing.history(session, entry)]  # fmt: skip
 
     return await in_transaction(work)

@@ -41,6 +41,33 @@ class KnowledgeEntry(WorkspaceScoped, Timestamped, Base):
     status: Mapped[str] = mapped_column(String(16), default=EntryStatus.PUBLISHED.value)
 
 
+class ChangeAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    RETIRE = "retire"
+    PHRASING = "phrasing"
+
+
+class EntryChange(WorkspaceScoped, Base):
+    """One change of a knowledge-base entry by a person: who, when, and per changed field its value before and
+    after (``{"title": ["old", "new"], …}``; a new entry's fields have ``None`` before)."""
+
+    __tablename__ = "assistant_entry_changes"
+    workspace_indexed = False
+    __table_args__ = (Index("ix_assistant_entry_changes_entry_id", "entry_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(IdType, ForeignKey("assistant_entries.id", ondelete="CASCADE"))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    #: Who, as shown: the user's e-mail, ``api key <name>`` or ``cli``.
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(16))
+    changes: Mapped[dict[str, list[object]]] = mapped_column(JSON, default=dict)
+
+
 class Channel(StrEnum):
     """Where a question was asked."""
 
@@ -77,6 +104,10 @@ class Question(WorkspaceScoped, Base):
     answered: Mapped[bool] = mapped_column(Boolean)
     rating: Mapped[str | None] = mapped_column(String(16), default=None)
     rated_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Set when an admin closed this question's knowledge gap (made it a phrasing of an entry, or a new entry
+    #: from it): the entry's ``external_id`` and when. A covered question leaves the knowledge-gap list.
+    covered_by: Mapped[str | None] = mapped_column(String(128), default=None)
+    covered_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ConversationStatus(StrEnum):

@@ -24,7 +24,6 @@ from patron.assistant.models import (
     Channel,
     Conversation,
     ConversationStatus,
-    KnowledgeEntry,
     Message,
     Question,
     Rating,
@@ -292,17 +291,3 @@ def close(
 
 
 # ------------------------------------------------------------------------------------------ knowledge gaps
-def add_phrasing(session: Session, workspace_id: int, *, question_id: int, entry_id: str) -> KnowledgeEntry:
-    """The gap closed in one step: the recorded (masked) question becomes a phrasing of entry ``entry_id``,
-    so the next customer who asks it that way is answered. Adding one already there changes nothing."""
-    question = get_question(session, workspace_id, question_id)
-    entry = session.scalar(select(KnowledgeEntry).where(KnowledgeEntry.workspace_id == workspace_id,
-                                                         KnowledgeEntry.external_id == entry_id))  # fmt: skip
-    if entry is None:
-        raise NotFound("assistant.entry_not_found", id=entry_id[:128])
-    phrasing = question.text.strip()[:500]
-    if phrasing and phrasing != entry.title and phrasing not in (entry.phrasings or []):
-        entry.phrasings = [*(entry.phrasings or []), phrasing]
-        entry.updated_at = utcnow()
-        session.flush()
-    return entry

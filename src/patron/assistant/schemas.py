@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class AskRequest(BaseModel):
@@ -94,3 +94,54 @@ class ConversationRead(BaseModel):
     created_at: datetime
     closed_at: datetime | None
     messages: list[MessageRead]
+
+
+class EntryRead(BaseModel):
+    """A knowledge-base entry; ``id`` is the shop's own key."""
+
+    id: str
+    title: str
+    phrasings: list[str]
+    answer: str
+    category: str
+    language: str
+    valid_from: datetime | None
+    valid_until: datetime | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class EntryList(BaseModel):
+    total: int
+    entries: list[EntryRead]
+
+
+class EntryWrite(BaseModel):
+    """Fields of an entry; in a PATCH only those sent change. Limits and allowed values are checked with a
+    named error (``assistant.entry_*``) naming the field. Dates need their time zone."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, max_length=2_000)
+    phrasings: list[str] | None = Field(default=None, max_length=200)
+    answer: str | None = Field(default=None, max_length=40_000)
+    category: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(default=None, max_length=20)
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+    status: str | None = Field(default=None, max_length=20)
+
+
+class EntryCreate(EntryWrite):
+    #: The shop's own id (letters, digits, ``.``, ``_``, ``-``); empty: the next free ``kb-<n>``.
+    id: str = Field(default="", max_length=200)
+
+
+class EntryChangeRead(BaseModel):
+    changed_at: datetime
+    actor: str
+    #: ``create``, ``update``, ``retire`` or ``phrasing`` (a knowledge gap's question added).
+    action: str
+    #: Per changed field: [before, after].
+    changes: dict[str, list[Any]]

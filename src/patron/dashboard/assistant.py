@@ -7,7 +7,7 @@ All figures count the questions recorded in the page's window, by the workspace'
 - **self-service rate** = questions answered *and* not handed over ÷ questions asked;
 - **helpfulness** = questions rated helpful ÷ questions rated;
 - **hand-overs waiting**: every conversation still open (whatever its age), oldest first;
-- **knowledge gaps**: questions not answered or rated not helpful, grouped by topic — by their top entry (the
+- **knowledge gaps**: questions not answered or rated not helpful (and not covered since by an admin), grouped by topic — by their top entry (the
   closest entry when the assistant was not sure, if its confidence reached half the threshold), else by the word they share most (the word that the most of
   those questions contain), else "no topic" — with counts and the newest distinct examples, each with how
   often it was asked.
@@ -154,7 +154,7 @@ def assistant(session: Session, workspace: Workspace, filters: Filters, locale: 
     )
     rows = session.execute(
         select(Question.id, Question.asked_at, Question.text, Question.entry_id, Question.answered, Question.rating,
-               Question.id.in_(handed), Question.confidence)
+               Question.id.in_(handed), Question.confidence, Question.covered_by)
         .where(Question.workspace_id == workspace.id, Question.asked_at >= start, Question.asked_at < end)
     ).all()  # fmt: skip
     days: dict[date, list[int]] = {}
@@ -163,7 +163,7 @@ def assistant(session: Session, workspace: Workspace, filters: Filters, locale: 
         days[day] = [0, 0, 0, 0, 0]
         day += timedelta(days=1)
     answered = handed_over = self_served = rated = helpful = 0
-    for _, asked_at, _, _, was_answered, rating, was_handed, _ in rows:
+    for _, asked_at, _, _, was_answered, rating, was_handed, _, _ in rows:
         counts = days.setdefault(asked_at.astimezone(zone).date(), [0, 0, 0, 0, 0])
         counts[0] += 1
         counts[1] += was_answered
@@ -207,9 +207,49 @@ def assistant(session: Session, workspace: Workspace, filters: Filters, locale: 
     missing = [
         (r[0], r[1], r[2], r[3] if r[4] or r[7] >= TOPIC_CONFIDENCE else None, bool(r[4]), r[5])
         for r in rows
-        if not r[4] or r[5] == Rating.UNHELPFUL.value
+        if (not r[4] or r[5] == Rating.UNHELPFUL.value) and r[8] is None  # covered by an admin: no gap
     ]
     return AssistantView(
         questions=len(rows), answered=answered, handed_over=handed_over, self_served=self_served, rated=rated,
         helpful=helpful, per_day=per_day, waiting=waiting, gaps=_in_script(gaps(missing, titles), locale), entries=entries,
     )  # fmt: skip
+
+
+@dataclass
+class GapWord:
+    """A word shared by unanswered questions: how many questions contain it, and up to three distinct examples."""
+
+    word: str
+    questions: int
+    examples: list[str] = field(default_factory=list)
+
+
+def gap_words(texts: list[str], minimum: int = 2, limit: int = 50) -> list[GapWord]:
+    """The words (``_word_of``: jieba words of two characters or more, not a word of asking) that at least
+    ``minimum`` of the questions contain, most questions first (then the word); each question counts a word once."""
+    found: dict[str, GapWord] = {}
+    for text in texts:
+        for word in _word_of(text):
+            gap = found.setdefault(word, GapWord(word, 0))
+            gap.questions += 1
+            if text not in gap.examples and len(gap.examples) < EXAMPLES:
+                gap.examples.append(text)
+    shared = [g for g in found.values() if g.questions >= minimum]
+    return sorted(shared, key=lambda g: (-g.questions, g.word))[:limit]
+
+
+def unanswered_texts(
+    session: Session, workspace_id: int, since: datetime | None = None, until: datetime | None = None
+) -> list[str]:
+    """The (masked) texts of the questions that are knowledge gaps: not answered or rated not helpful, and not
+    covered by an admin since; asked in [since, until) when given."""
+    query = select(Question.text).where(
+        Question.workspace_id == workspace_id,
+        Question.covered_by.is_(None),
+        (Question.answered.is_(False)) | (Question.rating == Rating.UNHELPFUL.value),
+    )
+    if since is not None:
+        query = query.where(Question.asked_at >= since)
+    if until is not None:
+        query = query.where(Question.asked_at < until)
+    return list(session.scalars(query.order_by(Question.asked_at.desc(), Question.id.desc())))

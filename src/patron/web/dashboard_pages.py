@@ -329,7 +329,9 @@ def _assistant(
     base = str(request.base_url).rstrip("/")
     snippet = (f'<script src="{base}/static/assistant-widget.js" data-patron-help="{base}/help/'
                f'{viewer.workspace.slug}?embed=1" data-label="?" async></script>')  # fmt: skip
-    return PageData({"view": view, "snippet": snippet, "help_url": f"{base}/help/{viewer.workspace.slug}"},
+    notice = request.session.pop("assistant_notice", None) if not exporting else None
+    return PageData({"view": view, "snippet": snippet, "help_url": f"{base}/help/{viewer.workspace.slug}",
+                     "gap_notice": notice},
                     {"questions": view.per_day}, figures)  # fmt: skip
 
 
