@@ -1,0 +1,245 @@
+"""Social listening: tracked terms, the daily series of items mentioning them and its spikes
+(definitions and rules: docs/social.md)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from scipy.stats import poisson
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from patron.core.clock import as_utc, utcnow
+from patron.core.errors import PatronError
+from patron.feedback.models import CHANNELS, FeedbackItem
+from patron.feedback.service import rise_p_value
+from patron.social.matching import match_term, normalised_term
+from patron.social.models import DEFAULT_CHANNELS, SocialMention, SocialTerm
+from patron.social.schemas import DayFigures, SocialSpike, TermRead
+
+MAX_TERMS = 200
+TERM_KINDS = ("brand", "keyword")
+
+
+# ------------------------------------------------------------------------------------------------------ terms
+def _read(term: SocialTerm, mentions: int) -> TermRead:
+    return TermRead(id=term.id, term=term.term, normalised=term.normalised, kind=term.kind,
+                    channels=list(term.channels), mentions=mentions, created_at=term.created_at,
+                    created_by=term.created_by)  # fmt: skip
+
+
+def list_terms(session: Session, *, workspace_id: int) -> list[TermRead]:
+    counts = dict(
+        session.execute(
+            select(SocialMention.term_id, func.count())
+            .where(SocialMention.workspace_id == workspace_id)
+            .group_by(SocialMention.term_id)
+        )
+        .tuples()
+        .all()
+    )
+    terms = session.scalars(
+        select(SocialTerm).where(SocialTerm.workspace_id == workspace_id).order_by(SocialTerm.id)
+    )
+    return [_read(term, counts.get(term.id, 0)) for term in terms]
+
+
+def add_term(
+    session: Session,
+    *,
+    workspace_id: int,
+    term: str,
+    kind: str = "keyword",
+    channels: Sequence[str] | None = None,
+    actor: str = "",
+) -> TermRead:
+    """Track a term and match it against every stored item in its channels now."""
+    shown = " ".join(term.split())
+    if not shown or len(shown) > 100 or any(ord(char) < 32 for char in term):
+        raise PatronError("social.bad_term", status=422, term=term[:40])
+    if kind not in TERM_KINDS:
+        raise PatronError("social.bad_kind", status=422, kind=kind[:20])
+    chosen = tuple(dict.fromkeys(channels)) if channels else DEFAULT_CHANNELS
+    for channel in chosen:
+        if channel not in CHANNELS:
+            raise PatronError("social.bad_channel", status=422, channel=channel[:20])
+    normalised = normalised_term(shown)
+    taken = session.scalar(
+        select(SocialTerm.term).where(
+            SocialTerm.workspace_id == workspace_id, SocialTerm.normalised == normalised
+        )
+    )
+    if taken is not None:
+        raise PatronError("social.term_exists", status=409, term=taken)
+    count = session.scalar(select(func.count()).where(SocialTerm.workspace_id == workspace_id)) or 0
+    if count >= MAX_TERMS:
+        raise PatronError("social.too_many_terms", status=422, limit=MAX_TERMS)
+    row = SocialTerm(workspace_id=workspace_id, term=shown, normalised=normalised, kind=kind,
+                     channels=list(chosen), created_at=utcnow(), created_by=actor)  # fmt: skip
+    session.add(row)
+    session.flush()
+    written = match_term(session, workspace_id=workspace_id, term=row)
+    return _read(row, written)
+
+
+def remove_term(session: Session, *, workspace_id: int, term_id: int) -> None:
+    row = session.scalar(
+        select(SocialTerm).where(SocialTerm.workspace_id == workspace_id, SocialTerm.id == term_id)
+    )
+    if row is None:
+        raise PatronError("social.term_not_found", status=404, term=str(term_id))
+    session.execute(
+        delete(SocialMention).where(
+            SocialMention.workspace_id == workspace_id, SocialMention.term_id == term_id
+        )
+    )
+    session.delete(row)
+    session.flush()
+
+
+def find_term(session: Session, *, workspace_id: int, term: str) -> int:
+    """A term's id by its id or its text (any script or width)."""
+    wanted = normalised_term(term)
+    found = session.scalar(
+        select(SocialTerm.id).where(SocialTerm.workspace_id == workspace_id, SocialTerm.normalised == wanted)
+    )
+    if found is None and term.isdigit():
+        found = session.scalar(
+            select(SocialTerm.id).where(SocialTerm.workspace_id == workspace_id, SocialTerm.id == int(term))
+        )
+    if found is None:
+        raise PatronError("social.term_not_found", status=404, term=term[:40])
+    return found
+
+
+# ------------------------------------------------------------------------------------------------ daily series
+def daily(
+    session: Session,
+    *,
+    workspace_id: int,
+    timezone: str,
+    since: date,
+    until: date,
+    term_id: int | None = None,
+) -> list[DayFigures]:
+    """Every day from ``since`` to ``until`` (inclusive, the workspace's calendar, days without mentions as 0):
+    items mentioning any tracked term (or ``term_id``) — an item mentioning two terms counts once — and, of those
+    analysed, the positive and negative shares."""
+    if since > until:
+        raise PatronError("metrics.empty_period", since=since.isoformat(), until=until.isoformat())
+    zone = ZoneInfo(timezone)
+    start = as_utc(datetime.combine(since, time(), zone))
+    end = as_utc(datetime.combine(until + timedelta(days=1), time(), zone))
+    query = (
+        select(SocialMention.item_id, SocialMention.occurred_at, FeedbackItem.sentiment)
+        .join(
+            FeedbackItem,
+            (FeedbackItem.workspace_id == SocialMention.workspace_id)
+            & (FeedbackItem.id == SocialMention.item_id),
+        )
+        .where(
+            SocialMention.workspace_id == workspace_id,
+            SocialMention.occurred_at >= start,
+            SocialMention.occurred_at < end,
+        )
+    )
+    if term_id is not None:
+        query = query.where(SocialMention.term_id == term_id)
+    seen: set[int] = set()
+    counts: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for item_id, occurred_at, sentiment in session.execute(query):
+        if item_id in seen:
+            continue
+        seen.add(item_id)
+        day = as_utc(occurred_at).astimezone(zone).date()
+        figures = counts[day]
+        figures[0] += 1
+        if sentiment is not None:
+            figures[1] += 1
+            figures[2] += sentiment == "positive"
+            figures[3] += sentiment == "negative"
+    result = []
+    day = since
+    while day <= until:
+        mentions, analysed, positive, negative = counts.get(day, [0, 0, 0, 0])
+        result.append(DayFigures(
+            day=day, mentions=mentions, analysed=analysed, positive=positive, negative=negative,
+            positive_share=positive / analysed if analysed else None,
+            negative_share=negative / analysed if analysed else None,
+        ))  # fmt: skip
+        day += timedelta(days=1)
+    return result
+
+
+# ------------------------------------------------------------------------------------------------------ spikes
+#: A day is a volume spike when its mentions are at least VOLUME_MIN_COUNT and the Poisson upper tail
+#: P(X >= count) at the previous BASELINE_DAYS days' mean (at least VOLUME_BASELINE_FLOOR) is below VOLUME_ALPHA.
+BASELINE_DAYS = 28
+VOLUME_ALPHA = 0.001
+VOLUME_MIN_COUNT = 5
+VOLUME_BASELINE_FLOOR = 0.5
+#: A day is a negative-share spike when it has at least SHARE_MIN_ANALYSED analysed mentions (and the previous
+#: BASELINE_DAYS days too), its negative share is at least SHARE_RISE_POINTS above theirs, and the feedback
+#: domain's rise_p_value (one-sided two-proportion z-test) is below SHARE_ALPHA.
+SHARE_MIN_ANALYSED = 10
+SHARE_RISE_POINTS = 15.0
+SHARE_ALPHA = 0.01
+
+
+@dataclass(frozen=True)
+class Day:
+    mentions: int
+    analysed: int
+    negative: int
+
+
+def volume_p_value(count: int, baseline: float) -> float:
+    """P(X >= count) for X ~ Poisson(max(baseline, VOLUME_BASELINE_FLOOR))."""
+    return float(poisson.sf(count - 1, max(baseline, VOLUME_BASELINE_FLOOR)))
+
+
+def series_spikes(
+    days: Sequence[date], series: Sequence[Day], *, first: int = BASELINE_DAYS
+) -> list[SocialSpike]:
+    """Spikes on every day from index ``first`` on, each judged against the BASELINE_DAYS days before it."""
+    spikes = []
+    for index in range(max(first, BASELINE_DAYS), len(series)):
+        today = series[index]
+        window = series[index - BASELINE_DAYS : index]
+        baseline = sum(day.mentions for day in window) / BASELINE_DAYS
+        if today.mentions >= VOLUME_MIN_COUNT:
+            p_value = volume_p_value(today.mentions, baseline)
+            if p_value < VOLUME_ALPHA:
+                spikes.append(SocialSpike(day=days[index], kind="volume", value=today.mentions,
+                                          baseline=baseline, p_value=p_value))  # fmt: skip
+        before_analysed = sum(day.analysed for day in window)
+        before_negative = sum(day.negative for day in window)
+        if today.analysed >= SHARE_MIN_ANALYSED and before_analysed >= SHARE_MIN_ANALYSED:
+            share, before_share = today.negative / today.analysed, before_negative / before_analysed
+            p_value = rise_p_value(today.negative, today.analysed, before_negative, before_analysed)
+            if (share - before_share) * 100 >= SHARE_RISE_POINTS and p_value < SHARE_ALPHA:
+                spikes.append(SocialSpike(day=days[index], kind="negative_share", value=share,
+                                          baseline=before_share, p_value=p_value))  # fmt: skip
+    return spikes
+
+
+def spikes(
+    session: Session,
+    *,
+    workspace_id: int,
+    timezone: str,
+    since: date,
+    until: date,
+    term_id: int | None = None,
+) -> list[SocialSpike]:
+    """Spikes on the days from ``since`` to ``until``, newest first."""
+    figures = daily(session, workspace_id=workspace_id, timezone=timezone,
+                    since=since - timedelta(days=BASELINE_DAYS), until=until, term_id=term_id)  # fmt: skip
+    found = series_spikes(
+        [f.day for f in figures], [Day(f.mentions, f.analysed, f.negative) for f in figures]
+    )
+    return sorted(found, key=lambda spike: (spike.day, spike.kind), reverse=True)
