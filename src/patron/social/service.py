@@ -33,15 +33,12 @@ def _read(term: SocialTerm, mentions: int) -> TermRead:
 
 
 def list_terms(session: Session, *, workspace_id: int) -> list[TermRead]:
-    counts = dict(
-        session.execute(
-            select(SocialMention.term_id, func.count())
-            .where(SocialMention.workspace_id == workspace_id)
-            .group_by(SocialMention.term_id)
-        )
-        .tuples()
-        .all()
+    query = (
+        select(SocialMention.term_id, func.count())
+        .where(SocialMention.workspace_id == workspace_id)
+        .group_by(SocialMention.term_id)
     )
+    counts: dict[int, int] = dict(session.execute(query).all())
     terms = session.scalars(
         select(SocialTerm).where(SocialTerm.workspace_id == workspace_id).order_by(SocialTerm.id)
     )
