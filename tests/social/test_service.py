@@ -52,18 +52,20 @@ def test_spike_rule_against_hand_computed_values() -> None:
     assert tail[11] == pytest.approx(0.002840, abs=1e-6) and tail[12] == pytest.approx(0.000915, abs=1e-6)
     # 11 mentions: P(X >= 11 | 4) = 0.00284, not below 0.001; 12 mentions: 0.000915, a spike.
     assert service.series_spikes(days, [*quiet, service.Day(11, 0, 0)]) == []
-    found = service.series_spikes(days, [*quiet, service.Day(12, 12, 8)])
+    found = service.series_spikes(days, [*quiet, service.Day(12, 12, 9)])
     assert [(s.day, s.kind) for s in found] == [(days[28], "volume"), (days[28], "negative_share")]
     assert found[0].p_value == pytest.approx(tail[12]) and found[0].baseline == 4.0
-    # Negative share, 8 of 12 against 28 of 112: pooled 36/124, variance 0.29032 x 0.70968 x (1/12 + 1/112)
-    # = 0.019010, z = (0.66667 - 0.25) / 0.13788 = 3.0220, p = 0.001256 (below 0.01; rise 41.7 points).
-    assert found[1].value == pytest.approx(8 / 12) and found[1].baseline == pytest.approx(0.25)
-    assert found[1].p_value == pytest.approx(0.001256, abs=2e-6)
-    # 7 of 12 (rise 33.3 points, p 0.00738) is a spike; 6 of 12 (rise 25 points, p 0.0325) is not.
-    assert [s.kind for s in service.series_spikes(days, [*quiet, service.Day(4, 12, 7)])] == [
-        "negative_share"
-    ]
-    assert service.series_spikes(days, [*quiet, service.Day(4, 12, 6)]) == []
+    # Negative share, 9 of 12 against 28 of 112: pooled 37/124, variance 0.29839 x 0.70161 x (1/12 + 1/112)
+    # = 0.019315, z = (0.75 - 0.25) / 0.13898 = 3.5977, p = 0.000161 (below 0.001; rise 50 points).
+    assert found[1].value == pytest.approx(9 / 12) and found[1].baseline == pytest.approx(0.25)
+    assert found[1].p_value == pytest.approx(0.000161, abs=1e-6)
+    # 8 of 12 (rise 41.7 points, z 3.0221, p 0.001255) is not below 0.001.
+    assert service.series_spikes(days, [*quiet, service.Day(4, 12, 8)]) == []
+    # The ratio: from a mean of 100, 145 mentions have p = P(X >= 145 | 100) = 0.0000143 but are under 1.5 x 100,
+    # so no spike; 150 (p 0.0000019) is one.
+    busy = [service.Day(100, 0, 0)] * 28
+    assert service.series_spikes(days, [*busy, service.Day(145, 0, 0)]) == []
+    assert [s.kind for s in service.series_spikes(days, [*busy, service.Day(150, 0, 0)])] == ["volume"]
     # Below the minimum count nothing is a volume spike, even from a zero baseline (floor 0.5: P(X >= 4) = 0.00175).
     nothing = [service.Day(0, 0, 0)] * 28
     assert service.series_spikes(days, [*nothing, service.Day(4, 0, 0)]) == []

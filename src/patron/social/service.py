@@ -173,18 +173,21 @@ def daily(
 
 
 # ------------------------------------------------------------------------------------------------------ spikes
-#: A day is a volume spike when its mentions are at least VOLUME_MIN_COUNT and the Poisson upper tail
-#: P(X >= count) at the previous BASELINE_DAYS days' mean (at least VOLUME_BASELINE_FLOOR) is below VOLUME_ALPHA.
+#: A day is a volume spike when its mentions are at least VOLUME_MIN_COUNT and VOLUME_MIN_RATIO times the
+#: previous BASELINE_DAYS days' mean, and the Poisson upper tail P(X >= count) at that mean (at least
+#: VOLUME_BASELINE_FLOOR) is below VOLUME_ALPHA. The ratio keeps busy workspaces' weekends (real counts vary
+#: more than Poisson) from alarming; bench/social_spikes.py measures the rule.
 BASELINE_DAYS = 28
 VOLUME_ALPHA = 0.001
 VOLUME_MIN_COUNT = 5
+VOLUME_MIN_RATIO = 1.5
 VOLUME_BASELINE_FLOOR = 0.5
 #: A day is a negative-share spike when it has at least SHARE_MIN_ANALYSED analysed mentions (and the previous
 #: BASELINE_DAYS days too), its negative share is at least SHARE_RISE_POINTS above theirs, and the feedback
 #: domain's rise_p_value (one-sided two-proportion z-test) is below SHARE_ALPHA.
 SHARE_MIN_ANALYSED = 10
 SHARE_RISE_POINTS = 15.0
-SHARE_ALPHA = 0.01
+SHARE_ALPHA = 0.001
 
 
 @dataclass(frozen=True)
@@ -208,7 +211,7 @@ def series_spikes(
         today = series[index]
         window = series[index - BASELINE_DAYS : index]
         baseline = sum(day.mentions for day in window) / BASELINE_DAYS
-        if today.mentions >= VOLUME_MIN_COUNT:
+        if today.mentions >= max(VOLUME_MIN_COUNT, VOLUME_MIN_RATIO * baseline):
             p_value = volume_p_value(today.mentions, baseline)
             if p_value < VOLUME_ALPHA:
                 spikes.append(SocialSpike(day=days[index], kind="volume", value=today.mentions,
