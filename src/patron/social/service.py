@@ -13,7 +13,7 @@ from scipy.stats import poisson
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from patron.core.clock import as_utc, utcnow
+from patron.core.clock import as_utc, today_in, utcnow
 from patron.core.errors import PatronError
 from patron.feedback.models import CHANNELS, FeedbackItem
 from patron.feedback.service import rise_p_value
@@ -104,7 +104,7 @@ def find_term(session: Session, *, workspace_id: int, term: str) -> int:
     found = session.scalar(
         select(SocialTerm.id).where(SocialTerm.workspace_id == workspace_id, SocialTerm.normalised == wanted)
     )
-    if found is None and term.isdigit():
+    if found is None and term.isdigit() and len(term) <= 18:
         found = session.scalar(
             select(SocialTerm.id).where(SocialTerm.workspace_id == workspace_id, SocialTerm.id == int(term))
         )
@@ -243,3 +243,27 @@ def spikes(
         [f.day for f in figures], [Day(f.mentions, f.analysed, f.negative) for f in figures]
     )
     return sorted(found, key=lambda spike: (spike.day, spike.kind), reverse=True)
+
+
+# ------------------------------------------------------------------------------------------------------ periods
+DEFAULT_DAYS = 30
+
+
+def period(timezone: str, since: str | None, until: str | None) -> tuple[date, date]:
+    """The days asked for (YYYY-MM-DD, the workspace's calendar); by default the 30 days ending yesterday."""
+
+    def day(value: str | None, name: str) -> date | None:
+        if value is None:
+            return None
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise PatronError("dashboard.bad_date", field=name, value=value[:40]) from None
+
+    last = day(until, "until") or today_in(timezone) - timedelta(days=1)
+    first = day(since, "since") or last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        raise PatronError("metrics.empty_period", since=first.isoformat(), until=last.isoformat())
+    if (last - first).days > 3660 or first.year < 1900 or last.year > 9000:
+        raise PatronError("social.period_too_long", status=422, days=3660)
+    return first, last
