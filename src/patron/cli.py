@@ -1218,9 +1218,11 @@ else:
     from patron.assistant.cli import assistant_app
     from patron.feedback.cli import feedback_app
     from patron.loyalty.cli import loyalty_app
+    from patron.social.cli import social_app
     from patron.text.cli import eval_app
 
     app.add_typer(loyalty_app, name="loyalty")
     app.add_typer(assistant_app, name="assistant")
     app.add_typer(eval_app, name="eval")
     app.add_typer(feedback_app, name="feedback")
+    app.add_typer(social_app, name="social")
