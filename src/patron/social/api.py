@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
 from patron.social import service
-from patron.social.schemas import DayFigures, SocialSpike, TermCreate, TermRead
+from patron.social.schemas import (
+    DayFigures,
+    HandleBody,
+    QueueItem,
+    QueuePage,
+    SocialSpike,
+    TermCreate,
+    TermRead,
+)
 from patron.web.deps import ApiWorkspaceDep, in_transaction
 from patron.web.openapi import INT64_MAX, errors
 
@@ -97,3 +105,45 @@ async def spikes(
                               until=last, term_id=_term(session, workspace.id, term))  # fmt: skip
 
     return await in_transaction(work)
+
+
+ItemId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+
+
+@router.get("/queue", response_model=QueuePage, operation_id="social-queue", responses=errors(422))
+async def reply_queue(
+    workspace: ApiWorkspaceDep,
+    state: Annotated[
+        Literal["open", "handled", "all"], Query(description="open (default), handled or all")
+    ] = "open",
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> QueuePage:
+    """Mentions and reviews that need a reply (negative, or a question), newest first, with where to reply and
+    who handled them."""
+    return await in_transaction(
+        service.queue, workspace_id=workspace.id, state=state, offset=offset, limit=limit
+    )
+
+
+@router.post(
+    "/queue/{item_id}/handle",
+    response_model=QueueItem,
+    operation_id="social-handle",
+    responses=errors(404, 409, 422),
+)
+async def handle(workspace: ApiWorkspaceDep, item_id: ItemId, body: HandleBody) -> QueueItem:
+    """Mark an item handled (who: the API key, when: now, and a note)."""
+    return await in_transaction(service.handle, workspace_id=workspace.id, item_id=item_id, actor="api",
+                                note=body.note)  # fmt: skip
+
+
+@router.post(
+    "/queue/{item_id}/reopen",
+    response_model=QueueItem,
+    operation_id="social-reopen",
+    responses=errors(404, 409, 422),
+)
+async def reopen(workspace: ApiWorkspaceDep, item_id: ItemId) -> QueueItem:
+    """Put a handled item back in the open queue."""
+    return await in_transaction(service.reopen, workspace_id=workspace.id, item_id=item_id, actor="api")

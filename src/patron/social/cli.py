@@ -153,3 +153,62 @@ def spikes(
         console.print(table)
 
     _run(action, locale)
+
+
+@social_app.command("queue")
+def queue(
+    state: Annotated[str, typer.Option(help="open, handled or all")] = "open",
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Mentions and reviews that need a reply (negative, or a question), newest first."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            page = service.queue(session, workspace_id=ws.id, state=state, limit=limit)
+        if as_json:
+            print(page.model_dump_json(indent=2))
+            return
+        table = _table(locale, "social.col.item", "social.col.channel", "social.col.day", "social.col.why",
+                       "social.col.text", "social.col.reply_to", "social.col.handled_by")  # fmt: skip
+        for q in page.items:
+            why = ", ".join(_t(f"social.why.{w}", locale) for w, on in
+                            (("negative", q.sentiment == "negative"), ("question", q.question)) if on)  # fmt: skip
+            handled = f"{q.handled_by} {q.handled_at:%Y-%m-%d %H:%M}" if q.handled and q.handled_at else ""
+            _row(table, q.item_id, q.channel, q.occurred_at.date().isoformat(), why, q.text[:80], q.reply_to or "",
+                 handled)  # fmt: skip
+        console.print(table)
+
+    _run(action, locale)
+
+
+@social_app.command("handle")
+def handle(
+    item: Annotated[
+        int, typer.Argument(help="The item's id (from `patron social queue`)", min=1, max=2**63 - 1)
+    ],
+    note: Annotated[str, typer.Option(help="What was done")] = "",
+    reopen: Annotated[
+        bool, typer.Option("--reopen", help="Put a handled item back in the open queue")
+    ] = False,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Mark a queued item handled (who: you, when: now, a note), or --reopen it."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        actor = f"cli:{getpass.getuser()}"
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            if reopen:
+                service.reopen(session, workspace_id=ws.id, item_id=item, actor=actor)
+            else:
+                service.handle(session, workspace_id=ws.id, item_id=item, actor=actor, note=note)
+        _say(_t("social.cli_reopened" if reopen else "social.cli_handled", locale, item=item))
+
+    _run(action, locale)

@@ -52,3 +52,24 @@ class SocialMention(WorkspaceScoped, Base):
     item_id: Mapped[int] = mapped_column(IdType)
     occurred_at: Mapped[datetime] = mapped_column()
     channel: Mapped[str] = mapped_column(String(16))
+
+
+class SocialReply(WorkspaceScoped, Base):
+    """The reply queue's record of an item: handled (who, when, a note) or reopened (who, when)."""
+
+    __tablename__ = "social_replies"
+    workspace_indexed = False
+    workspace_from_parent = True
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "item_id"),
+        tenant_reference("item_id", "feedback_items"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    item_id: Mapped[int] = mapped_column(IdType)
+    handled: Mapped[bool] = mapped_column()
+    handled_by: Mapped[str | None] = mapped_column(String(200))
+    handled_at: Mapped[datetime | None] = mapped_column()
+    note: Mapped[str] = mapped_column(String(1000), default="")
+    reopened_by: Mapped[str | None] = mapped_column(String(200))
+    reopened_at: Mapped[datetime | None] = mapped_column()

@@ -51,3 +51,33 @@ class SocialSpike(BaseModel):
     value: float
     baseline: float
     p_value: float
+
+
+class QueueItem(BaseModel):
+    item_id: int
+    channel: str
+    source: str
+    occurred_at: datetime
+    author: str | None
+    #: The text with personal data masked.
+    text: str
+    sentiment: str | None
+    question: bool
+    reply_to: str | None
+    handled: bool
+    handled_by: str | None
+    handled_at: datetime | None
+    note: str
+    reopened_by: str | None
+    reopened_at: datetime | None
+
+
+class QueuePage(BaseModel):
+    items: list[QueueItem]
+    total: int
+
+
+class HandleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field("", max_length=1000)

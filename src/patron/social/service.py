@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from scipy.stats import poisson
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from patron.core.clock import as_utc, today_in, utcnow
@@ -18,8 +20,8 @@ from patron.core.errors import PatronError
 from patron.feedback.models import CHANNELS, FeedbackItem
 from patron.feedback.service import rise_p_value
 from patron.social.matching import match_term, normalised_term
-from patron.social.models import DEFAULT_CHANNELS, SocialMention, SocialTerm
-from patron.social.schemas import DayFigures, SocialSpike, TermRead
+from patron.social.models import DEFAULT_CHANNELS, SocialMention, SocialReply, SocialTerm
+from patron.social.schemas import DayFigures, QueueItem, QueuePage, SocialSpike, TermRead
 
 MAX_TERMS = 200
 TERM_KINDS = ("brand", "keyword")
@@ -267,3 +269,100 @@ def period(timezone: str, since: str | None, until: str | None) -> tuple[date, d
     if (last - first).days > 3660 or first.year < 1900 or last.year > 9000:
         raise PatronError("social.period_too_long", status=422, days=3660)
     return first, last
+
+
+# ------------------------------------------------------------------------------------------------- reply queue
+#: A question: a question mark (full-width folds to ``?``), 吗 / 請問 (Simplified in the analysis copy), or an
+#: English text that opens with a question word.
+_QUESTION = re.compile(
+    r"\?|吗|请问|^(?:how|why|what|when|where|who|which|can|could|is|are|do|does|did|will|would)\b",
+    re.IGNORECASE,
+)
+QUEUE_STATES = ("open", "handled", "all")
+
+
+def is_question(analysis_text: str) -> bool:
+    return _QUESTION.search(analysis_text) is not None
+
+
+def _queue_candidates(workspace_id: int) -> Any:
+    """Items that may need a reply: reviews and items mentioning a tracked term, negative or asking a question
+    (the question test runs in Python: ``queue`` filters the rest)."""
+    mentioned = select(SocialMention.item_id).where(SocialMention.workspace_id == workspace_id)
+    return (
+        select(FeedbackItem, SocialReply)
+        .outerjoin(
+            SocialReply,
+            (SocialReply.workspace_id == FeedbackItem.workspace_id)
+            & (SocialReply.item_id == FeedbackItem.id),
+        )
+        .where(
+            FeedbackItem.workspace_id == workspace_id,
+            or_(FeedbackItem.channel == "review", FeedbackItem.id.in_(mentioned)),
+        )
+        .order_by(FeedbackItem.occurred_at.desc(), FeedbackItem.id.desc())
+    )
+
+
+def _queued(item: FeedbackItem, reply: SocialReply | None) -> QueueItem | None:
+    question = is_question(item.analysis_text)
+    if item.sentiment != "negative" and not question:
+        return None
+    return QueueItem(
+        item_id=item.id, channel=item.channel, source=item.source, occurred_at=item.occurred_at, author=item.author,
+        text=item.masked_text, sentiment=item.sentiment, question=question, reply_to=item.reply_to,
+        handled=bool(reply and reply.handled), handled_by=reply.handled_by if reply else None,
+        handled_at=reply.handled_at if reply else None, note=reply.note if reply else "",
+        reopened_by=reply.reopened_by if reply else None, reopened_at=reply.reopened_at if reply else None,
+    )  # fmt: skip
+
+
+def queue(
+    session: Session, *, workspace_id: int, state: str = "open", offset: int = 0, limit: int = 50
+) -> QueuePage:
+    """Mentions and reviews that need a reply (negative, or a question), newest first: ``open`` ones not yet
+    handled, ``handled`` ones with who handled them, or ``all``."""
+    if state not in QUEUE_STATES:
+        raise PatronError("social.bad_state", status=422, state=state[:20])
+    found: list[QueueItem] = []
+    for item, reply in session.execute(_queue_candidates(workspace_id)).tuples():
+        queued = _queued(item, reply)
+        if (
+            queued is None
+            or (state == "open" and queued.handled)
+            or (state == "handled" and not queued.handled)
+        ):
+            continue
+        found.append(queued)
+    return QueuePage(items=found[offset : offset + limit], total=len(found))
+
+
+def _queue_item(session: Session, workspace_id: int, item_id: int) -> tuple[QueueItem, SocialReply | None]:
+    row = session.execute(_queue_candidates(workspace_id).where(FeedbackItem.id == item_id)).tuples().first()
+    queued = None if row is None else _queued(*row)
+    if row is None or queued is None:
+        raise PatronError("social.not_in_queue", status=404, item=item_id)
+    return queued, row[1]
+
+
+def handle(session: Session, *, workspace_id: int, item_id: int, actor: str, note: str = "") -> QueueItem:
+    """Mark a queued item handled: who, when, a note."""
+    queued, reply = _queue_item(session, workspace_id, item_id)
+    if queued.handled:
+        raise PatronError("social.already_handled", status=409, item=item_id, who=queued.handled_by or "")
+    if reply is None:
+        reply = SocialReply(workspace_id=workspace_id, item_id=item_id)
+        session.add(reply)
+    reply.handled, reply.handled_by, reply.handled_at, reply.note = True, actor, utcnow(), note.strip()[:1000]
+    session.flush()
+    return _queue_item(session, workspace_id, item_id)[0]
+
+
+def reopen(session: Session, *, workspace_id: int, item_id: int, actor: str) -> QueueItem:
+    """Put a handled item back in the open queue (who handled it and the note stay to read)."""
+    queued, reply = _queue_item(session, workspace_id, item_id)
+    if not queued.handled or reply is None:
+        raise PatronError("social.not_handled", status=409, item=item_id)
+    reply.handled, reply.reopened_by, reply.reopened_at = False, actor, utcnow()
+    session.flush()
+    return _queue_item(session, workspace_id, item_id)[0]

@@ -1,4 +1,5 @@
-"""social: tracked brand names and keywords, and the feedback items that mention them (docs/social.md).
+"""social: tracked brand names and keywords, the feedback items that mention them, and the reply queue's
+handled records (docs/social.md).
 
 Revision ID: 0020_social
 Revises: 0019_feedback
@@ -68,6 +69,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_social_mentions")),
         sa.UniqueConstraint("term_id", "item_id", name=op.f("uq_social_mentions_term_id_item_id")),
     )
+    op.create_table(
+        "social_replies",
+        sa.Column("id", _ID, nullable=False),
+        sa.Column("item_id", _ID, nullable=False),
+        sa.Column("handled", sa.Boolean(), nullable=False),
+        sa.Column("handled_by", sa.String(length=200), nullable=True),
+        sa.Column("handled_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("note", sa.String(length=1000), nullable=False),
+        sa.Column("reopened_by", sa.String(length=200), nullable=True),
+        sa.Column("reopened_at", patron.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("workspace_id", _ID, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id", "item_id"],
+            ["feedback_items.workspace_id", "feedback_items.id"],
+            name=op.f("fk_social_replies_workspace_id_feedback_items"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_social_replies")),
+        sa.UniqueConstraint("workspace_id", "item_id", name=op.f("uq_social_replies_workspace_id_item_id")),
+    )
     with op.batch_alter_table("social_mentions", schema=None) as batch_op:
         batch_op.create_index("ix_social_mentions_item_id", ["item_id"], unique=False)
         batch_op.create_index(
@@ -79,5 +100,6 @@ def downgrade() -> None:
     with op.batch_alter_table("social_mentions", schema=None) as batch_op:
         batch_op.drop_index("ix_social_mentions_workspace_id_occurred_at")
         batch_op.drop_index("ix_social_mentions_item_id")
+    op.drop_table("social_replies")
     op.drop_table("social_mentions")
     op.drop_table("social_terms")
