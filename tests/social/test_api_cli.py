@@ -77,5 +77,33 @@ def test_terms_mentions_and_spikes_through_the_api_and_the_cli(engine: Engine, c
     assert bad.exit_code == 2 and bad.output.strip().count("\n") == 0
     gone = runner.invoke(app, ["social", "terms", "-w", shop.slug, "--remove", "小笼包"])
     assert gone.exit_code == 0 and "No longer tracking 小笼包." in gone.output
+    # The reply queue: a question mentioning the brand, handled through the API and reopened from the CLI.
+    asked = client.post(
+        "/api/v1/feedback/items",
+        headers=headers,
+        json={**_post(23, 9, "鼎泰豐有素食嗎？"), "reply_to": "https://threads.net/p/9"},
+    )
+    item = asked.json()["id"]
+    queued = client.get("/api/v1/social/queue", headers=headers).json()
+    assert (queued["total"], queued["items"][0]["item_id"], queued["items"][0]["reply_to"]) == (
+        1, item, "https://threads.net/p/9")  # fmt: skip
+    done = client.post(f"/api/v1/social/queue/{item}/handle", headers=headers, json={"note": "answered"})
+    assert (done.status_code, done.json()["handled_by"], done.json()["note"]) == (200, "api", "answered")
+    twice = client.post(f"/api/v1/social/queue/{item}/handle", headers=headers, json={})
+    assert (twice.status_code, twice.json()["error"]["code"]) == (409, "social.already_handled")
+    assert client.get("/api/v1/social/queue?state=handled", headers=headers).json()["total"] == 1
+    shown = runner.invoke(app, ["social", "queue", "-w", shop.slug, "--state", "handled", "--json"])
+    assert [(q["item_id"], q["handled_by"]) for q in json.loads(shown.output)["items"]] == [(item, "api")]
+    table = runner.invoke(app, ["social", "queue", "-w", shop.slug, "--state", "all", "--lang", "zh-Hant"])
+    assert table.exit_code == 0 and "提問" in table.output
+    back = runner.invoke(app, ["social", "handle", str(item), "--reopen", "-w", shop.slug])
+    assert back.exit_code == 0 and f"Item {item} reopened." in back.output
+    assert (
+        client.get("/api/v1/social/queue", headers=headers)
+        .json()["items"][0]["reopened_by"]
+        .startswith("cli:")
+    )
+    missing = runner.invoke(app, ["social", "handle", "999999", "-w", shop.slug, "--lang", "zh-Hant"])
+    assert missing.exit_code == 2 and "不在回覆佇列中" in missing.output
     assert client.delete(f"/api/v1/social/terms/{added.json()['id']}", headers=headers).status_code == 204
     assert client.get("/api/v1/social/terms", headers=headers).json() == []

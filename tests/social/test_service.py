@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from patron.core import clock
 from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.feedback import service as feedback
@@ -84,6 +85,7 @@ ITEMS = [
     ("social", "s2", _at(11), "ＰＡＴＲＯＮ 的 app 一直當機，很糟糕"),
     ("email", "e1", _at(11), "鼎泰豐 refund please"),  # not a default channel
     ("social", "s3", _at(11), "patrons of the arts"),  # not a whole word
+    ("review", "r3", _at(12), "請問週末有營業嗎？"),  # a question
 ]
 
 
@@ -136,6 +138,36 @@ def test_terms_mentions_and_daily_series(engine: Engine) -> None:
     assert [(d.mentions, d.analysed, d.positive, d.negative) for d in days] == [(3, 3, 2, 1), (1, 1, 0, 1)]
     assert days[0].positive_share == pytest.approx(2 / 3) and days[0].negative_share == pytest.approx(1 / 3)
     assert [(d.mentions, d.negative) for d in only_patron] == [(1, 0), (1, 1)]
+    # The reply queue, newest first: the question (r3) and the two negative mentions (s2, s1); not the positive
+    # reviews, not the e-mail (neither a review nor a mention).
+    at = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+    with transaction(engine) as session, clock.frozen(at):
+        page = service.queue(session, workspace_id=ws)
+        assert ([q.item_id for q in page.items], page.total) == ([ids[6], ids[3], ids[0]], 3)
+        assert [(q.question, q.sentiment == "negative") for q in page.items][1:] == [
+            (False, True),
+            (False, True),
+        ]
+        assert page.items[0].question and page.items[2].text == ITEMS[0][3]
+        done = service.handle(
+            session, workspace_id=ws, item_id=ids[3], actor="amy@example.com", note=" replied "
+        )
+        assert (done.handled, done.handled_by, done.handled_at, done.note) == (
+            True, "amy@example.com", at, "replied")  # fmt: skip
+        for act, item, code in ((service.handle, ids[3], "social.already_handled"),
+                                (service.handle, ids[1], "social.not_in_queue"),
+                                (service.reopen, ids[0], "social.not_handled")):  # fmt: skip
+            with pytest.raises(PatronError) as caught:
+                act(session, workspace_id=ws, item_id=item, actor="bo")
+            assert caught.value.code == code
+    with transaction(engine) as session:
+        assert [q.item_id for q in service.queue(session, workspace_id=ws).items] == [ids[6], ids[0]]
+        handled = service.queue(session, workspace_id=ws, state="handled").items
+        assert [(q.item_id, q.handled_by) for q in handled] == [(ids[3], "amy@example.com")]
+        again = service.reopen(session, workspace_id=ws, item_id=ids[3], actor="bo")
+        assert (again.handled, again.handled_by, again.reopened_by, again.note) == (False, "amy@example.com", "bo",
+                                                                                    "replied")  # fmt: skip
+        assert service.queue(session, workspace_id=ws).total == 3
     with transaction(engine) as session:
         service.remove_term(session, workspace_id=ws, term_id=brand.id)
         terms = service.list_terms(session, workspace_id=ws)

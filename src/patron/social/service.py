@@ -325,7 +325,7 @@ def queue(
     if state not in QUEUE_STATES:
         raise PatronError("social.bad_state", status=422, state=state[:20])
     found: list[QueueItem] = []
-    for item, reply in session.execute(_queue_candidates(workspace_id)).tuples():
+    for item, reply in session.execute(_queue_candidates(workspace_id)):
         queued = _queued(item, reply)
         if (
             queued is None
@@ -338,8 +338,8 @@ def queue(
 
 
 def _queue_item(session: Session, workspace_id: int, item_id: int) -> tuple[QueueItem, SocialReply | None]:
-    row = session.execute(_queue_candidates(workspace_id).where(FeedbackItem.id == item_id)).tuples().first()
-    queued = None if row is None else _queued(*row)
+    row = session.execute(_queue_candidates(workspace_id).where(FeedbackItem.id == item_id)).first()
+    queued = None if row is None else _queued(row[0], row[1])
     if row is None or queued is None:
         raise PatronError("social.not_in_queue", status=404, item=item_id)
     return queued, row[1]
