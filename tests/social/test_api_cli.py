@@ -16,6 +16,7 @@ from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.web.app import create_app
 from tests.factories import make_workspace
+from tests.web.conftest import PASSWORD, log_in
 
 runner = CliRunner(env={"LANG": "en_US.UTF-8", "LC_ALL": None, "LC_MESSAGES": None})
 
@@ -105,5 +106,16 @@ def test_terms_mentions_and_spikes_through_the_api_and_the_cli(engine: Engine, c
     )
     missing = runner.invoke(app, ["social", "handle", "999999", "-w", shop.slug, "--lang", "zh-Hant"])
     assert missing.exit_code == 2 and "不在回覆佇列中" in missing.output
+    # The spike joins the alerts page (its default window: the last 90 complete days, 26 Aug - 23 Nov).
+    viewer = f"viewer@{shop.slug}.example.com"
+    with transaction(engine) as session:
+        core_service.create_user(
+            session, workspace_id=shop.id, email=viewer, password=PASSWORD, role="viewer"
+        )
+    log_in(client, shop.slug, viewer)
+    page = client.get("/dashboard/alerts?lang=en")
+    assert 'data-social-spikes="1"' in page.text and 'data-social-spike="volume"' in page.text
+    assert "9 mentions against a 28-day mean of 0.8 (p &lt; 0.0001)" in page.text
+    assert "提及 9 則，前 28 天平均 0.8 則（p &lt; 0.0001）" in client.get("/dashboard/alerts?lang=zh-Hant").text
     assert client.delete(f"/api/v1/social/terms/{added.json()['id']}", headers=headers).status_code == 204
     assert client.get("/api/v1/social/terms", headers=headers).json() == []
