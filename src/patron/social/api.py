@@ -46,7 +46,7 @@ async def list_terms(workspace: ApiWorkspaceDep) -> list[TermRead]:
     response_model=TermRead,
     status_code=201,
     operation_id="social-add_term",
-    responses=errors(409, 422),
+    responses=errors(400, 409, 422),
 )
 async def add_term(workspace: ApiWorkspaceDep, body: TermCreate) -> TermRead:
     """Track a term (matched now against every stored item in its channels). The same term in the other Chinese
@@ -130,7 +130,7 @@ async def reply_queue(
     "/queue/{item_id}/handle",
     response_model=QueueItem,
     operation_id="social-handle",
-    responses=errors(404, 409, 422),
+    responses=errors(400, 404, 409, 422),
 )
 async def handle(workspace: ApiWorkspaceDep, item_id: ItemId, body: HandleBody) -> QueueItem:
     """Mark an item handled (who: the API key, when: now, and a note)."""
