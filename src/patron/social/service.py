@@ -274,10 +274,9 @@ def period(timezone: str, since: str | None, until: str | None) -> tuple[date, d
 # ------------------------------------------------------------------------------------------------- reply queue
 #: A question: a question mark (full-width folds to ``?``), 吗 / 請問 (Simplified in the analysis copy), or an
 #: English text that opens with a question word.
-_QUESTION = re.compile(
-    r"\?|吗|请问|^(?:how|why|what|when|where|who|which|can|could|is|are|do|does|did|will|would)\b",
-    re.IGNORECASE,
-)
+_QUESTION_WORDS = ("how", "why", "what", "when", "where", "who", "which", "can", "could", "is", "are", "do", "does",
+                   "did", "will", "would")  # fmt: skip
+_QUESTION = re.compile(r"\?|吗|请问|^(?:" + "|".join(_QUESTION_WORDS) + r")\b", re.IGNORECASE)
 QUEUE_STATES = ("open", "handled", "all")
 
 
@@ -299,6 +298,17 @@ def _queue_candidates(workspace_id: int) -> Any:
         .where(
             FeedbackItem.workspace_id == workspace_id,
             or_(FeedbackItem.channel == "review", FeedbackItem.id.in_(mentioned)),
+            # A coarse filter in the database; ``_queued`` applies the exact rule.
+            or_(
+                FeedbackItem.sentiment == "negative",
+                FeedbackItem.analysis_text.contains("?", autoescape=True),
+                FeedbackItem.analysis_text.contains("吗"),
+                FeedbackItem.analysis_text.contains("请问"),
+                *(
+                    func.lower(func.substr(FeedbackItem.analysis_text, 1, 6)).like(f"{word}%")
+                    for word in _QUESTION_WORDS
+                ),
+            ),
         )
         .order_by(FeedbackItem.occurred_at.desc(), FeedbackItem.id.desc())
     )
