@@ -116,6 +116,8 @@ def test_terms_mentions_and_spikes_through_the_api_and_the_cli(engine: Engine, c
     page = client.get("/dashboard/alerts?lang=en")
     assert 'data-social-spikes="1"' in page.text and 'data-social-spike="volume"' in page.text
     assert "9 mentions against a 28-day mean of 0.8 (p &lt; 0.0001)" in page.text
-    assert "提及 9 則，前 28 天平均 0.8 則（p &lt; 0.0001）" in client.get("/dashboard/alerts?lang=zh-Hant").text
+    assert (
+        "提及 9 則，前 28 天平均 0.8 則（p &lt; 0.0001）" in client.get("/dashboard/alerts?lang=zh-Hant").text
+    )
     assert client.delete(f"/api/v1/social/terms/{added.json()['id']}", headers=headers).status_code == 204
     assert client.get("/api/v1/social/terms", headers=headers).json() == []
