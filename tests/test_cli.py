@@ -328,7 +328,7 @@ def test_a_setting_that_does_not_parse_is_named_by_its_variable(monkeypatch: pyt
         (["serve", "--port", "abc", "--lang", "en"], "zh_TW.UTF-8",
          "Invalid value for --port: must be a whole number. See 'patron serve --help'."),
         (["nosuch"], "en_US.UTF-8", "There is no command nosuch; the commands are import, metrics, serve, servqual, db, "
-         "workspaces, users, apikeys, customers, demo, surveys, webhooks, export, clv, churn, loyalty, assistant, eval, feedback. See 'patron --help'."),
+         "workspaces, users, apikeys, customers, demo, surveys, webhooks, export, clv, churn, loyalty, assistant, eval, feedback, social. See 'patron --help'."),
     ],
 )  # fmt: skip
 def test_a_mistyped_command_line_is_one_line_in_the_users_language_and_exit_2(

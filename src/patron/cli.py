@@ -1218,6 +1218,7 @@ else:
     from patron.assistant.cli import assistant_app
     from patron.feedback.cli import feedback_app
     from patron.loyalty.cli import loyalty_app
+    from patron.social.cli import social_app
     from patron.surveys.servqual_cli import servqual_command
     from patron.text.cli import eval_app
 
@@ -1226,3 +1227,4 @@ else:
     app.add_typer(eval_app, name="eval")
     app.add_typer(feedback_app, name="feedback")
     app.command("servqual")(servqual_command)
+    app.add_typer(social_app, name="social")

@@ -11,6 +11,7 @@ from patron.customers import models as customer_models
 from patron.dashboard import models as dashboard_models
 from patron.feedback import models as feedback_models
 from patron.loyalty import models as loyalty_models
+from patron.social import models as social_models
 from patron.surveys import models as survey_models
 from patron.webhooks import models as webhook_models
 
@@ -26,4 +27,5 @@ MODEL_MODULES = (
     loyalty_models,
     assistant_models,
     feedback_models,
+    social_models,
 )

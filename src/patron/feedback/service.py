@@ -38,6 +38,7 @@ from patron.feedback.schemas import (
     ThemeFigures,
 )
 from patron.feedback.taxonomy import Taxonomy, parse_taxonomy, shipped_taxonomy, shipped_yaml
+from patron.social.matching import match_items
 from patron.surveys.models import Survey, SurveyAnswer, SurveyResponse
 from patron.text.normalise import detect_language, normalise
 from patron.text.pii import mask
@@ -183,6 +184,8 @@ def add_items(session: Session, *, workspace_id: int, items: Sequence[FeedbackCr
     for key in keys:
         stored.append(StoredItem(id=ids[key], source_key=key, created=key in rows and key not in seen))
         seen.add(key)
+    # Tracked social terms are matched as items arrive (docs/social.md).
+    match_items(session, workspace_id=workspace_id, item_ids=[ids[key] for key in rows])
     return stored
 
 
@@ -420,6 +423,7 @@ def analyze(session: Session, *, workspace_id: int, batch: int = ANALYZE_BATCH) 
             )
         if new_mentions:
             session.execute(insert(FeedbackMention), new_mentions)
+        match_items(session, workspace_id=workspace_id, item_ids=ids)
         analysed += len(rows)
         mentions_written += len(new_mentions)
     return AnalyzeReport(

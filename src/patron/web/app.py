@@ -33,6 +33,7 @@ from patron.feedback.api import router as feedback_router
 from patron.loyalty.api import router as loyalty_router
 from patron.metrics.api import router as metrics_router
 from patron.metrics.service import operational_connection
+from patron.social.api import router as social_router
 from patron.surveys.api import responses_router, servqual_router
 from patron.surveys.api import router as surveys_router
 from patron.web import (
@@ -144,6 +145,7 @@ def create_app() -> FastAPI:
         assistant_router,
         feedback_router,
         servqual_router,
+        social_router,
         referral_pages.router,
     ):
         app.include_router(router)

@@ -36,6 +36,7 @@ from patron.feedback import drivers as feedback_drivers
 from patron.feedback import service as feedback_service
 from patron.metrics import benchmarks
 from patron.metrics.service import operational_connection
+from patron.social import service as social_service
 from patron.surveys import answering
 from patron.surveys import service as survey_service
 from patron.surveys.models import Survey
@@ -297,8 +298,10 @@ def _alerts(
                                            previous_since=before, locale=viewer.locale)  # fmt: skip
     spike_rule = {"points": f"{feedback_service.SPIKE_RISE_POINTS:g}", "minimum": feedback_service.SPIKE_MIN_MENTIONS,
                   "alpha": f"{feedback_service.SPIKE_ALPHA:g}"}  # fmt: skip
+    social = social_service.spikes(session, workspace_id=viewer.workspace.id, timezone=viewer.workspace.timezone,
+                                   since=window.since, until=window.until)  # fmt: skip
     context = {"rules": active, "drops": found, "compared": alerts.compared(filters).window, "waiting": waiting,
-               "spikes": spikes, "spike_rule": spike_rule,
+               "spikes": spikes, "spike_rule": spike_rule, "social_spikes": social,
                "waiting_total": waiting_total,
                "industries": benchmarks.industries(viewer.locale),
                "benchmark": benchmarks.benchmark_for(viewer.workspace, viewer.locale)}  # fmt: skip
