@@ -125,9 +125,16 @@ class _SqliteWriterQueue:
         except BaseException:
             self.lock.release()
             raise
+        connection.info[_HOLDS_WRITER_LOCK] = True
 
     def end(self, connection: Connection) -> None:
-        self.lock.release()
+        # A BEGIN that failed (another process held the file past busy_timeout) has released already, and
+        # SQLAlchemy still rolls back: releasing twice raised "release unlocked lock" over "database is locked".
+        if connection.info.pop(_HOLDS_WRITER_LOCK, False):
+            self.lock.release()
+
+
+_HOLDS_WRITER_LOCK = "patron_holds_writer_lock"
 
 
 def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:

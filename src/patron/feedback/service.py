@@ -178,7 +178,7 @@ def add_items(session: Session, *, workspace_id: int, items: Sequence[FeedbackCr
             FeedbackItem.workspace_id == workspace_id, FeedbackItem.source_key.in_(set(keys))
         )
     )
-    ids: dict[str, int] = dict(found.tuples().all())
+    ids: dict[str, int] = dict(found.all())
     seen: set[str] = set()
     stored = []
     for key in keys:
