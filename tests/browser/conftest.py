@@ -66,6 +66,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for name, page in item.funcargs.items():  # type: ignore[attr-defined]
             if hasattr(page, "problems") and not page.is_closed():
                 report.sections.append((f"what {name} showed ({page.url})", _visible_text(page)))
+        # A rerun that passes hides its first report: the sections are kept in test-artifacts/ too.
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / f"timed-out-{item.name}-{os.getpid()}.txt".replace("/", "_")).write_text(
+            "\n\n".join(f"== {title}\n{text}" for title, text in report.sections), encoding="utf-8"
+        )
     return report
 
 

@@ -5,6 +5,9 @@ Each comment joins one to three clauses, each about one theme and positive or ne
 where the sentiment turns), so the Feedback tab shows real themes with mixed sentiment. Each theme has its own
 share of negative clauses; in the last three weeks delivery complaints rise (a courier change), the kind of
 spike an alert should catch. About a third of the comments come from known customers (linked by their id).
+Social listening (docs/social.md) tracks the shop's names and one keyword; half of the posts and reviews name the
+shop, and eight days before the end a complaint about a foreign object in a drink spreads (``VIRAL_POSTS`` posts in
+one day): the Social tab and the Alerts page show it as a spike.
 Seeded and keyed by source id: loading twice stores nothing new. The survey comments the demo already holds
 become items through ``feedback.service.analyze``.
 """
@@ -23,6 +26,7 @@ from patron.core.db import transaction
 from patron.feedback import service
 from patron.feedback.models import Channel
 from patron.feedback.schemas import AnalyzeReport, FeedbackCreate
+from patron.social import service as social_service
 from patron.text.normalise import to_simplified
 
 DAYS = 180
@@ -140,6 +144,23 @@ CHANNEL_WEIGHTS = {Channel.REVIEW: 5, Channel.SOCIAL: 3, Channel.EMAIL: 2, Chann
 SOURCES = {Channel.REVIEW: ("google_maps", "foodpanda", "app_store"), Channel.SOCIAL: ("facebook", "threads", "dcard"),
            Channel.EMAIL: ("service_mailbox",), Channel.CHAT: ("line", "website_chat"), Channel.PHONE: ("call_centre",)}  # fmt: skip
 LANGUAGES = (("zh-Hant", 0.6), ("zh-Hans", 0.2), ("en", 0.2))
+#: What social listening tracks in the demo: (term, kind).
+TRACKED = (("山嵐", "brand"), ("Mountain Mist", "brand"), ("外送", "keyword"))
+#: How each language names the shop in a post or review.
+BRAND_TAGS = {"zh-Hant": " #山嵐茶咖", "zh-Hans": " #山岚茶咖", "en": " at Mountain Mist."}
+VIRAL_DAYS_BEFORE_END, VIRAL_POSTS = 8, 30
+VIRAL = (
+    (
+        "在山嵐買的珍珠奶茶喝到異物，太誇張了",
+        "found a foreign object in my Mountain Mist bubble tea, disgusting",
+    ),
+    ("山嵐的飲料裡有蟲，店家還不處理", "there was a bug in my Mountain Mist drink and nobody cares"),
+    (
+        "看到大家說山嵐的奶茶有異物，嚇到不敢喝",
+        "everyone says Mountain Mist drinks had something in them, scary",
+    ),
+    ("請問山嵐會怎麼處理異物的事？", "how will Mountain Mist deal with the foreign object complaints?"),
+)
 
 
 def _clause(rng: random.Random, theme: str, negative: bool, language: str) -> str:
@@ -182,6 +203,7 @@ def generate_feedback(
 ) -> list[FeedbackCreate]:
     """``count`` comments over the ``DAYS`` days ending ``end``, seeded; a third name a known customer."""
     rng = random.Random(seed * 7 + 19)
+    tags = random.Random(seed * 13 + 5)  # its own stream: the comments and their figures stay as they were
     zone = ZoneInfo(timezone)
     channels = list(CHANNEL_WEIGHTS)
     items = []
@@ -197,13 +219,32 @@ def generate_feedback(
         if channel == Channel.REVIEW:
             share = sum(negatives) / len(negatives)
             rating = float(max(1, min(5, round(5 - 4 * share + rng.uniform(-0.6, 0.6)))))
+        if channel in (Channel.SOCIAL, Channel.REVIEW) and tags.random() < 0.5:
+            text = (text[:-1] if language == "en" else text) + BRAND_TAGS[language]
         items.append(FeedbackCreate(
             channel=channel, text=text, occurred_at=at, source=rng.choice(SOURCES[channel]),
             source_id=f"demo-{number:05d}", author=None if known else f"user{rng.randrange(10_000):04d}",
             customer_id=rng.choice(customers) if known else None, rating=rating,
             reply_to=f"https://example.com/{channel.value}/{number}" if channel in (Channel.REVIEW, Channel.SOCIAL) else None,
         ))  # fmt: skip
-    return items
+    return items + _viral_posts(end, tags, zone)
+
+
+def _viral_posts(end: date, rng: random.Random, zone: ZoneInfo) -> list[FeedbackCreate]:
+    """One day's burst of posts about the same complaint, most in Traditional Chinese, all naming the shop."""
+    day = end - timedelta(days=VIRAL_DAYS_BEFORE_END)
+    posts = []
+    for number in range(VIRAL_POSTS):
+        zh, en = rng.choice(VIRAL)
+        language = rng.choices(("zh-Hant", "zh-Hans", "en"), weights=(6, 2, 2))[0]
+        text = en if language == "en" else zh if language == "zh-Hant" else to_simplified(zh)
+        at = datetime.combine(day, time(rng.randrange(10, 23), rng.randrange(60)), zone).astimezone(UTC)
+        posts.append(FeedbackCreate(
+            channel=Channel.SOCIAL, text=text, occurred_at=at, source=rng.choice(SOURCES[Channel.SOCIAL]),
+            source_id=f"demo-viral-{number:03d}", author=f"user{rng.randrange(10_000):04d}",
+            reply_to=f"https://example.com/social/viral-{number}",
+        ))  # fmt: skip
+    return posts
 
 
 def load_feedback(
@@ -215,6 +256,13 @@ def load_feedback(
         workspace = core_service.get_workspace(session, slug)
         workspace_id, timezone = workspace.id, workspace.timezone
     count = max(300, min(3000, len(customers) // 10))
+    with transaction(engine) as session:
+        tracked = {term.term for term in social_service.list_terms(session, workspace_id=workspace_id)}
+        for term, kind in TRACKED:
+            if term not in tracked:  # loading twice adds nothing
+                social_service.add_term(
+                    session, workspace_id=workspace_id, term=term, kind=kind, actor="demo"
+                )
     items = generate_feedback(end, seed, customers, count, timezone)
     for start in range(0, len(items), BATCH):
         with transaction(engine) as session:

@@ -431,3 +431,32 @@ def drivers_scatter(points: Sequence[tuple[str, float, float, bool, bool]], t: T
         yAxis={"type": "value", "min": 0, "name": t("drv.axis_importance"), "axisLabel": {"formatter": "{value}%"}},
         series=[worse, better],
     )  # fmt: skip
+
+
+def social_daily(days: Sequence[Any], spikes: Sequence[Any], today: date, t: Translate) -> dict[str, Any]:
+    """Mentions per day as bars (a volume-spike day red, today lighter and labelled "to date") and the negative
+    share as a line on its own 0–100 % axis (a negative-share spike day a large red point; a day with nothing
+    analysed a gap)."""
+    volume = {s.day for s in spikes if s.kind == "volume"}
+    share = {s.day for s in spikes if s.kind == "negative_share"}
+    labels = [_period_label(d.day.isoformat(), d.day >= today, t) for d in days]
+    bars = [{"value": d.mentions, "itemStyle": {"color": BAD if d.day in volume else ACCENT,
+                                                **({"opacity": 0.45} if d.day >= today else {})}}
+            for d in days]  # fmt: skip
+    negative = [
+        None if d.negative_share is None else {
+            "value": _round(d.negative_share * 100),
+            **({"symbolSize": 14, "itemStyle": {"color": BAD}} if d.day in share else {}),
+        }
+        for d in days
+    ]  # fmt: skip
+    return _base(
+        legend={"top": 0},
+        xAxis={"type": "category", "data": labels, "axisLabel": {"showMaxLabel": True}},
+        yAxis=[{"type": "value", "min": 0, "minInterval": 1, "name": t("social.col.mentions")},
+               {"type": "value", "min": 0, "max": 100, "name": t("fb.negative_share"),
+                "axisLabel": {"formatter": "{value}%"}, "splitLine": {"show": False}}],
+        series=[{"name": t("social.col.mentions"), "type": "bar", "itemStyle": {"color": ACCENT}, "data": bars},
+                {"name": t("fb.negative_share"), "type": "line", "yAxisIndex": 1, "connectNulls": False,
+                 "itemStyle": {"color": "#3b6ea5"}, "data": negative}],
+    )  # fmt: skip

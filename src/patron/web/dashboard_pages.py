@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -29,6 +29,7 @@ from patron.dashboard import drivers as drivers_view
 from patron.dashboard import feedback as feedback_view
 from patron.dashboard import loyalty as loyalty_view
 from patron.dashboard import servqual as servqual_view
+from patron.dashboard import social as social_view
 from patron.dashboard import value as value_view
 from patron.dashboard.filters import Filters, parse_filters
 from patron.dashboard.tables import DataTable, to_csv, to_xlsx
@@ -57,6 +58,7 @@ PAGES = (
     "feedback",
     "servqual",
     "drivers",
+    "social",
     "responses",
     "surveys",
     "alerts",
@@ -244,6 +246,23 @@ def _drivers(
     return PageData(context, view.tables, figures)
 
 
+def _social(
+    request: Request, session: Session, viewer: Viewer, filters: Filters, exporting: bool = False
+) -> PageData:
+    """Mentions per day with their sentiment, spikes, the reply queue and the tracked terms."""
+    state = request.query_params.get("state", "open")
+    state = state if state in social_service.QUEUE_STATES else "open"
+    view = social_view.social_tab(
+        session, viewer.workspace, filters, viewer.locale, state=state, exporting=exporting
+    )
+    figures: dict[str, dict[str, Any]] = {}
+    if view.mentions:
+        figures["daily"] = charts.social_daily(view.days, view.spikes, filters.today, _t(viewer))
+    context = {"view": view, "extra": {"state": state} if state != "open" else {},
+               "is_admin": viewer.user.role == Role.ADMIN.value}  # fmt: skip
+    return PageData(context, view.tables, figures)
+
+
 def _int_param(request: Request, name: str) -> int:
     raw = request.query_params.get(name, "0")
     if not raw.isdigit() or len(raw) > 9:
@@ -340,7 +359,7 @@ def _assistant(
 
 BUILDERS: dict[str, Builder] = {"overview": _overview, "breakdowns": _breakdowns, "retention": _retention,
                                 "loyalty": _loyalty, "value": _value, "churn": _churn, "feedback": _feedback, "servqual": _servqual,
-                                "drivers": _drivers,
+                                "drivers": _drivers, "social": _social,
                                 "responses": _responses, "surveys": _surveys, "alerts": _alerts, "assistant": _assistant,
                                 "settings": _settings}  # fmt: skip
 
@@ -438,6 +457,29 @@ def set_survey_status(
     _require_admin(viewer)
     survey_service.set_status(session, workspace_id=viewer.workspace.id, key=key, status=status)
     return _back(request, "/dashboard/surveys")
+
+
+@router.post("/dashboard/social/{item_id}/{action}")
+def answer_social_item(
+    item_id: int,
+    action: Literal["handle", "reopen"],
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    note: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Mark a post or review in the reply queue handled (with a note), or put it back: who and when are kept."""
+    check_csrf(request, csrf)
+    _require_admin(viewer)
+    if action == "handle":
+        social_service.handle(session, workspace_id=viewer.workspace.id, item_id=item_id, actor=viewer.user.email,
+                              note=note)  # fmt: skip
+    else:
+        social_service.reopen(
+            session, workspace_id=viewer.workspace.id, item_id=item_id, actor=viewer.user.email
+        )
+    return _back(request, "/dashboard/social")
 
 
 @router.get("/dashboard/surveys/{key}/preview", response_class=HTMLResponse)

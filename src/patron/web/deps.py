@@ -30,7 +30,11 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+#: ``scope="function"``: the transaction ends when the route returns, before the response is sent. FastAPI's
+#: default ("request") commits only after the response has gone out: a browser following a form's 303 redirect
+#: could read the page before the answer it had just sent was committed (the survey's next page showed the same
+#: question again; a handled post still waited), and a commit that failed came after a success was sent.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_read_session() -> Iterator[Session]:
@@ -40,7 +44,7 @@ def get_read_session() -> Iterator[Session]:
         yield session
 
 
-ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 T = TypeVar("T")
 
 
