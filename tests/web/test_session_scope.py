@@ -4,6 +4,7 @@ it has just written (FastAPI's default runs a yield dependency's exit code after
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import FastAPI
@@ -39,5 +40,6 @@ def test_a_form_post_is_committed_before_its_response_is_sent(engine: Engine) ->
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
              "path": "/make", "raw_path": b"/make", "query_string": b"", "root_path": "", "headers": [],
              "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}  # fmt: skip
-    asyncio.run(app(scope, receive, send))
+    with ThreadPoolExecutor(max_workers=1) as runner:  # its own loop: a browser test's may run in this thread
+        runner.submit(asyncio.run, app(scope, receive, send)).result()
     assert seen == [1]

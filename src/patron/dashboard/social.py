@@ -69,7 +69,7 @@ def social_tab(
     daily = DataTable("days", t("social.days"), [
         Column(t("social.col.day"), "date"), Column(t("social.col.mentions"), "int"), Column(t("social.col.analysed"), "int"),
         Column(t("fb.positive_share"), "percent"), Column(t("fb.negative_share"), "percent"),
-        Column(t("social.spike.volume"), "flag"), Column(t("social.spike.negative_share"), "flag"),
+        Column(t("social.col.volume_spike"), "flag"), Column(t("social.col.share_spike"), "flag"),
     ])  # fmt: skip
     for index, d in enumerate(days):
         daily.rows.append([d.day, d.mentions, d.analysed, _percent(d.positive_share), _percent(d.negative_share),

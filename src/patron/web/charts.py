@@ -458,5 +458,5 @@ def social_daily(days: Sequence[Any], spikes: Sequence[Any], today: date, t: Tra
                 "axisLabel": {"formatter": "{value}%"}, "splitLine": {"show": False}}],
         series=[{"name": t("social.col.mentions"), "type": "bar", "itemStyle": {"color": ACCENT}, "data": bars},
                 {"name": t("fb.negative_share"), "type": "line", "yAxisIndex": 1, "connectNulls": False,
-                 "itemStyle": {"color": "#3b6ea5"}, "data": negative}],
+                 "symbol": "circle", "symbolSize": 8, "itemStyle": {"color": "#3b6ea5"}, "data": negative}],
     )  # fmt: skip
