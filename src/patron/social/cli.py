@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import getpass
 import json
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from patron.cli import (
     LocaleOption,
@@ -39,6 +42,19 @@ TermOption = Annotated[str | None, typer.Option("--term", help="Only this tracke
 
 def _percent(share: float | None) -> str:
     return "" if share is None else f"{share * 100:.1f}%"
+
+
+def _asked(session: Session, workspace: str | None, since: str | None, until: str | None,
+           term: str | None) -> dict[str, Any]:  # fmt: skip
+    """The workspace, days and term a ``mentions`` or ``spikes`` command asks for, as the service's arguments."""
+    ws = core_service.get_workspace(session, _workspace_slug(workspace))
+    first, last = service.period(ws.timezone, since, until)
+    term_id = None if term is None else service.find_term(session, workspace_id=ws.id, term=term)
+    return {"workspace_id": ws.id, "timezone": ws.timezone, "since": first, "until": last, "term_id": term_id}
+
+
+def _print_json(models: Sequence[BaseModel]) -> None:
+    print(json.dumps([m.model_dump(mode="json") for m in models], ensure_ascii=False, indent=2))
 
 
 @social_app.command("terms")
@@ -75,7 +91,7 @@ def terms(
                 return
             found = service.list_terms(session, workspace_id=ws.id)
         if as_json:
-            print(json.dumps([t.model_dump(mode="json") for t in found], ensure_ascii=False, indent=2))
+            _print_json(found)
             return
         table = _table(locale, "social.col.id", "social.col.term", "social.col.kind", "social.col.channels",
                        "social.col.mentions")  # fmt: skip
@@ -100,13 +116,10 @@ def mentions(
 
     def action() -> None:
         with transaction() as session:
-            ws = core_service.get_workspace(session, _workspace_slug(workspace))
-            first, last = service.period(ws.timezone, since, until)
-            term_id = None if term is None else service.find_term(session, workspace_id=ws.id, term=term)
-            days = service.daily(session, workspace_id=ws.id, timezone=ws.timezone, since=first, until=last,
-                                 term_id=term_id)  # fmt: skip
+            asked = _asked(session, workspace, since, until, term)
+            days = service.daily(session, **asked)
         if as_json:
-            print(json.dumps([d.model_dump(mode="json") for d in days], ensure_ascii=False, indent=2))
+            _print_json(days)
             return
         table = _table(locale, "social.col.day", "social.col.mentions", "social.col.analysed",
                        "fb.positive_share", "fb.negative_share")  # fmt: skip
@@ -132,16 +145,20 @@ def spikes(
 
     def action() -> None:
         with transaction() as session:
-            ws = core_service.get_workspace(session, _workspace_slug(workspace))
-            first, last = service.period(ws.timezone, since, until)
-            term_id = None if term is None else service.find_term(session, workspace_id=ws.id, term=term)
-            found = service.spikes(session, workspace_id=ws.id, timezone=ws.timezone, since=first, until=last,
-                                   term_id=term_id)  # fmt: skip
+            asked = _asked(session, workspace, since, until, term)
+            found = service.spikes(session, **asked)
         if as_json:
-            print(json.dumps([s.model_dump(mode="json") for s in found], ensure_ascii=False, indent=2))
+            _print_json(found)
             return
         if not found:
-            _say(_t("social.cli_no_spikes", locale, since=first.isoformat(), until=last.isoformat()))
+            _say(
+                _t(
+                    "social.cli_no_spikes",
+                    locale,
+                    since=asked["since"].isoformat(),
+                    until=asked["until"].isoformat(),
+                )
+            )
             return
         table = _table(locale, "social.col.day", "social.col.spike", "social.col.value", "social.col.baseline",
                        "social.col.p_value")  # fmt: skip
