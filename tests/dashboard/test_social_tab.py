@@ -161,6 +161,6 @@ def test_without_tracked_terms_the_page_says_how_to_add_them(engine: Engine, cli
             session, workspace_id=ws.id, email="a@x.example.com", password=PASSWORD, role="admin"
         )
     log_in(client, ws.slug, "a@x.example.com")
-    for language, words in (("zh-Hant", "尚未追蹤"), ("zh-Hans", "尚未跟踪"), ("en", "No brand names")):
+    for language, words in (("zh-Hant", "尚未追蹤"), ("zh-Hans", "尚未追踪"), ("en", "No brand names")):
         page = client.get(f"/dashboard/social?lang={language}")
         assert page.status_code == 200 and "data-no-terms" in page.text and words in page.text
