@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import Locale
+from babel.core import get_global
 from babel.dates import format_date, format_datetime, format_skeleton
 from babel.numbers import format_currency, format_decimal
 from fastapi import Request
@@ -25,6 +27,20 @@ BABEL_LOCALE = {"zh-Hant": "zh_Hant_TW", "zh-Hans": "zh_Hans_CN", "en": "en_US"}
 templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
 
 
+def format_money(value: Decimal | float, currency: str, cldr: str) -> str:
+    """An amount as people pay it: in cash digits when it is whole in them (NT$10,020, ¥1,200, not NT$10,020.00),
+    otherwise in the currency's own digits, so nothing is rounded away (NT$1,550.50)."""
+    value = value if isinstance(value, Decimal) else Decimal(str(value))
+    digits, _, cash_digits, _ = get_global("currency_fractions").get(
+        currency, get_global("currency_fractions")["DEFAULT"]
+    )
+    if cash_digits < digits and value == value.quantize(Decimal(1).scaleb(-cash_digits)):
+        pattern = Locale.parse(cldr).currency_formats["standard"].pattern.split(";")[0]
+        whole = pattern.replace(".00", "." + "0" * cash_digits if cash_digits else "")
+        return format_currency(value, currency, format=whole, locale=cldr, currency_digits=False)
+    return format_currency(value, currency, locale=cldr)
+
+
 def formatters(locale: str, timezone: str = "Asia/Taipei") -> dict[str, Any]:
     cldr = BABEL_LOCALE[locale]
     zone = ZoneInfo(timezone)
@@ -33,7 +49,7 @@ def formatters(locale: str, timezone: str = "Asia/Taipei") -> dict[str, Any]:
         return format_decimal(value, locale=cldr)
 
     def money(value: Decimal, currency: str) -> str:
-        return format_currency(value, currency, locale=cldr)
+        return format_money(value, currency, cldr)
 
     def when(value: datetime | None) -> str:
         return "" if value is None else format_datetime(value.astimezone(zone), "short", locale=cldr)
