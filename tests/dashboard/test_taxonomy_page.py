@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -197,3 +198,33 @@ def test_refusals_viewer_csrf_and_size(engine: Engine, client: TestClient) -> No
         in answer.text
     )
     assert versions(engine, world.workspace_id) == []
+
+
+def test_two_saves_at_once_the_second_is_told_and_keeps_its_text(
+    engine: Engine, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: another admin's save commits version 1 between this save's read of the newest version and its
+    insert (staged at the clock read that lies between them); SQLite runs one writer at a time."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers: two saves cannot interleave")
+    world = build(engine)
+    log_in(client, world.slug, world.admin)
+    token = csrf_of(client.get(PAGE).text)
+
+    def other_admin_saves_first() -> datetime:
+        monkeypatch.undo()
+        with transaction(engine) as session:
+            feedback_service.set_taxonomy(session, workspace_id=world.workspace_id, raw=shipped_yaml(),
+                                          source="other", actor="other@example.com")  # fmt: skip
+        return feedback_service.utcnow()
+
+    monkeypatch.setattr(feedback_service, "utcnow", other_admin_saves_first)
+    page = client.post(f"{PAGE}?lang=en", data={"csrf": token, "yaml": EDITED})
+    assert page.status_code == 409, page.text
+    assert "Someone else saved a taxonomy version at the same moment, so yours was not stored." in page.text
+    assert textarea(page.text) == EDITED and 'data-taxonomy-tag="workspace:1"' in page.text
+    assert versions(engine, world.workspace_id) == [(1, "other@example.com")]
+    again = client.post(f"{PAGE}?lang=en", data={"csrf": token, "yaml": EDITED}, follow_redirects=False)
+    assert again.status_code == 303
+    assert versions(engine, world.workspace_id) == [(1, "other@example.com"), (2, world.admin)]
+    assert themes_of(engine, world.items[0]) == {"tangibles"}

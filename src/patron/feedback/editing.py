@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from patron.core.errors import PatronError
@@ -102,6 +103,14 @@ def save(session: Session, *, workspace_id: int, raw: str, source: str, actor: s
     """Store ``raw`` as a new version (refused whole, naming the line, when anything is wrong; earlier versions
     are kept as they were) and analyse every stored item with it now, so the pages show the new themes."""
     check_size(raw)
-    taxonomy = service.set_taxonomy(session, workspace_id=workspace_id, raw=raw, source=source, actor=actor)
+    try:
+        with session.begin_nested():
+            taxonomy = service.set_taxonomy(
+                session, workspace_id=workspace_id, raw=raw, source=source, actor=actor
+            )
+    except IntegrityError:
+        # Another save took the same version number between our read of the newest one and our insert
+        # (PostgreSQL; SQLite runs one writer at a time).
+        raise PatronError("feedback.taxonomy_conflict", status=409) from None
     report = service.analyze(session, workspace_id=workspace_id)
     return Saved(taxonomy.version, len(taxonomy.themes), report.analysed)

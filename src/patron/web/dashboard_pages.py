@@ -601,7 +601,7 @@ def save_taxonomy(
             saved = feedback_editing.save(session, workspace_id=viewer.workspace.id, raw=raw, source=source,
                                           actor=viewer.user.email)  # fmt: skip
     except PatronError as problem:
-        status = problem.status if problem.status == 413 else 200
+        status = problem.status if problem.status in (409, 413) else 200  # a bad document: the page, 200
         return _taxonomy_page(request, session, viewer, text=raw, problem=problem, status_code=status)
     request.session["taxonomy_saved"] = {"version": saved.version, "themes": saved.themes,
                                          "analysed": saved.analysed}  # fmt: skip
