@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from patron.feedback.models import Channel
+from patron.feedback.taxonomy import MAX_TAXONOMY_CHARS
 
 MAX_TEXT_CHARS = 100_000
 MAX_BATCH = 1000
@@ -114,7 +115,9 @@ class TaxonomyRead(BaseModel):
 class TaxonomyUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    yaml: str = Field(max_length=1_000_000, description="The taxonomy document as YAML (docs/feedback.md)")
+    yaml: str = Field(
+        max_length=MAX_TAXONOMY_CHARS, description="The taxonomy document as YAML (docs/feedback.md)"
+    )
 
 
 class DriverRead(BaseModel):

@@ -26,6 +26,8 @@ _KEY = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 MAX_KEYWORDS = 500
 MAX_KEYWORD_LENGTH = 64
 MAX_THEMES = 200
+#: The longest taxonomy document the API and the dashboard editor accept, in characters.
+MAX_TAXONOMY_CHARS = 1_000_000
 SHIPPED_ORIGIN = "shipped"
 
 

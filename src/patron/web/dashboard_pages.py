@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,6 +22,7 @@ from patron.core.clock import today_in
 from patron.core.errors import NotFound, PatronError
 from patron.core.i18n import LOCALES, Labels
 from patron.core.models import Role, Workspace
+from patron.core.settings import get_settings
 from patron.customers.service import code_labels, set_segment_labels
 from patron.dashboard import alerts, loyalty_rewards, rollup, service
 from patron.dashboard import assistant as assistant_view
@@ -34,7 +36,9 @@ from patron.dashboard import value as value_view
 from patron.dashboard.filters import Filters, parse_filters
 from patron.dashboard.tables import DataTable, to_csv, to_xlsx
 from patron.feedback import drivers as feedback_drivers
+from patron.feedback import editing as feedback_editing
 from patron.feedback import service as feedback_service
+from patron.feedback.taxonomy import shipped_yaml
 from patron.metrics import benchmarks
 from patron.metrics.service import operational_connection
 from patron.social import service as social_service
@@ -529,3 +533,77 @@ def save_segment_labels(
             labels[code] = {locale: form.get(f"{field}-{locale}", "") for locale in LOCALES}
     set_segment_labels(session, workspace_id=viewer.workspace.id, labels=labels)
     return RedirectResponse("/dashboard/settings", status_code=303)
+
+
+# ------------------------------------------------------------------------------------------ taxonomy editor
+TAXONOMY_PAGE = "/dashboard/feedback/taxonomy"
+
+
+def _taxonomy_page(
+    request: Request,
+    session: Session,
+    viewer: Viewer,
+    *,
+    text: str | None = None,
+    problem: PatronError | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The taxonomy in force as a table, and its YAML in a form (``text``: what the person typed, kept when it
+    was refused)."""
+    current = feedback_editing.in_force(session, viewer.workspace.id)
+    shipped = request.query_params.get("start") == "shipped"
+    if text is None:
+        text = shipped_yaml() if shipped else current.yaml
+    try:
+        filters = parse_filters(request.query_params, today=_today(viewer.workspace))
+    except PatronError:
+        filters = parse_filters({}, today=_today(viewer.workspace))
+    saved = request.session.pop("taxonomy_saved", None) if problem is None else None
+    context = _shell(session, viewer, "feedback") | {
+        "filters": filters, "problem": None, "tables": {}, "charts": {}, "extra": {}, "current": current,
+        "text": text, "edit_problem": problem.message(viewer.locale) if problem else None,
+        "problem_line": problem.params.get("line") if problem else None,
+        "saved": saved if isinstance(saved, dict) else None, "from_shipped": shipped and problem is None,
+    }  # fmt: skip
+    return render_page(request, viewer, "dashboard/taxonomy.html", context, status_code=status_code)
+
+
+@router.get(TAXONOMY_PAGE, response_class=HTMLResponse)
+def taxonomy_page(request: Request, session: ReadSessionDep, viewer: ReaderDep) -> Response:
+    """The feedback themes in force, readable, and their YAML to edit (admins save, viewers read)."""
+    return _taxonomy_page(request, session, viewer)
+
+
+async def _taxonomy_form(request: Request) -> dict[str, str]:
+    """The editor's form. Starlette bounds a form field at 1 MB as sent (a Chinese character is 9 bytes
+    percent-encoded), which would refuse a document within ``MAX_TAXONOMY_CHARS`` with a bare 400: the field may
+    be as large as the body may be (``PATRON_MAX_BODY_BYTES``, enforced before parsing), and the document's own
+    limit is checked by the service as a named error."""
+    form = await request.form(max_part_size=get_settings().max_body_bytes)
+    return {key: str(value) for key, value in form.items()}
+
+
+@router.post(TAXONOMY_PAGE, response_class=HTMLResponse)
+def save_taxonomy(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    form: Annotated[dict[str, str], Depends(_taxonomy_form)],
+) -> Response:
+    """A new taxonomy version, applied to every stored item; a refused document comes back on the page with its
+    line named and the text as typed, nothing stored."""
+    check_csrf(request, form.get("csrf", ""))
+    _require_admin(viewer)
+    raw = form.get("yaml", "").replace("\r\n", "\n")
+    source = _t(viewer)("fbtax.source")
+    try:
+        with session.begin_nested():  # a refusal stores nothing
+            saved = feedback_editing.save(session, workspace_id=viewer.workspace.id, raw=raw, source=source,
+                                          actor=viewer.user.email)  # fmt: skip
+    except PatronError as problem:
+        status = problem.status if problem.status in (409, 413) else 200  # a bad document: the page, 200
+        return _taxonomy_page(request, session, viewer, text=raw, problem=problem, status_code=status)
+    request.session["taxonomy_saved"] = {"version": saved.version, "themes": saved.themes,
+                                         "analysed": saved.analysed}  # fmt: skip
+    lang = request.query_params.get("lang", "")
+    return RedirectResponse(TAXONOMY_PAGE + (f"?lang={quote(lang)}" if lang else ""), status_code=303)

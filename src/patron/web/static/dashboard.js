@@ -32,7 +32,21 @@
     link.remove();
   }
 
-  document.addEventListener("DOMContentLoaded", function () { draw(document); });
+  // The taxonomy editor: a refused document's named line is selected in the textarea and scrolled into view.
+  function showErrorLine() {
+    var box = document.querySelector("textarea[data-error-line]");
+    var line = box && parseInt(box.dataset.errorLine, 10);
+    if (!line) return;
+    var lines = box.value.split("\n");
+    var start = lines.slice(0, line - 1).join("\n").length + (line > 1 ? 1 : 0);
+    var end = start + (lines[line - 1] || "").length;
+    box.focus({ preventScroll: true });
+    box.setSelectionRange(start, end);
+    var height = parseFloat(getComputedStyle(box).lineHeight) || 20;
+    box.scrollTop = Math.max(0, (line - 4) * height);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { draw(document); showErrorLine(); });
   document.addEventListener("htmx:afterSettle", function () { draw(document); });
   window.addEventListener("resize", resizeAll);
   document.addEventListener("click", function (event) {
