@@ -46,7 +46,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_feedback_inbound_sources")),
         sa.UniqueConstraint("public_id", name=op.f("uq_feedback_inbound_sources_public_id")),
-        sa.UniqueConstraint("workspace_id", "name", name=op.f("uq_feedback_inbound_sources_workspace_id_name")),
+        sa.UniqueConstraint(
+            "workspace_id", "name", name=op.f("uq_feedback_inbound_sources_workspace_id_name")
+        ),
     )
 
 
