@@ -214,13 +214,21 @@ def test_rotation_makes_the_old_secret_fail(
     assert (old.status_code, old.json()["error"]["code"]) == (401, "inbound.bad_signature")
     new = _deliver(client, source["path"], _post(2, "new"), new_secret)
     assert (new.status_code, new.json()["stored"]) == (200, 1)
+    # A sender changing over may sign with both: one matching v1 is enough.
+    body = json.dumps(_post(3, "both")).encode()
+    now = _now()
+    both = f"{inbound.sign(source['secret'], now, body)},v1={inbound.sign(new_secret, now, body).split('v1=')[1]}"
+    answer = client.post(
+        source["path"], content=body, headers={"X-Patron-Signature": both, "Content-Type": "application/json"}
+    )
+    assert (answer.status_code, answer.json()["stored"]) == (200, 1), answer.text
     with transaction(engine) as session:
         texts = session.scalars(
             select(FeedbackItem.text).where(
                 FeedbackItem.workspace_id == workspace.id, FeedbackItem.channel == "review"
             )
         ).all()
-    assert sorted(texts) == ["good", "new"]
+    assert sorted(texts) == ["both", "good", "new"]
 
 
 def test_a_body_over_the_limit_is_refused_before_it_is_read(

@@ -19,9 +19,9 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
@@ -46,6 +46,10 @@ PUBLIC_ID_PATTERN = r"^in_[A-Za-z0-9_-]{8,37}$"
 #: The receiving path, as the guard recognises it before routing (the admin paths have one more segment).
 RECEIVING_PATH = re.compile(r"^/api/v1/feedback/inbound/(in_[A-Za-z0-9_-]{8,37})$")
 SECRET_PREFIX = "whin_"
+#: ``v1`` values looked at in one header (a sender mid-rotation of its own may send two); the rest are ignored.
+MAX_SIGNATURES = 8
+#: A delivery updates the source's ``received_at`` at most this often (seconds): no hot row under load.
+RECEIVED_EVERY = 60
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -152,7 +156,7 @@ def parse_signature(header: str | None) -> tuple[int, tuple[str, ...]]:
         key, _, value = part.strip().partition("=")
         if key == "t" and value.isascii() and value.isdigit() and len(value) <= 12:
             timestamp = int(value)
-        elif key == "v1" and value.isascii() and len(value) <= 128:
+        elif key == "v1" and value.isascii() and len(value) <= 128 and len(signatures) < MAX_SIGNATURES:
             signatures.append(value.lower())
     if timestamp is None or not signatures:
         raise Unauthorized("inbound.signature_missing", header=SIGNATURE_HEADER)
@@ -204,6 +208,14 @@ def receive(session: Session, *, source: Verified, items: Sequence[InboundItem])
     ]  # fmt: skip
     stored = service.add_items(session, workspace_id=source.workspace_id, items=complete)
     created = sum(1 for item in stored if item.created)
-    row = session.get_one(FeedbackInbound, source.source_id)
-    row.received_at = utcnow()
+    now = utcnow()
+    session.execute(
+        update(FeedbackInbound)
+        .where(
+            FeedbackInbound.id == source.source_id,
+            or_(FeedbackInbound.received_at.is_(None),
+                FeedbackInbound.received_at < now - timedelta(seconds=RECEIVED_EVERY)),
+        )
+        .values(received_at=now)
+    )  # fmt: skip
     return InboundReceipt(stored=created, duplicates=len(stored) - created, items=stored)
