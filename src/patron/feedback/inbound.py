@@ -25,7 +25,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
-from patron.core.db import transaction
+from patron.core.db import get_read_engine, session_factory
 from patron.core.errors import Conflict, NotFound, Unauthorized
 from patron.core.tenancy import scoped
 from patron.feedback import service
@@ -172,7 +172,8 @@ def check_time(timestamp: int, now: datetime) -> None:
 
 
 def _source(public_id: str) -> tuple[Verified, str, bool] | None:
-    with transaction() as session:
+    # Read outside SQLite's writer queue: a flood of unsigned deliveries must not hold the writers back.
+    with session_factory(get_read_engine())() as session, session.begin():
         source = session.scalar(select(FeedbackInbound).where(FeedbackInbound.public_id == public_id))
         if source is None:
             return None
