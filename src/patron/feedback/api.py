@@ -22,7 +22,7 @@ from patron.feedback.schemas import (
     InboundBatch,
     InboundCreate,
     InboundCreated,
-    InboundItem,
+    InboundDelivery,
     InboundRead,
     InboundReceipt,
     StoredItem,
@@ -258,7 +258,7 @@ async def disable_source(workspace: ApiWorkspaceDep, source_public_id: PublicId)
 async def receive(
     request: Request,
     source_public_id: PublicId,
-    body: InboundItem | InboundBatch,
+    body: InboundDelivery,
     signature: Annotated[
         str | None,
         Header(

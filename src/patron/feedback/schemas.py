@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
 from patron.feedback.models import Channel
 
@@ -197,6 +197,16 @@ class InboundBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[InboundItem] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def _delivery_kind(value: Any) -> str:
+    return "batch" if isinstance(value, dict) and "items" in value else "item"
+
+
+#: One item, or ``{"items": [...]}``; told apart by the ``items`` key, so a refusal names the one shape meant.
+InboundDelivery = Annotated[
+    Annotated[InboundItem, Tag("item")] | Annotated[InboundBatch, Tag("batch")], Discriminator(_delivery_kind)
+]
 
 
 class InboundReceipt(BaseModel):
