@@ -4,7 +4,7 @@ Each generated request is sent with the workspace's key and without a key; the s
 (which name the owner's customer C001 and survey relationship_nps) also with another, empty, workspace's key.
 Every answer must be declared in the OpenAPI spec with its status, content type and schema, no
 answer may be a 5xx, data the schema forbids must be refused, a request without a key must get a 401 (the
-built-in templates are the one public operation), and no answer to the other workspace's key may carry the
+built-in templates, and the signed inbound webhook that authenticates by signature instead, are public), and no answer to the other workspace's key may carry the
 first workspace's data. Examples are few, seeded and derandomized, so a run is bounded and repeatable.
 
 Not asserted: schemathesis's ``positive_data_acceptance``. Some rules cannot be written in JSON Schema (a survey
@@ -65,7 +65,7 @@ CHECKS = [
 ]
 #: Requests sent, per database and key case, and the statuses seen: printed at the end of the module.
 SENT: Counter[str] = Counter()
-PUBLIC = {"GET /api/v1/surveys/templates"}
+PUBLIC = {"GET /api/v1/surveys/templates", "POST /api/v1/feedback/inbound/{source_public_id}"}
 
 
 class Keys:

@@ -1,15 +1,16 @@
 """REST: feedback items (one or a batch of up to 1,000, idempotent), the listing with themes, figures by theme
-and by channel, analysis, and the workspace's theme taxonomy."""
+and by channel, analysis, and the workspace's theme taxonomy; and the signed inbound webhook (``inbound_router``:
+its sources are managed with an API key, its deliveries carry none and are signed, ``feedback.inbound``)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Path, Query, Request
 
-from patron.core.errors import PatronError
-from patron.feedback import drivers, service
+from patron.core.errors import PatronError, Unauthorized
+from patron.feedback import drivers, inbound, service
 from patron.feedback.models import Channel
 from patron.feedback.schemas import (
     AnalyzeReport,
@@ -18,6 +19,12 @@ from patron.feedback.schemas import (
     FeedbackBatch,
     FeedbackCreate,
     FeedbackPage,
+    InboundBatch,
+    InboundCreate,
+    InboundCreated,
+    InboundDelivery,
+    InboundRead,
+    InboundReceipt,
     StoredItem,
     TaxonomyRead,
     TaxonomyUpdate,
@@ -25,6 +32,7 @@ from patron.feedback.schemas import (
 )
 from patron.feedback.taxonomy import Taxonomy
 from patron.web.deps import ApiWorkspaceDep, LocaleDep, in_transaction
+from patron.web.limits import INBOUND_STATE
 from patron.web.openapi import INT64_MAX, errors
 
 router = APIRouter(prefix="/api/v1/feedback", tags=["feedback"], responses=errors(401))
@@ -189,3 +197,82 @@ async def key_drivers(
     return await in_transaction(drivers.key_drivers, workspace_id=workspace.id, outcome=outcome, since=start,
                                 until=end, locale=locale, survey=survey, segment=segment,
                                 bootstrap=bootstrap)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------- the inbound webhook
+inbound_router = APIRouter(prefix="/api/v1/feedback/inbound", tags=["feedback"])
+PublicId = Annotated[
+    str, Path(pattern=inbound.PUBLIC_ID_PATTERN, max_length=40, description="The source's public id (in_…)")
+]
+
+
+@inbound_router.post(
+    "",
+    response_model=InboundCreated,
+    status_code=201,
+    operation_id="feedback-inbound_add",
+    responses=errors(401, 409, 422),
+)
+async def add_source(workspace: ApiWorkspaceDep, body: InboundCreate) -> InboundCreated:
+    """A new inbound source; its secret is in this answer only. The sender POSTs to ``path``."""
+    return await in_transaction(inbound.add_source, workspace_id=workspace.id, name=body.name,
+                                channel=body.channel.value, actor="api")  # fmt: skip
+
+
+@inbound_router.get(
+    "", response_model=list[InboundRead], operation_id="feedback-inbound_list", responses=errors(401)
+)
+async def list_sources(workspace: ApiWorkspaceDep) -> list[InboundRead]:
+    """The workspace's inbound sources, never their secrets."""
+    return await in_transaction(inbound.list_sources, workspace_id=workspace.id)
+
+
+@inbound_router.post(
+    "/{source_public_id}/rotate",
+    response_model=InboundCreated,
+    operation_id="feedback-inbound_rotate",
+    responses=errors(401, 404, 422),
+)
+async def rotate_source(workspace: ApiWorkspaceDep, source_public_id: PublicId) -> InboundCreated:
+    """A new secret, in this answer only; deliveries signed with the old one are refused from now on."""
+    return await in_transaction(inbound.rotate_source, workspace_id=workspace.id, public_id=source_public_id)
+
+
+@inbound_router.post(
+    "/{source_public_id}/disable",
+    response_model=InboundRead,
+    operation_id="feedback-inbound_disable",
+    responses=errors(401, 404, 422),
+)
+async def disable_source(workspace: ApiWorkspaceDep, source_public_id: PublicId) -> InboundRead:
+    """Refuse the source's deliveries from now on (401 ``inbound.disabled``)."""
+    return await in_transaction(inbound.disable_source, workspace_id=workspace.id, public_id=source_public_id)
+
+
+@inbound_router.post(
+    "/{source_public_id}",
+    response_model=InboundReceipt,
+    operation_id="feedback-inbound_receive",
+    responses=errors(401, 404, 413, 422),
+)
+async def receive(
+    request: Request,
+    source_public_id: PublicId,
+    body: InboundDelivery,
+    signature: Annotated[
+        str | None,
+        Header(
+            alias=inbound.SIGNATURE_HEADER,
+            description='t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the source\'s secret>',
+        ),
+    ] = None,
+) -> InboundReceipt:
+    """A delivery from an inbound source, without an API key: one item or ``{"items": [...]}`` (up to 1,000),
+    as the batch API takes them, signed in ``X-Patron-Signature``. Refused with 401 (a named code) when the
+    signature is missing or wrong, its time more than 5 minutes old or ahead, or the source disabled; 404 for
+    an unknown source. Items already stored (a retried delivery) are counted as duplicates, not stored again."""
+    verified = request.scope.get("state", {}).get(INBOUND_STATE)
+    if not isinstance(verified, inbound.Verified):  # only the guard (web.limits) verifies a delivery
+        raise Unauthorized("inbound.signature_missing", header=inbound.SIGNATURE_HEADER)
+    items = body.items if isinstance(body, InboundBatch) else [body]
+    return await in_transaction(inbound.receive, source=verified, items=items)

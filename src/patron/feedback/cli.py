@@ -226,3 +226,117 @@ def _csv_cell(value: object) -> str:
         return f"{value:.6g}"
     text = str(value)
     return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
+
+
+# ---------------------------------------------------------------------------------- the inbound webhook
+inbound_app: typer.Typer = typer.Typer(
+    help="Signed inbound webhook sources: tools that push posts and reviews without an API key "
+    "(docs/feedback.md).",
+    no_args_is_help=True,
+)
+feedback_app.add_typer(inbound_app, name="inbound")
+PublicIdArgument = Annotated[str, typer.Argument(help="The source's public id (in_…), as `list` shows it")]
+
+
+def _inbound_url(path: str) -> str:
+    from patron.core.settings import get_settings
+
+    return get_settings().base_url() + path
+
+
+@inbound_app.command("add")
+def inbound_add(
+    name: Annotated[str, typer.Argument(help="What sends (a vendor, a review site); also the items' source")],
+    channel: Annotated[Channel, typer.Option(help="Given to items that name no channel")] = Channel.SOCIAL,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a source: prints the URL the sender POSTs to and its secret (shown once)."""
+    from patron.feedback import inbound
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            created = inbound.add_source(session, workspace_id=ws.id, name=name, channel=channel.value,
+                                         actor=f"cli:{getpass.getuser()}")  # fmt: skip
+        if as_json:
+            print(created.model_dump_json(indent=2))
+            return
+        _say(_t("inbound.cli_added", locale, name=created.name, channel=created.channel,
+                url=_inbound_url(created.path)))  # fmt: skip
+        _say(_t("inbound.cli_secret", locale, secret=created.secret))
+
+    _run(action, locale)
+
+
+@inbound_app.command("list")
+def inbound_list(
+    workspace: WorkspaceOption = None, lang: LocaleOption = None, as_json: JsonOption = False
+) -> None:
+    """The workspace's sources (never their secrets)."""
+    from patron.feedback import inbound
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            found = inbound.list_sources(session, workspace_id=ws.id)
+        if as_json:
+            print(json.dumps([s.model_dump(mode="json") for s in found], ensure_ascii=False, indent=2))
+            return
+        table = _table(locale, "inbound.col.id", "inbound.col.name", "inbound.col.channel", "inbound.col.state",
+                       "inbound.col.received")  # fmt: skip
+        for s in found:
+            state = _t("inbound.state.active" if s.active else "inbound.state.disabled", locale)
+            received = s.received_at.isoformat(timespec="seconds") if s.received_at else ""
+            _row(table, s.public_id, s.name, s.channel, state, received)
+        console.print(table)
+
+    _run(action, locale)
+
+
+@inbound_app.command("rotate")
+def inbound_rotate(
+    public_id: PublicIdArgument,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A new secret (shown once); deliveries signed with the old one are refused from now on."""
+    from patron.feedback import inbound
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            rotated = inbound.rotate_source(session, workspace_id=ws.id, public_id=public_id)
+        if as_json:
+            print(rotated.model_dump_json(indent=2))
+            return
+        _say(_t("inbound.cli_rotated", locale, name=rotated.name))
+        _say(_t("inbound.cli_secret", locale, secret=rotated.secret))
+
+    _run(action, locale)
+
+
+@inbound_app.command("disable")
+def inbound_disable(
+    public_id: PublicIdArgument, workspace: WorkspaceOption = None, lang: LocaleOption = None
+) -> None:
+    """Refuse the source's deliveries from now on."""
+    from patron.feedback import inbound
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            disabled = inbound.disable_source(session, workspace_id=ws.id, public_id=public_id)
+        _say(_t("inbound.cli_disabled", locale, name=disabled.name))
+
+    _run(action, locale)

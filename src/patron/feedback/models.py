@@ -104,3 +104,30 @@ class FeedbackTaxonomy(WorkspaceScoped, Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column()
     created_by: Mapped[str] = mapped_column(String(200), default="")
+
+
+class FeedbackInbound(WorkspaceScoped, Timestamped, Base):
+    """A signed inbound webhook: a tool (a social-listening vendor, a review platform, Zapier) POSTs items to
+    ``/api/v1/feedback/inbound/<public_id>`` signed with ``secret`` instead of sending an API key.
+
+    The secret is kept as issued, like an outbound webhook's (``webhook_endpoints.secret``): verifying an HMAC
+    needs the key itself, and the project has no encryption for secrets at rest. It is shown once, when the
+    source is added or rotated, and never listed."""
+
+    __tablename__ = "feedback_inbound_sources"
+    workspace_indexed = False
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    #: The URL's last segment; random, so it names no workspace and cannot be guessed.
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    #: Given to items that name no channel of their own.
+    channel: Mapped[str] = mapped_column(String(16))
+    secret: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    rotated_at: Mapped[datetime | None] = mapped_column()
+    disabled_at: Mapped[datetime | None] = mapped_column()
+    #: When the last signed delivery was stored: tells an admin the sender is working.
+    received_at: Mapped[datetime | None] = mapped_column()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
 from patron.feedback.models import Channel
 from patron.feedback.taxonomy import MAX_TAXONOMY_CHARS
@@ -159,3 +160,59 @@ class DriversReport(BaseModel):
     seed: int
     level: float
     small_sample: bool
+
+
+# ------------------------------------------------------------------------------ the signed inbound webhook
+InboundName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class InboundCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: InboundName = Field(description="What sends (a vendor, a review site); also the items' source")
+    channel: Channel = Field(Channel.SOCIAL, description="Given to items that name no channel")
+
+
+class InboundRead(BaseModel):
+    public_id: str
+    name: str
+    channel: str
+    active: bool
+    path: str = Field(description="Where the sender POSTs (after the server's address)")
+    created_at: datetime
+    rotated_at: datetime | None
+    disabled_at: datetime | None
+    received_at: datetime | None = Field(description="When the last signed delivery arrived")
+
+
+class InboundCreated(InboundRead):
+    secret: str = Field(description="Signs the X-Patron-Signature header. Shown once; store it now.")
+
+
+class InboundItem(FeedbackCreate):
+    """An item as the batch API takes it; without a channel it gets the inbound source's, without a source
+    the inbound source's name."""
+
+    channel: Channel | None = None  # type: ignore[assignment]
+
+
+class InboundBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[InboundItem] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def _delivery_kind(value: Any) -> str:
+    return "batch" if isinstance(value, dict) and "items" in value else "item"
+
+
+#: One item, or ``{"items": [...]}``; told apart by the ``items`` key, so a refusal names the one shape meant.
+InboundDelivery = Annotated[
+    Annotated[InboundItem, Tag("item")] | Annotated[InboundBatch, Tag("batch")], Discriminator(_delivery_kind)
+]
+
+
+class InboundReceipt(BaseModel):
+    stored: int = Field(description="Items stored now")
+    duplicates: int = Field(description="Items already stored (a retried delivery): nothing was stored twice")
+    items: list[StoredItem]

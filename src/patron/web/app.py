@@ -29,6 +29,7 @@ from patron.core.settings import get_settings
 from patron.customers.api import router as customers_router
 from patron.customers.api import segments_router
 from patron.dashboard import rollup
+from patron.feedback.api import inbound_router as feedback_inbound_router
 from patron.feedback.api import router as feedback_router
 from patron.loyalty.api import router as loyalty_router
 from patron.metrics.api import router as metrics_router
@@ -144,6 +145,7 @@ def create_app() -> FastAPI:
         loyalty_router,
         assistant_router,
         feedback_router,
+        feedback_inbound_router,
         servqual_router,
         social_router,
         referral_pages.router,

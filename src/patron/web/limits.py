@@ -6,21 +6,30 @@ methods, the key is checked from the headers first; then the body is counted as 
 413 past the route's limit: imports ``PATRON_MAX_UPLOAD_BYTES`` (streamed to disk by the route itself), every
 other body ``PATRON_MAX_BODY_BYTES``. A declared ``Content-Length`` past the limit is refused before any byte
 is read.
+
+The signed inbound webhook (``feedback.inbound``) carries no key: on its receiving path the source, the
+signature header and its time are checked from the headers first; then the body is read here, within the same
+limit, and its signature checked before the route parses a byte of it. The route finds the verified source in
+the request's state (``INBOUND_STATE``).
 """
 
 from __future__ import annotations
 
+from fastapi.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from patron.core.errors import PatronError
 from patron.core.settings import get_settings
+from patron.feedback import inbound
 from patron.web.deps import workspace_for_key
 from patron.web.errors import error_response
 
 _WRITING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _UPLOADS = "/api/v1/imports/"
+#: The key of the verified inbound source in ``request.state``.
+INBOUND_STATE = "patron_inbound_source"
 
 
 class PayloadTooLarge(PatronError):
@@ -68,6 +77,10 @@ class RequestGuard:
         request = Request(scope)
         path: str = scope["path"]
         limit = body_limit(path)
+        receiving = inbound.RECEIVING_PATH.match(path) if scope["method"] == "POST" else None
+        if receiving is not None:
+            await self._inbound(scope, receive, send, request, receiving.group(1), limit)
+            return
         if scope["method"] in _WRITING and path.startswith("/api/"):
             try:
                 await workspace_for_key(api_key_of(request))
@@ -103,3 +116,52 @@ class RequestGuard:
             if started:
                 raise
             await error_response(request, _too_large(path, limit))(scope, receive, send)
+
+    async def _inbound(
+        self, scope: Scope, receive: Receive, send: Send, request: Request, public_id: str, limit: int
+    ) -> None:
+        """The signed inbound webhook: the headers, then the body read whole within ``limit``, then its
+        signature; the app gets the body only when it matched."""
+        path: str = scope["path"]
+        try:
+            pending = await run_in_threadpool(
+                inbound.check_headers, public_id, request.headers.get(inbound.SIGNATURE_HEADER)
+            )
+        except PatronError as exc:
+            await error_response(request, exc)(scope, receive, send)
+            return
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await error_response(request, _too_large(path, limit))(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk: bytes = message.get("body", b"")
+            received += len(chunk)
+            if received > limit:
+                await error_response(request, _too_large(path, limit))(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            verified = pending.verify(body)
+        except PatronError as exc:
+            await error_response(request, exc)(scope, receive, send)
+            return
+        scope.setdefault("state", {})[INBOUND_STATE] = verified
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
