@@ -21,7 +21,7 @@ from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
@@ -203,6 +203,11 @@ def _locale(value: str | None = None) -> str:
 
 def _t(code: str, locale: str, **params: Any) -> str:
     return translate(code, locale, **params)
+
+
+def _print_json(models: Sequence[BaseModel]) -> None:
+    """``--json`` output of a list: one JSON array, Chinese as written (not \\u escapes)."""
+    print(json.dumps([m.model_dump(mode="json") for m in models], ensure_ascii=False, indent=2))
 
 
 def _say(text: str, *, style: str | None = None, stream: Console | None = None) -> None:

@@ -22,6 +22,7 @@ from patron.cli import app
 from patron.core import service as core_service
 from patron.core.clock import utcnow
 from patron.core.db import transaction
+from patron.core.errors import PatronError
 from patron.core.models import Workspace
 from patron.core.settings import get_settings
 from patron.feedback import inbound
@@ -366,3 +367,19 @@ def test_the_documented_signature_computations_are_accepted(
                        "X-Patron-Signature": f"t={timestamp},v1={computed.stdout}"})  # fmt: skip
     assert (sent.status_code, sent.json()["stored"]) == (200, 1), sent.text
     assert _items(engine, workspace) == 2
+
+
+def test_two_adds_of_one_name_at_once_the_second_is_told(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = make_workspace(engine)
+    with transaction(engine) as session:
+        inbound.add_source(session, workspace_id=ws.id, name="vendor", channel="social", actor="test")
+    with transaction(engine) as session:
+        # The other add committed after this one looked for the name: only the unique key can tell.
+        monkeypatch.setattr(session, "scalar", lambda *args, **kwargs: None)
+        with pytest.raises(PatronError) as refused:
+            inbound.add_source(session, workspace_id=ws.id, name="vendor", channel="review", actor="test")
+        assert (refused.value.code, refused.value.status) == ("inbound.name_taken", 409)
+        monkeypatch.undo()
+        assert [s.channel for s in inbound.list_sources(session, workspace_id=ws.id)] == ["social"]

@@ -15,6 +15,7 @@ from patron.cli import (
     LocaleOption,
     WorkspaceOption,
     _locale,
+    _print_json,
     _row,
     _run,
     _say,
@@ -286,7 +287,7 @@ def inbound_list(
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
             found = inbound.list_sources(session, workspace_id=ws.id)
         if as_json:
-            print(json.dumps([s.model_dump(mode="json") for s in found], ensure_ascii=False, indent=2))
+            _print_json(found)
             return
         table = _table(locale, "inbound.col.id", "inbound.col.name", "inbound.col.channel", "inbound.col.state",
                        "inbound.col.received")  # fmt: skip

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
@@ -81,8 +82,12 @@ def add_source(session: Session, *, workspace_id: int, name: str, channel: str, 
         raise Conflict("inbound.name_taken", name=name)
     source = FeedbackInbound(workspace_id=workspace_id, public_id=f"in_{secrets.token_urlsafe(18)}", name=name,
                              channel=channel, secret=_new_secret(), active=True, created_by=actor)  # fmt: skip
-    session.add(source)
-    session.flush()
+    try:
+        with session.begin_nested():  # two adds of one name at the same moment: the second is told, not a 500
+            session.add(source)
+            session.flush()
+    except IntegrityError:
+        raise Conflict("inbound.name_taken", name=name) from None
     return _created(source)
 
 

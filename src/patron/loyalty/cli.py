@@ -14,6 +14,7 @@ from patron.cli import (
     LocaleOption,
     WorkspaceOption,
     _locale,
+    _print_json,
     _row,
     _run,
     _say,
@@ -104,7 +105,7 @@ def rules_list(
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
             rules = service.list_rules(session, workspace_id=ws.id)
         if as_json:
-            print(json.dumps([r.model_dump(mode="json") for r in rules], ensure_ascii=False, indent=2))
+            _print_json(rules)
             return
         table = _table(locale, "loyalty.col_version", "loyalty.col_from", "loyalty.col_rate", "loyalty.col_bonus",
                        "loyalty.col_min_spend")  # fmt: skip
@@ -339,7 +340,7 @@ def tiers_list(
             counts = {t["code"]: n for t, n in tiers.members_by_tier(session, ws.id)}
             current = tiers.current_set(session, ws.id)
         if as_json:
-            print(json.dumps([v.model_dump(mode="json") for v in versions], ensure_ascii=False, indent=2))
+            _print_json(versions)
             return
         if current is None:
             raise PatronError("loyalty.no_tiers")
@@ -472,7 +473,7 @@ def rewards_list(
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
             found = rewards.list_rewards(session, workspace=ws)
         if as_json:
-            print(json.dumps([r.model_dump(mode="json") for r in found], ensure_ascii=False, indent=2))
+            _print_json(found)
             return
         table = _table(locale, "loyalty.col_reward", "loyalty.col_name", "loyalty.col_kind", "loyalty.col_cost",
                        "loyalty.col_issued", "loyalty.col_left", "loyalty.col_until", "loyalty.col_active")  # fmt: skip
@@ -574,7 +575,7 @@ def rewards_changes(
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
             found = rewards.catalog_changes(session, workspace_id=ws.id, code=code)
         if as_json:
-            print(json.dumps([c.model_dump(mode="json") for c in found], ensure_ascii=False, indent=2))
+            _print_json(found)
             return
         table = _table(
             locale, "loyalty.col_time", "loyalty.col_reward", "loyalty.col_by", "loyalty.col_changes"

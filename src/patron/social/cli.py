@@ -4,18 +4,16 @@ command by ``patron.cli``."""
 from __future__ import annotations
 
 import getpass
-import json
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from patron.cli import (
     LocaleOption,
     WorkspaceOption,
     _locale,
+    _print_json,
     _row,
     _run,
     _say,
@@ -51,10 +49,6 @@ def _asked(session: Session, workspace: str | None, since: str | None, until: st
     first, last = service.period(ws.timezone, since, until)
     term_id = None if term is None else service.find_term(session, workspace_id=ws.id, term=term)
     return {"workspace_id": ws.id, "timezone": ws.timezone, "since": first, "until": last, "term_id": term_id}
-
-
-def _print_json(models: Sequence[BaseModel]) -> None:
-    print(json.dumps([m.model_dump(mode="json") for m in models], ensure_ascii=False, indent=2))
 
 
 @social_app.command("terms")
