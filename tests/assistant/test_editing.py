@@ -44,9 +44,9 @@ def test_admins_edit_entries_with_history_and_the_index_follows_at_once(
     listed = client.get(base, params={"lang": "en"})
     assert listed.status_code == 200 and 'data-total="6"' in listed.text
     zh = client.get(base, params={"lang": "zh-Hant"}).text
-    assert '<td data-category="delivery">配送</td>' in zh and '<option value="delivery">配送</option>' in zh, (
-        "categories by name in the page's language, not their codes"
-    )
+    assert (
+        '<td data-category="delivery">配送</td>' in zh and '<option value="delivery">配送</option>' in zh
+    ), "categories by name in the page's language, not their codes"
     for params, ids in (({"language": "en"}, ["en-return"]), ({"category": "delivery"}, ["ship"]),
                         ({"status": "draft"}, ["draft"]), ({"q": "寄送"}, ["ship"]),  # a phrasing only
                         ({"q": "RETURN"}, ["en-return", "return"]), ({"q": "100%_"}, [])):  # fmt: skip
