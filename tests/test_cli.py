@@ -339,3 +339,41 @@ def test_a_mistyped_command_line_is_one_line_in_the_users_language_and_exit_2(
     result = runner.invoke(app, args, env={"LANG": lang}, prog_name="patron")
     assert result.exit_code == 2
     assert _one_line(result) == expected
+
+
+def test_a_database_never_upgraded_says_to_upgrade_it(tmp_path: Path) -> None:
+    """A new user who runs a command before ``patron db upgrade`` is told so, not "unexpected error"."""
+    from sqlalchemy import create_engine
+
+    from patron.core.db import set_engine
+
+    empty = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    set_engine(empty)
+    try:
+        zh = runner.invoke(app, ["workspaces", "list", "--lang", "zh-Hant"])
+        en = runner.invoke(app, ["loyalty", "program", "--lang", "en"])
+    finally:
+        set_engine(None)
+        empty.dispose()
+    assert zh.exit_code == 2 and _one_line(zh) == (
+        "資料庫還沒有 Patron 的資料表：請先執行 patron db upgrade（資料庫由 PATRON_DATABASE_URL 指定）。"
+    )
+    assert en.exit_code == 2 and _one_line(en).startswith(
+        "The database has no Patron tables yet: run patron db"
+    )
+
+
+def test_postgresqls_undefined_table_is_read_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import ProgrammingError
+
+    class UndefinedTable(Exception):
+        sqlstate = "42P01"
+
+    def missing(*args: object, **kwargs: object) -> None:
+        raise ProgrammingError(
+            "SELECT … FROM workspaces", {}, UndefinedTable('relation "workspaces" does not exist')
+        )
+
+    monkeypatch.setattr(cli.core_service, "list_workspaces", missing)
+    result = runner.invoke(app, ["workspaces", "list", "--lang", "zh-Hans"])
+    assert result.exit_code == 2 and _one_line(result).startswith("数据库还没有 Patron 的数据表")

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer._click import exceptions as click_exceptions  # Typer bundles its own Click
 from typer.core import TyperGroup
 
@@ -243,6 +244,10 @@ def _friendly_errors(locale: str | None = None) -> Iterator[None]:
         if isinstance(error, ValidationError) and error.title == Settings.__name__:  # PATRON_* variables
             found = [replace(p, path=f"PATRON_{p.path.upper()}") for p in validation.problems(error, {})]
             line = _t("cli.bad_settings", chosen, problems=validation.summary(found, chosen))
+        elif isinstance(error, ProgrammingError | OperationalError) and _missing_table(error):
+            line = _t("cli.db_not_upgraded", chosen)
+        elif isinstance(error, ValidationError):  # an option's value refused by the shape it fills
+            line = validation.summary(validation.problems(error, {}), chosen)
         elif isinstance(error, OSError) and error.filename is not None:
             line = _t(
                 "cli.os_error", chosen, file=error.filename, reason=error.strerror or type(error).__name__
@@ -252,6 +257,11 @@ def _friendly_errors(locale: str | None = None) -> Iterator[None]:
             line = _t("cli.unexpected", chosen, kind=type(error).__name__, reason=reason)
         _say(line, style="red", stream=errors)
         raise typer.Exit(2) from None
+
+
+def _missing_table(error: Exception) -> bool:
+    """A database whose tables were never created (SQLite: no such table; PostgreSQL: undefined_table)."""
+    return "no such table" in str(error) or getattr(getattr(error, "orig", None), "sqlstate", None) == "42P01"
 
 
 def _error_locale(locale: str | None) -> str:

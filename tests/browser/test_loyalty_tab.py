@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine
 
 from patron.core import service as core_service
 from patron.core.db import transaction
+from patron.loyalty import service
+from patron.loyalty.schemas import ProgramUpdate
 from tests.browser.conftest import ARTIFACTS
 from tests.dashboard.test_loyalty import build_ledger
 from tests.loyalty.conftest import make_program
@@ -27,6 +29,10 @@ def test_the_loyalty_tab_in_three_languages(
     fx = make_program(engine, tmp_path / "loyalty")
     build_ledger(fx)
     add_tiers(fx)  # no member spent NT$10,000: all three in the lowest tier
+    with transaction(engine) as session:
+        service.set_program(
+            session, workspace=fx.workspace, data=ProgramUpdate(name="茶友會", point_value="1.25")
+        )
     email = f"viewer@{fx.workspace.slug}.example.com"
     with transaction(engine) as session:
         core_service.create_user(session, workspace_id=fx.workspace.id, email=email, password=PASSWORD,
@@ -43,6 +49,10 @@ def test_the_loyalty_tab_in_three_languages(
     assert page.locator('nav.tabs [aria-current="page"]').inner_text() == title
     tiles = {name: page.locator(f'[data-kpi="{name}"] .big').inner_text() for name in ("members", "outstanding", "expiring", "debt")}  # fmt: skip
     assert tiles == {"members": "3", "outstanding": "147", "expiring": "10", "debt": "20"}
+    # 147 points × NT$1.25; redeemed 80 of 219 issued (tests/dashboard/test_loyalty.py)
+    assert "183.75" in page.locator("[data-liability-money]").inner_text()
+    assert page.locator('[data-kpi="redemption_rate"] .big').inner_text() == "36.5 %"
+    assert page.locator('[data-table="rates"]').is_visible()
     page.wait_for_function("document.querySelectorAll('[data-chart] canvas').length >= 1")
     assert page.locator('[data-table="tiers"] tbody tr').first.locator("td").nth(2).inner_text() == "3"
     assert page.locator('[data-table="tier_moves"]').is_visible()

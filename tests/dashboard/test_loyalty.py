@@ -28,6 +28,7 @@ import csv
 import io
 import re
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,7 @@ from patron.dashboard import loyalty
 from patron.dashboard.filters import parse_filters
 from patron.loyalty import service
 from patron.loyalty.member_view import member_card
+from patron.loyalty.schemas import ProgramUpdate
 from tests.loyalty.conftest import Program, make_program, order
 from tests.web.conftest import PASSWORD, log_in
 
@@ -151,6 +153,41 @@ def test_every_figure_is_the_hand_computed_one(ledger: Program) -> None:
     ]
     assert view.tables["summary"].rows == [["Members", None, 3], ["Points outstanding", 147, 2],
                                            ["Points debt", 20, 1]]  # fmt: skip
+    # Issued in the complete months 2025-12 … 2026-10: adjustments credited 50 + 20 + 25 + 70 = 165, earned 54;
+    # redeemed 80 (October), expired 30 (October's job); November (under way) left out.
+    assert (view.window_issued, view.window_redeemed, view.window_expired) == (219, 80, 30)
+    assert view.redemption_rate == pytest.approx(100 * 80 / 219)  # 36.53 %
+    assert view.breakage_rate == pytest.approx(100 * 30 / 219)  # 13.70 %
+    assert view.tables["rates"].rows == [
+        ["Issued (earned and credited)", 219, None],
+        ["Redeemed", 80, pytest.approx(36.5297, abs=1e-4)],
+        ["Expired", 30, pytest.approx(13.6986, abs=1e-4)],
+    ]
+    assert view.point_value is None and view.outstanding_money is None, "no value set: points only"
+
+
+def test_liability_in_money_at_the_programs_point_value(ledger: Program) -> None:
+    with transaction(ledger.engine) as session:
+        program = service.require_program(session, ledger.workspace.id)
+        saved = service.set_program(session, workspace=ledger.workspace, data=ProgramUpdate(
+            name=program.name, expiry_months=12, point_value="1.25"))  # fmt: skip
+    assert saved.point_value == "1.25"
+    view = _view(ledger)
+    # 147 points × NT$1.25 = NT$183.75; debt 20 × 1.25 = NT$25.00
+    assert (view.point_value, view.outstanding_money, view.debt_money) == (
+        Decimal("1.25"), Decimal("183.75"), Decimal("25.00"))  # fmt: skip
+    assert view.tables["summary"].rows == [["Members", None, 3, None], ["Points outstanding", 147, 2, 183.75],
+                                           ["Points debt", 20, 1, 25.0]]  # fmt: skip
+    with transaction(ledger.engine) as session:  # left out: the value stays
+        kept = service.set_program(session, workspace=ledger.workspace, data=ProgramUpdate(name="茶友會"))
+    assert kept.point_value == "1.25"
+
+
+def test_money_rounds_half_even_to_the_currencys_digits() -> None:
+    assert loyalty.money_of(1, Decimal("0.005"), "TWD") == Decimal("0.00")
+    assert loyalty.money_of(3, Decimal("0.005"), "TWD") == Decimal("0.02")
+    assert loyalty.money_of(147, Decimal("1.25"), "JPY") == Decimal("184")
+    assert service.point_value_text(1000) == "0.1" and service.point_value_text(20000) == "2"
 
 
 def test_the_month_under_way_when_asked_and_an_older_window(ledger: Program) -> None:
@@ -172,6 +209,8 @@ def test_a_segment_narrows_everything_to_its_members(ledger: Program) -> None:
         [0, 0, 0, 0, 70],
     )
     assert (months["2026-09"], months["2026-10"]) == ([27, 0, 0, 0, 0], [0, 40, 0, 0, 0])
+    assert (view.window_issued, view.window_redeemed, view.window_expired) == (147, 40, 0)
+    assert view.redemption_rate == pytest.approx(100 * 40 / 147) and view.breakage_rate == 0
     assert view.tables["debt"].rows == []
 
 
@@ -200,8 +239,14 @@ def test_the_page_and_its_exports(client: TestClient, ledger: Program, language:
     page = client.get(f"/dashboard/loyalty?lang={language}")
     assert page.status_code == 200
     assert title in page.text
-    kpis = dict(re.findall(r'data-kpi="(\w+)" data-value="(\d+)"', page.text))
-    assert kpis == {"members": "3", "outstanding": "147", "expiring": "10", "debt": "20"}
+    kpis = dict(re.findall(r'data-kpi="(\w+)" data-value="([\d.]+)"', page.text))
+    assert kpis == {
+        "members": "3",
+        "outstanding": "147",
+        "expiring": "10",
+        "debt": "20",
+        "redemption_rate": "36.53",
+    }
     assert 'id="chart-movements"' in page.text
     assert 'name="survey"' not in page.text and 'name="segment"' in page.text, "surveys do not apply here"
     against = translate(
@@ -209,7 +254,7 @@ def test_the_page_and_its_exports(client: TestClient, ledger: Program, language:
     )
     against = against.split("U")[1].split("P")[0]  # "; changes are against " in the page's language
     assert against.strip() and against not in page.text, "nothing is compared with an earlier period"
-    for key in ("movements", "expiring", "summary", "top", "debt"):
+    for key in ("movements", "expiring", "summary", "rates", "top", "debt"):
         assert f'data-table="{key}"' in page.text
     export = client.get("/dashboard/loyalty/export?table=movements&format=csv")
     assert export.status_code == 200

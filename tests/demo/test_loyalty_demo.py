@@ -28,6 +28,7 @@ def test_the_demo_has_a_running_program(engine: Engine, tmp_path: Path) -> None:
     with transaction(engine) as session:
         workspace = core_service.get_workspace(session, slug)
         assert service.check(session, workspace_id=workspace.id).differences == []
+        assert service.program_read(service.require_program(session, workspace.id)).point_value == "1.2"
         # the points year's own entries (the rewards catalog and referrals come after it, below)
         kinds = dict(session.execute(select(Entry.kind, func.sum(Entry.points)).where(
             Entry.workspace_id == workspace.id, Entry.reason.not_in(CATALOG_REASONS)).group_by(Entry.kind)).all())  # fmt: skip

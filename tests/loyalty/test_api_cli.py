@@ -151,3 +151,24 @@ def test_cli(program: Program, tmp_path: Path) -> None:
     assert runner.invoke(app, ["loyalty", "expire", *ws]).exit_code == 0
     checked = runner.invoke(app, ["loyalty", "check", *ws])
     assert checked.exit_code == 0 and "0 differences" in checked.output
+
+
+def test_point_value_by_cli_and_api(program: Program, client: TestClient, headers: dict[str, str]) -> None:
+    ws = ["--workspace", program.workspace.slug]
+    shown = runner.invoke(
+        app, ["loyalty", "program", "--name", "茶友會", "--point-value", "0.1", *ws, "--lang", "en"]
+    )
+    assert shown.exit_code == 0 and "One point is worth 0.1 TWD." in shown.output
+    bad = runner.invoke(app, ["loyalty", "program", "--point-value", "1,5", *ws, "--lang", "zh-Hant"])
+    assert bad.exit_code == 2 and "point_value" in bad.output and "Traceback" not in bad.output
+    assert len(bad.output.strip().splitlines()) == 1
+    assert client.get("/api/v1/loyalty/program", headers=headers).json()["point_value"] == "0.1"
+    changed = client.put(
+        "/api/v1/loyalty/program", headers=headers, json={"name": "茶友會", "point_value": "1.2500"}
+    )
+    assert changed.status_code == 200 and changed.json()["point_value"] == "1.25"
+    refused = client.put(
+        "/api/v1/loyalty/program", headers=headers, json={"name": "茶友會", "point_value": "-1"}
+    )
+    assert refused.status_code == 422 and "point_value" in refused.text
+    assert client.get("/api/v1/loyalty/program", headers=headers).json()["point_value"] == "1.25"

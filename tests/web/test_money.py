@@ -24,3 +24,15 @@ from patron.web.templating import format_money
 )
 def test_whole_amounts_in_cash_digits(value: str, currency: str, locale: str, shown: str) -> None:
     assert format_money(Decimal(value), currency, locale) == shown
+
+
+def test_amount_cells_keep_their_cents_and_money_cells_are_whole() -> None:
+    from patron.web.templating import formatters
+
+    cell = formatters("en")["cell"]
+    assert (cell(183.75, "amount"), cell(25.0, "amount"), cell(1234567.5, "amount")) == (
+        "183.75",
+        "25",
+        "1,234,567.50",
+    )
+    assert cell(183.75, "money") == "184", "estimates such as CLV stay in whole units"

@@ -10,11 +10,14 @@ expiry count as gone even before the expiry job ran, like a member's balance), d
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.core import get_global
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -26,6 +29,7 @@ from patron.dashboard.filters import Filters
 from patron.dashboard.loyalty_tiers import tier_tables
 from patron.dashboard.service import labels, under_way
 from patron.dashboard.tables import Column, DataTable
+from patron.loyalty import service
 from patron.loyalty.models import Entry, EntryKind, Lot, Member, Program
 
 #: The "expiring soon" horizons, in days from now (each includes the shorter ones).
@@ -46,8 +50,23 @@ MOVEMENTS = (
 class LoyaltyView:
     program: str | None
     members: int = 0
-    #: Live points members hold: the program's liability, in points (the program sets no money value per point).
+    #: Live points members hold: the program's liability, in points.
     outstanding: int = 0
+    #: The program's value of one point (workspace currency, major units) and the liability and debt in money at
+    #: that value; None when the program sets no value.
+    point_value: Decimal | None = None
+    currency: str = ""
+    outstanding_money: Decimal | None = None
+    debt_money: Decimal | None = None
+    #: Points issued (earned, and credited by adjustments), redeemed and expired in the trend window's complete
+    #: months (the month under way left out, so a rate never mixes a partial month with full ones), and the two
+    #: rates over them in percent (None with nothing issued): redemption = redeemed ÷ issued, breakage =
+    #: expired ÷ issued.
+    window_issued: int = 0
+    window_redeemed: int = 0
+    window_expired: int = 0
+    redemption_rate: float | None = None
+    breakage_rate: float | None = None
     members_with_points: int = 0
     debt: int = 0
     members_with_debt: int = 0
@@ -108,9 +127,15 @@ def loyalty(session: Session, workspace: Workspace, filters: Filters, locale: st
         ).one()
         view.expiring[days] = (int(row[0]), int(row[1]))
 
+    view.currency = workspace.currency
+    view.point_value = service.point_value(program)
+    if view.point_value is not None:
+        view.outstanding_money = money_of(view.outstanding, view.point_value, workspace.currency)
+        view.debt_money = money_of(view.debt, view.point_value, workspace.currency)
+    view.tables["movements"], view.under_way = _movements(session, workspace, filters, members, t, view)
     view.tables["summary"] = _summary_table(view, t)
     view.tables["expiring"] = _expiring_table(view, t)
-    view.tables["movements"], view.under_way = _movements(session, workspace, filters, members, t)
+    view.tables["rates"] = _rates_table(view, t)
     zone = ZoneInfo(workspace.timezone)
     view.tables["top"] = _top(session, ws, members, now, zone, t, by_debt=False)
     view.tables["debt"] = _top(session, ws, members, now, zone, t, by_debt=True)
@@ -118,13 +143,44 @@ def loyalty(session: Session, workspace: Workspace, filters: Filters, locale: st
     return view
 
 
+def money_of(points: int, point_value: Decimal, currency: str) -> Decimal:
+    """``points`` at ``point_value`` each, rounded half-even to the currency's digits (NT$ to the cent)."""
+    digits = get_global("currency_fractions").get(currency, get_global("currency_fractions")["DEFAULT"])[0]
+    return (points * point_value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
+
+
 def _summary_table(view: LoyaltyView, t: Any) -> DataTable:
-    table = DataTable("summary", t("loy.summary"),
-                      [Column(t("loy.figure")), Column(t("loyalty.col_points"), "int"), Column(t("loy.members"), "int")])  # fmt: skip
+    columns = [
+        Column(t("loy.figure")),
+        Column(t("loyalty.col_points"), "int"),
+        Column(t("loy.members"), "int"),
+    ]
+    if view.point_value is not None:
+        columns.append(
+            Column(t("loy.money_at_value", currency=view.currency), "amount", t("help.loy_point_value"))
+        )
+    table = DataTable("summary", t("loy.summary"), columns)
+    rows: list[list[Any]] = [
+        [t("loy.members"), None, view.members, None],
+        [t("loy.outstanding"), view.outstanding, view.members_with_points, view.outstanding_money],
+        [t("loy.debt"), view.debt, view.members_with_debt, view.debt_money],
+    ]
     table.rows = [
-        [t("loy.members"), None, view.members],
-        [t("loy.outstanding"), view.outstanding, view.members_with_points],
-        [t("loy.debt"), view.debt, view.members_with_debt],
+        [*row[:3], None if row[3] is None else float(row[3])] if view.point_value is not None else row[:3]
+        for row in rows
+    ]
+    return table
+
+
+def _rates_table(view: LoyaltyView, t: Any) -> DataTable:
+    """The window's flows and the two rates a finance team reads next to the liability."""
+    table = DataTable("rates", t("loy.rates"),
+                      [Column(t("loy.figure")), Column(t("loyalty.col_points"), "int"),
+                       Column(t("loy.rate"), "percent")])  # fmt: skip
+    table.rows = [
+        [t("loy.issued"), view.window_issued, None],
+        [t("loy.redeemed"), view.window_redeemed, view.redemption_rate],
+        [t("loy.expired"), view.window_expired, view.breakage_rate],
     ]
     return table
 
@@ -138,9 +194,10 @@ def _expiring_table(view: LoyaltyView, t: Any) -> DataTable:
 
 
 def _movements(
-    session: Session, workspace: Workspace, filters: Filters, members: Any, t: Any
+    session: Session, workspace: Workspace, filters: Filters, members: Any, t: Any, view: LoyaltyView
 ) -> tuple[DataTable, date | None]:
-    """Points earned, redeemed, expired, reversed and adjusted per month of the trend window. One query: each
+    """Points earned, redeemed, expired, reversed and adjusted per month of the trend window, and the window's
+    issued, redeemed and expired points and rates over its complete months (into ``view``). One query: each
     entry's month is found by comparing its time with the months' starts (local midnight, as UTC)."""
     monthly = replace(filters, grain="month")
     window = monthly.trend_window()
@@ -158,17 +215,23 @@ def _movements(
         *((Entry.created_at < start, literal(i - 1)) for i, start in enumerate(starts) if i > 0),
         else_=literal(-1),
     )
+    credit = Entry.points > 0
     rows = session.execute(
-        select(bucket.label("month"), Entry.kind, func.sum(Entry.points))
+        select(bucket.label("month"), Entry.kind, credit.label("credit"), func.sum(Entry.points))
         .where(
             Entry.workspace_id == workspace.id,
             Entry.member_id.in_(select(members.c.id)),
             Entry.created_at >= starts[0],
             Entry.created_at < starts[-1],
         )
-        .group_by(bucket, Entry.kind)
+        .group_by(bucket, Entry.kind, credit)
     ).all()
-    sums: dict[tuple[int, str], int] = {(int(i), kind): int(total) for i, kind, total in rows}
+    sums: dict[tuple[int, str], int] = defaultdict(int)
+    issued: dict[int, int] = defaultdict(int)
+    for i, kind, credited, total in rows:
+        sums[int(i), kind] += int(total)
+        if kind == EntryKind.EARN.value or (kind == EntryKind.ADJUST.value and credited):
+            issued[int(i)] += int(total)
     for i, start in enumerate(months):
         cells: list[Any] = [start]
         for _, kind, negated in MOVEMENTS:
@@ -176,7 +239,14 @@ def _movements(
             cells.append(-value if negated else value)
         if monthly.period_is_partial(start):
             table.partial_rows.add(len(table.rows))
+        else:
+            view.window_issued += issued.get(i, 0)
+            view.window_redeemed -= sums.get((i, EntryKind.REDEEM.value), 0)
+            view.window_expired -= sums.get((i, EntryKind.EXPIRE.value), 0)
         table.rows.append(cells)
+    if view.window_issued > 0:
+        view.redemption_rate = 100 * view.window_redeemed / view.window_issued
+        view.breakage_rate = 100 * view.window_expired / view.window_issued
     return table, under_way(monthly, window, "month")
 
 

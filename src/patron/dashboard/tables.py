@@ -16,8 +16,9 @@ from openpyxl import Workbook
 
 from patron.core.safecells import SafeCsvWriter, set_xlsx_value
 
-#: ``month`` is a date naming its month (its first day), shown as the month.
-Kind = Literal["text", "int", "score", "percent", "mean", "date", "month", "flag", "money"]
+#: ``month`` is a date naming its month (its first day), shown as the month. ``money`` is shown in whole units
+#: (estimates such as CLV); ``amount`` keeps its cents on the page (a liability finance reconciles).
+Kind = Literal["text", "int", "score", "percent", "mean", "date", "month", "flag", "money", "amount"]
 Cell = str | int | float | date | bool | None
 
 
@@ -64,7 +65,7 @@ def to_csv(table: DataTable) -> bytes:
 
 
 EXCEL_FORMATS: dict[Kind, str] = {"percent": "0.0", "score": "0.0", "mean": "0.00", "date": "yyyy-mm-dd", "month": "yyyy-mm",
-                                  "int": "#,##0", "money": "#,##0.00"}  # fmt: skip
+                                  "int": "#,##0", "money": "#,##0.00", "amount": "#,##0.00"}  # fmt: skip
 
 
 def to_xlsx(table: DataTable) -> bytes:

@@ -36,6 +36,8 @@ LAUNCH_MONTHS_BEFORE_END = 12
 #: Twelve months, as most programs: with the launch 12 months back, the first month's lots expire in the last
 #: month (each expired lot is one entry; 6 months expired 35,000 lots and took 300 s on SQLite).
 EXPIRY_MONTHS = 12
+#: What a point costs the shop when redeemed: the catalog's NT$100 voucher is 80 points and NT$300 is 250 (NT$1.20–1.25).
+POINT_VALUE = "1.2"
 VOUCHER_SMALL, VOUCHER_LARGE = 100, 300
 #: Members holding a voucher's worth of points who redeem one each week (chosen at random).
 REDEMPTIONS_PER_WEEK = 12
@@ -104,7 +106,8 @@ def load_loyalty(engine: Engine, *, slug: str, end: date, seed: int) -> LoyaltyR
         launch = datetime.combine(launch_day, time(), zone)
         if service.get_program(session, workspace.id) is None:
             service.set_program(session, workspace=workspace, data=ProgramUpdate(
-                name=PROGRAM_NAME, expiry_policy=ExpiryPolicy.MONTHS, expiry_months=EXPIRY_MONTHS))  # fmt: skip
+                name=PROGRAM_NAME, expiry_policy=ExpiryPolicy.MONTHS, expiry_months=EXPIRY_MONTHS,
+                point_value=POINT_VALUE))  # fmt: skip
             anniversary = _month_start(end, LAUNCH_MONTHS_BEFORE_END // 2) + timedelta(days=9)
             for rule in _rules(launch, anniversary):
                 service.add_rule(session, workspace=workspace, data=rule, actor="demo")

@@ -55,6 +55,10 @@ def program(
     name: Annotated[str, typer.Option(help="The program's name")] = "Loyalty",
     expiry: Annotated[ExpiryPolicy, typer.Option(help="When points expire")] = ExpiryPolicy.MONTHS,
     months: Annotated[int, typer.Option(help="Months until points expire (--expiry months)")] = 12,
+    point_value: Annotated[
+        str | None,
+        typer.Option("--point-value", help="What one point is worth in the workspace's currency, e.g. 0.1"),
+    ] = None,
     workspace: WorkspaceOption = None,
     lang: LocaleOption = None,
 ) -> None:
@@ -64,10 +68,15 @@ def program(
     def action() -> None:
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
-            data = ProgramUpdate(name=name, expiry_policy=expiry, expiry_months=months)
+            data = ProgramUpdate(
+                name=name, expiry_policy=expiry, expiry_months=months, point_value=point_value
+            )
             saved = service.set_program(session, workspace=ws, data=data)
+            currency = ws.currency
         _say(_t("loyalty.cli_program", locale, name=saved.name, policy=saved.expiry_policy.value,
                 months=saved.expiry_months))  # fmt: skip
+        if saved.point_value is not None:
+            _say(_t("loyalty.cli_point_value", locale, value=saved.point_value, currency=currency))
 
     _run(action, locale)
 

@@ -55,6 +55,9 @@ class Program(WorkspaceScoped, Timestamped, Base):
     name: Mapped[str] = mapped_column(String(200))
     expiry_policy: Mapped[str] = mapped_column(String(24), default=ExpiryPolicy.MONTHS.value)
     expiry_months: Mapped[int] = mapped_column(default=12)
+    #: What one point is worth to the workspace, in ten-thousandths of its currency's major unit (NT$0.10 is
+    #: 1,000), so the outstanding points can be read as a liability in money; None until a manager sets it.
+    point_value_ten_thousandths: Mapped[int | None] = mapped_column()
 
 
 class EarnRule(WorkspaceScoped, Base):

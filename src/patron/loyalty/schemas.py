@@ -17,6 +17,9 @@ class ProgramUpdate(BaseModel):
     name: str = Field(default="Loyalty", min_length=1, max_length=200)
     expiry_policy: ExpiryPolicy = ExpiryPolicy.MONTHS
     expiry_months: int = Field(default=12, ge=1, le=120)
+    #: What one point is worth in the workspace's currency, major units as a decimal string ("0.1", "1.25"), up
+    #: to four decimals; the outstanding points are then also shown as money. Left out: unchanged.
+    point_value: str | None = Field(default=None, pattern=r"^\d{1,6}(\.\d{1,4})?$")
 
 
 class ProgramRead(ProgramUpdate):

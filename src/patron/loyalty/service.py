@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
@@ -106,7 +107,22 @@ def program_read(program: Program) -> ProgramRead:
         name=program.name,
         expiry_policy=ExpiryPolicy(program.expiry_policy),
         expiry_months=program.expiry_months,
+        point_value=point_value_text(program.point_value_ten_thousandths),
     )
+
+
+def point_value(program: Program) -> Decimal | None:
+    """What one point is worth in the workspace's currency (major units), None when no value is set."""
+    stored = program.point_value_ten_thousandths
+    return None if stored is None else Decimal(stored).scaleb(-4)
+
+
+def point_value_text(stored: int | None) -> str | None:
+    """The stored value as the decimal string it was given in, without trailing zeros ("0.1", "1.25", "2")."""
+    if stored is None:
+        return None
+    text = f"{Decimal(stored).scaleb(-4):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def set_program(session: Session, *, workspace: Workspace, data: ProgramUpdate) -> ProgramRead:
@@ -118,6 +134,8 @@ def set_program(session: Session, *, workspace: Workspace, data: ProgramUpdate) 
     program.name = data.name
     program.expiry_policy = data.expiry_policy.value
     program.expiry_months = data.expiry_months
+    if data.point_value is not None:
+        program.point_value_ten_thousandths = int(Decimal(data.point_value).scaleb(4))
     session.flush()
     return program_read(program)
 

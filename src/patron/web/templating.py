@@ -83,6 +83,8 @@ def formatters(locale: str, timezone: str = "Asia/Taipei") -> dict[str, Any]:
             return number(value)
         if kind == "money":
             return fixed(value, 0)
+        if kind == "amount":  # money a finance team reconciles: whole amounts plain, cents never rounded away
+            return fixed(value, 0 if float(value).is_integer() else 2)
         if isinstance(value, date):
             if kind == "month":
                 return format_skeleton("yMMM", value, locale=cldr)
