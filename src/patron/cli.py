@@ -13,7 +13,7 @@ import re
 import secrets
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -78,13 +78,15 @@ class _FriendlyGroup(TyperGroup):
 
 
 def _localize_help(command: TyperGroup, given: list[str]) -> None:
-    """--help in the language of the rest of the output (``patron.cli_help``). Help left in English is better than
-    a command that does not run: a failure here is ignored (PATRON_DEBUG=1 shows it)."""
+    """--help in the language of the rest of the output (``patron.cli_help``). Help in English is better than a
+    command that does not run: when that fails, help is left in English (PATRON_DEBUG=1 shows the error)."""
     try:
         localize_help(command, _locale(_lang_given(given)))
     except Exception:
         if os.environ.get("PATRON_DEBUG", "").lower() in ("1", "true", "yes"):
             raise
+        with suppress(Exception):
+            localize_help(command, "en")  # reads no catalog
 
 
 def _lang_given(args: list[str]) -> str | None:

@@ -45,8 +45,11 @@ _RICH_WORDS = {
     "REQUIRED_LONG_STRING": "required",
     "DEPRECATED_STRING": "deprecated",
 }
-_ENGLISH_RICH_WORDS: dict[str, str] = {name: getattr(rich_utils, name) for name in _RICH_WORDS}
-_ENGLISH_HIGHLIGHTER = rich_utils.highlighter
+#: Typer's English, as far as this version of Typer has the words (one that renamed them leaves them in English).
+_ENGLISH_RICH_WORDS: dict[str, str] = {
+    name: english for name in _RICH_WORDS if isinstance(english := getattr(rich_utils, name, None), str)
+}
+_ENGLISH_HIGHLIGHTER = getattr(rich_utils, "highlighter", None)
 #: Placeholders of the usage line, as Click writes them, and their entries.
 _METAVARS = {"options_metavar": ("[OPTIONS]", "options_metavar"), "subcommand_metavar": ("COMMAND [ARGS]...", "command_metavar")}  # fmt: skip
 
@@ -135,10 +138,11 @@ def localize_help(root: Command, locale: str | None) -> None:
             if hasattr(command, attribute) and _english(command, attribute) == written:
                 setattr(command, attribute, _chrome(code, chosen, written))
         command.context_class = _context_class(chosen, _english(command, "context_class"))
-    for name, code in _RICH_WORDS.items():
-        setattr(rich_utils, name, _chrome(code, chosen, _ENGLISH_RICH_WORDS[name]))
+    for name, english in _ENGLISH_RICH_WORDS.items():
+        setattr(rich_utils, name, _chrome(_RICH_WORDS[name], chosen, english))
     usage = _chrome("usage", chosen, _USAGE)
-    rich_utils.highlighter = _ENGLISH_HIGHLIGHTER if usage == _USAGE else _highlighter(usage)
+    if _ENGLISH_HIGHLIGHTER is not None:
+        rich_utils.highlighter = _ENGLISH_HIGHLIGHTER if usage == _USAGE else _highlighter(usage)
 
 
 def _chrome(code: str, locale: str, english: str) -> str:
