@@ -13,7 +13,7 @@ import re
 import secrets
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -30,6 +30,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer._click import exceptions as click_exceptions  # Typer bundles its own Click
 from typer.core import TyperGroup
 
+from patron.cli_help import localize_help
 from patron.core import migrate, validation
 from patron.core import service as core_service
 from patron.core.clock import utcnow
@@ -60,6 +61,8 @@ class _FriendlyGroup(TyperGroup):
                 args, prog_name, complete_var, False, windows_expand_args, **extra
             )
 
+        given = list(args if args is not None else sys.argv[1:])
+        _localize_help(self, given)
         if not standalone_mode:
             return run()
         try:
@@ -68,12 +71,23 @@ class _FriendlyGroup(TyperGroup):
             shown.show()
             sys.exit(shown.exit_code)
         except click_exceptions.UsageError as error:
-            given = list(args if args is not None else sys.argv[1:])
             _say(_usage_line(error, _locale(_lang_given(given))), style="red", stream=errors)
             sys.exit(2)
         except typer.Abort:
             sys.exit(1)
         sys.exit(outcome if isinstance(outcome, int) else 0)
+
+
+def _localize_help(command: TyperGroup, given: list[str]) -> None:
+    """--help in the language of the rest of the output (``patron.cli_help``). Help in English is better than a
+    command that does not run: when that fails, help is left in English (PATRON_DEBUG=1 shows the error)."""
+    try:
+        localize_help(command, _locale(_lang_given(given)))
+    except Exception:
+        if os.environ.get("PATRON_DEBUG", "").lower() in ("1", "true", "yes"):
+            raise
+        with suppress(Exception):
+            localize_help(command, "en")  # reads no catalog
 
 
 def _lang_given(args: list[str]) -> str | None:
@@ -304,6 +318,7 @@ def workspaces_create(
     industry: Annotated[str | None, typer.Option(help="Industry, for benchmarks")] = None,
     lang: LocaleOption = None,
 ) -> None:
+    """Create a workspace (a brand or tenant) with its time zone, currency and default language."""
     shown = _locale(lang)
 
     def action() -> None:
@@ -319,6 +334,7 @@ def workspaces_create(
 
 @workspaces_app.command("list")
 def workspaces_list(lang: LocaleOption = None) -> None:
+    """List the workspaces."""
     locale = _locale(lang)
     with transaction() as session:
         table = _table(locale, "cli.col_slug", "cli.col_name", "cli.col_timezone", "cli.col_currency",
@@ -380,6 +396,7 @@ def apikeys_create(name: str, workspace: WorkspaceOption = None, lang: LocaleOpt
 
 @apikeys_app.command("list")
 def apikeys_list(workspace: WorkspaceOption = None, lang: LocaleOption = None) -> None:
+    """List the workspace's API keys by prefix (the keys themselves are never stored)."""
     locale = _locale(lang)
 
     def action() -> None:
@@ -396,6 +413,7 @@ def apikeys_list(workspace: WorkspaceOption = None, lang: LocaleOption = None) -
 
 @apikeys_app.command("revoke")
 def apikeys_revoke(prefix: str, workspace: WorkspaceOption = None, lang: LocaleOption = None) -> None:
+    """Revoke the API key with this prefix: requests with it are refused from now on."""
     locale = _locale(lang)
 
     def action() -> None:
@@ -667,6 +685,7 @@ def surveys_templates(
 
 @surveys_app.command("list")
 def surveys_list(workspace: WorkspaceOption = None, lang: LocaleOption = None) -> None:
+    """List the workspace's surveys with their version, status, kind, touchpoint and channel."""
     from patron.surveys import service as survey_service
 
     locale = _locale(lang)
