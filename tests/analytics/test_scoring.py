@@ -196,3 +196,22 @@ def test_the_command_scores_an_export_into_a_file(
     # the models are refitted on the export: the same estimates to the optimiser's precision
     assert np.allclose(found["clv"], world.expected["clv"], rtol=1e-5)
     assert found["churn_risk"].between(0, 1).all()
+
+
+def test_risk_is_computed_once_per_path_through_the_trees(world: World) -> None:
+    """Rows every tree sends the same way share one prediction: the same numbers, bit for bit."""
+    x = world.scorer.churn_model  # the classifier trained on the SQLite path
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.gamma(2.0, 20.0, (5_000, len(churn.FEATURES))), columns=list(churn.FEATURES))
+    frame.iloc[::7, 3] = np.nan
+    frame["last_score"] = np.nan
+    assert np.array_equal(scoring.predict_risk(x, frame), x.predict_proba(frame)[:, 1])
+    points = scoring.split_points(x)
+    assert points is not None and all(np.all(np.diff(t) > 0) for _, t in points)
+
+    class Constant:
+        def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:
+            return np.tile([0.75, 0.25], (len(rows), 1))
+
+    assert scoring.split_points(Constant()) is None
+    assert scoring.predict_risk(Constant(), frame).tolist() == [0.25] * len(frame)

@@ -194,7 +194,7 @@ class Scorer:
             from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
             with threadpool_limits(limits=self.threads, user_api="openmp"):
-                risk = self.churn_model.predict_proba(x)[:, 1]
+                risk = predict_risk(self.churn_model, x)
         else:
             risk = np.full(len(summary), np.nan)
         for name, column in (("probability alive", alive), ("CLV", value)):
@@ -215,6 +215,50 @@ class Scorer:
                 "value_at_risk": risk * value,
             }
         )
+
+
+def split_points(model: Any) -> list[tuple[int, npt.NDArray[np.float64]]] | None:
+    """Each feature a tree of a fitted ``HistGradientBoostingClassifier`` splits on, with the sorted thresholds
+    it is split at; None for another model or one with categorical splits."""
+    predictors = getattr(model, "_predictors", None)
+    if not predictors or getattr(model, "_preprocessor", None) is not None:
+        return None
+    found: dict[int, set[float]] = {}
+    try:
+        for per_class in predictors:
+            for predictor in per_class:
+                nodes = predictor.nodes
+                inner = nodes[nodes["is_leaf"] == 0]
+                if inner["is_categorical"].any():
+                    return None
+                for feature, threshold in zip(inner["feature_idx"], inner["num_threshold"], strict=True):
+                    found.setdefault(int(feature), set()).add(float(threshold))
+    except (AttributeError, KeyError, ValueError):
+        return None
+    return [
+        (feature, np.asarray(sorted(values), dtype=np.float64)) for feature, values in sorted(found.items())
+    ]
+
+
+def predict_risk(model: Any, x: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """``model.predict_proba(x)[:, 1]``, computed once per group of rows that every tree sends down the same
+    path: a tree goes left where value ≤ threshold (missing values their own way), so rows with the same count
+    of thresholds below each value, and missing in the same features, get the same probability. In the
+    benchmark a batch of 100,000 customers has about 34,000 such groups."""
+    points = split_points(model)
+    if points is None or len(x) < 2:
+        return np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64)
+    values = x.to_numpy(dtype=np.float64)
+    sides = []
+    for feature, thresholds in points:
+        column = values[:, feature]
+        side = np.searchsorted(thresholds, column, side="left").astype(np.float64)
+        side[np.isnan(column)] = -1.0
+        sides.append(side)
+    if not sides:
+        return np.asarray(model.predict_proba(x.iloc[:1])[:, 1], dtype=np.float64).repeat(len(x))
+    codes, firsts = distinct_rows(sides)
+    return np.asarray(model.predict_proba(x.iloc[firsts])[:, 1], dtype=np.float64)[codes]
 
 
 def _distinct(keys: pd.DataFrame) -> tuple[npt.NDArray[np.int64], pd.DataFrame]:
