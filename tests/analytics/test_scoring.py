@@ -215,3 +215,24 @@ def test_risk_is_computed_once_per_path_through_the_trees(world: World) -> None:
 
     assert scoring.split_points(Constant()) is None
     assert scoring.predict_risk(Constant(), frame).tolist() == [0.25] * len(frame)
+
+
+def test_pareto_nbd_scores_without_a_churn_model(world: World, tmp_path: Path) -> None:
+    from patron.analytics.clv import ParetoNBDModel
+
+    e = world.expected
+    summary = pd.DataFrame({"customer_id": e["customer_id"], "frequency": e["frequency"], "recency": e["recency_days"],
+                            "T": e["age_days"], "monetary_value": e["monetary_value"]})  # fmt: skip
+    purchase = ParetoNBDModel(summary).fit()
+    spend = world.scorer.spend.expected_customer_spend(summary)
+    value = customer_lifetime_value(purchase, summary, expected_spend=spend, months=3, discount_rate=0.02)
+    scorer = scoring.Scorer(purchase, world.scorer.spend, None, months=3, discount_rate=0.02)
+    con = scoring.open_orders(world.folder)
+    bought = scoring.purchases(con, workspace_id=world.workspace.id, currency=world.workspace.currency)
+    features = scoring.feature_expression(bought, as_of=END, zone=world.workspace.timezone)
+    scoring.score_to_parquet(features, scorer, tmp_path / "pareto.parquet", chunk=1_000)
+    found = pd.read_parquet(tmp_path / "pareto.parquet").sort_values("customer_id", ignore_index=True)
+    alive = purchase.expected_probability_alive(summary)["probability_alive"].to_numpy()
+    assert np.allclose(found["probability_alive"], alive, rtol=1e-9, atol=0.0)
+    assert np.allclose(found["clv"], value["clv"], rtol=1e-9, atol=0.0)
+    assert found["churn_risk"].isna().all() and found["value_at_risk"].isna().all()
