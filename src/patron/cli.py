@@ -919,6 +919,9 @@ ClvModelOption = Annotated[str, typer.Option("--model", help="Purchase model: bg
 AsOfOption = Annotated[
     str | None, typer.Option("--as-of", help="Last day of orders to use, 2025-06-30 [default: today]")
 ]
+WindowOption = Annotated[
+    int, typer.Option("--window", help="Churned = no purchase in this many days after the cut-off")
+]
 
 
 def _as_of(value: str | None) -> date | None:
@@ -973,15 +976,34 @@ def clv_score(
     months: Annotated[int, typer.Option(help="CLV horizon in months")] = 12,
     discount_rate: Annotated[float, typer.Option(help="Monthly discount rate")] = 0.01,
     as_of: AsOfOption = None,
+    parquet: Annotated[
+        Path | None,
+        typer.Option(
+            "--parquet", help="Score the orders of a `patron export parquet` folder instead (needs --out)"
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="For --parquet: the Parquet file of scores")
+    ] = None,
+    engine_name: Annotated[str, typer.Option("--engine", help="For --parquet: duckdb or spark")] = "duckdb",
+    window: WindowOption = 90,
     workspace: WorkspaceOption = None,
     lang: LocaleOption = None,
 ) -> None:
     """Fit and store every customer's probability alive, expected purchases and spend, and CLV (run it from a
-    scheduler: each run replaces the workspace's scores)."""
+    scheduler: each run replaces the workspace's scores). With --parquet, score the export's customers in
+    batches (CLV and churn risk, churned = no purchase in --window days) into the --out file instead."""
     from patron.analytics import service as clv_service
     from patron.metrics import service as metrics_service
 
+    locale = _locale(lang)
+
     def action() -> None:
+        if parquet is not None:
+            _score_export(
+                parquet, out, engine_name, model, months, discount_rate, window, as_of, workspace, locale
+            )
+            return
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
             saved, count = clv_service.score(
@@ -1001,6 +1023,39 @@ def clv_score(
         console.print(table)
 
     _run(action, lang)
+
+
+def _score_export(
+    folder: Path, out: Path | None, engine_name: str, model: str, months: int, discount_rate: float, window: int,
+    as_of: str | None, workspace: str | None, locale: str,
+) -> None:  # fmt: skip
+    """``patron clv score --parquet DIR --out FILE``: scores at scale (patron.analytics.scoring)."""
+    import time
+
+    from patron.analytics import scoring
+    from patron.analytics import service as clv_service
+    from patron.core.clock import today_in
+
+    if out is None:
+        raise PatronError("clv.score_needs_out")
+    kind = clv_service._model(model)
+    with transaction() as session:
+        ws = core_service.get_workspace(session, _workspace_slug(workspace))
+    end = _as_of(as_of) or today_in(ws.timezone)
+    started = time.perf_counter()
+    result = scoring.score_export(
+        folder, out, as_of=end, workspace_id=ws.id, zone=ws.timezone, currency=ws.currency, purchase_model=kind,
+        months=months, discount_rate=discount_rate, window_days=window, engine=engine_name,
+    )  # fmt: skip
+    _say(_t("clv.scored_file", locale, count=result.customers, file=out, model=result.purchase.name,
+            end=end.isoformat(), seconds=f"{time.perf_counter() - started:.1f}"))  # fmt: skip
+    if result.churn_error is None:
+        _say(_t("clv.scored_file_churn", locale, customers=result.trained, cutoff=result.cutoff.isoformat(),
+                window=window))  # fmt: skip
+    else:
+        _say(
+            _t("clv.scored_file_no_churn", locale, reason=result.churn_error.message(locale)), style="yellow"
+        )
 
 
 @clv_app.command("validate")
@@ -1035,9 +1090,6 @@ def clv_validate(
 
 
 # --------------------------------------------------------------------------------------------- churn
-WindowOption = Annotated[
-    int, typer.Option("--window", help="Churned = no purchase in this many days after the cut-off")
-]
 TopKOption = Annotated[
     int | None,
     typer.Option("--top-k", help="k of precision at the top k [default: a tenth of the customers]"),

@@ -38,6 +38,10 @@ FEATURES = (
 #: an NPS answer of 0–6 is a detractor (on the 0–10 scale); other scales: the bottom 60 % of the scale
 DETRACTOR_SHARE = 0.6
 TREND_DAYS = 90
+#: the mean amount a purchase day is rounded to this many decimals: sums of the same amounts in another order
+#: (pandas here; DuckDB or Spark in ``scoring``) differ in the last bit, and a tree's threshold can sit exactly
+#: on a customer's value, so without rounding one customer in thousands got another risk on another engine
+MONETARY_DECIMALS = 9
 #: a feature must raise the risk by at least half a percentage point to be named as a reason
 MIN_CONTRIBUTION = 0.005
 
@@ -58,7 +62,7 @@ def behaviour_features(orders: pd.DataFrame, cutoff: date) -> pd.DataFrame:
 
     * recency_days — days from the last purchase to the cut-off;
     * frequency — purchases (distinct days) up to the cut-off;
-    * monetary — mean amount a purchase day;
+    * monetary — mean amount a purchase day (to MONETARY_DECIMALS decimals);
     * usual_gap_days — mean days between purchase days (NaN with one purchase day);
     * recency_ratio — recency_days / usual_gap_days (NaN with one purchase day);
     * trend — purchase days in the last 90 days minus those in the 90 days before.
@@ -87,7 +91,7 @@ def behaviour_features(orders: pd.DataFrame, cutoff: date) -> pd.DataFrame:
         {
             "recency_days": (end - last).dt.days.astype(float),
             "frequency": count.astype(float),
-            "monetary": grouped["amount"].mean().astype(float),
+            "monetary": grouped["amount"].mean().astype(float).round(MONETARY_DECIMALS),
             "usual_gap_days": np.where(count > 1, (last - first).dt.days / (count - 1).clip(lower=1), np.nan),
         }
     )

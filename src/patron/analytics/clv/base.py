@@ -48,31 +48,39 @@ _MIX = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F16
 
 
 def compress(frame: pd.DataFrame, columns: Sequence[str]) -> Compressed:
-    """Distinct rows of ``columns`` with their counts.
+    """Distinct rows of ``columns`` with their counts (see ``distinct_rows``)."""
+    values = [
+        np.ascontiguousarray(frame[name].to_numpy(dtype=np.float64)) + 0.0 for name in columns
+    ]  # -0.0 → 0.0
+    codes, firsts = distinct_rows(values)
+    weights = np.bincount(codes).astype(np.float64)
+    return Compressed({name: column[firsts] for name, column in zip(columns, values, strict=True)}, weights)
+
+
+def distinct_rows(values: Sequence[Array]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Each row's group among the distinct rows of the columns ``values`` (numbered in order of first
+    appearance) and each group's first row.
 
     The bit patterns of each row's values are mixed into one 64-bit key and the keys factorised once (1M rows:
     ~0.05 s, against ~0.4 s factorising column by column). Two different rows could share a key; every row
     is therefore compared with its group's first row, and if any differs the exact column-by-column grouping
     is used instead."""
-    values = [
-        np.ascontiguousarray(frame[name].to_numpy(dtype=np.float64)) + 0.0 for name in columns
-    ]  # -0.0 → 0.0
-    key = np.zeros(len(frame), dtype=np.uint64)
+    size = len(values[0]) if len(values) else 0
+    key = np.zeros(size, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for i, column in enumerate(values):
             bits = column.view(np.uint64)
             key = (key ^ (bits * np.uint64(_MIX[i % 4]))) * np.uint64(_MIX[(i + 1) % 4])
             key ^= key >> np.uint64(29)
-    codes = pd.factorize(key, sort=False)[0]
+    codes = pd.factorize(key, sort=False)[0].astype(np.int64)
     firsts = _first_rows(codes)
     if not all(np.array_equal(column[firsts][codes], column) for column in values):
-        codes = np.zeros(len(frame), dtype=np.int64)
+        codes = np.zeros(size, dtype=np.int64)
         for column in values:
             part, uniques = pd.factorize(column, sort=False)
             codes = pd.factorize(codes * np.int64(len(uniques)) + part, sort=False)[0].astype(np.int64)
         firsts = _first_rows(codes)
-    weights = np.bincount(codes).astype(np.float64)
-    return Compressed({name: column[firsts] for name, column in zip(columns, values, strict=True)}, weights)
+    return codes, firsts
 
 
 def _first_rows(codes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:

@@ -1,0 +1,238 @@
+"""Scoring from a Parquet export on DuckDB and on Spark local mode gives the scores of the operational path
+(``workspace_summary`` on SQLite, ``churn.feature_table`` over ``orders_frame``) for the same customers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy.engine import Engine
+
+from patron.analytics import churn, churn_service, scoring
+from patron.analytics import service as clv_service
+from patron.analytics.clv import customer_lifetime_value, workspace_summary
+from patron.core.db import transaction
+from patron.core.errors import PatronError
+from patron.core.models import Workspace
+from patron.importers import import_file
+from patron.metrics.engine import connect
+from patron.metrics.export import export_parquet
+from tests.analytics.test_service import END, _simulated_orders
+from tests.factories import ORDER_HEADER, make_workspace, write_csv
+from tests.metrics.test_spark import spark_ready
+
+__all__ = ["spark_ready"]
+CUSTOMERS = 2_000
+WINDOW = 90
+
+
+@dataclass(frozen=True)
+class World:
+    workspace: Workspace
+    folder: Path
+    scorer: scoring.Scorer
+    expected: pd.DataFrame
+    labels: pd.Series
+
+
+def _alive(purchase: Any, summary: pd.DataFrame) -> pd.DataFrame:
+    model = type(purchase)(summary)
+    model.params = dict(purchase.params)
+    return model.expected_probability_alive()
+
+
+@pytest.fixture(scope="module")
+def world(sqlite_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> World:
+    """2,000 simulated customers of a Taipei workspace on SQLite; the scores of the operational path."""
+    tmp = tmp_path_factory.mktemp("scoring")
+    workspace = make_workspace(sqlite_engine)
+    customers = write_csv(tmp / "c.csv", ("external_id",), [(f"C{i:04d}",) for i in range(CUSTOMERS)])
+    import_file(sqlite_engine, workspace_slug=workspace.slug, kind="customers", path=customers)
+    orders = write_csv(tmp / "o.csv", ORDER_HEADER, _simulated_orders(CUSTOMERS, seed=7))
+    import_file(sqlite_engine, workspace_slug=workspace.slug, kind="orders", path=orders)
+    con = connect(sqlite_engine.url.render_as_string(hide_password=False))
+    fitted = clv_service.fit(con, workspace, observation_end=END)
+    assert fitted.spend is not None
+    summary = fitted.summary
+    with transaction(sqlite_engine) as session:
+        frame = churn_service.orders_frame(session, workspace)
+    no_answers = pd.DataFrame(columns=["customer_id", "day", "score", "scale_min", "scale_max"])
+    cutoff = END - timedelta(days=WINDOW)
+    before = workspace_summary(con, workspace.id, observation_end=cutoff, zone=workspace.timezone,
+                               currency=workspace.currency)  # fmt: skip
+    train_x = churn.feature_table(frame, no_answers, cutoff, _alive(fitted.purchase, before))
+    labels = churn.labels(frame, cutoff, churn.ChurnDefinition(WINDOW)).reindex(train_x.index)
+    classifier = churn.fit(train_x, labels)
+    alive = fitted.purchase.expected_probability_alive(summary)
+    x = churn.feature_table(frame, no_answers, END, alive).reindex(summary["customer_id"])
+    spend = fitted.spend.expected_customer_spend(summary)
+    value = customer_lifetime_value(
+        fitted.purchase, summary, expected_spend=spend, months=6, discount_rate=0.01
+    )
+    risk = classifier.predict_proba(x)[:, 1]
+    expected = pd.DataFrame({
+        "customer_id": summary["customer_id"], "frequency": summary["frequency"], "recency_days": summary["recency"],
+        "age_days": summary["T"], "monetary_value": summary["monetary_value"],
+        "probability_alive": alive["probability_alive"],
+        "expected_purchases": fitted.purchase.expected_purchases(summary, future_t=180.0)["expected_purchases"],
+        "expected_spend": spend["expected_spend"], "clv": value["clv"], "churn_risk": risk,
+        "value_at_risk": risk * value["clv"].to_numpy(),
+    })  # fmt: skip
+    export_parquet(con, workspace.id, tmp / "export", zone=workspace.timezone)
+    scorer = scoring.Scorer(fitted.purchase, fitted.spend, classifier, months=6, discount_rate=0.01)
+    return World(workspace, tmp / "export", scorer, expected, labels)
+
+
+def _scored(world: World, engine: str, out: Path) -> pd.DataFrame:
+    con = scoring.open_orders(world.folder, engine)
+    bought = scoring.purchases(con, workspace_id=world.workspace.id, currency=world.workspace.currency)
+    features = scoring.feature_expression(bought, as_of=END, zone=world.workspace.timezone)
+    written = scoring.score_to_parquet(features, world.scorer, out, chunk=700)  # three batches
+    assert written == len(world.expected)
+    return pd.read_parquet(out).sort_values("customer_id", ignore_index=True)
+
+
+def _assert_same(found: pd.DataFrame, expected: pd.DataFrame) -> None:
+    assert list(found.columns) == list(expected.columns)
+    assert np.array_equal(found["customer_id"].to_numpy(), expected["customer_id"].to_numpy())
+    assert np.array_equal(found["frequency"].to_numpy(), expected["frequency"].to_numpy())
+    for name in expected.columns[2:]:
+        ours, theirs = found[name].to_numpy(dtype=np.float64), expected[name].to_numpy(dtype=np.float64)
+        assert np.isfinite(ours).all(), name
+        assert np.allclose(ours, theirs, rtol=1e-9, atol=0.0), (
+            name,
+            np.max(np.abs(ours - theirs) / np.abs(theirs)),
+        )
+
+
+def test_duckdb_scores_are_the_operational_scores(world: World, tmp_path: Path) -> None:
+    found = _scored(world, "duckdb", tmp_path / "scores.parquet")
+    assert len(found) > 1_900 and (found["frequency"] > 0).sum() > 300
+    _assert_same(found, world.expected)
+
+
+def test_spark_scores_are_the_duckdb_and_operational_scores(
+    spark_ready: None, world: World, tmp_path: Path
+) -> None:
+    on_spark = _scored(world, "spark", tmp_path / "spark.parquet")
+    _assert_same(on_spark, world.expected)
+    _assert_same(on_spark, _scored(world, "duckdb", tmp_path / "duckdb.parquet"))
+    con = scoring.open_orders(world.folder, "spark")
+    bought = scoring.purchases(con, workspace_id=world.workspace.id, currency=world.workspace.currency)
+    labels = scoring.training_expression(bought, as_of=END, window_days=WINDOW, zone=world.workspace.timezone)
+    found = (
+        labels.select("customer_id", "churned").to_pandas().set_index("customer_id")["churned"].sort_index()
+    )
+    assert found.to_dict() == world.labels.to_dict()
+
+
+def test_training_labels_and_fit_on_duckdb(world: World) -> None:
+    """The training table's labels are ``churn.labels``; the models fitted on the export are the ones fitted
+    on SQLite."""
+    con = scoring.open_orders(world.folder)
+    bought = scoring.purchases(con, workspace_id=world.workspace.id, currency=world.workspace.currency)
+    table = scoring.training_expression(bought, as_of=END, window_days=WINDOW, zone=world.workspace.timezone)
+    found = (
+        table.select("customer_id", "churned").to_pandas().set_index("customer_id")["churned"].sort_index()
+    )
+    assert found.to_dict() == world.labels.to_dict()
+    features = scoring.feature_expression(bought, as_of=END, zone=world.workspace.timezone)
+    purchase, spend = scoring.fit_models(features, type(world.scorer.purchase))
+    assert purchase.params == pytest.approx(world.scorer.purchase.params, rel=1e-6)
+    assert spend.params == pytest.approx(world.scorer.spend.params, rel=1e-6)
+    sampled = scoring.training_expression(bought, as_of=END, window_days=WINDOW, every=4).to_pandas()
+    assert len(sampled) and (sampled["customer_id"] % 4 == 0).all()
+    classifier = scoring.fit_churn(
+        bought, purchase, as_of=END, window_days=WINDOW, zone=world.workspace.timezone
+    )
+    assert classifier.predict_proba(
+        scoring.churn_frame(features.to_pandas().head(5), np.full(5, 0.5))
+    ).shape == (5, 2)
+
+
+def test_a_folder_without_orders_is_named(tmp_path: Path) -> None:
+    with pytest.raises(PatronError) as missing:
+        scoring.open_orders(tmp_path)
+    assert missing.value.code == "metrics.parquet_missing_files"
+    with pytest.raises(PatronError) as engine:
+        scoring.open_orders(tmp_path, "polars")
+    assert engine.value.code == "import.bad_format"
+
+
+def test_the_command_scores_an_export_into_a_file(
+    sqlite_engine: Engine, world: World, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from patron.cli import app
+    from patron.core.db import set_engine
+
+    out = tmp_path / "scores.parquet"
+    runner = CliRunner(env={"LANG": "en_US.UTF-8", "COLUMNS": "250"})
+    set_engine(sqlite_engine)
+    try:
+        missing = runner.invoke(
+            app, ["clv", "score", "--parquet", str(world.folder), "-w", world.workspace.slug]
+        )
+        answer = runner.invoke(app, ["clv", "score", "--parquet", str(world.folder), "--out", str(out), "--months",
+                                     "6", "--as-of", END.isoformat(), "-w", world.workspace.slug])  # fmt: skip
+        chinese = runner.invoke(app, ["clv", "score", "--parquet", str(world.folder), "--lang", "zh-Hant",
+                                      "-w", world.workspace.slug])  # fmt: skip
+    finally:
+        set_engine(None)
+    assert missing.exit_code != 0 and "--out" in missing.output
+    assert "--out" in chinese.output and "Parquet 檔案" in chinese.output
+    assert answer.exit_code == 0, answer.output
+    count = len(world.expected)
+    assert f"{count} customers scored with BG/NBD and Gamma-Gamma (orders to {END})" in answer.output
+    assert "Churn risk from a classifier trained on" in answer.output
+    found = pd.read_parquet(out).sort_values("customer_id", ignore_index=True)
+    assert np.array_equal(found["customer_id"].to_numpy(), world.expected["customer_id"].to_numpy())
+    # the models are refitted on the export: the same estimates to the optimiser's precision
+    assert np.allclose(found["clv"], world.expected["clv"], rtol=1e-5)
+    assert found["churn_risk"].between(0, 1).all()
+
+
+def test_risk_is_computed_once_per_path_through_the_trees(world: World) -> None:
+    """Rows every tree sends the same way share one prediction: the same numbers, bit for bit."""
+    x = world.scorer.churn_model  # the classifier trained on the SQLite path
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.gamma(2.0, 20.0, (5_000, len(churn.FEATURES))), columns=list(churn.FEATURES))
+    frame.iloc[::7, 3] = np.nan
+    frame["last_score"] = np.nan
+    assert np.array_equal(scoring.predict_risk(x, frame), x.predict_proba(frame)[:, 1])
+    points = scoring.split_points(x)
+    assert points is not None and all(np.all(np.diff(t) > 0) for _, t in points)
+
+    class Constant:
+        def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:
+            return np.tile([0.75, 0.25], (len(rows), 1))
+
+    assert scoring.split_points(Constant()) is None
+    assert scoring.predict_risk(Constant(), frame).tolist() == [0.25] * len(frame)
+
+
+def test_pareto_nbd_scores_without_a_churn_model(world: World, tmp_path: Path) -> None:
+    from patron.analytics.clv import ParetoNBDModel
+
+    e = world.expected
+    summary = pd.DataFrame({"customer_id": e["customer_id"], "frequency": e["frequency"], "recency": e["recency_days"],
+                            "T": e["age_days"], "monetary_value": e["monetary_value"]})  # fmt: skip
+    purchase = ParetoNBDModel(summary).fit()
+    spend = world.scorer.spend.expected_customer_spend(summary)
+    value = customer_lifetime_value(purchase, summary, expected_spend=spend, months=3, discount_rate=0.02)
+    scorer = scoring.Scorer(purchase, world.scorer.spend, None, months=3, discount_rate=0.02)
+    con = scoring.open_orders(world.folder)
+    bought = scoring.purchases(con, workspace_id=world.workspace.id, currency=world.workspace.currency)
+    features = scoring.feature_expression(bought, as_of=END, zone=world.workspace.timezone)
+    scoring.score_to_parquet(features, scorer, tmp_path / "pareto.parquet", chunk=1_000)
+    found = pd.read_parquet(tmp_path / "pareto.parquet").sort_values("customer_id", ignore_index=True)
+    alive = purchase.expected_probability_alive(summary)["probability_alive"].to_numpy()
+    assert np.allclose(found["probability_alive"], alive, rtol=1e-9, atol=0.0)
+    assert np.allclose(found["clv"], value["clv"], rtol=1e-9, atol=0.0)
+    assert found["churn_risk"].isna().all() and found["value_at_risk"].isna().all()
