@@ -131,17 +131,18 @@ def test_items_analysis_and_every_figure(engine: Engine, tmp_path: Path) -> None
         )  # type: ignore[arg-type]
     assert caught.value.code == "feedback.empty_text"
 
-    # The survey comment became an item as the response arrived (not yet analysed); a backfill finds nothing new,
-    # and after losing the item it adds it again.
+    # The survey comment became an item as the response arrived, analysed like every item that arrives; a backfill
+    # finds nothing new, and after losing the item it adds it again (and analyses only that one).
     with transaction(engine) as session:
         arrived = session.scalars(select(FeedbackItem).where(FeedbackItem.workspace_id == ws,
                                                             FeedbackItem.channel == "survey")).one()  # fmt: skip
-        assert (arrived.analyzed_with, arrived.text) == (None, "退款到現在還沒收到，客服都不回覆")
+        assert (arrived.analyzed_with, arrived.sentiment, arrived.text) == (
+            "shipped:1", "negative", "退款到現在還沒收到，客服都不回覆")  # fmt: skip
         assert service.sync_survey_comments(session, workspace_id=ws) == 0
         session.delete(arrived)
     with transaction(engine) as session:
         report = service.analyze(session, workspace_id=ws)
-    assert (report.survey_comments_added, report.analysed, report.taxonomy) == (1, 8, "shipped:1")
+    assert (report.survey_comments_added, report.analysed, report.taxonomy) == (1, 1, "shipped:1")
     with transaction(engine) as session:  # nothing left to do
         assert service.analyze(session, workspace_id=ws).analysed == 0
 
