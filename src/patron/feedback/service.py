@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -638,11 +638,13 @@ def list_items(
     sentiment: str | None = None,
     channel: str | None = None,
     segment: str | None = None,
+    customer: int | None = None,
     offset: int = 0,
     limit: int = 50,
 ) -> FeedbackPage:
-    """Items newest first with their themes, the masked text only. With a theme, the items mentioning it; with
-    a sentiment too, those whose mention of the theme has it (else the items' overall sentiment)."""
+    """Items newest first with their themes, the masked text only; ``customer`` (the customer's row id) keeps
+    one customer's. With a theme, the items mentioning it; with a sentiment too, those whose mention of the
+    theme has it (else the items' overall sentiment)."""
     if sentiment is not None and sentiment not in SENTIMENTS:
         raise PatronError("feedback.unknown_sentiment", value=sentiment[:20], choices=list(SENTIMENTS))
     conditions: list[Any] = [FeedbackItem.workspace_id == workspace_id]
@@ -654,6 +656,8 @@ def list_items(
         conditions.append(FeedbackItem.channel == channel)
     if segment:
         conditions.append(FeedbackItem.id.in_(_segment_items(workspace_id, segment)))
+    if customer is not None:
+        conditions.append(FeedbackItem.customer_id == customer)
     if theme:
         mentioned = select(FeedbackMention.item_id).where(
             FeedbackMention.workspace_id == workspace_id, FeedbackMention.theme == theme
@@ -737,12 +741,63 @@ def theme_trend(
     return {theme: [(volume, negative) for volume, negative in cells] for theme, cells in trend.items()}
 
 
-def items_for_customer(session: Session, *, workspace_id: int, customer_id: int) -> Iterable[FeedbackItem]:
-    return session.scalars(
-        select(FeedbackItem).where(
-            FeedbackItem.workspace_id == workspace_id, FeedbackItem.customer_id == customer_id
+def items_for_customer(
+    session: Session, *, workspace_id: int, customer_id: int, limit: int = 100
+) -> FeedbackPage:
+    """A customer's items from every channel, newest first, with their themes (the customer page)."""
+    return list_items(session, workspace_id=workspace_id, customer=customer_id, limit=limit)
+
+
+def theme_names(session: Session, workspace_id: int, locale: str) -> dict[str, str]:
+    """Each theme of the taxonomy in force by its name in ``locale``."""
+    return {theme.key: theme.name(locale) for theme in current_taxonomy(session, workspace_id).themes}
+
+
+@dataclass(frozen=True)
+class ShownTheme:
+    """A theme an item mentions, named in the page's language, with the sentiment of the mention."""
+
+    key: str
+    name: str
+    sentiment: str
+
+
+@dataclass(frozen=True)
+class ShownAnalysis:
+    """An item's analysis as a page shows it beside the comment; ``sentiment`` None until analysed."""
+
+    sentiment: str | None
+    themes: list[ShownTheme]
+
+
+def analyses_of_answers(
+    session: Session, *, workspace_id: int, answer_ids: Sequence[int], locale: str
+) -> dict[int, ShownAnalysis]:
+    """The analysis of each survey comment (by answer id) that is a feedback item: two queries for a page."""
+    if not answer_ids:
+        return {}
+    items = {
+        item_id: (answer_id, sentiment)
+        for item_id, answer_id, sentiment in session.execute(
+            select(FeedbackItem.id, FeedbackItem.survey_answer_id, FeedbackItem.sentiment).where(
+                FeedbackItem.workspace_id == workspace_id, FeedbackItem.survey_answer_id.in_(set(answer_ids))
+            )
         )
-    )
+    }
+    themes: dict[int, list[ShownTheme]] = defaultdict(list)
+    if items:
+        names = theme_names(session, workspace_id, locale)
+        for item_id, key, label in session.execute(
+            select(FeedbackMention.item_id, FeedbackMention.theme, FeedbackMention.sentiment)
+            .where(FeedbackMention.workspace_id == workspace_id, FeedbackMention.item_id.in_(list(items)))
+            .order_by(FeedbackMention.item_id, FeedbackMention.clause, FeedbackMention.theme)
+        ):
+            themes[item_id].append(ShownTheme(key, names.get(key, key), label))
+    return {
+        answer: ShownAnalysis(sentiment, themes[item_id])
+        for item_id, (answer, sentiment) in items.items()
+        if answer is not None
+    }
 
 
 # ------------------------------------------------------------------------------------------------- periods
