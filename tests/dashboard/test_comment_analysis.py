@@ -38,6 +38,7 @@ LATE = {"zh-Hant": ["整體：中性", "配送 · 負面"], "zh-Hans": ["整体�
         "en": ["Overall: Neutral", "Delivery · Negative"]}  # fmt: skip
 NOT_ANALYSED = {"zh-Hant": "尚未分析", "zh-Hans": "尚未分析", "en": "Not analysed yet"}
 CHANNELS = {"zh-Hant": ("問卷", "電子郵件"), "zh-Hans": ("问卷", "电子邮件"), "en": ("Survey", "Email")}
+SURVEY = {"zh-Hant": "顧客推薦度調查", "zh-Hans": "顾客推荐度调查", "en": "Would you recommend us?"}
 _CHIPS = re.compile(r"data-analysis>(.*?)</div>", re.S)
 _CHIP_TEXT = re.compile(r'class="score [^"]*"[^>]*>([^<]+)</(?:span|a)>')
 
@@ -102,6 +103,8 @@ def test_responses_page_customer_page_and_export_show_sentiment_and_themes(
         assert _chips(items) == [SHOWN[lang], LATE[lang]], lang
         survey, email = items.split("<li ")[1:3]
         assert f"<span>{CHANNELS[lang][0]}</span>" in survey and f"<span>{CHANNELS[lang][1]}</span>" in email
+        # A survey comment's source is its survey, by name (the key is not a word for people).
+        assert f'<span data-source="relationship_nps">{SURVEY[lang]}</span>' in html.unescape(survey)
         written = formatters(lang, dash.zone)["when"](sent_at)
         assert f'<div class="meta"><span>{html.escape(written)}</span>' in email, (written, email)
     export = client.get("/dashboard/responses/export?period=7d&table=responses&format=csv&lang=en")

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.commerce import service as commerce_service
@@ -26,6 +27,7 @@ from patron.dashboard import service as dashboard_service
 from patron.feedback import service as feedback_service
 from patron.loyalty import tiers as loyalty_tiers
 from patron.loyalty.member_view import member_card
+from patron.surveys.models import Survey
 from patron.web.deps import ReadSessionDep, SessionDep, client_address, page_locale
 from patron.web.openapi import INT64_MAX
 from patron.web.templating import render
@@ -239,7 +241,17 @@ def _feedback(session: Session, viewer: Viewer, customer_id: int) -> dict[str, o
             feedback_service.ShownTheme(m.theme, names.get(m.theme, m.theme), m.sentiment) for m in item.themes]))
         for item in page.items
     ]  # fmt: skip
-    return {"feedback_items": shown, "feedback_total": page.total}
+    # A survey comment's source is its survey's key: shown as the survey's name in the page's language.
+    keys = {item.source for item in page.items if item.channel == "survey"}
+    surveys = session.scalars(
+        select(Survey).where(Survey.workspace_id == viewer.workspace.id, Survey.key.in_(keys))
+    )
+    names_of = (
+        {survey.key: dashboard_service.survey_name(survey, viewer.locale) for survey in surveys}
+        if keys
+        else {}
+    )
+    return {"feedback_items": shown, "feedback_total": page.total, "survey_names": names_of}
 
 
 def _scores(session: Session, viewer: Viewer, external_id: str) -> dict[str, object]:
