@@ -71,7 +71,11 @@ def test_the_analysis_service_gives_what_the_pages_show(engine: Engine, dash: Da
             FeedbackItem.workspace_id == dash.workspace_id, FeedbackItem.survey_answer_id.is_not(None))).all())  # fmt: skip
         shown = feedback.analyses_of_answers(session, workspace_id=dash.workspace_id, answer_ids=list(answers),
                                              locale="zh-Hant")  # fmt: skip
-        customer = session.scalar(select(FeedbackItem.customer_id).where(FeedbackItem.source_id == "m1"))
+        customer = session.scalar(
+            select(FeedbackItem.customer_id).where(
+                FeedbackItem.workspace_id == dash.workspace_id, FeedbackItem.source_id == "m1"
+            )
+        )
         assert customer is not None
         items = feedback.items_for_customer(session, workspace_id=dash.workspace_id, customer_id=customer)
     assert list(shown.values()) == [ShownAnalysis("positive", [
