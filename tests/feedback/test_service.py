@@ -131,17 +131,18 @@ def test_items_analysis_and_every_figure(engine: Engine, tmp_path: Path) -> None
         )  # type: ignore[arg-type]
     assert caught.value.code == "feedback.empty_text"
 
-    # The survey comment became an item as the response arrived (not yet analysed); a backfill finds nothing new,
-    # and after losing the item it adds it again.
+    # The survey comment became an item as the response arrived, analysed like every item that arrives; a backfill
+    # finds nothing new, and after losing the item it adds it again (and analyses only that one).
     with transaction(engine) as session:
         arrived = session.scalars(select(FeedbackItem).where(FeedbackItem.workspace_id == ws,
                                                             FeedbackItem.channel == "survey")).one()  # fmt: skip
-        assert (arrived.analyzed_with, arrived.text) == (None, "退款到現在還沒收到，客服都不回覆")
+        assert (arrived.analyzed_with, arrived.sentiment, arrived.text) == (
+            "shipped:1", "negative", "退款到現在還沒收到，客服都不回覆")  # fmt: skip
         assert service.sync_survey_comments(session, workspace_id=ws) == 0
         session.delete(arrived)
     with transaction(engine) as session:
         report = service.analyze(session, workspace_id=ws)
-    assert (report.survey_comments_added, report.analysed, report.taxonomy) == (1, 8, "shipped:1")
+    assert (report.survey_comments_added, report.analysed, report.taxonomy) == (1, 1, "shipped:1")
     with transaction(engine) as session:  # nothing left to do
         assert service.analyze(session, workspace_id=ws).analysed == 0
 
@@ -217,3 +218,20 @@ def test_items_analysis_and_every_figure(engine: Engine, tmp_path: Path) -> None
         assert (report.analysed, report.mentions, report.survey_comments_added) == (8, 3, 0)
         themes = service.theme_figures(session, workspace_id=ws, since=since, until=until, locale="en")
     assert [(f.theme, f.items, f.negative) for f in themes] == [("refunds", 3, 3)]
+
+
+def test_a_theme_matches_a_clause_exactly_when_it_contains_one_of_its_chinese_keywords() -> None:
+    """The one-pattern match (taxonomy._any_of) gives what a loop over the keywords gives, on random clauses made
+    of the keywords' own characters (so keywords inside keywords and overlaps come up often)."""
+    import random
+
+    from patron.feedback import taxonomy
+
+    themes = shipped_taxonomy().themes
+    alphabet = sorted({char for theme in themes for word in theme.zh for char in word}) + list("的了很好是不")
+    chosen = random.Random(19)
+    for _ in range(5000):
+        clause = "".join(chosen.choice(alphabet) for _ in range(chosen.randint(0, 12)))
+        for theme in themes:
+            looped = any(word in clause for word in theme.zh)
+            assert taxonomy._found(clause, theme.zh, None) is looped, (theme.key, clause)

@@ -118,16 +118,15 @@ def test_terms_mentions_and_daily_series(engine: Engine) -> None:
     with transaction(engine) as session:
         days = service.daily(session, workspace_id=ws, timezone=zone, since=date(2026, 11, 9),
                              until=date(2026, 11, 12))  # fmt: skip
-    # Before analysis: volume only. 10 Nov (Taipei) has s1 (17:00Z on the 9th), r1 and r2; 11 Nov has s2.
+    # Items are analysed as they arrive. 10 Nov (Taipei) has s1 (17:00Z on the 9th), r1 and r2; 11 Nov has s2.
     assert [(d.day.day, d.mentions, d.analysed) for d in days] == [
         (9, 0, 0),
-        (10, 3, 0),
-        (11, 1, 0),
+        (10, 3, 3),
+        (11, 1, 1),
         (12, 0, 0),
     ]
-    assert days[1].negative_share is None
     with transaction(engine) as session:
-        feedback.analyze(session, workspace_id=ws)
+        assert feedback.analyze(session, workspace_id=ws).analysed == 0  # nothing left to analyse
         sentiments = dict(tuple(row) for row in session.execute(select(FeedbackItem.id, FeedbackItem.sentiment).where(
             FeedbackItem.workspace_id == ws)))  # fmt: skip
         days = service.daily(session, workspace_id=ws, timezone=zone, since=date(2026, 11, 10),

@@ -27,6 +27,7 @@ from patron.customers.service import code_labels
 from patron.dashboard.filters import Filters, Period, grain_start
 from patron.dashboard.rollup import MetricSource, completed_between, local_days, workspace_zone
 from patron.dashboard.tables import Column, DataTable, Kind
+from patron.feedback.service import ShownAnalysis, analyses_of_answers
 from patron.metrics import commerce
 from patron.metrics.benchmarks import Benchmark, benchmark_for
 from patron.metrics.engine import MetricQuery, compare_rows
@@ -435,6 +436,10 @@ class ShownAnswer:
     question: str
     text: str
     kind: str  # "comment", "choice" or "rating"
+    answer_id: int = 0
+    #: A comment's analysis as a feedback item (sentiment, themes in the page's language); None when the comment
+    #: is not an item yet (stored before comments became items, until ``patron feedback analyze``).
+    analysis: ShownAnalysis | None = None
 
 
 @dataclass
@@ -461,7 +466,7 @@ def _shown(answer: SurveyAnswer, question: Question | None, locale: str) -> Show
     is named by its key, made readable)."""
     asked = pick(question.label, locale) if question is not None else humanize(answer.question_key)
     if answer.text:
-        return ShownAnswer(asked, answer.text, "comment")
+        return ShownAnswer(asked, answer.text, "comment", answer.id)
     if answer.choices is not None:
         options = (
             {o.key: pick(o.label, locale) for o in question.options}
@@ -540,6 +545,17 @@ def responses(session: Session, workspace_id: int, filters: Filters | None, *, t
                 item := _shown(a, questions[survey_of[a.response_id]].get(a.question_key), display_locale)
             ) is not None:
                 shown[a.response_id].append(item)
+    # Each comment's sentiment and themes, from its feedback item: two queries for the page.
+    analyses = analyses_of_answers(
+        session,
+        workspace_id=workspace_id,
+        answer_ids=[c.answer_id for answers in shown.values() for c in answers if c.kind == "comment"],
+        locale=display_locale,
+    )
+    for answers in shown.values():
+        for position, c in enumerate(answers):
+            if c.kind == "comment" and c.answer_id in analyses:
+                answers[position] = replace(c, analysis=analyses[c.answer_id])
     rows = [
         ResponseRow(
             response.id,
@@ -565,18 +581,32 @@ def responses_table(rows: list[ResponseRow], locale: str, codes: Labels | None =
         Column(t("dash.completed_at")), Column(t("dim.survey")), Column(t("dim.touchpoint")), Column(t("dim.channel")),
         Column(t("dim.locale")), Column(t("metric.nps"), "int"), Column(t("metric.csat"), "int"),
         Column(t("metric.ces"), "int"), Column(t("dash.comments")), Column(t("dash.other_answers")),
-        Column(t("dash.customer")),
+        Column(t("dash.customer")), Column(t("dash.comment_sentiment")), Column(t("dash.comment_themes")),
     ])  # fmt: skip
 
     def pairs(answers: list[ShownAnswer]) -> str:
         return " / ".join(t("dash.answer_to", question=a.question, answer=a.text) for a in answers)
+
+    def sentiments(answers: list[ShownAnswer]) -> str:
+        return " / ".join(
+            t("fb." + a.analysis.sentiment) if a.analysis and a.analysis.sentiment else t("fb.not_analysed")
+            for a in answers
+        )
+
+    def themes(answers: list[ShownAnswer]) -> str:
+        return " / ".join(
+            ", ".join(f"{theme.name} · {t('fb.' + theme.sentiment)}" for theme in a.analysis.themes)
+            if a.analysis
+            else ""
+            for a in answers
+        )
 
     for r in rows:
         table.rows.append([r.completed_at.isoformat() if r.completed_at else None, r.survey,
                            codes("touchpoint", r.touchpoint), codes("channel", r.channel),
                            r.locale, r.scores.get("nps"), r.scores.get("csat"), r.scores.get("ces"),
                            pairs(r.comments), pairs([a for a in r.answers if a.kind != "comment"]),
-                           r.customer_external_id])  # fmt: skip
+                           r.customer_external_id, sentiments(r.comments), themes(r.comments)])  # fmt: skip
     return table
 
 

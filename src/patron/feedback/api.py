@@ -65,8 +65,8 @@ def _day(value: str | None, name: str) -> date | None:
     "/items", response_model=StoredItem, operation_id="feedback-add", responses=errors(400, 404, 422)
 )
 async def add_item(workspace: ApiWorkspaceDep, body: FeedbackCreate) -> StoredItem:
-    """Store one comment (its masked and analysis copies are made now; themes and sentiment by the next
-    analysis). The same ``client_key``, or the same source and ``source_id``, stores nothing new."""
+    """Store one comment with its masked and analysis copies, analysed now (sentiment and themes). The same
+    ``client_key``, or the same source and ``source_id``, stores nothing new."""
 
     def work(session: Any) -> StoredItem:
         return service.add_items(session, workspace_id=workspace.id, items=[body])[0]

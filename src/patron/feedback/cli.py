@@ -51,15 +51,9 @@ def import_feedback(
     lang: LocaleOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Import comments (same validation, report and rejects file as `patron import`), then analyse them."""
-    try:
-        import_command("feedback", file, workspace, fmt, encoding, rejects, lang, as_json)
-    except typer.Exit as stop:
-        if stop.exit_code == 1 and not as_json:  # some rows rejected: the good ones landed and are analysed
-            analyze(workspace=workspace, lang=lang, as_json=False)
-        raise
-    if not as_json:
-        analyze(workspace=workspace, lang=lang, as_json=False)
+    """Import comments (same validation, report and rejects file as `patron import`); they are analysed as they
+    are stored, in the import's transaction."""
+    import_command("feedback", file, workspace, fmt, encoding, rejects, lang, as_json)
 
 
 @feedback_app.command("analyze")

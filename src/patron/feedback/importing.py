@@ -3,8 +3,9 @@
 A row's key is its source's own id (``src:<channel>:<source>:<source_id>``) or, without one, a fingerprint of
 the row, so re-importing a file stores nothing twice. The masked and analysis copies and the language are made
 while the rows are read (personal data never reaches the staging table's analysis columns unmasked); the
-customer is linked by ``customer_id`` (which must exist), else by e-mail, else by phone. A row whose text
-changed is analysed again by the next ``patron feedback analyze``.
+customer is linked by ``customer_id`` (which must exist), else by e-mail, else by phone. New rows and rows
+whose values changed are analysed in the import's own transaction, after the merge (in batches, by
+``service.analyze``), so however a file is imported (CLI, API, demo) its items arrive analysed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Column, Double, String, Text, and_, func, literal, null, select, update
+from sqlalchemy.orm import Session
 
 from patron.core import parsing as p
 from patron.core.db import UTCDateTime
@@ -32,6 +34,7 @@ from patron.core.importing import (
 )
 from patron.core.models import Workspace
 from patron.customers.models import Customer
+from patron.feedback import service
 from patron.feedback.models import CHANNELS, FeedbackItem
 from patron.feedback.schemas import MAX_TEXT_CHARS
 from patron.feedback.service import copies, fingerprint
@@ -163,4 +166,9 @@ class FeedbackImport(ImportSpec):
                        target.c.source_key.in_(select(s.c.source_key).where(live_rows(ctx))))
                 .values(analyzed_with=null())
             )  # fmt: skip
+        if counts.inserted or counts.updated:
+            # The stored and changed items (``analyzed_with`` empty) get their sentiment and themes now, in this
+            # transaction: a session joined to the import's connection, which it neither commits nor closes.
+            with Session(bind=ctx.connection) as session:
+                service.analyze(session, workspace_id=ws, survey_comments=False, unanalysed_only=True)
         return counts

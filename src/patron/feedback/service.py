@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -38,7 +38,7 @@ from patron.feedback.schemas import (
     ThemeFigures,
 )
 from patron.feedback.taxonomy import Taxonomy, parse_taxonomy, shipped_taxonomy, shipped_yaml
-from patron.social.matching import match_items
+from patron.social.matching import match_items, match_new_items
 from patron.surveys.models import Survey, SurveyAnswer, SurveyResponse
 from patron.text.normalise import detect_language, normalise
 from patron.text.pii import mask
@@ -141,8 +141,10 @@ def check_text(text: str) -> None:
 
 
 def add_items(session: Session, *, workspace_id: int, items: Sequence[FeedbackCreate]) -> list[StoredItem]:
-    """Store items (with their masked and analysis copies); an item already stored under its key is left as it
-    was and answered with ``created`` false. Analysis (sentiment, themes) is ``analyze``'s work."""
+    """Store items (with their masked and analysis copies) analysed as they arrive: their sentiment and themes
+    with the taxonomy in force, set-wise (the model scores every text of the call at once; one insert of the
+    items, one of their mentions). An item already stored under its key is left as it was and answered with
+    ``created`` false."""
     for item in items:
         check_text(item.text)
     customers = _customer_ids(session, workspace_id, items)
@@ -167,12 +169,36 @@ def add_items(session: Session, *, workspace_id: int, items: Sequence[FeedbackCr
             "text": item.text, "masked_text": made.masked, "analysis_text": made.analysis, "language": made.language,
             "created_at": now, "updated_at": now,
         }  # fmt: skip
+    inserted: dict[str, int] = {}
+    analyses: dict[str, Analysis] = {}
     if rows:
-        session.execute(
-            _insert(session)
-            .values(list(rows.values()))
-            .on_conflict_do_nothing(index_elements=["workspace_id", "source_key"])
+        taxonomy = current_taxonomy(session, workspace_id)
+        for (key, row), analysis in zip(
+            rows.items(),
+            analyse_texts(taxonomy, [row["analysis_text"] for row in rows.values()]),
+            strict=True,
+        ):
+            row.update(
+                sentiment=analysis.sentiment, sentiment_score=analysis.score, analyzed_with=taxonomy.tag
+            )
+            analyses[key] = analysis
+        # RETURNING names the rows this call wrote: a concurrent writer's row under the same key gets no
+        # mentions from here (it has its own).
+        inserted = dict(
+            session.execute(
+                _insert(session)
+                .values(list(rows.values()))
+                .on_conflict_do_nothing(index_elements=["workspace_id", "source_key"])
+                .returning(FeedbackItem.source_key, FeedbackItem.id)
+            ).all()
         )
+        mentions = [
+            mention
+            for key, item_id in inserted.items()
+            for mention in mention_rows(workspace_id, item_id, rows[key], analyses[key])
+        ]
+        if mentions:
+            session.execute(insert(FeedbackMention), mentions)
     found = session.execute(
         select(FeedbackItem.source_key, FeedbackItem.id).where(
             FeedbackItem.workspace_id == workspace_id, FeedbackItem.source_key.in_(set(keys))
@@ -182,10 +208,10 @@ def add_items(session: Session, *, workspace_id: int, items: Sequence[FeedbackCr
     seen: set[str] = set()
     stored = []
     for key in keys:
-        stored.append(StoredItem(id=ids[key], source_key=key, created=key in rows and key not in seen))
+        stored.append(StoredItem(id=ids[key], source_key=key, created=key in inserted and key not in seen))
         seen.add(key)
     # Tracked social terms are matched as items arrive (docs/social.md).
-    match_items(session, workspace_id=workspace_id, item_ids=[ids[key] for key in rows])
+    match_items(session, workspace_id=workspace_id, item_ids=list(inserted.values()))
     return stored
 
 
@@ -245,39 +271,87 @@ def sync_survey_comments(
 
 
 _RESPONSE_COMMENTS = (
-    select(SurveyAnswer.id, SurveyAnswer.text, SurveyResponse.customer_id)
+    select(SurveyAnswer.id, SurveyAnswer.response_id, SurveyAnswer.text, SurveyResponse.customer_id)
     .join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
-    .where(SurveyAnswer.response_id == bindparam("response_id"), SurveyAnswer.question_type == "text")
+    .where(
+        SurveyAnswer.response_id.in_(bindparam("response_ids", expanding=True)),
+        SurveyAnswer.question_type == "text",
+        SurveyAnswer.text.is_not(None),
+    )
+    .order_by(SurveyAnswer.id)
 )
 _ITEM_INSERTS = {
-    name: dialect.insert(FeedbackItem).on_conflict_do_nothing(index_elements=["workspace_id", "source_key"])
+    name: dialect.insert(FeedbackItem)
+    .on_conflict_do_nothing(index_elements=["workspace_id", "source_key"])
+    .returning(FeedbackItem.source_key, FeedbackItem.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
 
-def add_response_comments(
-    session: Session, *, workspace_id: int, response_id: int, survey_key: str, occurred_at: datetime
-) -> int:
-    """The comments of one response that just completed, as items (what ``sync_survey_comments`` does for one
-    response, on the ingest path: two statements built once, run on the session's connection)."""
+@dataclass(frozen=True)
+class CompletedResponse:
+    """A response that just completed, whose comments become items."""
+
+    workspace_id: int
+    response_id: int
+    survey_key: str
+    occurred_at: datetime
+
+
+def add_response_comments(session: Session, responses: Sequence[CompletedResponse]) -> int:
+    """The comments of responses that just completed, as analysed items (what ``sync_survey_comments`` and
+    ``analyze`` do, on the ingest path), set-wise for a group commit's responses: one query for all their
+    comments, the model once for all the texts of a workspace, one insert of the items (RETURNING their ids),
+    one of their theme mentions. Answers the items written."""
+    if not responses:
+        return 0
     connection = session.connection()
-    rows = connection.execute(_RESPONSE_COMMENTS, {"response_id": response_id}).all()
-    values = []
+    by_id = {response.response_id: response for response in responses}
+    rows = connection.execute(_RESPONSE_COMMENTS, {"response_ids": list(by_id)}).all()
+    values: list[dict[str, Any]] = []
     now = utcnow()
-    for answer_id, text, customer_id in rows:
+    for answer_id, response_id, text, customer_id in rows:
         if not (text or "").strip():
             continue
+        response = by_id[response_id]
         made = copies(str(text))
         values.append({
-            "workspace_id": workspace_id, "source_key": f"answer:{answer_id}", "channel": Channel.SURVEY.value,
-            "source": survey_key, "source_id": str(response_id), "occurred_at": occurred_at, "author": None,
-            "customer_id": customer_id, "rating": None, "reply_to": None, "survey_answer_id": answer_id,
-            "text": text, "masked_text": made.masked, "analysis_text": made.analysis, "language": made.language,
-            "sentiment": None, "sentiment_score": None, "analyzed_with": None, "created_at": now, "updated_at": now,
+            "workspace_id": response.workspace_id, "source_key": f"answer:{answer_id}",
+            "channel": Channel.SURVEY.value, "source": response.survey_key, "source_id": str(response_id),
+            "occurred_at": response.occurred_at, "author": None, "customer_id": customer_id, "rating": None,
+            "reply_to": None, "survey_answer_id": answer_id, "text": text, "masked_text": made.masked,
+            "analysis_text": made.analysis, "language": made.language, "sentiment": None, "sentiment_score": None,
+            "analyzed_with": None, "created_at": now, "updated_at": now,
         })  # fmt: skip
-    if values:
-        connection.execute(_ITEM_INSERTS[connection.dialect.name], values)
-    return len(values)
+    if not values:
+        return 0
+    analyses: dict[str, Analysis] = {}
+    for workspace_id in {row["workspace_id"] for row in values}:
+        taxonomy = current_taxonomy(session, workspace_id)
+        mine = [row for row in values if row["workspace_id"] == workspace_id]
+        for row, analysis in zip(
+            mine, analyse_texts(taxonomy, [r["analysis_text"] for r in mine]), strict=True
+        ):
+            row.update(
+                sentiment=analysis.sentiment, sentiment_score=analysis.score, analyzed_with=taxonomy.tag
+            )
+            analyses[row["source_key"]] = analysis
+    # Answer ids are unique across workspaces, so the key names the row.
+    inserted = dict(connection.execute(_ITEM_INSERTS[connection.dialect.name], values).all())
+    by_key = {row["source_key"]: row for row in values}
+    mentions = [
+        mention
+        for key, item_id in inserted.items()
+        for mention in mention_rows(by_key[key]["workspace_id"], item_id, by_key[key], analyses[key])
+    ]
+    if mentions:
+        connection.execute(_MENTION_INSERT, mentions)
+    for workspace_id in {row["workspace_id"] for row in values}:
+        match_new_items(session, workspace_id=workspace_id, items=[
+            (item_id, by_key[key]["analysis_text"], by_key[key]["occurred_at"], Channel.SURVEY.value)
+            for key, item_id in inserted.items() if by_key[key]["workspace_id"] == workspace_id
+        ])  # fmt: skip
+    return len(inserted)
 
 
 # ------------------------------------------------------------------------------------------------ taxonomy
@@ -365,36 +439,84 @@ def clause_mentions(taxonomy: Taxonomy, clauses: Sequence[str], scores: Sequence
     return mentions
 
 
-def analyze(session: Session, *, workspace_id: int, batch: int = ANALYZE_BATCH) -> AnalyzeReport:
+@dataclass(frozen=True)
+class Analysis:
+    """An item's overall sentiment (label and the model's score) and its themes with their own sentiment."""
+
+    sentiment: str
+    score: float
+    mentions: list[Mention]
+
+
+def analyse_texts(taxonomy: Taxonomy, texts: Sequence[str]) -> list[Analysis]:
+    """Each analysis copy's sentiment and themes, set-wise: the model scores all the texts in one call and all
+    their clauses in another (tens of thousands of short texts a second, docs/text.md)."""
+    if not texts:
+        return []
+    model = shipped_model()
+    overall = model.probabilities(texts).tolist()
+    clause_lists = [split_clauses(text) for text in texts]
+    flat = [clause for clauses in clause_lists for clause in clauses]
+    clause_scores = model.probabilities(flat).tolist() if flat else []
+    analyses = []
+    position = 0
+    for clauses, probability in zip(clause_lists, overall, strict=True):
+        scores = clause_scores[position : position + len(clauses)]
+        position += len(clauses)
+        analyses.append(
+            Analysis(label_of(probability), probability, clause_mentions(taxonomy, clauses, scores))
+        )
+    return analyses
+
+
+def mention_rows(
+    workspace_id: int, item_id: int, item: dict[str, Any], analysis: Analysis
+) -> list[dict[str, Any]]:
+    """The ``feedback_mentions`` rows of one item (``item`` has its ``occurred_at`` and ``channel``)."""
+    return [
+        {"workspace_id": workspace_id, "item_id": item_id, "theme": mention.theme, "clause": mention.clause,
+         "sentiment": mention.sentiment, "score": mention.score, "occurred_at": item["occurred_at"],
+         "channel": item["channel"]}
+        for mention in analysis.mentions
+    ]  # fmt: skip
+
+
+_MENTION_INSERT = insert(FeedbackMention)
+
+
+def analyze(
+    session: Session,
+    *,
+    workspace_id: int,
+    batch: int = ANALYZE_BATCH,
+    survey_comments: bool = True,
+    unanalysed_only: bool = False,
+) -> AnalyzeReport:
     """Bring every item up to date: survey comments not yet items become items; items never analysed, or analysed
     with another taxonomy version, get their sentiment and themes. Safe to run twice; work goes in batches so
-    memory stays bounded."""
-    added = sync_survey_comments(session, workspace_id=workspace_id)
+    memory stays bounded. An import runs it with neither the survey comments nor items of an older taxonomy:
+    only what it stored or changed (``analyzed_with`` empty)."""
+    added = sync_survey_comments(session, workspace_id=workspace_id) if survey_comments else 0
     taxonomy = current_taxonomy(session, workspace_id)
-    model = shipped_model()
     analysed = mentions_written = 0
     last_id = 0
+    stale = (
+        FeedbackItem.analyzed_with.is_(None)
+        if unanalysed_only
+        else or_(FeedbackItem.analyzed_with.is_(None), FeedbackItem.analyzed_with != taxonomy.tag)
+    )
     while True:
         rows = session.execute(
             select(
                 FeedbackItem.id, FeedbackItem.analysis_text, FeedbackItem.occurred_at, FeedbackItem.channel
             )
-            .where(
-                FeedbackItem.workspace_id == workspace_id,
-                FeedbackItem.id > last_id,
-                or_(FeedbackItem.analyzed_with.is_(None), FeedbackItem.analyzed_with != taxonomy.tag),
-            )
+            .where(FeedbackItem.workspace_id == workspace_id, FeedbackItem.id > last_id, stale)
             .order_by(FeedbackItem.id)
             .limit(batch)
         ).all()
         if not rows:
             break
         last_id = rows[-1][0]
-        texts = [row[1] for row in rows]
-        overall = model.probabilities(texts)
-        clause_lists = [split_clauses(text) for text in texts]
-        flat = [clause for clauses in clause_lists for clause in clauses]
-        clause_scores = model.probabilities(flat).tolist() if flat else []
         ids = [row[0] for row in rows]
         session.execute(
             delete(FeedbackMention).where(
@@ -403,24 +525,20 @@ def analyze(session: Session, *, workspace_id: int, batch: int = ANALYZE_BATCH) 
         )
         new_mentions: list[dict[str, Any]] = []
         analysed_rows: list[dict[str, Any]] = []
-        position = 0
-        for (item_id, _, occurred_at, channel), clauses, probability in zip(
-            rows, clause_lists, overall.tolist(), strict=True
+        for (item_id, _, occurred_at, channel), analysis in zip(
+            rows, analyse_texts(taxonomy, [row[1] for row in rows]), strict=True
         ):
-            scores = clause_scores[position : position + len(clauses)]
-            position += len(clauses)
-            for mention in clause_mentions(taxonomy, clauses, scores):
-                new_mentions.append({
-                    "workspace_id": workspace_id, "item_id": item_id, "theme": mention.theme,
-                    "clause": mention.clause, "sentiment": mention.sentiment, "score": mention.score,
-                    "occurred_at": occurred_at, "channel": channel,
-                })  # fmt: skip
-            analysed_rows.append({"id": item_id, "sentiment": label_of(probability),
-                                  "sentiment_score": probability, "analyzed_with": taxonomy.tag})  # fmt: skip
+            new_mentions.extend(
+                mention_rows(
+                    workspace_id, item_id, {"occurred_at": occurred_at, "channel": channel}, analysis
+                )
+            )
+            analysed_rows.append({"id": item_id, "sentiment": analysis.sentiment,
+                                  "sentiment_score": analysis.score, "analyzed_with": taxonomy.tag})  # fmt: skip
         # One executemany by primary key per batch (a statement per item took most of a re-analysis).
         session.execute(update(FeedbackItem), analysed_rows)
         if new_mentions:
-            session.execute(insert(FeedbackMention), new_mentions)
+            session.execute(_MENTION_INSERT, new_mentions)
         match_items(session, workspace_id=workspace_id, item_ids=ids)
         analysed += len(rows)
         mentions_written += len(new_mentions)
@@ -520,11 +638,13 @@ def list_items(
     sentiment: str | None = None,
     channel: str | None = None,
     segment: str | None = None,
+    customer: int | None = None,
     offset: int = 0,
     limit: int = 50,
 ) -> FeedbackPage:
-    """Items newest first with their themes, the masked text only. With a theme, the items mentioning it; with
-    a sentiment too, those whose mention of the theme has it (else the items' overall sentiment)."""
+    """Items newest first with their themes, the masked text only; ``customer`` (the customer's row id) keeps
+    one customer's. With a theme, the items mentioning it; with a sentiment too, those whose mention of the
+    theme has it (else the items' overall sentiment)."""
     if sentiment is not None and sentiment not in SENTIMENTS:
         raise PatronError("feedback.unknown_sentiment", value=sentiment[:20], choices=list(SENTIMENTS))
     conditions: list[Any] = [FeedbackItem.workspace_id == workspace_id]
@@ -536,6 +656,8 @@ def list_items(
         conditions.append(FeedbackItem.channel == channel)
     if segment:
         conditions.append(FeedbackItem.id.in_(_segment_items(workspace_id, segment)))
+    if customer is not None:
+        conditions.append(FeedbackItem.customer_id == customer)
     if theme:
         mentioned = select(FeedbackMention.item_id).where(
             FeedbackMention.workspace_id == workspace_id, FeedbackMention.theme == theme
@@ -619,12 +741,63 @@ def theme_trend(
     return {theme: [(volume, negative) for volume, negative in cells] for theme, cells in trend.items()}
 
 
-def items_for_customer(session: Session, *, workspace_id: int, customer_id: int) -> Iterable[FeedbackItem]:
-    return session.scalars(
-        select(FeedbackItem).where(
-            FeedbackItem.workspace_id == workspace_id, FeedbackItem.customer_id == customer_id
+def items_for_customer(
+    session: Session, *, workspace_id: int, customer_id: int, limit: int = 100
+) -> FeedbackPage:
+    """A customer's items from every channel, newest first, with their themes (the customer page)."""
+    return list_items(session, workspace_id=workspace_id, customer=customer_id, limit=limit)
+
+
+def theme_names(session: Session, workspace_id: int, locale: str) -> dict[str, str]:
+    """Each theme of the taxonomy in force by its name in ``locale``."""
+    return {theme.key: theme.name(locale) for theme in current_taxonomy(session, workspace_id).themes}
+
+
+@dataclass(frozen=True)
+class ShownTheme:
+    """A theme an item mentions, named in the page's language, with the sentiment of the mention."""
+
+    key: str
+    name: str
+    sentiment: str
+
+
+@dataclass(frozen=True)
+class ShownAnalysis:
+    """An item's analysis as a page shows it beside the comment; ``sentiment`` None until analysed."""
+
+    sentiment: str | None
+    themes: list[ShownTheme]
+
+
+def analyses_of_answers(
+    session: Session, *, workspace_id: int, answer_ids: Sequence[int], locale: str
+) -> dict[int, ShownAnalysis]:
+    """The analysis of each survey comment (by answer id) that is a feedback item: two queries for a page."""
+    if not answer_ids:
+        return {}
+    items = {
+        item_id: (answer_id, sentiment)
+        for item_id, answer_id, sentiment in session.execute(
+            select(FeedbackItem.id, FeedbackItem.survey_answer_id, FeedbackItem.sentiment).where(
+                FeedbackItem.workspace_id == workspace_id, FeedbackItem.survey_answer_id.in_(set(answer_ids))
+            )
         )
-    )
+    }
+    themes: dict[int, list[ShownTheme]] = defaultdict(list)
+    if items:
+        names = theme_names(session, workspace_id, locale)
+        for item_id, key, label in session.execute(
+            select(FeedbackMention.item_id, FeedbackMention.theme, FeedbackMention.sentiment)
+            .where(FeedbackMention.workspace_id == workspace_id, FeedbackMention.item_id.in_(list(items)))
+            .order_by(FeedbackMention.item_id, FeedbackMention.clause, FeedbackMention.theme)
+        ):
+            themes[item_id].append(ShownTheme(key, names.get(key, key), label))
+    return {
+        answer: ShownAnalysis(sentiment, themes[item_id])
+        for item_id, (answer, sentiment) in items.items()
+        if answer is not None
+    }
 
 
 # ------------------------------------------------------------------------------------------------- periods

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -61,9 +61,20 @@ class Theme:
 
 
 def _found(clause: str, zh: tuple[str, ...], pattern: re.Pattern[str] | None) -> bool:
-    if any(keyword in clause for keyword in zh):
+    """Whether ``clause`` contains one of the Chinese words (as a substring) or matches the English pattern."""
+    chinese = _any_of(zh)
+    if chinese is not None and chinese.search(clause) is not None:
         return True
     return pattern is not None and pattern.search(clause) is not None
+
+
+@lru_cache(maxsize=8192)
+def _any_of(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern for "contains any of ``words``": the same answer as ``any(w in clause for w in words)``, in one
+    search in C rather than a Python loop over the words (theme matching was most of an item's analysis)."""
+    if not words:
+        return None
+    return re.compile("|".join(re.escape(word) for word in sorted(words, key=len, reverse=True)))
 
 
 @dataclass(frozen=True)

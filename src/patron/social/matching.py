@@ -116,3 +116,17 @@ def match_term(session: Session, *, workspace_id: int, term: SocialTerm) -> int:
         if rows:
             session.execute(insert(SocialMention), rows)
         written += len(rows)
+
+
+def match_new_items(
+    session: Session, *, workspace_id: int, items: Sequence[tuple[int, str, Any, str]]
+) -> int:
+    """Match items just written (``(id, analysis copy, time, channel)``, none matched before) against every
+    tracked term: a query for the terms, and an insert only when something matched."""
+    if not items:
+        return 0
+    terms = [term for term in _terms(session, workspace_id) if any(i[3] in term[2] for i in items)]
+    rows = _rows(terms, items, workspace_id) if terms else []
+    if rows:
+        session.execute(insert(SocialMention), rows)
+    return len(rows)

@@ -330,8 +330,11 @@ def _response_values(accepted: _Accepted, now: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _stored(session: Session, accepted: _Accepted, response_id: int, values: dict[str, Any]) -> ResponseRead:
-    """The reply, built from what was checked rather than read back, and its webhook queued."""
+def _stored(
+    session: Session, accepted: _Accepted, response_id: int, values: dict[str, Any], comments: bool = True
+) -> ResponseRead:
+    """The reply, built from what was checked rather than read back, and its webhook queued (and its comments
+    stored as analysed feedback items unless ``comments`` is false)."""
     read = ResponseRead(
         id=response_id, survey=accepted.head.key, survey_version=accepted.head.version,
         customer_id=accepted.submission.customer_id, client_key=accepted.submission.client_key,
@@ -339,7 +342,13 @@ def _stored(session: Session, accepted: _Accepted, response_id: int, values: dic
         channel=values["channel"], completed_at=values["completed_at"], answers=stored_shape(accepted.rows),
         duplicate=False,
     )  # fmt: skip
-    announce_completed(session, workspace_id=accepted.workspace_id, response=read, now=values["completed_at"])
+    announce_completed(
+        session,
+        workspace_id=accepted.workspace_id,
+        response=read,
+        now=values["completed_at"],
+        comments=comments,
+    )
     return read
 
 
@@ -448,8 +457,16 @@ def submit_responses(session: Session, requests: list[dict[str, Any]]) -> list[R
         ]
         if answers:
             connection.execute(_ANSWERS_INSERT, answers)
+        completed: list[feedback.CompletedResponse] = []
         for (index, accepted), response_id, row_values in zip(writable, response_ids, values, strict=True):
-            outcomes[index] = _stored(session, accepted, response_id, row_values)
+            read = _stored(session, accepted, response_id, row_values, comments=False)
+            outcomes[index] = read
+            if (
+                with_comments := _with_comments(accepted.workspace_id, read, row_values["completed_at"])
+            ) is not None:
+                completed.append(with_comments)
+        # The group's comments as analysed feedback items: one query, one model call, one insert of each kind.
+        feedback.add_response_comments(session, completed)
     outcomes.update(
         zip(one_by_one, _one_by_one(session, [requests[index] for index in one_by_one]), strict=True)
     )
@@ -481,16 +498,26 @@ def _ids_by_key(
     return found
 
 
-def announce_completed(session: Session, *, workspace_id: int, response: ResponseRead, now: datetime) -> None:
+def announce_completed(
+    session: Session, *, workspace_id: int, response: ResponseRead, now: datetime, comments: bool = True
+) -> None:
     """Queue the ``response.completed`` webhook in the same transaction as the response itself; its comments become
-    feedback items (analysed by the next ``patron feedback analyze``)."""
+    feedback items, analysed as they are stored (``comments`` false: the caller does that for many at once)."""
     payload = response.model_dump(mode="json", exclude={"duplicate"})
     webhooks.enqueue(session, workspace_id=workspace_id, event="response.completed", payload=payload, now=now)
-    if any(
-        isinstance(value, str) for value in response.answers.values()
-    ):  # a comment, perhaps: a feedback item
-        feedback.add_response_comments(session, workspace_id=workspace_id, response_id=response.id,
-                                       survey_key=response.survey, occurred_at=response.completed_at or now)  # fmt: skip
+    if comments and (completed := _with_comments(workspace_id, response, now)) is not None:
+        feedback.add_response_comments(session, [completed])
+
+
+def _with_comments(
+    workspace_id: int, response: ResponseRead, now: datetime
+) -> feedback.CompletedResponse | None:
+    """The response as ``feedback.add_response_comments`` takes it, if it answered in words (a comment, perhaps)."""
+    if not any(isinstance(value, str) for value in response.answers.values()):
+        return None
+    return feedback.CompletedResponse(
+        workspace_id, response.id, response.survey, response.completed_at or now
+    )
 
 
 def answer_values(workspace_id: int, survey_id: int, response_id: int, row: AnswerRow) -> dict[str, Any]:

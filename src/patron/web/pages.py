@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.commerce import service as commerce_service
@@ -23,8 +24,10 @@ from patron.core.settings import get_settings
 from patron.core.throttle import LoginThrottle
 from patron.customers import service as customer_service
 from patron.dashboard import service as dashboard_service
+from patron.feedback import service as feedback_service
 from patron.loyalty import tiers as loyalty_tiers
 from patron.loyalty.member_view import member_card
+from patron.surveys.models import Survey
 from patron.web.deps import ReadSessionDep, SessionDep, client_address, page_locale
 from patron.web.openapi import INT64_MAX
 from patron.web.templating import render
@@ -218,12 +221,37 @@ def customer_page(external_id: str, request: Request, session: ReadSessionDep, v
         session, workspace_id=viewer.workspace.id, customer_id=customer.id, locale=viewer.locale
     )
     context = {"story": story, "rows": answered, "responses_total": answered_total, "loyalty": card,
-               **_scores(session, viewer, external_id)}  # fmt: skip
+               **_feedback(session, viewer, customer.id), **_scores(session, viewer, external_id)}  # fmt: skip
     if card is not None:  # the member's tier and its benefits (loyalty.tiers), none without tiers
         context["loyalty_tier"] = loyalty_tiers.benefits(
             session, workspace_id=viewer.workspace.id, customer_id=customer.id, locale=viewer.locale
         )
     return render_page(request, viewer, "customer.html", context)
+
+
+def _feedback(session: Session, viewer: Viewer, customer_id: int) -> dict[str, object]:
+    """The customer's feedback items from every channel (newest 100), each with its analysis as the page shows it:
+    sentiment, and themes named in the page's language."""
+    page = feedback_service.items_for_customer(
+        session, workspace_id=viewer.workspace.id, customer_id=customer_id
+    )
+    names = feedback_service.theme_names(session, viewer.workspace.id, viewer.locale) if page.items else {}
+    shown = [
+        (item, feedback_service.ShownAnalysis(item.sentiment, [
+            feedback_service.ShownTheme(m.theme, names.get(m.theme, m.theme), m.sentiment) for m in item.themes]))
+        for item in page.items
+    ]  # fmt: skip
+    # A survey comment's source is its survey's key: shown as the survey's name in the page's language.
+    keys = {item.source for item in page.items if item.channel == "survey"}
+    surveys = session.scalars(
+        select(Survey).where(Survey.workspace_id == viewer.workspace.id, Survey.key.in_(keys))
+    )
+    names_of = (
+        {survey.key: dashboard_service.survey_name(survey, viewer.locale) for survey in surveys}
+        if keys
+        else {}
+    )
+    return {"feedback_items": shown, "feedback_total": page.total, "survey_names": names_of}
 
 
 def _scores(session: Session, viewer: Viewer, external_id: str) -> dict[str, object]:
