@@ -216,3 +216,25 @@ def test_surveys_create_from_the_command_line(engine: Engine, tmp_path: Path) ->
     broken = runner.invoke(app, ["surveys", "create", str(path), "-w", tenant.workspace.slug])
     said = " ".join(broken.output.split())
     assert broken.exit_code == 2 and "is not valid: name: is required" in said and "Traceback" not in said
+
+
+def test_150_parallel_sends_of_one_response_store_it_once(
+    client: TestClient, tenant: Tenant, engine: Engine
+) -> None:
+    """The probe's finding that held (issue 18): a client retrying hard, 150 sends at once of one client key,
+    gets the same response back every time and one row stored — also when the sends share one write group."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _install(client, tenant)
+    body = {"survey": "relationship_nps", "customer_id": "C001", "client_key": "storm-1", "locale": "zh-TW",
+            "answers": {"nps": 9, "reason": "店員很親切"}}  # fmt: skip
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(
+            pool.map(
+                lambda _: client.post("/api/v1/responses", headers=tenant.headers, json=body), range(150)
+            )
+        )
+    assert [a.status_code for a in answers] == [200] * 150
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert sorted(a.json()["duplicate"] for a in answers) == [False] + [True] * 149
+    assert _counts(engine, tenant) == (1, 2)
