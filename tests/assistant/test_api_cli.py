@@ -205,9 +205,86 @@ def test_cli_import_ask_and_eval(engine: Engine, tmp_path: Path) -> None:
 
 def test_cli_errors_are_one_translated_line(engine: Engine, tmp_path: Path) -> None:
     workspace = make_workspace(engine)
-    bad = tmp_path / "kb.xlsx"
+    bad = tmp_path / "kb.docx"
     bad.write_bytes(b"x")
     done = runner.invoke(app, ["assistant", "import", str(bad), "-w", workspace.slug, "--lang", "zh-Hant"])
     assert done.exit_code == 2 and done.output.strip().count("\n") == 0 and "知識庫只能從" in done.output
+    broken = bad.rename(tmp_path / "kb.xlsx")
+    done = runner.invoke(app, ["assistant", "import", str(broken), "-w", workspace.slug, "--lang", "zh-Hant"])
+    assert done.exit_code == 2 and done.output.strip().endswith("不是可讀取的 Excel .xlsx 活頁簿（BadZipFile）。")
     empty = runner.invoke(app, ["assistant", "ask", "  ", "-w", workspace.slug])
     assert empty.exit_code == 2 and "Please type a question." in empty.output
+
+
+def _stored(engine: Engine, workspace: Workspace) -> list[tuple[object, ...]]:
+    with transaction(engine) as session:
+        rows = session.scalars(select(KnowledgeEntry).where(KnowledgeEntry.workspace_id == workspace.id)
+                               .order_by(KnowledgeEntry.external_id)).all()  # fmt: skip
+        return [(r.external_id, r.title, list(r.phrasings), r.answer, r.category, r.language,
+                 r.valid_from, r.valid_until, r.status) for r in rows]  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "xlsx"])
+def test_an_export_imports_back_to_the_same_knowledge_base(
+    engine: Engine, shop: Workspace, tmp_path: Path, fmt: str
+) -> None:
+    """Every field of every entry (drafts and expired ones too) survives export → import into another shop;
+    the CLI writes the file, the API and the dashboard serve the same bytes' shape."""
+    path = tmp_path / f"kb.{fmt}"
+    written = runner.invoke(app, ["assistant", "export", str(path), "-w", shop.slug])
+    assert written.exit_code == 0 and f"Knowledge base written to {path}" in written.output
+    other = make_workspace(engine)
+    with transaction(engine) as session:
+        report = service.import_entries(session, other.id, service.read_entries(path))
+    assert (report.inserted, report.total) == (6, 6)
+    assert _stored(engine, other) == _stored(engine, shop)
+
+
+def test_export_over_the_api_and_the_dashboard_and_formula_cells(
+    engine: Engine, shop: Workspace, client: TestClient, tmp_path: Path
+) -> None:
+    headers = _headers(engine, shop)
+    with transaction(engine) as session:
+        service.import_entries(session, shop.id, [service.entry_from_record(
+            {"id": "formula", "title": '=HYPERLINK("http://x.invalid","hi")', "answer": "@SUM(1)"}, 1)])  # fmt: skip
+    served = client.get("/api/v1/assistant/entries/export?format=csv", headers=headers)
+    assert served.status_code == 200 and served.headers["content-type"].startswith("text/csv")
+    text = served.content.decode("utf-8-sig")
+    assert "'=HYPERLINK" in text and "'@SUM(1)" in text, "no exported cell can start a formula"
+    lines = client.get("/api/v1/assistant/entries/export?format=jsonl", headers=headers).text.splitlines()
+    titles = {json.loads(line)["id"]: json.loads(line)["title"] for line in lines}
+    assert len(lines) == 7 and titles["formula"] == '=HYPERLINK("http://x.invalid","hi")', (
+        "JSONL keeps text exact"
+    )
+    refused = client.get("/api/v1/assistant/entries/export?format=pdf", headers=headers)
+    assert refused.status_code in (400, 422)
+    assert client.get("/api/v1/assistant/entries/export").status_code == 401
+    bad = runner.invoke(
+        app, ["assistant", "export", str(tmp_path / "kb.pdf"), "-w", shop.slug, "--lang", "zh-Hant"]
+    )
+    assert bad.exit_code == 2 and "不支援「pdf」" in bad.output and not (tmp_path / "kb.pdf").exists()
+
+
+def test_an_xlsx_knowledge_base_imports_with_its_problems_named(engine: Engine, tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in (
+        ["id", "Title", "answer", "phrasings"],
+        ["x1", "怎麼退款？", "三個工作天內退回。", "退錢|退費"],
+        [None, None, None, None],
+    ):
+        sheet.append(row)
+    path = tmp_path / "kb.xlsx"
+    workbook.save(path)
+    entries = service.read_entries(path)
+    assert [(e.external_id, e.title, e.phrasings) for e in entries] == [
+        ("x1", "怎麼退款？", ("退錢", "退費"))
+    ]
+    sheet.append(["x2", "", "a", ""])
+    workbook.save(path)
+    with pytest.raises(PatronError) as caught:
+        service.read_entries(path)
+    assert caught.value.code == "assistant.import_missing" and caught.value.params["line"] == 4

@@ -3,7 +3,7 @@ and hand-overs."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.orm import Session
 
 from patron.assistant import editing, records, service
@@ -114,6 +114,17 @@ async def list_entries(
         return EntryList(total=found.total, entries=[entry_read(e) for e in found.entries])
 
     return await in_transaction(work)
+
+
+@router.get("/entries/export", operation_id="assistant-entries-export", responses=errors(401, 422),
+            response_class=Response)  # fmt: skip
+async def export_entries(
+    workspace: ApiWorkspaceDep, format: str = Query("csv", pattern="^(csv|jsonl|xlsx)$")
+) -> Response:
+    """The whole knowledge base (any status) as CSV, JSONL or XLSX, in the shape the import reads back."""
+    body = await in_transaction(service.export_entries, workspace_id=workspace.id, fmt=format)
+    return Response(body, media_type=service.EXPORT_FORMATS[format],
+                    headers={"Content-Disposition": f'attachment; filename="knowledge-base.{format}"'})  # fmt: skip
 
 
 @router.post("/entries", response_model=EntryRead, status_code=201, operation_id="assistant-entry-create",

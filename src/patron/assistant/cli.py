@@ -33,7 +33,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 
 @assistant_app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV, JSONL or JSON knowledge-base file (docs/assistant.md)")],
+    file: Annotated[
+        Path, typer.Argument(help="CSV, JSONL, JSON or XLSX knowledge-base file (docs/assistant.md)")
+    ],
     workspace: WorkspaceOption = None,
     lang: LocaleOption = None,
 ) -> None:
@@ -47,6 +49,28 @@ def import_(
             report = service.import_entries(session, ws.id, entries)
         _say(_t("assistant.cli_imported", locale, inserted=report.inserted, updated=report.updated,
                 total=report.total))  # fmt: skip
+
+    _run(action, locale)
+
+
+@assistant_app.command("export")
+def export(
+    file: Annotated[
+        Path, typer.Argument(help="File to write: .csv, .jsonl or .xlsx (the format follows the name)")
+    ],
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Write the whole knowledge base (every status) to a file that patron assistant import reads back."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        fmt = file.suffix.lower().lstrip(".")
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            body = service.export_entries(session, ws.id, fmt)
+        file.write_bytes(body)
+        _say(_t("assistant.cli_exported", locale, file=str(file), bytes=len(body)))
 
     _run(action, locale)
 

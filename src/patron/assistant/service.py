@@ -13,16 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.assistant.models import LANGUAGES, EntryStatus, KnowledgeEntry
 from patron.assistant.retrieval import Document, Index
 from patron.assistant.schemas import AskAnswer, EntryRef, ImportReport
-from patron.core.clock import utcnow
+from patron.core.clock import as_utc, utcnow
 from patron.core.documents import read_document
 from patron.core.errors import PatronError
 from patron.core.i18n import translate
+from patron.core.safecells import SafeCsvWriter, set_xlsx_value
+from patron.core.tabular import open_source
 
 #: Longest question answered; longer ones are refused with ``assistant.question_too_long``.
 MAX_QUESTION = 1000
@@ -154,8 +157,10 @@ def read_entries(path: Path) -> list[EntryData]:
     """Entries from a CSV (header ``CSV_FIELDS``, at least id, title, answer), JSONL (one object a line) or
     JSON file (a list of objects, or the E.SUN FAQ's shape). Refuses the whole file at its first problem."""
     suffix = path.suffix.lower()
-    if suffix not in {".csv", ".jsonl", ".json"}:
+    if suffix not in {".csv", ".jsonl", ".json", ".xlsx"}:
         raise PatronError("assistant.import_unknown_kind", status=422, name=path.name)
+    if suffix == ".xlsx":
+        return _checked(_xlsx_entries(path), path)
     try:
         text = read_document(path)
     except UnicodeDecodeError:
@@ -183,6 +188,27 @@ def read_entries(path: Path) -> list[EntryData]:
             entries = [entry_from_record(_record(item, n), n) for n, item in enumerate(data, start=1)]
         else:
             raise PatronError("assistant.import_bad_json", status=422, line=1)
+    return _checked(entries, path)
+
+
+def _xlsx_entries(path: Path) -> list[EntryData]:
+    """The first sheet through the importers' bounded reader (cell, row and sheet limits), header in row 1."""
+    source = open_source(path, fmt="xlsx")
+    try:
+        header = [name.strip().lower() for name in source.header]
+        missing = [f for f in ("id", "title", "answer") if f not in header]
+        if missing:
+            raise PatronError("assistant.import_missing_columns", status=422, columns=missing)
+        return [
+            entry_from_record(dict(zip(header, row.values, strict=False)), row.line)
+            for row in source.rows()
+            if any(value.strip() for value in row.values)
+        ]
+    finally:
+        source.close()
+
+
+def _checked(entries: list[EntryData], path: Path) -> list[EntryData]:
     if not entries:
         raise PatronError("assistant.import_empty", status=422, name=path.name)
     seen: dict[str, int] = {}
@@ -192,6 +218,59 @@ def read_entries(path: Path) -> list[EntryData]:
                               first=seen[entry.external_id], line=position)  # fmt: skip
         seen[entry.external_id] = position
     return entries
+
+
+#: Export formats and their media types.
+EXPORT_FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "jsonl": "application/x-ndjson; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def export_entries(session: Session, workspace_id: int, fmt: str) -> bytes:
+    """Every entry (any status) in the shape ``read_entries`` reads back: CSV (UTF-8 with BOM, phrasings joined
+    by ``|``), JSONL (phrasings as a list, text exact) or XLSX. CSV and XLSX cells that could start a formula
+    get a leading apostrophe (core.safecells); JSONL keeps every text as written."""
+    if fmt not in EXPORT_FORMATS:
+        raise PatronError(
+            "assistant.export_bad_format", status=422, value=fmt[:20], allowed=list(EXPORT_FORMATS)
+        )
+    rows = session.scalars(
+        select(KnowledgeEntry)
+        .where(KnowledgeEntry.workspace_id == workspace_id)
+        .order_by(KnowledgeEntry.external_id)
+    ).all()
+    records = [_export_record(entry) for entry in rows]
+    if fmt == "jsonl":
+        return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records).encode("utf-8")
+    flat = [[("|".join(r[f]) if f == "phrasings" else r[f]) or "" for f in CSV_FIELDS] for r in records]
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = SafeCsvWriter(buffer, lineterminator="\r\n")
+        writer.writerow(CSV_FIELDS)
+        for row in flat:
+            writer.writerow(row)
+        return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "entries"
+    for row_number, values in enumerate([list(CSV_FIELDS), *flat], start=1):
+        for column_number, value in enumerate(values, start=1):
+            set_xlsx_value(sheet.cell(row=row_number, column=column_number), value)
+    buffer_bytes = io.BytesIO()
+    workbook.save(buffer_bytes)
+    return buffer_bytes.getvalue()
+
+
+def _export_record(entry: KnowledgeEntry) -> dict[str, Any]:
+    def when(value: datetime | None) -> str | None:
+        return None if value is None else as_utc(value).isoformat()
+
+    return {"id": entry.external_id, "title": entry.title, "phrasings": list(entry.phrasings or []),
+            "answer": entry.answer, "category": entry.category, "language": entry.language,
+            "valid_from": when(entry.valid_from), "valid_until": when(entry.valid_until), "status": entry.status}  # fmt: skip
 
 
 def _object(raw: str, line: int) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from patron.assistant import editing, records
+from patron.assistant import editing, records, service
 from patron.assistant.models import LANGUAGES, Conversation, EntryStatus, KnowledgeEntry, Question
 from patron.core.errors import PatronError
 from patron.core.i18n import translate
@@ -192,6 +192,19 @@ def entries_page(
                "query": urlencode({k: v for k, v in filters.items() if v}),
                "is_admin": viewer.user.role == Role.ADMIN.value}  # fmt: skip
     return render_page(request, viewer, "dashboard/entries.html", context)
+
+
+@router.get(f"{ENTRIES}/export")
+def entries_export(
+    session: ReadSessionDep,
+    viewer: ReaderDep,
+    format: Annotated[str, Query(pattern="^(csv|jsonl|xlsx)$")] = "csv",
+) -> Response:
+    """The whole knowledge base as a file ``patron assistant import`` reads back."""
+    body = service.export_entries(session, viewer.workspace.id, format)
+    name = f"patron-{viewer.workspace.slug}-knowledge-base.{format}"
+    return Response(body, media_type=service.EXPORT_FORMATS[format],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
 
 @router.get(f"{ENTRIES}/new", response_class=HTMLResponse)
