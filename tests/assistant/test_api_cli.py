@@ -211,7 +211,9 @@ def test_cli_errors_are_one_translated_line(engine: Engine, tmp_path: Path) -> N
     assert done.exit_code == 2 and done.output.strip().count("\n") == 0 and "知識庫只能從" in done.output
     broken = bad.rename(tmp_path / "kb.xlsx")
     done = runner.invoke(app, ["assistant", "import", str(broken), "-w", workspace.slug, "--lang", "zh-Hant"])
-    assert done.exit_code == 2 and done.output.strip().endswith("不是可讀取的 Excel .xlsx 活頁簿（BadZipFile）。")
+    assert done.exit_code == 2 and done.output.strip().endswith(
+        "不是可讀取的 Excel .xlsx 活頁簿（BadZipFile）。"
+    )
     empty = runner.invoke(app, ["assistant", "ask", "  ", "-w", workspace.slug])
     assert empty.exit_code == 2 and "Please type a question." in empty.output
 
