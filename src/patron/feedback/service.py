@@ -244,37 +244,67 @@ def sync_survey_comments(
             added += max(int(result.rowcount), 0)
 
 
-_RESPONSE_COMMENTS = (
-    select(SurveyAnswer.id, SurveyAnswer.text, SurveyResponse.customer_id)
+_RESPONSES_COMMENTS = (
+    select(SurveyAnswer.response_id, SurveyAnswer.id, SurveyAnswer.text, SurveyResponse.customer_id)
     .join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
-    .where(SurveyAnswer.response_id == bindparam("response_id"), SurveyAnswer.question_type == "text")
-)
+    .where(SurveyAnswer.response_id.in_(bindparam("response_ids", expanding=True)),
+           SurveyAnswer.question_type == "text")
+    .order_by(SurveyAnswer.id)
+)  # fmt: skip
 _ITEM_INSERTS = {
     name: dialect.insert(FeedbackItem).on_conflict_do_nothing(index_elements=["workspace_id", "source_key"])
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
 
+@dataclass(frozen=True)
+class CompletedResponse:
+    """A response that just completed, as ``add_responses_comments`` needs it."""
+
+    workspace_id: int
+    response_id: int
+    survey_key: str
+    occurred_at: datetime
+
+
 def add_response_comments(
     session: Session, *, workspace_id: int, response_id: int, survey_key: str, occurred_at: datetime
 ) -> int:
-    """The comments of one response that just completed, as items (what ``sync_survey_comments`` does for one
-    response, on the ingest path: two statements built once, run on the session's connection)."""
+    """The comments of one response that just completed, as items (``add_responses_comments`` for one)."""
+    return add_responses_comments(
+        session, [CompletedResponse(workspace_id, response_id, survey_key, occurred_at)]
+    )
+
+
+def add_responses_comments(session: Session, responses: Sequence[CompletedResponse]) -> int:
+    """The comments of responses that just completed, as items (what ``sync_survey_comments`` does for them, on
+    the ingest path): one query for all their text answers and one multi-row insert, however many responses a
+    group commit holds. One query and one insert per response were half of PostgreSQL's ingest time
+    (docs/benchmarks.md, 2026-12-03)."""
+    if not responses:
+        return 0
     connection = session.connection()
-    rows = connection.execute(_RESPONSE_COMMENTS, {"response_id": response_id}).all()
+    by_id = {response.response_id: response for response in responses}
+    found: dict[int, list[tuple[int, Any, int | None]]] = defaultdict(list)
+    for response_id, answer_id, text, customer_id in connection.execute(
+        _RESPONSES_COMMENTS, {"response_ids": list(by_id)}
+    ):
+        found[response_id].append((answer_id, text, customer_id))
     values = []
     now = utcnow()
-    for answer_id, text, customer_id in rows:
-        if not (text or "").strip():
-            continue
-        made = copies(str(text))
-        values.append({
-            "workspace_id": workspace_id, "source_key": f"answer:{answer_id}", "channel": Channel.SURVEY.value,
-            "source": survey_key, "source_id": str(response_id), "occurred_at": occurred_at, "author": None,
-            "customer_id": customer_id, "rating": None, "reply_to": None, "survey_answer_id": answer_id,
-            "text": text, "masked_text": made.masked, "analysis_text": made.analysis, "language": made.language,
-            "sentiment": None, "sentiment_score": None, "analyzed_with": None, "created_at": now, "updated_at": now,
-        })  # fmt: skip
+    for response in by_id.values():
+        for answer_id, text, customer_id in found.get(response.response_id, ()):
+            if not (text or "").strip():
+                continue
+            made = copies(str(text))
+            values.append({
+                "workspace_id": response.workspace_id, "source_key": f"answer:{answer_id}",
+                "channel": Channel.SURVEY.value, "source": response.survey_key, "source_id": str(response.response_id),
+                "occurred_at": response.occurred_at, "author": None, "customer_id": customer_id, "rating": None,
+                "reply_to": None, "survey_answer_id": answer_id, "text": text, "masked_text": made.masked,
+                "analysis_text": made.analysis, "language": made.language, "sentiment": None,
+                "sentiment_score": None, "analyzed_with": None, "created_at": now, "updated_at": now,
+            })  # fmt: skip
     if values:
         connection.execute(_ITEM_INSERTS[connection.dialect.name], values)
     return len(values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -330,17 +330,15 @@ def _response_values(accepted: _Accepted, now: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _stored(session: Session, accepted: _Accepted, response_id: int, values: dict[str, Any]) -> ResponseRead:
-    """The reply, built from what was checked rather than read back, and its webhook queued."""
-    read = ResponseRead(
+def _stored(accepted: _Accepted, response_id: int, values: dict[str, Any]) -> ResponseRead:
+    """The reply, built from what was checked rather than read back (``announce_completed`` is still to run)."""
+    return ResponseRead(
         id=response_id, survey=accepted.head.key, survey_version=accepted.head.version,
         customer_id=accepted.submission.customer_id, client_key=accepted.submission.client_key,
         status=ResponseStatus.COMPLETED.value, locale=values["locale"], touchpoint=values["touchpoint"],
         channel=values["channel"], completed_at=values["completed_at"], answers=stored_shape(accepted.rows),
         duplicate=False,
     )  # fmt: skip
-    announce_completed(session, workspace_id=accepted.workspace_id, response=read, now=values["completed_at"])
-    return read
 
 
 def submit_response(session: Session, *, workspace_id: int, submission: ResponseSubmit) -> ResponseRead:
@@ -380,7 +378,9 @@ def submit_response(session: Session, *, workspace_id: int, submission: Response
         connection.execute(
             _ANSWERS_INSERT, [answer_values(workspace_id, head.id, response_id, row) for row in accepted.rows]
         )
-    return _stored(session, accepted, response_id, values)
+    read = _stored(accepted, response_id, values)
+    announce_completed(session, workspace_id=workspace_id, response=read, now=values["completed_at"])
+    return read
 
 
 _RESPONSES_INSERT = (
@@ -448,8 +448,12 @@ def submit_responses(session: Session, requests: list[dict[str, Any]]) -> list[R
         ]
         if answers:
             connection.execute(_ANSWERS_INSERT, answers)
+        announced: list[tuple[int, ResponseRead, datetime]] = []
         for (index, accepted), response_id, row_values in zip(writable, response_ids, values, strict=True):
-            outcomes[index] = _stored(session, accepted, response_id, row_values)
+            read = _stored(accepted, response_id, row_values)
+            outcomes[index] = read
+            announced.append((accepted.workspace_id, read, now))
+        announce_many(session, announced)
     outcomes.update(
         zip(one_by_one, _one_by_one(session, [requests[index] for index in one_by_one]), strict=True)
     )
@@ -484,13 +488,22 @@ def _ids_by_key(
 def announce_completed(session: Session, *, workspace_id: int, response: ResponseRead, now: datetime) -> None:
     """Queue the ``response.completed`` webhook in the same transaction as the response itself; its comments become
     feedback items (analysed by the next ``patron feedback analyze``)."""
-    payload = response.model_dump(mode="json", exclude={"duplicate"})
-    webhooks.enqueue(session, workspace_id=workspace_id, event="response.completed", payload=payload, now=now)
-    if any(
-        isinstance(value, str) for value in response.answers.values()
-    ):  # a comment, perhaps: a feedback item
-        feedback.add_response_comments(session, workspace_id=workspace_id, response_id=response.id,
-                                       survey_key=response.survey, occurred_at=response.completed_at or now)  # fmt: skip
+    announce_many(session, [(workspace_id, response, now)])
+
+
+def announce_many(session: Session, completed: Sequence[tuple[int, ResponseRead, datetime]]) -> None:
+    """``announce_completed`` for each ``(workspace_id, response, now)``, set-wise: the comments of all of them
+    become feedback items with one query and one insert (``feedback.add_responses_comments``)."""
+    with_text: list[feedback.CompletedResponse] = []
+    for workspace_id, response, now in completed:
+        payload = response.model_dump(mode="json", exclude={"duplicate"})
+        webhooks.enqueue(
+            session, workspace_id=workspace_id, event="response.completed", payload=payload, now=now
+        )
+        if any(isinstance(value, str) for value in response.answers.values()):  # a comment, perhaps
+            with_text.append(feedback.CompletedResponse(workspace_id, response.id, response.survey,
+                                                        response.completed_at or now))  # fmt: skip
+    feedback.add_responses_comments(session, with_text)
 
 
 def answer_values(workspace_id: int, survey_id: int, response_id: int, row: AnswerRow) -> dict[str, Any]:
