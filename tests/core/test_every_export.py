@@ -5,7 +5,12 @@ text, numbers stay numbers. The list of exports is docs/security.md's.
 Dashboard downloads: every page's every table, through the one export route, in CSV and Excel. The planted
 row is added to the table the page itself built (with its own columns and their kinds), so whatever a page
 shows — a customer name, a comment, a theme, a social post, an assistant question — is covered by the same
-path. CLI ``--format csv`` outputs and the import rejects file: planted through the data they print."""
+path. CLI ``--format csv`` outputs and the import rejects file: ``patron metrics`` and the rejects file through
+stored and imported data (customer segments, rejected rows); ``patron servqual`` and ``patron feedback drivers``
+through the report they print (a real SERVQUAL report, and a drivers report, with the planted texts as group,
+item and driver names), since building the data that yields such names is each command's own test.
+The page-builder wrapping (the table a page built, plus six planted rows) is what lets one test cover every
+tab without a data world per tab; tabs without data here (Loyalty, Customer value, Churn) get one."""
 
 from __future__ import annotations
 
