@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from patron.core.db import transaction
 from patron.core.errors import PatronError
+from patron.feedback.models import FeedbackItem
 from patron.surveys import service
 from patron.surveys.models import SurveyAnswer, SurveyResponse
 from patron.surveys.schemas import ResponseRead, ResponseSubmit
@@ -34,7 +35,7 @@ def _requests(workspace_id: int) -> list[dict[str, Any]]:
         one(client_key="k2", customer_id="S3", answers={"nps": 9}),  # k2 was refused above: stored now
         one(client_key="stored-before", customer_id="S1", answers={"nps": 7}),  # stored before: duplicate
         one(client_key="stored-before", customer_id="S1", answers={"nps": 6}),  # stored before: conflict
-        one(client_key="k5", answers={"nps": 0, "went_wrong": "太慢"}),  # anonymous
+        one(client_key="k5", answers={"nps": 0, "went_wrong": "太慢了，請回信 amy@example.com"}),  # anonymous
     ]
 
 
@@ -62,6 +63,18 @@ def _stored_rows(session: Session, workspace_id: int) -> tuple[int, int]:
     return int(responses or 0), int(answers or 0)
 
 
+def _comment_items(session: Session, workspace_id: int) -> list[tuple[Any, ...]]:
+    """The feedback items the comments became, told apart by what they say (ids differ between two runs)."""
+    rows = session.execute(
+        select(FeedbackItem.source, FeedbackItem.text, FeedbackItem.masked_text, FeedbackItem.analysis_text,
+               FeedbackItem.language, FeedbackItem.customer_id, SurveyAnswer.question_key, SurveyResponse.client_key)
+        .join(SurveyAnswer, SurveyAnswer.id == FeedbackItem.survey_answer_id)
+        .join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
+        .where(FeedbackItem.workspace_id == workspace_id, FeedbackItem.channel == "survey")
+    ).all()  # fmt: skip
+    return sorted(tuple(row) for row in rows)
+
+
 def test_many_at_once_equals_one_at_a_time(engine: Engine, tmp_path: Path) -> None:
     world = survey_world(engine, tmp_path, "relationship_nps")
     workspace_id = world.workspace.id
@@ -73,12 +86,14 @@ def test_many_at_once_equals_one_at_a_time(engine: Engine, tmp_path: Path) -> No
         before = _stored_rows(session, workspace_id)
         expected = [_outcome(result) for result in _one_at_a_time(session, requests)]
         expected_rows = _stored_rows(session, workspace_id)
+        expected_items = _comment_items(session, workspace_id)
         session.rollback()
     with transaction(engine) as session:
         together = service.submit_responses(session, requests)
     assert [_outcome(result) for result in together] == expected
     with transaction(engine) as session:
         assert _stored_rows(session, workspace_id) == expected_rows
+        assert _comment_items(session, workspace_id) == expected_items
     # k1, the anonymous S2 answer, k2 (second try) and k5 are new: four responses with 2 + 2 + 1 + 2 answers
     assert expected_rows == (before[0] + 4, before[1] + 7)
     assert [kind for kind, *_ in expected] == ["stored", "stored", "stored", "error", "error", "error", "error",
@@ -86,3 +101,8 @@ def test_many_at_once_equals_one_at_a_time(engine: Engine, tmp_path: Path) -> No
     stored = [r for r in together if isinstance(r, ResponseRead)]
     assert [r.duplicate for r in stored] == [False, False, True, False, True, False]
     assert len({r.id for r in stored if not r.duplicate}) == 4
+    # every comment of a new response became one feedback item, its e-mail address masked at arrival
+    assert [(source, masked) for source, _, masked, *_ in expected_items] == [
+        ("relationship_nps", "包裝破損"), ("relationship_nps", "太慢了，請回信 [EMAIL]"),
+        ("relationship_nps", "送貨很快"),
+    ]  # fmt: skip

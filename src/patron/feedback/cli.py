@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -28,6 +29,7 @@ from patron.cli import (
 from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.core.errors import PatronError
+from patron.core.safecells import SafeCsvWriter
 from patron.feedback import service
 from patron.feedback.models import Channel
 
@@ -185,14 +187,13 @@ def drivers_command(
             print(report.model_dump_json(indent=2))
             return
         if fmt == "csv":
-            lines = [
-                "driver,kind,importance,low,high,share_of_r2,johnson,frequency,mean_with,mean_without,fix_first"
-            ]
+            writer = SafeCsvWriter(sys.stdout, lineterminator="\n")
+            writer.writerow(["driver", "kind", "importance", "low", "high", "share_of_r2", "johnson", "frequency",
+                             "mean_with", "mean_without", "fix_first"])  # fmt: skip
             for d in report.drivers:
                 cells = [d.name, d.kind, d.importance, d.importance_low, d.importance_high, d.share_of_r_squared,
                          d.johnson, d.frequency, d.mean_with, d.mean_without, int(d.fix_first)]  # fmt: skip
-                lines.append(",".join(_csv_cell(cell) for cell in cells))
-            print("\n".join(lines))
+                writer.writerow([_csv_number(cell) for cell in cells])
             return
         _say(_t("feedback.cli_drivers", locale, outcome=_t(f"drv.outcome.{outcome}", locale), rows=report.rows,
                 missing=report.missing, r2=f"{report.r_squared:.3f}"))  # fmt: skip
@@ -214,13 +215,10 @@ def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
-def _csv_cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    text = str(value)
-    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
+def _csv_number(value: object) -> object:
+    """A float to six significant digits (still a number: ``SafeCsvWriter`` leaves numbers alone); text and
+    the rest as they are, for ``SafeCsvWriter`` to neutralise."""
+    return float(f"{value:.6g}") if isinstance(value, float) else value
 
 
 # ---------------------------------------------------------------------------------- the inbound webhook

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from datetime import date
 from typing import Annotated, Any
@@ -25,7 +24,7 @@ from patron.cli import (
 from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.core.errors import PatronError
-from patron.core.safecells import neutralise
+from patron.core.safecells import SafeCsvWriter
 from patron.customers.service import code_labels
 from patron.surveys import servqual
 
@@ -101,9 +100,9 @@ def servqual_command(
             return
         if fmt == "csv":
             header, rows = csv_rows(report)
-            writer = csv.writer(sys.stdout)
+            writer = SafeCsvWriter(sys.stdout)
             writer.writerow(header)
-            writer.writerows([[neutralise(cell) for cell in row] for row in rows])
+            writer.writerows(rows)
             return
         _print(report, locale, labels)
 
