@@ -1,15 +1,16 @@
 """Loyalty ledger operations per second, earn and redeem mixed, from concurrent clients through the service.
 
     python bench/loyalty_ledger.py [--ops 4000] [--clients 16] [--members 200] [--backends sqlite,postgresql]
-                                   [--import-lines 100000] [--http]
+                                   [--import-lines 100000] [--http] [--alone]
 
-Each client is a thread with its own transactions (one operation each, as an API request would run it): half
-earn (a manual credit of 1–50 points, which fills a lot and repays any debt), half redeem (1–50 points from the
-lots expiring first, refused when short), on members drawn at random, each with a unique idempotency key. The
+Each client is a thread that hands one operation at a time to the process's group committer and waits for its
+reply, as an API request does (``loyalty.grouped``: the operations waiting are written in one transaction,
+set-wise): half earn (a manual credit of 1–50 points, which fills a lot and repays any debt), half redeem (1–50
+points from the lots expiring first, refused when short), on members drawn at random, each with a unique
+idempotency key. ``--alone`` also runs the mix with one transaction per operation (before group commit). The
 baseline is what one might hand-write: one plain ``INSERT`` of a (member, points, key) row per transaction, no
 lock, no lots, no balance. After the run the ledger is checked (``service.check``): zero differences, exactly
-one entry per accepted operation, no negative balance. PostgreSQL is a throwaway cluster (tests/pg.py).
-"""
+one entry per accepted operation, no negative balance. PostgreSQL is a throwaway cluster (tests/pg.py)."""
 
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ from patron.core import migrate  # noqa: E402
 from patron.core import service as core_service  # noqa: E402
 from patron.core.db import make_engine, transaction  # noqa: E402
 from patron.core.errors import PatronError  # noqa: E402
+from patron.core.groupcommit import GroupCommitter  # noqa: E402
 from patron.customers.models import Customer  # noqa: E402
-from patron.loyalty import service  # noqa: E402
+from patron.loyalty import grouped, service  # noqa: E402
 from patron.loyalty.models import Entry, Member  # noqa: E402
 from patron.loyalty.schemas import EarnRuleCreate, ProgramUpdate  # noqa: E402
 
@@ -93,36 +95,47 @@ def run(
     return time.perf_counter() - started, counts, latencies
 
 
-def ledger(engine: Engine, slug: str, members: int, clients: int, ops: int) -> None:
+def ledger(engine: Engine, slug: str, members: int, clients: int, ops: int, *, alone: bool = False) -> None:
+    """The mix through the service: by default each operation handed to a group committer (as the API does),
+    which writes every operation waiting in one transaction, set-wise (``loyalty.grouped``); with ``alone``,
+    each operation in its own transaction (as before group commit)."""
     with transaction(engine) as session:
         ws = core_service.get_workspace(session, slug)
         session.expunge(ws)
+    prefix = "alone-" if alone else "op-"
+    committer = GroupCommitter(lambda: engine)
+    committer.together(grouped.operation, grouped.operations, savepoint=False)
 
     def work(index: int, rng: random.Random) -> str:
         customer = f"M{rng.randrange(members):05d}"
-        points = rng.randint(1, 50)
+        kind = grouped.ADJUST if index % 2 else grouped.REDEEM
+        request = {"workspace": ws, "kind": kind, "customer_external_id": customer, "points": rng.randint(1, 50),
+                   "reason": "earn" if index % 2 else "redeem", "idempotency_key": f"{prefix}{index}",
+                   "actor": "bench"}  # fmt: skip
         try:
-            with transaction(engine) as session:
-                if index % 2:
-                    service.adjust(session, workspace=ws, customer_external_id=customer, points=points,
-                                   reason="earn", idempotency_key=f"op-{index}", actor="bench")  # fmt: skip
-                    return "earned"
-                service.redeem(session, workspace=ws, customer_external_id=customer, points=points,
-                               reason="redeem", idempotency_key=f"op-{index}")  # fmt: skip
-                return "redeemed"
+            if alone:
+                with transaction(engine) as session:
+                    grouped.operation(session, **request)
+            else:
+                committer.submit(grouped.operation, **request).result()
         except PatronError as error:
             return error.code
+        return "earned" if index % 2 else "redeemed"
 
-    elapsed, counts, latencies = run(clients, ops, work)
+    try:
+        elapsed, counts, latencies = run(clients, ops, work)
+    finally:
+        committer.close()
     done = sum(counts.values())
     with transaction(engine) as session:
         report = service.check(session, workspace_id=ws.id)
         entries = session.scalar(
-            select(func.count()).where(Entry.workspace_id == ws.id, Entry.idempotency_key.like("op-%"))
+            select(func.count()).where(Entry.workspace_id == ws.id, Entry.idempotency_key.like(f"{prefix}%"))
         )
         negative = session.scalar(select(func.count()).where(Member.workspace_id == ws.id, Member.points < 0))
     accepted = counts.get("earned", 0) + counts.get("redeemed", 0)
-    print(f"  service: {done / elapsed:,.0f} ops/s ({done} in {elapsed:.1f} s, p50 {1000 * statistics.median(latencies):.1f} ms, "
+    label = "service, a transaction each" if alone else "service, group commit"
+    print(f"  {label}: {done / elapsed:,.0f} ops/s ({done} in {elapsed:.1f} s, p50 {1000 * statistics.median(latencies):.1f} ms, "
           f"p99 {1000 * sorted(latencies)[int(len(latencies) * 0.99)]:.1f} ms) {counts}")  # fmt: skip
     print(f"  check: {len(report.differences)} differences; entries {entries} for {accepted} accepted "
           f"(lost or doubled: {abs(int(entries or 0) - accepted)}); negative balances {negative}")  # fmt: skip
@@ -279,6 +292,11 @@ def main() -> None:
         "--import-lines", type=int, default=0, help="Also time earning for an import this big"
     )
     parser.add_argument("--http", action="store_true", help="Also run the mix over the REST API")
+    parser.add_argument(
+        "--alone",
+        action="store_true",
+        help="Also run the mix with a transaction per operation (no group commit)",
+    )
     args = parser.parse_args()
     from tests.pg import throwaway_cluster
 
@@ -292,6 +310,8 @@ def main() -> None:
             print(f"{backend}: {args.clients} clients, {args.ops} operations, {args.members} members")
             if args.ops:
                 slug = setup(engine, args.members)
+                if args.alone:
+                    ledger(engine, slug, args.members, args.clients, args.ops, alone=True)
                 ledger(engine, slug, args.members, args.clients, args.ops)
                 baseline(engine, args.members, args.clients, args.ops)
                 if args.http:

@@ -40,7 +40,7 @@ from patron.web.openapi import errors
 
 router = APIRouter(prefix="/api/v1/loyalty", tags=["loyalty"])
 #: Redemptions and adjustments arriving together share a transaction, written set-wise (``loyalty.grouped``).
-group_commit.together(grouped.operation, grouped.operations)
+group_commit.together(grouped.operation, grouped.operations, savepoint=False)
 CustomerId = Annotated[str, Query(min_length=1, max_length=128)]
 
 
