@@ -1,7 +1,7 @@
 """Loyalty ledger operations per second, earn and redeem mixed, from concurrent clients through the service.
 
     python bench/loyalty_ledger.py [--ops 4000] [--clients 16] [--members 200] [--backends sqlite,postgresql]
-                                   [--import-lines 100000] [--http] [--alone]
+                                   [--import-lines 100000] [--http [--seconds 10]] [--alone]
 
 Each client is a thread that hands one operation at a time to the process's group committer and waits for its
 reply, as an API request does (``loyalty.grouped``: the operations waiting are written in one transaction,
@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -223,9 +225,12 @@ def import_and_earn(engine: Engine, folder: str, lines: int) -> None:
           f"again {idle:.1f} s ({again.entries} entries); check: {differences} differences")  # fmt: skip
 
 
-def over_http(engine: Engine, url: str, folder: str, slug: str, members: int, clients: int, ops: int) -> None:
+def over_http(engine: Engine, url: str, folder: str, slug: str, members: int, clients: int, ops: int,
+              seconds: int) -> None:  # fmt: skip
     """The same mix over the REST API: one uvicorn process (bench/survey_ingest.py's launcher) and ``clients``
-    concurrent httpx connections from this process."""
+    concurrent connections from wrk (``bench/loyalty_ledger.lua``, ``seconds`` long), or, without wrk, ``ops``
+    requests from asyncio + httpx in this process (a Python client on the same two cores: it measured 150–170
+    requests/s even for ``GET /program``, where wrk measured 450)."""
     import asyncio
 
     import httpx
@@ -238,6 +243,31 @@ def over_http(engine: Engine, url: str, folder: str, slug: str, members: int, cl
         workspace_id = ws.id
     port = free_port()
     server = serve("patron", url, Path(folder), port)
+    if shutil.which("wrk"):
+        try:
+            out = subprocess.run(
+                ["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--latency", "-s",
+                 str(ROOT / "bench" / "loyalty_ledger.lua"), f"http://127.0.0.1:{port}", "--", key, str(members)],
+                check=True, capture_output=True, text=True,
+            ).stdout  # fmt: skip
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        line = next(line for line in out.splitlines() if line.startswith("RESULT"))
+        ok, refused, other = (int(n) for n in line.split()[1:4])
+        p50, p99, elapsed = (float(n) for n in line.split()[4:])
+        with transaction(engine) as session:
+            report = service.check(session, workspace_id=workspace_id)
+            entries = session.scalar(
+                select(func.count()).where(
+                    Entry.workspace_id == workspace_id, Entry.idempotency_key.like("wrk-%")
+                )
+            )
+        done = ok + refused + other
+        print(f"  HTTP (wrk): {done / elapsed:,.0f} ops/s ({done} in {elapsed:.1f} s, p50 {p50:.1f} ms, p99 {p99:.1f} ms); "
+              f"200: {ok}, 409: {refused}, other: {other}; check: {len(report.differences)} differences; "
+              f"entries {entries} for {ok} accepted (at most {clients} more: in flight when wrk stopped)")  # fmt: skip
+        return
     counts: dict[int, int] = {}
     latencies: list[float] = []
 
@@ -292,6 +322,7 @@ def main() -> None:
         "--import-lines", type=int, default=0, help="Also time earning for an import this big"
     )
     parser.add_argument("--http", action="store_true", help="Also run the mix over the REST API")
+    parser.add_argument("--seconds", type=int, default=10, help="How long wrk runs the mix over HTTP")
     parser.add_argument(
         "--alone",
         action="store_true",
@@ -315,7 +346,7 @@ def main() -> None:
                 ledger(engine, slug, args.members, args.clients, args.ops)
                 baseline(engine, args.members, args.clients, args.ops)
                 if args.http:
-                    over_http(engine, url, folder, slug, args.members, args.clients, args.ops)
+                    over_http(engine, url, folder, slug, args.members, args.clients, args.ops, args.seconds)
             if args.import_lines:
                 import_and_earn(engine, folder, args.import_lines)
             engine.dispose()
