@@ -270,3 +270,22 @@ def test_the_group_committer_writes_concurrent_operations_in_one_transaction(
     assert outcomes == [93 - 7 * i for i in range(14)] + ["loyalty.insufficient_points"] * 6
     with transaction(engine) as session:
         assert service.check(session, workspace_id=workspace.id).differences == []
+
+
+def test_a_group_of_refused_operations_only_writes_nothing(engine: Engine, tmp_path: Path) -> None:
+    workspace = _fresh(engine, tmp_path / "refused")
+    requests = [
+        {"workspace": workspace, "kind": kind, "customer_external_id": customer, "points": points,
+         "reason": "x", "idempotency_key": f"n{i}", "actor": "tests"}
+        for i, (kind, customer, points) in enumerate(
+            [(grouped.REDEEM, "C001", 0), (grouped.ADJUST, "C001", 0), (grouped.REDEEM, "C001", -3)]
+        )
+    ]  # fmt: skip
+    before = _ledger(engine, workspace.id)
+    outcomes = _many_at_once(engine, [(START, requests)])
+    assert [o.code for o in outcomes if isinstance(o, PatronError)] == ["loyalty.bad_points"] * 3
+    outcomes = _many_at_once(
+        engine, [(START, [{**requests[0], "customer_external_id": "C999", "points": 5}] * 2)]
+    )
+    assert [o.code for o in outcomes if isinstance(o, PatronError)] == ["loyalty.member_not_found"] * 2
+    assert _ledger(engine, workspace.id)["entries"] == before["entries"]

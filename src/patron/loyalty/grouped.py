@@ -313,9 +313,8 @@ class _Group:
         if not self.entries:
             return
         if len(self.entries) > len(self.entry_ids) or len(self.new_lots) > len(self.lot_ids):
-            raise RuntimeError(
-                "fewer ids taken than rows to write"
-            )  # not expected; the group goes one by one
+            # Not expected (the ids were counted under the locks); the group fails and goes one by one.
+            raise RuntimeError("fewer ids taken than rows to write")
         for entry, entry_id in zip(self.entries, self.entry_ids, strict=False):
             entry.id = entry_id
         for lot, lot_id in zip(self.new_lots, self.lot_ids, strict=False):
