@@ -1,21 +1,24 @@
 """Loyalty ledger operations per second, earn and redeem mixed, from concurrent clients through the service.
 
     python bench/loyalty_ledger.py [--ops 4000] [--clients 16] [--members 200] [--backends sqlite,postgresql]
-                                   [--import-lines 100000] [--http]
+                                   [--import-lines 100000] [--http [--seconds 10]] [--alone]
 
-Each client is a thread with its own transactions (one operation each, as an API request would run it): half
-earn (a manual credit of 1–50 points, which fills a lot and repays any debt), half redeem (1–50 points from the
-lots expiring first, refused when short), on members drawn at random, each with a unique idempotency key. The
+Each client is a thread that hands one operation at a time to the process's group committer and waits for its
+reply, as an API request does (``loyalty.grouped``: the operations waiting are written in one transaction,
+set-wise): half earn (a manual credit of 1–50 points, which fills a lot and repays any debt), half redeem (1–50
+points from the lots expiring first, refused when short), on members drawn at random, each with a unique
+idempotency key. ``--alone`` also runs the mix with one transaction per operation (before group commit). The
 baseline is what one might hand-write: one plain ``INSERT`` of a (member, points, key) row per transaction, no
 lock, no lots, no balance. After the run the ledger is checked (``service.check``): zero differences, exactly
-one entry per accepted operation, no negative balance. PostgreSQL is a throwaway cluster (tests/pg.py).
-"""
+one entry per accepted operation, no negative balance. PostgreSQL is a throwaway cluster (tests/pg.py)."""
 
 from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -34,8 +37,9 @@ from patron.core import migrate  # noqa: E402
 from patron.core import service as core_service  # noqa: E402
 from patron.core.db import make_engine, transaction  # noqa: E402
 from patron.core.errors import PatronError  # noqa: E402
+from patron.core.groupcommit import GroupCommitter  # noqa: E402
 from patron.customers.models import Customer  # noqa: E402
-from patron.loyalty import service  # noqa: E402
+from patron.loyalty import grouped, service  # noqa: E402
 from patron.loyalty.models import Entry, Member  # noqa: E402
 from patron.loyalty.schemas import EarnRuleCreate, ProgramUpdate  # noqa: E402
 
@@ -93,36 +97,47 @@ def run(
     return time.perf_counter() - started, counts, latencies
 
 
-def ledger(engine: Engine, slug: str, members: int, clients: int, ops: int) -> None:
+def ledger(engine: Engine, slug: str, members: int, clients: int, ops: int, *, alone: bool = False) -> None:
+    """The mix through the service: by default each operation handed to a group committer (as the API does),
+    which writes every operation waiting in one transaction, set-wise (``loyalty.grouped``); with ``alone``,
+    each operation in its own transaction (as before group commit)."""
     with transaction(engine) as session:
         ws = core_service.get_workspace(session, slug)
         session.expunge(ws)
+    prefix = "alone-" if alone else "op-"
+    committer = GroupCommitter(lambda: engine)
+    committer.together(grouped.operation, grouped.operations, savepoint=False)
 
     def work(index: int, rng: random.Random) -> str:
         customer = f"M{rng.randrange(members):05d}"
-        points = rng.randint(1, 50)
+        kind = grouped.ADJUST if index % 2 else grouped.REDEEM
+        request = {"workspace": ws, "kind": kind, "customer_external_id": customer, "points": rng.randint(1, 50),
+                   "reason": "earn" if index % 2 else "redeem", "idempotency_key": f"{prefix}{index}",
+                   "actor": "bench"}  # fmt: skip
         try:
-            with transaction(engine) as session:
-                if index % 2:
-                    service.adjust(session, workspace=ws, customer_external_id=customer, points=points,
-                                   reason="earn", idempotency_key=f"op-{index}", actor="bench")  # fmt: skip
-                    return "earned"
-                service.redeem(session, workspace=ws, customer_external_id=customer, points=points,
-                               reason="redeem", idempotency_key=f"op-{index}")  # fmt: skip
-                return "redeemed"
+            if alone:
+                with transaction(engine) as session:
+                    grouped.operation(session, **request)
+            else:
+                committer.submit(grouped.operation, **request).result()
         except PatronError as error:
             return error.code
+        return "earned" if index % 2 else "redeemed"
 
-    elapsed, counts, latencies = run(clients, ops, work)
+    try:
+        elapsed, counts, latencies = run(clients, ops, work)
+    finally:
+        committer.close()
     done = sum(counts.values())
     with transaction(engine) as session:
         report = service.check(session, workspace_id=ws.id)
         entries = session.scalar(
-            select(func.count()).where(Entry.workspace_id == ws.id, Entry.idempotency_key.like("op-%"))
+            select(func.count()).where(Entry.workspace_id == ws.id, Entry.idempotency_key.like(f"{prefix}%"))
         )
         negative = session.scalar(select(func.count()).where(Member.workspace_id == ws.id, Member.points < 0))
     accepted = counts.get("earned", 0) + counts.get("redeemed", 0)
-    print(f"  service: {done / elapsed:,.0f} ops/s ({done} in {elapsed:.1f} s, p50 {1000 * statistics.median(latencies):.1f} ms, "
+    label = "service, a transaction each" if alone else "service, group commit"
+    print(f"  {label}: {done / elapsed:,.0f} ops/s ({done} in {elapsed:.1f} s, p50 {1000 * statistics.median(latencies):.1f} ms, "
           f"p99 {1000 * sorted(latencies)[int(len(latencies) * 0.99)]:.1f} ms) {counts}")  # fmt: skip
     print(f"  check: {len(report.differences)} differences; entries {entries} for {accepted} accepted "
           f"(lost or doubled: {abs(int(entries or 0) - accepted)}); negative balances {negative}")  # fmt: skip
@@ -210,9 +225,12 @@ def import_and_earn(engine: Engine, folder: str, lines: int) -> None:
           f"again {idle:.1f} s ({again.entries} entries); check: {differences} differences")  # fmt: skip
 
 
-def over_http(engine: Engine, url: str, folder: str, slug: str, members: int, clients: int, ops: int) -> None:
+def over_http(engine: Engine, url: str, folder: str, slug: str, members: int, clients: int, ops: int,
+              seconds: int) -> None:  # fmt: skip
     """The same mix over the REST API: one uvicorn process (bench/survey_ingest.py's launcher) and ``clients``
-    concurrent httpx connections from this process."""
+    concurrent connections from wrk (``bench/loyalty_ledger.lua``, ``seconds`` long), or, without wrk, ``ops``
+    requests from asyncio + httpx in this process (a Python client on the same two cores: it measured 150–170
+    requests/s even for ``GET /program``, where wrk measured 450)."""
     import asyncio
 
     import httpx
@@ -225,6 +243,31 @@ def over_http(engine: Engine, url: str, folder: str, slug: str, members: int, cl
         workspace_id = ws.id
     port = free_port()
     server = serve("patron", url, Path(folder), port)
+    if shutil.which("wrk"):
+        try:
+            out = subprocess.run(
+                ["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--latency", "-s",
+                 str(ROOT / "bench" / "loyalty_ledger.lua"), f"http://127.0.0.1:{port}", "--", key, str(members)],
+                check=True, capture_output=True, text=True,
+            ).stdout  # fmt: skip
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        line = next(line for line in out.splitlines() if line.startswith("RESULT"))
+        ok, refused, other = (int(n) for n in line.split()[1:4])
+        p50, p99, elapsed = (float(n) for n in line.split()[4:])
+        with transaction(engine) as session:
+            report = service.check(session, workspace_id=workspace_id)
+            entries = session.scalar(
+                select(func.count()).where(
+                    Entry.workspace_id == workspace_id, Entry.idempotency_key.like("wrk-%")
+                )
+            )
+        done = ok + refused + other
+        print(f"  HTTP (wrk): {done / elapsed:,.0f} ops/s ({done} in {elapsed:.1f} s, p50 {p50:.1f} ms, p99 {p99:.1f} ms); "
+              f"200: {ok}, 409: {refused}, other: {other}; check: {len(report.differences)} differences; "
+              f"entries {entries} for {ok} accepted (at most {clients} more: in flight when wrk stopped)")  # fmt: skip
+        return
     counts: dict[int, int] = {}
     latencies: list[float] = []
 
@@ -279,6 +322,12 @@ def main() -> None:
         "--import-lines", type=int, default=0, help="Also time earning for an import this big"
     )
     parser.add_argument("--http", action="store_true", help="Also run the mix over the REST API")
+    parser.add_argument("--seconds", type=int, default=10, help="How long wrk runs the mix over HTTP")
+    parser.add_argument(
+        "--alone",
+        action="store_true",
+        help="Also run the mix with a transaction per operation (no group commit)",
+    )
     args = parser.parse_args()
     from tests.pg import throwaway_cluster
 
@@ -292,10 +341,12 @@ def main() -> None:
             print(f"{backend}: {args.clients} clients, {args.ops} operations, {args.members} members")
             if args.ops:
                 slug = setup(engine, args.members)
+                if args.alone:
+                    ledger(engine, slug, args.members, args.clients, args.ops, alone=True)
                 ledger(engine, slug, args.members, args.clients, args.ops)
                 baseline(engine, args.members, args.clients, args.ops)
                 if args.http:
-                    over_http(engine, url, folder, slug, args.members, args.clients, args.ops)
+                    over_http(engine, url, folder, slug, args.members, args.clients, args.ops, args.seconds)
             if args.import_lines:
                 import_and_earn(engine, folder, args.import_lines)
             engine.dispose()

@@ -161,3 +161,20 @@ def test_a_caller_that_gave_up_is_not_written_and_the_writer_goes_on(
     assert kept.result(10)
     assert committer.submit(_insert, label="later").result(10), "the writer thread is still there"
     assert _labels(probe_table) == {"first", "kept", "later"}
+
+
+def test_a_set_wise_form_without_savepoint_that_fails_sends_its_whole_group_one_by_one(
+    probe_table: Engine, committer: GroupCommitter
+) -> None:
+    def many(session: Session, requests: list[dict[str, str]]) -> list[int]:
+        _insert(session, label="written-then-failed")  # rolled back with the group's transaction
+        raise RuntimeError("the set-wise form failed")
+
+    committer.together(_insert, many, savepoint=False)
+    release, first = _hold_writer(committer)
+    waiting = [committer.submit(_insert, label=f"unit-{i}") for i in range(3)]
+    release.set()
+    numbers = [future.result(10) for future in waiting]
+    assert len(set(numbers)) == 3, "each unit in its own transaction"
+    assert first.result(10) not in numbers
+    assert _labels(probe_table) == {"first", "unit-0", "unit-1", "unit-2"}

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from patron.core import service as core_service
 from patron.core.db import make_engine, transaction
 from patron.core.errors import PatronError
-from patron.loyalty import service
+from patron.core.groupcommit import GroupCommitter
+from patron.loyalty import grouped, service
 from patron.loyalty.models import Entry
 from tests.loyalty.conftest import Program
 
@@ -30,11 +31,52 @@ def _redeemer(url: str, slug: str, worker: int, attempts: int, points: int, key:
         try:
             with transaction(engine) as session:
                 ws = core_service.get_workspace(session, slug)
-                result = service.redeem(session, workspace=ws, customer_external_id="C001", points=points,
-                                        reason="race", idempotency_key=key or f"w{worker}-{attempt}")  # fmt: skip
+                result = service.redeem(
+                    session,
+                    workspace=ws,
+                    customer_external_id="C001",
+                    points=points,
+                    reason="race",
+                    idempotency_key=key or f"w{worker}-{attempt}",
+                )
             done.append(("replayed" if result.replayed else "ok", result.balance.points))
         except PatronError as error:
             done.append((error.code, -1))
+    engine.dispose()
+    results.put(done)
+
+
+def _grouped_redeemer(url: str, slug: str, worker: int, attempts: int, points: int, key: str | None,
+                      barrier: Any, results: Any) -> None:  # fmt: skip
+    """Like ``_redeemer``, but every attempt handed at once to the process's group committer (as the API does):
+    they are written together, set-wise (``loyalty.grouped``), racing the other processes' groups."""
+    engine = make_engine(url)
+    committer = GroupCommitter(lambda: engine)
+    committer.together(grouped.operation, grouped.operations, savepoint=False)
+    with transaction(engine) as session:
+        ws = core_service.get_workspace(session, slug)
+        session.expunge(ws)
+    barrier.wait()
+    futures = [
+        committer.submit(
+            grouped.operation,
+            workspace=ws,
+            kind=grouped.REDEEM,
+            customer_external_id="C001",
+            points=points,
+            reason="race",
+            idempotency_key=key or f"w{worker}-{attempt}",
+        )
+        for attempt in range(attempts)
+    ]
+    done: list[tuple[str, int]] = []
+    for future in futures:
+        try:
+            result = future.result(timeout=120)
+            done.append(("replayed" if result.replayed else "ok", result.balance.points))
+        except PatronError as error:
+            done.append((error.code, -1))
+    committer.close()
     engine.dispose()
     results.put(done)
 
@@ -83,10 +125,13 @@ def _entries(program: Program, kind: str) -> list[int]:
         )
 
 
-def test_concurrent_redemptions_from_several_processes_never_overdraw(program: Program) -> None:
+@pytest.mark.parametrize("redeemer", [_redeemer, _grouped_redeemer], ids=["alone", "grouped"])
+def test_concurrent_redemptions_from_several_processes_never_overdraw(
+    program: Program, redeemer: Any
+) -> None:
     _setup(program, 100)
     # 4 processes × 8 redemptions of 7 points ask for 224; 100 covers 14 of them, leaving 2.
-    outcomes = _race(_redeemer, lambda i: (_url(program), program.workspace.slug, i, 8, 7, None))  # type: ignore[arg-type]
+    outcomes = _race(redeemer, lambda i: (_url(program), program.workspace.slug, i, 8, 7, None))  # type: ignore[arg-type]
     codes = [code for code, _ in outcomes]
     assert codes.count("ok") == 14 and codes.count("loyalty.insufficient_points") == 18
     assert all(balance >= 0 for code, balance in outcomes if code == "ok")
@@ -96,9 +141,12 @@ def test_concurrent_redemptions_from_several_processes_never_overdraw(program: P
     assert (read.points, read.debt) == (2, 0)
 
 
-def test_the_same_request_retried_at_once_from_several_processes_is_recorded_once(program: Program) -> None:
+@pytest.mark.parametrize("redeemer", [_redeemer, _grouped_redeemer], ids=["alone", "grouped"])
+def test_the_same_request_retried_at_once_from_several_processes_is_recorded_once(
+    program: Program, redeemer: Any
+) -> None:
     _setup(program, 100)
-    outcomes = _race(_redeemer, lambda i: (_url(program), program.workspace.slug, i, 2, 5, "same-key"))  # type: ignore[arg-type]
+    outcomes = _race(redeemer, lambda i: (_url(program), program.workspace.slug, i, 2, 5, "same-key"))  # type: ignore[arg-type]
     assert sorted(code for code, _ in outcomes) == ["ok"] + ["replayed"] * 7
     assert {balance for _, balance in outcomes} == {95}
     assert _entries(program, "redeem") == [-5]

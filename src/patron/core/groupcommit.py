@@ -46,6 +46,7 @@ class GroupCommitter:
         self._engine = engine
         self._max_group = max_group
         self._together: dict[Callable[..., Any], Callable[[Session, list[dict[str, Any]]], list[Any]]] = {}
+        self._bare: set[Callable[..., Any]] = set()
         self._waiting: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -58,10 +59,20 @@ class GroupCommitter:
         return unit.future
 
     def together(
-        self, work: Callable[..., Any], many: Callable[[Session, list[dict[str, Any]]], list[Any]]
+        self,
+        work: Callable[..., Any],
+        many: Callable[[Session, list[dict[str, Any]]], list[Any]],
+        *,
+        savepoint: bool = True,
     ) -> None:
-        """When two or more units of ``work`` are in a group, run them as ``many(session, [kwargs, …])``."""
+        """When two or more units of ``work`` are in a group, run them as ``many(session, [kwargs, …])``.
+
+        Without ``savepoint`` (two round trips fewer), ``many`` failing fails its whole group, whose units are
+        then each run alone; fit for a ``many`` that writes only once it cannot fail any more but for the
+        database (``loyalty.grouped``)."""
         self._together[work] = many
+        if not savepoint:
+            self._bare.add(work)
 
     def close(self) -> None:
         """Finish what is queued, then stop the writer thread."""
@@ -110,7 +121,13 @@ class GroupCommitter:
                     alike.setdefault(unit.work, []).append(unit)
                 for work, units in alike.items():
                     many = self._together.get(work)
-                    if many is not None and len(units) > 1:
+                    if many is not None and len(units) > 1 and work in self._bare:
+                        results = many(session, [unit.kwargs for unit in units])
+                        outcomes.extend(
+                            (unit, not isinstance(result, Exception), result)
+                            for unit, result in zip(units, results, strict=True)
+                        )
+                    elif many is not None and len(units) > 1:
                         outcomes.extend(self._run_together(session, many, units))
                     else:
                         outcomes.extend((unit, *self._run_in_savepoint(session, unit)) for unit in units)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
 
-from patron.loyalty import coupons, orders, referrals, rewards, service
+from patron.loyalty import coupons, grouped, orders, referrals, rewards, service
 from patron.loyalty.models import ReferralStatus
 from patron.loyalty.schemas import (
     BalanceRead,
@@ -35,10 +35,12 @@ from patron.loyalty.schemas import (
     RewardUpdate,
     SettleReport,
 )
-from patron.web.deps import ApiWorkspaceDep, in_transaction
+from patron.web.deps import ApiWorkspaceDep, group_commit, in_group_commit, in_transaction
 from patron.web.openapi import errors
 
 router = APIRouter(prefix="/api/v1/loyalty", tags=["loyalty"])
+#: Redemptions and adjustments arriving together share a transaction, written set-wise (``loyalty.grouped``).
+group_commit.together(grouped.operation, grouped.operations, savepoint=False)
 CustomerId = Annotated[str, Query(min_length=1, max_length=128)]
 
 
@@ -127,8 +129,9 @@ async def entries(
 async def redeem(workspace: ApiWorkspaceDep, customer_id: str, body: PointsChange) -> OperationRead:
     """Spend points; 409 ``loyalty.insufficient_points`` when the balance is short (nothing moves). A retry with
     the same ``idempotency_key`` answers the first result with ``replayed: true``."""
-    return await in_transaction(service.redeem, workspace=workspace, customer_external_id=customer_id,
-                                points=body.points, reason=body.reason, idempotency_key=body.idempotency_key)  # fmt: skip
+    return await in_group_commit(grouped.operation, workspace=workspace, kind=grouped.REDEEM,
+                                 customer_external_id=customer_id, points=body.points, reason=body.reason,
+                                 idempotency_key=body.idempotency_key)  # fmt: skip
 
 
 @router.post(
@@ -138,9 +141,9 @@ async def redeem(workspace: ApiWorkspaceDep, customer_id: str, body: PointsChang
     responses=errors(400, 401, 404, 409, 422),
 )
 async def adjust(workspace: ApiWorkspaceDep, customer_id: str, body: PointsChange) -> OperationRead:
-    return await in_transaction(service.adjust, workspace=workspace, customer_external_id=customer_id,
-                                points=body.points, reason=body.reason, idempotency_key=body.idempotency_key,
-                                actor="api")  # fmt: skip
+    return await in_group_commit(grouped.operation, workspace=workspace, kind=grouped.ADJUST,
+                                 customer_external_id=customer_id, points=body.points, reason=body.reason,
+                                 idempotency_key=body.idempotency_key, actor="api")  # fmt: skip
 
 
 @router.get(

@@ -612,6 +612,13 @@ def _balance(
         ]
     else:
         lots = [(lot.remaining, lot.expires_at) for lot in held if lot.remaining > 0]
+    return balance_of(external_id, member.debt, lots, now)
+
+
+def balance_of(
+    external_id: str, debt: int, lots: Sequence[tuple[int, datetime | None]], now: datetime
+) -> BalanceRead:
+    """The balance a member with ``debt`` and these lots (remaining, expiry) holding points has at ``now``."""
     live = sum(r for r, at in lots if at is None or as_utc(at) > now)
     horizon = now + timedelta(days=EXPIRY_NOTICE_DAYS)
     soon: dict[datetime, int] = defaultdict(int)
@@ -621,7 +628,7 @@ def _balance(
     return BalanceRead(
         customer_id=external_id,
         points=live,
-        debt=member.debt,
+        debt=debt,
         expiring_soon=[ExpiringPoints(points=p, expires_at=at) for at, p in sorted(soon.items())],
     )
 
