@@ -69,3 +69,11 @@ class SegmentLabelsUpdate(BaseModel):
     segment left out, goes back to the default; a name in one Chinese script is converted for the other."""
 
     labels: dict[str, dict[str, str]] = Field(max_length=1000)
+
+
+class ErasureRead(BaseModel):
+    """What an erasure removed: rows per kind (no personal data). The customer's row stays as a tombstone that
+    keeps their orders and loyalty ledger counted."""
+
+    erased_at: datetime
+    counts: dict[str, int] = Field(description="Rows removed or emptied, per kind")
