@@ -1,9 +1,9 @@
-"""Erasing a customer (docs/privacy.md): nothing of the person is left in any text column of any table, what
+"""Erasing a customer and the retention of feedback originals (docs/privacy.md): nothing of the person is left in any text column of any table, what
 finance keeps still adds up, and only admins (or an API key, or the CLI) can do it — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,11 @@ from patron.assistant.models import Conversation, Message
 from patron.cli import app
 from patron.commerce.models import Order, OrderLine
 from patron.core import service as core_service
+from patron.core.clock import utcnow
 from patron.core.db import Base, transaction
 from patron.core.models import Role
 from patron.customers.models import Customer, CustomerErasure
+from patron.feedback import retention
 from patron.feedback.models import FeedbackItem
 from patron.importers import import_file
 from patron.loyalty import service as loyalty
@@ -219,3 +221,53 @@ def test_only_an_admin_sees_the_button_and_can_erase(
             select(CustomerErasure).where(CustomerErasure.workspace_id == tenant.workspace.id)
         ).one()
         assert log.actor == tenant.admin_email
+
+
+def test_originals_past_the_retention_keep_only_their_masked_copy(
+    engine: Engine, client: TestClient, tenant: Tenant
+) -> None:
+    slug, ws = tenant.workspace.slug, tenant.workspace.id
+    document = templates()["relationship_nps"].model_dump(mode="json", exclude_none=True)
+    client.post("/api/v1/surveys", headers=tenant.headers, json=document)
+    answered = client.post("/api/v1/responses", headers=tenant.headers,
+                           json={"survey": "relationship_nps", "customer_id": "C001",
+                                 "answers": {"nps": 3, "reason": f"送貨太慢，請打 {PHONE} 給我"}})  # fmt: skip
+    assert answered.status_code == 200, answered.text
+    item = {"channel": "email", "source": "inbox", "source_id": "m1", "occurred_at": "2026-11-20T10:00:00Z",
+            "text": f"請回信到 {EMAIL}，包裝破損"}  # fmt: skip
+    assert client.post("/api/v1/feedback/items", headers=tenant.headers, json=item).status_code == 200
+
+    shown = runner.invoke(app, ["feedback", "retention", "--workspace", slug])
+    assert shown.exit_code == 0 and "kept for good" in shown.output
+    nothing = runner.invoke(app, ["feedback", "purge", "--workspace", slug])
+    assert nothing.exit_code == 0 and "nothing to purge" in nothing.output
+    refused = runner.invoke(
+        app, ["feedback", "retention", "--days", "0", "--workspace", slug, "--lang", "zh-Hant"]
+    )
+    assert refused.exit_code == 2 and "原文保留天數須介於 1 到 3650 天" in refused.output
+    set_ = runner.invoke(app, ["feedback", "retention", "--days", "30", "--workspace", slug])
+    assert set_.exit_code == 0 and "kept 30 days" in set_.output
+    young = runner.invoke(app, ["feedback", "purge", "--workspace", slug, "--json"])
+    assert young.exit_code == 0 and '"items": 0' in young.output  # received today: kept
+    assert {"feedback_items.text", "survey_answers.text"} <= set(_traces(engine))
+
+    later = utcnow() + timedelta(days=31)
+    with transaction(engine) as session:
+        report = retention.purge_originals(session, workspace_id=ws, now=later)
+    assert (report.items, report.survey_comments) == (2, 1)
+    assert _traces(engine) == [], "no original left: only the masked copies"
+    with transaction(engine) as session:
+        texts = {
+            row.text: row.masked_text
+            for row in session.scalars(select(FeedbackItem).where(FeedbackItem.workspace_id == ws))
+        }
+        assert all(text == masked for text, masked in texts.items()) and any("[PHONE]" in t for t in texts)
+        comment = session.scalar(
+            select(SurveyAnswer.text).where(SurveyAnswer.workspace_id == ws, SurveyAnswer.text.is_not(None))
+        )
+        assert comment is not None and "[PHONE]" in comment and "送貨太慢" in comment
+        again = retention.purge_originals(session, workspace_id=ws, now=later)
+    assert (again.items, again.survey_comments) == (0, 0)
+    log_in(client, slug, tenant.admin_email)
+    page = client.get("/dashboard/settings")
+    assert page.status_code == 200 and 'data-retention-days="30"' in page.text
