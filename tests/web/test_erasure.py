@@ -26,10 +26,13 @@ from patron.feedback import retention
 from patron.feedback.models import FeedbackItem
 from patron.importers import import_file
 from patron.loyalty import service as loyalty
-from patron.loyalty.models import Entry, Lot
+from patron.loyalty.models import Entry, Lot, Member, ReferralCode
 from patron.loyalty.schemas import EarnRuleCreate, ProgramUpdate
+from patron.social.models import SocialMention, SocialTerm
 from patron.surveys.models import SurveyAnswer, SurveyInvitation, SurveyResponse
 from patron.surveys.service import templates
+from patron.webhooks import service as webhooks
+from patron.webhooks.models import WebhookEndpoint
 from tests.factories import ORDER_HEADER, write_csv
 from tests.web.conftest import PASSWORD, Tenant, csrf_of, log_in
 
@@ -61,6 +64,10 @@ def _seed(engine: Engine, client: TestClient, tenant: Tenant, folder: Path) -> N
         ("EO2", 1, "E1", "2025-05-09T10:00:00+08:00", "completed", "store", "P2", 1, "250.50", ""),
     ])  # fmt: skip
     assert import_file(engine, workspace_slug=ws.slug, kind="orders", path=orders).rejected == 0
+    with transaction(engine) as session:  # a receiver of response.completed: the payload holds the comment
+        session.add(WebhookEndpoint(workspace_id=ws.id, url="https://hooks.example.com/patron", secret="s" * 32,
+                                    events=["response.completed"]))  # fmt: skip
+    webhooks._subscriptions.forget_all()
     document = templates()["relationship_nps"].model_dump(mode="json", exclude_none=True)
     client.post("/api/v1/surveys", headers=tenant.headers, json=document)
     answer = client.post(
@@ -87,6 +94,19 @@ def _seed(engine: Engine, client: TestClient, tenant: Tenant, folder: Path) -> N
         session.add(
             Message(workspace_id=ws.id, conversation_id=conversation.id, author="customer", body=HANDOVER)
         )
+        item_id = session.scalars(select(FeedbackItem.id).where(FeedbackItem.workspace_id == ws.id)).one()
+        term = SocialTerm(workspace_id=ws.id, term="茶", normalised="茶", channels=[], created_at=now)
+        session.add(term)
+        session.flush()
+        session.add(
+            SocialMention(
+                workspace_id=ws.id, term_id=term.id, item_id=item_id, occurred_at=now, channel="survey"
+            )
+        )
+        member_id = session.scalars(
+            select(Member.id).where(Member.workspace_id == ws.id, Member.customer_id == customer.id)
+        ).one()
+        session.add(ReferralCode(workspace_id=ws.id, member_id=member_id, code="ERASE1", created_at=now))
         model = ClvModel(workspace_id=ws.id, purchase_model="bgnbd", observation_end=now.date(), params={},
                          log_likelihood=0.0, customers=4, repeat_buyers=1)  # fmt: skip
         session.add(model)
@@ -127,7 +147,7 @@ def test_erasing_leaves_no_trace_of_the_person_and_keeps_the_accounts(
     before = _finance(engine, ws)
     assert before[2][1] > 0, "the orders earned points"
     assert {"customers.name", "customers.email", "feedback_items.text", "survey_answers.text",
-            "assistant_messages.body"} <= set(_traces(engine))  # fmt: skip
+            "assistant_messages.body", "webhook_deliveries.payload"} <= set(_traces(engine))  # fmt: skip
     with transaction(engine) as session:
         nps_before = session.scalar(select(func.count()).where(SurveyAnswer.workspace_id == ws,
                                                                SurveyAnswer.score.is_not(None)))  # fmt: skip
@@ -138,6 +158,9 @@ def test_erasing_leaves_no_trace_of_the_person_and_keeps_the_accounts(
     counts = answer.json()["counts"]
     assert counts["feedback_items"] == 1 and counts["survey_comments"] == 1 and counts["clv_scores"] == 1
     assert counts["assistant_messages"] == 1 and counts["survey_invitations"] == 1
+    assert (
+        counts["webhook_deliveries"] == 1 and counts["social_mentions"] == 1 and counts["referral_codes"] == 1
+    )
     assert _traces(engine) == []
     assert _finance(engine, ws) == before
     with transaction(engine) as session:
