@@ -240,6 +240,15 @@ def test_only_an_admin_sees_the_button_and_can_erase(
     assert done.status_code == 200 and "data-erased" in done.text
     assert client.get("/customers/C003").status_code == 404
     with transaction(engine) as session:
+        tomb = session.scalars(select(Customer.external_id).where(Customer.workspace_id == tenant.workspace.id,
+                                                                  Customer.erased_at.is_not(None))).one()  # fmt: skip
+    tombstone = client.get(f"/customers/{tomb}")
+    assert (
+        tombstone.status_code == 200
+        and "data-erased-at" in tombstone.text
+        and "data-erase>" not in tombstone.text
+    )
+    with transaction(engine) as session:
         log = session.scalars(
             select(CustomerErasure).where(CustomerErasure.workspace_id == tenant.workspace.id)
         ).one()

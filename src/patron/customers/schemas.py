@@ -28,6 +28,8 @@ class CustomerRead(ReadModel):
     #: When the customer followed an unsubscribe link: no survey invitations since, whatever an import says.
     surveys_unsubscribed_at: datetime | None = None
     attributes: dict[str, Any] | None = None
+    #: Set once the customer was erased: the profile is then a tombstone that keeps their orders counted.
+    erased_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
 

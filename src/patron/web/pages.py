@@ -225,7 +225,7 @@ def customer_page(external_id: str, request: Request, session: ReadSessionDep, v
         session, workspace_id=viewer.workspace.id, customer_id=customer.id, locale=viewer.locale
     )
     context = {"story": story, "rows": answered, "responses_total": answered_total, "loyalty": card,
-               "can_erase": viewer.user.role == Role.ADMIN.value, "unconfirmed": "unconfirmed" in request.query_params,
+               "can_erase": viewer.user.role == Role.ADMIN.value and customer.erased_at is None, "unconfirmed": "unconfirmed" in request.query_params,
                **_feedback(session, viewer, customer.id), **_scores(session, viewer, external_id)}  # fmt: skip
     if card is not None:  # the member's tier and its benefits (loyalty.tiers), none without tiers
         context["loyalty_tier"] = loyalty_tiers.benefits(
