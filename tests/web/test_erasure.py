@@ -21,6 +21,7 @@ from patron.core import service as core_service
 from patron.core.clock import utcnow
 from patron.core.db import Base, transaction
 from patron.core.models import Role
+from patron.customers import erasure
 from patron.customers.models import Customer, CustomerErasure
 from patron.feedback import retention
 from patron.feedback.models import FeedbackItem
@@ -307,3 +308,21 @@ def test_originals_past_the_retention_keep_only_their_masked_copy(
     log_in(client, slug, tenant.admin_email)
     page = client.get("/dashboard/settings")
     assert page.status_code == 200 and 'data-retention-days="30"' in page.text
+
+
+def test_an_erasure_that_fails_half_way_leaves_everything_as_it_was(
+    engine: Engine, client: TestClient, tenant: Tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _seed(engine, client, tenant, tmp_path)
+    ws = tenant.workspace.id
+    before = sorted(_traces(engine, ws))
+
+    def fail(**_: object) -> None:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(erasure, "CustomerErasure", fail)  # the last step: everything else was already done
+    with pytest.raises(RuntimeError), transaction(engine) as session:
+        erasure.erase_customer(session, workspace_id=ws, external_id="E1", actor="tests")
+    assert sorted(_traces(engine, ws)) == before
+    with transaction(engine) as session:
+        assert erasure.find_living(session, workspace_id=ws, external_id="E1").name == NAME
