@@ -39,6 +39,7 @@ from patron.core.errors import PatronError
 from patron.core.i18n import join_list, normalize_locale, translate
 from patron.core.importing import ImportReport
 from patron.core.settings import DEFAULT_HOST, DEFAULT_PORT, Settings, get_settings, local_url
+from patron.customers import erasure
 from patron.customers import service as customer_service
 from patron.importers import IMPORT_SPECS, import_file
 
@@ -573,6 +574,33 @@ def customers_show(
             _row(timeline, local(event.occurred_at), event.type, event.channel,
                  event.detail or event.product_external_id or "")  # fmt: skip
         console.print(timeline)
+
+    _run(action, locale)
+
+
+@customers_app.command("erase")
+def customers_erase(
+    external_id: Annotated[str, typer.Argument(help="The customer's id in your systems")],
+    workspace: WorkspaceOption = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Erase without asking first")] = False,
+    lang: LocaleOption = None,
+) -> None:
+    """Erase a customer (right to erasure): their comments, feedback, hand-overs, invitations and scores are
+    deleted; orders and the loyalty ledger stay, detached from the person (docs/privacy.md)."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        slug = _workspace_slug(workspace)
+        with transaction() as session:
+            ws = core_service.get_workspace(session, slug)
+            erasure.find_living(session, workspace_id=ws.id, external_id=external_id)
+        if not yes and not typer.confirm(_t("erasure.confirm", locale, id=external_id, workspace=slug)):
+            raise typer.Abort()
+        with transaction() as session:
+            ws = core_service.get_workspace(session, slug)
+            done = erasure.erase_customer(session, workspace_id=ws.id, external_id=external_id, actor="cli")
+        detail = ", ".join(f"{kind} {count}" for kind, count in done.counts.items() if count)
+        _say(_t("erasure.done", locale, id=external_id, rows=sum(done.counts.values()), detail=detail or "-"))
 
     _run(action, locale)
 

@@ -30,6 +30,9 @@ class Workspace(Timestamped, Base):
     #: The workspace's own names for its customer segments: {segment: {locale: label}}; a segment or language
     #: without one reads the catalogue's label (``label.segment.<code>``) or the code made readable.
     segment_labels: Mapped[dict[str, dict[str, str]] | None] = mapped_column(JSON)
+    #: Retention of feedback originals: after this many days an item's text as written is replaced by its masked
+    #: copy (``patron feedback purge``); None keeps originals.
+    feedback_original_days: Mapped[int | None] = mapped_column(default=None)
 
 
 class Role(StrEnum):

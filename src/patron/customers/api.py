@@ -7,8 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlalchemy.orm import Session
 
-from patron.customers import service
-from patron.customers.schemas import CustomerPage, CustomerStory, SegmentLabelsUpdate, SegmentRead
+from patron.customers import erasure, service
+from patron.customers.schemas import (
+    CustomerPage,
+    CustomerStory,
+    ErasureRead,
+    SegmentLabelsUpdate,
+    SegmentRead,
+)
 from patron.web.deps import ApiWorkspaceDep, in_transaction
 from patron.web.openapi import INT64_MAX, errors
 
@@ -36,6 +42,20 @@ async def customer_story(
 ) -> CustomerStory:
     """Profile, orders with lines (newest first) and the interaction timeline across channels."""
     return await in_transaction(service.customer_story, workspace=workspace, external_id=external_id)
+
+
+@router.delete(
+    "/{external_id}", response_model=ErasureRead, operation_id="customers-erase", responses=errors(404, 422)
+)
+async def erase_customer(
+    external_id: Annotated[str, Path(examples=["C404"])], workspace: ApiWorkspaceDep
+) -> ErasureRead:
+    """Erase the customer (right to erasure): their comments, feedback, hand-overs, invitations and scores are
+    deleted; orders and the loyalty ledger stay, detached from the person (docs/privacy.md). An erased customer
+    is not found again."""
+    return await in_transaction(
+        erasure.erase_customer, workspace_id=workspace.id, external_id=external_id, actor="api key"
+    )
 
 
 @segments_router.get("", response_model=list[SegmentRead], operation_id="customers-segments")

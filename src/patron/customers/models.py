@@ -38,3 +38,20 @@ class Customer(WorkspaceScoped, Timestamped, Base):
     #: Set by the unsubscribe link; wins over any later import that says yes, until the customer opts in again.
     surveys_unsubscribed_at: Mapped[datetime | None] = mapped_column()
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: Set when the customer was erased (``customers.erasure``): the row is then a tombstone that keeps the
+    #: orders and the loyalty ledger counted, with every personal column empty and ``external_id`` replaced by
+    #: a random ``erased-…`` id.
+    erased_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CustomerErasure(WorkspaceScoped, Base):
+    """One erasure: who asked for it, when, and how many rows of each kind went (``counts``); no personal data.
+    ``customer_id`` is the tombstone's id (not a person once erased)."""
+
+    __tablename__ = "customer_erasures"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(IdType, default=None)
+    actor: Mapped[str] = mapped_column(String(320))
+    erased_at: Mapped[datetime] = mapped_column()
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)

@@ -28,6 +28,8 @@ class CustomerRead(ReadModel):
     #: When the customer followed an unsubscribe link: no survey invitations since, whatever an import says.
     surveys_unsubscribed_at: datetime | None = None
     attributes: dict[str, Any] | None = None
+    #: Set once the customer was erased: the profile is then a tombstone that keeps their orders counted.
+    erased_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -69,3 +71,11 @@ class SegmentLabelsUpdate(BaseModel):
     segment left out, goes back to the default; a name in one Chinese script is converted for the other."""
 
     labels: dict[str, dict[str, str]] = Field(max_length=1000)
+
+
+class ErasureRead(BaseModel):
+    """What an erasure removed: rows per kind (no personal data). The customer's row stays as a tombstone that
+    keeps their orders and loyalty ledger counted."""
+
+    erased_at: datetime
+    counts: dict[str, int] = Field(description="Rows removed or emptied, per kind")

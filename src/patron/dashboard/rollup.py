@@ -9,8 +9,9 @@ answer (a slice by touchpoint, city…) goes to the raw answers. Both paths give
 What changed is read from a data-version stamp: the newest id and ``updated_at`` of responses and
 invitations, and the newest change and count of customers and surveys (all indexed). New or changed
 responses and invitations mark their days for a recount, and so do those of a changed customer (their
-segment may have changed). A change to surveys (a key), a deletion (only through customers or surveys) or
-a very large change recounts everything.
+segment may have changed). A change to surveys (a key), a deletion (only through customers or surveys), an
+erasure (it deletes the customer's invitations and detaches their responses: docs/privacy.md) or a very large
+change recounts everything.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session
 from patron.core.clock import utcnow
 from patron.core.errors import PatronError
 from patron.core.models import Workspace
-from patron.customers.models import Customer
+from patron.customers.models import Customer, CustomerErasure
 from patron.metrics import engine
 from patron.metrics.engine import DailyStatistics, MetricQuery
 from patron.surveys.models import Survey, SurveyInvitation, SurveyResponse
@@ -50,7 +51,7 @@ MAX_CHANGED_CUSTOMERS = 500
 class Stamp:
     responses: tuple[Any, Any]  # newest id, newest updated_at
     invitations: tuple[Any, Any]
-    others: tuple[Any, ...]  # customers' and surveys' newest updated_at and count
+    others: tuple[Any, ...]  # customers' and surveys' newest updated_at and count, erasures' count
 
 
 _lock = threading.Lock()
@@ -82,6 +83,7 @@ def data_stamp(session: Session, workspace_id: int) -> Stamp:
         newest(SurveyResponse, SurveyResponse.id), newest(SurveyResponse, SurveyResponse.updated_at),
         newest(SurveyInvitation, SurveyInvitation.id), newest(SurveyInvitation, SurveyInvitation.updated_at),
         newest(Customer, Customer.updated_at), count(Customer), newest(Survey, Survey.updated_at), count(Survey),
+        count(CustomerErasure),
     )).one()  # fmt: skip
     return Stamp((row[0], row[1]), (row[2], row[3]), tuple(row[4:]))
 
@@ -153,8 +155,8 @@ def _changes(
     session: Session, workspace_id: int, before: Stamp, now: Stamp, since: datetime, zone: str
 ) -> _Changes | None:
     """What changed from ``before`` to ``now`` (rows stamped from ``since`` on), or None when only a full
-    recount is safe: surveys changed (a key), customers were deleted (with their responses), or too many
-    customers changed at once."""
+    recount is safe: surveys changed (a key), customers were deleted (with their responses) or erased, or too
+    many customers changed at once."""
     customers_before, customers_now = before.others[:2], now.others[:2]
     if before.others[2:] != now.others[2:] or now.others[1] < before.others[1]:
         return None

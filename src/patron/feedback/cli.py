@@ -30,6 +30,7 @@ from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.safecells import SafeCsvWriter
+from patron.feedback import retention as retention_service
 from patron.feedback import service
 from patron.feedback.models import Channel
 
@@ -75,6 +76,63 @@ def analyze(
             return
         _say(_t("feedback.cli_analyzed", locale, taxonomy=report.taxonomy, analysed=report.analysed,
                 mentions=report.mentions, added=report.survey_comments_added))  # fmt: skip
+
+    _run(action, locale)
+
+
+@feedback_app.command("retention")
+def retention(
+    days: Annotated[
+        int | None, typer.Option("--days", help="Keep originals this many days after they arrive")
+    ] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep originals for good (the default)")] = False,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """How long a feedback item's original text is kept before `patron feedback purge` replaces it by its
+    masked copy; without --days or --keep, show the setting (docs/privacy.md)."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            if keep:
+                retention_service.set_retention(session, workspace_id=ws.id, days=None)
+            elif days is not None:
+                retention_service.set_retention(session, workspace_id=ws.id, days=days)
+            kept = ws.feedback_original_days
+        if kept is None:
+            _say(_t("feedback.retention_keep", locale))
+        else:
+            _say(_t("feedback.retention_days_set", locale, days=kept))
+
+    _run(action, locale)
+
+
+@feedback_app.command("purge")
+def purge(workspace: WorkspaceOption = None, lang: LocaleOption = None, as_json: JsonOption = False) -> None:
+    """Replace the originals past the workspace's retention by their masked copies (items and survey comments).
+    Safe to run twice, e.g. daily from a scheduler."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            report = retention_service.purge_originals(session, workspace_id=ws.id)
+        if as_json:
+            print(report.model_dump_json(indent=2))
+        elif report.days is None:
+            _say(_t("feedback.purge_nothing_kept", locale))
+        else:
+            _say(
+                _t(
+                    "feedback.purged",
+                    locale,
+                    items=report.items,
+                    comments=report.survey_comments,
+                    days=report.days,
+                )
+            )
 
     _run(action, locale)
 

@@ -341,7 +341,8 @@ def _settings(
     defaults = {locale: Labels(locale) for locale in LOCALES}
     rows = [{"code": code, "own": own.get(code, {}),
              "default": {locale: defaults[locale]("segment", code) for locale in LOCALES}} for code in codes]  # fmt: skip
-    return PageData({"segment_rows": rows}, {}, {})
+    retention = {"days": viewer.workspace.feedback_original_days}
+    return PageData({"segment_rows": rows, "feedback_retention": retention}, {}, {})
 
 
 def _assistant(

@@ -19,9 +19,10 @@ from patron.core import security
 from patron.core import service as core_service
 from patron.core.errors import NotFound, PatronError, Unauthorized
 from patron.core.i18n import LOCALES, normalize_locale
-from patron.core.models import User, Workspace
+from patron.core.models import Role, User, Workspace
 from patron.core.settings import get_settings
 from patron.core.throttle import LoginThrottle
+from patron.customers import erasure
 from patron.customers import service as customer_service
 from patron.dashboard import service as dashboard_service
 from patron.feedback import service as feedback_service
@@ -204,7 +205,10 @@ def customers(
         session, workspace_id=viewer.workspace.id, query=q or None, limit=50, offset=offset
     )
     return render_page(
-        request, viewer, "customers.html", {"q": q, "rows": rows, "total": total, "offset": offset}
+        request,
+        viewer,
+        "customers.html",
+        {"q": q, "rows": rows, "total": total, "offset": offset, "erased": "erased" in request.query_params},
     )
 
 
@@ -221,12 +225,32 @@ def customer_page(external_id: str, request: Request, session: ReadSessionDep, v
         session, workspace_id=viewer.workspace.id, customer_id=customer.id, locale=viewer.locale
     )
     context = {"story": story, "rows": answered, "responses_total": answered_total, "loyalty": card,
+               "can_erase": viewer.user.role == Role.ADMIN.value and customer.erased_at is None, "unconfirmed": "unconfirmed" in request.query_params,
                **_feedback(session, viewer, customer.id), **_scores(session, viewer, external_id)}  # fmt: skip
     if card is not None:  # the member's tier and its benefits (loyalty.tiers), none without tiers
         context["loyalty_tier"] = loyalty_tiers.benefits(
             session, workspace_id=viewer.workspace.id, customer_id=customer.id, locale=viewer.locale
         )
     return render_page(request, viewer, "customer.html", context)
+
+
+@router.post("/customers/{external_id}/erase")
+def erase_customer(
+    external_id: str, request: Request, session: SessionDep, viewer: ViewerDep,
+    csrf: Annotated[str, Form(max_length=100)] = "", confirm: Annotated[str, Form(max_length=10)] = "",
+) -> Response:  # fmt: skip
+    """Erase the customer (admins only), once the confirmation box is ticked; back to the customer list."""
+    check_csrf(request, csrf)
+    if viewer.user.role != Role.ADMIN.value:
+        raise PatronError("auth.forbidden", status=403, role=viewer.user.role)
+    if confirm != "yes":
+        return RedirectResponse(
+            f"/customers/{quote(external_id, safe='')}?unconfirmed=1#erase", status_code=303
+        )
+    erasure.erase_customer(
+        session, workspace_id=viewer.workspace.id, external_id=external_id, actor=viewer.user.email
+    )
+    return RedirectResponse("/customers?erased=1", status_code=303)
 
 
 def _feedback(session: Session, viewer: Viewer, customer_id: int) -> dict[str, object]:
