@@ -130,16 +130,14 @@ def test_responses_list_search_and_bands(engine: Engine, dash: Dash) -> None:
         found, hits = service.responses(
             session, dash.workspace_id, _filters(**LAST_WEEK_TO_DATE), text="100%"
         )
-        assert (
-            hits == 1
-            and found[0].comments
-            == [
-                service.ShownAnswer(
-                    "What is the main reason for your score?", "包裝破損，100% 不滿意", "comment"
-                )
-            ]
-            and found[0].customer_external_id == "M5"
-        )
+        assert hits == 1 and found[0].customer_external_id == "M5"
+        [comment] = found[0].comments
+        assert (comment.question, comment.text, comment.kind) == (
+            "What is the main reason for your score?", "包裝破損，100% 不滿意", "comment")  # fmt: skip
+        # analysed on arrival: broken packaging is negative on product quality and on tangibles (the packaging)
+        assert comment.analysis is not None and comment.analysis.sentiment == "negative"
+        assert [(t.key, t.sentiment) for t in comment.analysis.themes] == [
+            ("product_quality", "negative"), ("tangibles", "negative")]  # fmt: skip
         _, listed = service.responses(session, dash.workspace_id, _filters(period="7d"), text="100%")
         assert listed == 1, "a list runs to today even when the period's numbers stop at yesterday"
         _, literal = service.responses(session, dash.workspace_id, _filters(**LAST_WEEK_TO_DATE), text="0_")

@@ -41,8 +41,9 @@ def test_terms_mentions_and_spikes_through_the_api_and_the_cli(engine: Engine, c
     assert added.status_code == 201 and added.json()["normalised"] == "鼎泰丰"
     # One mention a day from 1 to 22 November, then 8 on the 23rd (yesterday in Taipei): a volume spike,
     # P(X >= 8 | the 28-day mean 22/28 = 0.786) is far below 0.001.
-    items = [_post(day, 0, "鼎泰豐的小籠包") for day in range(1, 23)] + [
-        _post(23, n, "鼎泰丰排队") for n in range(8)
+    # Praise, so that (analysed on arrival) none of them waits in the reply queue below: only the question does.
+    items = [_post(day, 0, "鼎泰豐的小籠包很好吃，推薦") for day in range(1, 23)] + [
+        _post(23, n, "鼎泰丰好吃，值得排队") for n in range(8)
     ]
     stored = client.post("/api/v1/feedback/items/batch", headers=headers, json={"items": items})
     assert stored.status_code == 200

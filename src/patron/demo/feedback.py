@@ -19,12 +19,13 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.feedback import service
-from patron.feedback.models import Channel
+from patron.feedback.models import Channel, FeedbackItem, FeedbackMention
 from patron.feedback.schemas import AnalyzeReport, FeedbackCreate
 from patron.social import service as social_service
 from patron.text.normalise import to_simplified
@@ -268,4 +269,10 @@ def load_feedback(
         with transaction(engine) as session:
             service.add_items(session, workspace_id=workspace_id, items=items[start : start + BATCH])
     with transaction(engine) as session:
-        return service.analyze(session, workspace_id=workspace_id)
+        report = service.analyze(session, workspace_id=workspace_id)  # what arrived before analysis on arrival
+        # Items are analysed as they arrive, so the report counts what the workspace now holds analysed.
+        analysed = session.scalar(select(func.count()).select_from(FeedbackItem).where(
+            FeedbackItem.workspace_id == workspace_id, FeedbackItem.analyzed_with.is_not(None)))  # fmt: skip
+        mentions = session.scalar(select(func.count()).select_from(FeedbackMention).where(
+            FeedbackMention.workspace_id == workspace_id))  # fmt: skip
+        return report.model_copy(update={"analysed": int(analysed or 0), "mentions": int(mentions or 0)})
