@@ -269,7 +269,9 @@ def load_feedback(
         with transaction(engine) as session:
             service.add_items(session, workspace_id=workspace_id, items=items[start : start + BATCH])
     with transaction(engine) as session:
-        report = service.analyze(session, workspace_id=workspace_id)  # what arrived before analysis on arrival
+        report = service.analyze(
+            session, workspace_id=workspace_id
+        )  # what arrived before analysis on arrival
         # Items are analysed as they arrive, so the report counts what the workspace now holds analysed.
         analysed = session.scalar(select(func.count()).select_from(FeedbackItem).where(
             FeedbackItem.workspace_id == workspace_id, FeedbackItem.analyzed_with.is_not(None)))  # fmt: skip
