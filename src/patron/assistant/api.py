@@ -3,6 +3,8 @@ and hand-overs."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.orm import Session
 
@@ -116,7 +118,12 @@ async def list_entries(
     return await in_transaction(work)
 
 
-@router.get("/entries/export", operation_id="assistant-entries-export", responses=errors(401, 422),
+_EXPORTED: dict[int | str, dict[str, Any]] = {200: {"description": "The knowledge base as a file (Content-Disposition: attachment)",
+                   "content": {media.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+                               for media in service.EXPORT_FORMATS.values()}}}  # fmt: skip
+
+
+@router.get("/entries/export", operation_id="assistant-entries-export", responses={**_EXPORTED, **errors(401, 422)},
             response_class=Response)  # fmt: skip
 async def export_entries(
     workspace: ApiWorkspaceDep, format: str = Query("csv", pattern="^(csv|jsonl|xlsx)$")
