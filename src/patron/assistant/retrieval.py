@@ -291,12 +291,12 @@ class Index:
 
     def scores(self, query: str, allowed: np.ndarray | None = None) -> np.ndarray:
         """One score per document: a candidate's is 1 + the re-rank's probability, in (1, 2); any other
-        document's is its BM25 score / 4, in [0, 0.5]. All zero when nothing matches. Without a re-rank, the BM25
+        document's is its BM25 score / (2 × (1 + entry_weight)), in [0, 0.5]. All zero when nothing matches. Without a re-rank, the BM25
         score (best question + ``entry_weight`` × whole entry)."""
         candidates, rows, base, _ = self.features(query, allowed)
         if self.reranker is None or not len(candidates):
             return base
-        scores = base / 4
+        scores = base / (2 * (1 + self.entry_weight))
         scores[candidates] = 1.0 + self.reranker.probability(rows)
         return scores
 
@@ -314,7 +314,7 @@ class Index:
             second = hits[1].score if len(hits) > 1 else 0.0
             return hits, confidence(query_tokens, self.vocabulary[hits[0].index], hits[0].score, second)
         probability = self.reranker.probability(rows)
-        ranked = np.argsort(-probability, kind="stable")
+        ranked = np.lexsort((candidates, -probability))  # ties: the earlier document first, as ``rank_of``
         hits = [Hit(int(candidates[j]), self.documents[int(candidates[j])].key, float(probability[j]))
                 for j in ranked[:limit]]  # fmt: skip
         return hits, rerank_confidence(float(probability[ranked[0]]))
