@@ -6,7 +6,8 @@ The knowledge base is the E.SUN FAQ (617 entries) repeated until it has the size
 first gets a variant tag in its title and answer (「方案 N」), so copies are distinct documents and the word
 statistics grow with the size, as a larger real base's would. The questions are the 50 "faq" questions and our
 36 paraphrases (tools/tune_assistant.py), asked one after another on one thread. "assistant" is
-``retrieval.Index.search`` (two BM25 indexes over rjieba words and Han bigrams, OpenCC, confidence); "plain
+``retrieval.Index.search`` (four BM25 indexes over rjieba words, Han characters and bigrams, OpenCC, the learned
+re-rank of the best 30 and its confidence); "plain
 BM25" is one bm25s index over rjieba words of the whole entry, top 5 by ``get_scores`` — the baseline the
 issue measured. P@1 is over the right entry (or any copy of it: copies answer the same).
 """

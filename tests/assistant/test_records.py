@@ -123,7 +123,7 @@ def test_the_assistant_tab_counts_what_was_asked(engine: Engine, shop: Tenant) -
     """Taipei (UTC+8). Window 2026-11-20…2026-11-22 (local days). Questions (local time):
     11-20 09:00 return, answered, rated helpful
     11-20 23:30 ship, answered, rated unhelpful                      (15:30Z: still the 20th locally)
-    11-21 00:30 "金門可以寄嗎" not sure (closest ship), handed over   (11-20 16:30Z: the 21st locally)
+    11-21 00:30 "金門可以寄嗎" not sure (closest ship at 0.6 × the threshold), handed over  (the 21st locally)
     11-21 10:00 "金門運費多少" not sure (closest ship at 0.05, under half the threshold: no topic) → 金門, as next
     11-22 11:00 "金門離島配送" not sure, no entry
     11-22 12:00 points, answered, handed over anyway, rated helpful
@@ -141,7 +141,10 @@ def test_the_assistant_tab_counts_what_was_asked(engine: Engine, shop: Tenant) -
     with transaction(engine) as session:
         for when, (text, entry, answered, rating, handed) in zip(times, cases, strict=True):
             moment = datetime.fromisoformat(when.replace("Z", "+00:00")).astimezone(UTC)
-            confidence = 0.5 if answered else 0.05 if text == "金門運費多少" else 0.1
+            confidence = (
+                min(1.0, service.THRESHOLD + 0.1) if answered
+                else 0.05 if text == "金門運費多少" else round(0.6 * service.THRESHOLD, 4)
+            )  # fmt: skip
             row = records.record(session, ws, text, _answer(entry, confidence, answered), "help", now=moment)
             if rating:
                 records.rate(session, ws, row.id, rating, now=moment)

@@ -1,19 +1,26 @@
-"""Offline retrieval over a knowledge base: BM25 (bm25s) over jieba words (rjieba) and character bigrams.
+"""Offline retrieval over a knowledge base: BM25 (bm25s) over jieba words (rjieba) and character bigrams, then a
+learned re-rank of the best candidates.
 
 Texts are normalised to one script first (NFKC, lower case, OpenCC Traditional → Simplified), so a zh-Hans
-question finds a zh-Hant entry and the other way round. Two indexes are scored and combined, each divided by its
-best score for the question: one over every question of an entry (its title and each phrasing, the best of them
-counts for the entry) and one over the whole entry (questions and answer). No semantic model: none ships in a
-package without a model-hub download (docs/assistant.md). Nothing here touches the database.
+question finds a zh-Hant entry and the other way round. Four BM25 indexes are scored, each divided by its best
+score for the question: over every question of an entry (its title and each phrasing, the best of them counts
+for the entry) and over the whole entry (questions and answer), once with all tokens and once with the "content"
+tokens only (no words of asking such as 怎麼辦 or 如何, nor their characters). The best ``CANDIDATES`` by the
+first two are re-ranked by a logistic model over those four scores and four overlap features, its weights
+(``rerank.json``) fitted by ``tools/train_assistant_rerank.py`` on questions held out of the knowledge base itself.
+No pre-trained semantic model is used: the ones tried did not help (docs/assistant.md). Nothing here touches the
+database.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import bm25s
 import numpy as np
@@ -52,6 +59,12 @@ STOPWORDS = frozenset(
     "的 了 吗 呢 吧 啊 请问 请 我 你 您 要 想 可以 如何 怎么 怎样 该 应该 是否 是 有 在 和 与 及 或 都 会 能 "  # noqa: SIM905
     "办 做 the a an to of and or is are do does can i my me you your how what".split()
 )
+#: Words of asking (after normalising): they say a question is a question, not what it is about. Left out of the
+#: "content" tokens together with their characters and the pairs that cross them.
+QUESTION_WORDS = frozenset(
+    "怎么办 怎么样 怎么做 怎样 如何 什么 哪些 哪里 哪个 为什么 如果 是否 吗 呢 能否 能不能 会不会 可不可以 "  # noqa: SIM905
+    "有没有 多少 几 该 应 需要 想要 进行 还是 这些 那些 这个 那个 时候 一下".split()
+)
 _WORD = re.compile(r"\w+")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _TAG = re.compile(r"<[^>]{0,200}>")
@@ -74,13 +87,47 @@ def normalise(text: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """jieba words (search mode) without stop words, then every Han character and every pair of adjacent ones."""
+    return both_tokens(text)[0]
+
+
+def content_tokens(text: str) -> list[str]:
+    """Like ``tokens`` without stop words and words of asking, and without the characters and pairs inside or
+    across them: what the question is about."""
+    return both_tokens(text)[1]
+
+
+_SKIP = STOPWORDS | QUESTION_WORDS
+
+
+def _han_grams(text: str) -> list[str]:
     out: list[str] = []
-    for run in _WORD.findall(normalise(text)):
-        out.extend(w for w in rjieba.cut_for_search(run) if w.strip() and w not in STOPWORDS)
-        for han in _HAN.findall(run):
-            out.extend(han)
-            out.extend(han[i : i + 2] for i in range(len(han) - 1))
+    for han in _HAN.findall(text):
+        out.extend(han)
+        out.extend(han[i : i + 2] for i in range(len(han) - 1))
     return out
+
+
+def both_tokens(text: str) -> tuple[list[str], list[str]]:
+    """``tokens`` and ``content_tokens`` of a text, normalising and cutting it once (index builds do both)."""
+    every: list[str] = []
+    content: list[str] = []
+    for run in _WORD.findall(normalise(text)):
+        words = [w for w in rjieba.cut_for_search(run) if w.strip()]
+        every.extend(w for w in words if w not in STOPWORDS)
+        every.extend(_han_grams(run))
+        content.extend(w for w in words if w not in _SKIP)
+        spans: list[str] = []
+        current = ""
+        for word in rjieba.cut(run):
+            if word in _SKIP:
+                spans.append(current)
+                current = ""
+            else:
+                current += word
+        spans.append(current)
+        for span in spans:
+            content.extend(_han_grams(span))
+    return every, content
 
 
 @dataclass(frozen=True)
@@ -99,11 +146,41 @@ class Hit:
     score: float
 
 
-#: Weight of the whole-entry index beside the best question's (tools/tune_assistant.py).
+#: Weight of the whole-entry index beside the best question's, for choosing the candidates.
 ENTRY_WEIGHT = 1.0
 #: BM25 term saturation and length normalisation (docs/assistant.md: a grid over both question sets).
 K1 = 1.5
 B = 0.9
+#: How many of the best entries by BM25 the learned model re-ranks.
+CANDIDATES = 30
+#: The re-rank's features, in the order of its weights.
+FEATURES = (
+    "question", "whole", "content_question", "content_whole", "coverage", "first_rank", "question_covered", "dice",
+)  # fmt: skip
+RERANK_FILE = Path(__file__).with_name("rerank.json")
+
+
+@dataclass(frozen=True)
+class Reranker:
+    """A logistic model over ``FEATURES``: the probability that a candidate is the right entry."""
+
+    weights: tuple[float, ...]
+    intercept: float
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        z = features @ np.asarray(self.weights) + self.intercept
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+@lru_cache(maxsize=1)
+def shipped_reranker() -> Reranker | None:
+    """The weights ``tools/train_assistant_rerank.py`` wrote (JSON, no pickle); None without the file."""
+    if not RERANK_FILE.exists():
+        return None
+    data = json.loads(RERANK_FILE.read_text(encoding="utf-8"))
+    if tuple(data["features"]) != FEATURES:
+        raise ValueError("rerank.json was trained on other features: run tools/train_assistant_rerank.py")
+    return Reranker(tuple(float(w) for w in data["weights"]), float(data["intercept"]))
 
 
 def _bm25(corpus: list[list[str]]) -> bm25s.BM25 | None:
@@ -115,62 +192,132 @@ def _bm25(corpus: list[list[str]]) -> bm25s.BM25 | None:
     return model
 
 
+class _Pair:
+    """Two BM25 indexes over one kind of token: each question of an entry, and the whole entry."""
+
+    def __init__(self, questions: list[list[str]], whole: list[list[str]], owners: np.ndarray) -> None:
+        self.owners = owners
+        self.size = len(whole)
+        self.questions = _bm25(questions)
+        self.whole = _bm25(whole)
+
+    def scores(self, query_tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Best question's and whole entry's score per document, each divided by its best (zeros: no match)."""
+        best = np.zeros(self.size)
+        whole = np.zeros(self.size)
+        if not query_tokens or self.questions is None or self.whole is None:
+            return best, whole
+        np.maximum.at(best, self.owners, np.asarray(self.questions.get_scores(query_tokens), dtype=float))
+        whole = np.asarray(self.whole.get_scores(query_tokens), dtype=float)
+        return (
+            best / best.max() if best.max() > 0 else best,
+            whole / whole.max() if whole.max() > 0 else whole,
+        )
+
+
 class Index:
     """BM25 indexes over a fixed list of documents; ``search`` returns them best first with their score."""
 
-    def __init__(self, documents: Sequence[Document], entry_weight: float = ENTRY_WEIGHT) -> None:
+    def __init__(
+        self,
+        documents: Sequence[Document],
+        entry_weight: float = ENTRY_WEIGHT,
+        reranker: Reranker | bool | None = True,
+    ) -> None:
         self.documents = list(documents)
         self.entry_weight = entry_weight
+        self.reranker = shipped_reranker() if reranker is True else (reranker or None)
         owners: list[int] = []
         questions: list[list[str]] = []
         whole: list[list[str]] = []
+        content_questions: list[list[str]] = []
+        content_whole: list[list[str]] = []
         self.vocabulary: list[frozenset[str]] = []
+        self.question_sets: list[tuple[frozenset[str], ...]] = []
         for position, document in enumerate(self.documents):
             entry_tokens: list[str] = []
+            entry_content: list[str] = []
+            sets = []
             for question in document.questions:
-                words = tokens(question)
+                words, content = both_tokens(question)
                 questions.append(words)
+                content_questions.append(content)
+                sets.append(frozenset(content))
                 owners.append(position)
                 entry_tokens.extend(words)
-            entry_tokens.extend(tokens(document.answer))
+                entry_content.extend(content)
+            answer_words, answer_content = both_tokens(document.answer)
+            entry_tokens.extend(answer_words)
+            entry_content.extend(answer_content)
             whole.append(entry_tokens)
+            content_whole.append(entry_content)
             self.vocabulary.append(frozenset(entry_tokens))
+            self.question_sets.append(tuple(sets))
         self._owners = np.asarray(owners, dtype=np.int64)
-        self._questions = _bm25(questions)
-        self._whole = _bm25(whole)
+        self._all = _Pair(questions, whole, self._owners)
+        self._content = _Pair(content_questions, content_whole, self._owners)
 
     def __len__(self) -> int:
         return len(self.documents)
 
-    def scores(self, query_tokens: list[str]) -> np.ndarray:
-        """One combined score per document, in [0, 1 + entry_weight]; all zero when nothing matches."""
-        combined = np.zeros(len(self.documents))
-        if not query_tokens or self._questions is None or self._whole is None:
-            return combined
-        per_question = np.asarray(self._questions.get_scores(query_tokens), dtype=float)
-        best = np.zeros(len(self.documents))
-        np.maximum.at(best, self._owners, per_question)
-        whole = np.asarray(self._whole.get_scores(query_tokens), dtype=float)
-        if best.max() > 0:
-            combined += best / best.max()
-        if whole.max() > 0:
-            combined += self.entry_weight * whole / whole.max()
-        return combined
+    def features(
+        self, query: str, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+        """The candidates (best ``CANDIDATES`` by BM25 with a score, best first), their ``FEATURES`` (one row
+        each), every document's BM25 score, and the question's tokens."""
+        query_tokens, content = both_tokens(query)
+        best, whole = self._all.scores(query_tokens)
+        base = best + self.entry_weight * whole
+        if allowed is not None:
+            base = np.where(allowed, base, 0.0)
+        order = np.argsort(-base, kind="stable")[:CANDIDATES]
+        candidates = order[base[order] > 0]
+        if not len(candidates):
+            return candidates, np.zeros((0, len(FEATURES))), base, query_tokens
+        content_best, content_whole = self._content.scores(content)
+        asked = frozenset(content)
+        distinct = {t for t in content if not (len(t) == 1 and _HAN.match(t))}
+        rows = []
+        for rank, i in enumerate(candidates):
+            sets = self.question_sets[i]
+            rows.append((
+                best[i], whole[i], content_best[i], content_whole[i],
+                len(distinct & self.vocabulary[i]) / len(distinct) if distinct else 0.0,
+                1 / (1 + rank),
+                max((len(asked & s) / len(s) for s in sets if s), default=0.0),
+                max((2 * len(asked & s) / (len(s) + len(asked)) for s in sets if s or asked), default=0.0),
+            ))  # fmt: skip
+        return candidates, np.asarray(rows, dtype=float), base, query_tokens
+
+    def scores(self, query: str, allowed: np.ndarray | None = None) -> np.ndarray:
+        """One score per document: a candidate's is 1 + the re-rank's probability, in (1, 2); any other
+        document's is its BM25 score / (2 × (1 + entry_weight)), in [0, 0.5]. All zero when nothing matches. Without a re-rank, the BM25
+        score (best question + ``entry_weight`` × whole entry)."""
+        candidates, rows, base, _ = self.features(query, allowed)
+        if self.reranker is None or not len(candidates):
+            return base
+        scores = base / (2 * (1 + self.entry_weight))
+        scores[candidates] = 1.0 + self.reranker.probability(rows)
+        return scores
 
     def search(
         self, query: str, limit: int = 5, allowed: np.ndarray | None = None
     ) -> tuple[list[Hit], float]:
         """The best ``limit`` documents (score > 0) and the confidence of the first (0 when none)."""
-        query_tokens = tokens(query)
-        scores = self.scores(query_tokens)
-        if allowed is not None:
-            scores = np.where(allowed, scores, 0.0)
-        order = np.argsort(-scores, kind="stable")[:limit]
-        hits = [Hit(int(i), self.documents[int(i)].key, float(scores[i])) for i in order if scores[i] > 0]
-        if not hits:
+        candidates, rows, base, query_tokens = self.features(query, allowed)
+        if not len(candidates):
             return [], 0.0
-        second = hits[1].score if len(hits) > 1 else 0.0
-        return hits, confidence(query_tokens, self.vocabulary[hits[0].index], hits[0].score, second)
+        if self.reranker is None:
+            scores = base
+            order = np.argsort(-scores, kind="stable")[:limit]
+            hits = [Hit(int(i), self.documents[int(i)].key, float(scores[i])) for i in order if scores[i] > 0]
+            second = hits[1].score if len(hits) > 1 else 0.0
+            return hits, confidence(query_tokens, self.vocabulary[hits[0].index], hits[0].score, second)
+        probability = self.reranker.probability(rows)
+        ranked = np.lexsort((candidates, -probability))  # ties: the earlier document first, as ``rank_of``
+        hits = [Hit(int(candidates[j]), self.documents[int(candidates[j])].key, float(probability[j]))
+                for j in ranked[:limit]]  # fmt: skip
+        return hits, rerank_confidence(float(probability[ranked[0]]))
 
 
 def confidence(query_tokens: list[str], vocabulary: frozenset[str], first: float, second: float) -> float:
@@ -185,6 +332,13 @@ def confidence(query_tokens: list[str], vocabulary: frozenset[str], first: float
     coverage = len(distinct & vocabulary) / len(distinct)
     margin = (first - second) / first
     return round(coverage * margin, 4)
+
+
+def rerank_confidence(first: float) -> float:
+    """How sure the re-ranked first answer is, in [0, 1]: the re-rank's probability that it is the right entry.
+    Of the signals tried on both question sets (this probability, its lead over the second's, that lead ÷ it, and
+    each times the coverage; docs/assistant.md) it kept the most questions above a threshold with 95 % right."""
+    return round(first, 4)
 
 
 @dataclass(frozen=True)
@@ -210,7 +364,7 @@ def ranking_scores(ranks: Sequence[int | None]) -> Scores:
 
 def rank_of(index: Index, query: str, key: str) -> int | None:
     """1-based rank of the document ``key`` for ``query`` among all documents with a score (None: no score)."""
-    scores = index.scores(tokens(query))
+    scores = index.scores(query)
     keys = [d.key for d in index.documents]
     if key not in keys:
         return None

@@ -30,7 +30,7 @@ from patron.core.tabular import open_source
 #: Longest question answered; longer ones are refused with ``assistant.question_too_long``.
 MAX_QUESTION = 1000
 #: Below this confidence the assistant says it is not sure (tools/tune_assistant.py, docs/assistant.md).
-THRESHOLD = 0.2
+THRESHOLD = 0.7
 RELATED = 3
 CSV_FIELDS = (
     "id",
