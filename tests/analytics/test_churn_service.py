@@ -201,7 +201,9 @@ def test_signal_features_from_the_database(engine: Engine, tmp_path: Path) -> No
     with transaction(engine) as session:
         ids = dict(session.execute(select(Customer.external_id, Customer.id).where(Customer.workspace_id == workspace.id)).all())  # fmt: skip
         ws = workspace.id
-        member = Member(workspace_id=ws, customer_id=ids["A"], enrolled_at=_moment("2024-07-01T12:00:00+08:00"))
+        member = Member(
+            workspace_id=ws, customer_id=ids["A"], enrolled_at=_moment("2024-07-01T12:00:00+08:00")
+        )
         session.add(member)
         session.flush()
         for n, (at, kind, points) in enumerate([
@@ -260,14 +262,18 @@ def _cancellations(engine: Engine, workspace: Workspace, tmp_path: Path) -> None
 def test_cancelled_definition_through_the_cli(engine: Engine, shop: Workspace, tmp_path: Path) -> None:  # noqa: F811
     none = _cli("churn", "train", "--as-of", AS_OF, "--definition", "cancelled", "-w", shop.slug)
     assert none.exit_code == 2 and "No cancellations recorded" in none.output
-    odd = _cli("churn", "train", "--as-of", AS_OF, "--definition", "quit", "-w", shop.slug, "--lang", "zh-Hant")
+    odd = _cli(
+        "churn", "train", "--as-of", AS_OF, "--definition", "quit", "-w", shop.slug, "--lang", "zh-Hant"
+    )
     assert odd.exit_code == 2 and "未知的流失定義「quit」" in odd.output
     _cancellations(engine, shop, tmp_path)
     answer = _cli("churn", "score", "--as-of", AS_OF, "--definition", "cancelled", "-w", shop.slug)
     assert answer.exit_code == 0, answer.output
     with transaction(engine) as session:
         model = session.scalars(select(ChurnModel).where(ChurnModel.workspace_id == shop.id)).one()
-        scored = set(session.scalars(select(ChurnScore.customer_id).where(ChurnScore.workspace_id == shop.id)))
+        scored = set(
+            session.scalars(select(ChurnScore.customer_id).where(ChurnScore.workspace_id == shop.id))
+        )
         orders = churn_service.orders_frame(session, shop)
         cancellations = churn_service.signals_frame(session, shop).cancellations()
         ids = dict(session.execute(select(Customer.external_id, Customer.id).where(Customer.workspace_id == shop.id)).all())  # fmt: skip

@@ -24,7 +24,12 @@ def _frame(rows: list[tuple[object, ...]], columns: list[str]) -> pd.DataFrame:
 
 
 def _orders() -> pd.DataFrame:
-    rows = [(1, "2025-01-10", 100.0), (2, "2025-03-01", 50.0), (3, "2025-06-01", 20.0), (4, "2025-05-05", 9.0)]
+    rows = [
+        (1, "2025-01-10", 100.0),
+        (2, "2025-03-01", 50.0),
+        (3, "2025-06-01", 20.0),
+        (4, "2025-05-05", 9.0),
+    ]
     return _frame(rows, ["customer_id", "day", "amount"])
 
 
@@ -145,7 +150,10 @@ def test_new_reasons_read_as_sentences_in_three_languages() -> None:
     table = churn.feature_table(_orders(), NO_ANSWERS, CUTOFF, signals=_signals())
 
     def said(feature: str, customer: int, locale: str, **extra: object) -> str:
-        reason = {"feature": feature, "params": {**churn.reason_params(feature, table.loc[customer]), **extra}}
+        reason = {
+            "feature": feature,
+            "params": {**churn.reason_params(feature, table.loc[customer]), **extra},
+        }
         return churn.reason_text(reason, locale)
 
     assert said("complaints_90d", 1, "en") == "Complaints in the last 90 days: 1"
@@ -156,18 +164,24 @@ def test_new_reasons_read_as_sentences_in_three_languages() -> None:
     assert said("days_since_redemption", 1, "zh-Hans") == "已 60 天没有兑换积分（余额 120）"
     assert said("tier_rank", 1, "en") == "Loyalty tier level 2 (1 is the lowest)"
     assert said("member", 2, "zh-Hans") == "不是会员计划成员"
-    assert said("negative_share_180d", 3, "en") == "67 % of their comments in the last 180 days were negative (2)"
+    assert (
+        said("negative_share_180d", 3, "en")
+        == "67 % of their comments in the last 180 days were negative (2)"
+    )
     names = {"en": "Delivery", "zh-Hant": "配送", "zh-Hans": "配送"}
     assert said("negative_theme_delivery", 3, "en", names=names) == (
         "Negative comments about Delivery in the last 180 days: 2"
     )
     assert said("negative_theme_delivery", 3, "zh-Hant", names=names) == "近 180 天對「配送」的負面意見：2 則"
     assert said("negative_theme_delivery", 3, "zh-Hans", names=names) == "近 180 天对“配送”的负面意见：2 条"
-    assert said("negative_theme_delivery", 3, "en") == "Negative comments about delivery in the last 180 days: 2"
+    assert (
+        said("negative_theme_delivery", 3, "en") == "Negative comments about delivery in the last 180 days: 2"
+    )
     for feature in (*churn.SIGNAL_FEATURES, "negative_theme_x"):  # every feature has a sentence everywhere
         for locale in ("en", "zh-Hant", "zh-Hans"):
             text = churn.reason_text(
-                {"feature": feature, "params": {"value": "1", "points": "1", "count": "1", "theme": "x"}}, locale
+                {"feature": feature, "params": {"value": "1", "points": "1", "count": "1", "theme": "x"}},
+                locale,
             )
             assert not text.startswith("churn.reason") and "{" not in text, (feature, locale)
 
