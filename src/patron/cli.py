@@ -1122,6 +1122,14 @@ TopKOption = Annotated[
     int | None,
     typer.Option("--top-k", help="k of precision at the top k [default: a tenth of the customers]"),
 ]
+DefinitionOption = Annotated[
+    str,
+    typer.Option(
+        "--definition",
+        help="Churned = inactivity (no purchase in --window days) or cancelled (a subscription_cancelled "
+        "interaction in --window days)",
+    ),
+]
 
 
 def _print_evaluation(evaluation: dict[str, Any]) -> None:
@@ -1153,7 +1161,7 @@ def _print_at_risk(workspace_id: int, locale: str, limit: int = 10) -> None:
 @churn_app.command("train")
 def churn_train(
     window: WindowOption = 90, as_of: AsOfOption = None, top_k: TopKOption = None,
-    workspace: WorkspaceOption = None, lang: LocaleOption = None,
+    definition: DefinitionOption = "inactivity", workspace: WorkspaceOption = None, lang: LocaleOption = None,
 ) -> None:  # fmt: skip
     """Train and evaluate out of time (train at as-of − 2·window, test at as-of − window); stores nothing."""
     from patron.analytics import churn_service
@@ -1163,7 +1171,8 @@ def churn_train(
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
             trained = churn_service.train(session, ws, window_days=window, as_of=_as_of(as_of), k=top_k,
-                                          con=metrics_service.operational_connection())  # fmt: skip
+                                          con=metrics_service.operational_connection(),
+                                          definition=definition)  # fmt: skip
         _print_evaluation(trained.evaluation.as_dict())
 
     _run(action, _locale(lang))
@@ -1172,7 +1181,7 @@ def churn_train(
 @churn_app.command("score")
 def churn_score(
     window: WindowOption = 90, as_of: AsOfOption = None, top_k: TopKOption = None,
-    workspace: WorkspaceOption = None, lang: LocaleOption = None,
+    definition: DefinitionOption = "inactivity", workspace: WorkspaceOption = None, lang: LocaleOption = None,
 ) -> None:  # fmt: skip
     """Train, evaluate and store every customer's churn risk with its top reasons (run it from a scheduler:
     each run replaces the workspace's scores)."""
@@ -1185,7 +1194,8 @@ def churn_score(
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
             saved, count = churn_service.score(session, ws, window_days=window, as_of=_as_of(as_of), k=top_k,
-                                               con=metrics_service.operational_connection())  # fmt: skip
+                                               con=metrics_service.operational_connection(),
+                                               definition=definition)  # fmt: skip
             version, cutoff, evaluation = saved.version, saved.cutoff, saved.evaluation
         console.print(f"scored {count} customers with {version} (features at {cutoff})")
         _print_evaluation(evaluation)
@@ -1205,7 +1215,9 @@ def churn_report(workspace: WorkspaceOption = None, lang: LocaleOption = None) -
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
             model = churn_service.model_read(churn_service.latest_model(session, workspace_id=ws.id))
-        console.print(f"{model.model_version}: churned = no purchase in {model.window_days} days; "
+        churned = (f"a subscription cancelled within {model.window_days} days" if model.definition == "cancelled"
+                   else f"no purchase in {model.window_days} days")  # fmt: skip
+        console.print(f"{model.model_version}: churned = {churned}; "
                       f"features at {model.cutoff}, computed {model.computed_at:%Y-%m-%d %H:%M} UTC")  # fmt: skip
         _print_evaluation(model.evaluation)
         _print_at_risk(ws.id, locale)

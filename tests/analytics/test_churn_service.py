@@ -164,3 +164,130 @@ def test_bad_requests_get_clear_messages(engine: Engine, shop: Workspace) -> Non
     with transaction(engine) as session, pytest.raises(PatronError) as missing:
         churn_service.customer_risk(session, workspace_id=shop.id, external_id="C0001")
     assert missing.value.code == "churn.not_scored" and missing.value.status == 404
+
+
+# ------------------------------------------------------------------- service, loyalty and feedback features
+SIGNALS_CUTOFF = date(2025, 6, 30)
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def test_signal_features_from_the_database(engine: Engine, tmp_path: Path) -> None:
+    """Interactions (through the interactions import), an assistant hand-over, the loyalty ledger and tier
+    moves, and analysed feedback, read as of 30 Jun 2025 in Asia/Taipei: every value by hand; rows after the
+    cut-off day there (20:00 UTC on 30 Jun is 1 Jul in Taipei) count for nothing."""
+    from patron.assistant.models import Conversation
+    from patron.feedback.models import FeedbackItem, FeedbackMention
+    from patron.loyalty.models import Entry, Member, TierMove, TierSet
+
+    workspace = make_workspace(engine)
+    import_file(engine, workspace_slug=workspace.slug, kind="customers",
+                path=write_csv(tmp_path / "c.csv", ("external_id",), [("A",), ("B",)]))  # fmt: skip
+    import_file(engine, workspace_slug=workspace.slug, kind="orders", path=write_csv(tmp_path / "o.csv", ORDER_HEADER, [
+        ("O1", 1, "A", "2025-01-10T12:00:00+08:00", "completed", "web", "", 1, "100", ""),
+        ("O2", 1, "B", "2025-03-01T12:00:00+08:00", "completed", "web", "", 1, "50", ""),
+    ]))  # fmt: skip
+    report = import_file(engine, workspace_slug=workspace.slug, kind="interactions", path=write_csv(
+        tmp_path / "i.csv", ("customer_id", "occurred_at", "type", "channel"), [
+            ("A", "2025-06-20T12:00:00+08:00", "support_contact", "chat"),
+            ("A", "2025-04-15T12:00:00+08:00", "complaint", "phone"),
+            ("A", "2025-06-30T20:00:00+00:00", "complaint", "phone"),  # 1 Jul in Taipei: after the cut-off
+            ("A", "2025-06-25T12:00:00+08:00", "email_open", "email"),
+            ("B", "2025-07-10T12:00:00+08:00", "subscription_cancelled", "web"),
+        ]))  # fmt: skip
+    assert report.rejected == 0
+    with transaction(engine) as session:
+        ids = dict(session.execute(select(Customer.external_id, Customer.id).where(Customer.workspace_id == workspace.id)).all())  # fmt: skip
+        ws = workspace.id
+        member = Member(
+            workspace_id=ws, customer_id=ids["A"], enrolled_at=_moment("2024-07-01T12:00:00+08:00")
+        )
+        session.add(member)
+        session.flush()
+        for n, (at, kind, points) in enumerate([
+            ("2024-08-01T12:00:00+08:00", "earn", 500), ("2025-05-01T12:00:00+08:00", "redeem", -80),
+            ("2025-06-30T17:00:00+00:00", "redeem", -50),  # 1 Jul, 01:00 in Taipei: after the cut-off
+        ]):  # fmt: skip
+            session.add(Entry(workspace_id=ws, member_id=member.id, kind=kind, points=points, reason="test",
+                              source="manual", idempotency_key=f"k{n}", created_at=_moment(at)))  # fmt: skip
+        session.add(TierSet(workspace_id=ws, version=1, effective_from=_moment("2024-01-01T00:00:00+08:00"),
+                            currency="TWD", tiers=[{"code": "base"}, {"code": "silver"}, {"code": "gold"}],
+                            created_at=_moment("2024-01-01T00:00:00+08:00")))  # fmt: skip
+        session.add(TierMove(workspace_id=ws, member_id=member.id, from_tier="base", to_tier="gold", reason="upgrade",
+                             qualifying_minor=0, tier_set_version=1, created_at=_moment("2025-03-01T12:00:00+08:00")))  # fmt: skip
+        session.add(Conversation(workspace_id=ws, customer_id=ids["A"], contact_email="a@example.com", language="en",
+                                 channel="web", nonce="n-a", created_at=_moment("2025-06-01T12:00:00+08:00")))  # fmt: skip
+        for n, (customer, at, sentiment, theme) in enumerate([
+            (ids["A"], "2025-06-10T12:00:00+08:00", "negative", "delivery"),
+            (ids["A"], "2025-06-12T12:00:00+08:00", "positive", "price"),
+            (None, "2025-06-12T12:00:00+08:00", "negative", "price"),  # nobody known: not a customer's
+            (ids["B"], "2025-06-30T20:00:00+00:00", "negative", "price"),  # 1 Jul in Taipei
+        ]):  # fmt: skip
+            item = FeedbackItem(workspace_id=ws, source_key=f"key:{n}", channel="email", occurred_at=_moment(at),
+                                customer_id=customer, text="t", masked_text="t", analysis_text="t", language="en",
+                                sentiment=sentiment, analyzed_with="shipped:1")  # fmt: skip
+            session.add(item)
+            session.flush()
+            session.add(FeedbackMention(workspace_id=ws, item_id=item.id, theme=theme, clause=0, sentiment=sentiment,
+                                        score=0.0, occurred_at=item.occurred_at, channel="email"))  # fmt: skip
+    with transaction(engine) as session:
+        signals = churn_service.signals_frame(session, workspace, themes_at=SIGNALS_CUTOFF)
+        orders = churn_service.orders_frame(session, workspace)
+        names = churn_service.theme_names(session, workspace, signals.themes)
+    assert signals.themes == ("delivery",)  # price's negative mention by a customer is after the cut-off
+    assert names["delivery"]["en"] and set(names["delivery"]) == {"en", "zh-Hant", "zh-Hans"}
+    table = churn.feature_table(orders, pd.DataFrame(columns=["customer_id", "day", "score", "scale_min",
+                                                             "scale_max"]), SIGNALS_CUTOFF, signals=signals)  # fmt: skip
+    a, b = table.loc[ids["A"]], table.loc[ids["B"]]
+    assert (a["support_contacts_90d"], a["complaints_90d"], a["complaints_365d"]) == (2, 1, 1)
+    assert (a["handovers_365d"], a["open_handovers"]) == (1, 1)
+    assert (a["member"], a["tier_rank"], a["points_balance"]) == (1, 2, 420)
+    assert (a["points_redeemed_90d"], a["days_since_redemption"]) == (80, 60)
+    assert (a["negative_items_180d"], a["negative_share_180d"], a["negative_theme_delivery"]) == (1, 0.5, 1)
+    assert b["member"] == 0 and b["negative_items_180d"] == 0 and pd.isna(b["negative_share_180d"])
+    assert signals.cancellations()["customer_id"].tolist() == [ids["B"]]
+    assert [d.date() for d in signals.cancellations()["day"]] == [date(2025, 7, 10)]
+
+
+def _cancellations(engine: Engine, workspace: Workspace, tmp_path: Path) -> None:
+    """Every third customer of the shop cancels on a day between 5 Jul and 26 Dec 2025."""
+    rows = [(f"C{i:04d}", f"{date.fromordinal(date(2025, 7, 5).toordinal() + (i * 7) % 175)}T10:00:00+08:00",
+             "subscription_cancelled", "web") for i in range(0, 600, 3)]  # fmt: skip
+    path = write_csv(tmp_path / "cancel.csv", ("customer_id", "occurred_at", "type", "channel"), rows)
+    assert import_file(engine, workspace_slug=workspace.slug, kind="interactions", path=path).rejected == 0
+
+
+def test_cancelled_definition_through_the_cli(engine: Engine, shop: Workspace, tmp_path: Path) -> None:  # noqa: F811
+    none = _cli("churn", "train", "--as-of", AS_OF, "--definition", "cancelled", "-w", shop.slug)
+    assert none.exit_code == 2 and "No cancellations recorded" in none.output
+    odd = _cli(
+        "churn", "train", "--as-of", AS_OF, "--definition", "quit", "-w", shop.slug, "--lang", "zh-Hant"
+    )
+    assert odd.exit_code == 2 and "未知的流失定義「quit」" in odd.output
+    _cancellations(engine, shop, tmp_path)
+    answer = _cli("churn", "score", "--as-of", AS_OF, "--definition", "cancelled", "-w", shop.slug)
+    assert answer.exit_code == 0, answer.output
+    with transaction(engine) as session:
+        model = session.scalars(select(ChurnModel).where(ChurnModel.workspace_id == shop.id)).one()
+        scored = set(
+            session.scalars(select(ChurnScore.customer_id).where(ChurnScore.workspace_id == shop.id))
+        )
+        orders = churn_service.orders_frame(session, shop)
+        cancellations = churn_service.signals_frame(session, shop).cancellations()
+        ids = dict(session.execute(select(Customer.external_id, Customer.id).where(Customer.workspace_id == shop.id)).all())  # fmt: skip
+    assert model.definition == "cancelled" and model.version == f"gbm-cancelled-90d-{model.id}"
+    # scored: the buyers by 31 Dec who had not cancelled by then (or bought again after cancelling)
+    end = date(2025, 12, 31)
+    gone = churn.cancelled_by(orders, cancellations, end)
+    assert scored == set(orders.loc[orders["day"] <= "2025-12-31", "customer_id"]) - gone and gone
+    # the evaluation's labels are the cancellations in (2 Oct, 31 Dec] among the subscribers of 2 Oct
+    test = churn.labels(orders, date(2025, 10, 2), churn.ChurnDefinition(90, "cancelled"), cancellations)
+    assert model.evaluation["test_customers"] == len(test)
+    assert model.evaluation["base_rate"] == pytest.approx(test.mean())
+    # C0003 cancels on 26 Jul (5 Jul + 21 days): a subscriber on 2 Oct only if it bought again after that
+    bought_again = ((orders["customer_id"] == ids["C0003"]) & (orders["day"] > "2025-07-26") & (orders["day"] <= "2025-10-02")).any()  # fmt: skip
+    assert (ids["C0003"] in test.index) == bool(bought_again) and 0 < test.mean() < 1
+    report = _cli("churn", "report", "-w", shop.slug)
+    assert report.exit_code == 0 and "churned = a subscription cancelled within 90 days" in report.output

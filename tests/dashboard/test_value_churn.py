@@ -260,3 +260,46 @@ def test_empty_tabs_say_which_command_fills_them(engine: Engine, client: TestCli
     for page, command in (("value", "patron clv score"), ("churn", "patron churn score")):
         text = client.get(f"/dashboard/{page}?lang=en").text
         assert "data-empty" in text and command in text
+
+
+CANCELLED_NOTES = {
+    "en": ("churned = a subscription cancelled within 90 days", "chance of cancelling the subscription in the next 90 days",
+           "Negative comments about Delivery in the last 180 days: 2; Complaints in the last 90 days: 3"),
+    "zh-Hant": ("流失定義為 90 天內取消訂閱", "未來 90 天內取消訂閱的機率",
+                "近 180 天對「配送」的負面意見：2 則；近 90 天客訴次數：3"),
+    "zh-Hans": ("流失定义为 90 天内取消订阅", "未来 90 天内取消订阅的概率",
+                "近 180 天对“配送”的负面意见：2 条；近 90 天投诉次数：3"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["zh-Hant", "zh-Hans", "en"])
+def test_a_cancelled_model_says_so_and_names_service_and_feedback_reasons(
+    engine: Engine, client: TestClient, tmp_path: Path, language: str
+) -> None:
+    workspace = make_workspace(engine)
+    import_file(engine, workspace_slug=workspace.slug, kind="customers",
+                path=write_csv(tmp_path / "c.csv", ("external_id",), [("S",)]))  # fmt: skip
+    import_file(engine, workspace_slug=workspace.slug, kind="orders", path=write_csv(tmp_path / "o.csv", ORDER_HEADER, [
+        ("O1", 1, "S", "2026-10-01T12:00:00+08:00", "completed", "web", "", 1, "100", "")]))  # fmt: skip
+    names = {"en": "Delivery", "zh-Hant": "配送", "zh-Hans": "配送"}
+    reasons = [
+        {"feature": "negative_theme_delivery", "contribution": 0.2, "params": {"value": "2", "theme": "delivery", "names": names}},
+        {"feature": "complaints_90d", "contribution": 0.1, "params": {"value": "3"}},
+    ]  # fmt: skip
+    with transaction(engine) as session:
+        customer = session.scalars(select(Customer.id).where(Customer.workspace_id == workspace.id)).one()
+        model = ChurnModel(workspace_id=workspace.id, definition="cancelled", window_days=90, cutoff=CUTOFF,
+                           computed_at=COMPUTED, evaluation=EVALUATION, customers=1)  # fmt: skip
+        session.add(model)
+        session.flush()
+        session.execute(insert(ChurnScore), [{
+            "workspace_id": workspace.id, "customer_id": customer, "model_id": model.id, "computed_at": COMPUTED,
+            "risk": 0.7, "clv_minor": None, "value_at_risk_minor": None, "currency": "TWD", "reasons": reasons}])  # fmt: skip
+        core_service.create_user(session, workspace_id=workspace.id, email="v@example.com", password=PASSWORD,
+                                 role="viewer")  # fmt: skip
+        version = model.version
+    assert version == f"gbm-cancelled-90d-{model.id}"
+    log_in(client, workspace.slug, "v@example.com")
+    text = client.get(f"/dashboard/churn?lang={language}").text
+    note, within, said = CANCELLED_NOTES[language]
+    assert note in text and within in text and said in text and version in text

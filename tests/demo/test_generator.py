@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from patron.demo.generator import PERSONAS, DemoConfig, generate, is_promotion, season_factor
+from patron.demo.generator import PERSONAS, ZONE, DemoConfig, generate, is_promotion, season_factor
 from patron.demo.loader import load_demo
 
 
@@ -99,3 +99,32 @@ def test_demo_loads_through_the_importer_without_rejects(engine: Engine, tmp_pat
         ("nps", 0, 10),
         ("servqual", 1, 7),
     ]
+
+
+def test_complaints_follow_support_contacts_and_leave_the_rest_alone(data) -> None:  # type: ignore[no-untyped-def]
+    """Each complaint escalates a support contact of the same customer, order, channel and topic on the same local
+    day; lapsing customers complain far more often; complaints come after every other row (their own numbers)."""
+    contacts = [i for i in data.interactions if i["type"] == "support_contact"]
+    made = [i for i in data.interactions if i["type"] == "complaint"]
+    assert made and all(str(i["external_id"]).startswith("K") for i in made)
+    assert [i for i in data.interactions if i["type"] != "complaint"] == data.interactions[
+        : len(data.interactions) - len(made)
+    ]
+    by_key = {(c["customer_id"], c["order_id"], c["channel"], c["detail"]): c for c in contacts}
+    for complaint in made:
+        contact = by_key[
+            (complaint["customer_id"], complaint["order_id"], complaint["channel"], complaint["detail"])
+        ]
+        assert 0 < (_moment(complaint) - _moment(contact)).total_seconds() <= 2.5 * 3600
+        assert _moment(complaint).astimezone(ZONE).date() == _moment(contact).astimezone(ZONE).date()
+
+    def share(lapsing: bool) -> float:
+        mine = [c for c in contacts if (data.personas[str(c["customer_id"])] == "lapsing") == lapsing]
+        keys = {(c["customer_id"], c["order_id"], c["detail"]) for c in made}
+        return sum((c["customer_id"], c["order_id"], c["detail"]) in keys for c in mine) / len(mine)
+
+    assert share(True) > 0.35 and share(False) < 0.25  # 50 % and 15 % drawn
+
+
+def _moment(row: dict[str, object]) -> datetime:
+    return datetime.fromisoformat(str(row["occurred_at"]))

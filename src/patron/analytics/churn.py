@@ -5,8 +5,10 @@ Pure functions over pandas frames (no database, no web): ``service`` reads order
 
 Definitions (docs/churn.md):
 
-* a customer *churned* after a cut-off day when they bought nothing in the ``window_days`` days after it;
-  only customers with a purchase on or before the cut-off are scored;
+* a customer *churned* after a cut-off day when they bought nothing in the ``window_days`` days after it
+  (definition ``inactivity``), or when they cancelled their subscription in those days (``cancelled``: an
+  interaction of type ``subscription_cancelled``); only customers with a purchase on or before the cut-off are
+  scored (with ``cancelled``, only those not already cancelled by then);
 * features are computed from what was known on the cut-off day only;
 * out-of-time evaluation: train on features at ``cutoff − window`` with labels from the window up to ``cutoff``,
   test on features at ``cutoff`` with labels from the next window (or, without a later window, any earlier pair).
@@ -45,16 +47,53 @@ MONETARY_DECIMALS = 9
 #: a feature must raise the risk by at least half a percentage point to be named as a reason
 MIN_CONTRIBUTION = 0.005
 
+#: interaction types (``interactions.type``) that are a contact with customer service, and those that are a
+#: complaint (a complaint is a support contact too)
+SUPPORT_TYPES = ("support_contact", "complaint")
+COMPLAINT_TYPES = ("complaint",)
+#: the interaction type that ends a subscription (the ``cancelled`` churn definition)
+CANCELLATION_TYPE = "subscription_cancelled"
+DEFINITIONS = ("inactivity", "cancelled")
+#: trailing windows (days, ending on the cut-off day) of the service, loyalty and feedback features
+SHORT_DAYS, LONG_DAYS = 90, 365
+FEEDBACK_DAYS = 180
+#: how many of the most frequent negative feedback themes become features of their own
+TOP_THEMES = 3
+THEME_PREFIX = "negative_theme_"
+
+#: service features (interactions and assistant hand-overs), loyalty features (the ledger as of the cut-off)
+#: and feedback features (analysed feedback items): present when ``feature_table`` is given ``Signals``
+SIGNAL_FEATURES = (
+    "support_contacts_90d",
+    "support_contacts_365d",
+    "complaints_90d",
+    "complaints_365d",
+    "handovers_365d",
+    "open_handovers",
+    "member",
+    "tier_rank",
+    "points_balance",
+    "points_redeemed_90d",
+    "points_redeemed_365d",
+    "days_since_redemption",
+    "negative_items_180d",
+    "negative_share_180d",
+)
+
 
 @dataclass(frozen=True)
 class ChurnDefinition:
-    """No purchase in ``window_days`` days after the cut-off."""
+    """No purchase (``inactivity``) or a cancelled subscription (``cancelled``) in ``window_days`` days after
+    the cut-off."""
 
     window_days: int = 90
+    kind: str = "inactivity"
 
     def __post_init__(self) -> None:
         if self.window_days < 1:
             raise PatronError("churn.bad_window", days=str(self.window_days))
+        if self.kind not in DEFINITIONS:
+            raise PatronError("churn.bad_definition", definition=self.kind, choices=", ".join(DEFINITIONS))
 
 
 def behaviour_features(orders: pd.DataFrame, cutoff: date) -> pd.DataFrame:
@@ -122,32 +161,198 @@ def satisfaction_features(answers: pd.DataFrame, cutoff: date) -> pd.DataFrame:
     )
 
 
-def labels(orders: pd.DataFrame, cutoff: date, definition: ChurnDefinition) -> pd.Series:
-    """1 for customers with no purchase in (cutoff, cutoff + window], 0 otherwise; indexed by customer_id,
-    for the customers with a purchase on or before the cut-off."""
+def labels(
+    orders: pd.DataFrame,
+    cutoff: date,
+    definition: ChurnDefinition,
+    cancellations: pd.DataFrame | None = None,
+) -> pd.Series:
+    """Indexed by customer_id, for the customers with a purchase on or before the cut-off:
+
+    * ``inactivity``: 1 for customers with no purchase in (cutoff, cutoff + window], 0 otherwise;
+    * ``cancelled``: 1 for customers with a cancellation (``cancellations``: customer_id, day) in
+      (cutoff, cutoff + window], 0 otherwise; customers already gone at the cut-off (a cancellation on or
+      before it and no purchase after that cancellation) are left out — they are not subscribers any more."""
     days = pd.to_datetime(orders["day"])
     end = pd.Timestamp(cutoff)
+    horizon = end + pd.Timedelta(days=definition.window_days)
+    if definition.kind == "cancelled":
+        gone = cancelled_by(orders, cancellations, cutoff)
+        ids = sorted(set(orders.loc[days <= end, "customer_id"]) - gone)
+        if cancellations is None or cancellations.empty:
+            after: set[Any] = set()
+        else:
+            when = pd.to_datetime(cancellations["day"])
+            after = set(cancellations.loc[(when > end) & (when <= horizon), "customer_id"])
+        return pd.Series(
+            [1 if c in after else 0 for c in ids], index=pd.Index(ids, name="customer_id"), name="churned"
+        )
     before = set(orders.loc[days <= end, "customer_id"])
-    after = set(
-        orders.loc[(days > end) & (days <= end + pd.Timedelta(days=definition.window_days)), "customer_id"]
-    )
+    after = set(orders.loc[(days > end) & (days <= horizon), "customer_id"])
     ids = sorted(before)
     return pd.Series(
         [0 if c in after else 1 for c in ids], index=pd.Index(ids, name="customer_id"), name="churned"
     )
 
 
+def cancelled_by(orders: pd.DataFrame, cancellations: pd.DataFrame | None, cutoff: date) -> set[Any]:
+    """Customers whose latest cancellation on or before ``cutoff`` is on or after their last purchase day up
+    to then: they had left by the cut-off (a purchase after a cancellation is a new subscription)."""
+    if cancellations is None or cancellations.empty:
+        return set()
+    end = pd.Timestamp(cutoff)
+    when = pd.to_datetime(cancellations["day"])
+    last_cancel = cancellations.assign(day=when)[when <= end].groupby("customer_id")["day"].max()
+    days = pd.to_datetime(orders["day"])
+    last_buy = orders.assign(day=days)[days <= end].groupby("customer_id")["day"].max()
+    joined = pd.concat([last_cancel.rename("cancel"), last_buy.rename("buy")], axis=1).dropna()
+    return set(joined.index[joined["cancel"] >= joined["buy"]])
+
+
 def feature_table(
-    orders: pd.DataFrame, answers: pd.DataFrame, cutoff: date, alive: pd.DataFrame | None = None
+    orders: pd.DataFrame,
+    answers: pd.DataFrame,
+    cutoff: date,
+    alive: pd.DataFrame | None = None,
+    signals: Signals | None = None,
 ) -> pd.DataFrame:
-    """All features at ``cutoff``, indexed by customer_id (NaN where a source is missing: the model handles it)."""
+    """All features at ``cutoff``, indexed by customer_id (NaN where a source is missing: the model handles it).
+    With ``signals``, the service, loyalty and feedback features follow (``SIGNAL_FEATURES``, then one column
+    per theme of ``signals.themes``)."""
     table = behaviour_features(orders, cutoff).set_index("customer_id")
     table = table.join(satisfaction_features(answers, cutoff).set_index("customer_id"), how="left")
     if alive is not None and not alive.empty:
         table = table.join(alive.set_index("customer_id")[["probability_alive"]], how="left")
     else:
         table["probability_alive"] = np.nan
-    return table[list(FEATURES)].astype(float)
+    if signals is None:
+        return table[list(FEATURES)].astype(float)
+    extra = signal_features(signals, cutoff, table.index)
+    return pd.concat([table[list(FEATURES)], extra], axis=1).astype(float)
+
+
+# ----------------------------------------------------------------------- service, loyalty and feedback
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=float if c != "day" else "datetime64[ns]") for c in columns})
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the service, loyalty and feedback features are read from; every ``day`` is a calendar day in the
+    workspace's zone and every frame may be empty.
+
+    * interactions: customer_id, day, type (support contacts, complaints, cancellations);
+    * handovers: customer_id, day (opened), closed (day closed, NaT while open) — assistant hand-overs;
+    * members: customer_id, day (enrolled);
+    * entries: customer_id, day, kind, points (signed), debt_delta — the loyalty ledger;
+    * tiers: customer_id, day, rank (the tier reached, 0 the lowest) — tier moves;
+    * items: customer_id, day, sentiment — analysed feedback items of known customers;
+    * mentions: customer_id, day, theme, sentiment — their themes;
+    * themes: the theme keys that get a column of their own (``top_negative_themes``)."""
+
+    interactions: pd.DataFrame = field(default_factory=lambda: _empty(["customer_id", "day", "type"]))
+    handovers: pd.DataFrame = field(default_factory=lambda: _empty(["customer_id", "day", "closed"]))
+    members: pd.DataFrame = field(default_factory=lambda: _empty(["customer_id", "day"]))
+    entries: pd.DataFrame = field(
+        default_factory=lambda: _empty(["customer_id", "day", "kind", "points", "debt_delta"])
+    )
+    tiers: pd.DataFrame = field(default_factory=lambda: _empty(["customer_id", "day", "rank"]))
+    items: pd.DataFrame = field(default_factory=lambda: _empty(["customer_id", "day", "sentiment"]))
+    mentions: pd.DataFrame = field(
+        default_factory=lambda: _empty(["customer_id", "day", "theme", "sentiment"])
+    )
+    themes: tuple[str, ...] = ()
+
+    def cancellations(self) -> pd.DataFrame:
+        """The interactions that end a subscription (the ``cancelled`` definition): customer_id, day."""
+        rows = self.interactions[self.interactions["type"] == CANCELLATION_TYPE]
+        return rows[["customer_id", "day"]].assign(day=pd.to_datetime(rows["day"]))
+
+
+def _seen(frame: pd.DataFrame, cutoff: date, days: int | None = None) -> pd.DataFrame:
+    """The rows dated on or before ``cutoff`` (and, with ``days``, after ``cutoff − days``)."""
+    when = pd.to_datetime(frame["day"])
+    end = pd.Timestamp(cutoff)
+    keep = when <= end
+    if days is not None:
+        keep &= when > end - pd.Timedelta(days=days)
+    return frame.assign(day=when)[keep]
+
+
+def _count(frame: pd.DataFrame, index: pd.Index) -> pd.Series:
+    return frame.groupby("customer_id").size().reindex(index, fill_value=0).astype(float)
+
+
+def top_negative_themes(mentions: pd.DataFrame, cutoff: date, n: int = TOP_THEMES) -> tuple[str, ...]:
+    """The ``n`` themes with the most negative mentions by known customers on or before ``cutoff`` (ties by
+    key), so the columns never depend on what came after the cut-off the model is trained at."""
+    seen = _seen(mentions, cutoff)
+    negative = seen[seen["sentiment"] == "negative"]
+    counts = negative.groupby("theme").size()
+    ranked = sorted(counts.items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
+    return tuple(str(theme) for theme, _ in ranked[:n])
+
+
+def signal_features(signals: Signals, cutoff: date, index: pd.Index) -> pd.DataFrame:
+    """The service, loyalty and feedback features at ``cutoff`` for the customers of ``index``, each from rows
+    dated on or before the cut-off day only:
+
+    * support_contacts_90d / _365d — support contacts and complaints in the last 90 / 365 days;
+    * complaints_90d / _365d — complaints in the last 90 / 365 days;
+    * handovers_365d — assistant questions handed over to a person in the last 365 days;
+    * open_handovers — hand-overs opened by the cut-off and not closed by then;
+    * member — 1 when enrolled in the loyalty program by the cut-off, else 0;
+    * tier_rank — the tier held at the cut-off (0 the lowest; missing for non-members);
+    * points_balance — points held at the cut-off: the ledger's entries up to it (missing for non-members);
+    * points_redeemed_90d / _365d — points redeemed in the last 90 / 365 days (missing for non-members);
+    * days_since_redemption — days from the last redemption (or, never having redeemed, from enrolment) to
+      the cut-off (missing for non-members);
+    * negative_items_180d — negative feedback items in the last 180 days;
+    * negative_share_180d — their share of the customer's analysed items then (missing without items);
+    * negative_theme_<theme> — negative mentions of that theme in the last 180 days, per theme of
+      ``signals.themes``."""
+    end = pd.Timestamp(cutoff)
+    out = pd.DataFrame(index=index)
+    contacts = signals.interactions[signals.interactions["type"].isin(SUPPORT_TYPES)]
+    complaints = signals.interactions[signals.interactions["type"].isin(COMPLAINT_TYPES)]
+    for days, suffix in ((SHORT_DAYS, "90d"), (LONG_DAYS, "365d")):
+        out[f"support_contacts_{suffix}"] = _count(_seen(contacts, cutoff, days), index)
+        out[f"complaints_{suffix}"] = _count(_seen(complaints, cutoff, days), index)
+    out["handovers_365d"] = _count(_seen(signals.handovers, cutoff, LONG_DAYS), index)
+    opened = _seen(signals.handovers, cutoff)
+    closed = pd.to_datetime(opened["closed"])
+    out["open_handovers"] = _count(opened[closed.isna() | (closed > end)], index)
+
+    enrolled = _seen(signals.members, cutoff).groupby("customer_id")["day"].min()
+    member = pd.Series(index.isin(enrolled.index).astype(float), index=index)
+    out["member"] = member
+    where = member == 1
+    moves = _seen(signals.tiers, cutoff).sort_values(["customer_id", "day"], kind="stable")
+    rank = moves.groupby("customer_id")["rank"].last().reindex(index)
+    out["tier_rank"] = rank.fillna(0).where(where)
+    entries = _seen(signals.entries, cutoff)
+    held = (entries["points"] + entries["debt_delta"]).groupby(entries["customer_id"]).sum()
+    out["points_balance"] = held.reindex(index, fill_value=0).astype(float).where(where)
+    redeemed = entries[entries["kind"] == "redeem"]
+    for days, suffix in ((SHORT_DAYS, "90d"), (LONG_DAYS, "365d")):
+        recent = redeemed[redeemed["day"] > end - pd.Timedelta(days=days)]
+        spent = -recent.groupby("customer_id")["points"].sum()
+        out[f"points_redeemed_{suffix}"] = spent.reindex(index, fill_value=0).astype(float).where(where)
+    last = redeemed.groupby("customer_id")["day"].max().reindex(index).fillna(enrolled.reindex(index))
+    out["days_since_redemption"] = ((end - last).dt.days.astype(float)).where(where)
+
+    items = _seen(signals.items, cutoff, FEEDBACK_DAYS)
+    negative = items[items["sentiment"] == "negative"]
+    analysed = _count(items[items["sentiment"].notna()], index)
+    out["negative_items_180d"] = _count(negative, index)
+    out["negative_share_180d"] = (out["negative_items_180d"] / analysed).where(analysed > 0)
+    mentions = _seen(signals.mentions, cutoff, FEEDBACK_DAYS)
+    bad = mentions[mentions["sentiment"] == "negative"]
+    for theme in signals.themes:
+        out[THEME_PREFIX + theme] = _count(bad[bad["theme"] == theme], index)
+    return out[[*SIGNAL_FEATURES, *(THEME_PREFIX + t for t in signals.themes)]].astype(float)
 
 
 # ------------------------------------------------------------------------------------------------ model
@@ -324,9 +529,19 @@ def contributions(model: Any, x: pd.DataFrame, reference: pd.Series) -> pd.DataF
     return pd.DataFrame(out, index=x.index)
 
 
-def top_reasons(contrib: pd.DataFrame, x: pd.DataFrame, n: int = 3) -> list[list[dict[str, Any]]]:
+#: features whose sentence states one value (a detractor answer, not being a member): named only at that value
+STATED_WHEN = {"detractor": 1.0, "member": 0.0}
+
+
+def top_reasons(
+    contrib: pd.DataFrame,
+    x: pd.DataFrame,
+    n: int = 3,
+    theme_names: dict[str, dict[str, str]] | None = None,
+) -> list[list[dict[str, Any]]]:
     """Per customer the ``n`` features that raise the risk most (those raising it by at least MIN_CONTRIBUTION;
-    missing features skipped): ``{"feature", "value", "contribution", "params"}``, params ready for the sentence."""
+    missing features skipped): ``{"feature", "value", "contribution", "params"}``, params ready for the sentence.
+    ``theme_names`` ({theme: {locale: name}}) names a theme feature's theme in each language."""
     result = []
     for i in range(len(x)):
         row = contrib.iloc[i]
@@ -343,11 +558,12 @@ def top_reasons(contrib: pd.DataFrame, x: pd.DataFrame, n: int = 3) -> list[list
         for value, name in ranked:
             if name == "usual_gap_days" and any(p["feature"] == "recency_ratio" for p in picked):
                 continue
-            if name == "detractor" and values[name] < 1:  # its sentence says the answer was low
+            if name in STATED_WHEN and values[name] != STATED_WHEN[name]:  # its sentence states one value
                 continue
-            picked.append(
-                {"feature": name, "contribution": round(value, 4), "params": reason_params(name, values)}
-            )
+            params = reason_params(name, values)
+            if name.startswith(THEME_PREFIX) and theme_names:
+                params["names"] = theme_names.get(name[len(THEME_PREFIX) :], {})
+            picked.append({"feature": name, "contribution": round(value, 4), "params": params})
             if len(picked) == n:
                 break
         result.append(picked)
@@ -367,14 +583,31 @@ def reason_params(feature: str, values: pd.Series) -> dict[str, Any]:
         params["value"] = f"{100 * float(values['probability_alive']):.0f}"
     elif feature == "trend":
         params["value"] = f"{float(values['trend']):+.0f}"
+    elif feature == "negative_share_180d":
+        params["value"] = f"{100 * float(values[feature]):.0f}"
+        params["count"] = whole(values["negative_items_180d"])
+    elif feature == "days_since_redemption":
+        params["points"] = whole(values["points_balance"])
+    elif feature == "tier_rank":
+        params["value"] = str(round(float(values[feature])) + 1)
+    elif feature.startswith(THEME_PREFIX):
+        params["theme"] = feature[len(THEME_PREFIX) :]
     return params
 
 
 def reason_text(reason: dict[str, Any], locale: str | None = None) -> str:
-    """A reason as a sentence (message code ``churn.reason.<feature>``)."""
-    from patron.core.i18n import translate
+    """A reason as a sentence (message code ``churn.reason.<feature>``; a theme feature's is
+    ``churn.reason.negative_theme``, with the theme named in ``locale`` when the stored names have it)."""
+    from patron.core.i18n import FALLBACK_LOCALE, normalize_locale, translate
 
-    return translate(f"churn.reason.{reason['feature']}", locale, **reason["params"])
+    feature = str(reason["feature"])
+    params = dict(reason["params"])
+    if feature.startswith(THEME_PREFIX):
+        names = params.pop("names", None) or {}
+        chosen = normalize_locale(locale) or FALLBACK_LOCALE
+        params["theme"] = names.get(chosen) or names.get("en") or params.get("theme", "")
+        return translate("churn.reason.negative_theme", locale, **params)
+    return translate(f"churn.reason.{feature}", locale, **params)
 
 
 # ------------------------------------------------------------------------------------- a customer's file

@@ -1,5 +1,6 @@
-"""Churn risk over a workspace's orders and survey answers: train with an out-of-time evaluation, store each
-customer's risk and top reasons (with the model version and the time computed), read them back.
+"""Churn risk over a workspace's orders, survey answers, interactions, assistant hand-overs, loyalty ledger and
+analysed feedback: train with an out-of-time evaluation, store each customer's risk and top reasons (with the
+model version and the time computed), read them back.
 
 The probability alive feature comes from refitting the workspace's CLV purchase model at each cut-off (so no
 later purchase leaks into a feature) — only when the workspace has a CLV fit (``patron clv fit|score``)."""
@@ -20,7 +21,8 @@ from sqlalchemy.orm import Session
 from patron.analytics import churn
 from patron.analytics.models import ChurnModel, ChurnScore, ClvModel, ClvScore
 from patron.analytics.schemas import ChurnCustomerRead, ChurnModelRead, ChurnPage, ChurnReason
-from patron.commerce.models import Order
+from patron.assistant.models import Conversation
+from patron.commerce.models import Interaction, Order
 from patron.commerce.service import NON_REVENUE_STATUSES
 from patron.core.clock import today_in, utcnow
 from patron.core.errors import NotFound, PatronError
@@ -28,6 +30,9 @@ from patron.core.models import Workspace
 from patron.core.money import from_minor, minor_unit_exponent
 from patron.core.tenancy import scoped
 from patron.customers.models import Customer
+from patron.feedback.models import FeedbackItem, FeedbackMention
+from patron.feedback.service import current_taxonomy
+from patron.loyalty.models import Entry, Member, TierMove, TierSet
 from patron.surveys.models import SurveyAnswer, SurveyResponse
 
 SCORED_QUESTIONS = ("nps", "csat", "ces")
@@ -96,6 +101,117 @@ def answers_frame(session: Session, workspace: Workspace) -> pd.DataFrame:
     )
 
 
+def _frame(rows: Any, columns: list[str], zone: str, days: tuple[str, ...] = ("day",)) -> pd.DataFrame:
+    """Rows as a frame with each column of ``days`` (UTC moments) turned into the workspace's calendar days."""
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=columns)
+    for name in days:
+        if frame.empty:
+            frame[name] = pd.to_datetime(pd.Series([], dtype="datetime64[ns]"))
+        else:
+            present = frame[name].notna()
+            local = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+            if present.any():
+                local[present] = _local_days(frame.loc[present, name], zone).astype("datetime64[ns]")
+            frame[name] = local
+    if "customer_id" in frame:
+        frame["customer_id"] = frame["customer_id"].astype("int64")
+    return frame
+
+
+def signals_frame(session: Session, workspace: Workspace, themes_at: date | None = None) -> churn.Signals:
+    """The workspace's service, loyalty and feedback rows for ``churn.signal_features`` (days in the workspace's
+    zone). The theme columns are the most frequent negative themes on or before ``themes_at`` (none without)."""
+    ws, zone = workspace.id, workspace.timezone
+    interactions = _frame(
+        session.execute(
+            select(Interaction.customer_id, Interaction.occurred_at, Interaction.type).where(
+                Interaction.workspace_id == ws,
+                Interaction.type.in_((*churn.SUPPORT_TYPES, churn.CANCELLATION_TYPE)),
+            )
+        ),
+        ["customer_id", "day", "type"],
+        zone,
+    )
+    handovers = _frame(
+        session.execute(
+            select(Conversation.customer_id, Conversation.created_at, Conversation.closed_at).where(
+                Conversation.workspace_id == ws, Conversation.customer_id.is_not(None)
+            )
+        ),
+        ["customer_id", "day", "closed"],
+        zone,
+        ("day", "closed"),
+    )
+    members = _frame(
+        session.execute(select(Member.customer_id, Member.enrolled_at).where(Member.workspace_id == ws)),
+        ["customer_id", "day"],
+        zone,
+    )
+    entries = _frame(
+        session.execute(
+            select(Member.customer_id, Entry.created_at, Entry.kind, Entry.points, Entry.debt_delta)
+            .join(Member, Member.id == Entry.member_id)
+            .where(Entry.workspace_id == ws)
+        ),
+        ["customer_id", "day", "kind", "points", "debt_delta"],
+        zone,
+    )
+    tiers = _tier_moves(session, workspace)
+    items = _frame(
+        session.execute(
+            select(FeedbackItem.customer_id, FeedbackItem.occurred_at, FeedbackItem.sentiment).where(
+                FeedbackItem.workspace_id == ws,
+                FeedbackItem.customer_id.is_not(None),
+                FeedbackItem.analyzed_with.is_not(None),
+            )
+        ),
+        ["customer_id", "day", "sentiment"],
+        zone,
+    )
+    mentions = _frame(
+        session.execute(
+            select(
+                FeedbackItem.customer_id,
+                FeedbackMention.occurred_at,
+                FeedbackMention.theme,
+                FeedbackMention.sentiment,
+            )
+            .join(FeedbackItem, FeedbackItem.id == FeedbackMention.item_id)
+            .where(FeedbackMention.workspace_id == ws, FeedbackItem.customer_id.is_not(None))
+        ),
+        ["customer_id", "day", "theme", "sentiment"],
+        zone,
+    )
+    themes = churn.top_negative_themes(mentions, themes_at) if themes_at is not None else ()
+    return churn.Signals(interactions, handovers, members, entries, tiers, items, mentions, themes)
+
+
+def _tier_moves(session: Session, workspace: Workspace) -> pd.DataFrame:
+    """Each tier move as (customer_id, day, rank): the rank of the tier reached in the newest tier version's
+    order (tiers are kept lowest first; a code the version lacks counts as the lowest)."""
+    tier_set = session.scalar(
+        select(TierSet).where(TierSet.workspace_id == workspace.id).order_by(TierSet.version.desc()).limit(1)
+    )
+    rows = session.execute(
+        select(Member.customer_id, TierMove.created_at, TierMove.to_tier)
+        .join(Member, Member.id == TierMove.member_id)
+        .where(TierMove.workspace_id == workspace.id)
+        .order_by(TierMove.id)
+    ).all()
+    if tier_set is None:
+        rows = []
+    rank = {str(t["code"]): i for i, t in enumerate(tier_set.tiers)} if tier_set is not None else {}
+    frame = _frame(rows, ["customer_id", "day", "tier"], workspace.timezone)
+    frame["rank"] = [float(rank.get(str(code), 0)) for code in frame["tier"]]
+    return frame[["customer_id", "day", "rank"]]
+
+
+def theme_names(session: Session, workspace: Workspace, themes: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """{theme: {locale: name}} for the theme features' reasons (stored with them: the taxonomy may change)."""
+    by_key = current_taxonomy(session, workspace.id).by_key()
+    return {t: dict(by_key[t].names) for t in themes if t in by_key}
+
+
 def _alive_at(
     con: ibis.BaseBackend | None, workspace: Workspace, cutoff: date, model: str | None
 ) -> pd.DataFrame | None:
@@ -124,6 +240,8 @@ class Trained:
     features: pd.DataFrame
     reference: pd.Series
     cutoff: date
+    definition: str = "inactivity"
+    themes: tuple[str, ...] = ()
 
 
 def train(
@@ -134,17 +252,23 @@ def train(
     as_of: date | None = None,
     con: ibis.BaseBackend | None = None,
     k: int | None = None,
+    definition: str = "inactivity",
 ) -> Trained:
     """Evaluate out of time and fit the model that scores today.
 
     With ``as_of`` = A and window N: the evaluation trains at A − 2N (labels from (A − 2N, A − N]) and tests at
-    A − N (labels from (A − N, A]); the final model trains at A − N (labels up to A) and scores features at A."""
-    definition = churn.ChurnDefinition(window_days)
+    A − N (labels from (A − N, A]); the final model trains at A − N (labels up to A) and scores features at A.
+    The theme features are the most frequent negative themes up to A − 2N, the same columns for all three."""
+    rule = churn.ChurnDefinition(window_days, definition)
     end = as_of or today_in(workspace.timezone)
     orders = orders_frame(session, workspace)
     if orders.empty:
         raise PatronError("churn.no_orders")
     answers = answers_frame(session, workspace)
+    signals = signals_frame(session, workspace, themes_at=end - timedelta(days=2 * window_days))
+    cancellations = signals.cancellations()
+    if rule.kind == "cancelled" and cancellations.empty:
+        raise PatronError("churn.no_cancellations", type=churn.CANCELLATION_TYPE)
     clv_model = session.scalar(
         select(ClvModel.purchase_model)
         .where(ClvModel.workspace_id == workspace.id)
@@ -153,13 +277,18 @@ def train(
     test_cutoff = end - timedelta(days=window_days)
     cutoffs = (test_cutoff - timedelta(days=window_days), test_cutoff, end)
     alive = {c: _alive_at(con, workspace, c, clv_model) for c in cutoffs}
-    tables = {c: churn.feature_table(orders, answers, c, alive[c]) for c in cutoffs}
+    tables = {c: churn.feature_table(orders, answers, c, alive[c], signals) for c in cutoffs}
+    if rule.kind == "cancelled":  # a customer who has cancelled is no longer a subscriber to score
+        for c in cutoffs:
+            tables[c] = tables[c].drop(
+                index=list(churn.cancelled_by(orders, cancellations, c)), errors="ignore"
+            )
     for c in cutoffs[:2]:
         if tables[c].empty:
             raise PatronError("churn.too_little_history", cutoff=c.isoformat())
     train_x, test_x = tables[cutoffs[0]], tables[cutoffs[1]]
-    train_y = churn.labels(orders, cutoffs[0], definition).reindex(train_x.index).to_numpy()
-    test_y = churn.labels(orders, cutoffs[1], definition).reindex(test_x.index).to_numpy()
+    train_y = churn.labels(orders, cutoffs[0], rule, cancellations).reindex(train_x.index).to_numpy()
+    test_y = churn.labels(orders, cutoffs[1], rule, cancellations).reindex(test_x.index).to_numpy()
     with churn.threads_for(max(len(train_x), len(test_x))):
         held = churn.fit(train_x, train_y)
         evaluation = churn.evaluate(
@@ -171,7 +300,7 @@ def train(
             test_cutoff=cutoffs[1],
         )
         final = churn.fit(test_x, test_y)
-    return Trained(final, evaluation, tables[end], test_x.median(), end)
+    return Trained(final, evaluation, tables[end], test_x.median(), end, rule.kind, signals.themes)
 
 
 def score(
@@ -182,17 +311,22 @@ def score(
     as_of: date | None = None,
     con: ibis.BaseBackend | None = None,
     k: int | None = None,
+    definition: str = "inactivity",
 ) -> tuple[ChurnModel, int]:
     """Train, then replace the workspace's churn scores (risk, top three reasons, risk × stored CLV)."""
     session.execute(select(Workspace.id).where(Workspace.id == workspace.id).with_for_update())
-    trained = train(session, workspace, window_days=window_days, as_of=as_of, con=con, k=k)
+    trained = train(
+        session, workspace, window_days=window_days, as_of=as_of, con=con, k=k, definition=definition
+    )
     x = trained.features
     with churn.threads_for(len(x)):
         risk = trained.model.predict_proba(x)[:, 1] if len(x) else np.array([])
         contrib = churn.contributions(trained.model, x, trained.reference) if len(x) else None
-    reasons = churn.top_reasons(contrib, x) if contrib is not None else []
+    names = theme_names(session, workspace, trained.themes)
+    reasons = churn.top_reasons(contrib, x, theme_names=names) if contrib is not None else []
     saved = ChurnModel(
         workspace_id=workspace.id,
+        definition=trained.definition,
         window_days=window_days,
         cutoff=trained.cutoff,
         computed_at=utcnow(),
@@ -241,6 +375,7 @@ def latest_model(session: Session, *, workspace_id: int) -> ChurnModel:
 def model_read(model: ChurnModel) -> ChurnModelRead:
     return ChurnModelRead(
         model_version=model.version,
+        definition=model.definition,
         window_days=model.window_days,
         cutoff=model.cutoff,
         computed_at=model.computed_at,

@@ -64,7 +64,10 @@ class ChurnModel(WorkspaceScoped, Base):
     __tablename__ = "churn_models"
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
-    #: churned = no purchase in this many days after the cut-off
+    #: ``inactivity`` (churned = no purchase in ``window_days`` days after the cut-off) or ``cancelled`` (a
+    #: subscription cancelled in those days: churn.CANCELLATION_TYPE interactions)
+    definition: Mapped[str] = mapped_column(String(16), default="inactivity", server_default="inactivity")
+    #: the churn window in days after the cut-off
     window_days: Mapped[int] = mapped_column()
     #: the day the stored scores' features were computed at (workspace time zone)
     cutoff: Mapped[date] = mapped_column(Date)
@@ -75,7 +78,8 @@ class ChurnModel(WorkspaceScoped, Base):
 
     @property
     def version(self) -> str:
-        return f"gbm-{self.window_days}d-{self.id}"
+        kind = "" if self.definition == "inactivity" else f"{self.definition}-"
+        return f"gbm-{kind}{self.window_days}d-{self.id}"
 
 
 class ChurnScore(WorkspaceScoped, Base):

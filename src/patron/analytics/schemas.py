@@ -55,6 +55,8 @@ class ChurnPage(BaseModel):
 
 class ChurnModelRead(BaseModel):
     model_version: str
+    #: inactivity (no purchase in window_days) or cancelled (a subscription cancelled in window_days)
+    definition: str
     window_days: int
     cutoff: date
     computed_at: datetime

@@ -11,7 +11,8 @@ The definitions are those of ``clv.summary`` (frequency, recency, T, monetary_va
 gives the same numbers on SQLite and PostgreSQL) and of ``churn.behaviour_features`` (recency_days,
 purchase days, mean value a purchase day, usual gap, recency ratio, 90-day trend); the tests check both on
 the same data. Survey answers are not in the export per customer, so ``last_score`` and ``detractor`` are
-missing here (the classifier handles missing values).
+missing here (the classifier handles missing values); nor are interactions, the loyalty ledger or feedback, so
+the classifier here is over ``churn.FEATURES`` only (not ``churn.SIGNAL_FEATURES``: docs/churn.md, "Not yet").
 """
 
 from __future__ import annotations

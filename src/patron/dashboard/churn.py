@@ -67,6 +67,8 @@ class ChurnView:
     high_risk: int = 0
     value_at_risk: float = 0.0
     evaluation: dict[str, Any] = field(default_factory=dict)
+    #: the model's churn definition: inactivity (no purchase in the window) or cancelled (a subscription cancelled)
+    definition: str = "inactivity"
     #: good, fair or weak (from the AUC); none without one
     trust: str = "none"
     #: {segment label: [survival at month 0, 1, 2, …]} for the chart
@@ -100,6 +102,7 @@ def churn_risk(
     scale = 10.0 ** minor_unit_exponent(currency)
     view = ChurnView(model.version, model.computed_at, model.cutoff, model.window_days, currency)
     view.evaluation = dict(model.evaluation or {})
+    view.definition = model.definition
     auc = view.evaluation.get("auc")
     view.trust = trust_of(float(auc) if isinstance(auc, int | float) else None)
     segment = filters.segment

@@ -9,7 +9,8 @@ Behaviour by persona, per day a customer is active:
 - regular: about every 6–7 weeks;
 - deal_seeker: rare, but six times as likely to buy in a promotion window, with a discount;
 - occasional: a few times a year;
-- lapsing: frequent until a churn day inside the history, silent after it, with support contacts before it.
+- lapsing: frequent until a churn day inside the history, silent after it, with support contacts before it
+  (and half of those escalated into complaints, against 15 % for the others: ``complaints``).
 Orders follow the season (Lunar New Year and Mid-Autumn gift peaks, a summer dip in hot tea, weekends).
 """
 
@@ -351,6 +352,8 @@ class _Generator:
         self.interactions.sort(key=lambda row: (str(row["occurred_at"]), str(row["customer_id"])))
         for number, row in enumerate(self.interactions, start=1):
             row["external_id"] = f"E{number:08d}"
+        self.interactions.extend(complaints(self.interactions, personas_by_id(customers, personas),
+                                            self.config.seed))  # fmt: skip
         return DemoData(
             customers=customers,
             products=products,
@@ -390,3 +393,33 @@ def _assign_segments(
 def generate(config: DemoConfig) -> DemoData:
     """The same config always yields the same data, row for row."""
     return _Generator(config).run()
+
+
+#: The chance that a support contact is escalated into a complaint (an interaction of type ``complaint`` a few
+#: hours later, on the same channel, about the same topic): customers about to leave complain more.
+COMPLAINT_CHANCE = {"lapsing": 0.5}
+COMPLAINT_CHANCE_OTHERS = 0.15
+
+
+def personas_by_id(customers: list[dict[str, object]], personas: np.ndarray) -> dict[str, str]:
+    return {str(c["external_id"]): PERSONAS[int(p)] for c, p in zip(customers, personas, strict=True)}
+
+
+def complaints(
+    interactions: list[dict[str, object]], personas: dict[str, str], seed: int
+) -> list[dict[str, object]]:
+    """Complaints escalated from support contacts (``COMPLAINT_CHANCE``), drawn from a random stream of their
+    own and numbered ``K…`` after the other interactions, so every other row of the demo stays as it was."""
+    rng = np.random.default_rng([seed, 16])
+    made: list[dict[str, object]] = []
+    for row in interactions:
+        if row["type"] != "support_contact":
+            continue
+        chance = COMPLAINT_CHANCE.get(personas.get(str(row["customer_id"]), ""), COMPLAINT_CHANCE_OTHERS)
+        if rng.random() >= chance:
+            continue
+        # support contacts are between 09:00 and 21:00 local: the complaint stays on the same local day
+        at = datetime.fromisoformat(str(row["occurred_at"])) + timedelta(hours=float(rng.uniform(0.25, 2.5)))
+        made.append({**row, "type": "complaint", "occurred_at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "external_id": f"K{len(made) + 1:08d}"})  # fmt: skip
+    return made

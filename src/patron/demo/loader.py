@@ -127,13 +127,6 @@ def load_demo(
         log("  " + translate("demo.rewards", locale, rewards=catalog.rewards, coupons=catalog.coupons,
                              used=catalog.used, cancelled=catalog.cancelled, referrals=catalog.referrals,
                              rewarded=catalog.rewarded, refused=catalog.refused))  # fmt: skip
-    try:
-        scored = load_scores(engine, slug=slug, end=end)
-        log("  " + translate("demo.scores", locale, **scored))
-    except (
-        PatronError
-    ) as problem:  # a demo too small to fit still loads; the pages say which command fills them
-        log("  " + translate("demo.scores_skipped", locale, reason=problem.message(locale)))
     faq = load_assistant(engine, slug=slug, end=end, seed=seed)
     if faq is None:
         log("  " + translate("demo.assistant_kept", locale))
@@ -143,6 +136,14 @@ def load_demo(
     analysed = load_feedback(engine, slug=slug, end=end, seed=seed,
                              customers=[str(row["external_id"]) for row in data.customers])  # fmt: skip
     log("  " + translate("demo.feedback", locale, items=analysed.analysed, mentions=analysed.mentions))
+    # last: the churn model reads the hand-overs and the analysed feedback as well as orders and the ledger
+    try:
+        scored = load_scores(engine, slug=slug, end=end)
+        log("  " + translate("demo.scores", locale, **scored))
+    except (
+        PatronError
+    ) as problem:  # a demo too small to fit still loads; the pages say which command fills them
+        log("  " + translate("demo.scores_skipped", locale, reason=problem.message(locale)))
     return translate(
         "demo.summary", locale, customers=rows["customers"], products=rows["products"], lines=rows["orders"],
         orders=data.order_count, interactions=rows["interactions"], invited=invited, answered=answered,
