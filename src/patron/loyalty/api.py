@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
 
+from patron.core.clock import utcnow
 from patron.loyalty import coupons, grouped, orders, referrals, rewards, service
 from patron.loyalty.models import ReferralStatus
 from patron.loyalty.schemas import (
@@ -16,7 +17,9 @@ from patron.loyalty.schemas import (
     CouponRead,
     CouponUse,
     EarnRuleRead,
+    EnrolmentCreate,
     EntryPage,
+    MembershipRead,
     OperationRead,
     OrderPoints,
     PointsChange,
@@ -34,6 +37,7 @@ from patron.loyalty.schemas import (
     RewardRedeem,
     RewardUpdate,
     SettleReport,
+    UnenrolCreate,
 )
 from patron.web.deps import ApiWorkspaceDep, group_commit, in_group_commit, in_transaction
 from patron.web.openapi import errors
@@ -86,12 +90,46 @@ async def add_rule(workspace: ApiWorkspaceDep, body: Annotated[dict[str, Any], B
 
 @router.post(
     "/members/{customer_id}",
-    response_model=BalanceRead,
+    response_model=MembershipRead,
     operation_id="loyalty-enrol",
     responses=errors(400, 401, 404, 409, 422),
 )
-async def enrol(workspace: ApiWorkspaceDep, customer_id: str) -> BalanceRead:
-    return await in_transaction(service.enrol, workspace=workspace, customer_external_id=customer_id)
+async def enrol(
+    workspace: ApiWorkspaceDep, customer_id: str, body: Annotated[EnrolmentCreate | None, Body()] = None
+) -> MembershipRead:
+    """Enrol a customer with the consent they gave (when, where it was collected, who recorded it; an empty
+    body: given now, through the API). A member keeps their record; one who left comes back from zero."""
+    data = body or EnrolmentCreate()
+    consent = service.Consent(at=data.consented_at or utcnow(), source=data.source, by=data.recorded_by or "api")
+    return await in_transaction(service.enrol, workspace=workspace, customer_external_id=customer_id,
+                                consent=consent)  # fmt: skip
+
+
+@router.post(
+    "/members/{customer_id}/leave",
+    response_model=MembershipRead,
+    operation_id="loyalty-unenrol",
+    responses=errors(401, 404, 422),
+)
+async def unenrol(
+    workspace: ApiWorkspaceDep, customer_id: str, body: Annotated[UnenrolCreate | None, Body()] = None
+) -> MembershipRead:
+    """Take a member out of the program: live points are forfeited and debt written off, both as entries; the
+    history stays. Leaving twice moves nothing."""
+    reason = (body or UnenrolCreate()).reason
+    return await in_transaction(service.unenrol, workspace=workspace, customer_external_id=customer_id,
+                                actor="api", reason=reason)  # fmt: skip
+
+
+@router.get(
+    "/members/{customer_id}/membership",
+    response_model=MembershipRead,
+    operation_id="loyalty-membership",
+    responses=errors(401, 404, 422),
+)
+async def membership(workspace: ApiWorkspaceDep, customer_id: str) -> MembershipRead:
+    """Whether the customer is a member, with the recorded consent (and when they left)."""
+    return await in_transaction(service.membership, workspace_id=workspace.id, customer_external_id=customer_id)
 
 
 @router.get(

@@ -117,6 +117,16 @@ def _sync_chunk(
     by_version = {r.version: r for r in rules}
     _ensure_members(session, ws, (o.customer_id for o in orders))
     members = _lock_members(session, ws, (o.customer_id for o in orders))
+    # Only members' orders count, and only those placed since the member earns: a customer who never joined
+    # (the program enrols by consent), left, or ordered before consenting earns nothing and gives nothing back.
+    members = {c: m for c, m in members.items() if m.left_at is None}
+    orders = [
+        o for o in orders
+        if o.customer_id in members
+        and (members[o.customer_id].earns_from is None or o.ordered_at >= members[o.customer_id].earns_from)
+    ]  # fmt: skip
+    if not orders:
+        return
     order_ids = [o.id for o in orders]
     # Read after the locks: what another transaction earned for these orders is committed and visible now.
     states: dict[int, dict[int | None, _LineState]] = {o.id: {} for o in orders}
