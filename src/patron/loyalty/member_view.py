@@ -25,6 +25,8 @@ SYSTEM_REASONS = frozenset(
 )  # fmt: skip
 #: Reasons the rewards catalog, coupons and referrals write (loyalty.rewards, coupons, referrals).
 SYSTEM_REASONS |= {"reward", "coupon_cancelled", "referral_referrer", "referral_referee"}
+#: Reasons leaving the program writes (``service.unenrol``; "left" is its default reason).
+SYSTEM_REASONS |= {"left", "debt_written_off"}
 LAST_ENTRIES = 20
 SHOWN_LOTS = 50
 

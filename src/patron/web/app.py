@@ -40,6 +40,7 @@ from patron.surveys.api import router as surveys_router
 from patron.web import (
     assistant_pages,
     dashboard_pages,
+    loyalty_pages,
     deps,
     help_pages,
     member_pages,
@@ -137,6 +138,7 @@ def create_app() -> FastAPI:
         commerce_router,
         surveys_router,
         pages.router,
+        loyalty_pages.router,
         dashboard_pages.router,
         survey_pages.router,
         member_pages.router,
