@@ -62,7 +62,9 @@ def test_the_member_account_in_three_languages(client: TestClient, ledger: Progr
 
 
 def test_paging_filters_and_bad_input(
-    client: TestClient, ledger: Program, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    client: TestClient,
+    ledger: Program,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     log_in(client, ledger.workspace.slug, _viewer(ledger))
     monkeypatch.setattr(loyalty_member, "LEDGER_PAGE", 3)
@@ -93,7 +95,9 @@ def test_lookup_and_consent_record(client: TestClient, ledger: Program) -> None:
     assert 'data-field="consent_source">pos<' in c4 and 'data-field="consent_by">store 3<' in c4
     c3 = client.get("/dashboard/loyalty/members/C003?lang=en")
     assert 'data-active="no"' in c3.text and "Left the program on" in c3.text
-    forfeited = _csv(client.get("/dashboard/loyalty/members/C003/export?table=ledger&format=csv&source=leave").content)
+    forfeited = _csv(
+        client.get("/dashboard/loyalty/members/C003/export?table=ledger&format=csv&source=leave").content
+    )
     assert [row[1:6] for row in forfeited[1:]] == [
         ["Expired", "-15", "0", "Left the program", "Leaving the program"],
         ["Expired", "-25", "0", "Left the program", "Leaving the program"],

@@ -39,7 +39,9 @@ def _mode(program: Program, mode: Enrolment) -> None:
 
 def _points(program: Program, customer: str) -> int:
     with transaction(program.engine) as session:
-        return service.balance(session, workspace_id=program.workspace.id, customer_external_id=customer).points
+        return service.balance(
+            session, workspace_id=program.workspace.id, customer_external_id=customer
+        ).points
 
 
 def _check(program: Program) -> None:
@@ -59,7 +61,9 @@ def _members(program: Program) -> int:
 
 def _import(program: Program, rows: list[tuple[object, ...]], name: str = "enrol.csv") -> object:
     path = write_csv(program.folder / name, ENROL_HEADER, rows)
-    return import_file(program.engine, workspace_slug=program.workspace.slug, kind="loyalty_members", path=path)
+    return import_file(
+        program.engine, workspace_slug=program.workspace.slug, kind="loyalty_members", path=path
+    )
 
 
 def test_consent_program_enrols_by_import_and_orders_earn_from_the_consent_on(program: Program) -> None:
@@ -89,7 +93,9 @@ def test_consent_program_enrols_by_import_and_orders_earn_from_the_consent_on(pr
     assert read.consent_at == read.earns_from == datetime(2026, 8, 15, 4, tzinfo=UTC)
     assert c3.consent_source == "import" and c3.consent_at is not None  # empty: the import's time
     assert c3.consent_at.date() == datetime(2026, 11, 24, tzinfo=UTC).date()
-    again = _import(program, [("C001", "2026-08-15 12:00", "yes", "pos", "cashier 7"), ("C003", "", "", "", "")])
+    again = _import(
+        program, [("C001", "2026-08-15 12:00", "yes", "pos", "cashier 7"), ("C003", "", "", "", "")]
+    )
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)  # type: ignore[attr-defined]
     _check(program)
 
@@ -117,7 +123,9 @@ def test_leaving_forfeits_points_writes_off_debt_and_coming_back_starts_from_zer
     with transaction(program.engine) as session:
         service.adjust(session, workspace=ws, customer_external_id="C002", points=45, reason="x",
                        idempotency_key="w-2", actor="tests")  # fmt: skip
-        gone = service.unenrol(session, workspace=ws, customer_external_id="C002", actor="api", reason="asked")
+        gone = service.unenrol(
+            session, workspace=ws, customer_external_id="C002", actor="api", reason="asked"
+        )
         kinds = session.execute(
             select(Entry.kind, Entry.source, Entry.points, Entry.reason, Entry.source_ref)
             .where(Entry.workspace_id == ws.id, Entry.source == "leave")
@@ -153,7 +161,9 @@ def test_auto_program_records_how_members_joined(program: Program) -> None:
     program.import_orders([order("O1", 1, "C001", "2026-07-01T10:00:00+08:00", "completed", "P1", 1, "680")])
     with transaction(program.engine) as session:
         auto = service.membership(session, workspace_id=program.workspace.id, customer_external_id="C001")
-        assert service.program_read(service.require_program(session, program.workspace.id)).enrolment == "auto"
+        assert (
+            service.program_read(service.require_program(session, program.workspace.id)).enrolment == "auto"
+        )
     assert (auto.consent_source, auto.consent_at, auto.earns_from) == ("auto", None, None)
     report = _import(program, [("C001", "2026-11-01 09:00", "yes", "paper", "")])
     assert (report.inserted, report.updated) == (0, 1)  # type: ignore[attr-defined]
@@ -203,7 +213,9 @@ def test_api_carries_consent_and_leaving(program: Program, client: TestClient) -
     assert (future.status_code, future.json()["error"]["code"]) == (400, "loyalty.consent_in_future")
     bad = client.post(f"{base}/C003", headers=headers, json={"source": "no spaces!"})
     assert bad.status_code == 422
-    client.post(f"{base}/C001/adjust", headers=headers, json={"points": 9, "reason": "x", "idempotency_key": "a1"})
+    client.post(
+        f"{base}/C001/adjust", headers=headers, json={"points": 9, "reason": "x", "idempotency_key": "a1"}
+    )
     left = client.post(f"{base}/C001/leave", headers={**headers, "Accept-Language": "zh-TW"},
                        json={"reason": "moved abroad"})  # fmt: skip
     assert (left.status_code, left.json()["forfeited"], left.json()["member"]) == (200, 9, False)

@@ -57,7 +57,9 @@ def parse_ledger_filters(params: dict[str, str]) -> LedgerFilters:
     if kind and kind not in KINDS:
         raise PatronError("loy.member_bad_filter", field="kind", value=kind[:40], choices=", ".join(KINDS))
     if source and source not in SOURCES:
-        raise PatronError("loy.member_bad_filter", field="source", value=source[:40], choices=", ".join(SOURCES))
+        raise PatronError(
+            "loy.member_bad_filter", field="source", value=source[:40], choices=", ".join(SOURCES)
+        )
     raw = params.get("page", "1").strip() or "1"
     if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
         raise PatronError("loy.member_bad_filter", field="page", value=raw[:40], choices="1, 2, 3, …")
@@ -108,7 +110,11 @@ def member_page(
     total = int(session.scalar(select(func.count()).select_from(Entry).where(*where)) or 0)
     pages = max(1, -(-total // LEDGER_PAGE))
     query = select(Entry).where(*where).order_by(Entry.id.desc())
-    query = query.limit(EXPORT_ROWS) if exporting else query.limit(LEDGER_PAGE).offset((filters.page - 1) * LEDGER_PAGE)
+    query = (
+        query.limit(EXPORT_ROWS)
+        if exporting
+        else query.limit(LEDGER_PAGE).offset((filters.page - 1) * LEDGER_PAGE)
+    )
     ledger = DataTable("ledger", t("loy.member_ledger"), [
         Column(t("loyalty.col_time")), Column(t("loyalty.col_kind")), Column(t("loyalty.col_points"), "int"),
         Column(t("loy.debt_change"), "int"), Column(t("loyalty.col_reason")), Column(t("loyalty.col_source")),
@@ -136,9 +142,7 @@ def member_page(
         .limit(EXPORT_ROWS)
     ):
         expires = as_utc(lot.expires_at) if lot.expires_at is not None else None
-        status = (
-            "used" if lot.remaining == 0 else "due" if expires is not None and expires <= now else "live"
-        )
+        status = "used" if lot.remaining == 0 else "due" if expires is not None and expires <= now else "live"
         lots.rows.append([
             as_utc(lot.earned_at).astimezone(zone).date(), expires.astimezone(zone).date() if expires else None,
             lot.points, lot.remaining, t(f"loy.lot_status.{status}"),
@@ -146,7 +150,9 @@ def member_page(
     tier_set = tiers.current_set(session, workspace.id)
     names = {}
     if tier_set is not None:
-        names = {tier["code"]: tiers.tier_read(tier, tier_set.currency, locale).name for tier in tier_set.tiers}
+        names = {
+            tier["code"]: tiers.tier_read(tier, tier_set.currency, locale).name for tier in tier_set.tiers
+        }
     history = DataTable("tier_history", t("loy.member_tier_history"), [
         Column(t("loyalty.col_time")), Column(t("loy.tier_from")), Column(t("loy.tier_to")),
         Column(t("loyalty.col_reason")), Column(t("loy.qualifying_spend", currency=workspace.currency), "amount"),

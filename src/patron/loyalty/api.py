@@ -100,7 +100,9 @@ async def enrol(
     """Enrol a customer with the consent they gave (when, where it was collected, who recorded it; an empty
     body: given now, through the API). A member keeps their record; one who left comes back from zero."""
     data = body or EnrolmentCreate()
-    consent = service.Consent(at=data.consented_at or utcnow(), source=data.source, by=data.recorded_by or "api")
+    consent = service.Consent(
+        at=data.consented_at or utcnow(), source=data.source, by=data.recorded_by or "api"
+    )
     return await in_transaction(service.enrol, workspace=workspace, customer_external_id=customer_id,
                                 consent=consent)  # fmt: skip
 
@@ -129,7 +131,9 @@ async def unenrol(
 )
 async def membership(workspace: ApiWorkspaceDep, customer_id: str) -> MembershipRead:
     """Whether the customer is a member, with the recorded consent (and when they left)."""
-    return await in_transaction(service.membership, workspace_id=workspace.id, customer_external_id=customer_id)
+    return await in_transaction(
+        service.membership, workspace_id=workspace.id, customer_external_id=customer_id
+    )
 
 
 @router.get(

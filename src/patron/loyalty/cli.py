@@ -7,8 +7,8 @@ import getpass
 import json
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -77,7 +77,10 @@ def program(
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
             data = ProgramUpdate(
-                name=name, expiry_policy=expiry, expiry_months=months, point_value=point_value,
+                name=name,
+                expiry_policy=expiry,
+                expiry_months=months,
+                point_value=point_value,
                 enrolment=enrolment,
             )
             saved = service.set_program(session, workspace=ws, data=data)
@@ -186,7 +189,7 @@ def _consent_time(value: str | None, zone: str) -> datetime:
     return as_utc(moment)
 
 
-def _say_membership(read: MembershipRead, locale: str | None) -> None:
+def _say_membership(read: MembershipRead, locale: str) -> None:
     if read.member:
         _say(_t("loyalty.cli_member", locale, customer=read.customer_id, at=read.enrolled_at.isoformat(timespec="seconds"),
                 source=read.consent_source or "", consent=read.consent_at.isoformat(timespec="seconds")
@@ -203,7 +206,9 @@ def enrol(
     at: Annotated[
         str | None, typer.Option("--at", help="When the customer consented (ISO 8601) [default: now]")
     ] = None,
-    source: Annotated[str, typer.Option(help="Where the consent was collected (pos, paper, web_form…)")] = "cli",
+    source: Annotated[
+        str, typer.Option(help="Where the consent was collected (pos, paper, web_form…)")
+    ] = "cli",
     by: Annotated[str | None, typer.Option(help="Who recorded it [default: the system user]")] = None,
     workspace: WorkspaceOption = None,
     lang: LocaleOption = None,
@@ -230,7 +235,9 @@ def enrol(
 def unenrol(
     customer: str,
     reason: Annotated[str, typer.Option(help="Why the member leaves (kept with the entries)")] = "left",
-    by: Annotated[str | None, typer.Option(help="Who takes the member out [default: the system user]")] = None,
+    by: Annotated[
+        str | None, typer.Option(help="Who takes the member out [default: the system user]")
+    ] = None,
     workspace: WorkspaceOption = None,
     lang: LocaleOption = None,
     as_json: JsonOption = False,

@@ -219,7 +219,10 @@ class _Group:
             return {}
         rows = self.connection.execute(
             select(
-                _MEMBERS.c.id, _MEMBERS.c.points, _MEMBERS.c.debt, _CUSTOMERS.c.external_id,
+                _MEMBERS.c.id,
+                _MEMBERS.c.points,
+                _MEMBERS.c.debt,
+                _CUSTOMERS.c.external_id,
                 _MEMBERS.c.left_at.is_not(None),
             )
             .join(

@@ -10,10 +10,10 @@ one who left comes back, earning from the import on (``service.enrol`` does the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, String, and_, bindparam, select, update
+from sqlalchemy import Boolean, String, Table, and_, bindparam, select, update
 
 from patron.core import parsing as p
 from patron.core.clock import utcnow
@@ -64,7 +64,9 @@ class EnrolmentImport(ImportSpec):
             if consents[index] is False:
                 batch.reject(index, "consent", "loyalty.import_no_consent", {})
             elif times[index] is not None and times[index] > now:
-                batch.reject(index, "consented_at", "loyalty.consent_in_future", {"at": times[index].isoformat()})
+                batch.reject(
+                    index, "consented_at", "loyalty.consent_in_future", {"at": times[index].isoformat()}
+                )
             if times[index] is None:
                 times[index] = now
             if not batch.columns["source"][index]:
@@ -78,7 +80,7 @@ class EnrolmentImport(ImportSpec):
         mode = connection.scalar(select(Program.enrolment).where(Program.workspace_id == ws))
         if mode is None:
             raise NotFound("loyalty.no_program")
-        members, customers = Member.__table__, Customer.__table__
+        members, customers = cast(Table, Member.__table__), cast(Table, Customer.__table__)
         now = utcnow()
         rows = connection.execute(
             select(s.c.consented_at, s.c.source, s.c.recorded_by, customers.c.id, members.c.id,

@@ -120,11 +120,12 @@ def _sync_chunk(
     # Only members' orders count, and only those placed since the member earns: a customer who never joined
     # (the program enrols by consent), left, or ordered before consenting earns nothing and gives nothing back.
     members = {c: m for c, m in members.items() if m.left_at is None}
-    orders = [
-        o for o in orders
-        if o.customer_id in members
-        and (members[o.customer_id].earns_from is None or o.ordered_at >= members[o.customer_id].earns_from)
-    ]  # fmt: skip
+
+    def earns(order: Order) -> bool:
+        member = members.get(order.customer_id)
+        return member is not None and (member.earns_from is None or order.ordered_at >= member.earns_from)
+
+    orders = [o for o in orders if earns(o)]
     if not orders:
         return
     order_ids = [o.id for o in orders]

@@ -53,10 +53,10 @@ from patron.loyalty.schemas import (
     SettleReport,
 )
 from patron.loyalty.service import (
+    Consent,
     _amount_minor,
     _credit,
     _customer,
-    Consent,
     _ensure_members,
     _lock_members,
     _locked_member,

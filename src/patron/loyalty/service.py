@@ -405,7 +405,9 @@ def _locked_member(
     return member
 
 
-def membership_read(member: Member, external_id: str, forfeited: int = 0, written_off: int = 0) -> MembershipRead:
+def membership_read(
+    member: Member, external_id: str, forfeited: int = 0, written_off: int = 0
+) -> MembershipRead:
     return MembershipRead(
         customer_id=external_id, member=member.left_at is None, enrolled_at=member.enrolled_at,
         consent_at=member.consent_at, consent_source=member.consent_source, consent_by=member.consent_by,
@@ -474,7 +476,9 @@ def unenrol(
         lot.remaining = 0
     written_off = member.debt
     if written_off:
-        new = _New(EntryKind.ADJUST, "debt_written_off", Source.LEAVE, f"leave:debt:{stamp}", source_ref=actor)
+        new = _New(
+            EntryKind.ADJUST, "debt_written_off", Source.LEAVE, f"leave:debt:{stamp}", source_ref=actor
+        )
         entry = _entry(session, member, new, written_off, now)
         entry.debt_delta = -written_off
         member.debt = 0
@@ -483,7 +487,9 @@ def unenrol(
     return membership_read(member, customer_external_id, forfeited, written_off)
 
 
-def marketing_audience(session: Session, workspace_id: int, member_ids: Sequence[int]) -> dict[int, list[str]]:
+def marketing_audience(
+    session: Session, workspace_id: int, member_ids: Sequence[int]
+) -> dict[int, list[str]]:
     """The channels each of these members may be sent marketing on (a birthday greeting, an expiry reminder):
     ``email`` when the customer consented to email and has an address, ``sms`` likewise with a phone. Members
     who left, erased customers and those with no consent are not in the answer."""
@@ -492,7 +498,10 @@ def marketing_audience(session: Session, workspace_id: int, member_ids: Sequence
     for start in range(0, len(ids), _CHUNK):
         for member_id, email, consent_email, phone, consent_sms in session.execute(
             select(Member.id, Customer.email, Customer.consent_email, Customer.phone, Customer.consent_sms)
-            .join(Customer, and_(Customer.workspace_id == Member.workspace_id, Customer.id == Member.customer_id))
+            .join(
+                Customer,
+                and_(Customer.workspace_id == Member.workspace_id, Customer.id == Member.customer_id),
+            )
             .where(
                 Member.workspace_id == workspace_id,
                 Member.id.in_(ids[start : start + _CHUNK]),
@@ -500,7 +509,11 @@ def marketing_audience(session: Session, workspace_id: int, member_ids: Sequence
                 Customer.erased_at.is_(None),
             )
         ):
-            channels = [name for name, ok in (("email", consent_email and email), ("sms", consent_sms and phone)) if ok]
+            channels = [
+                name
+                for name, ok in (("email", consent_email and email), ("sms", consent_sms and phone))
+                if ok
+            ]
             if channels:
                 audience[member_id] = channels
     return audience

@@ -40,9 +40,9 @@ from patron.surveys.api import router as surveys_router
 from patron.web import (
     assistant_pages,
     dashboard_pages,
-    loyalty_pages,
     deps,
     help_pages,
+    loyalty_pages,
     member_pages,
     pages,
     referral_pages,

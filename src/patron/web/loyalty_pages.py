@@ -31,7 +31,10 @@ def member_url(external_id: str) -> str:
 
 @router.get(MEMBERS, response_class=HTMLResponse)
 def lookup(
-    request: Request, session: ReadSessionDep, viewer: ReaderDep, q: Annotated[str, Query(max_length=200)] = ""
+    request: Request,
+    session: ReadSessionDep,
+    viewer: ReaderDep,
+    q: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     """Find a member by id, name, e-mail or phone; an exact id goes straight to the member's page."""
     text = q.strip()
@@ -40,7 +43,9 @@ def lookup(
         ws = viewer.workspace.id
         joined = (
             select(Customer.external_id, Customer.name, Member.left_at.is_(None))
-            .join(Member, and_(Member.workspace_id == Customer.workspace_id, Member.customer_id == Customer.id))
+            .join(
+                Member, and_(Member.workspace_id == Customer.workspace_id, Member.customer_id == Customer.id)
+            )
             .where(Customer.workspace_id == ws)
         )
         exact = session.execute(joined.where(Customer.external_id == text)).first()
@@ -67,7 +72,9 @@ def lookup(
 
 
 @router.get(MEMBERS + "/{customer}", response_class=HTMLResponse)
-def member_page(customer: CustomerId, request: Request, session: ReadSessionDep, viewer: ReaderDep) -> Response:
+def member_page(
+    customer: CustomerId, request: Request, session: ReadSessionDep, viewer: ReaderDep
+) -> Response:
     """One member's account; a bad filter gets the page back unfiltered with the problem named (400)."""
     problem, status = None, 200
     try:
@@ -75,7 +82,7 @@ def member_page(customer: CustomerId, request: Request, session: ReadSessionDep,
     except PatronError as error:
         problem, status, filters = error.message(viewer.locale), error.status, loyalty_member.LedgerFilters()
     view = loyalty_member.member_page(session, viewer.workspace, customer, filters, viewer.locale)
-    context = {"view": view, "problem": problem, "kinds": loyalty_member.KINDS, "sources": loyalty_member.SOURCES,
+    context: dict[str, object] = {"view": view, "problem": problem, "kinds": loyalty_member.KINDS, "sources": loyalty_member.SOURCES,
                "base": member_url(customer)}  # fmt: skip
     return render_page(request, viewer, "dashboard/loyalty_member.html", context, status_code=status)
 
@@ -91,7 +98,9 @@ def member_export(
 ) -> Response:
     """One of the member's tables; the ledger with every entry the filters in the URL select."""
     filters = loyalty_member.parse_ledger_filters(dict(request.query_params))
-    view = loyalty_member.member_page(session, viewer.workspace, customer, filters, viewer.locale, exporting=True)
+    view = loyalty_member.member_page(
+        session, viewer.workspace, customer, filters, viewer.locale, exporting=True
+    )
     chosen = view.tables.get(table)
     if chosen is None:
         raise PatronError("dashboard.unknown_table", table=table, choices=list(view.tables))
