@@ -111,7 +111,7 @@ async def enrol(
     "/members/{customer_id}/leave",
     response_model=MembershipRead,
     operation_id="loyalty-unenrol",
-    responses=errors(401, 404, 422),
+    responses=errors(400, 401, 404, 422),
 )
 async def unenrol(
     workspace: ApiWorkspaceDep, customer_id: str, body: Annotated[UnenrolCreate | None, Body()] = None

@@ -98,7 +98,7 @@ class EnrolmentImport(ImportSpec):
             consent = {"c_at": at, "c_source": source, "c_by": by}
             if member_id is None:
                 inserts.append({
-                    "workspace_id": ws, "customer_id": customer_id, "enrolled_at": now, "points": 0, "debt": 0,
+                    "workspace_id": ws, "customer_id": customer_id, "enrolled_at": at, "points": 0, "debt": 0,
                     "created_at": now, "updated_at": now, "consent_at": at, "consent_source": source,
                     "consent_by": by, "earns_from": at if mode == Enrolment.CONSENT.value else None, "left_at": None,
                 })  # fmt: skip

@@ -348,7 +348,7 @@ def _ensure_members(
             {
                 "workspace_id": workspace_id,
                 "customer_id": c,
-                "enrolled_at": now,
+                "enrolled_at": consent.at if consent else now,  # joined when they consented
                 "points": 0,
                 "debt": 0,
                 "created_at": now,
