@@ -1,22 +1,28 @@
 """Staff pages behind the dashboard's Loyalty tab: member look-up and one member's whole account (the paged
-ledger, lots, tier history, coupons) with CSV/Excel exports of each table. Read-only: every viewer may look."""
+ledger, lots, tier history, coupons) with CSV/Excel exports of each table, which every viewer may read; and the
+rewards catalog's editor, whose forms are CSRF-checked and for admins only (each change recorded with who)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
 
 from patron.core.errors import PatronError
+from patron.core.i18n import translate
+from patron.core.models import Role
 from patron.customers.models import Customer
-from patron.dashboard import loyalty_member
+from patron.dashboard import loyalty_catalog, loyalty_member
 from patron.dashboard.tables import to_csv, to_xlsx
+from patron.loyalty import rewards
 from patron.loyalty.models import Member
-from patron.web.deps import ReadSessionDep
-from patron.web.pages import ReaderDep, render_page
+from patron.loyalty.schemas import RewardRead
+from patron.web.deps import ReadSessionDep, SessionDep
+from patron.web.pages import ReaderDep, Viewer, ViewerDep, check_csrf, render_page
 
 router = APIRouter(include_in_schema=False)
 MEMBERS = "/dashboard/loyalty/members"
@@ -111,3 +117,112 @@ def member_export(
     else:
         body, media = to_xlsx(chosen), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# -------------------------------------------------------------------------------------- the rewards catalog
+REWARDS = "/dashboard/loyalty/rewards"
+RewardCode = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def reward_url(code: str) -> str:
+    return f"{REWARDS}/{quote(code, safe='')}"
+
+
+def _require_admin(viewer: Viewer) -> None:
+    if viewer.user.role != Role.ADMIN.value:
+        raise PatronError("auth.forbidden", status=403, role=viewer.user.role)
+
+
+@router.get(REWARDS, response_class=HTMLResponse)
+def rewards_page(request: Request, session: ReadSessionDep, viewer: ReaderDep) -> Response:
+    """The catalog: every reward with its cost, stock, window and limits; admins add and edit them."""
+    found = rewards.list_rewards(session, workspace=viewer.workspace)
+    context: dict[str, object] = {"rewards": found, "reward_url": reward_url, "name": rewards.reward_name,
+                                  "is_admin": viewer.user.role == Role.ADMIN.value,
+                                  "changes": rewards.catalog_changes(session, workspace_id=viewer.workspace.id, limit=20)}  # fmt: skip
+    return render_page(request, viewer, "dashboard/loyalty_rewards.html", context)
+
+
+def _reward_page(
+    request: Request, session: Session, viewer: Viewer, reward: RewardRead | None, form: dict[str, str], *,
+    problem: str | None = None, notice: str | None = None, status_code: int = 200,
+) -> Response:  # fmt: skip
+    context: dict[str, object] = {
+        "reward": reward, "form": form, "problem": problem, "notice": notice, "kinds": loyalty_catalog.KINDS,
+        "is_admin": viewer.user.role == Role.ADMIN.value, "zone": viewer.workspace.timezone,
+        "changes": loyalty_catalog.history(session, viewer.workspace, reward.code) if reward else [],
+        "action": reward_url(reward.code) if reward else f"{REWARDS}/new", "currency": viewer.workspace.currency,
+    }  # fmt: skip
+    return render_page(request, viewer, "dashboard/loyalty_reward.html", context, status_code=status_code)
+
+
+async def _typed(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {name: str(form.get(name, ""))[:500] for name in (*loyalty_catalog.FIELDS, "csrf")}
+
+
+@router.get(f"{REWARDS}/new", response_class=HTMLResponse)
+def new_reward_page(request: Request, session: ReadSessionDep, viewer: ViewerDep) -> Response:
+    _require_admin(viewer)
+    return _reward_page(
+        request, session, viewer, None, loyalty_catalog.form_of(None, viewer.workspace.timezone)
+    )
+
+
+@router.post(f"{REWARDS}/new", response_class=HTMLResponse)
+def create_reward(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    typed: Annotated[dict[str, str], Depends(_typed)],
+) -> Response:
+    """A new reward; refused with the problem named on the form (in the page's language), nothing saved."""
+    check_csrf(request, typed.get("csrf", ""))
+    _require_admin(viewer)
+    try:
+        with session.begin_nested():
+            made = loyalty_catalog.create_from_form(session, viewer.workspace, typed, viewer.user.email)
+    except PatronError as error:
+        return _reward_page(request, session, viewer, None, typed, problem=error.message(viewer.locale),
+                            status_code=error.status)  # fmt: skip
+    return RedirectResponse(reward_url(made.code) + "?saved=created", status_code=303)
+
+
+@router.get(f"{REWARDS}/{{code}}", response_class=HTMLResponse)
+def reward_page(
+    code: RewardCode, request: Request, session: ReadSessionDep, viewer: ReaderDep,
+    saved: Annotated[str, Query(max_length=16)] = "",
+) -> Response:  # fmt: skip
+    """One reward: its fields (a form for admins) and every change made to it, with who made it."""
+    reward = rewards.get_reward(session, workspace=viewer.workspace, code=code)
+    notice = (
+        translate(f"loy.reward_{saved}", viewer.locale)
+        if saved in ("created", "saved", "unchanged")
+        else None
+    )
+    form = loyalty_catalog.form_of(reward, viewer.workspace.timezone)
+    return _reward_page(request, session, viewer, reward, form, notice=notice)
+
+
+@router.post(f"{REWARDS}/{{code}}", response_class=HTMLResponse)
+def save_reward(
+    code: RewardCode, request: Request, session: SessionDep, viewer: ViewerDep,
+    typed: Annotated[dict[str, str], Depends(_typed)],
+) -> Response:  # fmt: skip
+    check_csrf(request, typed.get("csrf", ""))
+    _require_admin(viewer)
+    try:
+        with session.begin_nested():
+            _, changed = loyalty_catalog.update_from_form(
+                session, viewer.workspace, code, typed, viewer.user.email
+            )
+    except PatronError as error:
+        if error.status == 404:
+            raise
+        reward = rewards.get_reward(session, workspace=viewer.workspace, code=code)
+        form = typed | {"code": reward.code, "kind": reward.kind.value}
+        return _reward_page(request, session, viewer, reward, form, problem=error.message(viewer.locale),
+                            status_code=error.status)  # fmt: skip
+    return RedirectResponse(
+        reward_url(code) + ("?saved=saved" if changed else "?saved=unchanged"), status_code=303
+    )

@@ -1,0 +1,116 @@
+"""Editing the rewards catalog on the dashboard: admins add and change rewards through CSRF-checked forms, bad
+input is refused with a named message in the page's language (nothing saved), every change is recorded with who
+made it, and viewers only read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from patron.core import service as core_service
+from patron.core.db import transaction
+from patron.dashboard import loyalty_catalog
+from patron.loyalty import rewards
+from tests.loyalty.conftest import Program, make_program
+from tests.web.conftest import PASSWORD, csrf_of, log_in
+
+NEW = "/dashboard/loyalty/rewards/new"
+
+
+@pytest.fixture
+def program(engine: Engine, tmp_path: Path) -> Program:
+    return make_program(engine, tmp_path / "loyalty")
+
+
+def _user(fx: Program, role: str) -> str:
+    email = f"{role}@{fx.workspace.slug}.example.com"
+    with transaction(fx.engine) as session:
+        core_service.create_user(
+            session, workspace_id=fx.workspace.id, email=email, password=PASSWORD, role=role
+        )
+    return email
+
+
+def _form(**changes: str) -> dict[str, str]:
+    form = {"code": "V100", "kind": "voucher", "name_zh_hant": "百元折價券", "name_zh_hans": "百元代金券",
+            "name_en": "NT$100 voucher", "points_cost": "80", "amount": "100", "percent": "", "stock": "50",
+            "valid_from": "2026-12-01T00:00", "valid_until": "2027-01-01T00:00", "per_member_limit": "2",
+            "coupon_days": "30", "active": "1"}  # fmt: skip
+    return form | changes
+
+
+def test_admin_adds_and_edits_a_reward_with_an_audit_trail(client: TestClient, program: Program) -> None:
+    admin = _user(program, "admin")
+    log_in(client, program.workspace.slug, admin)
+    csrf = csrf_of(client.get(f"{NEW}?lang=en").text)
+    made = client.post(NEW, data=_form(csrf=csrf), follow_redirects=False)
+    assert (made.status_code, made.headers["location"]) == (
+        303,
+        "/dashboard/loyalty/rewards/V100?saved=created",
+    )
+    with transaction(program.engine) as session:
+        read = rewards.get_reward(session, workspace=program.workspace, code="V100")
+    # The window was typed in the workspace's zone (Asia/Taipei): 1 December 00:00 is 30 November 16:00 UTC.
+    assert (read.points_cost, read.amount, read.stock, read.per_member_limit) == (80, "100.00", 50, 2)
+    assert read.valid_from == datetime(2026, 11, 30, 16, tzinfo=UTC)
+    page = client.get("/dashboard/loyalty/rewards/V100?saved=created&lang=en").text
+    assert "Reward added." in page and 'value="80"' in page
+    # Change the cost, clear the stock and the limit: recorded field by field, with who.
+    changed = client.post("/dashboard/loyalty/rewards/V100", follow_redirects=False,
+                          data=_form(csrf=csrf, points_cost="90", stock="", per_member_limit=""))  # fmt: skip
+    assert changed.headers["location"] == "/dashboard/loyalty/rewards/V100?saved=saved"
+    same = client.post("/dashboard/loyalty/rewards/V100", follow_redirects=False,
+                       data=_form(csrf=csrf, points_cost="90", stock="", per_member_limit=""))  # fmt: skip
+    assert same.headers["location"] == "/dashboard/loyalty/rewards/V100?saved=unchanged"
+    with transaction(program.engine) as session:
+        read = rewards.get_reward(session, workspace=program.workspace, code="V100")
+        changes = rewards.catalog_changes(session, workspace_id=program.workspace.id, code="V100")
+    assert (read.points_cost, read.stock, read.per_member_limit) == (90, None, None)
+    assert [(c.action, c.actor) for c in changes] == [("update", admin), ("create", admin)]
+    assert changes[0].changes == {"points_cost": [80, 90], "stock": [50, None], "per_member_limit": [2, None]}
+    listed = client.get("/dashboard/loyalty/rewards?lang=zh-Hant").text
+    assert 'data-reward="V100"' in listed and "百元折價券" in listed and admin in listed
+
+
+def test_bad_input_is_named_in_the_page_language_and_nothing_is_saved(
+    client: TestClient, program: Program
+) -> None:
+    log_in(client, program.workspace.slug, _user(program, "admin"))
+    csrf = csrf_of(client.get(NEW).text)
+    for changes, status, words in (
+        ({"points_cost": "abc", "lang": "en"}, 400, "points_cost"),
+        ({"amount": "", "lang": "zh-Hant"}, 400, "折價券須有金額"),
+        ({"valid_until": "2026-11-01T00:00"}, 400, "2026"),
+        ({"code": "bad code!"}, 400, "code"),
+        ({"percent": "10", "kind": "discount", "amount": "", "name_en": ""}, 400, "name_en"),
+    ):
+        lang = changes.pop("lang", "en")
+        answer = client.post(f"{NEW}?lang={lang}", data=_form(csrf=csrf, **changes))
+        assert answer.status_code == status, (changes, answer.text[:300])
+        assert "data-problem" in answer.text and words in answer.text, changes
+    with transaction(program.engine) as session:
+        assert rewards.list_rewards(session, workspace=program.workspace) == []
+    assert client.post(NEW, data=_form(csrf="forged")).status_code == 400  # a forged form: refused
+    client.post(NEW, data=_form(csrf=csrf))
+    twice = client.post(f"{NEW}?lang=en", data=_form(csrf=csrf))
+    assert twice.status_code == 409 and "V100" in twice.text
+
+
+def test_viewers_read_only(client: TestClient, program: Program) -> None:
+    with transaction(program.engine) as session:
+        loyalty_catalog.create_from_form(session, program.workspace, _form(), "tests")
+    log_in(client, program.workspace.slug, _user(program, "viewer"))
+    page = client.get("/dashboard/loyalty/rewards/V100?lang=en")
+    assert (
+        page.status_code == 200
+        and "data-reward-form" not in page.text
+        and 'data-field="points_cost">80<' in page.text
+    )
+    assert client.get(NEW).status_code == 403
+    csrf = csrf_of(page.text)  # the log-out form's
+    assert client.post("/dashboard/loyalty/rewards/V100", data=_form(csrf=csrf)).status_code == 403
+    assert client.get("/dashboard/loyalty/rewards/NOPE").status_code == 404
