@@ -104,3 +104,41 @@ def test_lookup_and_consent_record(client: TestClient, ledger: Program) -> None:
     ]
     customer = client.get("/customers/C001?lang=en").text
     assert 'href="/dashboard/loyalty/members/C001" data-member-account' in customer
+
+
+def test_the_overview_as_data_api_and_cli(client: TestClient, ledger: Program) -> None:  # noqa: F811
+    from typer.testing import CliRunner
+
+    from patron.cli import app
+    from patron.core import service as core_service
+
+    with transaction(ledger.engine) as session:
+        _, key = core_service.create_api_key(session, workspace_id=ledger.workspace.id, name="tests")
+    headers = {"Authorization": f"Bearer {key}"}
+    body = client.get("/api/v1/loyalty/overview", headers=headers).json()
+    # the hand-computed ledger of tests/dashboard/test_loyalty.py
+    assert (body["members"], body["outstanding"], body["debt"], body["members_with_debt"]) == (3, 147, 20, 1)
+    assert [(e["days"], e["points"], e["members"]) for e in body["expiring"]] == [
+        (30, 10, 1),
+        (60, 35, 2),
+        (90, 105, 2),
+    ]
+    months = {
+        m["month"]: [m["earned"], m["redeemed"], m["expired"], m["reversed"], m["adjusted"]]
+        for m in body["months"]
+    }
+    assert months["2026-09"] == [54, 0, 0, 0, 0] and months["2026-10"] == [0, 80, 30, 27, 0]
+    assert (body["issued"], body["redeemed"], body["expired"]) == (219, 80, 30)
+    assert round(body["redemption_rate"], 2) == 36.53 and round(body["breakage_rate"], 2) == 13.70
+    assert client.get("/api/v1/loyalty/overview?until=nope", headers=headers).status_code == 422
+    # C002 leaves with a debt of 20: written off, not counted as issued; no longer a member.
+    with transaction(ledger.engine) as session:
+        service.unenrol(session, workspace=ledger.workspace, customer_external_id="C002", actor="tests")
+    after = client.get("/api/v1/loyalty/overview?partial=true", headers=headers).json()
+    assert (after["members"], after["debt"], after["outstanding"]) == (2, 0, 147)
+    assert after["months"][-1]["month"] == "2026-11" and after["months"][-1]["adjusted"] == 15 + 20
+    runner = CliRunner(env={"LANG": "en_US.UTF-8", "LC_ALL": None, "LC_MESSAGES": None})
+    shown = runner.invoke(app, ["loyalty", "overview", "--workspace", ledger.workspace.slug, "--lang", "en"])
+    assert shown.exit_code == 0, shown.output
+    assert "茶友會: 2 members, 147 points outstanding, debt 0" in shown.output
+    assert "219 points issued, redemption rate 36.5 %, breakage 13.7 %" in shown.output

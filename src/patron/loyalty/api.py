@@ -3,11 +3,14 @@ order points and refunds, and the consistency check."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
 
-from patron.core.clock import utcnow
+from patron.core.clock import today_in, utcnow
+from patron.dashboard import loyalty as loyalty_view
+from patron.dashboard.filters import parse_filters
 from patron.loyalty import coupons, grouped, orders, referrals, rewards, service
 from patron.loyalty.models import ReferralStatus
 from patron.loyalty.schemas import (
@@ -22,6 +25,7 @@ from patron.loyalty.schemas import (
     MembershipRead,
     OperationRead,
     OrderPoints,
+    OverviewRead,
     PointsChange,
     ProgramRead,
     ProgramUpdate,
@@ -66,6 +70,33 @@ async def read_program(workspace: ApiWorkspaceDep) -> ProgramRead:
 )
 async def set_program(workspace: ApiWorkspaceDep, body: ProgramUpdate) -> ProgramRead:
     return await in_transaction(service.set_program, workspace=workspace, data=body)
+
+
+@router.get(
+    "/overview",
+    response_model=OverviewRead,
+    operation_id="loyalty-overview",
+    responses=errors(400, 401, 404, 422),
+)
+async def overview(
+    workspace: ApiWorkspaceDep,
+    until: Annotated[
+        date | None, Query(description="The trend window's last day (default: yesterday)")
+    ] = None,
+    segment: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    partial: Annotated[bool, Query(description="Include the month under way")] = False,
+) -> OverviewRead:
+    """Members by tier, the liability in points and money, debt, points expiring, the movements per month of the
+    12-month trend window and the redemption and breakage rates (the dashboard's Loyalty tab as data)."""
+    params = {"segment": segment or "", "partial": "1" if partial else ""}
+    if until is not None:
+        params |= {"since": until.isoformat(), "until": until.isoformat()}
+
+    def work(session: Any) -> OverviewRead:
+        filters = parse_filters(params, today=today_in(workspace.timezone))
+        return loyalty_view.overview(session, workspace, filters)
+
+    return await in_transaction(work)
 
 
 @router.get(

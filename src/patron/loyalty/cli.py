@@ -293,6 +293,66 @@ def history(
     _run(action, locale)
 
 
+@loyalty_app.command("overview")
+def overview(
+    until: Annotated[
+        str | None, typer.Option(help="The trend window's last day, YYYY-MM-DD [default: yesterday]")
+    ] = None,
+    segment: Annotated[
+        str | None, typer.Option(help="Only members whose customer is in this segment")
+    ] = None,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The program's figures: members by tier, liability, debt, expiring points, movements per month, rates."""
+    from patron.core.clock import today_in
+    from patron.dashboard import loyalty as loyalty_view
+    from patron.dashboard.filters import parse_filters
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        params = {"segment": segment or ""} | ({"since": until, "until": until} if until else {})
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            read = loyalty_view.overview(session, ws, parse_filters(params, today=today_in(ws.timezone)))
+        if as_json:
+            print(read.model_dump_json(indent=2))
+            return
+        money = f" ({read.outstanding_money} {read.currency})" if read.outstanding_money is not None else ""
+        _say(_t("loyalty.cli_overview", locale, program=read.program, members=read.members,
+                outstanding=read.outstanding, money=money, debt=read.debt, since=read.since.isoformat(),
+                until=read.until.isoformat()))  # fmt: skip
+        if read.by_tier:
+            _say(" · ".join(f"{t.tier} {t.members}" for t in read.by_tier))
+        rates = [f"{r:.1f} %" if r is not None else "–" for r in (read.redemption_rate, read.breakage_rate)]
+        _say(
+            _t(
+                "loyalty.cli_overview_rates",
+                locale,
+                issued=read.issued,
+                redemption=rates[0],
+                breakage=rates[1],
+            )
+        )
+        table = _table(locale, "loyalty.col_month", "loyalty.col_earned", "loyalty.col_redeemed",
+                       "loyalty.col_expired", "loyalty.col_reversed", "loyalty.col_adjusted")  # fmt: skip
+        for m in read.months:
+            _row(
+                table,
+                m.month + (" *" if m.partial else ""),
+                m.earned,
+                m.redeemed,
+                m.expired,
+                m.reversed,
+                m.adjusted,
+            )
+        console.print(table)
+
+    _run(action, locale)
+
+
 def _operation(kind: str, customer: str, points: int, reason: str, key: str, workspace: str | None,
                lang: str | None, by: str | None = None) -> None:  # fmt: skip
     locale = _locale(lang)

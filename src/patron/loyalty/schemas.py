@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
@@ -39,6 +39,56 @@ class EnrolmentCreate(BaseModel):
     source: str = Field(default="api", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._:\-]+$")
     #: Who recorded it (a cashier, a system); up to 320 characters.
     recorded_by: str | None = Field(default=None, min_length=1, max_length=320)
+
+
+class TierCount(BaseModel):
+    tier: str
+    members: int
+
+
+class ExpiringBucket(BaseModel):
+    #: Points expiring after now and at most ``days`` days from now, and the members holding them.
+    days: int
+    points: int
+    members: int
+
+
+class OverviewMonth(BaseModel):
+    month: str
+    earned: int
+    redeemed: int
+    expired: int
+    reversed: int
+    adjusted: int
+    #: The month under way (only with ``partial``): left out of the rates.
+    partial: bool
+
+
+class OverviewRead(BaseModel):
+    """The program's figures (docs/loyalty.md, "Where managers see it"); money as decimal strings in
+    ``currency``, None without a point value."""
+
+    program: str
+    since: date
+    until: date
+    segment: str | None
+    members: int
+    members_with_points: int
+    outstanding: int
+    currency: str
+    point_value: str | None
+    outstanding_money: str | None
+    debt: int
+    debt_money: str | None
+    members_with_debt: int
+    expiring: list[ExpiringBucket]
+    by_tier: list[TierCount]
+    months: list[OverviewMonth]
+    issued: int
+    redeemed: int
+    expired: int
+    redemption_rate: float | None
+    breakage_rate: float | None
 
 
 class UnenrolCreate(BaseModel):
