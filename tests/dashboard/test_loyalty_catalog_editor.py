@@ -1,4 +1,4 @@
-"""Editing the rewards catalog on the dashboard: admins add and change rewards through CSRF-checked forms, bad
+"""Editing the rewards catalog and adding earn-rule versions on the dashboard: admins add and change rewards through CSRF-checked forms, bad
 input is refused with a named message in the page's language (nothing saved), every change is recorded with who
 made it, and viewers only read."""
 
@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.dashboard import loyalty_catalog
-from patron.loyalty import rewards
+from patron.loyalty import rewards, service
 from tests.loyalty.conftest import Program, make_program
 from tests.web.conftest import PASSWORD, csrf_of, log_in
 
@@ -114,3 +114,45 @@ def test_viewers_read_only(client: TestClient, program: Program) -> None:
     csrf = csrf_of(page.text)  # the log-out form's
     assert client.post("/dashboard/loyalty/rewards/V100", data=_form(csrf=csrf)).status_code == 403
     assert client.get("/dashboard/loyalty/rewards/NOPE").status_code == 404
+
+
+def _rule(**changes: str) -> dict[str, str]:
+    form = {"effective_from": "2026-12-01 00:00", "currency": "TWD", "points_per_unit": "3", "per_amount": "100",
+            "category_multipliers": "tea: 150\ncoffee: 0",
+            "bonus_periods": "2026-12-05 00:00 | 2026-12-07 00:00 | 200", "first_purchase_bonus": "20",
+            "min_spend": "300"}  # fmt: skip
+    return form | changes
+
+
+def test_admin_adds_an_earn_rule_version(client: TestClient, program: Program) -> None:
+    admin = _user(program, "admin")
+    log_in(client, program.workspace.slug, admin)
+    page = client.get("/dashboard/loyalty/rules?lang=en").text
+    assert 'data-versions="2"' in page and 'name="points_per_unit" value="2"' in page  # starts from v2
+    csrf = csrf_of(page)
+    for changes, lang, status, words in (
+        ({"effective_from": "2026-01-01 00:00"}, "en", 409, "version 2"),
+        ({"category_multipliers": "tea 150"}, "zh-Hant", 400, "category_multipliers 第 1 行"),
+        ({"bonus_periods": "2026-12-05 | 200"}, "en", 400, "bonus_periods, line 1"),
+        ({"points_per_unit": "x"}, "en", 400, "points_per_unit"),
+        ({"category_multipliers": "tea: 20000"}, "en", 400, "tea"),
+    ):
+        answer = client.post(f"/dashboard/loyalty/rules?lang={lang}", data=_rule(csrf=csrf, **changes))
+        assert answer.status_code == status and "data-problem" in answer.text and words in answer.text, (
+            changes
+        )
+    added = client.post("/dashboard/loyalty/rules", data=_rule(csrf=csrf), follow_redirects=False)
+    assert added.headers["location"] == "/dashboard/loyalty/rules?saved=3"
+    with transaction(program.engine) as session:
+        v3 = service.list_rules(session, workspace_id=program.workspace.id)[-1]
+    assert (v3.version, v3.points_per_unit, v3.created_by) == (3, 3, admin)
+    assert v3.effective_from == datetime(2026, 11, 30, 16, tzinfo=UTC)  # midnight in Taipei
+    assert v3.category_multipliers == {"tea": 150, "coffee": 0} and v3.bonus_periods[0].percent == 200
+    assert "Version 3 added." in client.get("/dashboard/loyalty/rules?saved=3&lang=en").text
+
+
+def test_viewers_read_the_rules_only(client: TestClient, program: Program) -> None:
+    log_in(client, program.workspace.slug, _user(program, "viewer"))
+    page = client.get("/dashboard/loyalty/rules?lang=zh-Hans")
+    assert page.status_code == 200 and "data-rule-form" not in page.text and "累点规则" in page.text
+    assert client.post("/dashboard/loyalty/rules", data=_rule(csrf=csrf_of(page.text))).status_code == 403

@@ -16,9 +16,10 @@ from patron.core.errors import PatronError
 from patron.core.i18n import translate
 from patron.core.models import Role
 from patron.customers.models import Customer
-from patron.dashboard import loyalty_catalog, loyalty_member
+from patron.dashboard import loyalty_catalog, loyalty_member, loyalty_rules
 from patron.dashboard.tables import to_csv, to_xlsx
 from patron.loyalty import rewards
+from patron.loyalty import service as loyalty_service
 from patron.loyalty.models import Member
 from patron.loyalty.schemas import RewardRead
 from patron.web.deps import ReadSessionDep, SessionDep
@@ -226,3 +227,55 @@ def save_reward(
     return RedirectResponse(
         reward_url(code) + ("?saved=saved" if changed else "?saved=unchanged"), status_code=303
     )
+
+
+# -------------------------------------------------------------------------------------- earn-rule versions
+RULES = "/dashboard/loyalty/rules"
+
+
+def _rules_page(
+    request: Request, session: Session, viewer: Viewer, form: dict[str, str] | None = None, *,
+    problem: str | None = None, notice: str | None = None, status_code: int = 200,
+) -> Response:  # fmt: skip
+    versions = loyalty_service.list_rules(session, workspace_id=viewer.workspace.id)
+    shown = form or loyalty_rules.form_of(versions[-1] if versions else None, viewer.workspace)
+    context: dict[str, object] = {"versions": list(reversed(versions)), "form": shown, "problem": problem,
+                                  "notice": notice, "is_admin": viewer.user.role == Role.ADMIN.value,
+                                  "zone": viewer.workspace.timezone}  # fmt: skip
+    return render_page(request, viewer, "dashboard/loyalty_rules.html", context, status_code=status_code)
+
+
+@router.get(RULES, response_class=HTMLResponse)
+def rules_page(
+    request: Request,
+    session: ReadSessionDep,
+    viewer: ReaderDep,
+    saved: Annotated[str, Query(max_length=8)] = "",
+) -> Response:
+    """Every earn-rule version, newest first, with who added it; admins add the next version."""
+    notice = translate("loy.rule_added", viewer.locale, version=saved) if saved.isdigit() else None
+    return _rules_page(request, session, viewer, notice=notice)
+
+
+async def _rule_form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {name: str(form.get(name, ""))[:20_000] for name in (*loyalty_rules.FIELDS, "csrf")}
+
+
+@router.post(RULES, response_class=HTMLResponse)
+def add_rule(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    typed: Annotated[dict[str, str], Depends(_rule_form)],
+) -> Response:
+    """A new version from the form; refused with the problem named (in the page's language), nothing saved."""
+    check_csrf(request, typed.get("csrf", ""))
+    _require_admin(viewer)
+    try:
+        with session.begin_nested():
+            rule = loyalty_rules.add_from_form(session, viewer.workspace, typed, viewer.user.email)
+    except PatronError as error:
+        return _rules_page(request, session, viewer, typed, problem=error.message(viewer.locale),
+                           status_code=error.status)  # fmt: skip
+    return RedirectResponse(f"{RULES}?saved={rule.version}", status_code=303)
