@@ -4,6 +4,7 @@ rewards catalog's editor, whose forms are CSRF-checked and for admins only (each
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import quote
 
@@ -134,6 +135,22 @@ def _require_admin(viewer: Viewer) -> None:
         raise PatronError("auth.forbidden", status=403, role=viewer.user.role)
 
 
+def _admin_form(
+    request: Request, session: Session, viewer: Viewer, typed: dict[str, str], save: Callable[[], str],
+    refused: Callable[[PatronError], Response],
+) -> Response:  # fmt: skip
+    """An admin's form: CSRF checked, then ``save`` in a savepoint and on to the page it names; a refusal undoes
+    everything it wrote and shows the form again with the problem (``refused``)."""
+    check_csrf(request, typed.get("csrf", ""))
+    _require_admin(viewer)
+    try:
+        with session.begin_nested():
+            target = save()
+    except PatronError as error:
+        return refused(error)
+    return RedirectResponse(target, status_code=303)
+
+
 @router.get(REWARDS, response_class=HTMLResponse)
 def rewards_page(request: Request, session: ReadSessionDep, viewer: ReaderDep) -> Response:
     """The catalog: every reward with its cost, stock, window and limits; admins add and edit them."""
@@ -178,15 +195,16 @@ def create_reward(
     typed: Annotated[dict[str, str], Depends(_typed)],
 ) -> Response:
     """A new reward; refused with the problem named on the form (in the page's language), nothing saved."""
-    check_csrf(request, typed.get("csrf", ""))
-    _require_admin(viewer)
-    try:
-        with session.begin_nested():
-            made = loyalty_catalog.create_from_form(session, viewer.workspace, typed, viewer.user.email)
-    except PatronError as error:
+
+    def save() -> str:
+        made = loyalty_catalog.create_from_form(session, viewer.workspace, typed, viewer.user.email)
+        return reward_url(made.code) + "?saved=created"
+
+    def refused(error: PatronError) -> Response:
         return _reward_page(request, session, viewer, None, typed, problem=error.message(viewer.locale),
                             status_code=error.status)  # fmt: skip
-    return RedirectResponse(reward_url(made.code) + "?saved=created", status_code=303)
+
+    return _admin_form(request, session, viewer, typed, save, refused)
 
 
 @router.get(f"{REWARDS}/{{code}}", response_class=HTMLResponse)
@@ -210,23 +228,22 @@ def save_reward(
     code: RewardCode, request: Request, session: SessionDep, viewer: ViewerDep,
     typed: Annotated[dict[str, str], Depends(_typed)],
 ) -> Response:  # fmt: skip
-    check_csrf(request, typed.get("csrf", ""))
-    _require_admin(viewer)
-    try:
-        with session.begin_nested():
-            _, changed = loyalty_catalog.update_from_form(
-                session, viewer.workspace, code, typed, viewer.user.email
-            )
-    except PatronError as error:
+
+    def save() -> str:
+        _, changed = loyalty_catalog.update_from_form(
+            session, viewer.workspace, code, typed, viewer.user.email
+        )
+        return reward_url(code) + ("?saved=saved" if changed else "?saved=unchanged")
+
+    def refused(error: PatronError) -> Response:
         if error.status == 404:
-            raise
+            raise error
         reward = rewards.get_reward(session, workspace=viewer.workspace, code=code)
         form = typed | {"code": reward.code, "kind": reward.kind.value}
         return _reward_page(request, session, viewer, reward, form, problem=error.message(viewer.locale),
                             status_code=error.status)  # fmt: skip
-    return RedirectResponse(
-        reward_url(code) + ("?saved=saved" if changed else "?saved=unchanged"), status_code=303
-    )
+
+    return _admin_form(request, session, viewer, typed, save, refused)
 
 
 # -------------------------------------------------------------------------------------- earn-rule versions
@@ -270,12 +287,13 @@ def add_rule(
     typed: Annotated[dict[str, str], Depends(_rule_form)],
 ) -> Response:
     """A new version from the form; refused with the problem named (in the page's language), nothing saved."""
-    check_csrf(request, typed.get("csrf", ""))
-    _require_admin(viewer)
-    try:
-        with session.begin_nested():
-            rule = loyalty_rules.add_from_form(session, viewer.workspace, typed, viewer.user.email)
-    except PatronError as error:
+
+    def save() -> str:
+        rule = loyalty_rules.add_from_form(session, viewer.workspace, typed, viewer.user.email)
+        return f"{RULES}?saved={rule.version}"
+
+    def refused(error: PatronError) -> Response:
         return _rules_page(request, session, viewer, typed, problem=error.message(viewer.locale),
                            status_code=error.status)  # fmt: skip
-    return RedirectResponse(f"{RULES}?saved={rule.version}", status_code=303)
+
+    return _admin_form(request, session, viewer, typed, save, refused)
