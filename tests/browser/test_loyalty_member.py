@@ -66,3 +66,52 @@ def test_the_member_account_in_three_languages(
     page.wait_for_url("**/members/C001?kind=adjust*")
     assert page.locator("[data-ledger-total]").get_attribute("data-ledger-total") == "2"
     assert page.problems == []
+
+
+@pytest.mark.parametrize("language", ["zh-Hant", "en"])
+def test_an_admin_edits_the_catalog_and_adds_an_earn_rule_version(
+    engine: Engine, live_server: str, laptop: Any, tmp_path: Path, language: str
+) -> None:
+    fx = make_program(engine, tmp_path / "loyalty")
+    email = f"admin@{fx.workspace.slug}.example.com"
+    with transaction(engine) as session:
+        core_service.create_user(session, workspace_id=fx.workspace.id, email=email, password=PASSWORD,
+                                 role="admin")  # fmt: skip
+    page = laptop
+    page.goto(f"{live_server}/login")
+    page.get_by_label("工作區").fill(fx.workspace.slug)
+    page.get_by_label("電子郵件").fill(email)
+    page.get_by_label("密碼").fill(PASSWORD)
+    page.get_by_role("button", name="登入").click()
+    page.wait_for_url(f"{live_server}/dashboard*")
+    page.goto(f"{live_server}/dashboard/loyalty?lang={language}")
+    page.locator("[data-catalog-link]").click()
+    page.locator("[data-new-reward]").click()
+    page.fill("#f-code", "V100")
+    for field, value in (("name_zh_hant", "百元折價券"), ("name_zh_hans", "百元代金券"), ("name_en", "NT$100 voucher"),
+                         ("points_cost", "80"), ("stock", "50")):  # fmt: skip
+        page.fill(f"#f-{field}", value)
+    page.locator("[data-save]").click()  # no amount: refused with the problem named
+    assert page.locator("[data-problem]").is_visible()
+    page.fill("#f-amount", "100")
+    page.locator("[data-save]").click()
+    page.wait_for_url("**/dashboard/loyalty/rewards/V100?saved=created")
+    page.fill("#f-points_cost", "90")
+    page.locator("[data-save]").click()
+    page.wait_for_url("**/rewards/V100?saved=saved")
+    assert page.locator('[data-history] tr[data-field="points_cost"]').count() == 2  # created, then changed
+    page.screenshot(
+        path=str(ARTIFACTS / f"loyalty-reward-editor-{language}-{engine.dialect.name}.png"), full_page=True
+    )
+    page.goto(f"{live_server}/dashboard/loyalty/rules?lang={language}")
+    page.fill("#f-points_per_unit", "3")
+    page.locator("[data-save]").click()
+    page.wait_for_url("**/dashboard/loyalty/rules?saved=3")
+    assert page.locator("tr[data-version]").count() == 3
+    page.screenshot(
+        path=str(ARTIFACTS / f"loyalty-rules-{language}-{engine.dialect.name}.png"), full_page=True
+    )
+    # the one refused form (400, on purpose) is the only failed request
+    assert page.problems == [
+        "console error: Failed to load resource: the server responded with a status of 400 (Bad Request)"
+    ]
