@@ -156,3 +156,39 @@ def test_viewers_read_the_rules_only(client: TestClient, program: Program) -> No
     page = client.get("/dashboard/loyalty/rules?lang=zh-Hans")
     assert page.status_code == 200 and "data-rule-form" not in page.text and "累点规则" in page.text
     assert client.post("/dashboard/loyalty/rules", data=_rule(csrf=csrf_of(page.text))).status_code == 403
+
+
+def test_admin_adds_a_tier_version_from_its_yaml(client: TestClient, program: Program) -> None:
+    admin = _user(program, "admin")
+    log_in(client, program.workspace.slug, admin)
+    page = client.get("/dashboard/loyalty/tiers?lang=en").text
+    assert 'data-versions="0"' in page and "一般會員" in page  # a first version to start from
+    csrf = csrf_of(page)
+    document = (
+        "currency: TWD\nwindow_months: 12\nreview_month: 1\ngrace_months: 6\ntiers:\n"
+        "- {code: member, names: {zh-Hant: 一般會員, zh-Hans: 一般会员, en: Member}, birthday_points: 100}\n"
+        "- {code: premium, names: {zh-Hant: 高級會員, zh-Hans: 高级会员, en: Premium}, threshold: '10000',"
+        " points_percent: 150}\n"
+    )
+    for text, lang, words in (
+        ("tiers: [", "en", "Cannot read the tiers in form"),
+        (document.replace("points_percent: 150", "points_percent: 50"), "en", "points_percent"),
+        (document.replace(", en: Premium", ""), "zh-Hant", "premium"),
+    ):
+        answer = client.post(f"/dashboard/loyalty/tiers?lang={lang}", data={"csrf": csrf, "document": text})
+        assert answer.status_code == 400 and "data-problem" in answer.text and words in answer.text, text
+    added = client.post(
+        "/dashboard/loyalty/tiers", data={"csrf": csrf, "document": document}, follow_redirects=False
+    )
+    assert added.headers["location"] == "/dashboard/loyalty/tiers?saved=1"
+    shown = client.get("/dashboard/loyalty/tiers?lang=zh-Hant").text
+    assert 'data-versions="1"' in shown and 'data-tier="premium"' in shown and admin in shown
+    log_in(client, program.workspace.slug, _user(program, "viewer"))
+    read_only = client.get("/dashboard/loyalty/tiers?lang=en")
+    assert "data-tiers-form" not in read_only.text
+    assert (
+        client.post(
+            "/dashboard/loyalty/tiers", data={"csrf": csrf_of(read_only.text), "document": document}
+        ).status_code
+        == 403
+    )

@@ -1,10 +1,14 @@
-"""Earn rules as a form: the dashboard adds a new version (never edits one: what orders earned keeps the
+"""Earn rules and tiers as forms: the dashboard adds a new version (never edits one: what orders earned keeps the
 version that produced it). The form starts from the latest version; what an admin typed becomes the same document
 a rule file holds, checked by ``loyalty.service.parse_rules`` and ``add_rule`` (named errors, ``created_by`` the
 admin).
 
 Category multipliers are typed one per line as ``category: percent``; bonus periods one per line as
 ``start | end | percent`` with times in the workspace's zone (``2026-12-05 00:00 | 2026-12-07 00:00 | 200``).
+
+Tiers have more structure (a list of tiers, each named in three languages with its benefits), so their form is
+the tier file itself: the YAML of the latest version, edited and sent as the next version (``tiers.parse_tiers``
+and ``add_tier_set`` check it as they check a file).
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import yaml
 from sqlalchemy.orm import Session
 
 from patron.core.errors import PatronError
 from patron.core.models import Workspace
-from patron.loyalty import service
-from patron.loyalty.schemas import EarnRuleRead
+from patron.loyalty import service, tiers
+from patron.loyalty.schemas import EarnRuleRead, TierSetRead
 
 FIELDS = ("effective_from", "currency", "points_per_unit", "per_amount", "category_multipliers", "bonus_periods",
           "first_purchase_bonus", "min_spend")  # fmt: skip
@@ -93,3 +98,39 @@ def document_of(form: dict[str, str], zone: str) -> dict[str, Any]:
 def add_from_form(session: Session, workspace: Workspace, form: dict[str, str], actor: str) -> EarnRuleRead:
     data = service.parse_rules(document_of(form, workspace.timezone), "form")
     return service.add_rule(session, workspace=workspace, data=data, actor=actor)
+
+
+# --------------------------------------------------------------------------------------------- tiers
+def tiers_document(latest: TierSetRead | None, workspace: Workspace) -> str:
+    """The next tier-set version as the YAML a tier file holds, starting from the latest version's terms (no
+    ``effective_from``: from now)."""
+    if latest is None:
+        document: dict[str, Any] = {
+            "currency": workspace.currency, "window_months": 12, "review_month": 1, "grace_months": 6,
+            "tiers": [{"code": "member", "names": {"zh-Hant": "一般會員", "zh-Hans": "一般会员", "en": "Member"}}],
+        }  # fmt: skip
+    else:
+        document = {
+            "currency": latest.currency, "window_months": latest.window_months, "review_month": latest.review_month,
+            "grace_months": latest.grace_months,
+            "tiers": [
+                {"code": t.code, "names": t.names, "threshold": t.threshold, "discount_percent": t.discount_percent,
+                 "points_percent": t.points_percent, "birthday_points": t.birthday_points,
+                 "exclusive_events": t.exclusive_events, "early_access": t.early_access}
+                for t in latest.tiers
+            ],
+        }  # fmt: skip
+    return yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
+
+
+def add_tiers_from_text(
+    session: Session, workspace: Workspace, text: str, actor: str, locale: str
+) -> TierSetRead:
+    """A tier-set version from the YAML typed on the page, checked like a tier file."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise PatronError("loyalty.unreadable_tiers", file="form", reason=reason[:200]) from None
+    data = tiers.parse_tiers(document, "form")
+    return tiers.add_tier_set(session, workspace=workspace, data=data, actor=actor, locale=locale)

@@ -19,7 +19,7 @@ from patron.core.models import Role
 from patron.customers.models import Customer
 from patron.dashboard import loyalty_catalog, loyalty_member, loyalty_rules
 from patron.dashboard.tables import to_csv, to_xlsx
-from patron.loyalty import rewards
+from patron.loyalty import rewards, tiers
 from patron.loyalty import service as loyalty_service
 from patron.loyalty.models import Member
 from patron.loyalty.schemas import RewardRead
@@ -294,6 +294,60 @@ def add_rule(
 
     def refused(error: PatronError) -> Response:
         return _rules_page(request, session, viewer, typed, problem=error.message(viewer.locale),
+                           status_code=error.status)  # fmt: skip
+
+    return _admin_form(request, session, viewer, typed, save, refused)
+
+
+# -------------------------------------------------------------------------------------- tier-set versions
+TIERS = "/dashboard/loyalty/tiers"
+
+
+def _tiers_page(
+    request: Request, session: Session, viewer: Viewer, text: str | None = None, *,
+    problem: str | None = None, notice: str | None = None, status_code: int = 200,
+) -> Response:  # fmt: skip
+    versions = tiers.list_tier_sets(session, workspace_id=viewer.workspace.id, locale=viewer.locale)
+    shown = text if text is not None else loyalty_rules.tiers_document(versions[-1] if versions else None,
+                                                                         viewer.workspace)  # fmt: skip
+    context: dict[str, object] = {"versions": list(reversed(versions)), "text": shown, "problem": problem,
+                                  "notice": notice, "is_admin": viewer.user.role == Role.ADMIN.value}  # fmt: skip
+    return render_page(request, viewer, "dashboard/loyalty_tiers.html", context, status_code=status_code)
+
+
+@router.get(TIERS, response_class=HTMLResponse)
+def tiers_page(
+    request: Request,
+    session: ReadSessionDep,
+    viewer: ReaderDep,
+    saved: Annotated[str, Query(max_length=8)] = "",
+) -> Response:
+    """Every tier-set version, newest first, with who added it; admins add the next version."""
+    notice = translate("loy.rule_added", viewer.locale, version=saved) if saved.isdigit() else None
+    return _tiers_page(request, session, viewer, notice=notice)
+
+
+async def _tiers_form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {name: str(form.get(name, ""))[:50_000] for name in ("document", "csrf")}
+
+
+@router.post(TIERS, response_class=HTMLResponse)
+def add_tiers(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    typed: Annotated[dict[str, str], Depends(_tiers_form)],
+) -> Response:
+    """A new tier-set version from the YAML on the page; refused with the problem named, nothing saved."""
+
+    def save() -> str:
+        added = loyalty_rules.add_tiers_from_text(session, viewer.workspace, typed["document"], viewer.user.email,
+                                                  viewer.locale)  # fmt: skip
+        return f"{TIERS}?saved={added.version}"
+
+    def refused(error: PatronError) -> Response:
+        return _tiers_page(request, session, viewer, typed["document"], problem=error.message(viewer.locale),
                            status_code=error.status)  # fmt: skip
 
     return _admin_form(request, session, viewer, typed, save, refused)
