@@ -102,7 +102,9 @@ def test_lookup_and_consent_record(client: TestClient, ledger: Program) -> None:
         ["Expired", "-15", "0", "Left the program", "Leaving the program"],
         ["Expired", "-25", "0", "Left the program", "Leaving the program"],
     ]
+    assert "Left the program on" in client.get("/customers/C003?lang=en").text
     customer = client.get("/customers/C001?lang=en").text
+    assert "data-member-left" not in customer
     assert 'href="/dashboard/loyalty/members/C001" data-member-account' in customer
 
 

@@ -63,6 +63,8 @@ class MemberCard:
     lots: list[LotRow]
     entries: list[EntryRow]
     entries_total: int
+    #: When the member left the program (None: a member).
+    left_at: datetime | None = None
 
 
 def reason_text(reason: str, locale: str) -> str:
@@ -127,4 +129,6 @@ def member_card(session: Session, *, workspace_id: int, customer_id: int, locale
             )
             or 0
         )
-    return MemberCard(program.name, member.enrolled_at, live, member.debt, soon, lots, entries, total)
+    return MemberCard(
+        program.name, member.enrolled_at, live, member.debt, soon, lots, entries, total, member.left_at
+    )
