@@ -19,6 +19,16 @@ from tests.loyalty.conftest import make_program
 from tests.web.conftest import PASSWORD
 
 
+def _log_in(page: Any, live_server: str, slug: str, email: str) -> Any:
+    page.goto(f"{live_server}/login")
+    page.get_by_label("工作區").fill(slug)
+    page.get_by_label("電子郵件").fill(email)
+    page.get_by_label("密碼").fill(PASSWORD)
+    page.get_by_role("button", name="登入").click()
+    page.wait_for_url(f"{live_server}/dashboard*")
+    return page
+
+
 @pytest.mark.parametrize(
     ("language", "ledger_title"), [("zh-Hant", "點數明細"), ("zh-Hans", "积分明细"), ("en", "Ledger")]
 )
@@ -35,13 +45,7 @@ def test_the_member_account_in_three_languages(
     with transaction(engine) as session:
         core_service.create_user(session, workspace_id=fx.workspace.id, email=email, password=PASSWORD,
                                  role="viewer")  # fmt: skip
-    page = laptop
-    page.goto(f"{live_server}/login")
-    page.get_by_label("工作區").fill(fx.workspace.slug)
-    page.get_by_label("電子郵件").fill(email)
-    page.get_by_label("密碼").fill(PASSWORD)
-    page.get_by_role("button", name="登入").click()
-    page.wait_for_url(f"{live_server}/dashboard*")
+    page = _log_in(laptop, live_server, fx.workspace.slug, email)
     page.goto(f"{live_server}/dashboard/loyalty?lang={language}")
     page.locator("[data-member-search] input[name=q]").fill("C001")
     page.locator("[data-member-search] button").click()
@@ -77,13 +81,7 @@ def test_an_admin_edits_the_catalog_and_adds_an_earn_rule_version(
     with transaction(engine) as session:
         core_service.create_user(session, workspace_id=fx.workspace.id, email=email, password=PASSWORD,
                                  role="admin")  # fmt: skip
-    page = laptop
-    page.goto(f"{live_server}/login")
-    page.get_by_label("工作區").fill(fx.workspace.slug)
-    page.get_by_label("電子郵件").fill(email)
-    page.get_by_label("密碼").fill(PASSWORD)
-    page.get_by_role("button", name="登入").click()
-    page.wait_for_url(f"{live_server}/dashboard*")
+    page = _log_in(laptop, live_server, fx.workspace.slug, email)
     page.goto(f"{live_server}/dashboard/loyalty?lang={language}")
     page.locator("[data-catalog-link]").click()
     page.locator("[data-new-reward]").click()
