@@ -15,6 +15,7 @@ from patron.core.importing import ImportReport, ImportSpec, ProgressCallback, ru
 from patron.customers.importing import CustomerImport
 from patron.feedback.importing import FeedbackImport
 from patron.loyalty import orders as loyalty
+from patron.loyalty.importing import EnrolmentImport
 
 IMPORT_SPECS: dict[str, type[ImportSpec]] = {
     "customers": CustomerImport,
@@ -22,6 +23,7 @@ IMPORT_SPECS: dict[str, type[ImportSpec]] = {
     "orders": OrderImport,
     "interactions": InteractionImport,
     "feedback": FeedbackImport,
+    "loyalty_members": EnrolmentImport,
 }
 #: The order a whole data set must be loaded in: later kinds refer to earlier ones.
 IMPORT_ORDER = ("customers", "products", "orders", "interactions")

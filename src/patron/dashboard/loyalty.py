@@ -23,14 +23,16 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from patron.core.clock import as_utc, utcnow
+from patron.core.errors import NotFound
 from patron.core.models import Workspace
 from patron.customers.models import Customer
 from patron.dashboard.filters import Filters
 from patron.dashboard.loyalty_tiers import tier_tables
 from patron.dashboard.service import labels, under_way
 from patron.dashboard.tables import Column, DataTable
-from patron.loyalty import service
-from patron.loyalty.models import Entry, EntryKind, Lot, Member, Program
+from patron.loyalty import service, tiers
+from patron.loyalty.models import Entry, EntryKind, Lot, Member, Program, Source
+from patron.loyalty.schemas import ExpiringBucket, OverviewMonth, OverviewRead, TierCount
 
 #: The "expiring soon" horizons, in days from now (each includes the shorter ones).
 EXPIRY_HORIZONS = (30, 60, 90)
@@ -105,7 +107,9 @@ def loyalty(session: Session, workspace: Workspace, filters: Filters, locale: st
     members = _members(ws, filters.segment).subquery()
     in_scope = Member.id.in_(select(members.c.id))
     view = LoyaltyView(program.name)
-    view.members = int(session.scalar(select(func.count()).select_from(members)) or 0)
+    # Members now: those who left the program are not counted (their history still is, in the movements).
+    current = _members(ws, filters.segment).where(Member.left_at.is_(None)).subquery()
+    view.members = int(session.scalar(select(func.count()).select_from(current)) or 0)
     debt = session.execute(
         select(func.coalesce(func.sum(Member.debt), 0), func.count().filter(Member.debt > 0)).where(
             Member.workspace_id == ws, in_scope
@@ -139,7 +143,7 @@ def loyalty(session: Session, workspace: Workspace, filters: Filters, locale: st
     zone = ZoneInfo(workspace.timezone)
     view.tables["top"] = _top(session, ws, members, now, zone, t, by_debt=False)
     view.tables["debt"] = _top(session, ws, members, now, zone, t, by_debt=True)
-    view.tables.update(tier_tables(session, workspace, filters, members, view.members, locale))
+    view.tables.update(tier_tables(session, workspace, filters, members, view.members, locale, current))
     return view
 
 
@@ -215,7 +219,8 @@ def _movements(
         *((Entry.created_at < start, literal(i - 1)) for i, start in enumerate(starts) if i > 0),
         else_=literal(-1),
     )
-    credit = Entry.points > 0
+    # A debt written off when a member leaves is an adjustment that credits nothing new: not issued.
+    credit = and_(Entry.points > 0, Entry.source != Source.LEAVE.value)
     rows = session.execute(
         select(bucket.label("month"), Entry.kind, credit.label("credit"), func.sum(Entry.points))
         .where(
@@ -303,3 +308,38 @@ def _top(
             ]
         )
     return table
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:f}"
+
+
+def overview(session: Session, workspace: Workspace, filters: Filters) -> OverviewRead:
+    """The tab's figures as data (``GET /api/v1/loyalty/overview``, ``patron loyalty overview``): members now
+    and by tier, the liability in points and money, debt, points expiring, and the movements per month of the
+    trend window with the redemption and breakage rates over its complete months."""
+    view = loyalty(session, workspace, filters, "en")
+    if view.program is None:
+        raise NotFound("loyalty.no_program")
+    window = replace(filters, grain="month").trend_window()
+    by_tier: list[TierCount] = []
+    tier_set = tiers.current_set(session, workspace.id)
+    if tier_set is not None and "tiers" in view.tables:
+        for tier, row in zip(tier_set.tiers, view.tables["tiers"].rows, strict=True):
+            by_tier.append(TierCount(tier=tier["code"], members=int(row[2])))  # type: ignore[arg-type]
+    months = []
+    for index, row in enumerate(view.tables["movements"].rows):
+        counts = [int(cell) for cell in row[1:]]  # type: ignore[arg-type]
+        month = row[0].strftime("%Y-%m")  # type: ignore[union-attr]
+        months.append(OverviewMonth(month=month, earned=counts[0], redeemed=counts[1], expired=counts[2],
+                                    reversed=counts[3], adjusted=counts[4],
+                                    partial=index in view.tables["movements"].partial_rows))  # fmt: skip
+    return OverviewRead(
+        program=view.program, since=window.since, until=window.until, segment=filters.segment,
+        members=view.members, members_with_points=view.members_with_points, outstanding=view.outstanding,
+        currency=view.currency, point_value=_text(view.point_value), outstanding_money=_text(view.outstanding_money),
+        debt=view.debt, debt_money=_text(view.debt_money), members_with_debt=view.members_with_debt,
+        expiring=[ExpiringBucket(days=d, points=p, members=m) for d, (p, m) in sorted(view.expiring.items())],
+        by_tier=by_tier, months=months, issued=view.window_issued, redeemed=view.window_redeemed,
+        expired=view.window_expired, redemption_rate=view.redemption_rate, breakage_rate=view.breakage_rate,
+    )  # fmt: skip

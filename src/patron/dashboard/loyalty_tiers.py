@@ -39,15 +39,21 @@ def _month_after(month: date) -> date:
 
 
 def tier_tables(
-    session: Session, workspace: Workspace, filters: Filters, members: Any, member_count: int, locale: str
+    session: Session,
+    workspace: Workspace,
+    filters: Filters,
+    members: Any,
+    member_count: int,
+    locale: str,
+    current: Any | None = None,
 ) -> dict[str, DataTable]:
     """{"tiers", "tier_moves"} for the tab; {} when the program has no tiers. ``members``: the tab's subquery of
-    member ids in scope."""
+    member ids in scope (the movements); ``current``: those of them still in the program (the counts by tier)."""
     tier_set = tiers.current_set(session, workspace.id)
     if tier_set is None:
         return {}
     t = labels(locale)
-    in_scope = MemberTier.member_id.in_(select(members.c.id))
+    in_scope = MemberTier.member_id.in_(select((members if current is None else current).c.id))
     counts = [0] * len(tier_set.tiers)
     for code, count in session.execute(
         select(MemberTier.tier, func.count())

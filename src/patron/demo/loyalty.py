@@ -2,6 +2,12 @@
 orders through the ledger's own service, a week at a time with the clock at the week's last evening, so the
 dashboard's months, the customer pages' lots and the expiry job all show real history.
 
+The program enrols by consent: before the year is played, the customers who agreed to join at their first
+purchase since the launch (``CONSENT_CHANCE``; at the till or on the web shop) are enrolled with that moment as
+their consent, through the enrolment import (``patron import loyalty_members``); a few said no (rows the import
+rejects) and the rest were never asked, so neither are members and their orders earn nothing. In the last week
+``LEAVERS`` members leave the program (their points forfeited).
+
 Every week the expiry job runs (12-month expiry, so the first month's lots expire in the last month), a dozen
 members holding at least ``VOUCHER_SMALL`` points redeem a voucher, and a few orders of a week before are
 refunded whole (their points go back, as debt where they were spent). Seeded: the same seed gives
@@ -11,23 +17,29 @@ nothing; its orders' imports keep their points in line).
 
 from __future__ import annotations
 
+import csv
 import random
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from patron.commerce.models import Order
 from patron.core import clock
 from patron.core import service as core_service
+from patron.core.clock import as_utc
 from patron.core.db import transaction
 from patron.customers.models import Customer
+from patron.importers import import_file
 from patron.loyalty import service, tiers
 from patron.loyalty.birthday import give_birthday_rewards
-from patron.loyalty.models import Entry, EntryKind, ExpiryPolicy, Member
+from patron.loyalty.models import Enrolment, Entry, EntryKind, ExpiryPolicy, Member
 from patron.loyalty.orders import EARNING_STATUSES, refund_order, sync_orders
 from patron.loyalty.schemas import EarnRuleCreate, ProgramUpdate, RefundCreate, TierSetCreate
 
@@ -47,6 +59,10 @@ REFUND_CHANCE = 0.004
 REFUND_AFTER_DAYS = 7
 #: Tier thresholds (NT$ in the last 12 months), set so that the demo's customers fill every tier.
 PREMIUM_SPEND, VIP_SPEND = "6000", "20000"
+#: Customers who agreed to join at their first purchase since the launch; of the others, this share said no.
+CONSENT_CHANCE, REFUSED_CHANCE = 0.85, 0.05
+#: Members who leave the program in the demo's last week.
+LEAVERS = 3
 
 
 @dataclass
@@ -94,6 +110,50 @@ def _tiers(launch: datetime) -> TierSetCreate:
     })  # fmt: skip
 
 
+def _consents(
+    session: Session, workspace_id: int, launch: datetime, rng: random.Random
+) -> list[tuple[str, ...]]:
+    """Rows of the enrolment import: each customer who bought since the launch consented at that first purchase
+    (at the till or on the web shop) with ``CONSENT_CHANCE``, said no with ``REFUSED_CHANCE``, else was never
+    asked (no row)."""
+    first = (
+        select(Order.customer_id, func.min(Order.ordered_at).label("at"))
+        .where(Order.workspace_id == workspace_id, Order.ordered_at >= launch)
+        .group_by(Order.customer_id)
+        .subquery()
+    )
+    rows: list[tuple[str, ...]] = []
+    seen: set[str] = set()
+    for external_id, at, channel in session.execute(
+        select(Customer.external_id, first.c.at, Order.channel)
+        .join(first, first.c.customer_id == Customer.id)
+        .join(Order, (Order.customer_id == Customer.id) & (Order.ordered_at == first.c.at))
+        .where(Customer.workspace_id == workspace_id, Order.workspace_id == workspace_id)
+        .order_by(Customer.external_id, Order.id)
+    ):
+        if external_id in seen:
+            continue
+        seen.add(external_id)
+        draw = rng.random()
+        source = "pos" if channel == "store" else "web_form"
+        if draw < CONSENT_CHANCE:
+            rows.append((external_id, as_utc(at).isoformat(), "yes", source, "demo"))
+        elif draw < CONSENT_CHANCE + REFUSED_CHANCE:
+            rows.append((external_id, as_utc(at).isoformat(), "no", source, "demo"))
+    return rows
+
+
+def _enrol(engine: Engine, slug: str, rows: list[tuple[str, ...]]) -> None:
+    """Enrol with the import engine, as a shop would load its membership forms."""
+    with tempfile.TemporaryDirectory(prefix="patron-demo-") as folder:
+        path = Path(folder) / "loyalty_members.csv"
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(("customer", "consented_at", "consent", "source", "recorded_by"))
+            writer.writerows(rows)
+        import_file(engine, workspace_slug=slug, kind="loyalty_members", path=path, rejects_path=False)
+
+
 def load_loyalty(engine: Engine, *, slug: str, end: date, seed: int) -> LoyaltyReport | None:
     """Create the program and play its year; None when the program already has entries (left as it is)."""
     rng = random.Random(seed)
@@ -107,7 +167,7 @@ def load_loyalty(engine: Engine, *, slug: str, end: date, seed: int) -> LoyaltyR
         if service.get_program(session, workspace.id) is None:
             service.set_program(session, workspace=workspace, data=ProgramUpdate(
                 name=PROGRAM_NAME, expiry_policy=ExpiryPolicy.MONTHS, expiry_months=EXPIRY_MONTHS,
-                point_value=POINT_VALUE))  # fmt: skip
+                point_value=POINT_VALUE, enrolment=Enrolment.CONSENT))  # fmt: skip
             anniversary = _month_start(end, LAUNCH_MONTHS_BEFORE_END // 2) + timedelta(days=9)
             for rule in _rules(launch, anniversary):
                 service.add_rule(session, workspace=workspace, data=rule, actor="demo")
@@ -124,6 +184,8 @@ def load_loyalty(engine: Engine, *, slug: str, end: date, seed: int) -> LoyaltyR
             by_day[day].append(order_id)
             if status in EARNING_STATUSES:
                 earning[day].append(external_id)
+        consents = _consents(session, workspace.id, launch, rng)
+    _enrol(engine, slug, consents)
     now = clock.utcnow()
     week = launch_day
     while week <= end:
@@ -159,6 +221,10 @@ def load_loyalty(engine: Engine, *, slug: str, end: date, seed: int) -> LoyaltyR
                 value = VOUCHER_LARGE if points >= VOUCHER_LARGE and rng.random() < 0.5 else VOUCHER_SMALL
                 service.redeem(session, workspace=workspace, customer_external_id=customer, points=value,
                                reason=f"兌換 NT${value} 折價券", idempotency_key=f"demo-redeem-{customer}-{week}")  # fmt: skip
+            if week + timedelta(days=STEP_DAYS) > end:  # the last week: a few members leave
+                for customer, _points in rng.sample(holders, min(len(holders), LEAVERS)):
+                    service.unenrol(session, workspace=workspace, customer_external_id=customer, actor="demo",
+                                    reason="會員要求退出")  # fmt: skip
         week += timedelta(days=STEP_DAYS)
     with transaction(engine) as session:
         workspace = core_service.get_workspace(session, slug)

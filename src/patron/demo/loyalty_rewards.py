@@ -23,7 +23,7 @@ from patron.core.errors import PatronError
 from patron.customers.models import Customer
 from patron.loyalty import coupons, referrals, rewards
 from patron.loyalty.models import Member
-from patron.loyalty.orders import EARNING_STATUSES
+from patron.loyalty.orders import EARNING_STATUSES, sync_orders
 from patron.loyalty.schemas import ReferralCreate, ReferralSettingsUpdate, RewardCreate
 
 #: Members holding the most points who redeem a reward over the last four weeks.
@@ -177,4 +177,15 @@ def _referrals(engine: Engine, *, slug: str, end: date, rng: random.Random, repo
         report.refused += read.status == "refused"
     with transaction(engine) as session:
         workspace = core_service.get_workspace(session, slug)
+        # New customers who joined through the referral (not by the program's enrolment import) earn for their
+        # orders since then, as the next import or `patron loyalty sync` would give them.
+        joined = session.scalars(
+            select(Order.id)
+            .join(
+                Member,
+                (Member.customer_id == Order.customer_id) & (Member.workspace_id == Order.workspace_id),
+            )
+            .where(Order.workspace_id == workspace.id, Member.consent_source == "referral")
+        ).all()
+        sync_orders(session, workspace=workspace, order_ids=joined)
         report.rewarded = referrals.settle(session, workspace=workspace).rewarded

@@ -3,10 +3,14 @@ order points and refunds, and the consistency check."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
 
+from patron.core.clock import today_in, utcnow
+from patron.dashboard import loyalty as loyalty_view
+from patron.dashboard.filters import parse_filters
 from patron.loyalty import coupons, grouped, orders, referrals, rewards, service
 from patron.loyalty.models import ReferralStatus
 from patron.loyalty.schemas import (
@@ -16,9 +20,12 @@ from patron.loyalty.schemas import (
     CouponRead,
     CouponUse,
     EarnRuleRead,
+    EnrolmentCreate,
     EntryPage,
+    MembershipRead,
     OperationRead,
     OrderPoints,
+    OverviewRead,
     PointsChange,
     ProgramRead,
     ProgramUpdate,
@@ -34,6 +41,7 @@ from patron.loyalty.schemas import (
     RewardRedeem,
     RewardUpdate,
     SettleReport,
+    UnenrolCreate,
 )
 from patron.web.deps import ApiWorkspaceDep, group_commit, in_group_commit, in_transaction
 from patron.web.openapi import errors
@@ -65,6 +73,33 @@ async def set_program(workspace: ApiWorkspaceDep, body: ProgramUpdate) -> Progra
 
 
 @router.get(
+    "/overview",
+    response_model=OverviewRead,
+    operation_id="loyalty-overview",
+    responses=errors(400, 401, 404, 422),
+)
+async def overview(
+    workspace: ApiWorkspaceDep,
+    until: Annotated[
+        date | None, Query(description="The trend window's last day (default: yesterday)")
+    ] = None,
+    segment: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    partial: Annotated[bool, Query(description="Include the month under way")] = False,
+) -> OverviewRead:
+    """Members by tier, the liability in points and money, debt, points expiring, the movements per month of the
+    12-month trend window and the redemption and breakage rates (the dashboard's Loyalty tab as data)."""
+    params = {"segment": segment or "", "partial": "1" if partial else ""}
+    if until is not None:
+        params |= {"since": until.isoformat(), "until": until.isoformat()}
+
+    def work(session: Any) -> OverviewRead:
+        filters = parse_filters(params, today=today_in(workspace.timezone))
+        return loyalty_view.overview(session, workspace, filters)
+
+    return await in_transaction(work)
+
+
+@router.get(
     "/rules", response_model=list[EarnRuleRead], operation_id="loyalty-rules", responses=errors(401, 404)
 )
 async def list_rules(workspace: ApiWorkspaceDep) -> list[EarnRuleRead]:
@@ -86,12 +121,50 @@ async def add_rule(workspace: ApiWorkspaceDep, body: Annotated[dict[str, Any], B
 
 @router.post(
     "/members/{customer_id}",
-    response_model=BalanceRead,
+    response_model=MembershipRead,
     operation_id="loyalty-enrol",
     responses=errors(400, 401, 404, 409, 422),
 )
-async def enrol(workspace: ApiWorkspaceDep, customer_id: str) -> BalanceRead:
-    return await in_transaction(service.enrol, workspace=workspace, customer_external_id=customer_id)
+async def enrol(
+    workspace: ApiWorkspaceDep, customer_id: str, body: Annotated[EnrolmentCreate | None, Body()] = None
+) -> MembershipRead:
+    """Enrol a customer with the consent they gave (when, where it was collected, who recorded it; an empty
+    body: given now, through the API). A member keeps their record; one who left comes back from zero."""
+    data = body or EnrolmentCreate()
+    consent = service.Consent(
+        at=data.consented_at or utcnow(), source=data.source, by=data.recorded_by or "api"
+    )
+    return await in_transaction(service.enrol, workspace=workspace, customer_external_id=customer_id,
+                                consent=consent)  # fmt: skip
+
+
+@router.post(
+    "/members/{customer_id}/leave",
+    response_model=MembershipRead,
+    operation_id="loyalty-unenrol",
+    responses=errors(400, 401, 404, 422),
+)
+async def unenrol(
+    workspace: ApiWorkspaceDep, customer_id: str, body: Annotated[UnenrolCreate | None, Body()] = None
+) -> MembershipRead:
+    """Take a member out of the program: live points are forfeited and debt written off, both as entries; the
+    history stays. Leaving twice moves nothing."""
+    reason = (body or UnenrolCreate()).reason
+    return await in_transaction(service.unenrol, workspace=workspace, customer_external_id=customer_id,
+                                actor="api", reason=reason)  # fmt: skip
+
+
+@router.get(
+    "/members/{customer_id}/membership",
+    response_model=MembershipRead,
+    operation_id="loyalty-membership",
+    responses=errors(401, 404, 422),
+)
+async def membership(workspace: ApiWorkspaceDep, customer_id: str) -> MembershipRead:
+    """Whether the customer is a member, with the recorded consent (and when they left)."""
+    return await in_transaction(
+        service.membership, workspace_id=workspace.id, customer_external_id=customer_id
+    )
 
 
 @router.get(

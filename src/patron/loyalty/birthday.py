@@ -23,7 +23,15 @@ from patron.customers.models import Customer
 from patron.loyalty import tiers
 from patron.loyalty.models import BirthdayReward, EntryKind, Member, Source
 from patron.loyalty.schemas import BirthdayReport
-from patron.loyalty.service import _credit, _lock_members, _New, add_months, expiry_for, get_program
+from patron.loyalty.service import (
+    _credit,
+    _lock_members,
+    _New,
+    add_months,
+    expiry_for,
+    get_program,
+    marketing_audience,
+)
 
 _CHUNK = 500
 
@@ -51,6 +59,7 @@ def give_birthday_rewards(
             )
             .where(
                 Member.workspace_id == workspace.id,
+                Member.left_at.is_(None),
                 Customer.birthday.is_not(None),
                 extract("month", Customer.birthday) == local.month,
                 Member.id.not_in(rewarded),
@@ -58,6 +67,7 @@ def give_birthday_rewards(
             .order_by(Member.customer_id)
         )
     )
+    greeted: list[int] = []
     for first in range(0, len(customer_ids), _CHUNK):
         members = _lock_members(session, workspace.id, customer_ids[first : first + _CHUNK])
         ids = [m.id for m in members.values()]
@@ -96,5 +106,11 @@ def give_birthday_rewards(
             )  # fmt: skip
             report.rewarded += 1
             report.points += benefit.birthday_points
+            greeted.append(member.id)
         session.flush()
+    # The greeting is a marketing message: only to those whose consent allows it (the message itself is sent
+    # by the care domain; this is its audience).
+    audience = marketing_audience(session, workspace.id, greeted)
+    report.greet_email = sum(1 for channels in audience.values() if "email" in channels)
+    report.greet_sms = sum(1 for channels in audience.values() if "sms" in channels)
     return report

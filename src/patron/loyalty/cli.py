@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import getpass
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -24,13 +26,15 @@ from patron.cli import (
     console,
 )
 from patron.core import service as core_service
+from patron.core.clock import as_utc, utcnow
 from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.loyalty import coupons, orders, referrals, rewards, service
-from patron.loyalty.models import ExpiryPolicy, ReferralStatus, RewardKind
+from patron.loyalty.models import Enrolment, ExpiryPolicy, ReferralStatus, RewardKind
 from patron.loyalty.rewards import reward_name
 from patron.loyalty.schemas import (
     CouponRead,
+    MembershipRead,
     ProgramUpdate,
     ReferralCreate,
     ReferralSettingsUpdate,
@@ -59,6 +63,10 @@ def program(
         str | None,
         typer.Option("--point-value", help="What one point is worth in the workspace's currency, e.g. 0.1"),
     ] = None,
+    enrolment: Annotated[
+        Enrolment | None,
+        typer.Option(help="How customers join: auto (on their first order) or consent (only when enrolled)"),
+    ] = None,
     workspace: WorkspaceOption = None,
     lang: LocaleOption = None,
 ) -> None:
@@ -69,7 +77,11 @@ def program(
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
             data = ProgramUpdate(
-                name=name, expiry_policy=expiry, expiry_months=months, point_value=point_value
+                name=name,
+                expiry_policy=expiry,
+                expiry_months=months,
+                point_value=point_value,
+                enrolment=enrolment,
             )
             saved = service.set_program(session, workspace=ws, data=data)
             currency = ws.currency
@@ -77,6 +89,8 @@ def program(
                 months=saved.expiry_months))  # fmt: skip
         if saved.point_value is not None:
             _say(_t("loyalty.cli_point_value", locale, value=saved.point_value, currency=currency))
+        if saved.enrolment is not None:
+            _say(_t(f"loyalty.cli_enrolment_{saved.enrolment.value}", locale))
 
     _run(action, locale)
 
@@ -156,6 +170,183 @@ def balance(
                 e.points,
                 e.reason,
                 f"{e.source} {where}",
+            )
+        console.print(table)
+
+    _run(action, locale)
+
+
+def _consent_time(value: str | None, zone: str) -> datetime:
+    """``--at``: ISO 8601, in the workspace's zone when it has no offset; now when not given."""
+    if value is None:
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise PatronError("loyalty.bad_consent_time", value=value) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    return as_utc(moment)
+
+
+def _say_membership(read: MembershipRead, locale: str) -> None:
+    if read.member:
+        _say(_t("loyalty.cli_member", locale, customer=read.customer_id, at=read.enrolled_at.isoformat(timespec="seconds"),
+                source=read.consent_source or "", consent=read.consent_at.isoformat(timespec="seconds")
+                if read.consent_at else "—", by=read.consent_by or "—"))  # fmt: skip
+    else:
+        left = read.left_at.isoformat(timespec="seconds") if read.left_at else ""
+        _say(_t("loyalty.cli_left", locale, customer=read.customer_id, at=left, forfeited=read.forfeited,
+                written_off=read.written_off))  # fmt: skip
+
+
+@loyalty_app.command("enrol")
+def enrol(
+    customer: str,
+    at: Annotated[
+        str | None, typer.Option("--at", help="When the customer consented (ISO 8601) [default: now]")
+    ] = None,
+    source: Annotated[
+        str, typer.Option(help="Where the consent was collected (pos, paper, web_form…)")
+    ] = "cli",
+    by: Annotated[str | None, typer.Option(help="Who recorded it [default: the system user]")] = None,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Enrol a customer with their recorded consent (many at once: patron import loyalty_members FILE)."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            consent = service.Consent(at=_consent_time(at, ws.timezone), source=source[:32],
+                                      by=by or f"cli:{getpass.getuser()}")  # fmt: skip
+            read = service.enrol(session, workspace=ws, customer_external_id=customer, consent=consent)
+        if as_json:
+            print(read.model_dump_json(indent=2))
+            return
+        _say_membership(read, locale)
+
+    _run(action, locale)
+
+
+@loyalty_app.command("unenrol")
+def unenrol(
+    customer: str,
+    reason: Annotated[str, typer.Option(help="Why the member leaves (kept with the entries)")] = "left",
+    by: Annotated[
+        str | None, typer.Option(help="Who takes the member out [default: the system user]")
+    ] = None,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Take a member out of the program: live points are forfeited, debt written off (docs/loyalty.md)."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            read = service.unenrol(session, workspace=ws, customer_external_id=customer,
+                                   actor=by or f"cli:{getpass.getuser()}", reason=reason[:300])  # fmt: skip
+        if as_json:
+            print(read.model_dump_json(indent=2))
+            return
+        _say_membership(read, locale)
+
+    _run(action, locale)
+
+
+@loyalty_app.command("history")
+def history(
+    customer: str,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Entries to show")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Entries to skip (newest first)")] = 0,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A member's ledger, newest first, page by page: every entry with its reason, source, rule version and who."""
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            page = service.entries(session, workspace_id=ws.id, customer_external_id=customer, limit=limit,
+                                   offset=offset)  # fmt: skip
+        if as_json:
+            print(page.model_dump_json(indent=2))
+            return
+        table = _table(locale, "loyalty.col_time", "loyalty.col_kind", "loyalty.col_points", "loyalty.col_reason",
+                       "loyalty.col_source", "loyalty.col_version", "loyalty.col_by")  # fmt: skip
+        for e in page.items:
+            where = e.order_external_id or ""
+            if e.line_no is not None:
+                where += f" #{e.line_no}"
+            _row(table, e.created_at.isoformat(timespec="seconds"), e.kind, e.points, e.reason,
+                 f"{e.source} {where}".strip(), e.rule_version or "", e.source_ref or "")  # fmt: skip
+        console.print(table)
+        _say(_t("loyalty.cli_history_page", locale, first=min(offset + 1, page.total),
+                last=offset + len(page.items), total=page.total))  # fmt: skip
+
+    _run(action, locale)
+
+
+@loyalty_app.command("overview")
+def overview(
+    until: Annotated[
+        str | None, typer.Option(help="The trend window's last day, YYYY-MM-DD [default: yesterday]")
+    ] = None,
+    segment: Annotated[
+        str | None, typer.Option(help="Only members whose customer is in this segment")
+    ] = None,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The program's figures: members by tier, liability, debt, expiring points, movements per month, rates."""
+    from patron.core.clock import today_in
+    from patron.dashboard import loyalty as loyalty_view
+    from patron.dashboard.filters import parse_filters
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        params = {"segment": segment or ""} | ({"since": until, "until": until} if until else {})
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            read = loyalty_view.overview(session, ws, parse_filters(params, today=today_in(ws.timezone)))
+        if as_json:
+            print(read.model_dump_json(indent=2))
+            return
+        money = f" ({read.outstanding_money} {read.currency})" if read.outstanding_money is not None else ""
+        _say(_t("loyalty.cli_overview", locale, program=read.program, members=read.members,
+                outstanding=read.outstanding, money=money, debt=read.debt, since=read.since.isoformat(),
+                until=read.until.isoformat()))  # fmt: skip
+        if read.by_tier:
+            _say(" · ".join(f"{t.tier} {t.members}" for t in read.by_tier))
+        rates = [f"{r:.1f} %" if r is not None else "–" for r in (read.redemption_rate, read.breakage_rate)]
+        _say(
+            _t(
+                "loyalty.cli_overview_rates",
+                locale,
+                issued=read.issued,
+                redemption=rates[0],
+                breakage=rates[1],
+            )
+        )
+        table = _table(locale, "loyalty.col_month", "loyalty.col_earned", "loyalty.col_redeemed",
+                       "loyalty.col_expired", "loyalty.col_reversed", "loyalty.col_adjusted")  # fmt: skip
+        for m in read.months:
+            _row(
+                table,
+                m.month + (" *" if m.partial else ""),
+                m.earned,
+                m.redeemed,
+                m.expired,
+                m.reversed,
+                m.adjusted,
             )
         console.print(table)
 

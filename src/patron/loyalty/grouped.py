@@ -119,6 +119,8 @@ class _Member:
     points_read: int
     debt_read: int
     lots: list[_Lot] = field(default_factory=list)
+    #: The member left the program: every operation is refused, as ``service`` refuses it.
+    left: bool = False
 
 
 @dataclass
@@ -216,7 +218,13 @@ class _Group:
         if not external_ids:
             return {}
         rows = self.connection.execute(
-            select(_MEMBERS.c.id, _MEMBERS.c.points, _MEMBERS.c.debt, _CUSTOMERS.c.external_id)
+            select(
+                _MEMBERS.c.id,
+                _MEMBERS.c.points,
+                _MEMBERS.c.debt,
+                _CUSTOMERS.c.external_id,
+                _MEMBERS.c.left_at.is_not(None),
+            )
             .join(
                 _CUSTOMERS,
                 and_(
@@ -229,8 +237,8 @@ class _Group:
             .with_for_update(of=_MEMBERS)
         )
         return {
-            external_id: _Member(member_id, points, debt, points, debt)
-            for member_id, points, debt, external_id in rows
+            external_id: _Member(member_id, points, debt, points, debt, left=bool(left))
+            for member_id, points, debt, external_id, left in rows
         }
 
     def _read_lots(self, members: dict[str, _Member]) -> None:
@@ -289,8 +297,8 @@ class _Group:
             policy, months = program_rows[0]
             program = Program(workspace_id=self.workspace_id, expiry_policy=policy, expiry_months=months)
         members = {
-            external_id: _Member(member_id, points, debt, points, debt)
-            for member_id, points, debt, external_id in member_rows
+            external_id: _Member(member_id, points, debt, points, debt, left=bool(left))
+            for member_id, points, debt, external_id, left in member_rows
         }
         if program is not None and {c for (c,) in customer_rows} - members.keys():
             return None
@@ -362,6 +370,8 @@ class _Group:
         member = members.get(external_id)
         if member is None:
             return NotFound("loyalty.member_not_found", customer=external_id)
+        if member.left:
+            return Conflict("loyalty.member_left", customer=external_id)
         signed = -points if kind == REDEEM else points
         first = used.get(key)
         if first is not None:
@@ -565,7 +575,7 @@ _OF_MEMBERS = (
 )
 _PG_PROGRAM = "SELECT expiry_policy, expiry_months FROM loyalty_programs WHERE workspace_id = %(ws)s"
 _PG_LOCK = (
-    "SELECT m.id, m.points, m.debt, c.external_id FROM loyalty_members m "
+    "SELECT m.id, m.points, m.debt, c.external_id, m.left_at IS NOT NULL FROM loyalty_members m "
     "JOIN customers c ON c.workspace_id = m.workspace_id AND c.id = m.customer_id "
     "WHERE m.workspace_id = %(ws)s AND c.external_id = ANY(%(ids)s) ORDER BY m.id FOR UPDATE OF m"
 )

@@ -25,6 +25,8 @@ SYSTEM_REASONS = frozenset(
 )  # fmt: skip
 #: Reasons the rewards catalog, coupons and referrals write (loyalty.rewards, coupons, referrals).
 SYSTEM_REASONS |= {"reward", "coupon_cancelled", "referral_referrer", "referral_referee"}
+#: Reasons leaving the program writes (``service.unenrol``; "left" is its default reason).
+SYSTEM_REASONS |= {"left", "debt_written_off"}
 LAST_ENTRIES = 20
 SHOWN_LOTS = 50
 
@@ -61,6 +63,8 @@ class MemberCard:
     lots: list[LotRow]
     entries: list[EntryRow]
     entries_total: int
+    #: When the member left the program (None: a member).
+    left_at: datetime | None = None
 
 
 def reason_text(reason: str, locale: str) -> str:
@@ -125,4 +129,6 @@ def member_card(session: Session, *, workspace_id: int, customer_id: int, locale
             )
             or 0
         )
-    return MemberCard(program.name, member.enrolled_at, live, member.debt, soon, lots, entries, total)
+    return MemberCard(
+        program.name, member.enrolled_at, live, member.debt, soon, lots, entries, total, member.left_at
+    )

@@ -34,6 +34,8 @@ class Source(StrEnum):
     BIRTHDAY = "birthday"
     REWARD = "reward"
     EXPIRY = "expiry"
+    #: The member left the program: points forfeited, debt written off.
+    LEAVE = "leave"
 
 
 class ExpiryPolicy(StrEnum):
@@ -42,6 +44,13 @@ class ExpiryPolicy(StrEnum):
     #: A lot expires at the end of the calendar year after the one it was earned in (workspace's zone).
     END_OF_NEXT_YEAR = "end_of_next_year"
     NEVER = "never"
+
+
+class Enrolment(StrEnum):
+    #: Every customer whose order is synced joins (the program is part of the terms of sale).
+    AUTO = "auto"
+    #: Only customers enrolled with a recorded consent (import, API, CLI, dashboard) are members.
+    CONSENT = "consent"
 
 
 class Program(WorkspaceScoped, Timestamped, Base):
@@ -58,6 +67,8 @@ class Program(WorkspaceScoped, Timestamped, Base):
     #: What one point is worth to the workspace, in ten-thousandths of its currency's major unit (NT$0.10 is
     #: 1,000), so the outstanding points can be read as a liability in money; None until a manager sets it.
     point_value_ten_thousandths: Mapped[int | None] = mapped_column()
+    #: How customers join (``Enrolment``): on their first synced order, or only with a recorded consent.
+    enrolment: Mapped[str] = mapped_column(String(16), default=Enrolment.AUTO.value, server_default="auto")
 
 
 class EarnRule(WorkspaceScoped, Base):
@@ -102,9 +113,19 @@ class Member(WorkspaceScoped, Timestamped, Base):
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     customer_id: Mapped[int] = mapped_column(IdType)
+    #: When the current membership began (a member who left and came back: when they came back).
     enrolled_at: Mapped[datetime] = mapped_column()
     points: Mapped[int] = mapped_column(default=0)
     debt: Mapped[int] = mapped_column(default=0)
+    #: The consent to join: when it was given (None: joined automatically on an order), where it was recorded
+    #: (``auto``, ``api``, ``cli``, ``import``, ``dashboard``, ``referral``, …) and by whom.
+    consent_at: Mapped[datetime | None] = mapped_column()
+    consent_source: Mapped[str | None] = mapped_column(String(32))
+    consent_by: Mapped[str | None] = mapped_column(String(320))
+    #: Orders placed before this moment earn nothing (None: every order of the customer earns).
+    earns_from: Mapped[datetime | None] = mapped_column()
+    #: When the member left the program (None: a member); their points were forfeited then.
+    left_at: Mapped[datetime | None] = mapped_column()
 
 
 class Entry(WorkspaceScoped, Base):

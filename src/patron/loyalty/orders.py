@@ -117,6 +117,17 @@ def _sync_chunk(
     by_version = {r.version: r for r in rules}
     _ensure_members(session, ws, (o.customer_id for o in orders))
     members = _lock_members(session, ws, (o.customer_id for o in orders))
+    # Only members' orders count, and only those placed since the member earns: a customer who never joined
+    # (the program enrols by consent), left, or ordered before consenting earns nothing and gives nothing back.
+    members = {c: m for c, m in members.items() if m.left_at is None}
+
+    def earns(order: Order) -> bool:
+        member = members.get(order.customer_id)
+        return member is not None and (member.earns_from is None or order.ordered_at >= member.earns_from)
+
+    orders = [o for o in orders if earns(o)]
+    if not orders:
+        return
     order_ids = [o.id for o in orders]
     # Read after the locks: what another transaction earned for these orders is committed and visible now.
     states: dict[int, dict[int | None, _LineState]] = {o.id: {} for o in orders}

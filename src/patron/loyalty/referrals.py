@@ -53,6 +53,7 @@ from patron.loyalty.schemas import (
     SettleReport,
 )
 from patron.loyalty.service import (
+    Consent,
     _amount_minor,
     _credit,
     _customer,
@@ -174,7 +175,8 @@ def record(session: Session, *, workspace: Workspace, data: ReferralCreate) -> R
     referee = _customer(session, workspace.id, data.customer_id)
     referrer_row = session.scalar(scoped(Member, workspace.id, Member.id == owner.member_id))
     assert referrer_row is not None
-    _ensure_members(session, workspace.id, [referee.id])
+    # Coming with a member's code is joining the program: the referral is the consent (source "referral").
+    _ensure_members(session, workspace.id, [referee.id], Consent(at=utcnow(), source="referral"))
     _lock_members(session, workspace.id, [referrer_row.customer_id, referee.id])
     referrer = session.scalar(scoped(Customer, workspace.id, Customer.id == referrer_row.customer_id))
     assert referrer is not None
@@ -288,7 +290,7 @@ def settle(session: Session, *, workspace: Workspace) -> SettleReport:
             ("referrer", referrer.customer_id, referral.referrer_points),
             ("referee", referral.referee_customer_id, referral.referee_points),
         ):
-            if points:
+            if points and locked[customer_id].left_at is None:  # a side that left the program gets nothing
                 new = _New(EntryKind.EARN, f"referral_{side}", Source.REFERRAL, f"referral:{referral.id}:{side}",
                            order=first, source_ref=f"referral:{referral.id}")  # fmt: skip
                 _credit(session, locked[customer_id], new, points, earned_at=now, expires_at=expires, now=now)

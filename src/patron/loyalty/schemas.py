@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from patron.loyalty.models import ExpiryPolicy, RewardKind
+from patron.loyalty.models import Enrolment, ExpiryPolicy, RewardKind
 
 IdempotencyKey = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9._:\-]+$")
 
@@ -20,10 +20,98 @@ class ProgramUpdate(BaseModel):
     #: What one point is worth in the workspace's currency, major units as a decimal string ("0.1", "1.25"), up
     #: to four decimals; the outstanding points are then also shown as money. Left out: unchanged.
     point_value: str | None = Field(default=None, pattern=r"^\d{1,6}(\.\d{1,4})?$")
+    #: How customers join: ``auto`` (on their first synced order; a new program's default) or ``consent`` (only
+    #: when enrolled with a recorded consent). Left out: unchanged.
+    enrolment: Enrolment | None = None
 
 
 class ProgramRead(ProgramUpdate):
-    pass
+    enrolment: Enrolment | None = Enrolment.AUTO
+
+
+class EnrolmentCreate(BaseModel):
+    """The consent a customer gave to join (``POST /members/{customer}``); an empty body: given now, via the API."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: When the customer consented (now when left out); never in the future.
+    consented_at: AwareDatetime | None = None
+    #: Where the consent was collected: "pos", "web_form", "paper", "app", … (default "api").
+    source: str = Field(default="api", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._:\-]+$")
+    #: Who recorded it (a cashier, a system); up to 320 characters.
+    recorded_by: str | None = Field(default=None, min_length=1, max_length=320)
+
+
+class TierCount(BaseModel):
+    tier: str
+    members: int
+
+
+class ExpiringBucket(BaseModel):
+    #: Points expiring after now and at most ``days`` days from now, and the members holding them.
+    days: int
+    points: int
+    members: int
+
+
+class OverviewMonth(BaseModel):
+    month: str
+    earned: int
+    redeemed: int
+    expired: int
+    reversed: int
+    adjusted: int
+    #: The month under way (only with ``partial``): left out of the rates.
+    partial: bool
+
+
+class OverviewRead(BaseModel):
+    """The program's figures (docs/loyalty.md, "Where managers see it"); money as decimal strings in
+    ``currency``, None without a point value."""
+
+    program: str
+    since: date
+    until: date
+    segment: str | None
+    members: int
+    members_with_points: int
+    outstanding: int
+    currency: str
+    point_value: str | None
+    outstanding_money: str | None
+    debt: int
+    debt_money: str | None
+    members_with_debt: int
+    expiring: list[ExpiringBucket]
+    by_tier: list[TierCount]
+    months: list[OverviewMonth]
+    issued: int
+    redeemed: int
+    expired: int
+    redemption_rate: float | None
+    breakage_rate: float | None
+
+
+class UnenrolCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(default="left", min_length=1, max_length=300)
+
+
+class MembershipRead(BaseModel):
+    """A customer's membership: whether they are a member, their recorded consent, and on leaving, what was
+    forfeited (live points) and written off (debt)."""
+
+    customer_id: str
+    member: bool
+    enrolled_at: datetime
+    consent_at: datetime | None
+    consent_source: str | None
+    consent_by: str | None
+    earns_from: datetime | None
+    left_at: datetime | None
+    points: int
+    debt: int
+    forfeited: int = 0
+    written_off: int = 0
 
 
 class BonusPeriod(BaseModel):
@@ -268,6 +356,9 @@ class BirthdayReport(BaseModel):
     points: int
     #: Members whose birthday was changed after a reward: the next one waits 12 months.
     waiting: int
+    #: Of those rewarded, how many may be greeted by email and by SMS (their consent allows it).
+    greet_email: int = 0
+    greet_sms: int = 0
 
 
 class MemberLinkRead(BaseModel):

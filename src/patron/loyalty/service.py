@@ -37,6 +37,7 @@ from patron.core.tenancy import scoped
 from patron.customers.models import Customer
 from patron.loyalty.models import (
     EarnRule,
+    Enrolment,
     Entry,
     EntryKind,
     ExpiryPolicy,
@@ -57,6 +58,7 @@ from patron.loyalty.schemas import (
     EntryRead,
     ExpiringPoints,
     ExpiryReport,
+    MembershipRead,
     OperationRead,
     ProgramRead,
     ProgramUpdate,
@@ -108,6 +110,7 @@ def program_read(program: Program) -> ProgramRead:
         expiry_policy=ExpiryPolicy(program.expiry_policy),
         expiry_months=program.expiry_months,
         point_value=point_value_text(program.point_value_ten_thousandths),
+        enrolment=Enrolment(program.enrolment),
     )
 
 
@@ -136,6 +139,10 @@ def set_program(session: Session, *, workspace: Workspace, data: ProgramUpdate) 
     program.expiry_months = data.expiry_months
     if data.point_value is not None:
         program.point_value_ten_thousandths = int(Decimal(data.point_value).scaleb(4))
+    if data.enrolment is not None:
+        program.enrolment = data.enrolment.value
+    elif program.enrolment is None:
+        program.enrolment = Enrolment.AUTO.value
     session.flush()
     return program_read(program)
 
@@ -287,10 +294,33 @@ def _insert_ignore(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def _ensure_members(session: Session, workspace_id: int, customer_ids: Iterable[int]) -> None:
-    """Enrol the customers that are not members yet (a concurrent enrolment of the same one is ignored)."""
+@dataclass(frozen=True)
+class Consent:
+    """A customer's recorded consent to join: when it was given, where it was recorded, by whom."""
+
+    at: datetime
+    source: str
+    by: str | None = None
+
+
+def enrolment_mode(session: Session, workspace_id: int) -> str:
+    """How customers join the workspace's program (``Enrolment``); automatic when there is no program yet."""
+    mode = session.scalar(select(Program.enrolment).where(Program.workspace_id == workspace_id))
+    return mode or Enrolment.AUTO.value
+
+
+def _ensure_members(
+    session: Session, workspace_id: int, customer_ids: Iterable[int], consent: Consent | None = None
+) -> None:
+    """Enrol the customers that are not members yet (a concurrent enrolment of the same one is ignored).
+
+    Without ``consent`` the enrolment is automatic (an order arrived): done only when the program enrols
+    automatically. A member who left is never enrolled again here (``enrol`` brings them back)."""
     ids = set(customer_ids)
     if not ids:
+        return
+    mode = enrolment_mode(session, workspace_id)
+    if consent is None and mode != Enrolment.AUTO.value:
         return
     ids -= set(
         session.scalars(
@@ -303,6 +333,14 @@ def _ensure_members(session: Session, workspace_id: int, customer_ids: Iterable[
     statement = _insert_ignore(session)(Member.__table__).on_conflict_do_nothing(
         index_elements=["workspace_id", "customer_id"]
     )
+    recorded = {
+        "consent_at": consent.at if consent else None,
+        "consent_source": consent.source if consent else "auto",
+        "consent_by": consent.by if consent else None,
+        # Joining by consent: orders earn from the consent on. Automatic programs: every order earns.
+        "earns_from": consent.at if consent and mode == Enrolment.CONSENT.value else None,
+        "left_at": None,
+    }
     # executemany of one cached statement: a multi-row VALUES was compiled anew for every chunk (0.9 s each)
     session.execute(
         statement,
@@ -310,11 +348,12 @@ def _ensure_members(session: Session, workspace_id: int, customer_ids: Iterable[
             {
                 "workspace_id": workspace_id,
                 "customer_id": c,
-                "enrolled_at": now,
+                "enrolled_at": consent.at if consent else now,  # joined when they consented
                 "points": 0,
                 "debt": 0,
                 "created_at": now,
                 "updated_at": now,
+                **recorded,
             }
             for c in sorted(ids)
         ],
@@ -343,9 +382,11 @@ def _customer(session: Session, workspace_id: int, external_id: str) -> Customer
     return customer
 
 
-def _locked_member(session: Session, workspace_id: int, external_id: str, *, create: bool) -> Member:
+def _locked_member(
+    session: Session, workspace_id: int, external_id: str, *, create: bool, left: bool = False
+) -> Member:
     """The member of customer ``external_id``, locked (found and locked in one statement), enrolled first
-    when ``create``."""
+    when ``create`` (and the program enrols automatically). A member who left is refused unless ``left``."""
     member = session.scalar(
         select(Member)
         .join(Customer, and_(Customer.workspace_id == Member.workspace_id, Customer.id == Member.customer_id))
@@ -359,13 +400,123 @@ def _locked_member(session: Session, workspace_id: int, external_id: str, *, cre
         member = _lock_members(session, workspace_id, [customer.id]).get(customer.id)
     if member is None:
         raise NotFound("loyalty.member_not_found", customer=external_id)
+    if member.left_at is not None and not left:
+        raise Conflict("loyalty.member_left", customer=external_id)
     return member
 
 
-def enrol(session: Session, *, workspace: Workspace, customer_external_id: str) -> BalanceRead:
+def membership_read(
+    member: Member, external_id: str, forfeited: int = 0, written_off: int = 0
+) -> MembershipRead:
+    return MembershipRead(
+        customer_id=external_id, member=member.left_at is None, enrolled_at=member.enrolled_at,
+        consent_at=member.consent_at, consent_source=member.consent_source, consent_by=member.consent_by,
+        earns_from=member.earns_from, left_at=member.left_at, points=member.points, debt=member.debt,
+        forfeited=forfeited, written_off=written_off,
+    )  # fmt: skip
+
+
+def enrol(
+    session: Session, *, workspace: Workspace, customer_external_id: str, consent: Consent | None = None
+) -> MembershipRead:
+    """Enrol a customer with their recorded consent (given now, through the API, when none is passed). A member
+    keeps their first record; one who left comes back with a new record, earning from now on and starting at
+    zero (what they held was forfeited when they left)."""
     require_program(session, workspace.id)
-    member = _locked_member(session, workspace.id, customer_external_id, create=True)
-    return _balance(session, member, customer_external_id)
+    given = consent or Consent(at=utcnow(), source="api")
+    customer = _customer(session, workspace.id, customer_external_id)
+    if given.at > utcnow():
+        raise PatronError("loyalty.consent_in_future", at=given.at.isoformat())
+    _ensure_members(session, workspace.id, [customer.id], given)
+    member = _locked_member(session, workspace.id, customer_external_id, create=False, left=True)
+    if member.left_at is not None:
+        now = utcnow()
+        member.enrolled_at = now
+        member.left_at = None
+        member.earns_from = now
+        member.consent_at, member.consent_source, member.consent_by = given.at, given.source, given.by
+        session.flush()
+    elif member.consent_at is None:
+        # Joined automatically on an order; the consent now given is recorded (what it earns is unchanged).
+        member.consent_at, member.consent_source, member.consent_by = given.at, given.source, given.by
+        session.flush()
+    return membership_read(member, customer_external_id)
+
+
+def membership(session: Session, *, workspace_id: int, customer_external_id: str) -> MembershipRead:
+    customer = _customer(session, workspace_id, customer_external_id)
+    member = session.scalar(scoped(Member, workspace_id, Member.customer_id == customer.id))
+    if member is None:
+        raise NotFound("loyalty.member_not_found", customer=customer_external_id)
+    return membership_read(member, customer_external_id)
+
+
+def unenrol(
+    session: Session, *, workspace: Workspace, customer_external_id: str, actor: str, reason: str = "left"
+) -> MembershipRead:
+    """Take a member out of the program. Their live points are forfeited (an ``expire`` entry per lot, source
+    ``leave``: breakage, as at expiry) and any debt is written off (an ``adjust`` entry that repays it), so the
+    ledger still adds up; the member row and its history stay. Leaving twice moves nothing."""
+    require_program(session, workspace.id)
+    member = _locked_member(session, workspace.id, customer_external_id, create=False, left=True)
+    if member.left_at is not None:
+        return membership_read(member, customer_external_id)
+    now = utcnow()
+    _expire_member(session, member, now)  # what was due expires as it would have anyway
+    stamp = f"{member.id}:{now.isoformat()}"
+    forfeited = 0
+    for lot in _member_lots(session, member):
+        new = _New(EntryKind.EXPIRE, reason, Source.LEAVE, f"leave:lot:{lot.id}", source_ref=actor)
+        entry = _entry(session, member, new, -lot.remaining, now)
+        session.add(
+            LotMove(workspace_id=member.workspace_id, entry_id=entry.id, lot_id=lot.id, points=-lot.remaining)
+        )
+        member.points -= lot.remaining
+        forfeited += lot.remaining
+        lot.remaining = 0
+    written_off = member.debt
+    if written_off:
+        new = _New(
+            EntryKind.ADJUST, "debt_written_off", Source.LEAVE, f"leave:debt:{stamp}", source_ref=actor
+        )
+        entry = _entry(session, member, new, written_off, now)
+        entry.debt_delta = -written_off
+        member.debt = 0
+    member.left_at = now
+    session.flush()
+    return membership_read(member, customer_external_id, forfeited, written_off)
+
+
+def marketing_audience(
+    session: Session, workspace_id: int, member_ids: Sequence[int]
+) -> dict[int, list[str]]:
+    """The channels each of these members may be sent marketing on (a birthday greeting, an expiry reminder):
+    ``email`` when the customer consented to email and has an address, ``sms`` likewise with a phone. Members
+    who left, erased customers and those with no consent are not in the answer."""
+    audience: dict[int, list[str]] = {}
+    ids = sorted(set(member_ids))
+    for start in range(0, len(ids), _CHUNK):
+        for member_id, email, consent_email, phone, consent_sms in session.execute(
+            select(Member.id, Customer.email, Customer.consent_email, Customer.phone, Customer.consent_sms)
+            .join(
+                Customer,
+                and_(Customer.workspace_id == Member.workspace_id, Customer.id == Member.customer_id),
+            )
+            .where(
+                Member.workspace_id == workspace_id,
+                Member.id.in_(ids[start : start + _CHUNK]),
+                Member.left_at.is_(None),
+                Customer.erased_at.is_(None),
+            )
+        ):
+            channels = [
+                name
+                for name, ok in (("email", consent_email and email), ("sms", consent_sms and phone))
+                if ok
+            ]
+            if channels:
+                audience[member_id] = channels
+    return audience
 
 
 # --------------------------------------------------------------------------------------------- ledger primitives

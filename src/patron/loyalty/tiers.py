@@ -542,16 +542,18 @@ def member_tier(
 
 
 def members_by_tier(session: Session, workspace_id: int) -> list[tuple[dict[str, Any], int]]:
-    """[(tier, members)] under the version in force, lowest first (members without a tier row in the lowest)."""
+    """[(tier, members)] under the version in force, lowest first (members without a tier row in the lowest;
+    members who left the program not counted)."""
     tier_set = current_set(session, workspace_id)
     if tier_set is None:
         return []
-    total = int(session.scalar(select(func.count()).where(Member.workspace_id == workspace_id)) or 0)
+    active = select(Member.id).where(Member.workspace_id == workspace_id, Member.left_at.is_(None))
+    total = int(session.scalar(select(func.count()).select_from(active.subquery())) or 0)
     counts = [0] * len(tier_set.tiers)
     placed = 0
     for code, count in session.execute(
         select(MemberTier.tier, func.count())
-        .where(MemberTier.workspace_id == workspace_id)
+        .where(MemberTier.workspace_id == workspace_id, MemberTier.member_id.in_(active))
         .group_by(MemberTier.tier)
     ):
         counts[tier_index(tier_set, code)] += int(count)
