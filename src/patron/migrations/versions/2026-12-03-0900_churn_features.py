@@ -1,8 +1,8 @@
 """churn definitions: churn_models.definition, ``inactivity`` (no purchase in the window) or ``cancelled`` (a
 subscription cancelled in the window; docs/churn.md).
 
-Revision ID: 0025_churn_features
-Revises: 0024_customer_erasure
+Revision ID: 0026_churn_features
+Revises: 0025_loyalty_enrolment
 Create Date: 2026-12-03 09:00:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0025_churn_features"
-down_revision: str | None = "0024_customer_erasure"
+revision: str = "0026_churn_features"
+down_revision: str | None = "0025_loyalty_enrolment"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
