@@ -3,7 +3,8 @@ hidden by an admin, exported, and shown on the public page ``/t/<workspace>`` (d
 consent: docs/privacy.md).
 
 What makes a comment a testimonial is read every time, never copied: the survey comment is an analysed item with
-overall sentiment positive, and its response has ``publish_consent``. So a consent withdrawn (an erasure sets it
+overall sentiment positive, it answers a text question that asks for consent (``consent_to_publish``), and its
+response has ``publish_consent`` (the box ticked). So a consent withdrawn (an erasure sets it
 to no and deletes the item) takes the testimonial away at once, from the dashboard, the API and the public page.
 The text shown is always the masked copy. The name is the customer's, in the form the respondent chose
 (``publish_as``): the full name, the initials (王小明 → 王○○, Jane Doe → J. D.), or none (anonymous); a response
@@ -15,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from patron.core.clock import utcnow
@@ -52,7 +53,21 @@ def display_name(form: str, name: str | None) -> str | None:
 _status_column = func.coalesce(FeedbackTestimonial.status, TestimonialStatus.PENDING.value)
 
 
-def _candidates(workspace_id: int) -> Any:
+def _consent_questions(session: Session, workspace_id: int) -> Any:
+    """The text questions that ask for consent to publish (``consent_to_publish``), per survey: consent covers
+    the answers to these, not the respondent's other comments."""
+    conditions = []
+    for survey_id, definition in session.execute(
+        select(Survey.id, Survey.definition).where(Survey.workspace_id == workspace_id)
+    ):
+        keys = [str(q.get("key")) for q in (definition or {}).get("questions", [])
+                if isinstance(q, dict) and q.get("type") == "text" and q.get("consent_to_publish") is True]  # fmt: skip
+        if keys:
+            conditions.append(and_(SurveyAnswer.survey_id == survey_id, SurveyAnswer.question_key.in_(keys)))
+    return or_(*conditions) if conditions else false()
+
+
+def _candidates(session: Session, workspace_id: int) -> Any:
     """Consented, positive survey comments of the workspace (with the decision, when there is one)."""
     return (
         select(FeedbackItem.id, FeedbackItem.occurred_at, FeedbackItem.masked_text, FeedbackItem.language,
@@ -66,7 +81,7 @@ def _candidates(workspace_id: int) -> Any:
                                              FeedbackTestimonial.item_id == FeedbackItem.id))
         .where(FeedbackItem.workspace_id == workspace_id, FeedbackItem.sentiment == "positive",
                SurveyResponse.workspace_id == workspace_id, SurveyResponse.publish_consent.is_(True),
-               Customer.erased_at.is_(None))
+               Customer.erased_at.is_(None), _consent_questions(session, workspace_id))
     )  # fmt: skip
 
 
@@ -85,11 +100,11 @@ def list_testimonials(
     session: Session, *, workspace_id: int, status: str | None = None, offset: int = 0, limit: int = 100
 ) -> TestimonialPage:
     """The workspace's testimonials newest first (``status``: only those), with how many are in each status."""
-    base = _candidates(workspace_id).subquery()
+    base = _candidates(session, workspace_id).subquery()
     counts = dict.fromkeys(STATUSES, 0)
     for value, number in session.execute(select(base.c.status, func.count()).group_by(base.c.status)):
         counts[str(value)] = int(number)
-    query = _candidates(workspace_id)
+    query = _candidates(session, workspace_id)
     if status is not None:
         query = query.where(_status_column == status)
     rows = session.execute(
@@ -112,7 +127,7 @@ def decide(
 ) -> TestimonialRead:
     """Approve, hide, or put back to pending (no decision) one testimonial; an item that is not a testimonial (no
     consent, not positive, another workspace's) is not found."""
-    found = session.execute(_candidates(workspace_id).where(FeedbackItem.id == item_id)).first()
+    found = session.execute(_candidates(session, workspace_id).where(FeedbackItem.id == item_id)).first()
     if found is None:
         raise NotFound("feedback.testimonial_not_found", id=item_id)
     session.execute(
@@ -124,4 +139,4 @@ def decide(
         session.add(FeedbackTestimonial(workspace_id=workspace_id, item_id=item_id, status=status,
                                         decided_by=actor[:320], decided_at=now or utcnow()))  # fmt: skip
     session.flush()
-    return _read(session.execute(_candidates(workspace_id).where(FeedbackItem.id == item_id)).one())
+    return _read(session.execute(_candidates(session, workspace_id).where(FeedbackItem.id == item_id)).one())
