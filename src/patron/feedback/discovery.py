@@ -6,15 +6,16 @@ clause, with the taxonomy in force:
 
 1. A clause no theme matches is *unmatched*; the others are the *background*.
 2. Candidate terms come from each clause: Chinese words (rjieba) of two characters or more and pairs of adjacent
-   words (纸 + 吸管 → 纸吸管); English words of three letters or more (a plural folded onto its singular) and
+   words whose second has two characters or more (纸 + 吸管 → 纸吸管, not 奶茶 + 喝); English words of three letters or more (a plural folded onto its singular) and
    pairs of adjacent words. Stop words and generic praise or blame (很, 不错, great) are left out, and so is a
    masked placeholder ([EMAIL]). An item counts a term once.
 3. A term's *lift* is its share of the items with an unmatched clause over its (smoothed) share of the items
    with a matched clause, counted in those clauses: (f / F) / ((b + ½) / (B + ½)). A candidate needs
-   ``MIN_ITEMS`` items and a lift of ``MIN_LIFT``; candidates are ranked by items × ln(lift), frequent and
-   distinctive first (the weighting of TF-IDF: frequency times the log of how particular the term is).
-4. Candidates are grouped, best first: one joins the first topic whose items it shares — at least half of the
-   smaller set (纸吸管 and 吸管; "foreign object" and 异物 in the same posts). A keyword another keyword of the
+   ``MIN_ITEMS`` items and a lift of ``MIN_LIFT``; its weight is items × ln(lift), frequent and distinctive first
+   (the weighting of TF-IDF: frequency times the log of how particular the term is).
+4. Candidates are grouped, rising first (items minus those of the period before), then by items × ln(lift): one
+   joins the first topic whose first term has at least two thirds of its items (纸吸管 and 吸管; "foreign object"
+   and "disgusting" in the same posts); a common word with many items elsewhere (奶茶 beside 异物) does not. A keyword another keyword of the
    topic contains is dropped (吸管 already matches 纸吸管).
 5. A topic's figures count items with the taxonomy's own matching (Chinese as a substring of the Simplified
    clause, English whole words) in the unmatched clauses, so accepting the topic as a theme gives that theme
@@ -45,6 +46,7 @@ from patron.feedback import editing, service
 from patron.feedback.models import FeedbackItem
 from patron.feedback.schemas import DiscoveryExample, DiscoveryReport, EmergingTopic, TopicAccepted
 from patron.feedback.taxonomy import MAX_KEYWORD_LENGTH, Taxonomy, _english_pattern, _found
+from patron.social import service as social_service
 from patron.text.normalise import _converter, to_simplified
 from patron.text.sentiment import split_clauses
 
@@ -52,10 +54,12 @@ from patron.text.sentiment import split_clauses
 MIN_ITEMS = 3
 #: A candidate term must be at least this many times as frequent where no theme matches (``lift``).
 MIN_LIFT = 2.0
-#: Share of the smaller item set two terms must have in common to be one topic.
-OVERLAP = 0.5
+#: Share of a candidate's items that must be among the items of a topic's first term for it to join.
+OVERLAP = 2 / 3
 MAX_TOPICS = 10
-MAX_KEYWORDS = 6
+#: The most frequent terms counted again as the taxonomy matches them (bounded work on any period).
+MAX_POOL = 400
+MAX_KEYWORDS = 4
 EXAMPLES = 3
 #: The newest items of the period read (and as many of the period before): bounded memory on any history.
 MAX_ITEMS = 20_000
@@ -73,7 +77,9 @@ _ZH_STOP = frozenset(
     觉得 感觉 一直 一下 一点 有点 这次 今天 昨天 每次 还是 或是 可以 可能 应该 需要 希望 谢谢 感谢 一样 比较 其实 还有
     自己 大家 时候 东西 下次 再来 会 能 要 想 去 来 到 说 看 让 把 被 给 对 从 向 等 个 些 点 次 后 前 里 上 下 中 好
     不错 很好 好吃 好喝 满意 推荐 喜欢 失望 很差 棒 赞 开心 讨厌 糟糕 方便 还行 一般 普通 超级 特别 完全 总是 到底 请问
-    怎么办 为何 真的是 根本 实在 有人 店家 这家 那家 这里 那里 整体 整个 而已 只是 只有 就是 不是 没什么 非常好 超 好像""".split()  # noqa: SIM905
+    怎么办 为何 真的是 根本 实在 有人 店家 这家 那家 这里 那里 整体 整个 而已 只是 只有 就是 不是 没什么 非常好 超 好像
+    还要 处理 不用 看到 一半 一杯 不能 不会 自己 之后 以后 以前 现在 出来 起来 知道 结果 马上 刚好 大概 左右 有没有 是不是
+    怎样 那么 这么 多少 几个 一些 所有 全部 每个 其他 别的 有些 比如 例如 另外 然而 而是 或者 还有 不过 并且 于是""".split()  # noqa: SIM905
 )
 _EN_STOP = frozenset(
     """a an the and or but not no nor is are was were be been being am it its it's this that these those i me my mine
@@ -84,7 +90,9 @@ _EN_STOP = frozenset(
     still yet really quite much many lot lots get got getting make made one two three ever never always sometimes
     good great nice bad terrible awful love loved like liked amazing excellent awesome okay ok fine poor worst best
     happy disappointed disappointing recommend recommended visit come came back thanks thank please time times
-    day today yesterday place thing things everything nothing something someone everyone people way well bit""".split()  # noqa: SIM905
+    day today yesterday place thing things everything nothing something someone everyone people way well bit
+    went go goes going take took taken say said says see saw seen know knew want wanted need needed use used
+    half minutes minute hour hours week weeks""".split()  # noqa: SIM905
 )
 
 
@@ -106,6 +114,8 @@ class _Candidate:
     score: float
     lift: float
     script: str  # "zh" or "en"
+    #: items − the items of the period before.
+    rise: int = 0
 
 
 @dataclass
@@ -137,7 +147,7 @@ def clause_terms(clause: str) -> dict[str, tuple[str, str]]:
                 terms.setdefault(word, (word, "zh"))
             if index + 1 < len(words) and usable:
                 after = words[index + 1]
-                if after not in _ZH_STOP and _HAN_ONLY.match(after) and 3 <= len(word + after) <= 8:
+                if after not in _ZH_STOP and _HAN_ONLY.match(after) and len(after) >= 2 and len(word + after) <= 8:
                     terms.setdefault(word + after, (word + after, "zh"))
     _latin_terms(cleaned[position:], terms)
     return terms
@@ -209,31 +219,51 @@ def _read(
     return len(rows), sorted_items, shown
 
 
-def _candidates(items: Sequence[_Clauses], min_items: int) -> list[_Candidate]:
-    foreground: dict[str, set[int]] = defaultdict(set)
-    background: Counter[str] = Counter()
+def _is_brand(key: str, script: str, brands: Sequence[str]) -> bool:
+    """A brand's name (a tracked social term of kind brand) names no topic: 山岚 in every post about the shop."""
+    for brand in brands:
+        if script == "zh" and (key in brand or brand in key):
+            return True
+        if script == "en" and set(key.split()) & set(brand.split()):
+            return True
+    return False
+
+
+def _candidates(
+    items: Sequence[_Clauses], min_items: int, brands: Sequence[str] = (), before: Sequence[_Clauses] = ()
+) -> list[_Candidate]:
+    """Terms found in at least ``min_items`` items' unmatched clauses (by the words rjieba and the English
+    tokenizer cut), then counted again as the taxonomy would match them — a Chinese term as a substring (奶茶 is
+    also in 珍珠奶茶), an English one as whole words — in the unmatched clauses and in the matched ones, so the lift,
+    the grouping and the topic's items all mean what an accepted theme would find."""
+    found_in: dict[str, set[int]] = defaultdict(set)
     surfaces: dict[str, Counter[str]] = defaultdict(Counter)
     scripts: dict[str, str] = {}
     for item in items:
-        seen: set[str] = set()
         for clause in item.unmatched:
             for key, (surface, script) in clause_terms(clause).items():
-                foreground[key].add(item.item_id)
-                if key not in seen:
+                if item.item_id not in found_in[key]:
                     surfaces[key][surface] += 1
-                    scripts[key] = script
-                    seen.add(key)
-        background.update({key for clause in item.matched for key in clause_terms(clause)})
+                found_in[key].add(item.item_id)
+                scripts[key] = script
+    pool = sorted((key for key, ids in found_in.items()
+                   if len(ids) >= min_items and not _is_brand(key, scripts[key], brands)),
+                  key=lambda key: (-len(found_in[key]), key))[:MAX_POOL]  # fmt: skip
     foreground_items = sum(1 for item in items if item.unmatched)
     background_items = sum(1 for item in items if item.matched)
     found = []
-    for key, ids in foreground.items():
-        if len(ids) < min_items:
-            continue
-        ratio = lift(len(ids), foreground_items, background[key], background_items)
-        if ratio >= MIN_LIFT:
-            found.append(_Candidate(key, surfaces[key], ids, len(ids) * math.log(ratio), ratio, scripts[key]))
-    found.sort(key=lambda c: (-c.score, c.key))
+    for key in pool:
+        candidate = _Candidate(key, surfaces[key], set(), 0.0, 0.0, scripts[key])
+        matcher = _Matcher.of(_keywords(candidate))
+        candidate.items = {item.item_id for item in items if item.unmatched and matcher.any_clause(item.unmatched)}
+        background = sum(1 for item in items if item.matched and matcher.any_clause(item.matched))
+        candidate.lift = lift(len(candidate.items), foreground_items, background, background_items)
+        if candidate.lift >= MIN_LIFT:
+            candidate.score = len(candidate.items) * math.log(candidate.lift)
+            candidate.rise = len(candidate.items) - sum(1 for item in before if matcher.any_clause(item.unmatched))
+            found.append(candidate)
+    # Rising terms first (they seed the topics: 异物 before 奶茶, which is as frequent but was there before).
+    found.sort(key=lambda c: (-c.rise, -c.score, c.key))
     return found
 
 
@@ -253,7 +283,7 @@ def _group(candidates: Sequence[_Candidate]) -> list[_Topic]:
             (
                 topic
                 for topic in topics
-                if len(candidate.items & topic.items) >= OVERLAP * min(len(candidate.items), len(topic.items))
+                if len(candidate.items & topic.keywords[0].items) >= OVERLAP * len(candidate.items)
             ),
             None,
         )
@@ -299,7 +329,9 @@ def discover(
     previous_items = _read(session, taxonomy, workspace_id, since - (until - since), since)[1]
     unmatched = [item for item in items if item.unmatched]
     topics: list[EmergingTopic] = []
-    for topic in _group(_candidates(items, min_items)):
+    brands = [to_simplified(term.normalised).lower() for term in social_service.list_terms(session, workspace_id=workspace_id)
+              if term.kind == "brand"]  # fmt: skip
+    for topic in _group(_candidates(items, min_items, brands, previous_items)):
         keywords = list(dict.fromkeys(word for c in topic.keywords for word in _keywords(c)))
         matcher = _Matcher.of(keywords)
         members = [item.item_id for item in unmatched if matcher.any_clause(item.unmatched)]
@@ -314,7 +346,8 @@ def discover(
             examples=[DiscoveryExample(id=i, occurred_at=shown[i][0], channel=shown[i][1], text=shown[i][2])
                       for i in newest],
         ))  # fmt: skip
-    topics.sort(key=lambda t: (-t.items, -t.lift, t.label))
+    # Rising topics first (the most added since the period before), then the others by their items.
+    topics.sort(key=lambda t: (t.change <= 0, -t.change if t.change > 0 else -t.items, -t.items, t.label))
     return DiscoveryReport(
         since=since, until=until, analysed=analysed, with_unmatched=len(unmatched), topics=topics[:MAX_TOPICS]
     )
