@@ -97,8 +97,8 @@ def test_the_testimonials_page_decisions_and_exports(engine: Engine, tmp_path: P
                 answers={"nps": 10, "testimonial": text}, publish_consent=True, publish_as=form))  # type: ignore[arg-type]  # fmt: skip
     admin, viewer = _users(engine, ws, slug)
     log_in(client, slug, admin)
-    for language, title, pending, initials in (("zh-Hant", "推薦見證", "待審 (2)", "姓氏或縮寫"),
-                                               ("zh-Hans", "推荐见证", "待审 (2)", "姓氏或缩写"),
+    for language, title, pending, initials in (("zh-Hant", "推薦見證", "待審（2）", "姓氏或縮寫"),
+                                               ("zh-Hans", "推荐见证", "待审（2）", "姓氏或缩写"),
                                                ("en", "Testimonials", "Pending (2)", "initials")):  # fmt: skip
         page = client.get(f"{TESTIMONIALS}?lang={language}")
         assert page.status_code == 200, page.text

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from patron.cli import app
+from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.customers.erasure import erase_customer
 from patron.feedback import testimonials
@@ -127,3 +128,27 @@ def test_consent_decisions_public_page_and_erasure(engine: Engine, tmp_path: Pat
     assert (page.total, page.approved) == (2, 0) and "店員很親切，" not in _by_text(page)
     public = client.get(f"/t/{slug}?lang=en")
     assert "data-testimonial=" not in public.text and "王○○" not in public.text and "No testimonials yet." in public.text
+
+
+def test_the_answer_page_asks_how_to_name_the_respondent(engine: Engine, tmp_path: Path, client: TestClient) -> None:
+    """The testimonial question shows the consent box and the name forms (anonymous chosen by default); what the
+    respondent picks is kept with the consent, and a name form without the consent box ticked is not."""
+    from sqlalchemy import select
+
+    from patron.surveys.models import SurveyResponse
+    from tests.surveys.test_respondent_pages import _links
+
+    links, slug = _links(engine, tmp_path, "relationship_nps")
+    labels = {"zh-Hant": "只顯示姓氏（例如 王○○）", "zh-Hans": "只显示姓氏（例如 王○○）", "en": "My initials only"}
+    for (locale, link), consent in zip(links.items(), (True, True, False), strict=True):
+        client.post(link, data={"_shown": "nps", "nps": "10"})
+        page = client.post(link, data={"_shown": "reason", "reason": ""}).text
+        assert labels[locale] in page and 'name="_publish_as" value="anonymous" checked' in page
+        form = {"_shown": "testimonial", "testimonial": "店員很親切，推薦", "_publish_as": "initials"}
+        client.post(link, data=form | ({"_publish": "1"} if consent else {}))
+    with transaction(engine) as session:
+        workspace_id = core_service.get_workspace(session, slug).id
+        stored = session.execute(select(SurveyResponse.locale, SurveyResponse.publish_consent, SurveyResponse.publish_as)
+                                 .where(SurveyResponse.workspace_id == workspace_id).order_by(SurveyResponse.id)).all()  # fmt: skip
+    assert [tuple(row) for row in stored] == [("zh-Hant", True, "initials"), ("zh-Hans", True, "initials"),
+                                              ("en", False, "anonymous")]  # fmt: skip
