@@ -36,7 +36,9 @@ def _log_in(page: Any, live_server: str, slug: str, email: str) -> None:
 def _admin(engine: Engine, workspace_id: int, slug: str) -> str:
     email = f"admin@{slug}.example.com"
     with transaction(engine) as session:
-        core_service.create_user(session, workspace_id=workspace_id, email=email, password=PASSWORD, role="admin")
+        core_service.create_user(
+            session, workspace_id=workspace_id, email=email, password=PASSWORD, role="admin"
+        )
     return email
 
 
@@ -65,10 +67,15 @@ def test_emerging_topics_accepted_with_one_click(engine: Engine, live_server: st
     form.locator("input[name=name]").fill("紙吸管")
     form.locator("[data-accept=new]").click()
     page.locator("[data-accepted]").wait_for()
-    assert page.locator("[data-accepted]").inner_text() == "新主題「紙吸管」已存為主題分類第 1 版；已重新分析 18 則回饋。"
+    assert (
+        page.locator("[data-accepted]").inner_text()
+        == "新主題「紙吸管」已存為主題分類第 1 版；已重新分析 18 則回饋。"
+    )
     assert page.locator('tr[data-theme="topic"] td.name').first.inner_text() == "紙吸管"
     assert page.locator("article.topic").count() == 1
-    page.screenshot(path=str(ARTIFACTS / f"dashboard-discovery-accepted-{engine.dialect.name}.png"), full_page=True)
+    page.screenshot(
+        path=str(ARTIFACTS / f"dashboard-discovery-accepted-{engine.dialect.name}.png"), full_page=True
+    )
     assert page.problems == []
 
 
@@ -98,14 +105,22 @@ def test_testimonials_approved_and_shown_in_an_iframe(
         page.locator('li[data-status="pending"]').first.locator("[data-action=approve]").click()
         page.locator('li[data-status="approved"]').nth(approved - 1).wait_for()
     assert page.locator("#testimonials").get_attribute("data-approved") == "2"
-    for language, title in (("zh-Hant", "顧客怎麼說"), ("zh-Hans", "顾客怎么说"), ("en", "What customers say about")):
+    for language, title in (
+        ("zh-Hant", "顧客怎麼說"),
+        ("zh-Hans", "顾客怎么说"),
+        ("en", "What customers say about"),
+    ):
         page.goto(f"{live_server}/t/{slug}?lang={language}")
         assert page.locator("h1").inner_text().startswith(title)
         names = page.locator("figcaption [data-name]").all_inner_texts()
         assert sorted(names) == ["Amy Lee", "王○○"]
-        page.screenshot(path=str(ARTIFACTS / f"public-testimonials-{language}-{engine.dialect.name}.png"), full_page=True)
+        page.screenshot(
+            path=str(ARTIFACTS / f"public-testimonials-{language}-{engine.dialect.name}.png"), full_page=True
+        )
     # Another site frames the widget.
-    page.set_content(f'<h1>Shop</h1><iframe src="{live_server}/t/{slug}?embed=1&amp;lang=en" width="600" height="400"></iframe>')
+    page.set_content(
+        f'<h1>Shop</h1><iframe src="{live_server}/t/{slug}?embed=1&amp;lang=en" width="600" height="400"></iframe>'
+    )
     frame = page.frame_locator("iframe")
     frame.locator("figure.testimonial").first.wait_for()
     assert frame.locator("figure.testimonial").count() == 2

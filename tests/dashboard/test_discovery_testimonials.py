@@ -33,7 +33,9 @@ def _users(engine: Engine, workspace_id: int, slug: str) -> tuple[str, str]:
     admin, viewer = f"admin@{slug}.example.com", f"viewer@{slug}.example.com"
     with transaction(engine) as session:
         for email, role in ((admin, "admin"), (viewer, "viewer")):
-            core_service.create_user(session, workspace_id=workspace_id, email=email, password=PASSWORD, role=role)
+            core_service.create_user(
+                session, workspace_id=workspace_id, email=email, password=PASSWORD, role=role
+            )
     return admin, viewer
 
 
@@ -67,13 +69,17 @@ def test_topics_on_the_taxonomy_page_and_accepting_them(engine: Engine, client: 
     assert "The keyword &#39;a+b&#39; cannot be used" in refused.text and 'value="a+b"' in refused.text
     done = client.post(f"{TAXONOMY}/topics?{WINDOW}&lang=zh-Hant", follow_redirects=False,
                        data={"csrf": token, "topic": "1", "keywords": "吸管、軟掉", "name": "紙吸管", "action": "new"})  # fmt: skip
-    assert done.status_code == 303 and done.headers["location"] == f"{TAXONOMY}?{WINDOW}&lang=zh-Hant#discovery"
+    assert (
+        done.status_code == 303 and done.headers["location"] == f"{TAXONOMY}?{WINDOW}&lang=zh-Hant#discovery"
+    )
     after = client.get(done.headers["location"])
     assert "新主題「紙吸管」已存為主題分類第 1 版；已重新分析 18 則回饋。" in after.text
     assert _topics(after.text) == [("paper straws", "3", "0")] and '<tr data-theme="topic">' in after.text
     added = client.post(f"{TAXONOMY}/topics?{WINDOW}&lang=en", follow_redirects=True, data={"csrf": token, "topic": "1", "action": "add",
                         "keywords": "paper straws, paper straw", "theme": "product_quality"})  # fmt: skip
-    assert "Keywords added to “Product quality” in taxonomy version 2; 18 comments analysed again." in added.text
+    assert (
+        "Keywords added to “Product quality” in taxonomy version 2; 18 comments analysed again." in added.text
+    )
     assert _topics(added.text) == [] and "No emerging topic in this period" in added.text
     with transaction(engine) as session:
         assert feedback_service.current_taxonomy(session, workspace.id).version == 2
@@ -82,11 +88,15 @@ def test_topics_on_the_taxonomy_page_and_accepting_them(engine: Engine, client: 
     log_in(client, workspace.slug, viewer)
     page = client.get(f"{TAXONOMY}?lang=en")
     assert page.status_code == 200 and "data-accept-form" not in page.text
-    forbidden = client.post(f"{TAXONOMY}/topics", data={"csrf": csrf_of(page.text), "keywords": "停車", "name": "停車"})
+    forbidden = client.post(
+        f"{TAXONOMY}/topics", data={"csrf": csrf_of(page.text), "keywords": "停車", "name": "停車"}
+    )
     assert forbidden.status_code == 403
 
 
-def test_the_testimonials_page_decisions_and_exports(engine: Engine, tmp_path: Path, client: TestClient) -> None:
+def test_the_testimonials_page_decisions_and_exports(
+    engine: Engine, tmp_path: Path, client: TestClient
+) -> None:
     made = survey_world(engine, tmp_path, "relationship_nps")
     ws, slug = made.workspace.id, made.workspace.slug
     with transaction(engine) as session:
@@ -109,7 +119,9 @@ def test_the_testimonials_page_decisions_and_exports(engine: Engine, tmp_path: P
     feedback_tab = client.get("/dashboard/feedback?lang=en")
     assert f'href="{TESTIMONIALS}?lang=en" data-testimonials-link>Testimonials</a>' in feedback_tab.text
     page = client.get(f"{TESTIMONIALS}?lang=en")
-    item = re.search(r'data-item="(\d+)" data-status="pending">\s*<div class="meta">.*?Amy Lee', page.text, re.S)
+    item = re.search(
+        r'data-item="(\d+)" data-status="pending">\s*<div class="meta">.*?Amy Lee', page.text, re.S
+    )
     assert item is not None
     done = client.post(f"{TESTIMONIALS}/{item.group(1)}/approve?lang=en", data={"csrf": csrf_of(page.text)},
                        follow_redirects=False)  # fmt: skip
@@ -126,7 +138,11 @@ def test_the_testimonials_page_decisions_and_exports(engine: Engine, tmp_path: P
     xlsx = client.get(f"{TESTIMONIALS}/export?format=xlsx&status=approved&lang=zh-Hant")
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     rows = [[cell.value for cell in row] for row in sheet.iter_rows()]  # type: ignore[union-attr]
-    assert rows[0][2] == "顯示名稱" and len(rows) == 2 and rows[1][2:6] == ["Amy Lee", "全名", "relationship_nps", "已核准"]
+    assert (
+        rows[0][2] == "顯示名稱"
+        and len(rows) == 2
+        and rows[1][2:6] == ["Amy Lee", "全名", "relationship_nps", "已核准"]
+    )
     assert rows[1][6] == "'=1+1 Lovely tea and such friendly staff" and sheet.cell(2, 7).data_type == "s"  # type: ignore[union-attr]
 
     client.post("/logout", data={"csrf": csrf_of(after.text)})

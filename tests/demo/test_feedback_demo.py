@@ -57,7 +57,8 @@ def test_half_the_posts_name_the_shop_and_one_day_spikes(engine: Engine) -> None
         posts = [
             i
             for i in items
-            if i.channel.value in ("social", "review") and not i.source_id.startswith(("demo-viral", "demo-straw"))
+            if i.channel.value in ("social", "review")
+            and not i.source_id.startswith(("demo-viral", "demo-straw"))
         ]
         named = sum(("山嵐" in i.text or "山岚" in i.text or "Mountain Mist" in i.text) for i in posts)
         assert 0.4 < named / len(posts) < 0.6
@@ -84,7 +85,9 @@ def test_the_paper_straws_are_an_emerging_topic(engine: Engine) -> None:
     from patron.feedback import discovery
 
     items = generate_feedback(END, 1, [], 900, "Asia/Taipei")
-    chinese_straws = sum(i.source_id.startswith("demo-straw") and detect_language(i.text) != "en" for i in items)
+    chinese_straws = sum(
+        i.source_id.startswith("demo-straw") and detect_language(i.text) != "en" for i in items
+    )
     ws = make_workspace(engine, timezone="Asia/Taipei")
     with transaction(engine) as session:
         for term, kind in TRACKED:

@@ -93,7 +93,9 @@ def test_demo_loads_through_the_importer_without_rejects(engine: Engine, tmp_pat
     from patron.feedback import testimonials
 
     with transaction(engine) as session:  # consented testimonials, the newest approved for the public page
-        page = testimonials.list_testimonials(session, workspace_id=core_service.get_workspace(session, slug).id)
+        page = testimonials.list_testimonials(
+            session, workspace_id=core_service.get_workspace(session, slug).id
+        )
     assert page.approved == 6 and page.pending > 0 and {item.display_as for item in page.items} <= {
         "full", "initials", "anonymous"}  # fmt: skip
     with engine.connect() as connection:  # the demo's answers record their questions' scales, like every path

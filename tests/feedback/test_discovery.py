@@ -39,7 +39,11 @@ STRAWS_ZH = [
     "店員很親切，但是紙吸管一下就軟掉",  # a theme in the first clause, the topic in the second
     "紙吸管很難用，請回電 0912-345-678",  # personal data: the example shows it masked
 ]
-STRAWS_EN = ["The paper straw went soggy in minutes", "Paper straws are useless", "the paper straws fall apart"]
+STRAWS_EN = [
+    "The paper straw went soggy in minutes",
+    "Paper straws are useless",
+    "the paper straws fall apart",
+]
 THEMED = ["外送很快", "價格便宜，CP值很高", "店員態度很差", "The staff were friendly", "delivery was late",
           "the app kept crashing", "退款很快"]  # fmt: skip
 NOISE = ["停車很方便", "感謝你們"]  # one item each, and stop words: no topic
@@ -76,7 +80,9 @@ def test_terms_lift_and_initials_by_hand() -> None:
     # 5 of 10 items with an unmatched clause, none of 8 with a matched one: (5/10) / (0.5/8.5) = 8.5.
     assert discovery.lift(5, 10, 0, 8) == pytest.approx(8.5)
     assert discovery.lift(3, 10, 2, 8) == pytest.approx(0.3 / (2.5 / 8.5))
-    assert discovery.in_script("软掉", "zh-Hant") == "軟掉" and discovery.in_script("软掉", "zh-Hans") == "软掉"
+    assert (
+        discovery.in_script("软掉", "zh-Hant") == "軟掉" and discovery.in_script("软掉", "zh-Hans") == "软掉"
+    )
 
 
 def test_topics_counts_and_examples_by_hand(engine: Engine, shop: Workspace) -> None:
@@ -98,7 +104,10 @@ def test_topics_counts_and_examples_by_hand(engine: Engine, shop: Workspace) -> 
     assert "紙吸管很難用，請回電 [PHONE]" in texts  # the masked copy, in the script it was written in
     # A topic needs 3 items: with 6, nothing is left.
     with transaction(engine) as session:
-        assert discovery.discover(session, workspace_id=shop.id, since=since, until=until, min_items=6).topics == []
+        assert (
+            discovery.discover(session, workspace_id=shop.id, since=since, until=until, min_items=6).topics
+            == []
+        )
 
 
 def test_accept_in_one_step_applies_to_history(engine: Engine, shop: Workspace) -> None:
@@ -112,7 +121,10 @@ def test_accept_in_one_step_applies_to_history(engine: Engine, shop: Workspace) 
     with transaction(engine) as session:
         taxonomy = service.current_taxonomy(session, shop.id)
         theme = taxonomy.by_key()["topic"]
-        assert theme.names == {"zh-Hant": "紙吸管", "zh-Hans": "纸吸管", "en": "紙吸管"} and theme.zh == ("吸管", "软掉")
+        assert theme.names == {"zh-Hant": "紙吸管", "zh-Hans": "纸吸管", "en": "紙吸管"} and theme.zh == (
+            "吸管",
+            "软掉",
+        )
         source = service.taxonomy_source(session, shop.id)
         assert source.startswith("# Patron's shipped theme taxonomy")  # the comments are kept
         figures = {f.theme: f for f in service.theme_figures(session, workspace_id=shop.id, since=since,
@@ -156,7 +168,9 @@ def test_a_flow_style_document_is_written_out_again_and_still_checked() -> None:
     written = discovery.with_theme(raw, document, entry)
     assert [t.key for t in parse_taxonomy(written).themes] == ["a", "b"]
     more = discovery.with_keywords(written, parse_taxonomy(written).document, "a", ["甲乙"], ["gamma"])
-    assert parse_taxonomy(more).themes[0].en == ("alpha", "gamma") and parse_taxonomy(more).themes[0].zh == ("甲乙",)
+    assert parse_taxonomy(more).themes[0].en == ("alpha", "gamma") and parse_taxonomy(more).themes[0].zh == (
+        "甲乙",
+    )
 
 
 @pytest.fixture
@@ -172,9 +186,14 @@ def test_discovery_api_and_cli(engine: Engine, shop: Workspace, client: TestClie
     found = client.get("/api/v1/feedback/discovery?days=30", headers=headers)
     assert found.status_code == 200, found.text
     body = found.json()
-    assert [(t["label"], t["items"], t["previous"]) for t in body["topics"]] == [("吸管", 5, 1), ("paper straws", 3, 0)]
+    assert [(t["label"], t["items"], t["previous"]) for t in body["topics"]] == [
+        ("吸管", 5, 1),
+        ("paper straws", 3, 0),
+    ]
     assert body["analysed"] == 17 and "0912" not in found.text
-    bad = client.post("/api/v1/feedback/discovery/accept", headers=headers, json={"keywords": ["a+b"], "name": "x"})
+    bad = client.post(
+        "/api/v1/feedback/discovery/accept", headers=headers, json={"keywords": ["a+b"], "name": "x"}
+    )
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "feedback.discovery_bad_keyword"
     accepted = client.post("/api/v1/feedback/discovery/accept", headers=headers,
                            json={"keywords": ["paper straw", "paper straws"], "name": "Paper straws"})  # fmt: skip
@@ -184,7 +203,10 @@ def test_discovery_api_and_cli(engine: Engine, shop: Workspace, client: TestClie
 
     listed = runner.invoke(app, ["feedback", "discover", "--days", "30", "-w", shop.slug, "--lang", "en"])
     assert listed.exit_code == 0, listed.output
-    assert "1 emerging topics in the last 30 days (17 analysed comments" in listed.output and "吸管" in listed.output
+    assert (
+        "1 emerging topics in the last 30 days (17 analysed comments" in listed.output
+        and "吸管" in listed.output
+    )
     as_json = json.loads(runner.invoke(app, ["feedback", "discover", "-w", shop.slug, "--json"]).output)
     assert [t["items"] for t in as_json["topics"]] == [5]
     none = runner.invoke(app, ["feedback", "discover", "-w", shop.slug, "--accept", "3", "--lang", "en"])

@@ -67,7 +67,9 @@ def client(engine: Engine) -> Iterator[TestClient]:
         yield test_client
 
 
-def test_consent_decisions_public_page_and_erasure(engine: Engine, tmp_path: Path, client: TestClient) -> None:
+def test_consent_decisions_public_page_and_erasure(
+    engine: Engine, tmp_path: Path, client: TestClient
+) -> None:
     made = world(engine, tmp_path)
     ws, slug = made.workspace.id, made.workspace.slug
     with transaction(engine) as session:
@@ -83,17 +85,28 @@ def test_consent_decisions_public_page_and_erasure(engine: Engine, tmp_path: Pat
     headers = {"Authorization": f"Bearer {made.api_key}", "Accept-Language": "en"}
     listed = client.get("/api/v1/feedback/testimonials", headers=headers)
     assert listed.status_code == 200 and listed.json()["total"] == 3
-    assert "Great place" not in listed.text and "太难喝" not in listed.text and "highly recommended" not in listed.text
+    assert (
+        "Great place" not in listed.text
+        and "太难喝" not in listed.text
+        and "highly recommended" not in listed.text
+    )
     for text, status in (("店員很親切，", "approved"), ("The st", "approved"), ("服务很好，下", "hidden")):
-        done = client.post(f"/api/v1/feedback/testimonials/{ids[text]}", headers=headers, json={"status": status})
-        assert done.status_code == 200 and done.json()["status"] == status and done.json()["decided_by"] == "api"
+        done = client.post(
+            f"/api/v1/feedback/testimonials/{ids[text]}", headers=headers, json={"status": status}
+        )
+        assert (
+            done.status_code == 200 and done.json()["status"] == status and done.json()["decided_by"] == "api"
+        )
     with transaction(engine) as session:
-        from patron.feedback.models import FeedbackItem
         from sqlalchemy import select
+
+        from patron.feedback.models import FeedbackItem
 
         no_consent = session.scalar(select(FeedbackItem.id).where(FeedbackItem.workspace_id == ws,
                                                                   FeedbackItem.text == "Great place, friendly staff"))  # fmt: skip
-    refused = client.post(f"/api/v1/feedback/testimonials/{no_consent}", headers=headers, json={"status": "approved"})
+    refused = client.post(
+        f"/api/v1/feedback/testimonials/{no_consent}", headers=headers, json={"status": "approved"}
+    )
     assert refused.status_code == 404 and refused.json()["error"]["code"] == "feedback.testimonial_not_found"
     approved = client.get("/api/v1/feedback/testimonials?status=approved", headers=headers).json()
     assert (approved["total"], approved["approved"], approved["pending"], approved["hidden"]) == (2, 2, 0, 1)
@@ -102,19 +115,26 @@ def test_consent_decisions_public_page_and_erasure(engine: Engine, tmp_path: Pat
     for language, title in (("en", f"What customers say about {made.workspace.name}"),
                             ("zh-Hant", f"顧客怎麼說{made.workspace.name}"), ("zh-Hans", f"顾客怎么说{made.workspace.name}")):  # fmt: skip
         public = client.get(f"/t/{slug}?lang={language}")
-        assert public.status_code == 200 and f'<html lang="{language}"' in public.text and title in public.text
+        assert (
+            public.status_code == 200 and f'<html lang="{language}"' in public.text and title in public.text
+        )
         assert public.text.count("data-testimonial=") == 2 and "服务很好" not in public.text
         assert "王○○" in public.text and "Amy Lee" in public.text and "王小明" not in public.text
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in public.text and "<script>alert" not in public.text
         assert "set-cookie" not in public.headers and public.headers["x-frame-options"] == "DENY"
     framed = client.get(f"/t/{slug}?embed=1&lang=zh-Hant")
-    assert "x-frame-options" not in framed.headers and "frame-ancestors *" in framed.headers["content-security-policy"]
+    assert (
+        "x-frame-options" not in framed.headers
+        and "frame-ancestors *" in framed.headers["content-security-policy"]
+    )
     assert "set-cookie" not in framed.headers and "data-testimonial=" in framed.text
     assert client.get("/t/no-such-shop").status_code == 404
 
     cli = runner.invoke(app, ["feedback", "testimonials", "-w", slug, "--lang", "en"])
     assert cli.exit_code == 0 and "3 testimonials: 2 approved, 0 pending, 1 hidden." in cli.output
-    hidden = runner.invoke(app, ["feedback", "testimonials", "-w", slug, "--hide", str(ids["The st"]), "--json"])
+    hidden = runner.invoke(
+        app, ["feedback", "testimonials", "-w", slug, "--hide", str(ids["The st"]), "--json"]
+    )
     assert hidden.exit_code == 0, hidden.output
     as_json = json.loads(runner.invoke(app, ["feedback", "testimonials", "-w", slug, "--json"]).output)
     assert (as_json["approved"], as_json["hidden"]) == (1, 2)
@@ -127,10 +147,16 @@ def test_consent_decisions_public_page_and_erasure(engine: Engine, tmp_path: Pat
         page = testimonials.list_testimonials(session, workspace_id=ws)
     assert (page.total, page.approved) == (2, 0) and "店員很親切，" not in _by_text(page)
     public = client.get(f"/t/{slug}?lang=en")
-    assert "data-testimonial=" not in public.text and "王○○" not in public.text and "No testimonials yet." in public.text
+    assert (
+        "data-testimonial=" not in public.text
+        and "王○○" not in public.text
+        and "No testimonials yet." in public.text
+    )
 
 
-def test_the_answer_page_asks_how_to_name_the_respondent(engine: Engine, tmp_path: Path, client: TestClient) -> None:
+def test_the_answer_page_asks_how_to_name_the_respondent(
+    engine: Engine, tmp_path: Path, client: TestClient
+) -> None:
     """The testimonial question shows the consent box and the name forms (anonymous chosen by default); what the
     respondent picks is kept with the consent, and a name form without the consent box ticked is not."""
     from sqlalchemy import select
@@ -139,7 +165,11 @@ def test_the_answer_page_asks_how_to_name_the_respondent(engine: Engine, tmp_pat
     from tests.surveys.test_respondent_pages import _links
 
     links, slug = _links(engine, tmp_path, "relationship_nps")
-    labels = {"zh-Hant": "只顯示姓氏（例如 王○○）", "zh-Hans": "只显示姓氏（例如 王○○）", "en": "My initials only"}
+    labels = {
+        "zh-Hant": "只顯示姓氏（例如 王○○）",
+        "zh-Hans": "只显示姓氏（例如 王○○）",
+        "en": "My initials only",
+    }
     for (locale, link), consent in zip(links.items(), (True, True, False), strict=True):
         client.post(link, data={"_shown": "nps", "nps": "10"})
         page = client.post(link, data={"_shown": "reason", "reason": ""}).text

@@ -161,7 +161,10 @@ STRAW_DAYS, STRAW_POSTS = 21, 24
 STRAWS = (
     ("新的紙吸管一下就軟掉了", "the new paper straw went soggy in minutes"),
     ("紙吸管泡久了會爛，喝到一半就不能用", "the paper straw fell apart halfway through"),
-    ("可以換回原本的吸管嗎？紙吸管真的很難用", "please bring back the old straws, the paper straws are useless"),
+    (
+        "可以換回原本的吸管嗎？紙吸管真的很難用",
+        "please bring back the old straws, the paper straws are useless",
+    ),
 )
 VIRAL = (
     (
@@ -328,4 +331,6 @@ def _approve_testimonials(session: Session, workspace_id: int) -> None:
     if page.approved or page.hidden:
         return
     for item in page.items:
-        testimonials.decide(session, workspace_id=workspace_id, item_id=item.item_id, status="approved", actor="demo")
+        testimonials.decide(
+            session, workspace_id=workspace_id, item_id=item.item_id, status="approved", actor="demo"
+        )

@@ -9,6 +9,7 @@ import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -355,6 +356,7 @@ def testimonials_command(
             if approve is not None or hide is not None:
                 return
             page = testimonials.list_testimonials(session, workspace_id=ws.id, status=status, limit=500)
+            zone = ZoneInfo(ws.timezone)
         if as_json:
             print(page.model_dump_json(indent=2))
             return
@@ -362,7 +364,7 @@ def testimonials_command(
                 pending=page.pending, hidden=page.hidden))  # fmt: skip
         table = _table(locale, "fbtm.id", "fbtm.date", "fbtm.name", "fbtm.status", "fbtm.text")
         for item in page.items:
-            _row(table, item.item_id, item.occurred_at.date().isoformat(),
+            _row(table, item.item_id, item.occurred_at.astimezone(zone).date().isoformat(),
                  item.display_name or _t("fbtm.anonymous", locale), _t(f"fbtm.status.{item.status}", locale),
                  item.text[:80])  # fmt: skip
         console.print(table)

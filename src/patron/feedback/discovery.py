@@ -147,7 +147,12 @@ def clause_terms(clause: str) -> dict[str, tuple[str, str]]:
                 terms.setdefault(word, (word, "zh"))
             if index + 1 < len(words) and usable:
                 after = words[index + 1]
-                if after not in _ZH_STOP and _HAN_ONLY.match(after) and len(after) >= 2 and len(word + after) <= 8:
+                if (
+                    after not in _ZH_STOP
+                    and _HAN_ONLY.match(after)
+                    and len(after) >= 2
+                    and len(word + after) <= 8
+                ):
                     terms.setdefault(word + after, (word + after, "zh"))
     _latin_terms(cleaned[position:], terms)
     return terms
@@ -255,12 +260,16 @@ def _candidates(
     for key in pool:
         candidate = _Candidate(key, surfaces[key], set(), 0.0, 0.0, scripts[key])
         matcher = _Matcher.of(_keywords(candidate))
-        candidate.items = {item.item_id for item in items if item.unmatched and matcher.any_clause(item.unmatched)}
+        candidate.items = {
+            item.item_id for item in items if item.unmatched and matcher.any_clause(item.unmatched)
+        }
         background = sum(1 for item in items if item.matched and matcher.any_clause(item.matched))
         candidate.lift = lift(len(candidate.items), foreground_items, background, background_items)
         if candidate.lift >= MIN_LIFT:
             candidate.score = len(candidate.items) * math.log(candidate.lift)
-            candidate.rise = len(candidate.items) - sum(1 for item in before if matcher.any_clause(item.unmatched))
+            candidate.rise = len(candidate.items) - sum(
+                1 for item in before if matcher.any_clause(item.unmatched)
+            )
             found.append(candidate)
     # Rising terms first (they seed the topics: 异物 before 奶茶, which is as frequent but was there before).
     found.sort(key=lambda c: (-c.rise, -c.score, c.key))

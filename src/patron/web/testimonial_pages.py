@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,7 +18,7 @@ from patron.core.i18n import LOCALES, normalize_locale, translate
 from patron.core.models import Role
 from patron.core.settings import get_settings
 from patron.dashboard.filters import parse_filters
-from patron.dashboard.tables import Column, DataTable, to_csv, to_xlsx
+from patron.dashboard.tables import Cell, Column, DataTable, to_csv, to_xlsx
 from patron.feedback import testimonials
 from patron.feedback.schemas import TestimonialRead
 from patron.web.dashboard_pages import _shell, _today
@@ -37,7 +38,7 @@ def shown_name(item: TestimonialRead, locale: str) -> str:
     return item.display_name or translate("fbtm.anonymous", locale)
 
 
-def table(items: list[TestimonialRead], locale: str) -> DataTable:
+def table(items: list[TestimonialRead], locale: str, timezone: str) -> DataTable:
     """The testimonials as the export writes them (through the safe DataTable: no live formulas)."""
 
     def t(code: str) -> str:
@@ -46,12 +47,12 @@ def table(items: list[TestimonialRead], locale: str) -> DataTable:
     columns = [Column(t("fbtm.id"), "int"), Column(t("fbtm.date"), "date"), Column(t("fbtm.name")),
                Column(t("fbtm.shown_as")), Column(t("fbtm.survey")), Column(t("fbtm.status")),
                Column(t("fbtm.text"))]  # fmt: skip
-    rows: list[list[str | int | float | None]] = [
-        [item.item_id, item.occurred_at.date().isoformat(), shown_name(item, locale), t(f"fbtm.as.{item.display_as}"),
+    rows: list[list[Cell]] = [
+        [item.item_id, item.occurred_at.astimezone(ZoneInfo(timezone)).date(), shown_name(item, locale), t(f"fbtm.as.{item.display_as}"),
          item.survey, t(f"fbtm.status.{item.status}"), item.text]
         for item in items
     ]  # fmt: skip
-    return DataTable("testimonials", t("fbtm.title"), columns, rows)  # type: ignore[arg-type]
+    return DataTable("testimonials", t("fbtm.title"), columns, rows)
 
 
 def _embed_code(slug: str, locale: str) -> str:
@@ -90,7 +91,7 @@ def export_testimonials(
     page = testimonials.list_testimonials(
         session, workspace_id=viewer.workspace.id, status=status, limit=EXPORT_LIMIT
     )
-    data = table(page.items, viewer.locale)
+    data = table(page.items, viewer.locale, viewer.workspace.timezone)
     name = f"patron-testimonials-{status or 'all'}.{format}"
     if format == "csv":
         body, media = to_csv(data), "text/csv; charset=utf-8"
