@@ -14,13 +14,10 @@ from sqlalchemy.engine import Engine
 from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.feedback import service as feedback_service
-from patron.surveys import service as survey_service
-from patron.surveys.schemas import ResponseSubmit
 from tests.browser.conftest import ARTIFACTS
-from tests.dashboard.test_discovery_testimonials import WINDOW
+from tests.dashboard.test_discovery_testimonials import WINDOW, testimonial_world
 from tests.factories import make_workspace
 from tests.feedback.test_discovery import _items
-from tests.surveys.helpers import survey_world
 from tests.web.conftest import PASSWORD
 
 
@@ -82,14 +79,7 @@ def test_emerging_topics_accepted_with_one_click(engine: Engine, live_server: st
 def test_testimonials_approved_and_shown_in_an_iframe(
     engine: Engine, live_server: str, laptop: Any, tmp_path: Path
 ) -> None:
-    made = survey_world(engine, tmp_path, "relationship_nps")
-    ws, slug = made.workspace.id, made.workspace.slug
-    with transaction(engine) as session:
-        for key, customer, text, form in (("a", "S1", "店員很親切，飲料很好喝，推薦給大家", "initials"),
-                                          ("b", "S3", "Friendly staff and delicious tea, highly recommended!", "full")):  # fmt: skip
-            survey_service.submit_response(session, workspace_id=ws, submission=ResponseSubmit(
-                survey="relationship_nps", client_key=key, customer_id=customer,
-                answers={"nps": 10, "testimonial": text}, publish_consent=True, publish_as=form))  # type: ignore[arg-type]  # fmt: skip
+    ws, slug = testimonial_world(engine, tmp_path, "Friendly staff and delicious tea, highly recommended!")
     page = laptop
     _log_in(page, live_server, slug, _admin(engine, ws, slug))
     page.goto(f"{live_server}/dashboard/feedback?lang=zh-Hant")

@@ -94,17 +94,23 @@ def test_topics_on_the_taxonomy_page_and_accepting_them(engine: Engine, client: 
     assert forbidden.status_code == 403
 
 
+def testimonial_world(engine: Engine, folder: Path, english: str) -> tuple[int, str]:
+    """A shop with two consented testimonials: 王小明 (S1) by initials, Amy Lee (S3) by full name, writing
+    ``english``; answers the workspace id and slug."""
+    made = survey_world(engine, folder, "relationship_nps")
+    with transaction(engine) as session:
+        for key, customer, text, form in (("a", "S1", "店員很親切，飲料很好喝，推薦給大家", "initials"),
+                                          ("b", "S3", english, "full")):  # fmt: skip
+            survey_service.submit_response(session, workspace_id=made.workspace.id, submission=ResponseSubmit(
+                survey="relationship_nps", client_key=key, customer_id=customer,
+                answers={"nps": 10, "testimonial": text}, publish_consent=True, publish_as=form))  # type: ignore[arg-type]  # fmt: skip
+    return made.workspace.id, made.workspace.slug
+
+
 def test_the_testimonials_page_decisions_and_exports(
     engine: Engine, tmp_path: Path, client: TestClient
 ) -> None:
-    made = survey_world(engine, tmp_path, "relationship_nps")
-    ws, slug = made.workspace.id, made.workspace.slug
-    with transaction(engine) as session:
-        for key, customer, text, form in (("a", "S1", "店員很親切，飲料很好喝，推薦給大家", "initials"),
-                                          ("b", "S3", "=1+1 Lovely tea and such friendly staff", "full")):  # fmt: skip
-            survey_service.submit_response(session, workspace_id=ws, submission=ResponseSubmit(
-                survey="relationship_nps", client_key=key, customer_id=customer,
-                answers={"nps": 10, "testimonial": text}, publish_consent=True, publish_as=form))  # type: ignore[arg-type]  # fmt: skip
+    ws, slug = testimonial_world(engine, tmp_path, "=1+1 Lovely tea and such friendly staff")
     admin, viewer = _users(engine, ws, slug)
     log_in(client, slug, admin)
     for language, title, pending, initials in (("zh-Hant", "推薦見證", "待審（2）", "姓氏或縮寫"),

@@ -96,13 +96,25 @@ _EN_STOP = frozenset(
 )
 
 
+#: Joins an item's clauses into one text to search: no keyword holds it, and it is no white space, so neither a
+#: Chinese keyword nor an English phrase (words joined by white space) is found across two clauses.
+_JOIN = "\x00"
+
+
 @dataclass
 class _Clauses:
-    """One item's clauses, split into those no theme matches and the others."""
+    """One item's clauses, split into those no theme matches and the others (and each kind joined by ``_JOIN``,
+    searched once per term)."""
 
     item_id: int
     unmatched: list[str]
     matched: list[str]
+    unmatched_text: str = ""
+    matched_text: str = ""
+
+    def __post_init__(self) -> None:
+        self.unmatched_text = _JOIN.join(self.unmatched)
+        self.matched_text = _JOIN.join(self.matched)
 
 
 @dataclass
@@ -194,8 +206,11 @@ class _Matcher:
         en = tuple(" ".join(word.lower().split()) for word in words if word.isascii())
         return cls(zh, _english_pattern(en))
 
-    def any_clause(self, clauses: Sequence[str]) -> bool:
-        return any(_found(clause, self.zh, self.pattern) for clause in clauses)
+    def found(self, text: str) -> bool:
+        """Whether ``text`` (lower-cased Simplified clauses joined by ``_JOIN``) holds one of the keywords."""
+        if len(self.zh) == 1 and self.zh[0] in text:  # one Chinese word: a plain substring test is fastest
+            return True
+        return _found(text, self.zh if len(self.zh) > 1 else (), self.pattern)
 
 
 def _read(
@@ -213,12 +228,15 @@ def _read(
     ).all()  # fmt: skip
     sorted_items = []
     shown: dict[int, tuple[datetime, str, str]] = {}
+    # Any theme at all: one search with every theme's keywords, the same answer as ``themes_of`` being non-empty.
+    themed = _Matcher(tuple(word for theme in taxonomy.themes for word in theme.zh),
+                      _english_pattern(tuple(word for theme in taxonomy.themes for word in theme.en)))  # fmt: skip
     for item_id, text, occurred_at, channel, masked in rows:
         unmatched: list[str] = []
         matched: list[str] = []
         for clause in split_clauses(text):
             lowered = clause.lower()
-            (matched if taxonomy.themes_of(lowered) else unmatched).append(lowered)
+            (matched if themed.found(lowered) else unmatched).append(lowered)
         sorted_items.append(_Clauses(item_id, unmatched, matched))
         shown[item_id] = (occurred_at, channel, masked)
     return len(rows), sorted_items, shown
@@ -261,14 +279,14 @@ def _candidates(
         candidate = _Candidate(key, surfaces[key], set(), 0.0, 0.0, scripts[key])
         matcher = _Matcher.of(_keywords(candidate))
         candidate.items = {
-            item.item_id for item in items if item.unmatched and matcher.any_clause(item.unmatched)
+            item.item_id for item in items if item.unmatched and matcher.found(item.unmatched_text)
         }
-        background = sum(1 for item in items if item.matched and matcher.any_clause(item.matched))
+        background = sum(1 for item in items if item.matched and matcher.found(item.matched_text))
         candidate.lift = lift(len(candidate.items), foreground_items, background, background_items)
         if candidate.lift >= MIN_LIFT:
             candidate.score = len(candidate.items) * math.log(candidate.lift)
             candidate.rise = len(candidate.items) - sum(
-                1 for item in before if matcher.any_clause(item.unmatched)
+                1 for item in before if matcher.found(item.unmatched_text)
             )
             found.append(candidate)
     # Rising terms first (they seed the topics: 异物 before 奶茶, which is as frequent but was there before).
@@ -343,10 +361,10 @@ def discover(
     for topic in _group(_candidates(items, min_items, brands, previous_items)):
         keywords = list(dict.fromkeys(word for c in topic.keywords for word in _keywords(c)))
         matcher = _Matcher.of(keywords)
-        members = [item.item_id for item in unmatched if matcher.any_clause(item.unmatched)]
+        members = [item.item_id for item in unmatched if matcher.found(item.unmatched_text)]
         if len(members) < min_items:
             continue
-        before = sum(1 for item in previous_items if matcher.any_clause(item.unmatched))
+        before = sum(1 for item in previous_items if matcher.found(item.unmatched_text))
         newest = sorted(members, key=lambda i: (shown[i][0], i), reverse=True)[:EXAMPLES]
         topics.append(EmergingTopic(
             label=keywords[0], keywords=keywords,
@@ -440,6 +458,16 @@ def _dump(document: dict[str, Any]) -> str:
     return yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=120)
 
 
+def _checked(candidate: str, expected: dict[str, Any]) -> str:
+    """The text edited in place when it reads back as the expected document, else the document written out."""
+    try:
+        if yaml.safe_load(candidate) == expected:
+            return candidate
+    except yaml.YAMLError:
+        pass
+    return _dump(expected)
+
+
 def _themes_node(raw: str) -> yaml.SequenceNode | None:
     root = yaml.compose(raw, Loader=yaml.SafeLoader)
     if isinstance(root, yaml.MappingNode):
@@ -461,12 +489,7 @@ def with_theme(raw: str, document: dict[str, Any], entry: dict[str, Any]) -> str
         head = raw[:cut] if raw[:cut].endswith("\n") else raw[:cut] + "\n"
         block = _theme_block(entry["key"], entry["names"], entry["keywords"].get("zh", []),
                              entry["keywords"].get("en", []), max(last.start_mark.column - 2, 0))  # fmt: skip
-        candidate = head + block + raw[cut:]
-        try:
-            if yaml.safe_load(candidate) == expected:
-                return candidate
-        except yaml.YAMLError:
-            pass
+        return _checked(head + block + raw[cut:], expected)
     return _dump(expected)
 
 
@@ -497,12 +520,7 @@ def with_keywords(raw: str, document: dict[str, Any], key: str, zh: Sequence[str
                     edits.append((close, separator + _flow(words)[1:-1]))
         for position, text in sorted(edits, reverse=True):
             candidate = candidate[:position] + text + candidate[position:]
-    try:
-        if yaml.safe_load(candidate) == expected:
-            return candidate
-    except yaml.YAMLError:
-        pass
-    return _dump(expected)
+    return _checked(candidate, expected)
 
 
 def accept(

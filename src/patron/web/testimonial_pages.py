@@ -15,15 +15,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from patron.core import service as core_service
 from patron.core.errors import NotFound, PatronError
 from patron.core.i18n import LOCALES, normalize_locale, translate
-from patron.core.models import Role
 from patron.core.settings import get_settings
 from patron.dashboard.filters import parse_filters
 from patron.dashboard.tables import Cell, Column, DataTable, to_csv, to_xlsx
 from patron.feedback import testimonials
 from patron.feedback.schemas import TestimonialRead
-from patron.web.dashboard_pages import _shell, _today
+from patron.web.dashboard_pages import _require_admin, _shell, _today
 from patron.web.deps import ReadSessionDep, SessionDep, page_locale
-from patron.web.pages import ReaderDep, Viewer, ViewerDep, check_csrf, render_page
+from patron.web.pages import ReaderDep, ViewerDep, check_csrf, render_page
 from patron.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -117,11 +116,6 @@ def decide_testimonial(
                         actor=viewer.user.email)  # fmt: skip
     query = request.url.query
     return RedirectResponse(PAGE + (f"?{query}" if query else "") + f"#t-{item_id}", status_code=303)
-
-
-def _require_admin(viewer: Viewer) -> None:
-    if viewer.user.role != Role.ADMIN.value:
-        raise PatronError("auth.forbidden", status=403, role=viewer.user.role)
 
 
 @router.get("/t/{slug}", response_class=HTMLResponse)
