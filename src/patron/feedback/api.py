@@ -259,7 +259,7 @@ async def list_testimonials(
     "/testimonials/{item_id}",
     response_model=TestimonialRead,
     operation_id="feedback-testimonial_decide",
-    responses=errors(404, 422),
+    responses=errors(400, 404, 422),
 )
 async def decide_testimonial(
     workspace: ApiWorkspaceDep,
