@@ -15,7 +15,7 @@ from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.feedback import service as feedback_service
 from tests.browser.conftest import ARTIFACTS
-from tests.dashboard.test_discovery_testimonials import WINDOW, testimonial_world
+from tests.dashboard.test_discovery_testimonials import WINDOW, shop_with_testimonials
 from tests.factories import make_workspace
 from tests.feedback.test_discovery import _items
 from tests.web.conftest import PASSWORD
@@ -79,7 +79,9 @@ def test_emerging_topics_accepted_with_one_click(engine: Engine, live_server: st
 def test_testimonials_approved_and_shown_in_an_iframe(
     engine: Engine, live_server: str, laptop: Any, tmp_path: Path
 ) -> None:
-    ws, slug = testimonial_world(engine, tmp_path, "Friendly staff and delicious tea, highly recommended!")
+    ws, slug = shop_with_testimonials(
+        engine, tmp_path, "Friendly staff and delicious tea, highly recommended!"
+    )
     page = laptop
     _log_in(page, live_server, slug, _admin(engine, ws, slug))
     page.goto(f"{live_server}/dashboard/feedback?lang=zh-Hant")
@@ -116,3 +118,38 @@ def test_testimonials_approved_and_shown_in_an_iframe(
     assert frame.locator("figure.testimonial").count() == 2
     page.screenshot(path=str(ARTIFACTS / f"public-testimonials-embedded-{engine.dialect.name}.png"))
     assert page.problems == []
+
+
+def test_the_respondent_chooses_how_to_be_named_on_a_phone(engine: Engine, tmp_path: Path, phone: Any,
+                                                           live_server: str) -> None:  # fmt: skip
+    """The testimonial question on a phone: the consent box, then the name forms with anonymous chosen; ticking
+    the box and choosing initials is what the response keeps."""
+    from sqlalchemy import select
+
+    from patron.surveys.models import SurveyResponse
+    from tests.surveys.test_respondent_pages import _links
+
+    links, slug = _links(engine, tmp_path, "relationship_nps")
+    phone.goto(live_server + links["zh-Hant"])
+    phone.locator('label.pill:has(input[value="10"])').click()
+    with phone.expect_navigation():
+        phone.get_by_role("button", name="下一題").click()
+    with phone.expect_navigation():
+        phone.get_by_role("button", name="下一題").click()  # the reason, left empty
+    phone.locator("textarea").fill("店員很親切，推薦給大家")
+    assert phone.locator('input[name="_publish_as"][value="anonymous"]').is_checked()
+    phone.get_by_label("我同意將我的評語公開分享。").check()
+    phone.get_by_label("只顯示姓氏（例如 王○○）").check()
+    overflow = phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, "nothing is wider than the phone"
+    phone.screenshot(
+        path=str(ARTIFACTS / f"survey-phone-testimonial-{engine.dialect.name}.png"), full_page=True
+    )
+    with phone.expect_navigation():
+        phone.get_by_role("button", name="下一題").click()
+    with transaction(engine) as session:
+        workspace_id = core_service.get_workspace(session, slug).id
+        stored = session.execute(select(SurveyResponse.publish_consent, SurveyResponse.publish_as)
+                                 .where(SurveyResponse.workspace_id == workspace_id)).one()  # fmt: skip
+    assert tuple(stored) == (True, "initials")
+    assert phone.problems == []

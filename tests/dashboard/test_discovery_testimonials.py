@@ -94,7 +94,7 @@ def test_topics_on_the_taxonomy_page_and_accepting_them(engine: Engine, client: 
     assert forbidden.status_code == 403
 
 
-def testimonial_world(engine: Engine, folder: Path, english: str) -> tuple[int, str]:
+def shop_with_testimonials(engine: Engine, folder: Path, english: str) -> tuple[int, str]:
     """A shop with two consented testimonials: 王小明 (S1) by initials, Amy Lee (S3) by full name, writing
     ``english``; answers the workspace id and slug."""
     made = survey_world(engine, folder, "relationship_nps")
@@ -110,7 +110,7 @@ def testimonial_world(engine: Engine, folder: Path, english: str) -> tuple[int, 
 def test_the_testimonials_page_decisions_and_exports(
     engine: Engine, tmp_path: Path, client: TestClient
 ) -> None:
-    ws, slug = testimonial_world(engine, tmp_path, "=1+1 Lovely tea and such friendly staff")
+    ws, slug = shop_with_testimonials(engine, tmp_path, "=1+1 Lovely tea and such friendly staff")
     admin, viewer = _users(engine, ws, slug)
     log_in(client, slug, admin)
     for language, title, pending, initials in (("zh-Hant", "推薦見證", "待審（2）", "姓氏或縮寫"),
