@@ -96,8 +96,8 @@ def test_demo_loads_through_the_importer_without_rejects(engine: Engine, tmp_pat
         page = testimonials.list_testimonials(
             session, workspace_id=core_service.get_workspace(session, slug).id
         )
-    assert page.approved == 6 and page.pending > 0 and {item.display_as for item in page.items} <= {
-        "full", "initials", "anonymous"}  # fmt: skip
+    assert page.total >= 3 and page.approved == min(6, page.total)  # 3 with 80 customers, all approved
+    assert {item.display_as for item in page.items} <= {"full", "initials", "anonymous"}
     with engine.connect() as connection:  # the demo's answers record their questions' scales, like every path
         scales = connection.execute(text(
             "SELECT a.question_type, a.scale_min, a.scale_max, count(*) FROM survey_answers a"
