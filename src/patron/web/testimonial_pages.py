@@ -17,10 +17,10 @@ from patron.core.errors import NotFound, PatronError
 from patron.core.i18n import LOCALES, normalize_locale, translate
 from patron.core.settings import get_settings
 from patron.dashboard.filters import parse_filters
-from patron.dashboard.tables import Cell, Column, DataTable, to_csv, to_xlsx
+from patron.dashboard.tables import Cell, Column, DataTable
 from patron.feedback import testimonials
 from patron.feedback.schemas import TestimonialRead
-from patron.web.dashboard_pages import _require_admin, _shell, _today
+from patron.web.dashboard_pages import _require_admin, _shell, _today, download
 from patron.web.deps import ReadSessionDep, SessionDep, page_locale
 from patron.web.pages import ReaderDep, ViewerDep, check_csrf, render_page
 from patron.web.templating import render
@@ -91,12 +91,7 @@ def export_testimonials(
         session, workspace_id=viewer.workspace.id, status=status, limit=EXPORT_LIMIT
     )
     data = table(page.items, viewer.locale, viewer.workspace.timezone)
-    name = f"patron-testimonials-{status or 'all'}.{format}"
-    if format == "csv":
-        body, media = to_csv(data), "text/csv; charset=utf-8"
-    else:
-        body, media = to_xlsx(data), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return download(data, f"patron-testimonials-{status or 'all'}", format)
 
 
 @router.post(PAGE + "/{item_id}/{action}")
