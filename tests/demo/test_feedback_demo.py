@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from patron.core.db import transaction
 from patron.demo.feedback import (
     SPIKE_DAYS,
+    STRAW_POSTS,
     TRACKED,
     VIRAL_DAYS_BEFORE_END,
     VIRAL_POSTS,
@@ -26,8 +27,8 @@ END = date(2026, 11, 22)
 def test_seeded_three_languages_and_a_delivery_spike() -> None:
     items = generate_feedback(END, 1, ["C000001", "C000002"], 900, "Asia/Taipei")
     assert items == generate_feedback(END, 1, ["C000001", "C000002"], 900, "Asia/Taipei")
-    assert len({item.source_id for item in items}) == 900 + VIRAL_POSTS
-    items = [i for i in items if not i.source_id.startswith("demo-viral-")]
+    assert len({item.source_id for item in items}) == 900 + VIRAL_POSTS + STRAW_POSTS
+    items = [i for i in items if not i.source_id.startswith(("demo-viral-", "demo-straw-"))]
     languages = Counter(detect_language(item.text) for item in items)
     assert set(languages) == {"zh-Hant", "zh-Hans", "en"} and languages.most_common(1)[0][0] == "zh-Hant"
     assert {item.channel.value for item in items} == {"review", "social", "email", "chat", "phone"}
@@ -56,7 +57,8 @@ def test_half_the_posts_name_the_shop_and_one_day_spikes(engine: Engine) -> None
         posts = [
             i
             for i in items
-            if i.channel.value in ("social", "review") and not i.source_id.startswith("demo-viral")
+            if i.channel.value in ("social", "review")
+            and not i.source_id.startswith(("demo-viral", "demo-straw"))
         ]
         named = sum(("山嵐" in i.text or "山岚" in i.text or "Mountain Mist" in i.text) for i in posts)
         assert 0.4 < named / len(posts) < 0.6
@@ -74,3 +76,27 @@ def test_half_the_posts_name_the_shop_and_one_day_spikes(engine: Engine) -> None
             sum(q.occurred_at.date() in (viral_day, viral_day - timedelta(days=1)) for q in waiting.items)
             >= 20
         )
+
+
+def test_the_paper_straws_are_an_emerging_topic(engine: Engine) -> None:
+    """No theme covers the paper straws of the last three weeks (nor the foreign object of the viral day): with the
+    shop's names tracked as brands (as the demo does), discovery finds both as the two most rising topics, the straws
+    with every Chinese straw comment, in both scripts, and none before."""
+    from patron.feedback import discovery
+
+    items = generate_feedback(END, 1, [], 900, "Asia/Taipei")
+    chinese_straws = sum(
+        i.source_id.startswith("demo-straw") and detect_language(i.text) != "en" for i in items
+    )
+    ws = make_workspace(engine, timezone="Asia/Taipei")
+    with transaction(engine) as session:
+        for term, kind in TRACKED:
+            social.add_term(session, workspace_id=ws.id, term=term, kind=kind)
+        feedback.add_items(session, workspace_id=ws.id, items=items)
+        since, until = feedback.day_bounds("Asia/Taipei", END - timedelta(days=29), END)
+        report = discovery.discover(session, workspace_id=ws.id, since=since, until=until)
+    straws, foreign = report.topics[:2]
+    assert "纸吸管" in straws.keywords and (straws.items, straws.previous) == (chinese_straws, 0)
+    assert chinese_straws == 22 and all("吸管" in example.text for example in straws.examples)
+    assert foreign.label == "异物" and foreign.previous == 0 and foreign.items >= 15
+    assert all("山岚" not in t.keywords for t in report.topics)  # a brand names no topic

@@ -88,6 +88,16 @@ def test_demo_loads_through_the_importer_without_rejects(engine: Engine, tmp_pat
     )
     feedback = next(line for line in said if line.startswith("  已分析 "))
     assert int(feedback.split()[1]) >= 300, "300 demo comments at least, and the survey comments"
+    from patron.core import service as core_service
+    from patron.core.db import transaction
+    from patron.feedback import testimonials
+
+    with transaction(engine) as session:  # consented testimonials, the newest approved for the public page
+        page = testimonials.list_testimonials(
+            session, workspace_id=core_service.get_workspace(session, slug).id
+        )
+    assert page.total >= 3 and page.approved == min(6, page.total)  # 3 with 80 customers, all approved
+    assert {item.display_as for item in page.items} <= {"full", "initials", "anonymous"}
     with engine.connect() as connection:  # the demo's answers record their questions' scales, like every path
         scales = connection.execute(text(
             "SELECT a.question_type, a.scale_min, a.scale_max, count(*) FROM survey_answers a"

@@ -21,7 +21,7 @@ from patron.core.clock import utcnow
 from patron.core.errors import NotFound
 from patron.customers.models import Customer, CustomerErasure
 from patron.customers.schemas import ErasureRead
-from patron.feedback.models import FeedbackItem, FeedbackMention
+from patron.feedback.models import FeedbackItem, FeedbackMention, FeedbackTestimonial
 from patron.loyalty.models import Member, ReferralCode
 from patron.social.models import SocialMention, SocialReply
 from patron.surveys.models import SurveyAnswer, SurveyInvitation, SurveyResponse
@@ -83,7 +83,7 @@ def erase_customer(
         )
     )
     for model, key in ((SocialReply, "social_replies"), (SocialMention, "social_mentions"),
-                       (FeedbackMention, "feedback_mentions")):  # fmt: skip
+                       (FeedbackMention, "feedback_mentions"), (FeedbackTestimonial, "feedback_testimonials")):  # fmt: skip
         counts[key] = _count(session, delete(model).where(model.workspace_id == ws, model.item_id.in_(items)))
     counts["feedback_items"] = _count(
         session, delete(FeedbackItem).where(FeedbackItem.workspace_id == ws, FeedbackItem.id.in_(items))

@@ -7,7 +7,9 @@ share of negative clauses; in the last three weeks delivery complaints rise (a c
 spike an alert should catch. About a third of the comments come from known customers (linked by their id).
 Social listening (docs/social.md) tracks the shop's names and one keyword; half of the posts and reviews name the
 shop, and eight days before the end a complaint about a foreign object in a drink spreads (``VIRAL_POSTS`` posts in
-one day): the Social tab and the Alerts page show it as a spike.
+one day): the Social tab and the Alerts page show it as a spike. In the last three weeks customers complain about
+the shop's new paper straws, which no theme covers: the taxonomy page lists it as an emerging topic (so does the
+foreign-object complaint). The newest consented testimonials are approved for the public page.
 Seeded and keyed by source id: loading twice stores nothing new. The survey comments the demo already holds
 become items through ``feedback.service.analyze``.
 """
@@ -21,16 +23,18 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from patron.core import service as core_service
 from patron.core.db import transaction
-from patron.feedback import service
+from patron.feedback import service, testimonials
 from patron.feedback.models import Channel, FeedbackItem, FeedbackMention
 from patron.feedback.schemas import AnalyzeReport, FeedbackCreate
 from patron.social import service as social_service
 from patron.text.normalise import to_simplified
 
 DAYS = 180
+APPROVED_TESTIMONIALS = 6
 SPIKE_DAYS = 21
 BATCH = 1000
 
@@ -150,6 +154,18 @@ TRACKED = (("山嵐", "brand"), ("Mountain Mist", "brand"), ("外送", "keyword"
 #: How each language names the shop in a post or review.
 BRAND_TAGS = {"zh-Hant": " #山嵐茶咖", "zh-Hans": " #山岚茶咖", "en": " at Mountain Mist."}
 VIRAL_DAYS_BEFORE_END, VIRAL_POSTS = 8, 30
+#: An emerging topic no theme of the shipped taxonomy covers: the shop switched to paper straws three weeks before
+#: the end. ``STRAW_POSTS`` comments, half on their own, half as the last clause of another comment; the taxonomy
+#: page's "Emerging topics" finds them (docs/feedback.md).
+STRAW_DAYS, STRAW_POSTS = 21, 24
+STRAWS = (
+    ("新的紙吸管一下就軟掉了", "the new paper straw went soggy in minutes"),
+    ("紙吸管泡久了會爛，喝到一半就不能用", "the paper straw fell apart halfway through"),
+    (
+        "可以換回原本的吸管嗎？紙吸管真的很難用",
+        "please bring back the old straws, the paper straws are useless",
+    ),
+)
 VIRAL = (
     (
         "在山嵐買的珍珠奶茶喝到異物，太誇張了",
@@ -228,7 +244,34 @@ def generate_feedback(
             customer_id=rng.choice(customers) if known else None, rating=rating,
             reply_to=f"https://example.com/{channel.value}/{number}" if channel in (Channel.REVIEW, Channel.SOCIAL) else None,
         ))  # fmt: skip
-    return items + _viral_posts(end, tags, zone)
+    return items + _viral_posts(end, tags, zone) + _straw_comments(end, seed, customers, zone)
+
+
+def _straw_comments(end: date, seed: int, customers: Sequence[str], zone: ZoneInfo) -> list[FeedbackCreate]:
+    """The paper-straw complaints of the last ``STRAW_DAYS`` days, with their own random stream (the other comments
+    and their figures stay as they were)."""
+    rng = random.Random(seed * 31 + 7)
+    channels = list(CHANNEL_WEIGHTS)
+    items = []
+    for number in range(STRAW_POSTS):
+        day = end - timedelta(days=rng.randrange(STRAW_DAYS))
+        language = rng.choices([code for code, _ in LANGUAGES], weights=[w for _, w in LANGUAGES])[0]
+        zh, en = rng.choice(STRAWS)
+        straw = en if language == "en" else zh if language == "zh-Hant" else to_simplified(zh)
+        if rng.random() < 0.5:
+            text = straw[0].upper() + straw[1:] + ("." if language == "en" else "。")
+        else:
+            before, _ = _comment(rng, language, False)
+            text = before[:-1] + (", but " + straw + "." if language == "en" else "，但是" + straw + "。")
+        channel = rng.choices(channels, weights=[CHANNEL_WEIGHTS[c] for c in channels])[0]
+        at = datetime.combine(day, time(rng.randrange(9, 22), rng.randrange(60)), zone).astimezone(UTC)
+        known = customers and rng.random() < 0.33 and channel != Channel.SOCIAL
+        items.append(FeedbackCreate(
+            channel=channel, text=text, occurred_at=at, source=rng.choice(SOURCES[channel]),
+            source_id=f"demo-straw-{number:03d}", author=None if known else f"user{rng.randrange(10_000):04d}",
+            customer_id=rng.choice(customers) if known else None,
+        ))  # fmt: skip
+    return items
 
 
 def _viral_posts(end: date, rng: random.Random, zone: ZoneInfo) -> list[FeedbackCreate]:
@@ -277,4 +320,17 @@ def load_feedback(
             FeedbackItem.workspace_id == workspace_id, FeedbackItem.analyzed_with.is_not(None)))  # fmt: skip
         mentions = session.scalar(select(func.count()).select_from(FeedbackMention).where(
             FeedbackMention.workspace_id == workspace_id))  # fmt: skip
+        _approve_testimonials(session, workspace_id)
         return report.model_copy(update={"analysed": int(analysed or 0), "mentions": int(mentions or 0)})
+
+
+def _approve_testimonials(session: Session, workspace_id: int) -> None:
+    """The newest ``APPROVED_TESTIMONIALS`` testimonials approved, so the public page /t/<workspace> shows some; only
+    when nothing was decided yet (loading twice changes nothing)."""
+    page = testimonials.list_testimonials(session, workspace_id=workspace_id, limit=APPROVED_TESTIMONIALS)
+    if page.approved or page.hidden:
+        return
+    for item in page.items:
+        testimonials.decide(
+            session, workspace_id=workspace_id, item_id=item.item_id, status="approved", actor="demo"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,8 @@ from patron.surveys import service as survey_service
 from patron.surveys.answers import check_answers
 from patron.surveys.models import SurveyAnswer, SurveyInvitation, SurveyResponse
 
+#: How the demo's consenting respondents let a testimonial name them, picked by their id (docs/feedback.md).
+PUBLISH_AS = ("full", "initials", "anonymous")
 DEMO_ADMIN_EMAIL = "admin@demo.patron.example"
 _COLUMNS = {
     "customers": ("external_id", "name", "email", "phone", "birthday", "gender", "locale", "city", "segment",
@@ -232,6 +235,7 @@ def load_surveys(engine: Engine, *, slug: str, data: DemoData, seed: int) -> tup
                 "customer_id": customer_ids[str(row["customer_id"])], "client_key": f"demo:{row['survey']}:{row['customer_id']}:{row['subject']}",
                 "touchpoint": definition.touchpoint.value, "channel": definition.channel.value, "locale": row["locale"],
                 "order_external_id": row["order_id"], "status": "completed", "publish_consent": "testimonial" in answers,
+                "publish_as": PUBLISH_AS[zlib.crc32(str(row["customer_id"]).encode()) % len(PUBLISH_AS)],
                 "started_at": done - timedelta(minutes=2), "completed_at": done, "created_at": done, "updated_at": done,
             })  # fmt: skip
             answer_sets.append((survey_id, checked))

@@ -10,11 +10,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Path, Query, Request
 
 from patron.core.errors import PatronError, Unauthorized
-from patron.feedback import drivers, inbound, service
+from patron.feedback import discovery, drivers, inbound, service, testimonials
 from patron.feedback.models import Channel
 from patron.feedback.schemas import (
     AnalyzeReport,
     ChannelFigures,
+    DiscoveryReport,
     DriversReport,
     FeedbackBatch,
     FeedbackCreate,
@@ -28,7 +29,12 @@ from patron.feedback.schemas import (
     StoredItem,
     TaxonomyRead,
     TaxonomyUpdate,
+    TestimonialDecision,
+    TestimonialPage,
+    TestimonialRead,
     ThemeFigures,
+    TopicAccept,
+    TopicAccepted,
 )
 from patron.feedback.taxonomy import Taxonomy
 from patron.web.deps import ApiWorkspaceDep, LocaleDep, in_transaction
@@ -197,6 +203,72 @@ async def key_drivers(
     return await in_transaction(drivers.key_drivers, workspace_id=workspace.id, outcome=outcome, since=start,
                                 until=end, locale=locale, survey=survey, segment=segment,
                                 bootstrap=bootstrap)  # fmt: skip
+
+
+@router.get(
+    "/discovery",
+    response_model=DiscoveryReport,
+    operation_id="feedback-discovery",
+    responses=errors(400, 422),
+)
+async def discover(
+    workspace: ApiWorkspaceDep,
+    days: Annotated[int, Query(ge=1, le=366, description="How many complete days, ending with until")] = 30,
+    until: Until = None,
+    min_items: Annotated[int, Query(ge=1, le=1000, description="Items a topic needs")] = discovery.MIN_ITEMS,
+) -> DiscoveryReport:
+    """Emerging topics: terms that go together in the clauses no theme matches, with their items, share, the
+    count in the period before, and up to 3 masked examples (docs/feedback.md)."""
+    start, end = service.day_bounds(workspace.timezone, None, _day(until, "until"), default_days=days)
+    return await in_transaction(discovery.discover, workspace_id=workspace.id, since=start, until=end,
+                                min_items=min_items)  # fmt: skip
+
+
+@router.post(
+    "/discovery/accept",
+    response_model=TopicAccepted,
+    operation_id="feedback-discovery_accept",
+    responses=errors(400, 404, 409, 422),
+)
+async def accept_topic(workspace: ApiWorkspaceDep, body: TopicAccept) -> TopicAccepted:
+    """Accept a topic in one step: its keywords become a new theme (``name``) or join ``theme``. A new taxonomy
+    version is stored and every item analysed again with it."""
+    return await in_transaction(discovery.accept, workspace_id=workspace.id, keywords=body.keywords,
+                                name=body.name, theme=body.theme, actor="api")  # fmt: skip
+
+
+@router.get(
+    "/testimonials",
+    response_model=TestimonialPage,
+    operation_id="feedback-testimonials",
+    responses=errors(422),
+)
+async def list_testimonials(
+    workspace: ApiWorkspaceDep,
+    status: Literal["pending", "approved", "hidden"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
+) -> TestimonialPage:
+    """Positive survey comments whose authors agreed to be quoted, newest first, masked, each with the name as
+    the author allowed (full, initials or none) and the admin's decision; approved ones are on ``/t/{workspace}``."""
+    return await in_transaction(testimonials.list_testimonials, workspace_id=workspace.id, status=status,
+                                offset=offset, limit=limit)  # fmt: skip
+
+
+@router.post(
+    "/testimonials/{item_id}",
+    response_model=TestimonialRead,
+    operation_id="feedback-testimonial_decide",
+    responses=errors(400, 404, 422),
+)
+async def decide_testimonial(
+    workspace: ApiWorkspaceDep,
+    item_id: Annotated[int, Path(ge=1, le=INT64_MAX)],
+    body: TestimonialDecision,
+) -> TestimonialRead:
+    """Approve (shown on the public page), hide, or put back to pending one testimonial."""
+    return await in_transaction(testimonials.decide, workspace_id=workspace.id, item_id=item_id,
+                                status=body.status, actor="api")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- the inbound webhook

@@ -9,6 +9,7 @@ import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -264,6 +265,108 @@ def drivers_command(
             _row(table, d.name, _t(f"drv.kind.{d.kind}", locale), f"{d.importance:.3f}", interval,
                  _percent(d.frequency), _number(d.mean_with), _number(d.mean_without),
                  "✓" if d.fix_first else "")  # fmt: skip
+        console.print(table)
+
+    _run(action, locale)
+
+
+@feedback_app.command("discover")
+def discover_command(
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=366, help="How many complete days, ending yesterday")
+    ] = 30,
+    min_items: Annotated[int, typer.Option("--min-items", min=1, help="Items a topic needs")] = 3,
+    accept: Annotated[
+        int | None, typer.Option("--accept", min=1, help="Accept topic N (as listed) into the taxonomy")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="With --accept: the new theme's name")] = None,
+    into: Annotated[
+        str | None, typer.Option("--into", help="With --accept: add the keywords to this theme instead")
+    ] = None,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Emerging topics in the comments no theme matches, with their items, share, the count in the days before
+    and examples (masked); --accept N makes topic N a theme (or adds it to --into THEME) in one step."""
+    from patron.feedback import discovery
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            start, end = service.day_bounds(ws.timezone, None, None, default_days=days)
+            report = discovery.discover(
+                session, workspace_id=ws.id, since=start, until=end, min_items=min_items
+            )
+            if accept is not None:
+                if accept > len(report.topics):
+                    raise PatronError("feedback.discovery_no_topic", number=accept, topics=len(report.topics))
+                topic = report.topics[accept - 1]
+                done = discovery.accept(session, workspace_id=ws.id, keywords=topic.keywords,
+                                        name=name or discovery.in_script(topic.label, locale), theme=into,
+                                        actor=f"cli:{getpass.getuser()}")  # fmt: skip
+                _say(_t("feedback.cli_topic_accepted", locale, theme=done.theme, version=done.version,
+                        analysed=done.analysed))  # fmt: skip
+                return
+        if as_json:
+            print(report.model_dump_json(indent=2))
+            return
+        _say(_t("feedback.cli_discovered", locale, topics=len(report.topics), analysed=report.analysed,
+                unmatched=report.with_unmatched, days=days))  # fmt: skip
+        table = _table(locale, "fbdisc.number", "fbdisc.topic", "fbdisc.keywords", "fb.items", "fbdisc.share",
+                       "fbdisc.previous", "fbdisc.example")  # fmt: skip
+        for number, topic in enumerate(report.topics, start=1):
+            example = topic.examples[0].text[:60] if topic.examples else ""
+            _row(table, number, discovery.in_script(topic.label, locale),
+                 "、".join(discovery.in_script(k, locale) for k in topic.keywords), topic.items,
+                 _percent(topic.share), topic.previous, example)  # fmt: skip
+        console.print(table)
+
+    _run(action, locale)
+
+
+@feedback_app.command("testimonials")
+def testimonials_command(
+    status: Annotated[str | None, typer.Option(help="Only pending, approved or hidden")] = None,
+    approve: Annotated[int | None, typer.Option("--approve", help="Approve this item id")] = None,
+    hide: Annotated[int | None, typer.Option("--hide", help="Hide this item id")] = None,
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Positive survey comments whose authors agreed to be quoted, with the name as they allowed; --approve ID
+    puts one on the public page /t/WORKSPACE, --hide ID keeps it off (docs/feedback.md)."""
+    from patron.feedback import testimonials
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        if status is not None and status not in testimonials.STATUSES:
+            raise PatronError("feedback.testimonial_bad_status", value=status[:20],
+                              choices=", ".join(testimonials.STATUSES))  # fmt: skip
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            for item_id, decision in ((approve, "approved"), (hide, "hidden")):
+                if item_id is not None:
+                    testimonials.decide(session, workspace_id=ws.id, item_id=item_id, status=decision,
+                                        actor=f"cli:{getpass.getuser()}")  # fmt: skip
+                    _say(_t(f"feedback.cli_testimonial_{decision}", locale, id=item_id))
+            if approve is not None or hide is not None:
+                return
+            page = testimonials.list_testimonials(session, workspace_id=ws.id, status=status, limit=500)
+            zone = ZoneInfo(ws.timezone)
+        if as_json:
+            print(page.model_dump_json(indent=2))
+            return
+        _say(_t("feedback.cli_testimonials", locale, total=page.total, approved=page.approved,
+                pending=page.pending, hidden=page.hidden))  # fmt: skip
+        table = _table(locale, "fbtm.id", "fbtm.date", "fbtm.name", "fbtm.status", "fbtm.text")
+        for item in page.items:
+            _row(table, item.item_id, item.occurred_at.astimezone(zone).date().isoformat(),
+                 item.display_name or _t("fbtm.anonymous", locale), _t(f"fbtm.status.{item.status}", locale),
+                 item.text[:80])  # fmt: skip
         console.print(table)
 
     _run(action, locale)

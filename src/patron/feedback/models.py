@@ -131,3 +131,28 @@ class FeedbackInbound(WorkspaceScoped, Timestamped, Base):
     disabled_at: Mapped[datetime | None] = mapped_column()
     #: When the last signed delivery was stored: tells an admin the sender is working.
     received_at: Mapped[datetime | None] = mapped_column()
+
+
+class TestimonialStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    HIDDEN = "hidden"
+
+
+class FeedbackTestimonial(WorkspaceScoped, Base):
+    """An admin's decision on a testimonial: approved (shown on the public page ``/t/<workspace>``) or hidden.
+    A consented positive comment without a row is pending. Deleting the item (erasure) deletes the decision."""
+
+    __tablename__ = "feedback_testimonials"
+    workspace_indexed = False
+    workspace_from_parent = True
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "item_id"),
+        tenant_reference("item_id", "feedback_items"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    item_id: Mapped[int] = mapped_column(IdType)
+    status: Mapped[str] = mapped_column(String(16))
+    decided_by: Mapped[str] = mapped_column(String(320), default="")
+    decided_at: Mapped[datetime] = mapped_column()

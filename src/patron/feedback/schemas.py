@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
@@ -160,6 +160,92 @@ class DriversReport(BaseModel):
     seed: int
     level: float
     small_sample: bool
+
+
+# ------------------------------------------------------------------------------------------- discovery
+class DiscoveryExample(BaseModel):
+    id: int
+    occurred_at: datetime
+    channel: str
+    #: The masked copy ([EMAIL], [PHONE] …); the original is never served.
+    text: str
+
+
+class EmergingTopic(BaseModel):
+    """Terms that go together in clauses no theme matches (docs/feedback.md, "Discovering emerging topics")."""
+
+    label: str = Field(description="The best-scoring keyword (Chinese in Simplified, as analysed)")
+    keywords: list[str] = Field(description="What a theme made of this topic would match")
+    script: str = Field(description="zh or en: the script of the label")
+    items: int = Field(description="Items of the period with a clause no theme matches that has a keyword")
+    share: float = Field(description="items ÷ the period's analysed items")
+    previous: int = Field(description="The same count in the period of the same length before")
+    change: int = Field(description="items − previous")
+    lift: float = Field(
+        description="The label's lift: its item share where no theme matches over where one does"
+    )
+    examples: list[DiscoveryExample] = Field(description="Up to 3, newest first, masked")
+
+
+class DiscoveryReport(BaseModel):
+    since: datetime
+    until: datetime
+    analysed: int = Field(description="Analysed items in the period (the newest 20,000 at most)")
+    with_unmatched: int = Field(description="Of those, items with at least one clause no theme matches")
+    topics: list[EmergingTopic]
+
+
+Keyword = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class TopicAccept(BaseModel):
+    """Accept an emerging topic in one step: a new theme named ``name`` or more keywords for ``theme``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keywords: list[Keyword] = Field(min_length=1, max_length=20)
+    name: str | None = Field(None, max_length=100, description="The new theme's name (with no theme)")
+    theme: str | None = Field(None, max_length=48, description="Add the keywords to this existing theme")
+
+
+class TopicAccepted(BaseModel):
+    theme: str
+    created: bool = Field(description="A new theme (else keywords added to an existing one)")
+    version: int = Field(description="The taxonomy version stored")
+    themes: int
+    analysed: int = Field(description="Items analysed again with the new version")
+
+
+# ------------------------------------------------------------------------------------------ testimonials
+class TestimonialRead(BaseModel):
+    """A positive survey comment whose author agreed to be quoted, named as they chose."""
+
+    item_id: int
+    occurred_at: datetime
+    survey: str
+    #: The masked copy ([EMAIL], [PHONE] …); the original is never served.
+    text: str
+    language: str
+    sentiment_score: float
+    display_as: str = Field(description="full, initials or anonymous: what the author allowed")
+    display_name: str | None = Field(description="The name as allowed; none when anonymous or unknown")
+    status: str = Field(description="pending, approved (shown on the public page) or hidden")
+    decided_by: str | None
+    decided_at: datetime | None
+
+
+class TestimonialPage(BaseModel):
+    items: list[TestimonialRead]
+    total: int
+    approved: int
+    pending: int
+    hidden: int
+
+
+class TestimonialDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["approved", "hidden", "pending"]
 
 
 # ------------------------------------------------------------------------------ the signed inbound webhook

@@ -187,6 +187,7 @@ def save_page(
     form: dict[str, list[str]],
     publish_consent: bool,
     locale: str,
+    publish_as: str = "anonymous",
     now: datetime,
 ) -> PageResult:
     """Check and keep one page of answers; complete the response when nothing is left to ask."""
@@ -210,7 +211,9 @@ def save_page(
         return PageResult(problems, False)
     response = opened.response or _start(session, opened, locale, now)
     response.seen = sorted(set(response.seen or []) | page_keys)
-    response.publish_consent = publish_consent or response.publish_consent
+    if publish_consent:
+        response.publish_consent = True
+        response.publish_as = publish_as if publish_as in ("full", "initials") else "anonymous"
     session.execute(delete(SurveyAnswer).where(SurveyAnswer.response_id == response.id))
     session.add_all(answer_rows(response, rows))
     if questions_to_show(definition, merged, response.seen):

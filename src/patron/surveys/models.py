@@ -71,6 +71,8 @@ class SurveyResponse(WorkspaceScoped, Timestamped, Base):
     )
     #: The respondent agreed that their comment may be quoted as a testimonial.
     publish_consent: Mapped[bool] = mapped_column(default=False)
+    #: How a testimonial may name them: "full" (their name), "initials" or "anonymous" (docs/privacy.md).
+    publish_as: Mapped[str] = mapped_column(String(16), default="anonymous", server_default="anonymous")
     #: Answer-page progress of a partial response: which questions the respondent has already been shown.
     seen: Mapped[list[str] | None] = mapped_column(JSON)
     started_at: Mapped[datetime] = mapped_column()

@@ -337,6 +337,8 @@ class ResponseSubmit(Strict):
     answers: dict[str, AnswerValue] = Field(max_length=200)
     #: Strict, like every flag a caller sends: 0, 1, "yes" or "true" are refused rather than read as a yes or no.
     publish_consent: StrictBool = False
+    #: How a testimonial may name the respondent when they consented: their full name, initials, or not at all.
+    publish_as: Literal["full", "initials", "anonymous"] = "anonymous"
 
 
 class ResponseBatch(Strict):

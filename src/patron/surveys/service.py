@@ -327,6 +327,7 @@ def _response_values(accepted: _Accepted, now: datetime) -> dict[str, Any]:
         "locale": normalize_locale(submission.locale) or "zh-Hant", "order_external_id": submission.order_id,
         "status": ResponseStatus.COMPLETED.value, "started_at": now, "completed_at": now, "created_at": now,
         "updated_at": now, "publish_consent": submission.publish_consent,
+        "publish_as": submission.publish_as if submission.publish_consent else "anonymous",
     }  # fmt: skip
 
 

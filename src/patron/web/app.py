@@ -47,6 +47,7 @@ from patron.web import (
     pages,
     referral_pages,
     survey_pages,
+    testimonial_pages,
 )
 from patron.web.errors import install_error_handlers
 from patron.web.headers import SecurityHeaders, policy_allowing_inline_scripts_of
@@ -154,6 +155,7 @@ def create_app() -> FastAPI:
         servqual_router,
         social_router,
         referral_pages.router,
+        testimonial_pages.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

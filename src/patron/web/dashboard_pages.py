@@ -35,6 +35,7 @@ from patron.dashboard import social as social_view
 from patron.dashboard import value as value_view
 from patron.dashboard.filters import Filters, parse_filters
 from patron.dashboard.tables import DataTable, to_csv, to_xlsx
+from patron.feedback import discovery as feedback_discovery
 from patron.feedback import drivers as feedback_drivers
 from patron.feedback import editing as feedback_editing
 from patron.feedback import service as feedback_service
@@ -429,12 +430,17 @@ def export(
     chosen = data.tables.get(table)
     if chosen is None:
         raise PatronError("dashboard.unknown_table", table=table, choices=list(data.tables))
-    name = f"patron-{page}-{table}-{filters.window.since}-{filters.window.until}.{format}"
+    return download(chosen, f"patron-{page}-{table}-{filters.window.since}-{filters.window.until}", format)
+
+
+def download(chosen: DataTable, name: str, format: str) -> Response:
+    """A table as a CSV or Excel attachment (``name`` without its extension), through the safe writers."""
     if format == "csv":
         body, media = to_csv(chosen), "text/csv; charset=utf-8"
     else:
         body, media = to_xlsx(chosen), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(body, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="{name}.{format}"'})  # fmt: skip
 
 
 def _require_admin(viewer: Viewer) -> None:
@@ -547,10 +553,12 @@ def _taxonomy_page(
     *,
     text: str | None = None,
     problem: PatronError | None = None,
+    topic_problem: PatronError | None = None,
+    topic_form: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    """The taxonomy in force as a table, and its YAML in a form (``text``: what the person typed, kept when it
-    was refused)."""
+    """The taxonomy in force as a table, its YAML in a form (``text``: what the person typed, kept when it was
+    refused), and the emerging topics of the period with their one-step accept forms."""
     current = feedback_editing.in_force(session, viewer.workspace.id)
     shipped = request.query_params.get("start") == "shipped"
     if text is None:
@@ -559,12 +567,22 @@ def _taxonomy_page(
         filters = parse_filters(request.query_params, today=_today(viewer.workspace))
     except PatronError:
         filters = parse_filters({}, today=_today(viewer.workspace))
-    saved = request.session.pop("taxonomy_saved", None) if problem is None else None
+    saved = request.session.pop("taxonomy_saved", None) if problem is None and topic_problem is None else None
+    accepted = request.session.pop("topic_accepted", None) if topic_problem is None else None
+    since, until = feedback_service.day_bounds(
+        viewer.workspace.timezone, filters.window.since, filters.window.until
+    )
+    topics = feedback_discovery.discover(session, workspace_id=viewer.workspace.id, since=since, until=until)
     context = _shell(session, viewer, "feedback") | {
         "filters": filters, "problem": None, "tables": {}, "charts": {}, "extra": {}, "current": current,
         "text": text, "edit_problem": problem.message(viewer.locale) if problem else None,
         "problem_line": problem.params.get("line") if problem else None,
         "saved": saved if isinstance(saved, dict) else None, "from_shipped": shipped and problem is None,
+        "discovery": topics, "in_script": lambda word: feedback_discovery.in_script(word, viewer.locale),
+        "keywords_text": lambda topic: feedback_discovery.keywords_text(topic, viewer.locale),
+        "topic_problem": topic_problem.message(viewer.locale) if topic_problem else None,
+        "topic_form": topic_form or {}, "accepted": accepted if isinstance(accepted, dict) else None,
+        "theme_names": {theme.key: theme.name(viewer.locale) for theme in current.taxonomy.themes},
     }  # fmt: skip
     return render_page(request, viewer, "dashboard/taxonomy.html", context, status_code=status_code)
 
@@ -608,3 +626,40 @@ def save_taxonomy(
                                          "analysed": saved.analysed}  # fmt: skip
     lang = request.query_params.get("lang", "")
     return RedirectResponse(TAXONOMY_PAGE + (f"?lang={quote(lang)}" if lang else ""), status_code=303)
+
+
+def _taxonomy_url(request: Request, anchor: str = "") -> str:
+    """The taxonomy page with the filters and language the form came from (the path is fixed: no open redirect)."""
+    query = request.url.query
+    return TAXONOMY_PAGE + (f"?{query}" if query else "") + anchor
+
+
+@router.post(TAXONOMY_PAGE + "/topics", response_class=HTMLResponse)
+def accept_topic(
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    form: Annotated[dict[str, str], Depends(_form_fields)],
+) -> Response:
+    """An emerging topic into the taxonomy in one step: a new theme (``action=new``, named in the page's language)
+    or more keywords for a theme (``action=add``); stored as a new version and applied to every item at once.
+    A refusal comes back on the page with what was typed."""
+    check_csrf(request, form.get("csrf", ""))
+    _require_admin(viewer)
+    action = form.get("action", "new")
+    keywords = feedback_discovery.split_keywords(form.get("keywords", "")[:2000])
+    try:
+        with session.begin_nested():
+            done = feedback_discovery.accept(
+                session, workspace_id=viewer.workspace.id, keywords=keywords,
+                name=form.get("name", "")[:200] if action == "new" else None,
+                theme=(form.get("theme", "")[:48] or None) if action == "add" else None,
+                actor=viewer.user.email, source=_t(viewer)("fbdisc.source"),
+            )  # fmt: skip
+    except PatronError as problem:
+        status = problem.status if problem.status in (409, 413) else 200
+        return _taxonomy_page(
+            request, session, viewer, topic_problem=problem, topic_form=form, status_code=status
+        )
+    request.session["topic_accepted"] = done.model_dump()
+    return RedirectResponse(_taxonomy_url(request, "#discovery"), status_code=303)

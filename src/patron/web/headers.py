@@ -8,7 +8,8 @@
 - Framing: ``frame-ancestors 'none'`` and ``X-Frame-Options: DENY`` (no clickjacking of the admin pages), except
   the respondent pages asked for with ``embed=1`` (``/p/…`` and ``/s/…``), which a shop frames on its
   checkout page (the snippet ``GET /api/v1/surveys/{key}/embed`` gives), and the help centre with ``embed=1``
-  (``/help/…``), the chat widget ``static/assistant-widget.js`` frames on a shop's pages.
+  (``/help/…``), the chat widget ``static/assistant-widget.js`` frames on a shop's pages, and the testimonials
+  page with ``embed=1`` (``/t/…``), which a shop frames on its site.
 - ``X-Content-Type-Options: nosniff``; ``Referrer-Policy: same-origin`` (survey links carry their token
   in the path: other sites are not told it).
 """
@@ -43,7 +44,7 @@ def policy_allowing_inline_scripts_of(html: str) -> str:
 
 def embeddable(scope: Scope) -> bool:
     path: str = scope.get("path", "")
-    if not path.startswith(("/p/", "/s/", "/help/")):
+    if not path.startswith(("/p/", "/s/", "/help/", "/t/")):
         return False
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     return query.get("embed", [""])[-1] in ("1", "true")

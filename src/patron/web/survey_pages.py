@@ -101,6 +101,7 @@ def answer_survey(token: str, request: Request, session: SessionDep, form: FormD
         shown=shown,
         form=form,
         publish_consent="_publish" in form,
+        publish_as=(form.get("_publish_as") or ["anonymous"])[-1],
         locale=locale,
         now=utcnow(),
     )
