@@ -2,8 +2,8 @@
 and the admin's decision on each testimonial (feedback_testimonials). Discovery itself needs no table: an
 accepted topic is a new taxonomy version (docs/feedback.md).
 
-Revision ID: 0026_feedback_discovery
-Revises: 0024_customer_erasure
+Revision ID: 0027_feedback_discovery
+Revises: 0026_churn_features
 Create Date: 2026-12-03 09:00:00
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import patron.core.db
 
-revision: str = "0026_feedback_discovery"
-down_revision: str | None = "0024_customer_erasure"
+revision: str = "0027_feedback_discovery"
+down_revision: str | None = "0026_churn_features"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
