@@ -29,6 +29,7 @@ from patron.core.settings import get_settings
 from patron.customers.api import router as customers_router
 from patron.customers.api import segments_router
 from patron.dashboard import rollup
+from patron.feedback import service as feedback_service
 from patron.feedback.api import inbound_router as feedback_inbound_router
 from patron.feedback.api import router as feedback_router
 from patron.loyalty.api import router as loyalty_router
@@ -83,6 +84,15 @@ def _warm_dashboards() -> None:
         log.exception("dashboard warm-up failed")
 
 
+def _catch_up_comments() -> None:
+    try:
+        added = feedback_service.catch_up()
+        if added:
+            log.info("%d survey comments left unanalysed by an earlier stop were analysed", added)
+    except Exception:  # `patron feedback analyze` does the same; the server must start regardless
+        log.exception("catching up on survey comments failed")
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
@@ -90,6 +100,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     task = asyncio.create_task(_deliver_webhooks_forever(interval)) if interval > 0 else None
     if settings.dashboard_warm_up:
         threading.Thread(target=_warm_dashboards, name="dashboard-warm-up", daemon=True).start()
+    if settings.feedback_catch_up:
+        threading.Thread(target=_catch_up_comments, name="feedback-catch-up", daemon=True).start()
     # Everything loaded at start (modules, catalogs, compiled statements) lives as long as the process: kept
     # out of the collector's full passes, which otherwise walk it all again and again under load.
     gc.collect()
