@@ -226,16 +226,27 @@ def test_after_commit_work_waits_while_the_writer_is_busy_but_not_longer_than_it
     busy = threading.Event()
     busy.set()
     ran: list[list[int]] = []
-    afterwards = _Afterwards(busy.is_set, max_delay=0.6, batch=3)
+    afterwards = _Afterwards(busy.is_set, max_delay=0.6, batch=3, max_waiting=100)
     try:
         afterwards.add({ran.append: [1, 2, 3, 4]})  # type: ignore[dict-item]
         time.sleep(0.3)
         assert ran == [], "while the writer is busy the work waits"
-        assert afterwards.settle(5)
+        time.sleep(0.6)
         assert ran == [[1, 2, 3], [4]], "but not beyond its delay, in batches"
+        afterwards.add({ran.append: list(range(100, 201))})  # type: ignore[dict-item]
+        time.sleep(0.3)
+        assert ran[2:] == [[100, 101, 102]], (
+            "nor while as many items as it may keep wait: down below that bound"
+        )
         busy.clear()
         afterwards.add({ran.append: [5]})  # type: ignore[dict-item]
-        assert afterwards.settle(5) and ran[-1] == [5], "when the writer is idle, at once"
+        time.sleep(0.5)
+        assert [x for batch in ran[2:] for x in batch] == [*range(100, 201), 5], (
+            "when the writer is idle, at once, in order"
+        )
+        busy.set()
+        afterwards.add({ran.append: [6]})  # type: ignore[dict-item]
+        assert afterwards.settle(0.5) and ran[-1] == [6], "and at once when someone waits for it to settle"
     finally:
         afterwards.close()
 

@@ -60,13 +60,17 @@ def after_commit(
 
 class _Afterwards:
     """The thread that runs groups' after-commit work, many groups' items at once (up to ``batch``). While
-    ``busy()`` it waits, for at most ``max_delay`` seconds from the oldest item: under a burst the writer keeps
-    the processor, and the work catches up in the next quiet moment."""
+    ``busy()`` it waits, for at most ``max_delay`` seconds from the oldest item and while fewer than
+    ``max_waiting`` items wait: under a burst the writer keeps the processor, and the work catches up in the next
+    quiet moment. Under load that never pauses the work runs beside the writer once either bound is reached."""
 
-    def __init__(self, busy: Callable[[], bool], max_delay: float, batch: int) -> None:
+    def __init__(self, busy: Callable[[], bool], max_delay: float, batch: int, max_waiting: int) -> None:
         self._busy = busy
         self._max_delay = max_delay
         self._batch = batch
+        self._max_waiting = max_waiting
+        self._size = 0
+        self._hurry = False
         self._waiting: dict[Job, list[Any]] = {}
         self._oldest = 0.0
         self._running = False
@@ -82,6 +86,7 @@ class _Afterwards:
                 self._oldest = time.monotonic()
             for job, items in work.items():
                 self._waiting.setdefault(job, []).extend(items)
+                self._size += len(items)
             if self._thread is None or not self._thread.is_alive():
                 self._closing = False
                 self._thread = threading.Thread(target=self._run_forever, name="after-commit", daemon=True)
@@ -92,6 +97,7 @@ class _Afterwards:
         """Wait until nothing is waiting or running (tests, shutdown); False on timeout."""
         deadline = time.monotonic() + timeout
         with self._ready:
+            self._hurry = True
             while self._waiting or self._running:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -116,7 +122,12 @@ class _Afterwards:
                 if not self._waiting:
                     return
                 oldest = self._oldest
-            while not self._closing and self._busy() and time.monotonic() - oldest < self._max_delay:
+            while (
+                not (self._closing or self._hurry)
+                and self._busy()
+                and time.monotonic() - oldest < self._max_delay
+                and self._size < self._max_waiting
+            ):
                 time.sleep(0.02)
             with self._ready:
                 job = next(iter(self._waiting))
@@ -126,6 +137,7 @@ class _Afterwards:
                     self._waiting[job] = rest
                 else:
                     del self._waiting[job]
+                self._size -= len(items)
                 self._running = True
             try:
                 job(items)
@@ -136,6 +148,7 @@ class _Afterwards:
                     self._running = False
                     if not self._waiting:
                         self._oldest = 0.0
+                        self._hurry = False
                     elif not rest:
                         self._oldest = time.monotonic()
                     self._ready.notify_all()
@@ -156,13 +169,17 @@ class GroupCommitter:
         engine: Callable[[], Engine] = get_engine,
         max_group: int = 200,
         *,
-        after_commit_delay: float = 10.0,
+        after_commit_delay: float = 60.0,
         after_commit_batch: int = 1000,
+        after_commit_waiting: int = 100_000,
     ) -> None:
         self._engine = engine
         self._max_group = max_group
         self._writing = False
-        self._afterwards = _Afterwards(self._busy, after_commit_delay, after_commit_batch)
+        self._last_write = 0.0
+        self._afterwards = _Afterwards(
+            self._busy, after_commit_delay, after_commit_batch, after_commit_waiting
+        )
         self._together: dict[Callable[..., Any], Callable[[Session, list[dict[str, Any]]], list[Any]]] = {}
         self._bare: set[Callable[..., Any]] = set()
         self._waiting: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
@@ -205,8 +222,16 @@ class GroupCommitter:
         """Wait until the after-commit work of every committed group is done; False on timeout."""
         return self._afterwards.settle(timeout)
 
+    #: The writer counts as busy until it has had nothing to write for this long (the gap between two groups
+    #: under load is far shorter).
+    QUIET_SECONDS = 0.25
+
     def _busy(self) -> bool:
-        return self._writing or not self._waiting.empty()
+        return (
+            self._writing
+            or not self._waiting.empty()
+            or time.monotonic() - self._last_write < self.QUIET_SECONDS
+        )
 
     def _ensure_writer(self) -> None:
         with self._lock:
@@ -237,6 +262,7 @@ class GroupCommitter:
                 self._write([unit for unit in group if unit.future.set_running_or_notify_cancel()])
             finally:
                 self._writing = False
+                self._last_write = time.monotonic()
             if closing:
                 return
 

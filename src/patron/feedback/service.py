@@ -325,6 +325,12 @@ def analyse_arrived_comments(responses: list[CompletedResponse]) -> int:
         return _store_comment_items(session, *made)
 
 
+def warm_up() -> None:
+    """Load the sentiment model, the shipped taxonomy and OpenCC's tables now (a server's start), so the first
+    comment after a start does not wait for them."""
+    analyse_texts(shipped_taxonomy(), [copies("預熱，预热 warm").analysis])
+
+
 def catch_up() -> int:
     """Survey comments stored but never itemised (a crash between a group's commit and its after-commit
     analysis) and items never analysed, in every workspace, brought up to date; run when the server starts.

@@ -84,13 +84,14 @@ def _warm_dashboards() -> None:
         log.exception("dashboard warm-up failed")
 
 
-def _catch_up_comments() -> None:
+def _ready_for_comments(catch_up: bool) -> None:
     try:
-        added = feedback_service.catch_up()
+        feedback_service.warm_up()
+        added = feedback_service.catch_up() if catch_up else 0
         if added:
             log.info("%d survey comments left unanalysed by an earlier stop were analysed", added)
     except Exception:  # `patron feedback analyze` does the same; the server must start regardless
-        log.exception("catching up on survey comments failed")
+        log.exception("loading the analysis or catching up on survey comments failed")
 
 
 @asynccontextmanager
@@ -100,8 +101,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     task = asyncio.create_task(_deliver_webhooks_forever(interval)) if interval > 0 else None
     if settings.dashboard_warm_up:
         threading.Thread(target=_warm_dashboards, name="dashboard-warm-up", daemon=True).start()
-    if settings.feedback_catch_up:
-        threading.Thread(target=_catch_up_comments, name="feedback-catch-up", daemon=True).start()
+    threading.Thread(
+        target=_ready_for_comments, args=(settings.feedback_catch_up,), name="feedback-ready", daemon=True
+    ).start()
     # Everything loaded at start (modules, catalogs, compiled statements) lives as long as the process: kept
     # out of the collector's full passes, which otherwise walk it all again and again under load.
     gc.collect()
