@@ -1,9 +1,10 @@
 """The hostile files of issue 18 at full size: how much memory and time each takes, through the CLI and the API.
 
-    python bench/hostile_files.py [--only NAME,...] [--keep]
+    python bench/hostile_files.py [--only NAME,...] [--keep] [--postgresql]
 
 Builds each file in a temporary folder (streamed: the 400 MB string is never in this process's memory), then
-imports it with ``patron import`` in a child process of its own on a fresh SQLite database, and sends the API's
+imports it with ``patron import`` in a child process of its own on a fresh SQLite database (or, with
+``--postgresql``, a throwaway PostgreSQL cluster of ``tests/pg.py``), and sends the API's
 bodies straight to the ASGI app in a child process, so each peak RSS (``wait4``'s ``ru_maxrss``) is that run's
 alone. Prints one row per file: size, exit code or HTTP status, the answer's code or counts, seconds and peak RSS.
 The probe before the fix measured 3.2 GB for the 400 MB string, 351 s of CPU for the 2,000 × 16,384 sheet, a
@@ -136,11 +137,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default="", help="comma-separated names to run")
     parser.add_argument("--keep", action="store_true", help="keep the folder of files")
+    parser.add_argument(
+        "--postgresql", action="store_true", help="a throwaway PostgreSQL cluster, not SQLite"
+    )
     options = parser.parse_args()
+    if options.postgresql:
+        from tests.pg import throwaway_cluster
+
+        with throwaway_cluster() as url:
+            if not url:
+                raise SystemExit("postgresql: no server binaries")
+            run(options, url)
+    else:
+        run(options, None)
+
+
+def run(options: argparse.Namespace, database_url: str | None) -> None:
     only = {name for name in options.only.split(",") if name}
     folder = Path(tempfile.mkdtemp(prefix="patron-hostile-"))
     env = {**os.environ, "PATRON_VAR_DIR": str(folder / "var"), "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"}
     env.pop("PATRON_DATABASE_URL", None)
+    if database_url:
+        env["PATRON_DATABASE_URL"] = database_url
     for setup in (["db", "upgrade"], ["workspaces", "create", "bench"]):
         code, output, _, _ = run_child([sys.executable, "-c", CLI, *setup], env)
         assert code == 0, output

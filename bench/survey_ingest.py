@@ -182,6 +182,31 @@ def count_rows(url: str, var: Path) -> int:
     return int(out.stdout.strip())
 
 
+def analysis_lag(url: str, var: Path, timeout: float = 180) -> tuple[int, float | None]:
+    """(comments, seconds after the load stopped until every one of them was an analysed feedback item, or None
+    if that took longer than ``timeout``): the analysis runs after each group commit, off the replies' path."""
+    env = {**os.environ, "PATRON_DATABASE_URL": url, "PATRON_VAR_DIR": str(var)}
+    code = f"""
+import time
+from sqlalchemy import func, select
+from patron.core.db import transaction
+from patron.feedback.models import FeedbackItem
+from patron.surveys.models import SurveyAnswer
+started = time.monotonic()
+while True:
+    with transaction() as s:
+        wanted = s.scalar(select(func.count()).where(SurveyAnswer.question_type == "text"))
+        done = s.scalar(select(func.count()).where(FeedbackItem.analyzed_with.is_not(None)))
+    if done >= wanted or time.monotonic() - started > {timeout}:
+        print(wanted, done >= wanted, time.monotonic() - started)
+        break
+    time.sleep(0.2)
+"""
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    wanted, caught_up, seconds = out.stdout.split()
+    return int(wanted), float(seconds) if caught_up == "True" else None
+
+
 def peak_rss_mb(pid: int) -> float:
     """Peak RSS of the server process and its workers, summed."""
     total = 0.0
@@ -245,6 +270,7 @@ def main() -> None:
                             )
                             cuts = statistics.quantiles(latencies, n=100)
                             accepted, p50, p99 = len(latencies) - failures, cuts[49] * 1000, cuts[98] * 1000
+                        lag = analysis_lag(url, var) if kind == "patron" else None
                         rss = peak_rss_mb(server.pid)
                     finally:
                         server.terminate()
@@ -252,6 +278,10 @@ def main() -> None:
                     stored = count_rows(url, var) if kind == "patron" else accepted
                     print(f"{backend:<11}{kind:<10}{accepted / elapsed:>8,.0f}{p50:>8.1f}{p99:>8.1f}"
                           f"{failures:>8}{stored:>8}{rss:>9.0f} MB")  # fmt: skip
+                    if kind == "patron" and lag is not None:
+                        comments, seconds = lag
+                        print(f"  {comments:,} comments: every one analysed "
+                              + (f"{seconds:.1f} s after the load stopped" if seconds is not None else "NOT within 180 s"))  # fmt: skip
                     if kind == "patron" and stored < accepted:
                         print(f"  LOST: {accepted - stored} accepted responses are not in the database")
                     elif kind == "patron" and stored > accepted:

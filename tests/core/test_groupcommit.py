@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 
@@ -14,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from patron.core.errors import Conflict
-from patron.core.groupcommit import GroupCommitter
+from patron.core.groupcommit import GroupCommitter, _Afterwards, after_commit
 
 
 @pytest.fixture
@@ -178,3 +179,93 @@ def test_a_set_wise_form_without_savepoint_that_fails_sends_its_whole_group_one_
     assert len(set(numbers)) == 3, "each unit in its own transaction"
     assert first.result(10) not in numbers
     assert _labels(probe_table) == {"first", "unit-0", "unit-1", "unit-2"}
+
+
+# ------------------------------------------------------------------------------------------------ after commit
+def _remember_after_commit(seen: list[tuple[list[str], bool]], committed: Engine) -> object:
+    """A job that records its items and whether their units' rows were already committed when it ran."""
+
+    def job(items: list[str]) -> None:
+        seen.append((items, items[0] in _labels(committed)))
+
+    return job
+
+
+def test_after_commit_work_runs_once_the_group_is_committed_with_every_units_items(
+    probe_table: Engine, committer: GroupCommitter
+) -> None:
+    seen: list[tuple[list[str], bool]] = []
+    job = _remember_after_commit(seen, probe_table)
+
+    def insert_and_defer(session: Session, *, label: str) -> int:
+        number = _insert(session, label=label)
+        after_commit(session, job, [label], inline=lambda s, items: seen.append((items, False)))  # type: ignore[arg-type]
+        return number
+
+    release, first = _hold_writer(committer)
+    waiting = [committer.submit(insert_and_defer, label=f"unit-{i}") for i in range(4)]
+    release.set()
+    assert len({f.result(10) for f in waiting}) == 1, "one group"
+    assert committer.settle(10)
+    assert seen == [([f"unit-{i}" for i in range(4)], True)], (
+        "one call with every unit's items, after the commit"
+    )
+    first.result(10)
+
+
+def test_after_commit_outside_a_group_runs_at_once_in_the_callers_transaction(probe_table: Engine) -> None:
+    ran: list[tuple[Session, list[str]]] = []
+    with Session(probe_table) as session:
+        after_commit(session, print, ["x"], inline=lambda s, items: ran.append((s, items)))
+        assert ran == [(session, ["x"])]
+        after_commit(session, print, [], inline=lambda s, items: ran.append((s, items)))
+        assert len(ran) == 1, "nothing to do is not called"
+
+
+def test_after_commit_work_waits_while_the_writer_is_busy_but_not_longer_than_its_delay() -> None:
+    busy = threading.Event()
+    busy.set()
+    ran: list[list[int]] = []
+    afterwards = _Afterwards(busy.is_set, max_delay=0.6, batch=3, max_waiting=100)
+    try:
+        afterwards.add({ran.append: [1, 2, 3, 4]})  # type: ignore[dict-item]
+        time.sleep(0.3)
+        assert ran == [], "while the writer is busy the work waits"
+        time.sleep(0.6)
+        assert ran == [[1, 2, 3], [4]], "but not beyond its delay, in batches"
+        afterwards.add({ran.append: list(range(100, 201))})  # type: ignore[dict-item]
+        time.sleep(0.3)
+        assert ran[2:] == [[100, 101, 102]], (
+            "nor while as many items as it may keep wait: down below that bound"
+        )
+        busy.clear()
+        afterwards.add({ran.append: [5]})  # type: ignore[dict-item]
+        time.sleep(0.5)
+        assert [x for batch in ran[2:] for x in batch] == [*range(100, 201), 5], (
+            "when the writer is idle, at once, in order"
+        )
+        busy.set()
+        afterwards.add({ran.append: [6]})  # type: ignore[dict-item]
+        assert afterwards.settle(0.5) and ran[-1] == [6], "and at once when someone waits for it to settle"
+    finally:
+        afterwards.close()
+
+
+def test_failing_after_commit_work_is_logged_and_the_next_runs(
+    probe_table: Engine, committer: GroupCommitter, caplog: pytest.LogCaptureFixture
+) -> None:
+    done: list[list[str]] = []
+
+    def failing(items: list[str]) -> None:
+        raise RuntimeError("analysis broke")
+
+    def insert_and_defer(session: Session, *, label: str) -> None:
+        _insert(session, label=label)
+        after_commit(session, failing if label == "bad" else done.append, [label], inline=lambda s, i: None)
+
+    committer.submit(insert_and_defer, label="bad").result(10)
+    assert committer.settle(10)
+    committer.submit(insert_and_defer, label="good").result(10)
+    assert committer.settle(10)
+    assert done == [["good"]]
+    assert "after-commit work on 1 items failed" in caplog.text

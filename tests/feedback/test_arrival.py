@@ -25,6 +25,7 @@ from patron.surveys import service as survey_service
 from patron.surveys.schemas import ResponseSubmit
 from patron.surveys.service import templates
 from patron.web.app import create_app
+from patron.web.deps import group_commit
 from tests.feedback.test_inbound import _deliver, _now
 from tests.surveys.helpers import survey_world
 
@@ -106,6 +107,8 @@ def test_survey_answers_arrive_analysed_by_the_api_its_batch_and_the_answer_page
     assert batch.status_code == 200 and all(
         "error" not in r or r["error"] is None for r in batch.json()["results"]
     )
+    # Analysed after the group commit, off the reply's path (core.groupcommit.after_commit).
+    assert group_commit.settle()
     assert _analysis(engine, workspace.id, channel="survey") == [EXPECTED] * 4
     # The answer page (a public link): the comment is analysed when the response completes.
     definition = templates()["post_purchase_csat"].model_dump(mode="json", exclude_none=True)
@@ -158,6 +161,29 @@ def test_a_group_of_responses_is_analysed_with_no_statement_per_response(
     six = _statements(engine, workspace.id, 6, 100)
     assert two == six == 5, "the comments' items and mentions are written set-wise, not per response"
     assert _analysis(engine, workspace.id, channel="survey") == [EXPECTED] * 8
+
+
+def test_comments_whose_after_commit_analysis_was_lost_are_caught_up_at_start(
+    engine: Engine, client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash between a group's commit and its comments' analysis loses nothing: the answers are stored, and the
+    catch-up the server runs when it starts itemises and analyses them."""
+    workspace, headers = _workspace(engine, tmp_path)
+
+    def crashed(responses: list[Any]) -> int:
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(service, "analyse_arrived_comments", crashed)
+    answer = {"survey": "post_purchase_csat", "answers": {"csat": 4, "comment": COMMENT}}
+    for i in range(3):  # one at a time: each through the group committer
+        assert client.post(
+            "/api/v1/responses", headers=headers, json={**answer, "client_key": f"lost{i}"}
+        ).is_success
+    assert group_commit.settle()
+    assert _analysis(engine, workspace.id, channel="survey") == []
+    assert service.catch_up() == 3
+    assert _analysis(engine, workspace.id, channel="survey") == [EXPECTED] * 3
+    assert service.catch_up() == 0, "safe to run twice"
 
 
 def test_an_import_stores_analysed_items(engine: Engine, tmp_path: Path) -> None:

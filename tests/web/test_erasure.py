@@ -32,6 +32,7 @@ from patron.loyalty.schemas import EarnRuleCreate, ProgramUpdate
 from patron.social.models import SocialMention, SocialTerm
 from patron.surveys.models import SurveyAnswer, SurveyInvitation, SurveyResponse
 from patron.surveys.service import templates
+from patron.web.deps import group_commit
 from patron.webhooks import service as webhooks
 from patron.webhooks.models import WebhookEndpoint
 from tests.factories import ORDER_HEADER, write_csv
@@ -77,6 +78,7 @@ def _seed(engine: Engine, client: TestClient, tenant: Tenant, folder: Path) -> N
         json={"survey": "relationship_nps", "customer_id": "E1", "answers": {"nps": 9, "reason": COMMENT}},
     )
     assert answer.status_code == 200, answer.text
+    assert group_commit.settle()  # the comment's item is written after the group commit
     with transaction(engine) as session:
         customer = session.scalars(select(Customer).where(Customer.workspace_id == ws.id,
                                                           Customer.external_id == "E1")).one()  # fmt: skip

@@ -12,6 +12,12 @@ commit itself fails, every unit of the group is run again alone, so one bad unit
 A kind of work may also have a form that does many units at once (``together``), set-wise: one statement per
 kind of row for the whole group instead of a few per unit. It returns, for each unit, its result or the
 exception it would have raised; if it raises itself, its units are run one by one instead.
+
+Work that need not hold up the reply (a survey comment's analysis) is handed to ``after_commit``: inside a group
+it runs once the group is committed and its replies are sent, on a thread of its own, many groups' items at once,
+and while the writer is busy it waits for a quiet moment (at most ``max_delay`` seconds). Anywhere else it runs at
+once, in the caller's transaction. It must be safe to lose: a crash between the commit and the work leaves what
+a catch-up finds again (``feedback.service.catch_up``).
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +37,121 @@ from sqlalchemy.orm import Session
 from patron.core.db import get_engine, transaction
 
 log = logging.getLogger("patron.groupcommit")
+
+#: ``session.info`` key of a group's work for after its commit: {job: [item, …]}.
+_AFTER_COMMIT = "patron.after_commit"
+
+Job = Callable[[list[Any]], object]
+
+
+def after_commit(
+    session: Session, job: Job, items: Sequence[Any], *, inline: Callable[[Session, list[Any]], object]
+) -> None:
+    """``job(items)`` after the group holding ``session`` is committed (in its own transactions), or
+    ``inline(session, items)`` now when ``session`` is not a group's."""
+    if not items:
+        return
+    waiting: dict[Job, list[Any]] | None = session.info.get(_AFTER_COMMIT)
+    if waiting is None:
+        inline(session, list(items))
+    else:
+        waiting.setdefault(job, []).extend(items)
+
+
+class _Afterwards:
+    """The thread that runs groups' after-commit work, many groups' items at once (up to ``batch``). While
+    ``busy()`` it waits, for at most ``max_delay`` seconds from the oldest item and while fewer than
+    ``max_waiting`` items wait: under a burst the writer keeps the processor, and the work catches up in the next
+    quiet moment. Under load that never pauses the work runs beside the writer once either bound is reached."""
+
+    def __init__(self, busy: Callable[[], bool], max_delay: float, batch: int, max_waiting: int) -> None:
+        self._busy = busy
+        self._max_delay = max_delay
+        self._batch = batch
+        self._max_waiting = max_waiting
+        self._size = 0
+        self._hurry = False
+        self._waiting: dict[Job, list[Any]] = {}
+        self._oldest = 0.0
+        self._running = False
+        self._closing = False
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, work: dict[Job, list[Any]]) -> None:
+        if not any(work.values()):
+            return
+        with self._ready:
+            if not self._waiting:
+                self._oldest = time.monotonic()
+            for job, items in work.items():
+                self._waiting.setdefault(job, []).extend(items)
+                self._size += len(items)
+            if self._thread is None or not self._thread.is_alive():
+                self._closing = False
+                self._thread = threading.Thread(target=self._run_forever, name="after-commit", daemon=True)
+                self._thread.start()
+            self._ready.notify_all()
+
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Wait until nothing is waiting or running (tests, shutdown); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._ready:
+            self._hurry = True
+            while self._waiting or self._running:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._ready.notify_all()
+                self._ready.wait(min(left, 0.05))
+        return True
+
+    def close(self) -> None:
+        with self._ready:
+            self._closing = True
+            thread, self._thread = self._thread, None
+            self._ready.notify_all()
+        if thread is not None:
+            thread.join()
+
+    def _run_forever(self) -> None:
+        while True:
+            with self._ready:
+                while not self._waiting and not self._closing:
+                    self._ready.wait()
+                if not self._waiting:
+                    return
+                oldest = self._oldest
+            while (
+                not (self._closing or self._hurry)
+                and self._busy()
+                and time.monotonic() - oldest < self._max_delay
+                and self._size < self._max_waiting
+            ):
+                time.sleep(0.02)
+            with self._ready:
+                job = next(iter(self._waiting))
+                items = self._waiting[job][: self._batch]
+                rest = self._waiting[job][self._batch :]
+                if rest:
+                    self._waiting[job] = rest
+                else:
+                    del self._waiting[job]
+                self._size -= len(items)
+                self._running = True
+            try:
+                job(items)
+            except Exception:  # lost work is found again by a catch-up; the thread must go on
+                log.exception("after-commit work on %d items failed", len(items))
+            finally:
+                with self._ready:
+                    self._running = False
+                    if not self._waiting:
+                        self._oldest = 0.0
+                        self._hurry = False
+                    elif not rest:
+                        self._oldest = time.monotonic()
+                    self._ready.notify_all()
 
 
 @dataclass
@@ -42,9 +164,22 @@ class _Unit:
 class GroupCommitter:
     """Runs ``work(session, **kwargs)`` for callers on any thread; see the module docstring."""
 
-    def __init__(self, engine: Callable[[], Engine] = get_engine, max_group: int = 200) -> None:
+    def __init__(
+        self,
+        engine: Callable[[], Engine] = get_engine,
+        max_group: int = 200,
+        *,
+        after_commit_delay: float = 60.0,
+        after_commit_batch: int = 1000,
+        after_commit_waiting: int = 100_000,
+    ) -> None:
         self._engine = engine
         self._max_group = max_group
+        self._writing = False
+        self._last_write = 0.0
+        self._afterwards = _Afterwards(
+            self._busy, after_commit_delay, after_commit_batch, after_commit_waiting
+        )
         self._together: dict[Callable[..., Any], Callable[[Session, list[dict[str, Any]]], list[Any]]] = {}
         self._bare: set[Callable[..., Any]] = set()
         self._waiting: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
@@ -75,12 +210,28 @@ class GroupCommitter:
             self._bare.add(work)
 
     def close(self) -> None:
-        """Finish what is queued, then stop the writer thread."""
+        """Finish what is queued and its after-commit work, then stop both threads."""
         with self._lock:
             thread, self._thread = self._thread, None
         if thread is not None:
             self._waiting.put(None)
             thread.join()
+        self._afterwards.close()
+
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Wait until the after-commit work of every committed group is done; False on timeout."""
+        return self._afterwards.settle(timeout)
+
+    #: The writer counts as busy until it has had nothing to write for this long (the gap between two groups
+    #: under load is far shorter).
+    QUIET_SECONDS = 0.25
+
+    def _busy(self) -> bool:
+        return (
+            self._writing
+            or not self._waiting.empty()
+            or time.monotonic() - self._last_write < self.QUIET_SECONDS
+        )
 
     def _ensure_writer(self) -> None:
         with self._lock:
@@ -106,7 +257,12 @@ class GroupCommitter:
                 group.append(unit)
             # A caller that gave up (a request cancelled when its client went away) is not written; the
             # others can no longer be cancelled, so settling them below cannot fail.
-            self._write([unit for unit in group if unit.future.set_running_or_notify_cancel()])
+            self._writing = True
+            try:
+                self._write([unit for unit in group if unit.future.set_running_or_notify_cancel()])
+            finally:
+                self._writing = False
+                self._last_write = time.monotonic()
             if closing:
                 return
 
@@ -114,8 +270,10 @@ class GroupCommitter:
         if not group:
             return
         outcomes: list[tuple[_Unit, bool, Any]] = []
+        later: dict[Job, list[Any]] = {}
         try:
             with transaction(self._engine()) as session:
+                session.info[_AFTER_COMMIT] = later
                 alike: dict[Callable[..., Any], list[_Unit]] = {}
                 for unit in group:
                     alike.setdefault(unit.work, []).append(unit)
@@ -141,6 +299,7 @@ class GroupCommitter:
             return
         for unit, ok, value in outcomes:
             self._settle(unit, ok, value)
+        self._afterwards.add(later)
 
     def _write_alone(self, unit: _Unit) -> None:
         try:

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     #: Count every workspace's dashboard roll-up when the server starts, in the background, so the first
     #: visitor does not wait for it (seconds at a million responses).
     dashboard_warm_up: bool = True
+    #: At start, analyse survey comments an earlier stop left unanalysed (``feedback.service.catch_up``).
+    feedback_catch_up: bool = True
     #: New browsers one network address may start on one public survey link per 10 minutes (each becomes an
     #: invitation and counts in the response rate); 0 turns the limit off. A shop whose customers share its
     #: Wi-Fi address may need more.

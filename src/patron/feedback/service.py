@@ -12,14 +12,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import CursorResult, and_, bindparam, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from patron.core import groupcommit
 from patron.core.clock import as_utc, today_in, utcnow
+from patron.core.db import get_read_engine, session_factory, transaction
 from patron.core.documents import read_document
 from patron.core.errors import PatronError
 from patron.core.parsing import FieldProblem
@@ -300,14 +302,70 @@ class CompletedResponse:
 
 def add_response_comments(session: Session, responses: Sequence[CompletedResponse]) -> int:
     """The comments of responses that just completed, as analysed items (what ``sync_survey_comments`` and
-    ``analyze`` do, on the ingest path), set-wise for a group commit's responses: one query for all their
-    comments, the model once for all the texts of a workspace, one insert of the items (RETURNING their ids),
-    one of their theme mentions. Answers the items written."""
+    ``analyze`` do, on the ingest path), set-wise for many responses: one query for all their comments, the
+    model once for all the texts of a workspace, one insert of the items (RETURNING their ids), one of their
+    theme mentions. Answers the items written."""
+    return _store_comment_items(session, *_comment_items(session, responses))
+
+
+def comments_arrived(session: Session, responses: Sequence[CompletedResponse]) -> None:
+    """Responses that just completed, from the survey ingest path: their comments become analysed items after
+    the group commit that holds them (``analyse_arrived_comments``), off the reply's path; anywhere else (a form,
+    the CLI) at once, in the same transaction."""
+    groupcommit.after_commit(session, analyse_arrived_comments, responses, inline=add_response_comments)
+
+
+def analyse_arrived_comments(responses: list[CompletedResponse]) -> int:
+    """``add_response_comments`` in transactions of its own: reading and analysing outside the write, so that on
+    SQLite the writer lock is held for the inserts only. Items already written (a retry, a catch-up) are skipped
+    by their key."""
+    with session_factory(get_read_engine())() as reader, reader.begin():
+        made = _comment_items(reader, responses)
+    with transaction() as session:
+        return _store_comment_items(session, *made)
+
+
+def warm_up() -> None:
+    """Load the sentiment model, the shipped taxonomy and OpenCC's tables now (a server's start), so the first
+    comment after a start does not wait for them."""
+    analyse_texts(shipped_taxonomy(), [copies("預熱，预热 warm").analysis])
+
+
+def catch_up() -> int:
+    """Survey comments stored but never itemised (a crash between a group's commit and its after-commit
+    analysis) and items never analysed, in every workspace, brought up to date; run when the server starts.
+    Looked for outside the writer (on SQLite), then one transaction per workspace that has any. Answers the
+    items added."""
+    with session_factory(get_read_engine())() as reader, reader.begin():
+        missing = reader.scalars(
+            select(SurveyAnswer.workspace_id)
+            .outerjoin(FeedbackItem, FeedbackItem.survey_answer_id == SurveyAnswer.id)
+            .where(
+                SurveyAnswer.question_type == "text",
+                SurveyAnswer.text.is_not(None),
+                FeedbackItem.id.is_(None),
+            )
+            .distinct()
+        ).all()
+        unanalysed = reader.scalars(
+            select(FeedbackItem.workspace_id).where(FeedbackItem.analyzed_with.is_(None)).distinct()
+        ).all()
+    added = 0
+    for workspace_id in sorted({*missing, *unanalysed}):
+        with transaction() as session:
+            added += analyze(session, workspace_id=workspace_id, unanalysed_only=True).survey_comments_added
+    return added
+
+
+_Made: TypeAlias = "tuple[list[dict[str, Any]], dict[str, Analysis]]"
+
+
+def _comment_items(session: Session, responses: Sequence[CompletedResponse]) -> _Made:
+    """The items ``responses``' comments become, with their analyses (nothing written)."""
     if not responses:
-        return 0
-    connection = session.connection()
+        return [], {}
     by_id = {response.response_id: response for response in responses}
-    rows = connection.execute(_RESPONSE_COMMENTS, {"response_ids": list(by_id)}).all()
+    rows = session.connection().execute(_RESPONSE_COMMENTS, {"response_ids": list(by_id)}).all()
     values: list[dict[str, Any]] = []
     now = utcnow()
     for answer_id, response_id, text, customer_id in rows:
@@ -323,8 +381,6 @@ def add_response_comments(session: Session, responses: Sequence[CompletedRespons
             "analysis_text": made.analysis, "language": made.language, "sentiment": None, "sentiment_score": None,
             "analyzed_with": None, "created_at": now, "updated_at": now,
         })  # fmt: skip
-    if not values:
-        return 0
     analyses: dict[str, Analysis] = {}
     for workspace_id in {row["workspace_id"] for row in values}:
         taxonomy = current_taxonomy(session, workspace_id)
@@ -336,6 +392,15 @@ def add_response_comments(session: Session, responses: Sequence[CompletedRespons
                 sentiment=analysis.sentiment, sentiment_score=analysis.score, analyzed_with=taxonomy.tag
             )
             analyses[row["source_key"]] = analysis
+    return values, analyses
+
+
+def _store_comment_items(
+    session: Session, values: list[dict[str, Any]], analyses: dict[str, Analysis]
+) -> int:
+    if not values:
+        return 0
+    connection = session.connection()
     # Answer ids are unique across workspaces, so the key names the row.
     inserted = dict(connection.execute(_ITEM_INSERTS[connection.dialect.name], values).all())
     by_key = {row["source_key"]: row for row in values}

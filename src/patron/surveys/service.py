@@ -466,8 +466,8 @@ def submit_responses(session: Session, requests: list[dict[str, Any]]) -> list[R
                 with_comments := _with_comments(accepted.workspace_id, read, row_values["completed_at"])
             ) is not None:
                 completed.append(with_comments)
-        # The group's comments as analysed feedback items: one query, one model call, one insert of each kind.
-        feedback.add_response_comments(session, completed)
+        # The group's comments as analysed feedback items, once the group is committed and answered.
+        feedback.comments_arrived(session, completed)
     outcomes.update(
         zip(one_by_one, _one_by_one(session, [requests[index] for index in one_by_one]), strict=True)
     )
@@ -507,7 +507,7 @@ def announce_completed(
     payload = response.model_dump(mode="json", exclude={"duplicate"})
     webhooks.enqueue(session, workspace_id=workspace_id, event="response.completed", payload=payload, now=now)
     if comments and (completed := _with_comments(workspace_id, response, now)) is not None:
-        feedback.add_response_comments(session, [completed])
+        feedback.comments_arrived(session, [completed])
 
 
 def _with_comments(

@@ -29,6 +29,7 @@ from patron.core.settings import get_settings
 from patron.customers.api import router as customers_router
 from patron.customers.api import segments_router
 from patron.dashboard import rollup
+from patron.feedback import service as feedback_service
 from patron.feedback.api import inbound_router as feedback_inbound_router
 from patron.feedback.api import router as feedback_router
 from patron.loyalty.api import router as loyalty_router
@@ -85,6 +86,16 @@ def _warm_dashboards() -> None:
         log.exception("dashboard warm-up failed")
 
 
+def _ready_for_comments(catch_up: bool) -> None:
+    try:
+        feedback_service.warm_up()
+        added = feedback_service.catch_up() if catch_up else 0
+        if added:
+            log.info("%d survey comments left unanalysed by an earlier stop were analysed", added)
+    except Exception:  # `patron feedback analyze` does the same; the server must start regardless
+        log.exception("loading the analysis or catching up on survey comments failed")
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
@@ -92,6 +103,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     task = asyncio.create_task(_deliver_webhooks_forever(interval)) if interval > 0 else None
     if settings.dashboard_warm_up:
         threading.Thread(target=_warm_dashboards, name="dashboard-warm-up", daemon=True).start()
+    threading.Thread(
+        target=_ready_for_comments, args=(settings.feedback_catch_up,), name="feedback-ready", daemon=True
+    ).start()
     # Everything loaded at start (modules, catalogs, compiled statements) lives as long as the process: kept
     # out of the collector's full passes, which otherwise walk it all again and again under load.
     gc.collect()
