@@ -3,7 +3,6 @@ order points and refunds, and the consistency check."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
@@ -81,7 +80,11 @@ async def set_program(workspace: ApiWorkspaceDep, body: ProgramUpdate) -> Progra
 async def overview(
     workspace: ApiWorkspaceDep,
     until: Annotated[
-        date | None, Query(description="The trend window's last day (default: yesterday)")
+        str | None,
+        Query(
+            pattern=r"^\d{4}-\d{2}-\d{2}$",
+            description="The trend window's last day, YYYY-MM-DD (default: yesterday)",
+        ),
     ] = None,
     segment: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     partial: Annotated[bool, Query(description="Include the month under way")] = False,
@@ -90,7 +93,7 @@ async def overview(
     12-month trend window and the redemption and breakage rates (the dashboard's Loyalty tab as data)."""
     params = {"segment": segment or "", "partial": "1" if partial else ""}
     if until is not None:
-        params |= {"since": until.isoformat(), "until": until.isoformat()}
+        params |= {"since": until, "until": until}
 
     def work(session: Any) -> OverviewRead:
         filters = parse_filters(params, today=today_in(workspace.timezone))
