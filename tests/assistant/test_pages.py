@@ -14,7 +14,7 @@ from patron.assistant import records
 from patron.assistant.models import Conversation, KnowledgeEntry, Question
 from patron.core.db import transaction
 from patron.customers.models import Customer
-from tests.assistant.conftest import Inbox
+from tests.mailbox import Inbox
 from tests.web.conftest import Tenant, csrf_of, log_in
 
 HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)>如何申請退貨"

@@ -20,7 +20,7 @@ from patron.core.mail import SmtpMailer
 from patron.core.models import Workspace
 from patron.dashboard.assistant import assistant
 from patron.dashboard.filters import parse_filters
-from tests.assistant.conftest import Inbox
+from tests.mailbox import Inbox
 from tests.web.conftest import Tenant, make_tenant
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import threading
 import time
@@ -17,7 +18,6 @@ import uvicorn
 from sqlalchemy.engine import Engine
 
 from patron.web.app import create_app
-from tests.pg import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -94,10 +94,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def live_server(engine: Engine) -> Iterator[str]:
-    port = free_port()
+    # The socket is bound here and handed over: a port found free and bound later by uvicorn was once taken in
+    # between by another connection's ephemeral port (CI, "address already in use").
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    port = int(listening.getsockname()[1])
     app = _LoggedRequests(create_app())
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60  # a loaded CI machine has taken over 15 s
     while not server.started:
@@ -107,6 +111,7 @@ def live_server(engine: Engine) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+    listening.close()
 
 
 @pytest.fixture(scope="session")

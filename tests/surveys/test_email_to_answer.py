@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -12,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -25,34 +22,13 @@ from patron.surveys import distribution
 from patron.surveys.models import SurveyAnswer, SurveyInvitation, SurveyResponse
 from patron.surveys.service import definition_of, get_survey, set_status
 from patron.webhooks import service as webhooks
-from tests.pg import free_port
+from tests.mailbox import Inbox, serving_inbox
 from tests.surveys.helpers import NOW, SurveyWorld, survey_world
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages if address in str(m["To"])]
 
 
 @pytest.fixture
 def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    handler = Inbox()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings = get_settings()
-    monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
-    monkeypatch.setattr(settings, "smtp_port", port)
-    monkeypatch.setattr(settings, "public_base_url", "http://testserver")
-    yield handler
-    controller.stop()
+    yield from serving_inbox(monkeypatch)
 
 
 def _dispatch(engine: Engine, world: SurveyWorld, key: str, now: Any = NOW) -> distribution.SendReport:
