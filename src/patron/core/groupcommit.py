@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from patron.core.db import get_engine, transaction
+from patron.core.db import get_group_engine, transaction
 
 log = logging.getLogger("patron.groupcommit")
 
@@ -154,6 +155,12 @@ class _Afterwards:
                     self._ready.notify_all()
 
 
+def _lost_connection(error: Exception) -> bool:
+    """The database connection broke (the server restarted or dropped it; the committer's engine does not ping
+    before use): the pool has replaced it, and the work is worth one more try."""
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
 @dataclass
 class _Unit:
     work: Callable[..., Any]
@@ -166,7 +173,7 @@ class GroupCommitter:
 
     def __init__(
         self,
-        engine: Callable[[], Engine] = get_engine,
+        engine: Callable[[], Engine] = get_group_engine,
         max_group: int = 200,
         *,
         after_commit_delay: float = 60.0,
@@ -290,16 +297,18 @@ class GroupCommitter:
                     else:
                         outcomes.extend((unit, *self._run_in_savepoint(session, unit)) for unit in units)
         except Exception as error:
-            if len(group) == 1:
+            if len(group) == 1 and not _lost_connection(error):
                 self._settle(group[0], False, error)
                 return
             log.warning("a group of %d units failed to commit; running each alone", len(group), exc_info=True)
             for unit in group:
                 self._write_alone(unit)
             return
+        # Queued before anyone hears back, so that a caller who has its reply and then settles (tests, shutdown)
+        # finds its after-commit work waiting rather than not yet added.
+        self._afterwards.add(later)
         for unit, ok, value in outcomes:
             self._settle(unit, ok, value)
-        self._afterwards.add(later)
 
     def _write_alone(self, unit: _Unit) -> None:
         try:
@@ -316,7 +325,9 @@ class GroupCommitter:
         try:
             with session.begin_nested():
                 results = many(session, [unit.kwargs for unit in units])
-        except Exception:
+        except Exception as error:
+            if _lost_connection(error):
+                raise  # the whole group is run again (``_write``)
             log.warning("%d units failed together; running each alone", len(units), exc_info=True)
             return [(unit, *self._run_in_savepoint(session, unit)) for unit in units]
         return [
@@ -330,6 +341,8 @@ class GroupCommitter:
             with session.begin_nested():
                 return True, unit.work(session, **unit.kwargs)
         except Exception as error:
+            if _lost_connection(error):
+                raise  # not the unit's fault: the whole group is run again (``_write``)
             return False, error
 
     @staticmethod
