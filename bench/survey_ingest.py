@@ -207,6 +207,12 @@ while True:
     return int(wanted), float(seconds) if caught_up == "True" else None
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process has used so far (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     """Peak RSS of the server process and its workers, summed."""
     total = 0.0
@@ -229,12 +235,17 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--workers", type=int, default=1, help="server processes for Patron")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="sample Patron's server with py-spy during the load (collapsed stacks)",
+    )
     args = parser.parse_args()
     from tests.pg import free_port, throwaway_cluster
 
     print(f"{args.requests:,} responses, {args.concurrency} concurrent clients, one server process")
     print(
-        f"{'backend':<11}{'server':<10}{'resp/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'failed':>8}{'in db':>8}{'server RSS':>12}"
+        f"{'backend':<11}{'server':<10}{'resp/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'failed':>8}{'in db':>8}{'server RSS':>12}{'CPU ms/resp':>13}"
     )
     with throwaway_cluster() as pg_url:
         for backend in args.backends.split(","):
@@ -254,6 +265,13 @@ def main() -> None:
                         subprocess.run([sys.executable, "-c", f"import psycopg; c = psycopg.connect({url.replace('postgresql+psycopg', 'postgresql')!r}, autocommit=True); c.execute('DROP TABLE IF EXISTS raw_responses')"], check=True)  # fmt: skip
                     port = free_port()
                     server = serve(kind, url, var, port, args.workers)
+                    sampler = None
+                    if args.profile and kind == "patron" and shutil.which("py-spy"):
+                        sampler = subprocess.Popen(["py-spy", "record", "--pid", str(server.pid), "--format", "raw",
+                                                    "--threads", "--duration", str(args.seconds), "--rate", "200",
+                                                    "--output", f"{args.profile}.{backend}", "--nonblocking"],
+                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                    cpu_before = cpu_seconds(server.pid)
                     try:
                         if shutil.which("wrk"):
                             accepted, failures, p50, p99, elapsed = run_wrk(
@@ -270,6 +288,9 @@ def main() -> None:
                             )
                             cuts = statistics.quantiles(latencies, n=100)
                             accepted, p50, p99 = len(latencies) - failures, cuts[49] * 1000, cuts[98] * 1000
+                        cpu_ms = (cpu_seconds(server.pid) - cpu_before) * 1000 / max(accepted, 1)
+                        if sampler is not None:
+                            sampler.wait(timeout=60)
                         lag = analysis_lag(url, var) if kind == "patron" else None
                         rss = peak_rss_mb(server.pid)
                     finally:
@@ -277,7 +298,7 @@ def main() -> None:
                         server.wait(timeout=30)
                     stored = count_rows(url, var) if kind == "patron" else accepted
                     print(f"{backend:<11}{kind:<10}{accepted / elapsed:>8,.0f}{p50:>8.1f}{p99:>8.1f}"
-                          f"{failures:>8}{stored:>8}{rss:>9.0f} MB")  # fmt: skip
+                          f"{failures:>8}{stored:>8}{rss:>9.0f} MB{cpu_ms:>13.2f}")  # fmt: skip
                     if kind == "patron" and lag is not None:
                         comments, seconds = lag
                         print(f"  {comments:,} comments: every one analysed "

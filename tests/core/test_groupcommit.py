@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -269,3 +269,41 @@ def test_failing_after_commit_work_is_logged_and_the_next_runs(
     assert committer.settle(10)
     assert done == [["good"]]
     assert "after-commit work on 1 items failed" in caplog.text
+
+
+def _drop(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = 'dropped-probe'"
+                )
+            )
+        )
+
+
+def test_a_connection_the_server_dropped_costs_no_unit_its_write(
+    probe_table: Engine, postgres_url: str
+) -> None:
+    """PostgreSQL: the committer's engine does not ping before use (``db.get_group_engine``), so a connection the
+    server has dropped is first noticed by a group's work; the work is run again on a new connection."""
+    if probe_table.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: SQLite has no connection to drop")
+    unpinged = create_engine(
+        postgres_url, pool_size=1, max_overflow=0, connect_args={"application_name": "dropped-probe"}
+    )
+    writer = GroupCommitter(lambda: unpinged)
+    try:
+        writer.submit(_insert, label="before").result(timeout=30)
+        assert _drop(probe_table) == 1
+        writer.submit(_insert, label="after").result(timeout=30)  # a group of one
+        release, first = _hold_writer(writer, "held")
+        group = [writer.submit(_insert, label=f"grouped-{i}") for i in range(3)]
+        assert _drop(probe_table) == 1  # while the group's transaction is open
+        release.set()
+        assert first.result(timeout=30) and all(f.result(timeout=30) for f in group)
+    finally:
+        writer.close()
+        unpinged.dispose()
+    assert _labels(probe_table) == {"before", "after", "held", "grouped-0", "grouped-1", "grouped-2"}

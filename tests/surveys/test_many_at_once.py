@@ -25,9 +25,17 @@ def _requests(workspace_id: int) -> list[dict[str, Any]]:
         return {"workspace_id": workspace_id, "submission": ResponseSubmit(**fields)}
 
     return [
-        one(client_key="k1", customer_id="S1", answers={"nps": 10, "reason": "送貨很快"}),
+        one(
+            client_key="k1",
+            customer_id="S1",
+            answers={"nps": 10, "reason": "送貨很快", "value_most": "price_value"},
+        ),
         one(customer_id="S2", answers={"nps": 3, "went_wrong": "包裝破損"}),  # no key
-        one(client_key="k1", customer_id="S1", answers={"nps": 10, "reason": "送貨很快"}),  # retry: duplicate
+        one(
+            client_key="k1",
+            customer_id="S1",
+            answers={"nps": 10, "reason": "送貨很快", "value_most": "price_value"},
+        ),  # retry: duplicate
         one(client_key="k1", customer_id="S1", answers={"nps": 2}),  # same key, other answers: conflict
         one(client_key="k2", customer_id="S3", answers={"nps": 11}),  # out of range
         one(client_key="k3", customer_id="NOBODY", answers={"nps": 8}),  # unknown customer
@@ -63,6 +71,20 @@ def _stored_rows(session: Session, workspace_id: int) -> tuple[int, int]:
     return int(responses or 0), int(answers or 0)
 
 
+def _stored_contents(session: Session, workspace_id: int) -> list[tuple[Any, ...]]:
+    """Every stored answer with its response's columns, told apart by content (ids differ between two runs)."""
+    rows = session.execute(
+        select(SurveyResponse.client_key, SurveyResponse.customer_id, SurveyResponse.survey_version,
+               SurveyResponse.locale, SurveyResponse.touchpoint, SurveyResponse.channel, SurveyResponse.status,
+               SurveyResponse.publish_as, SurveyAnswer.question_key, SurveyAnswer.question_type,
+               SurveyAnswer.item_key, SurveyAnswer.score, SurveyAnswer.choices, SurveyAnswer.text,
+               SurveyAnswer.scale_min, SurveyAnswer.scale_max)
+        .join(SurveyAnswer, SurveyAnswer.response_id == SurveyResponse.id)
+        .where(SurveyResponse.workspace_id == workspace_id)
+    ).all()  # fmt: skip
+    return sorted((tuple(row) for row in rows), key=repr)
+
+
 def _comment_items(session: Session, workspace_id: int) -> list[tuple[Any, ...]]:
     """The feedback items the comments became, told apart by what they say (ids differ between two runs)."""
     rows = session.execute(
@@ -87,6 +109,7 @@ def test_many_at_once_equals_one_at_a_time(engine: Engine, tmp_path: Path) -> No
         expected = [_outcome(result) for result in _one_at_a_time(session, requests)]
         expected_rows = _stored_rows(session, workspace_id)
         expected_items = _comment_items(session, workspace_id)
+        expected_contents = _stored_contents(session, workspace_id)
         session.rollback()
     with transaction(engine) as session:
         together = service.submit_responses(session, requests)
@@ -94,8 +117,10 @@ def test_many_at_once_equals_one_at_a_time(engine: Engine, tmp_path: Path) -> No
     with transaction(engine) as session:
         assert _stored_rows(session, workspace_id) == expected_rows
         assert _comment_items(session, workspace_id) == expected_items
-    # k1, the anonymous S2 answer, k2 (second try) and k5 are new: four responses with 2 + 2 + 1 + 2 answers
-    assert expected_rows == (before[0] + 4, before[1] + 7)
+        assert _stored_contents(session, workspace_id) == expected_contents
+        assert ("k1", ["price_value"]) in [(row[0], row[12]) for row in expected_contents]
+    # k1, the anonymous S2 answer, k2 (second try) and k5 are new: four responses with 3 + 2 + 1 + 2 answers
+    assert expected_rows == (before[0] + 4, before[1] + 8)
     assert [kind for kind, *_ in expected] == ["stored", "stored", "stored", "error", "error", "error", "error",
                                                "stored", "stored", "error", "stored"]  # fmt: skip
     stored = [r for r in together if isinstance(r, ResponseRead)]

@@ -26,6 +26,7 @@ from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from patron.core.clock import as_utc, utcnow
+from patron.core.db import pipeline_insert, pipelined
 from patron.core.errors import Conflict, NotFound, PatronError
 from patron.core.models import Workspace
 from patron.customers.models import Customer
@@ -289,8 +290,8 @@ class _Group:
         params = {"ws": self.workspace_id, "ids": sorted(external_ids), "keys": keys, "now": self.now,
                   "n": len(wanted), "credits": credits, "adjusting": sorted(adjusting)}  # fmt: skip
         statements = [_PG_PROGRAM, _PG_LOCK, _PG_LOTS, _PG_KEYS, _PG_CUSTOMERS, _PG_ENTRY_IDS, _PG_LOT_IDS]
-        program_rows, member_rows, lot_rows, key_rows, customer_rows, entry_ids, lot_ids = self._pipeline(
-            [(sql, params) for sql in statements], many=False
+        program_rows, member_rows, lot_rows, key_rows, customer_rows, entry_ids, lot_ids = pipelined(
+            self.connection, [(sql, params) for sql in statements], many=False
         )
         program = None
         if program_rows and adjusting:
@@ -337,23 +338,7 @@ class _Group:
         writes.extend((sql, rows) for sql, rows in self._updates(members) if rows)
         if self.moves:
             writes.append((_PG_INSERT_MOVES, self._move_values()))
-        self._pipeline(writes, many=True)
-
-    def _pipeline(self, statements: list[tuple[str, Any]], *, many: bool) -> list[list[tuple[Any, ...]]]:
-        raw: Any = self.connection.connection.dbapi_connection
-        cursors = []
-        with raw.pipeline():
-            for sql, params in statements:
-                cursor = raw.cursor()
-                if many:
-                    cursor.executemany(sql, params)
-                else:
-                    cursor.execute(sql, params)
-                cursors.append(cursor)
-        results = [cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
-        for cursor in cursors:
-            cursor.close()
-        return results
+        pipelined(self.connection, writes, many=True)
 
     # ---- one operation, in memory
     def _apply(
@@ -601,14 +586,11 @@ _PG_LOT_IDS = (
 )
 
 
-def _insert(table: str, columns: list[str]) -> str:
-    names = ", ".join(columns)
-    return f"INSERT INTO {table} ({names}) VALUES ({', '.join(f'%({c})s' for c in columns)})"
-
-
-_PG_INSERT_ENTRIES = _insert("loyalty_entries", ["id", *(c.name for c in _ENTRIES.c if c.name != "id")])
-_PG_INSERT_LOTS = _insert("loyalty_lots", [c.name for c in _LOTS.c])
-_PG_INSERT_MOVES = _insert("loyalty_lot_moves", ["workspace_id", "entry_id", "lot_id", "points"])
+_PG_INSERT_ENTRIES = pipeline_insert(
+    "loyalty_entries", ["id", *(c.name for c in _ENTRIES.c if c.name != "id")]
+)
+_PG_INSERT_LOTS = pipeline_insert("loyalty_lots", [c.name for c in _LOTS.c])
+_PG_INSERT_MOVES = pipeline_insert("loyalty_lot_moves", ["workspace_id", "entry_id", "lot_id", "points"])
 _PG_UPDATE_LOTS = "UPDATE loyalty_lots SET remaining = %(left)s WHERE id = %(lot_id)s"
 _PG_UPDATE_MEMBERS = (
     "UPDATE loyalty_members SET points = %(new_points)s, debt = %(new_debt)s, updated_at = %(now)s "

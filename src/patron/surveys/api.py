@@ -78,7 +78,8 @@ async def set_status(
 
 
 responses_router = APIRouter(prefix="/api/v1/responses", tags=["surveys"], responses=errors(401, 422))
-group_commit.together(service.submit_response, service.submit_responses)
+# Without a savepoint (two round trips fewer): if the set-wise form fails, its group is run again one by one.
+group_commit.together(service.submit_response, service.submit_responses, savepoint=False)
 
 
 @responses_router.post(
