@@ -6,8 +6,10 @@ from the corpora in ../shared/datasets. The model is two plain files in the pack
 
 Scoring: a text's features are the distinct n-grams of its first MAX_CHARS characters; its vector is their
 idf values, L2-normalised; the probability of positive is the logistic of the weights' dot product plus the
-bias. Labels: positive from POSITIVE_AT, negative below NEGATIVE_BELOW, neutral between (and for a text with
-no known feature).
+bias. English texts add VADER's opinion lexicon (the vaderSentiment package, MIT): polarity tokens among the
+features, and a lexicon score that a small stacker combines with the logit. A text with too little evidence
+(a bare brand or product mention) is squeezed into the neutral band. Labels: positive from POSITIVE_AT,
+negative below NEGATIVE_BELOW, neutral between (and for a text with no known feature).
 """
 
 from __future__ import annotations
