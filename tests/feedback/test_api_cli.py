@@ -139,8 +139,10 @@ def test_the_api_single_batch_idempotent_and_figures(
     assert (analysed["analysed"], analysed["taxonomy"]) == (0, "shipped:1")
     query = "since=2026-11-01&until=2026-11-30"
     themes = client.get(f"/api/v1/feedback/themes?{query}", headers=headers).json()
+    # "Refund took three weeks" has no opinion word and too little evidence: neutral since the evidence rule
+    # (docs/text.md, "Neutral mentions"), a known cost of that rule in English.
     assert [(t["theme"], t["name"], t["items"], t["negative"]) for t in themes if t["items"]] == [
-        ("price_value", "價格與價值", 1, 0), ("returns_refunds", "退換貨與退款", 1, 1),
+        ("price_value", "價格與價值", 1, 0), ("returns_refunds", "退換貨與退款", 1, 0),
         ("staff_attitude", "服務態度", 1, 1), ("waiting_time", "等候時間", 1, 1)]  # fmt: skip
     channels = {c["channel"]: (c["items"], c["positive"], c["negative"])
                 for c in client.get(f"/api/v1/feedback/channels?{query}", headers=headers).json()}  # fmt: skip

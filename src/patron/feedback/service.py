@@ -519,15 +519,12 @@ def analyse_texts(taxonomy: Taxonomy, texts: Sequence[str]) -> list[Analysis]:
     if not texts:
         return []
     model = shipped_model()
-    overall = model.probabilities(texts).tolist()
+    probabilities, silent = model.assess(texts)
+    overall = probabilities.tolist()
     clause_lists = [split_clauses(text) for text in texts]
-    flat = [clause for clauses in clause_lists for clause in clauses]
-    clause_scores = model.probabilities(flat).tolist() if flat else []
+    clause_scores = model.clause_probabilities(clause_lists, silent.tolist())
     analyses = []
-    position = 0
-    for clauses, probability in zip(clause_lists, overall, strict=True):
-        scores = clause_scores[position : position + len(clauses)]
-        position += len(clauses)
+    for clauses, scores, probability in zip(clause_lists, clause_scores, overall, strict=True):
         analyses.append(
             Analysis(label_of(probability), probability, clause_mentions(taxonomy, clauses, scores))
         )

@@ -6,12 +6,15 @@ from the corpora in ../shared/datasets. The model is two plain files in the pack
 
 Scoring: a text's features are the distinct n-grams of its first MAX_CHARS characters; its vector is their
 idf values, L2-normalised; the probability of positive is the logistic of the weights' dot product plus the
-bias. Labels: positive from POSITIVE_AT, negative below NEGATIVE_BELOW, neutral between (and for a text with
-no known feature).
+bias. English texts add VADER's opinion lexicon (the vaderSentiment package, MIT): polarity tokens among the
+features, and a lexicon score that a small stacker combines with the logit. A text with too little evidence
+(a bare brand or product mention) is squeezed into the neutral band. Labels: positive from POSITIVE_AT,
+negative below NEGATIVE_BELOW, neutral between (and for a text with no known feature).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -36,9 +39,80 @@ BUCKETS = 1 << BUCKET_BITS
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
 POSITIVE_AT = 0.6
 NEGATIVE_BELOW = 0.4
+# Too little evidence: P is squeezed into (0.4, 0.6), the neutral band, keeping its side of 0.5.
+NEUTRAL_SQUEEZE = 0.2
 
 _WIDE = re.compile("[\uff01-\uff5e]")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|[,.;:!?。，、；：！？…]")
+_LEXICON_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+LEXICON_FILE = "vader_lexicon.txt"
+# Negations (VADER's rule: the next three words' valence is reversed and damped) and the scope of n:word.
+NEGATIONS = frozenset(
+    [
+        "not",
+        "no",
+        "never",
+        "nor",
+        "neither",
+        "none",
+        "nobody",
+        "nothing",
+        "nowhere",
+        "cannot",
+        "without",
+        "hardly",
+        "dont",
+        "doesnt",
+        "didnt",
+        "isnt",
+        "wasnt",
+        "arent",
+        "werent",
+        "cant",
+        "couldnt",
+        "wont",
+        "wouldnt",
+        "shouldnt",
+        "havent",
+        "hasnt",
+        "hadnt",
+        "aint",
+    ]
+)
+_SCOPE_ENDS = frozenset({"but", "however", "although", "though"})
+# Intensifiers and dampeners before an opinion word (VADER's step of 0.293 valence points).
+_BOOSTERS = {
+    **dict.fromkeys(
+        [
+            "very",
+            "really",
+            "so",
+            "extremely",
+            "absolutely",
+            "totally",
+            "completely",
+            "incredibly",
+            "highly",
+            "truly",
+            "super",
+            "especially",
+            "particularly",
+            "remarkably",
+            "exceptionally",
+            "utterly",
+            "thoroughly",
+            "most",
+        ],
+        0.293,
+    ),
+    **dict.fromkeys(
+        ["slightly", "somewhat", "barely", "hardly", "marginally", "partly", "little", "kinda", "sorta"],
+        -0.293,
+    ),
+}
+# Lexicon entries that are opinion words in social media but plain words in reviews.
+_NOT_OPINION = frozenset({"no", "yes", "like", "please", "ok", "okay"})
 # Clause boundaries: Chinese and English clause punctuation (after width folding) and contrast words.
 _CLAUSE = re.compile(
     r"[,.;:!?，。；：！？、…\n]+|\s*(?:但是|可是|不过|不過|(?<!不)但(?![愿願])|\bhowever\b|\bbut\b)\s*",
@@ -64,9 +138,18 @@ def hashed_features(texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.ND
     space dropped) and English word unigrams and bigrams, each hashed into one of 2**BUCKET_BITS buckets.
     Computed for the whole batch at once on code points with NumPy (a multiplicative hash of each n-gram's
     code points with its length), words with CRC-32; one OpenCC call converts the batch."""
+    rows, buckets, _, _ = _features(texts)
+    return rows, buckets
+
+
+def _features(
+    texts: Sequence[str],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str], npt.NDArray[np.bool_]]:
+    """``hashed_features`` plus each text's analysis copy and whether it is English for the lexicon (it has
+    an English word and no Han character)."""
     if not texts:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
+        return empty, empty, [], np.zeros(0, dtype=bool)
     copy = _batch_copy(texts)
     points = np.frombuffer(copy.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
     newline = points == 10
@@ -93,25 +176,118 @@ def hashed_features(texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.ND
     buckets = np.concatenate(hashed).astype(np.int64) if hashed else np.zeros(0, dtype=np.int64)
     all_rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
     word_rows, word_buckets = _word_features(copy)
+    han = (
+        ((points >= 0x3400) & (points <= 0x9FFF))
+        | ((points >= 0xF900) & (points <= 0xFAFF))
+        | (points >= 0x20000)
+    )
+    english = np.bincount(word_rows, minlength=len(texts)) > 0
+    english &= np.bincount(row_of[han], minlength=len(texts)) == 0
     combined = np.concatenate([all_rows, word_rows]) << BUCKET_BITS | np.concatenate([buckets, word_buckets])
     combined.sort()  # NumPy's unique() hashes, several times slower here than a sort and a comparison
     distinct = (
         combined[np.concatenate(([True], combined[1:] != combined[:-1]))] if len(combined) else combined
     )
-    return distinct >> BUCKET_BITS, distinct & (BUCKETS - 1)
+    return distinct >> BUCKET_BITS, distinct & (BUCKETS - 1), copy.split("\n"), english
 
 
 def _word_features(copy: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """English word unigrams and bigrams of each line of ``copy``, and the polarity tokens of its opinion
+    words (``_polarity_tokens``); a unigram inside a negation's scope (from not/no/never/…n't to the next
+    punctuation mark or contrast word) is its own feature, ``n:word``, so "not good" does not add to "good"."""
     rows: list[int] = []
     buckets: list[int] = []
+    lexicon = opinion_lexicon()
     for row, line in enumerate(copy.split("\n")):
-        words = _WORD.findall(line)
+        if not _WORD.search(line):  # most Chinese lines: no word, nothing to tokenise
+            continue
+        tokens = _TOKEN.findall(line)
+        words: list[str] = []
+        grams: list[str] = []
+        negated = False
+        for token in tokens:
+            if token in _SCOPE_ENDS or not token[0].isalpha():
+                negated = False
+                continue
+            words.append(token)
+            grams.append("n:" + token if negated else token)
+            if _is_negation(token):
+                negated = True
         if not words:
             continue
-        grams = [*words, *(f"{a} {b}" for a, b in itertools.pairwise(words))]
+        grams.extend(f"{a} {b}" for a, b in itertools.pairwise(words))
+        grams.extend(_polarity_tokens(words, lexicon))
         buckets.extend(zlib.crc32(b"w:" + gram.encode()) & (BUCKETS - 1) for gram in grams)
         rows.extend([row] * len(grams))
     return np.asarray(rows, dtype=np.int64), np.asarray(buckets, dtype=np.int64)
+
+
+def _polarity_tokens(words: Sequence[str], lexicon: dict[str, float]) -> list[str]:
+    """One token per opinion word of the lexicon, by polarity and strength (``lex:+1``, ``lex:-2``: |valence|
+    from 2 is strong), reversed when a negation stands in the three words before it: features that mean the
+    same in every domain."""
+    tokens = []
+    for i, word in enumerate(words):
+        valence = lexicon.get(word)
+        if valence is None or word in _NOT_OPINION:
+            continue
+        if any(_is_negation(before) for before in words[max(0, i - 3) : i]):
+            valence = -valence
+        tokens.append(("lex:+" if valence > 0 else "lex:-") + ("2" if abs(valence) >= 2 else "1"))
+    return tokens
+
+
+def _is_negation(word: str) -> bool:
+    return word in NEGATIONS or word.endswith("n't")
+
+
+@cache
+def opinion_lexicon() -> dict[str, float]:
+    """Word → valence (−4 … +4) from VADER's lexicon (vaderSentiment, MIT, C.J. Hutto), read from the
+    installed package's ``vader_lexicon.txt``: single lower-case words only (no emoticons)."""
+    text = (resources.files("vaderSentiment") / LEXICON_FILE).read_text(encoding="utf-8")
+    lexicon: dict[str, float] = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2 and _LEXICON_WORD.fullmatch(parts[0]):
+            lexicon[parts[0]] = float(parts[1])
+    return lexicon
+
+
+def lexicon_sha256() -> str:
+    return hashlib.sha256((resources.files("vaderSentiment") / LEXICON_FILE).read_bytes()).hexdigest()
+
+
+def lexicon_scores(copy_lines: Sequence[str]) -> npt.NDArray[np.float64]:
+    """VADER-style valence of each (analysis-copy) line: each lexicon word's valence, raised or lowered by a
+    booster or dampener just before it, multiplied by −0.74 when a negation stands in the three words before
+    it, and weighted 0.5 before the last "but" and 1.5 after it; the sum squashed to −1 … 1 as VADER does
+    (s / sqrt(s² + 15)). 0 for a line with no lexicon word. Columns: that compound score, and whether the
+    line has any lexicon word (1/0)."""
+    lexicon = opinion_lexicon()
+    out = np.zeros((len(copy_lines), 2), dtype=np.float64)
+    for row, line in enumerate(copy_lines):
+        words = _WORD.findall(line)
+        if not words:
+            continue
+        last_but = max((i for i, word in enumerate(words) if word == "but"), default=-1)
+        total = 0.0
+        found = False
+        for i, word in enumerate(words):
+            valence = lexicon.get(word)
+            if valence is None or word in _NOT_OPINION:
+                continue
+            found = True
+            if i and (step := _BOOSTERS.get(words[i - 1])) is not None:
+                valence += step if valence > 0 else -step
+            if any(_is_negation(before) for before in words[max(0, i - 3) : i]):
+                valence *= -0.74
+            if last_but >= 0:
+                valence *= 0.5 if i < last_but else 1.5
+            total += valence
+        out[row, 0] = total / np.sqrt(total * total + 15.0)
+        out[row, 1] = 1.0 if found else 0.0
+    return out
 
 
 def split_clauses(text: str) -> list[str]:
@@ -126,6 +302,11 @@ class Scored:
     text: str
     label: Label
     score: float  # probability of positive, 0..1
+
+
+def squeeze(probability: float) -> float:
+    """Too little evidence: into the neutral band, on the same side of 0.5."""
+    return 0.5 + (probability - 0.5) * NEUTRAL_SQUEEZE
 
 
 def label_of(probability: float) -> Label:
@@ -152,17 +333,72 @@ class SentimentModel:
         self.bias = float(bias)
         self.meta = meta or {}
 
-    def probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
-        """P(positive) for each text."""
+    def logits(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """The linear model's logit for each text and its evidence (see ``_logits``)."""
         rows, buckets = hashed_features(texts)
-        count = len(texts)
-        dot = np.bincount(rows, weights=self.weights[buckets], minlength=count)
+        return self._logits(rows, buckets, len(texts))
+
+    def _logits(
+        self, rows: npt.NDArray[np.int64], buckets: npt.NDArray[np.int64], count: int
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Logits, and each text's evidence: the sum of its features' absolute contributions to the logit
+        (bias left out), 0 for a text with no known feature. A brand name or a product says little; an
+        opinion word or phrase says a lot."""
+        weights = self.weights[buckets]
+        dot = np.bincount(rows, weights=weights, minlength=count)
+        size = np.bincount(rows, weights=np.abs(weights), minlength=count)
         norm_squared = np.bincount(rows, weights=self.idf_squared[buckets], minlength=count)
-        known = norm_squared > 0
-        logits = dot / np.sqrt(np.where(known, norm_squared, 1.0)) + self.bias
+        norm = np.sqrt(np.where(norm_squared > 0, norm_squared, 1.0))
+        return dot / norm + self.bias, size / norm
+
+    def probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
+        """P(positive) for each text (``assess``)."""
+        return self.assess(texts)[0]
+
+    def clause_probabilities(
+        self, clause_lists: Sequence[Sequence[str]], silent: Sequence[bool]
+    ) -> list[list[float]]:
+        """P(positive) of each clause of each text. The evidence threshold was set on whole reviews, so a
+        clause is not judged alone: the clauses of a text with too little evidence (``silent``, from
+        ``assess``) are squeezed as the text was; the clauses of an opinionated text keep the model's P."""
+        flat = [clause for clauses in clause_lists for clause in clauses]
+        scores = self.assess(flat, evidence_rule=False)[0].tolist() if flat else []
+        result: list[list[float]] = []
+        position = 0
+        for clauses, quiet in zip(clause_lists, silent, strict=True):
+            part = scores[position : position + len(clauses)]
+            position += len(clauses)
+            result.append([squeeze(p) for p in part] if quiet else part)
+        return result
+
+    def assess(
+        self, texts: Sequence[str], *, evidence_rule: bool = True
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+        """P(positive) for each text, and whether it had too little evidence.
+
+        An English text's logit is combined with its VADER-style lexicon score by the stacker in the model's
+        metadata (``english_stack``), fitted on corpora the linear model had not seen.
+
+        Too little evidence: a text whose evidence is below the model's ``neutral_below_evidence`` (for its
+        kind, English or not; an English text only when it has no opinion word of the lexicon) keeps its
+        side but is squeezed into the neutral band, 0.5 + (P − 0.5) × NEUTRAL_SQUEEZE. Without this the bias
+        alone makes a bare mention (鼎泰豐的小籠包) negative."""
+        rows, buckets, copies, english = _features(texts)
+        logits, evidence = self._logits(rows, buckets, len(texts))
+        thresholds = self.meta.get("neutral_below_evidence") or {}
+        threshold = np.where(english, thresholds.get("english", 0.0), thresholds.get("other", 0.0))
+        silent = (evidence < threshold) & evidence_rule
+        stack = self.meta.get("english_stack")
+        if stack and english.any():
+            where = np.flatnonzero(english)
+            lexical = lexicon_scores([copies[i] for i in where])
+            features = np.column_stack([logits[where], lexical])
+            logits[where] = features @ np.asarray(stack["weights"], dtype=np.float64) + float(stack["bias"])
+            silent[where] &= lexical[:, 1] == 0
         probabilities: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-logits))
+        probabilities = np.where(silent, 0.5 + (probabilities - 0.5) * NEUTRAL_SQUEEZE, probabilities)
         # A text with no known feature says nothing: exactly neutral.
-        return np.where(known, probabilities, 0.5)
+        return np.where(evidence > 0, probabilities, 0.5), silent
 
     def score(self, text: str) -> Scored:
         probability = float(self.probabilities([text])[0])
@@ -172,7 +408,8 @@ class SentimentModel:
         """Each clause of the text, split on clause punctuation and contrast words (但/但是/可是/不過/but/
         however), with its own sentiment: 送餐很快但湯是冷的 is a positive clause and a negative one."""
         parts = split_clauses(text)
-        probabilities = self.probabilities(parts)
+        _, silent = self.assess([text])
+        (probabilities,) = self.clause_probabilities([parts], silent.tolist())
         return [
             Scored(part, label_of(float(p)), float(p)) for part, p in zip(parts, probabilities, strict=True)
         ]

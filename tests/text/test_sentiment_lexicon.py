@@ -1,0 +1,121 @@
+"""The English opinion lexicon (VADER's, from the vaderSentiment package), negation scope, the English
+stacker and the too-little-evidence rule: each computed by hand; and the shipped model on neutral mentions
+written for these tests (tests/text/neutral_mentions.py)."""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+import numpy as np
+import pytest
+
+from patron.text.sentiment import (
+    BUCKETS,
+    NEUTRAL_SQUEEZE,
+    SentimentModel,
+    hashed_features,
+    label_of,
+    lexicon_scores,
+    lexicon_sha256,
+    opinion_lexicon,
+    shipped_model,
+)
+from tests.text.neutral_mentions import EN, ZH_HANS, ZH_HANT
+
+
+def word_bucket(gram: str) -> int:
+    return zlib.crc32(b"w:" + gram.encode()) & (BUCKETS - 1)
+
+
+def test_lexicon_is_vaders_word_list() -> None:
+    lexicon = opinion_lexicon()
+    assert lexicon["good"] == 1.9
+    assert lexicon["great"] == 3.1
+    assert lexicon["rude"] == -2.0
+    assert ":)" not in lexicon  # emoticons are left out: the analysis copy's words are letters only
+
+
+def test_lexicon_score_by_hand() -> None:
+    # good 1.9: 1.9 / sqrt(1.9² + 15) = 0.44043
+    # not good: 1.9 × −0.74 = −1.406 → −1.406 / sqrt(1.976836 + 15) = −0.34124
+    # very good but bad: (1.9 + 0.293) × 0.5 = 1.0965, bad −2.5 × 1.5 = −3.75; sum −2.6535
+    #   → −2.6535 / sqrt(7.04106 + 15) = −0.56520
+    # the food was cold: no lexicon word → 0, not found
+    scores = lexicon_scores(["good", "not good", "very good but bad", "the food was cold"])
+    assert scores[:, 0] == pytest.approx([0.44043, -0.34124, -0.56520, 0.0], abs=1e-5)
+    assert scores[:, 1].tolist() == [1.0, 1.0, 1.0, 0.0]
+
+
+def test_negation_scope_marks_words_until_punctuation() -> None:
+    _, plain = hashed_features(["good food"])
+    _, negated = hashed_features(["not good food, nice"])
+    assert word_bucket("good") in plain.tolist()
+    assert word_bucket("good") not in negated.tolist()
+    assert word_bucket("n:good") in negated.tolist() and word_bucket("n:food") in negated.tolist()
+    assert word_bucket("nice") in negated.tolist()  # the comma ends the scope
+    assert word_bucket("good food") in negated.tolist()  # bigrams are not marked
+    # the polarity tokens: good is +1 (|1.9| < 2), reversed by "not"; nice +1.8 → +1
+    assert word_bucket("lex:+1") in plain.tolist()
+    assert word_bucket("lex:-1") in negated.tolist()
+
+
+def test_english_stacker_and_evidence_rule_by_hand() -> None:
+    (good,) = hashed_features(["好"])[1].tolist()
+    weights = np.zeros(BUCKETS)
+    idf_squared = np.zeros(BUCKETS)
+    weights[good], idf_squared[good] = 2.0, 4.0
+    model = SentimentModel(weights, idf_squared, bias=0.0)
+    # Evidence of 好 = |2| / 2 = 1. Below a threshold of 1.5 the side is kept, the distance to 0.5 × 0.2:
+    # 0.5 + (0.73106 − 0.5) × 0.2 = 0.54621, neutral.
+    model.meta["neutral_below_evidence"] = {"other": 1.5, "english": 1.5}
+    assert model.probabilities(["好"])[0] == pytest.approx(
+        0.5 + (1 / (1 + math.exp(-1)) - 0.5) * NEUTRAL_SQUEEZE
+    )
+    assert model.score("好").label == "neutral"
+    model.meta["neutral_below_evidence"] = {"other": 0.5}
+    assert model.probabilities(["好"])[0] == pytest.approx(0.73106, abs=1e-5)
+    # English: a known word bucket, stacked as 1 × logit + 2 × compound − 1 × found + 0.5.
+    weights[word_bucket("good")], idf_squared[word_bucket("good")] = 2.0, 4.0
+    model = SentimentModel(weights, idf_squared, bias=0.0)
+    model.meta["english_stack"] = {"weights": [1.0, 2.0, -1.0], "bias": 0.5}
+    # logit 1 (as above); compound 0.44043 → 1 + 0.88086 − 1 + 0.5 = 1.38086 → P = 0.79913
+    assert model.probabilities(["good"])[0] == pytest.approx(1 / (1 + math.exp(-1.38086)), abs=1e-5)
+    # an opinion word keeps an English text out of the evidence rule
+    model.meta["neutral_below_evidence"] = {"english": 10.0}
+    assert model.probabilities(["good"])[0] == pytest.approx(0.79913, abs=1e-5)
+
+
+def test_shipped_model_records_its_lexicon() -> None:
+    meta = shipped_model().meta
+    assert meta["lexicon"]["package"] == "vaderSentiment"
+    assert meta["lexicon"]["sha256"] == lexicon_sha256()
+    assert set(meta["english_stack"]["fitted_on"]) == {"amazon", "yelp", "skytrax_seat", "skytrax_lounge"}
+
+
+def labels(texts: list[str]) -> list[str]:
+    return [label_of(float(p)) for p in shipped_model().probabilities(texts)]
+
+
+def test_neutral_mentions() -> None:
+    # Counted from the shipped model (docs/text.md); the model before this rule: 4, 3 and 4 of the 15.
+    assert labels(ZH_HANT).count("neutral") >= NEUTRAL_COUNTS["zh-Hant"]
+    assert labels(ZH_HANS).count("neutral") >= NEUTRAL_COUNTS["zh-Hans"]
+    assert labels(EN).count("neutral") >= NEUTRAL_COUNTS["en"]
+    assert labels(["鼎泰豐的小籠包", "鼎泰丰排队"]) == ["neutral", "neutral"]
+
+
+NEUTRAL_COUNTS = {"zh-Hant": 14, "zh-Hans": 13, "en": 7}
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("鼎泰豐的小籠包很好吃", "positive"),
+        ("鼎泰丰排队太久了，服务也差", "negative"),
+        ("The dumplings at Din Tai Fung were delicious", "positive"),
+        ("The food was not good", "negative"),
+    ],
+)
+def test_opinions_about_the_same_brands_stay_opinions(text: str, label: str) -> None:
+    assert shipped_model().score(text).label == label
