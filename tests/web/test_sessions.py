@@ -3,6 +3,8 @@ are Secure when the site is https (or when told), and a key revoked by another p
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -13,9 +15,11 @@ from sqlalchemy.engine import Engine
 
 from patron.core.clock import utcnow
 from patron.core.db import transaction
+from patron.core.errors import Unauthorized
 from patron.core.keycache import recent_keys
 from patron.core.models import ApiKey
 from patron.core.settings import get_settings
+from patron.web import deps
 from patron.web.app import create_app
 from tests.web.conftest import Tenant, csrf_of, log_in
 from tests.web.test_login_throttle import Hands, hands
@@ -111,3 +115,31 @@ def test_a_key_revoked_by_another_process_stops_within_two_seconds(
     )
     key_clock.now += 0.1
     assert client.get("/api/v1/workspace", headers=tenant.headers).status_code == 401
+
+
+def test_requests_that_find_a_key_expired_together_check_it_once(
+    tenant: Tenant, engine: Engine, key_clock: Seconds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When a busy key's 2 s are up, the requests in flight wait for one check instead of each running its own
+    (which queued them for database connections); a refused key refuses them all."""
+    checks: list[str] = []
+    original = deps._verify_api_key
+
+    def counted(raw: str) -> object:
+        checks.append(raw)
+        time.sleep(0.05)  # long enough for every caller to arrive while the check runs
+        return original(raw)
+
+    monkeypatch.setattr(deps, "_verify_api_key", counted)
+
+    async def many(key: str) -> list[object]:
+        return await asyncio.gather(*(deps.workspace_for_key(key) for _ in range(32)), return_exceptions=True)
+
+    found = asyncio.run(many(tenant.api_key))
+    assert len(checks) == 1 and {getattr(w, "id", None) for w in found} == {tenant.workspace.id}
+    assert len(asyncio.run(many(tenant.api_key))) == 32 and len(checks) == 1, "from memory within the 2 s"
+    key_clock.now += 2.0
+    asyncio.run(many(tenant.api_key))
+    assert len(checks) == 2
+    refused = asyncio.run(many(tenant.api_key.replace("_", "_x", 1)))
+    assert len(checks) == 3 and all(isinstance(r, Unauthorized) for r in refused)

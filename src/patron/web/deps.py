@@ -109,6 +109,20 @@ async def workspace_for_key(raw: str | None) -> Workspace:
     cached = recent_keys.recall(digest)
     if isinstance(cached, Workspace):
         return cached
+    # One check per key at a time: when a busy key's 2 s were up, every request in flight (32 under the ingest
+    # bench) ran its own check at once, queued for database connections, and made the 99th percentile.
+    loop = asyncio.get_running_loop()
+    checking = _checking.get((loop, digest))
+    if checking is None:
+        checking = _checking[(loop, digest)] = loop.create_task(_check_and_remember(raw, digest))
+        checking.add_done_callback(lambda _: _checking.pop((loop, digest), None))
+    return await asyncio.shield(checking)
+
+
+_checking: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Task[Workspace]] = {}
+
+
+async def _check_and_remember(raw: str, digest: str) -> Workspace:
     workspace = await run_in_threadpool(_verify_api_key, raw)
     recent_keys.remember(digest, workspace)
     return workspace
