@@ -88,6 +88,8 @@ class EarnRule(WorkspaceScoped, Base):
     unit_minor: Mapped[int] = mapped_column(MinorUnits)
     #: {category: percent}; 200 doubles the points of lines in that category, 0 excludes it.
     category_multipliers: Mapped[dict[str, int]] = mapped_column(JSON)
+    #: {product external id: percent}; a product's own multiplier takes precedence over its category's.
+    product_multipliers: Mapped[dict[str, int]] = mapped_column(JSON, default=dict, server_default="{}")
     #: [{"start": iso, "end": iso, "percent": int}]: orders placed in [start, end) earn ``percent`` %.
     bonus_periods: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     first_purchase_bonus: Mapped[int] = mapped_column(default=0)

@@ -56,6 +56,7 @@ class _LineState:
     quantity: int = 0
     amount_minor: int = 0
     category: str | None = None
+    product: str | None = None
     refunded: int = 0
     earned: int = 0
     entries: int = 0
@@ -131,18 +132,21 @@ def _sync_chunk(
     order_ids = [o.id for o in orders]
     # Read after the locks: what another transaction earned for these orders is committed and visible now.
     states: dict[int, dict[int | None, _LineState]] = {o.id: {} for o in orders}
-    for order_id, number, quantity, amount, category in session.execute(
+    for order_id, number, quantity, amount, category, product in session.execute(
         select(
             OrderLine.order_id,
             OrderLine.line_no,
             OrderLine.quantity,
             OrderLine.amount_minor,
             Product.category,
+            Product.external_id,
         )
         .outerjoin(Product, Product.id == OrderLine.product_id)
         .where(OrderLine.workspace_id == ws, OrderLine.order_id.in_(order_ids))
     ):
-        states[order_id][number] = _LineState(quantity=quantity, amount_minor=amount, category=category)
+        states[order_id][number] = _LineState(
+            quantity=quantity, amount_minor=amount, category=category, product=product
+        )
     versions: dict[int, int] = {}
     for entry_order, line_no, points, count, version, percent in session.execute(
         select(
@@ -220,7 +224,8 @@ def _sync_chunk(
             percents[line_no] = percent
             if earning and rule is not None and state.quantity > 0:
                 base = line_points(rule, amount_minor=state.amount_minor, category=state.category,
-                                   ordered_at=order.ordered_at, tier_percent=percent)  # fmt: skip
+                                   ordered_at=order.ordered_at, tier_percent=percent,
+                                   product=state.product)  # fmt: skip
                 refunded = min(state.refunded, state.quantity)
                 target = base - base * refunded // state.quantity
             targets[line_no] = target
