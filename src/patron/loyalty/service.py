@@ -392,13 +392,13 @@ def _lock_members(session: Session, workspace_id: int, customer_ids: Iterable[in
     ids = sorted(set(customer_ids))
     if not ids:
         return {}
-    members = session.scalars(
-        scoped(Member, workspace_id, Member.customer_id.in_(ids))
-        .order_by(Member.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return {m.customer_id: m for m in members}
+    statement = scoped(Member, workspace_id, Member.customer_id.in_(ids))
+    if session.get_bind().dialect.name == "postgresql":
+        # Row locks are taken in the order rows are read. SQLite takes none (its writer lock serialises), and
+        # asked to sort it walks every member of the workspace instead of the ids asked for.
+        statement = statement.order_by(Member.id)
+    members = session.scalars(statement.with_for_update().execution_options(populate_existing=True))
+    return {m.customer_id: m for m in sorted(members, key=lambda m: m.id)}
 
 
 def _customer(session: Session, workspace_id: int, external_id: str) -> Customer:
