@@ -3,8 +3,9 @@ version that produced it). The form starts from the latest version; what an admi
 a rule file holds, checked by ``loyalty.service.parse_rules`` and ``add_rule`` (named errors, ``created_by`` the
 admin).
 
-Category and product multipliers are typed one per line as ``category: percent`` (``product id: percent``); bonus periods one per line as
-``start | end | percent`` with times in the workspace's zone (``2026-12-05 00:00 | 2026-12-07 00:00 | 200``).
+Category and product multipliers are typed one per line as ``category: percent`` (``product id: percent``);
+bonus periods one per line as ``start | end | percent`` with times in the workspace's zone
+(``2026-12-05 00:00 | 2026-12-07 00:00 | 200``).
 
 Tiers have more structure (a list of tiers, each named in three languages with its benefits), so their form is
 the tier file itself: the YAML of the latest version, edited and sent as the next version (``tiers.parse_tiers``

@@ -170,15 +170,26 @@ def _sync_chunk(
         state.earned, state.entries, state.tier_percent = int(points), int(count), percent
         if version is not None:
             versions[entry_order] = min(versions.get(entry_order, version), version)
-    lots_of: dict[tuple[int, int | None], list[int]] = defaultdict(list)
-    for lot_order, line_no, lot_id in session.execute(
-        select(Entry.order_id, Entry.line_no, Lot.id)
-        .join(Lot, Lot.entry_id == Entry.id)
-        .where(Entry.workspace_id == ws, Entry.order_id.in_(order_ids), Entry.kind == EntryKind.EARN.value)
-        .order_by(Lot.id)
-    ):
-        if lot_order is not None:
-            lots_of[(lot_order, line_no)].append(lot_id)
+    # The lots an order's lines filled, read only for an order that gives points back (rare beside earning):
+    # read for the whole chunk, PostgreSQL — its statistics blind to the rows this transaction wrote — joined
+    # them by scanning every lot, for every chunk of an import.
+    lots_cache: dict[int, dict[int | None, list[int]]] = {}
+
+    def lots_of(order_id: int, line_no: int | None) -> list[int]:
+        if order_id not in lots_cache:
+            found: dict[int | None, list[int]] = defaultdict(list)
+            for number, lot_id in session.execute(
+                select(Entry.line_no, Lot.id)
+                .join(Lot, Lot.entry_id == Entry.id)
+                .where(
+                    Entry.workspace_id == ws, Entry.order_id == order_id, Entry.kind == EntryKind.EARN.value
+                )
+                .order_by(Lot.id)
+            ):
+                found[number].append(lot_id)
+            lots_cache[order_id] = found
+        return lots_cache[order_id].get(line_no, [])
+
     for order_id, line_no, quantity in session.execute(
         select(Refund.order_id, Refund.line_no, func.sum(Refund.quantity))
         .where(Refund.workspace_id == ws, Refund.order_id.in_(order_ids))
@@ -295,7 +306,7 @@ def _sync_chunk(
                 )
                 credit_many(session, credits, now)  # in order: what was earned before is there to take back
                 credits.clear()
-                _debit(session, member, new, -change, now, first=lots_of.get((order.id, line_no), ()),
+                _debit(session, member, new, -change, now, first=lots_of(order.id, line_no),
                        allow_debt=True)  # fmt: skip
                 report.reversed += -change
             report.entries += 1
