@@ -160,6 +160,9 @@ def _sync_chunk(
         .where(
             Entry.workspace_id == ws,
             Entry.order_id.in_(order_ids),
+            # Redundant, but a range the index can seek: during an import's sync PostgreSQL has no statistics
+            # for the entries its transaction wrote and, given only the list, scanned all the workspace's.
+            Entry.order_id.between(min(order_ids), max(order_ids)),
             Entry.kind.in_([EntryKind.EARN.value, EntryKind.REVERSE.value]),
         )
         .group_by(Entry.order_id, Entry.line_no)
