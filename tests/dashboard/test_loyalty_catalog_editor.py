@@ -118,7 +118,7 @@ def test_viewers_read_only(client: TestClient, program: Program) -> None:
 
 def _rule(**changes: str) -> dict[str, str]:
     form = {"effective_from": "2026-12-01 00:00", "currency": "TWD", "points_per_unit": "3", "per_amount": "100",
-            "category_multipliers": "tea: 150\ncoffee: 0",
+            "category_multipliers": "tea: 150\ncoffee: 0", "product_multipliers": "P2: 300",
             "bonus_periods": "2026-12-05 00:00 | 2026-12-07 00:00 | 200", "first_purchase_bonus": "20",
             "min_spend": "300"}  # fmt: skip
     return form | changes
@@ -136,6 +136,8 @@ def test_admin_adds_an_earn_rule_version(client: TestClient, program: Program) -
         ({"bonus_periods": "2026-12-05 | 200"}, "en", 400, "bonus_periods, line 1"),
         ({"points_per_unit": "x"}, "en", 400, "points_per_unit"),
         ({"category_multipliers": "tea: 20000"}, "en", 400, "tea"),
+        ({"product_multipliers": "P2 300"}, "zh-Hans", 400, "product_multipliers 第 1 行"),
+        ({"product_multipliers": "P2: 20000"}, "en", 400, "must be 0–10000 percent, not 20000"),
     ):
         answer = client.post(f"/dashboard/loyalty/rules?lang={lang}", data=_rule(csrf=csrf, **changes))
         assert answer.status_code == status and "data-problem" in answer.text and words in answer.text, (
@@ -148,7 +150,10 @@ def test_admin_adds_an_earn_rule_version(client: TestClient, program: Program) -
     assert (v3.version, v3.points_per_unit, v3.created_by) == (3, 3, admin)
     assert v3.effective_from == datetime(2026, 11, 30, 16, tzinfo=UTC)  # midnight in Taipei
     assert v3.category_multipliers == {"tea": 150, "coffee": 0} and v3.bonus_periods[0].percent == 200
-    assert "Version 3 added." in client.get("/dashboard/loyalty/rules?saved=3&lang=en").text
+    assert v3.product_multipliers == {"P2": 300}
+    shown = client.get("/dashboard/loyalty/rules?saved=3&lang=en").text
+    assert "Version 3 added." in shown and "<td data-products>P2 300 %</td>" in shown
+    assert ">P2: 300</textarea>" in shown  # the next version's form starts from v3's product multipliers
 
 
 def test_viewers_read_the_rules_only(client: TestClient, program: Program) -> None:

@@ -3,8 +3,9 @@ version that produced it). The form starts from the latest version; what an admi
 a rule file holds, checked by ``loyalty.service.parse_rules`` and ``add_rule`` (named errors, ``created_by`` the
 admin).
 
-Category multipliers are typed one per line as ``category: percent``; bonus periods one per line as
-``start | end | percent`` with times in the workspace's zone (``2026-12-05 00:00 | 2026-12-07 00:00 | 200``).
+Category and product multipliers are typed one per line as ``category: percent`` (``product id: percent``);
+bonus periods one per line as ``start | end | percent`` with times in the workspace's zone
+(``2026-12-05 00:00 | 2026-12-07 00:00 | 200``).
 
 Tiers have more structure (a list of tiers, each named in three languages with its benefits), so their form is
 the tier file itself: the YAML of the latest version, edited and sent as the next version (``tiers.parse_tiers``
@@ -26,8 +27,8 @@ from patron.core.models import Workspace
 from patron.loyalty import service, tiers
 from patron.loyalty.schemas import EarnRuleRead, TierSetRead
 
-FIELDS = ("effective_from", "currency", "points_per_unit", "per_amount", "category_multipliers", "bonus_periods",
-          "first_purchase_bonus", "min_spend")  # fmt: skip
+FIELDS = ("effective_from", "currency", "points_per_unit", "per_amount", "category_multipliers",
+          "product_multipliers", "bonus_periods", "first_purchase_bonus", "min_spend")  # fmt: skip
 _WHOLE = re.compile(r"^[+-]?\d{1,15}$")
 
 
@@ -39,13 +40,14 @@ def form_of(latest: EarnRuleRead | None, workspace: Workspace) -> dict[str, str]
     """The form for the next version: the latest one's terms, starting now (empty)."""
     if latest is None:
         return {"effective_from": "", "currency": workspace.currency, "points_per_unit": "1", "per_amount": "100",
-                "category_multipliers": "", "bonus_periods": "", "first_purchase_bonus": "0", "min_spend": "0"}  # fmt: skip
+                "category_multipliers": "", "product_multipliers": "", "bonus_periods": "", "first_purchase_bonus": "0", "min_spend": "0"}  # fmt: skip
     zone = workspace.timezone
     return {
         "effective_from": "", "currency": latest.currency, "points_per_unit": str(latest.points_per_unit),
         "per_amount": latest.per_amount, "first_purchase_bonus": str(latest.first_purchase_bonus),
         "min_spend": latest.min_spend,
         "category_multipliers": "\n".join(f"{c}: {p}" for c, p in latest.category_multipliers.items()),
+        "product_multipliers": "\n".join(f"{c}: {p}" for c, p in latest.product_multipliers.items()),
         "bonus_periods": "\n".join(f"{_local(b.start, zone)} | {_local(b.end, zone)} | {b.percent}"
                                    for b in latest.bonus_periods),
     }  # fmt: skip
@@ -64,16 +66,23 @@ def _number(text: str) -> Any:
     return int(text) if _WHOLE.match(text) else text
 
 
-def document_of(form: dict[str, str], zone: str) -> dict[str, Any]:
-    """The typed form as a rule document; a line that cannot be read is refused naming the field and line."""
-    categories: dict[str, Any] = {}
-    for number, line in enumerate(form.get("category_multipliers", "").splitlines(), start=1):
+def _multipliers(form: dict[str, str], field: str) -> dict[str, Any]:
+    """``name: percent`` lines; the name is everything before the last colon (product ids may hold one)."""
+    found: dict[str, Any] = {}
+    for number, line in enumerate(form.get(field, "").splitlines(), start=1):
         if not line.strip():
             continue
-        name, colon, percent = line.partition(":")
+        name, colon, percent = line.rpartition(":")
         if not colon or not name.strip():
-            raise PatronError("loy.rule_form_line", field="category_multipliers", line=number, text=line[:80])
-        categories[name.strip()] = _number(percent)
+            raise PatronError("loy.rule_form_line", field=field, line=number, text=line[:80])
+        found[name.strip()] = _number(percent)
+    return found
+
+
+def document_of(form: dict[str, str], zone: str) -> dict[str, Any]:
+    """The typed form as a rule document; a line that cannot be read is refused naming the field and line."""
+    categories = _multipliers(form, "category_multipliers")
+    products = _multipliers(form, "product_multipliers")
     periods: list[dict[str, Any]] = []
     for number, line in enumerate(form.get("bonus_periods", "").splitlines(), start=1):
         if not line.strip():
@@ -86,6 +95,7 @@ def document_of(form: dict[str, str], zone: str) -> dict[str, Any]:
     document: dict[str, Any] = {
         "currency": form.get("currency", "").strip(), "points_per_unit": _number(form.get("points_per_unit", "")),
         "per_amount": form.get("per_amount", "").strip(), "category_multipliers": categories,
+        "product_multipliers": products,
         "bonus_periods": periods, "first_purchase_bonus": _number(form.get("first_purchase_bonus", "") or "0"),
         "min_spend": form.get("min_spend", "").strip() or "0",
     }  # fmt: skip

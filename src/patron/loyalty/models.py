@@ -88,6 +88,8 @@ class EarnRule(WorkspaceScoped, Base):
     unit_minor: Mapped[int] = mapped_column(MinorUnits)
     #: {category: percent}; 200 doubles the points of lines in that category, 0 excludes it.
     category_multipliers: Mapped[dict[str, int]] = mapped_column(JSON)
+    #: {product external id: percent}; a product's own multiplier takes precedence over its category's.
+    product_multipliers: Mapped[dict[str, int]] = mapped_column(JSON, default=dict, server_default="{}")
     #: [{"start": iso, "end": iso, "percent": int}]: orders placed in [start, end) earn ``percent`` %.
     bonus_periods: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     first_purchase_bonus: Mapped[int] = mapped_column(default=0)
@@ -172,6 +174,8 @@ class Lot(WorkspaceScoped, Base):
         tenant_reference("member_id", "loyalty_members"),
         Index("ix_loyalty_lots_workspace_id_member_id_expires_at", "workspace_id", "member_id", "expires_at"),
         Index("ix_loyalty_lots_expires_at", "expires_at"),
+        # The lots an order's entries filled (``loyalty.orders``): without it every sync chunk scanned all lots.
+        Index("ix_loyalty_lots_entry_id", "entry_id"),
         CheckConstraint("remaining >= 0", name="remaining_not_negative"),
     )
 

@@ -56,6 +56,7 @@ class _LineState:
     quantity: int = 0
     amount_minor: int = 0
     category: str | None = None
+    product: str | None = None
     refunded: int = 0
     earned: int = 0
     entries: int = 0
@@ -65,11 +66,11 @@ class _LineState:
 
 
 def _order_rows(session: Session, workspace_id: int, criteria: Sequence[Any]) -> list[Order]:
-    return list(
-        session.scalars(
-            scoped(Order, workspace_id, *criteria).order_by(Order.customer_id, Order.ordered_at, Order.id)
-        )
-    )
+    """The orders, by customer, time and id. Sorted here, not by the database: asked to sort, SQLite walked the
+    (workspace, customer, time) index over every order of the workspace for each chunk of 500 ids, so earning
+    for an import grew with the square of its size."""
+    rows = session.scalars(scoped(Order, workspace_id, *criteria))
+    return sorted(rows, key=lambda o: (o.customer_id, o.ordered_at, o.id))
 
 
 def sync_orders(
@@ -131,18 +132,21 @@ def _sync_chunk(
     order_ids = [o.id for o in orders]
     # Read after the locks: what another transaction earned for these orders is committed and visible now.
     states: dict[int, dict[int | None, _LineState]] = {o.id: {} for o in orders}
-    for order_id, number, quantity, amount, category in session.execute(
+    for order_id, number, quantity, amount, category, product in session.execute(
         select(
             OrderLine.order_id,
             OrderLine.line_no,
             OrderLine.quantity,
             OrderLine.amount_minor,
             Product.category,
+            Product.external_id,
         )
         .outerjoin(Product, Product.id == OrderLine.product_id)
         .where(OrderLine.workspace_id == ws, OrderLine.order_id.in_(order_ids))
     ):
-        states[order_id][number] = _LineState(quantity=quantity, amount_minor=amount, category=category)
+        states[order_id][number] = _LineState(
+            quantity=quantity, amount_minor=amount, category=category, product=product
+        )
     versions: dict[int, int] = {}
     for entry_order, line_no, points, count, version, percent in session.execute(
         select(
@@ -156,6 +160,9 @@ def _sync_chunk(
         .where(
             Entry.workspace_id == ws,
             Entry.order_id.in_(order_ids),
+            # Redundant, but a range the index can seek: during an import's sync PostgreSQL has no statistics
+            # for the entries its transaction wrote and, given only the list, scanned all the workspace's.
+            Entry.order_id.between(min(order_ids), max(order_ids)),
             Entry.kind.in_([EntryKind.EARN.value, EntryKind.REVERSE.value]),
         )
         .group_by(Entry.order_id, Entry.line_no)
@@ -166,32 +173,50 @@ def _sync_chunk(
         state.earned, state.entries, state.tier_percent = int(points), int(count), percent
         if version is not None:
             versions[entry_order] = min(versions.get(entry_order, version), version)
-    lots_of: dict[tuple[int, int | None], list[int]] = defaultdict(list)
-    for lot_order, line_no, lot_id in session.execute(
-        select(Entry.order_id, Entry.line_no, Lot.id)
-        .join(Lot, Lot.entry_id == Entry.id)
-        .where(Entry.workspace_id == ws, Entry.order_id.in_(order_ids), Entry.kind == EntryKind.EARN.value)
-        .order_by(Lot.id)
-    ):
-        if lot_order is not None:
-            lots_of[(lot_order, line_no)].append(lot_id)
+    # The lots an order's lines filled, read only for an order that gives points back (rare beside earning):
+    # read for the whole chunk, PostgreSQL — its statistics blind to the rows this transaction wrote — joined
+    # them by scanning every lot, for every chunk of an import.
+    lots_cache: dict[int, dict[int | None, list[int]]] = {}
+
+    def lots_of(order_id: int, line_no: int | None) -> list[int]:
+        if order_id not in lots_cache:
+            found: dict[int | None, list[int]] = defaultdict(list)
+            for number, lot_id in session.execute(
+                select(Entry.line_no, Lot.id)
+                .join(Lot, Lot.entry_id == Entry.id)
+                .where(
+                    Entry.workspace_id == ws, Entry.order_id == order_id, Entry.kind == EntryKind.EARN.value
+                )
+                .order_by(Lot.id)
+            ):
+                found[number].append(lot_id)
+            lots_cache[order_id] = found
+        return lots_cache[order_id].get(line_no, [])
+
     for order_id, line_no, quantity in session.execute(
         select(Refund.order_id, Refund.line_no, func.sum(Refund.quantity))
         .where(Refund.workspace_id == ws, Refund.order_id.in_(order_ids))
         .group_by(Refund.order_id, Refund.line_no)
     ):
         states[order_id].setdefault(line_no, _LineState()).refunded = int(quantity)
-    had_bonus = set(
-        session.scalars(
-            select(Entry.member_id).where(
-                Entry.workspace_id == ws,
-                Entry.member_id.in_([m.id for m in members.values()]),
-                Entry.source == Source.ORDER.value,
-                Entry.kind == EntryKind.EARN.value,
-                Entry.line_no.is_(None),
+    # A member's first bonus is always written with the key ``first_purchase:MEMBER`` (below), so who had it is
+    # found by the unique key's index. (Reading every order entry of the chunk's members grew with the ledger:
+    # an import of 1,000,000 lines re-read each member's earlier entries in every chunk.) No version with a
+    # bonus: nothing to look up.
+    had_bonus: set[int] = set()
+    if any(r.first_purchase_bonus for r in rules):
+        keys = {f"first_purchase:{m.id}": m.id for m in members.values()}
+        had_bonus = {
+            keys[key]
+            for key in session.scalars(
+                select(Entry.idempotency_key).where(
+                    Entry.workspace_id == ws,
+                    Entry.idempotency_key.in_(sorted(keys)),
+                    Entry.source == Source.ORDER.value,
+                    Entry.kind == EntryKind.EARN.value,
+                )
             )
-        )
-    )
+        }
     now = utcnow()
     # A line that has not earned yet earns by the member's tier now; one that has keeps its multiplier.
     tier_percents = {
@@ -220,7 +245,8 @@ def _sync_chunk(
             percents[line_no] = percent
             if earning and rule is not None and state.quantity > 0:
                 base = line_points(rule, amount_minor=state.amount_minor, category=state.category,
-                                   ordered_at=order.ordered_at, tier_percent=percent)  # fmt: skip
+                                   ordered_at=order.ordered_at, tier_percent=percent,
+                                   product=state.product)  # fmt: skip
                 refunded = min(state.refunded, state.quantity)
                 target = base - base * refunded // state.quantity
             targets[line_no] = target
@@ -283,7 +309,7 @@ def _sync_chunk(
                 )
                 credit_many(session, credits, now)  # in order: what was earned before is there to take back
                 credits.clear()
-                _debit(session, member, new, -change, now, first=lots_of.get((order.id, line_no), ()),
+                _debit(session, member, new, -change, now, first=lots_of(order.id, line_no),
                        allow_debt=True)  # fmt: skip
                 report.reversed += -change
             report.entries += 1

@@ -131,6 +131,8 @@ class EarnRuleCreate(BaseModel):
     #: Spend in the currency's major units that earns ``points_per_unit`` points, as a decimal string ("100").
     per_amount: str = Field(min_length=1, max_length=20)
     category_multipliers: dict[str, int] = Field(default_factory=dict, max_length=500)
+    #: {product external id: percent}; it takes precedence over the product's category multiplier.
+    product_multipliers: dict[str, int] = Field(default_factory=dict, max_length=5000)
     bonus_periods: list[BonusPeriod] = Field(default_factory=list, max_length=100)
     first_purchase_bonus: int = Field(default=0, ge=0, le=10_000_000)
     min_spend: str = Field(default="0", max_length=20)
@@ -143,6 +145,7 @@ class EarnRuleRead(BaseModel):
     points_per_unit: int
     per_amount: str
     category_multipliers: dict[str, int]
+    product_multipliers: dict[str, int] = Field(default_factory=dict)
     bonus_periods: list[BonusPeriod]
     first_purchase_bonus: int
     min_spend: str

@@ -201,6 +201,7 @@ def rule_read(rule: EarnRule) -> EarnRuleRead:
         points_per_unit=rule.points_per_unit,
         per_amount=str(from_minor(rule.unit_minor, rule.currency)),
         category_multipliers=dict(rule.category_multipliers),
+        product_multipliers=dict(rule.product_multipliers or {}),
         bonus_periods=[BonusPeriod.model_validate(p) for p in rule.bonus_periods],
         first_purchase_bonus=rule.first_purchase_bonus,
         min_spend=str(from_minor(rule.min_spend_minor, rule.currency)),
@@ -231,6 +232,9 @@ def add_rule(
     for category, percent in data.category_multipliers.items():
         if not 0 <= percent <= 10_000:
             raise PatronError("loyalty.bad_multiplier", category=category, percent=percent)
+    for product, percent in data.product_multipliers.items():
+        if not 0 <= percent <= 10_000:
+            raise PatronError("loyalty.bad_product_multiplier", product=product, percent=percent)
     effective_from = as_utc(data.effective_from) if data.effective_from else utcnow()
     latest = session.scalar(scoped(EarnRule, workspace.id).order_by(EarnRule.version.desc()).limit(1))
     if latest is not None and effective_from < latest.effective_from:
@@ -248,6 +252,7 @@ def add_rule(
         points_per_unit=data.points_per_unit,
         unit_minor=unit_minor,
         category_multipliers=dict(data.category_multipliers),
+        product_multipliers=dict(data.product_multipliers),
         bonus_periods=[p.model_dump(mode="json") for p in data.bonus_periods],
         first_purchase_bonus=data.first_purchase_bonus,
         min_spend_minor=min_spend,
@@ -272,19 +277,40 @@ def rule_at(rules: Sequence[EarnRule], moment: datetime) -> EarnRule | None:
     return chosen
 
 
-def line_points(
-    rule: EarnRule, *, amount_minor: int, category: str | None, ordered_at: datetime, tier_percent: int = 100
-) -> int:
-    """Points a line earns by ``rule``: amount × points_per_unit / unit × category % × bonus % × the member's
-    tier multiplier %, rounded down once (integers throughout: no float ever touches points)."""
-    if amount_minor <= 0:
-        return 0
-    category_percent = int(rule.category_multipliers.get(category or "", 100))
-    bonus_percent = 100
+def item_percent(rule: EarnRule, *, product: str | None, category: str | None) -> int:
+    """The multiplier of one product: its own when the rule names the product (it takes precedence, also over
+    a category set to 0), else its category's, else 100 %. One multiplier, never product × category."""
+    products = rule.product_multipliers or {}
+    if product is not None and product in products:
+        return int(products[product])
+    return int(rule.category_multipliers.get(category or "", 100))
+
+
+def bonus_percent_at(rule: EarnRule, ordered_at: datetime) -> int:
+    """The bonus of the periods in force at ``ordered_at``: the highest, never multiplied (none: 100 %)."""
+    percent = 100
     for period in rule.bonus_periods:
         start, end = datetime.fromisoformat(period["start"]), datetime.fromisoformat(period["end"])
         if start <= ordered_at < end:
-            bonus_percent = max(bonus_percent, int(period["percent"]))
+            percent = max(percent, int(period["percent"]))
+    return percent
+
+
+def line_points(
+    rule: EarnRule,
+    *,
+    amount_minor: int,
+    category: str | None,
+    ordered_at: datetime,
+    tier_percent: int = 100,
+    product: str | None = None,
+) -> int:
+    """Points a line earns by ``rule``: amount × points_per_unit / unit × product-or-category % × bonus % × the
+    member's tier multiplier %, rounded down once (integers throughout: no float ever touches points)."""
+    if amount_minor <= 0:
+        return 0
+    category_percent = item_percent(rule, product=product, category=category)
+    bonus_percent = bonus_percent_at(rule, ordered_at)
     numerator = amount_minor * rule.points_per_unit * category_percent * bonus_percent * tier_percent
     return numerator // (rule.unit_minor * 1_000_000)
 
@@ -366,13 +392,13 @@ def _lock_members(session: Session, workspace_id: int, customer_ids: Iterable[in
     ids = sorted(set(customer_ids))
     if not ids:
         return {}
-    members = session.scalars(
-        scoped(Member, workspace_id, Member.customer_id.in_(ids))
-        .order_by(Member.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return {m.customer_id: m for m in members}
+    statement = scoped(Member, workspace_id, Member.customer_id.in_(ids))
+    if session.get_bind().dialect.name == "postgresql":
+        # Row locks are taken in the order rows are read. SQLite takes none (its writer lock serialises), and
+        # asked to sort it walks every member of the workspace instead of the ids asked for.
+        statement = statement.order_by(Member.id)
+    members = session.scalars(statement.with_for_update().execution_options(populate_existing=True))
+    return {m.customer_id: m for m in sorted(members, key=lambda m: m.id)}
 
 
 def _customer(session: Session, workspace_id: int, external_id: str) -> Customer:
