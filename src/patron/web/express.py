@@ -18,14 +18,14 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from patron.core.errors import PatronError
 from patron.surveys import service
 from patron.surveys.schemas import ResponseSubmit
 from patron.web.deps import in_group_commit, workspace_for_key
 from patron.web.errors import error_response
-from patron.web.limits import api_key_of
+from patron.web.limits import api_key_of, replaying
 
 PATH = "/api/v1/responses"
 
@@ -49,7 +49,7 @@ class ExpressLane:
             return
         submission = _submission(request, body)
         if submission is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replaying(body, receive), send)
             return
         try:
             workspace = await workspace_for_key(api_key_of(request))  # from memory: the guard just checked it
@@ -84,16 +84,3 @@ async def _whole_body(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    replayed = False
-
-    async def again() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return again
