@@ -179,24 +179,6 @@ def pipeline_insert(table: str, columns: list[str] | tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({names}) VALUES ({', '.join(f'%({c})s' for c in columns)})"
 
 
-def unnest_insert(table: str, columns: list[tuple[str, str]]) -> str:
-    """``INSERT INTO table (…) SELECT … FROM unnest(%(column)s::type[], …)`` for ``pipelined`` (not ``many``):
-    every row in one statement, its parameters one array per column (``columnwise``). On PostgreSQL one
-    statement of 48 rows cost a fraction of 48 executions of one row; the text stays the same whatever the
-    number of rows, so it is prepared once. A type may be ``text->json``: sent as text, stored as JSON."""
-    arrays = ", ".join(f"%({name})s::{kind.split('->')[0]}[]" for name, kind in columns)
-    names = ", ".join(name for name, _ in columns)
-    picks = ", ".join(
-        f"u.{name}::{kind.split('->')[1]}" if "->" in kind else f"u.{name}" for name, kind in columns
-    )
-    return f"INSERT INTO {table} ({names}) SELECT {picks} FROM unnest({arrays}) AS u({names})"
-
-
-def columnwise(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> dict[str, list[Any]]:
-    """The parameters of an ``unnest_insert``: each column's values, in row order."""
-    return {name: [row[name] for row in rows] for name, _ in columns}
-
-
 def _begin_deferred(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import yaml
+from psycopg.types.json import Json
 from pydantic import ValidationError
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session, object_session
 
 from patron.core import validation
 from patron.core.clock import utcnow
-from patron.core.db import columnwise, pipelined, unnest_insert
+from patron.core.db import pipeline_insert, pipelined
 from patron.core.documents import read_document
 from patron.core.errors import Conflict, NotFound, PatronError
 from patron.core.i18n import normalize_locale, translate
@@ -522,17 +523,13 @@ _PG_CUSTOMERS = (
 _PG_RESPONSE_IDS = (
     "SELECT nextval(pg_get_serial_sequence('survey_responses', 'id')) FROM generate_series(1, %(n)s)"
 )
-_RESPONSE_COLUMNS = [("id", "bigint"), ("workspace_id", "bigint"), ("survey_id", "bigint"), ("survey_version", "integer"),
-                     ("customer_id", "bigint"), ("client_key", "text"), ("touchpoint", "text"), ("channel", "text"),
-                     ("locale", "text"), ("order_external_id", "text"), ("status", "text"),
-                     ("started_at", "timestamptz"), ("completed_at", "timestamptz"), ("created_at", "timestamptz"),
-                     ("updated_at", "timestamptz"), ("publish_consent", "boolean"), ("publish_as", "text")]  # fmt: skip
-_ANSWER_COLUMNS = [("workspace_id", "bigint"), ("response_id", "bigint"), ("survey_id", "bigint"),
-                   ("question_key", "text"), ("question_type", "text"), ("item_key", "text"), ("score", "integer"),
-                   ("expected_score", "integer"), ("choices", "text->json"), ("text", "text"),
-                   ("scale_min", "integer"), ("scale_max", "integer")]  # fmt: skip
-_PG_INSERT_RESPONSES = unnest_insert("survey_responses", _RESPONSE_COLUMNS)
-_PG_INSERT_ANSWERS = unnest_insert("survey_answers", _ANSWER_COLUMNS)
+_RESPONSE_COLUMNS = ("id", "workspace_id", "survey_id", "survey_version", "customer_id", "client_key",
+                     "touchpoint", "channel", "locale", "order_external_id", "status", "started_at",
+                     "completed_at", "created_at", "updated_at", "publish_consent", "publish_as")  # fmt: skip
+_ANSWER_COLUMNS = ("workspace_id", "response_id", "survey_id", "question_key", "question_type", "item_key",
+                   "score", "expected_score", "choices", "text", "scale_min", "scale_max")  # fmt: skip
+_PG_INSERT_RESPONSES = pipeline_insert("survey_responses", _RESPONSE_COLUMNS)
+_PG_INSERT_ANSWERS = pipeline_insert("survey_answers", _ANSWER_COLUMNS)
 
 
 def _read_ahead(session: Session, requests: list[dict[str, Any]]) -> _ReadAhead:
@@ -563,15 +560,21 @@ def _read_ahead(session: Session, requests: list[dict[str, Any]]) -> _ReadAhead:
 def _write_postgresql(
     connection: Connection, responses: list[dict[str, Any]], ids: list[int], answers: list[dict[str, Any]]
 ) -> None:
-    """The group's responses (with the ids taken ahead) and answers: two statements in one round trip."""
-    rows = [{**values, "id": found} for values, found in zip(responses, ids, strict=True)]
-    writes: list[tuple[str, Any]] = [(_PG_INSERT_RESPONSES, columnwise(rows, _RESPONSE_COLUMNS))]
+    """The group's responses (with the ids taken ahead) and answers, in one round trip."""
+    writes: list[tuple[str, Any]] = [
+        (
+            _PG_INSERT_RESPONSES,
+            [{**values, "id": found} for values, found in zip(responses, ids, strict=True)],
+        )
+    ]
     if answers:
-        as_text = [
-            {**a, "choices": None if a["choices"] is None else json.dumps(a["choices"])} for a in answers
-        ]
-        writes.append((_PG_INSERT_ANSWERS, columnwise(as_text, _ANSWER_COLUMNS)))
-    pipelined(connection, writes, many=False)
+        writes.append(
+            (
+                _PG_INSERT_ANSWERS,
+                [{**a, "choices": None if a["choices"] is None else Json(a["choices"])} for a in answers],
+            )
+        )
+    pipelined(connection, writes, many=True)
 
 
 def _one_by_one(session: Session, requests: list[dict[str, Any]]) -> list[ResponseRead | PatronError]:
