@@ -13,8 +13,9 @@ entries, the re-rank fitted on the held-out base questions as ``tools/train_assi
   word (充值 → 储值, 美金 → 外币, 网银 → 网路银行, …);
 - ``--extra``, validation only: the entry's title and answer as separate BM25 indexes and title overlaps as six
   more re-rank features (the phrasings then weigh apart from the title and the answer); the re-rank fitted on the
-  validation questions themselves (leave-one-out) alone or beside the base's; and jieba dictionary additions of
-  the pairs of adjacent jieba words found in two titles or more.
+  validation questions themselves (leave-one-out) alone or beside the base's; OpenCC's tw2sp (Taiwan phrases
+  to Mainland ones) in place of t2s; and jieba dictionary additions of the pairs of adjacent jieba words found
+  in two titles or more.
 
 ``--test`` then runs the two finalists — the validation-chosen weight and C without the new words (F1) and with
 them (F2) — once over the E.SUN "faq" questions and our own paraphrases: P@1, MRR, recall@5, and at each
@@ -34,6 +35,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import opencc
 import rjieba
 from sklearn.linear_model import LogisticRegression
 
@@ -62,12 +64,16 @@ NEW_SYNONYMS = {
 }  # fmt: skip
 SHIPPED_SYNONYMS = dict(R.SYNONYMS)
 SHIPPED_NORMALISE = R.normalise
+SHIPPED_OPENCC = R._to_simplified
 Group = tuple[np.ndarray, np.ndarray]
 Cases = list[tuple[str, str]]
 
 
-def configure(new_words: bool, zhang: bool) -> None:
-    """Patch the retrieval module's synonyms and normalising for one configuration (this process only)."""
+def configure(new_words: bool, zhang: bool, phrases: bool = False) -> None:
+    """Patch the retrieval module's synonyms and normalising for one configuration (this process only);
+    ``phrases``: OpenCC's tw2sp (Taiwan phrases to Mainland ones: 網路 → 网络, 軟體 → 软件) in place of t2s."""
+    tw2sp = opencc.OpenCC("tw2sp")
+    R._to_simplified = (lambda: tw2sp) if phrases else SHIPPED_OPENCC  # type: ignore[assignment]
     R.SYNONYMS.clear()
     R.SYNONYMS.update(SHIPPED_SYNONYMS | (NEW_SYNONYMS if new_words else {}))
     R.normalise = (lambda t: SHIPPED_NORMALISE(t).replace("账", "帐")) if zhang else SHIPPED_NORMALISE  # type: ignore[misc]
@@ -240,6 +246,12 @@ def extra_experiments(entries: list[EntryData], cases: Cases, weight: float, c: 
                 model = fit([*train, *others], c, base, [1.0] * len(train) + [scale] * len(others))
             found += ranks(model, [check[k]], base)
         print(f"re-rank fitted on {label} (leave-one-out): validation {summary(found)}", flush=True)
+    # OpenCC's Taiwan phrases, without the new words, at F1's weight and C.
+    configure(new_words=False, zhang=True, phrases=True)
+    train = held_out(entries, 0.5)
+    check = groups(R.Index(documents_of(entries), entry_weight=0.5, reranker=False), positions)
+    print(f"F1 with tw2sp: validation {summary(ranks(fit(train, 0.1, base), check, base))}", flush=True)
+    configure(new_words=True, zhang=True)
     # jieba additions: pairs of adjacent jieba words (no stop word, no word of asking) found in two titles or more.
     pairs: Counter[str] = Counter()
     for e in entries:
