@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import resource
@@ -213,6 +214,29 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds(url: str) -> float:
+    """CPU used so far by the PostgreSQL cluster serving ``url``: its postmaster, the children it has reaped and
+    the ones alive (backends, WAL writer, …). The server's own CPU per response is half the cost on PostgreSQL."""
+    port = url.rsplit(":", 1)[1].split("/", 1)[0]
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stats[int(entry.name)] = (
+                    (entry / "cmdline").read_bytes().split(b"\0"),
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split(),
+                )
+    postmasters = [pid for pid, (argv, _) in stats.items() if b"-p" in argv and port.encode() in argv]
+    total = 0.0
+    for pid, (_, fields) in stats.items():
+        if pid in postmasters:
+            total += sum(int(f) for f in fields[11:15]) / ticks
+        elif int(fields[1]) in postmasters:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def peak_rss_mb(pid: int) -> float:
     """Peak RSS of the server process and its workers, summed."""
     total = 0.0
@@ -245,7 +269,7 @@ def main() -> None:
 
     print(f"{args.requests:,} responses, {args.concurrency} concurrent clients, one server process")
     print(
-        f"{'backend':<11}{'server':<10}{'resp/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'failed':>8}{'in db':>8}{'server RSS':>12}{'CPU ms/resp':>13}"
+        f"{'backend':<11}{'server':<10}{'resp/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'failed':>8}{'in db':>8}{'server RSS':>12}{'CPU ms/resp':>13}{'PG ms/resp':>12}"
     )
     with throwaway_cluster() as pg_url:
         for backend in args.backends.split(","):
@@ -272,6 +296,7 @@ def main() -> None:
                                                     "--output", f"{args.profile}.{backend}", "--nonblocking"],
                                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
                     cpu_before = cpu_seconds(server.pid)
+                    pg_before = postgres_cpu_seconds(url) if backend == "postgresql" else 0.0
                     try:
                         if shutil.which("wrk"):
                             accepted, failures, p50, p99, elapsed = run_wrk(
@@ -289,6 +314,11 @@ def main() -> None:
                             cuts = statistics.quantiles(latencies, n=100)
                             accepted, p50, p99 = len(latencies) - failures, cuts[49] * 1000, cuts[98] * 1000
                         cpu_ms = (cpu_seconds(server.pid) - cpu_before) * 1000 / max(accepted, 1)
+                        pg_ms = (
+                            (postgres_cpu_seconds(url) - pg_before) * 1000 / max(accepted, 1)
+                            if backend == "postgresql"
+                            else float("nan")
+                        )
                         if sampler is not None:
                             sampler.wait(timeout=60)
                         lag = analysis_lag(url, var) if kind == "patron" else None
@@ -298,7 +328,7 @@ def main() -> None:
                         server.wait(timeout=30)
                     stored = count_rows(url, var) if kind == "patron" else accepted
                     print(f"{backend:<11}{kind:<10}{accepted / elapsed:>8,.0f}{p50:>8.1f}{p99:>8.1f}"
-                          f"{failures:>8}{stored:>8}{rss:>9.0f} MB{cpu_ms:>13.2f}")  # fmt: skip
+                          f"{failures:>8}{stored:>8}{rss:>9.0f} MB{cpu_ms:>13.2f}{pg_ms:>12.2f}")  # fmt: skip
                     if kind == "patron" and lag is not None:
                         comments, seconds = lag
                         print(f"  {comments:,} comments: every one analysed "

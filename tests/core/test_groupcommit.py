@@ -35,7 +35,7 @@ _transactions = itertools.count(1)
 
 @pytest.fixture
 def committer(probe_table: Engine) -> Iterator[GroupCommitter]:
-    writer = GroupCommitter(lambda: probe_table)
+    writer = GroupCommitter(lambda: probe_table, writers_on_postgresql=1)  # the groups' shapes are tested
     yield writer
     writer.close()
 
@@ -83,6 +83,40 @@ def test_units_waiting_together_are_one_transaction(probe_table: Engine, committ
     assert first.result(10) not in sessions
     assert len(sessions) == 1, "the five queued units were written in one transaction"
     assert _labels(probe_table) == {"first", *(f"unit-{i}" for i in range(5))}
+
+
+def test_on_postgresql_a_second_group_is_written_while_the_first_waits(probe_table: Engine) -> None:
+    """Two writers on PostgreSQL: a group held open does not hold up the next one, and a key the held group
+    wrote is refused to the later group by the unique index, not stored twice. SQLite keeps one writer."""
+    writer = GroupCommitter(lambda: probe_table, writers_on_postgresql=2)
+    try:
+        started, release = threading.Event(), threading.Event()
+
+        def write_then_hold(session: Session) -> int:
+            number = _insert(session, label="held")
+            started.set()
+            release.wait(10)
+            return number
+
+        first = writer.submit(write_then_hold)
+        assert started.wait(10)
+        beside = writer.submit(_insert, label="beside")
+        if probe_table.dialect.name == "postgresql":
+            assert beside.result(10) and not first.done()  # answered while the first is still open
+            same_key = writer.submit(_insert, label="held")
+            time.sleep(0.3)
+            assert not same_key.done(), "the later group waits for the held one's key"
+            release.set()
+            assert first.result(10)
+            assert same_key.exception(10) is not None
+        else:
+            time.sleep(0.3)
+            assert not beside.done(), "one writer on SQLite"
+            release.set()
+            assert first.result(10) and beside.result(10)
+    finally:
+        writer.close()
+    assert _labels(probe_table) == {"held", "beside"}
 
 
 def test_a_failing_unit_loses_only_its_own_write(probe_table: Engine, committer: GroupCommitter) -> None:
@@ -293,7 +327,7 @@ def test_a_connection_the_server_dropped_costs_no_unit_its_write(
     unpinged = create_engine(
         postgres_url, pool_size=1, max_overflow=0, connect_args={"application_name": "dropped-probe"}
     )
-    writer = GroupCommitter(lambda: unpinged)
+    writer = GroupCommitter(lambda: unpinged, writers_on_postgresql=1)
     try:
         writer.submit(_insert, label="before").result(timeout=30)
         assert _drop(probe_table) == 1

@@ -4,7 +4,9 @@ Each request used to pay for its own transaction: a worker-thread hop, a session
 SQLite, COMMIT. Under load those were a large share of a survey response's cost (docs/benchmarks.md). Here
 one writer thread takes every unit of work waiting when it becomes free, runs each in a savepoint of one
 transaction and commits once; nobody's reply is sent before the commit that holds their write. At low load a
-group is one unit, so latency does not grow; under load groups grow by themselves.
+group is one unit, so latency does not grow; under load groups grow by themselves. On PostgreSQL several
+writer threads (``PATRON_GROUP_COMMIT_WRITERS``, 2) each take a group, so one group's Python work overlaps
+another's round trips and commit; they are separate transactions, as two server processes' would be.
 
 A unit that raises has its savepoint rolled back and gets its exception; the others are unaffected. If the
 commit itself fails, every unit of the group is run again alone, so one bad unit cannot fail the others.
@@ -36,6 +38,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from patron.core.db import get_group_engine, transaction
+from patron.core.settings import get_settings
 
 log = logging.getLogger("patron.groupcommit")
 
@@ -176,13 +179,15 @@ class GroupCommitter:
         engine: Callable[[], Engine] = get_group_engine,
         max_group: int = 200,
         *,
+        writers_on_postgresql: int | None = None,
         after_commit_delay: float = 60.0,
         after_commit_batch: int = 1000,
         after_commit_waiting: int = 100_000,
     ) -> None:
         self._engine = engine
         self._max_group = max_group
-        self._writing = False
+        self._writers_on_postgresql = writers_on_postgresql
+        self._writing = 0
         self._last_write = 0.0
         self._afterwards = _Afterwards(
             self._busy, after_commit_delay, after_commit_batch, after_commit_waiting
@@ -191,7 +196,7 @@ class GroupCommitter:
         self._bare: set[Callable[..., Any]] = set()
         self._waiting: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def submit(self, work: Callable[..., Any], /, **kwargs: Any) -> Future[Any]:
         """Queue one unit of work; the future holds its result (or exception) once its group is committed."""
@@ -219,9 +224,10 @@ class GroupCommitter:
     def close(self) -> None:
         """Finish what is queued and its after-commit work, then stop both threads."""
         with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
+            threads, self._threads = self._threads, []
+        for _ in threads:
             self._waiting.put(None)
+        for thread in threads:
             thread.join()
         self._afterwards.close()
 
@@ -235,16 +241,29 @@ class GroupCommitter:
 
     def _busy(self) -> bool:
         return (
-            self._writing
+            self._writing > 0
             or not self._waiting.empty()
             or time.monotonic() - self._last_write < self.QUIET_SECONDS
         )
 
     def _ensure_writer(self) -> None:
+        """One writer on SQLite, whose writers queue for one lock anyway; on PostgreSQL several, so that one
+        group's Python work overlaps another's wait for the server (the round trips and the commit). Two
+        groups in flight are two transactions, as with two server processes: a client key used in both is
+        refused by the unique index to the later one, whose units are then run again alone."""
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._write_forever, name="group-commit", daemon=True)
-                self._thread.start()
+            self._threads = [thread for thread in self._threads if thread.is_alive()]
+            if self._threads:
+                return
+            writers = 1
+            if self._engine().dialect.name == "postgresql":
+                writers = self._writers_on_postgresql or get_settings().group_commit_writers
+            for number in range(writers):
+                thread = threading.Thread(
+                    target=self._write_forever, name=f"group-commit-{number}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
 
     def _write_forever(self) -> None:
         while True:
@@ -264,11 +283,13 @@ class GroupCommitter:
                 group.append(unit)
             # A caller that gave up (a request cancelled when its client went away) is not written; the
             # others can no longer be cancelled, so settling them below cannot fail.
-            self._writing = True
+            with self._lock:
+                self._writing += 1
             try:
                 self._write([unit for unit in group if unit.future.set_running_or_notify_cancel()])
             finally:
-                self._writing = False
+                with self._lock:
+                    self._writing -= 1
                 self._last_write = time.monotonic()
             if closing:
                 return

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     #: notice from the CLI to run them off-hours.
     sqlite_large_import_bytes: int = 50 * 1024 * 1024
     echo_sql: bool = False
+    #: Transactions the server's group committer (``core.groupcommit``) keeps in flight at once on PostgreSQL:
+    #: while one waits for the server, the next group is prepared. SQLite has one writer whatever this says.
+    group_commit_writers: int = Field(2, ge=1, le=16)
     #: Where respondents reach this server: the base of survey and unsubscribe links in emails
     #: (``PATRON_BASE_URL``; ``PATRON_PUBLIC_BASE_URL`` is its older name). Empty: the address ``patron serve``
     #: listens on, which it passes to its workers as ``PATRON_BASE_URL`` (``base_url``).
