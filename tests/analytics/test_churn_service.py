@@ -217,7 +217,7 @@ def signal_workspace(engine: Engine, tmp_path: Path) -> tuple[Workspace, dict[st
         session.add(TierMove(workspace_id=ws, member_id=member.id, from_tier="base", to_tier="gold", reason="upgrade",
                              qualifying_minor=0, tier_set_version=1, created_at=_moment("2025-03-01T12:00:00+08:00")))  # fmt: skip
         session.add(Conversation(workspace_id=ws, customer_id=ids["A"], contact_email="a@example.com", language="en",
-                                 channel="web", nonce="n-a", created_at=_moment("2025-06-01T12:00:00+08:00")))  # fmt: skip
+                                 channel="web", nonce=f"n-a-{ws}", created_at=_moment("2025-06-01T12:00:00+08:00")))  # fmt: skip
         for n, (customer, at, sentiment, theme) in enumerate([
             (ids["A"], "2025-06-10T12:00:00+08:00", "negative", "delivery"),
             (ids["A"], "2025-06-12T12:00:00+08:00", "positive", "price"),
