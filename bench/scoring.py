@@ -10,7 +10,7 @@ purchase day, order values from Gamma-Gamma p 6.25, q 3.74, γ 15.44 (dollars); 
 Beside the orders, the churn features' sources as ``patron export parquet`` writes them (``--no-signals``:
 orders only, the nine-feature model): NPS answers of 30 % of customers, support contacts, complaints and
 cancellations, assistant hand-overs, loyalty members (40 %) with earn and redeem entries and tier moves, and
-analysed feedback items — about 4.5 rows a customer, drawn at random (the classifier gets noise to split on,
+analysed feedback items — about 3 rows a customer, drawn at random (the classifier gets noise to split on,
 the worst case for the number of distinct tree paths). Scoring uses those parameters as the fitted ones (``--fit`` fits them on the data first and reports the
 time) and a churn classifier trained once, before the timed runs, on one customer in ten.
 

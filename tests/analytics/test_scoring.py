@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy.engine import Engine
 
@@ -203,6 +205,11 @@ def test_the_command_scores_an_export_into_a_file(
     # the models are refitted on the export: the same estimates to the optimiser's precision
     assert np.allclose(found["clv"], world.expected["clv"], rtol=1e-5)
     assert found["churn_risk"].between(0, 1).all()
+    about = json.loads(pq.read_schema(out).metadata[b"patron"])
+    assert (
+        about["churn_definition"] == "inactivity" and about["churn_evaluation"]["test_cutoff"] == "2025-10-02"
+    )
+    assert 0.5 < about["churn_evaluation"]["auc"] <= 1 and len(about["churn_features"]) == 23
     said = [r["text"] for reasons in found["reasons"] for r in reasons]
     assert len(said) > 1_000 and "No purchase for 298 days" in said
 

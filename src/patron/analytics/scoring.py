@@ -18,6 +18,7 @@ exported before the signal files were gives the nine-feature model (survey featu
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -591,11 +592,17 @@ def feature_batches(expression: ir.Table, chunk: int = CHUNK) -> Iterator[pd.Dat
             yield batch.to_pandas()
 
 
-def score_to_parquet(expression: ir.Table, scorer: Scorer, out: Path, chunk: int = CHUNK) -> int:
-    """Score every customer of ``feature_expression`` batch by batch into ``out``; returns the customers."""
+def score_to_parquet(
+    expression: ir.Table, scorer: Scorer, out: Path, chunk: int = CHUNK, about: dict[str, Any] | None = None
+) -> int:
+    """Score every customer of ``feature_expression`` batch by batch into ``out``; returns the customers.
+    ``about`` is kept as JSON in the file's metadata (key ``patron``): how the scores were made."""
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
-    with pq.ParquetWriter(out, SCORE_SCHEMA, compression="zstd") as writer:
+    schema = SCORE_SCHEMA
+    if about is not None:
+        schema = schema.with_metadata({"patron": json.dumps(about, default=str)})
+    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
         for features in feature_batches(expression, chunk):
             scores = scorer.score(features)
             writer.write_table(pa.Table.from_pandas(scores, schema=SCORE_SCHEMA, preserve_index=False))
@@ -787,6 +794,13 @@ def score_export(
             evaluation_error = exc
     scorer = Scorer(purchase, spend, classifier, months=months, discount_rate=discount_rate, reference=reference,
                     reasons=reasons, locale=locale, skip_gone=rule.kind == "cancelled")  # fmt: skip
-    written = score_to_parquet(features, scorer, out, chunk)
+    about = {
+        "as_of": as_of.isoformat(), "purchase_model": purchase.name, "months": months, "discount_rate": discount_rate,
+        "churn_definition": rule.kind, "window_days": window_days, "churn_customers": trained,
+        "churn_features": list(getattr(classifier, "feature_names_in_", [])),
+        "churn_evaluation": evaluation.as_dict() if evaluation is not None else None,
+        "missing_files": missing,
+    }  # fmt: skip
+    written = score_to_parquet(features, scorer, out, chunk, about)
     return ExportScores(written, purchase, spend, trained, error, cutoff, missing, evaluation, evaluation_error,
                         rule.kind)  # fmt: skip
