@@ -300,6 +300,7 @@ def test_reasons_are_the_stored_paths(world: World, tmp_path: Path) -> None:
         )
         assert [r["text"] for r in ours] == [churn.reason_text(r, "zh-Hant") for r in theirs]
     # contributions are bit for bit those of predict_proba over the whole frame
+    assert scoring._Trees.of(model, x) is not None  # the trees' own outputs, not predict_proba per feature
     ours_c, risk = scoring.contributions(model, x, world.reference)
     assert np.array_equal(ours_c, contrib.to_numpy()) and np.array_equal(risk, model.predict_proba(x)[:, 1])
 

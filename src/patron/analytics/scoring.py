@@ -489,7 +489,10 @@ def contributions(
     sides = _sides(points, values)
     codes, firsts = distinct_rows(sides)
     groups = x.iloc[firsts]
-    base = np.asarray(model.predict_proba(groups)[:, 1], dtype=np.float64)
+    trees = _Trees.of(model, groups)
+    base = (
+        trees.risk() if trees is not None else np.asarray(model.predict_proba(groups)[:, 1], dtype=np.float64)
+    )
     out = np.zeros((len(firsts), x.shape[1]), dtype=np.float64)
     at_groups = [side[firsts] for side in sides]
     for position, (feature, thresholds) in enumerate(points):
@@ -505,9 +508,72 @@ def contributions(
             sub_codes, sub_firsts = np.zeros(moved.size, dtype=np.int64), np.zeros(1, dtype=np.int64)
         swapped = groups.iloc[moved[sub_firsts]].copy()
         swapped.iloc[:, feature] = ref
-        risk = np.asarray(model.predict_proba(swapped)[:, 1], dtype=np.float64)
+        if trees is not None:
+            risk = trees.swapped_risk(swapped, moved[sub_firsts], feature)
+        else:
+            risk = np.asarray(model.predict_proba(swapped)[:, 1], dtype=np.float64)
         out[moved, feature] = base[moved] - risk[sub_codes]
     return out[codes], base[codes]
+
+
+@dataclass
+class _Trees:
+    """A binary ``HistGradientBoostingClassifier``'s trees over a frame of rows, each tree's output kept, so
+    that a row with one feature changed is predicted by the trees that split on that feature only, the others'
+    outputs reused: the sum is made in the model's own order (baseline, then tree by tree), so the
+    probabilities are ``predict_proba``'s bit for bit (tests/analytics/test_scoring.py checks it)."""
+
+    model: Any
+    outputs: npt.NDArray[np.float64]  # trees × rows
+    uses: list[set[int]]  # the features each tree splits on
+    bitsets: Any
+    index_map: Any
+
+    @classmethod
+    def of(cls, model: Any, rows: pd.DataFrame) -> _Trees | None:
+        """None for another kind of model (the caller predicts with ``predict_proba`` then)."""
+        try:
+            if model.n_trees_per_iteration_ != 1 or any(len(per) != 1 for per in model._predictors):
+                return None
+            bitsets, index_map = model._bin_mapper.make_known_categories_bitsets()
+            data = model._preprocess_X(rows, reset=False)
+            predictors = [per[0] for per in model._predictors]
+            outputs = (
+                np.stack([t.predict(data, bitsets, index_map, 1) for t in predictors]) if predictors else None
+            )
+            uses = [{int(f) for f in t.nodes[t.nodes["is_leaf"] == 0]["feature_idx"]} for t in predictors]
+        except (AttributeError, TypeError, ValueError, KeyError):
+            return None
+        if outputs is None:
+            return None
+        return cls(model, outputs, uses, bitsets, index_map)
+
+    def _risk(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.asarray(self.model._loss.predict_proba(raw.reshape(-1, 1))[:, 1], dtype=np.float64)
+
+    def _start(self, size: int) -> npt.NDArray[np.float64]:
+        raw = np.zeros((size, 1), dtype=self.model._baseline_prediction.dtype, order="F")
+        raw += self.model._baseline_prediction
+        return np.asarray(raw[:, 0])
+
+    def risk(self) -> npt.NDArray[np.float64]:
+        raw = self._start(self.outputs.shape[1])
+        for output in self.outputs:
+            raw += output
+        return self._risk(raw)
+
+    def swapped_risk(
+        self, swapped: pd.DataFrame, rows: npt.NDArray[np.int64], feature: int
+    ) -> npt.NDArray[np.float64]:
+        """The risk of ``swapped``: the rows ``rows`` of the frame with ``feature`` changed."""
+        data = self.model._preprocess_X(swapped, reset=False)
+        raw = self._start(len(rows))
+        for tree, output in enumerate(self.outputs):
+            if feature in self.uses[tree]:
+                raw += self.model._predictors[tree][0].predict(data, self.bitsets, self.index_map, 1)
+            else:
+                raw += output[rows]
+        return self._risk(raw)
 
 
 #: the values a reason's sentence reads besides its own feature's (``churn.reason_params``)
