@@ -921,12 +921,18 @@ def metrics_command(
 
 @export_app.command("parquet")
 def export_parquet_command(
-    folder: Annotated[Path, typer.Argument(help="Where to write answer_facts.parquet and orders.parquet")],
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="Where to write answer_facts.parquet, orders.parquet and the churn features' files"
+        ),
+    ],
     workspace: WorkspaceOption = None,
     lang: LocaleOption = None,
 ) -> None:
-    """Write the workspace's answers (joined with what metrics slice by) and purchases as Parquet, for DuckDB,
-    Spark or a notebook."""
+    """Write the workspace's answers (joined with what metrics slice by), purchases and the churn features'
+    sources (survey scores, interactions, hand-overs, loyalty, feedback) as Parquet, for DuckDB, Spark or a
+    notebook."""
     from patron.metrics import service as metrics_service
     from patron.metrics.export import export_parquet
 
