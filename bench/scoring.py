@@ -2,17 +2,23 @@
 orders in Parquet, beside what a user would otherwise run: pandas groupby over all the orders and the models'
 numpy over the whole frame, in the same run.
 
-    python bench/scoring.py [--customers 1000000] [--data /tmp/patron-scoring] [--spark]
+    python bench/scoring.py [--customers 1000000] [--data /tmp/patron-scoring] [--spark] [--no-signals]
 
 The orders are generated (seeded) from the published CDNOW estimates, in days: BG/NBD r 0.243, α 4.414·7,
 a 0.793, b 2.426 (purchase days over 78 weeks, first ones in the first 12), 1 + Poisson(0.3) orders a
 purchase day, order values from Gamma-Gamma p 6.25, q 3.74, γ 15.44 (dollars); 2 % of orders cancelled.
-Scoring uses those parameters as the fitted ones (``--fit`` fits them on the data first and reports the
+Beside the orders, the churn features' sources as ``patron export parquet`` writes them (``--no-signals``:
+orders only, the nine-feature model): NPS answers of 30 % of customers, support contacts, complaints and
+cancellations, assistant hand-overs, loyalty members (40 %) with earn and redeem entries and tier moves, and
+analysed feedback items — about 3 rows a customer, drawn at random (the classifier gets noise to split on,
+the worst case for the number of distinct tree paths). Scoring uses those parameters as the fitted ones (``--fit`` fits them on the data first and reports the
 time) and a churn classifier trained once, before the timed runs, on one customer in ten.
 
 Each phase runs in its own process so its peak RSS (ru_maxrss) is its own: ``duckdb`` (and ``spark``) score
-through ``patron.analytics.scoring`` into a Parquet file; ``pandas`` reads every order into pandas, groups
-them (``churn.behaviour_features`` and a lifetimes-style summary) and runs the same models on the full frame.
+through ``patron.analytics.scoring`` into a Parquet file; ``pandas`` reads every order (and signal row) into pandas, groups
+them (``churn.feature_table`` and a lifetimes-style summary) and runs the same models on the full frame.
+``duckdb`` runs twice: without reasons (the bar: summary + CLV + churn risk) and with each customer's top
+three reasons and their sentences (``reasons``).
 The load average is printed before and after: other work shares this machine.
 """
 
@@ -96,6 +102,69 @@ def generate(customers: int, folder: Path, seed: int = 16) -> int:
     return n
 
 
+def _moments(rng: np.random.Generator, size: int) -> Any:
+    """``size`` UTC times spread over the 78 weeks."""
+    epoch = (START - date(1970, 1, 1)).days * 86_400
+    seconds = epoch + rng.integers(0, HORIZON_DAYS * 86_400, size)
+    return (seconds * 1_000_000).astype("datetime64[us]")
+
+
+def generate_signals(customers: int, folder: Path, seed: int = 17) -> int:
+    """The signal files (``export.SIGNAL_FILES``' columns) at random; returns the rows written."""
+    rng = np.random.default_rng(seed)
+
+    def who(share: float, most: int) -> Any:
+        ids = np.flatnonzero(rng.random(customers) < share) + 1
+        return np.repeat(ids, rng.integers(1, most + 1, ids.size)).astype(np.int64)
+
+    def write(name: str, columns: dict[str, Any]) -> int:
+        table = pa.table(columns)
+        order = [("customer_id", "ascending")]
+        pq.write_table(table.sort_by(order), folder / f"{name}.parquet", compression="zstd")
+        return int(table.num_rows)
+
+    rows = 0
+    c = who(0.3, 2)
+    when = _moments(rng, c.size)
+    order = np.lexsort((when, c))
+    rows += write("survey_scores", {
+        "answer_id": pa.array(np.arange(1, c.size + 1, dtype=np.int64)), "customer_id": pa.array(c[order]),
+        "completed_at": pa.array(when[order]), "question_type": pa.array(np.full(c.size, "nps")),
+        "score": pa.array(rng.integers(0, 11, c.size).astype(np.float64)),
+        "scale_min": pa.array(np.zeros(c.size)), "scale_max": pa.array(np.full(c.size, 10.0)),
+    })  # fmt: skip
+    c = who(0.35, 3)
+    kinds = np.asarray(["support_contact", "complaint", "subscription_cancelled"])
+    rows += write("interactions", {"customer_id": pa.array(c), "occurred_at": pa.array(_moments(rng, c.size)),
+                                   "type": pa.array(kinds[rng.choice(3, c.size, p=[0.7, 0.25, 0.05])])})  # fmt: skip
+    c = who(0.05, 1)
+    opened = _moments(rng, c.size)
+    closed = opened + (rng.integers(1, 10, c.size) * 86_400 * 1_000_000).astype("timedelta64[us]")
+    rows += write("handovers", {"customer_id": pa.array(c), "created_at": pa.array(opened),
+                                "closed_at": pa.array(closed, mask=rng.random(c.size) < 0.2)})  # fmt: skip
+    members = np.flatnonzero(rng.random(customers) < 0.4).astype(np.int64) + 1
+    rows += write("loyalty_members", {"customer_id": pa.array(members),
+                                      "enrolled_at": pa.array(_moments(rng, members.size))})  # fmt: skip
+    c = np.repeat(members, rng.integers(1, 6, members.size))
+    redeem = rng.random(c.size) < 0.25
+    points = np.where(redeem, -rng.integers(10, 200, c.size), rng.integers(10, 300, c.size))
+    rows += write("loyalty_entries", {
+        "customer_id": pa.array(c), "created_at": pa.array(_moments(rng, c.size)),
+        "kind": pa.array(np.where(redeem, "redeem", "earn")), "points": pa.array(points.astype(np.int64)),
+        "debt_delta": pa.array(np.zeros(c.size, dtype=np.int64)),
+    })  # fmt: skip
+    c = members[rng.random(members.size) < 0.25]
+    rows += write("loyalty_tier_moves", {
+        "move_id": pa.array(np.arange(1, c.size + 1, dtype=np.int64)), "customer_id": pa.array(c),
+        "created_at": pa.array(_moments(rng, c.size)), "rank": pa.array(rng.integers(0, 3, c.size).astype(np.float64)),
+    })  # fmt: skip
+    c = who(0.15, 2)
+    sentiments = np.asarray(["negative", "neutral", "positive"])
+    rows += write("feedback_items", {"customer_id": pa.array(c), "occurred_at": pa.array(_moments(rng, c.size)),
+                                     "sentiment": pa.array(sentiments[rng.choice(3, c.size, p=[0.3, 0.3, 0.4])])})  # fmt: skip
+    return rows
+
+
 def models(summary: pd.DataFrame | None = None) -> tuple[Any, Any]:
     from patron.analytics.clv import BetaGeoModel, GammaGammaModel
 
@@ -113,29 +182,38 @@ def phase_train(folder: Path) -> dict[str, Any]:
     con = scoring.open_orders(folder)
     purchase, _ = models()
     start = time.perf_counter()
-    classifier = scoring.fit_churn(scoring.purchases(con, currency="USD"), purchase, as_of=AS_OF,
-                                   window_days=WINDOW, every=10)  # fmt: skip
+    trained = scoring.train_churn(scoring.purchases(con, currency="USD"), purchase, as_of=AS_OF,
+                                  window_days=WINDOW, every=10, signals=_signals(folder, con))  # fmt: skip
     seconds = time.perf_counter() - start
-    (folder / "churn.pickle").write_bytes(pickle.dumps(classifier))
-    return {"train_s": seconds, "peak_mb": peak_mb()}
+    (folder / "churn.pickle").write_bytes(pickle.dumps(trained))
+    return {"train_s": seconds, "peak_mb": peak_mb(), "features": int(trained.model.n_features_in_)}
 
 
-def phase_engine(folder: Path, engine: str, fit: bool) -> dict[str, Any]:
+def _signals(folder: Path, con: Any) -> Any:
+    from patron.analytics import scoring
+
+    return None if scoring.missing_signal_files(folder) else scoring.SignalTables.of(con)
+
+
+def phase_engine(folder: Path, engine: str, fit: bool, reasons: int = 0) -> dict[str, Any]:
     from patron.analytics import scoring
     from patron.analytics.clv import BetaGeoModel
 
-    classifier = pickle.loads((folder / "churn.pickle").read_bytes())
+    trained = pickle.loads((folder / "churn.pickle").read_bytes())
     purchase, spend = models()
     con = scoring.open_orders(folder, engine)
     start, cpu = time.perf_counter(), time.process_time()
-    features = scoring.feature_expression(scoring.purchases(con, currency="USD"), as_of=AS_OF)
+    features = scoring.feature_expression(scoring.purchases(con, currency="USD"), as_of=AS_OF,
+                                          signals=_signals(folder, con))  # fmt: skip
     result: dict[str, Any] = {}
     if fit:
         purchase, spend = scoring.fit_models(features, BetaGeoModel)
         result["fit_s"] = time.perf_counter() - start
         result["fitted"] = {**purchase.params, **spend.params}
-    scorer = scoring.Scorer(purchase, spend, classifier, months=12)
-    rows = scoring.score_to_parquet(features, scorer, folder / f"scores-{engine}.parquet")
+    scorer = scoring.Scorer(purchase, spend, trained.model, months=12, reference=trained.reference,
+                            reasons=reasons, locale="en")  # fmt: skip
+    suffix = "-reasons" if reasons else ""
+    rows = scoring.score_to_parquet(features, scorer, folder / f"scores-{engine}{suffix}.parquet")
     result |= {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu, "customers": rows,
                "peak_mb": peak_mb()}  # fmt: skip
     return result
@@ -146,7 +224,7 @@ def phase_pandas(folder: Path) -> dict[str, Any]:
     from patron.analytics import churn
     from patron.analytics.clv import customer_lifetime_value
 
-    classifier = pickle.loads((folder / "churn.pickle").read_bytes())
+    classifier = pickle.loads((folder / "churn.pickle").read_bytes()).model
     start, cpu = time.perf_counter(), time.process_time()
     orders = pd.read_parquet(
         folder / "orders.parquet", columns=["customer_id", "ordered_at", "status", "total_minor"]
@@ -168,12 +246,14 @@ def phase_pandas(folder: Path) -> dict[str, Any]:
         "monetary_value": np.where(repeats > 0, (total - first_value.set_index("customer_id")["amount"])
                                    / repeats.clip(lower=1), 0.0),
     })  # fmt: skip
-    behaviour = churn.behaviour_features(frame, AS_OF).set_index("customer_id")
     purchase, spend = models(summary)
     alive = purchase.expected_probability_alive()["probability_alive"].to_numpy()
     expected = spend.expected_customer_spend()
     value = customer_lifetime_value(purchase, summary, expected_spend=expected, months=12)["clv"].to_numpy()
-    x = behaviour.assign(last_score=np.nan, detractor=np.nan, probability_alive=alive)[list(churn.FEATURES)]
+    answers, signals = _pandas_signals(folder)
+    alive_frame = pd.DataFrame({"customer_id": summary["customer_id"], "probability_alive": alive})
+    x = churn.feature_table(frame, answers, AS_OF, alive_frame, signals)
+    x = x.reindex(summary["customer_id"])[list(classifier.feature_names_in_)]
     with churn.threads_for(len(x)):
         risk = classifier.predict_proba(x)[:, 1]
     out = pd.DataFrame({"customer_id": summary["customer_id"], "probability_alive": alive, "clv": value,
@@ -181,6 +261,34 @@ def phase_pandas(folder: Path) -> dict[str, Any]:
     out.to_parquet(folder / "scores-pandas.parquet")
     return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu, "customers": len(out),
             "orders": len(orders), "peak_mb": peak_mb()}  # fmt: skip
+
+
+def _pandas_signals(folder: Path) -> tuple[pd.DataFrame, Any]:
+    """The signal files as ``churn_service.answers_frame`` and ``signals_frame`` give them (days in UTC)."""
+    from patron.analytics import churn
+
+    if not (folder / "survey_scores.parquet").is_file():
+        return pd.DataFrame(columns=["customer_id", "day", "score", "scale_min", "scale_max"]), None
+
+    def read(name: str, moment: str, *columns: str, also: tuple[str, ...] = ()) -> pd.DataFrame:
+        raw = pd.read_parquet(folder / f"{name}.parquet")
+        out = pd.DataFrame({"customer_id": raw["customer_id"].to_numpy(), "day": raw[moment].dt.floor("D")})
+        for source, target in also:
+            out[target] = raw[source].dt.floor("D")
+        for column in columns:
+            out[column] = raw[column].to_numpy()
+        return out
+
+    answers = read("survey_scores", "completed_at", "score", "scale_min", "scale_max")
+    signals = churn.Signals(
+        interactions=read("interactions", "occurred_at", "type"),
+        handovers=read("handovers", "created_at", also=(("closed_at", "closed"),)),
+        members=read("loyalty_members", "enrolled_at"),
+        entries=read("loyalty_entries", "created_at", "kind", "points", "debt_delta"),
+        tiers=read("loyalty_tier_moves", "created_at", "rank"),
+        items=read("feedback_items", "occurred_at", "sentiment"),
+    )
+    return answers, signals
 
 
 def child(phase: str, folder: Path, *extra: str) -> dict[str, Any]:
@@ -206,15 +314,17 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/tmp/patron-scoring"))
     parser.add_argument("--spark", action="store_true", help="also score on Spark local mode")
     parser.add_argument("--fit", action="store_true", help="fit BG/NBD and Gamma-Gamma on the data first")
+    parser.add_argument("--no-signals", action="store_true", help="orders only: the nine-feature model")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
         result = {"train": lambda: phase_train(args.data), "pandas": lambda: phase_pandas(args.data),
                   "duckdb": lambda: phase_engine(args.data, "duckdb", args.fit),
+                  "reasons": lambda: phase_engine(args.data, "duckdb", args.fit, reasons=3),
                   "spark": lambda: phase_engine(args.data, "spark", args.fit)}[args.phase]()  # fmt: skip
         print(json.dumps(result))
         return
-    folder = args.data / str(args.customers)
+    folder = args.data / (str(args.customers) + ("-orders-only" if args.no_signals else ""))
     print(
         f"{datetime.now():%Y-%m-%d %H:%M} load average before: {load()} (2 cores, shared with other agents' work)"
     )
@@ -224,16 +334,19 @@ def main() -> None:
         print(
             f"generated {orders:,} orders of {args.customers:,} customers in {time.perf_counter() - start:.1f} s"
         )
+    if not args.no_signals and not (folder / "survey_scores.parquet").is_file():
+        start = time.perf_counter()
+        signal_rows = generate_signals(args.customers, folder)
+        print(f"generated {signal_rows:,} signal rows in {time.perf_counter() - start:.1f} s")
     size = (folder / "orders.parquet").stat().st_size / 1e6
     print(
         f"orders.parquet: {pq.ParquetFile(folder / 'orders.parquet').metadata.num_rows:,} orders, {size:.0f} MB"
     )
     trained = child("train", folder)
-    print(
-        f"churn classifier trained on one customer in ten: {trained['train_s']:.1f} s (not in the times below)"
-    )
+    print(f"churn classifier ({trained['features']} features) trained on one customer in ten: "
+          f"{trained['train_s']:.1f} s (not in the times below)")  # fmt: skip
     extra = ["--fit"] if args.fit else []
-    engines = ["duckdb", *(["spark"] if args.spark else [])]
+    engines = ["duckdb", "reasons", *(["spark"] if args.spark else [])]
     results = {engine: child(engine, folder, *extra) for engine in engines}
     results["pandas"] = child("pandas", folder)
     base = results["pandas"]["seconds"]
@@ -242,7 +355,7 @@ def main() -> None:
         fitted = f" (fit {result['fit_s']:.2f} s included)" if "fit_s" in result else ""
         print(f"  {name:7s} {result['seconds']:6.2f} s wall, {result['cpu']:6.2f} s CPU{fitted}, peak RSS {result['peak_mb']:5.0f} MB, "
               f"{result['customers']:,} customers{ratio}")  # fmt: skip
-    for engine in engines:
+    for engine in (e for e in engines if e != "reasons"):
         if not args.fit:
             print(
                 f"  {engine} vs pandas: worst relative difference {compare(folder, engine):.2g} "

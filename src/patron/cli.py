@@ -921,12 +921,18 @@ def metrics_command(
 
 @export_app.command("parquet")
 def export_parquet_command(
-    folder: Annotated[Path, typer.Argument(help="Where to write answer_facts.parquet and orders.parquet")],
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="Where to write answer_facts.parquet, orders.parquet and the churn features' files"
+        ),
+    ],
     workspace: WorkspaceOption = None,
     lang: LocaleOption = None,
 ) -> None:
-    """Write the workspace's answers (joined with what metrics slice by) and purchases as Parquet, for DuckDB,
-    Spark or a notebook."""
+    """Write the workspace's answers (joined with what metrics slice by), purchases and the churn features'
+    sources (survey scores, interactions, hand-overs, loyalty, feedback) as Parquet, for DuckDB, Spark or a
+    notebook."""
     from patron.metrics import service as metrics_service
     from patron.metrics.export import export_parquet
 
@@ -1015,6 +1021,11 @@ def clv_score(
     ] = None,
     engine_name: Annotated[str, typer.Option("--engine", help="For --parquet: duckdb or spark")] = "duckdb",
     window: WindowOption = 90,
+    definition: DefinitionOption = "inactivity",
+    reasons: Annotated[
+        int,
+        typer.Option("--reasons", min=0, max=10, help="For --parquet: each customer's top reasons (0: none)"),
+    ] = 3,
     workspace: WorkspaceOption = None,
     lang: LocaleOption = None,
 ) -> None:
@@ -1028,9 +1039,8 @@ def clv_score(
 
     def action() -> None:
         if parquet is not None:
-            _score_export(
-                parquet, out, engine_name, model, months, discount_rate, window, as_of, workspace, locale
-            )
+            _score_export(parquet, out, engine_name, model, months, discount_rate, window, as_of, workspace, locale,
+                          definition, reasons)  # fmt: skip
             return
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
@@ -1055,7 +1065,7 @@ def clv_score(
 
 def _score_export(
     folder: Path, out: Path | None, engine_name: str, model: str, months: int, discount_rate: float, window: int,
-    as_of: str | None, workspace: str | None, locale: str,
+    as_of: str | None, workspace: str | None, locale: str, definition: str = "inactivity", reasons: int = 3,
 ) -> None:  # fmt: skip
     """``patron clv score --parquet DIR --out FILE``: scores at scale (patron.analytics.scoring)."""
     import time
@@ -1073,13 +1083,28 @@ def _score_export(
     started = time.perf_counter()
     result = scoring.score_export(
         folder, out, as_of=end, workspace_id=ws.id, zone=ws.timezone, currency=ws.currency, purchase_model=kind,
-        months=months, discount_rate=discount_rate, window_days=window, engine=engine_name,
+        months=months, discount_rate=discount_rate, window_days=window, engine=engine_name, definition=definition,
+        reasons=reasons, locale=locale,
     )  # fmt: skip
     _say(_t("clv.scored_file", locale, count=result.customers, file=out, model=result.purchase.name,
             end=end.isoformat(), seconds=f"{time.perf_counter() - started:.1f}"))  # fmt: skip
+    if result.missing_files:
+        _say(_t("clv.scored_file_no_signals", locale, folder=folder, files=", ".join(result.missing_files)),
+             style="yellow")  # fmt: skip
     if result.churn_error is None:
-        _say(_t("clv.scored_file_churn", locale, customers=result.trained, cutoff=result.cutoff.isoformat(),
-                window=window))  # fmt: skip
+        code = (
+            "clv.scored_file_churn_cancelled" if result.definition == "cancelled" else "clv.scored_file_churn"
+        )
+        _say(_t(code, locale, customers=result.trained, cutoff=result.cutoff.isoformat(), window=window))
+        evaluation = result.evaluation
+        if evaluation is not None:
+            _say(_t("clv.scored_file_evaluation", locale, train=str(evaluation.train_cutoff),
+                    test=str(evaluation.test_cutoff), customers=evaluation.test_customers,
+                    rate=f"{100 * evaluation.base_rate:.1f}", auc=f"{evaluation.auc:.3f}", k=evaluation.k,
+                    precision=f"{100 * evaluation.precision_at_k:.1f}"))  # fmt: skip
+        elif result.evaluation_error is not None:
+            _say(_t("clv.scored_file_no_evaluation", locale, reason=result.evaluation_error.message(locale)),
+                 style="yellow")  # fmt: skip
     else:
         _say(
             _t("clv.scored_file_no_churn", locale, reason=result.churn_error.message(locale)), style="yellow"

@@ -174,10 +174,9 @@ def _moment(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-def test_signal_features_from_the_database(engine: Engine, tmp_path: Path) -> None:
-    """Interactions (through the interactions import), an assistant hand-over, the loyalty ledger and tier
-    moves, and analysed feedback, read as of 30 Jun 2025 in Asia/Taipei: every value by hand; rows after the
-    cut-off day there (20:00 UTC on 30 Jun is 1 Jul in Taipei) count for nothing."""
+def signal_workspace(engine: Engine, tmp_path: Path) -> tuple[Workspace, dict[str, int]]:
+    """Customers A and B of a Taipei workspace with orders, interactions (through the interactions import), an
+    assistant hand-over, the loyalty ledger and tier moves, and analysed feedback; their ids by external id."""
     from patron.assistant.models import Conversation
     from patron.feedback.models import FeedbackItem, FeedbackMention
     from patron.loyalty.models import Entry, Member, TierMove, TierSet
@@ -218,7 +217,7 @@ def test_signal_features_from_the_database(engine: Engine, tmp_path: Path) -> No
         session.add(TierMove(workspace_id=ws, member_id=member.id, from_tier="base", to_tier="gold", reason="upgrade",
                              qualifying_minor=0, tier_set_version=1, created_at=_moment("2025-03-01T12:00:00+08:00")))  # fmt: skip
         session.add(Conversation(workspace_id=ws, customer_id=ids["A"], contact_email="a@example.com", language="en",
-                                 channel="web", nonce="n-a", created_at=_moment("2025-06-01T12:00:00+08:00")))  # fmt: skip
+                                 channel="web", nonce=f"n-a-{ws}", created_at=_moment("2025-06-01T12:00:00+08:00")))  # fmt: skip
         for n, (customer, at, sentiment, theme) in enumerate([
             (ids["A"], "2025-06-10T12:00:00+08:00", "negative", "delivery"),
             (ids["A"], "2025-06-12T12:00:00+08:00", "positive", "price"),
@@ -232,6 +231,13 @@ def test_signal_features_from_the_database(engine: Engine, tmp_path: Path) -> No
             session.flush()
             session.add(FeedbackMention(workspace_id=ws, item_id=item.id, theme=theme, clause=0, sentiment=sentiment,
                                         score=0.0, occurred_at=item.occurred_at, channel="email"))  # fmt: skip
+    return workspace, ids
+
+
+def test_signal_features_from_the_database(engine: Engine, tmp_path: Path) -> None:
+    """The signals of ``signal_workspace`` read as of 30 Jun 2025 in Asia/Taipei: every value by hand; rows
+    after the cut-off day there (20:00 UTC on 30 Jun is 1 Jul in Taipei) count for nothing."""
+    workspace, ids = signal_workspace(engine, tmp_path)
     with transaction(engine) as session:
         signals = churn_service.signals_frame(session, workspace, themes_at=SIGNALS_CUTOFF)
         orders = churn_service.orders_frame(session, workspace)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy.engine import Engine
 
@@ -38,6 +41,9 @@ class World:
     scorer: scoring.Scorer
     expected: pd.DataFrame
     labels: pd.Series
+    #: the classifier's input at END and its training medians (the reasons' reference)
+    x: pd.DataFrame
+    reference: pd.Series
 
 
 def _alive(purchase: Any, summary: pd.DataFrame) -> pd.DataFrame:
@@ -85,19 +91,21 @@ def world(sqlite_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Wo
     })  # fmt: skip
     export_parquet(con, workspace.id, tmp / "export", zone=workspace.timezone)
     scorer = scoring.Scorer(fitted.purchase, fitted.spend, classifier, months=6, discount_rate=0.01)
-    return World(workspace, tmp / "export", scorer, expected, labels)
+    return World(workspace, tmp / "export", scorer, expected, labels, x, train_x.median())
 
 
-def _scored(world: World, engine: str, out: Path) -> pd.DataFrame:
+def _scored(world: World, engine: str, out: Path, scorer: scoring.Scorer | None = None) -> pd.DataFrame:
     con = scoring.open_orders(world.folder, engine)
     bought = scoring.purchases(con, workspace_id=world.workspace.id, currency=world.workspace.currency)
     features = scoring.feature_expression(bought, as_of=END, zone=world.workspace.timezone)
-    written = scoring.score_to_parquet(features, world.scorer, out, chunk=700)  # three batches
+    written = scoring.score_to_parquet(features, scorer or world.scorer, out, chunk=700)  # three batches
     assert written == len(world.expected)
     return pd.read_parquet(out).sort_values("customer_id", ignore_index=True)
 
 
 def _assert_same(found: pd.DataFrame, expected: pd.DataFrame) -> None:
+    found = found.drop(columns="reasons")
+    expected = expected.drop(columns="reasons", errors="ignore")
     assert list(found.columns) == list(expected.columns)
     assert np.array_equal(found["customer_id"].to_numpy(), expected["customer_id"].to_numpy())
     assert np.array_equal(found["frequency"].to_numpy(), expected["frequency"].to_numpy())
@@ -191,11 +199,48 @@ def test_the_command_scores_an_export_into_a_file(
     count = len(world.expected)
     assert f"{count} customers scored with BG/NBD and Gamma-Gamma (orders to {END})" in answer.output
     assert "Churn risk from a classifier trained on" in answer.output
+    assert "Out-of-time evaluation: trained at 2025-07-04, tested at 2025-10-02" in answer.output
+    assert "exported before" not in answer.output
     found = pd.read_parquet(out).sort_values("customer_id", ignore_index=True)
     assert np.array_equal(found["customer_id"].to_numpy(), world.expected["customer_id"].to_numpy())
     # the models are refitted on the export: the same estimates to the optimiser's precision
     assert np.allclose(found["clv"], world.expected["clv"], rtol=1e-5)
     assert found["churn_risk"].between(0, 1).all()
+    about = json.loads(pq.read_schema(out).metadata[b"patron"])
+    assert (
+        about["churn_definition"] == "inactivity" and about["churn_evaluation"]["test_cutoff"] == "2025-10-02"
+    )
+    assert 0.5 < about["churn_evaluation"]["auc"] <= 1 and len(about["churn_features"]) == 23
+    said = [r["text"] for reasons in found["reasons"] for r in reasons]
+    assert len(said) > 1_000 and "No purchase for 298 days" in said
+
+
+def test_an_older_export_gives_the_nine_feature_model_with_a_warning(
+    sqlite_engine: Engine, world: World, tmp_path: Path
+) -> None:
+    """A folder exported before the signal files: scored all the same, the missing files named."""
+    from typer.testing import CliRunner
+
+    from patron.cli import app
+    from patron.core.db import set_engine
+
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "orders.parquet").write_bytes((world.folder / "orders.parquet").read_bytes())
+    runner = CliRunner(env={"LANG": "en_US.UTF-8", "COLUMNS": "250"})
+    set_engine(sqlite_engine)
+    try:
+        answer = runner.invoke(app, ["clv", "score", "--parquet", str(old), "--out", str(tmp_path / "s.parquet"),
+                                     "--as-of", END.isoformat(), "--reasons", "0", "-w", world.workspace.slug])  # fmt: skip
+    finally:
+        set_engine(None)
+    assert answer.exit_code == 0, answer.output
+    flat = " ".join(answer.output.split())
+    assert (
+        "was exported before the survey, service, loyalty and feedback files (survey_scores.parquet," in flat
+    )
+    found = pd.read_parquet(tmp_path / "s.parquet")
+    assert found["churn_risk"].between(0, 1).all() and found["reasons"].isna().all()
 
 
 def test_risk_is_computed_once_per_path_through_the_trees(world: World) -> None:
@@ -236,3 +281,41 @@ def test_pareto_nbd_scores_without_a_churn_model(world: World, tmp_path: Path) -
     assert np.allclose(found["probability_alive"], alive, rtol=1e-9, atol=0.0)
     assert np.allclose(found["clv"], value["clv"], rtol=1e-9, atol=0.0)
     assert found["churn_risk"].isna().all() and found["value_at_risk"].isna().all()
+
+
+def test_reasons_are_the_stored_paths(world: World, tmp_path: Path) -> None:
+    """Each customer's top reasons (features, contributions, sentences in Traditional Chinese) are those
+    ``churn.top_reasons`` and ``churn.reason_text`` give over the same classifier and reference."""
+    scorer = dataclasses.replace(world.scorer, reference=world.reference, locale="zh-Hant")
+    found = _scored(world, "duckdb", tmp_path / "reasons.parquet", scorer)
+    _assert_same(found, world.expected)
+    model, x = world.scorer.churn_model, world.x
+    contrib = churn.contributions(model, x, world.reference)
+    expected = churn.top_reasons(contrib, x)
+    assert sum(map(len, expected)) > 1_000
+    for customer, ours, theirs in zip(found["customer_id"], found["reasons"], expected, strict=True):
+        assert [r["feature"] for r in ours] == [r["feature"] for r in theirs], customer
+        assert [r["contribution"] for r in ours] == pytest.approx(
+            [r["contribution"] for r in theirs], abs=1e-4
+        )
+        assert [r["text"] for r in ours] == [churn.reason_text(r, "zh-Hant") for r in theirs]
+    # contributions are bit for bit those of predict_proba over the whole frame
+    assert scoring._Trees.of(model, x) is not None  # the trees' own outputs, not predict_proba per feature
+    ours_c, risk = scoring.contributions(model, x, world.reference)
+    assert np.array_equal(ours_c, contrib.to_numpy()) and np.array_equal(risk, model.predict_proba(x)[:, 1])
+
+
+def test_customers_gone_at_the_cutoff_get_no_risk_under_the_cancelled_definition(world: World) -> None:
+    """With ``skip_gone`` (the ``cancelled`` definition) a customer who had cancelled gets no risk and no
+    reasons; the others are scored as usual."""
+    con = scoring.open_orders(world.folder)
+    bought = scoring.purchases(con, workspace_id=world.workspace.id, currency=world.workspace.currency)
+    batch = scoring.feature_expression(bought, as_of=END, zone=world.workspace.timezone).to_pandas().head(40)
+    gone = np.arange(40) % 4 == 0
+    scorer = dataclasses.replace(world.scorer, reference=world.reference, skip_gone=True)
+    found = scorer.score(batch.assign(gone=gone.astype(int)))
+    usual = scorer.score(batch)
+    assert found["churn_risk"].isna().tolist() == gone.tolist()
+    assert np.array_equal(found["churn_risk"][~gone], usual["churn_risk"][~gone])
+    assert found["reasons"][gone].isna().all() and found["value_at_risk"][gone].isna().all()
+    assert not usual["reasons"].isna().any()

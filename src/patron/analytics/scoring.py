@@ -8,18 +8,20 @@ classifier's ``predict_proba`` for churn risk) and written out before the next i
 with the batch, not with the orders or the customers.
 
 The definitions are those of ``clv.summary`` (frequency, recency, T, monetary_value: ``workspace_summary``
-gives the same numbers on SQLite and PostgreSQL) and of ``churn.behaviour_features`` (recency_days,
-purchase days, mean value a purchase day, usual gap, recency ratio, 90-day trend); the tests check both on
-the same data. Survey answers are not in the export per customer, so ``last_score`` and ``detractor`` are
-missing here (the classifier handles missing values); nor are interactions, the loyalty ledger or feedback, so
-the classifier here is over ``churn.FEATURES`` only (not ``churn.SIGNAL_FEATURES``: docs/churn.md, "Not yet").
+gives the same numbers on SQLite and PostgreSQL) and of ``churn.feature_table`` (behaviour: recency_days,
+purchase days, mean value a purchase day, usual gap, recency ratio, 90-day trend; with the export's signal
+files, ``export.SIGNAL_FILES``, also the latest survey score and detractor status and ``churn.SIGNAL_FEATURES``:
+support contacts, complaints, hand-overs, loyalty membership, tier, balance and redemptions, negative
+feedback); the tests check them on the same data. The negative-theme columns are not computed here. A folder
+exported before the signal files were gives the nine-feature model (survey features missing) and a warning.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,8 @@ from patron.analytics.clv.summary import day_number, purchase_days
 from patron.commerce.service import NON_REVENUE_STATUSES
 from patron.core.errors import PatronError
 from patron.core.money import minor_unit_exponent
+from patron.metrics.engine import local_day_number
+from patron.metrics.export import SIGNAL_FILES
 
 #: customers a batch
 CHUNK = 100_000
@@ -62,8 +66,15 @@ SCORE_SCHEMA = pa.schema(
         ("clv", pa.float64()),
         ("churn_risk", pa.float64()),
         ("value_at_risk", pa.float64()),
+        (
+            "reasons",
+            pa.list_(
+                pa.struct([("feature", pa.string()), ("contribution", pa.float64()), ("text", pa.string())])
+            ),
+        ),
     ]
 )
+REASON_TYPE = SCORE_SCHEMA.field("reasons").type
 
 
 def open_orders(
@@ -89,7 +100,33 @@ def open_orders(
             con.raw_sql(f"SET memory_limit = '{memory_limit}'")
             con.raw_sql(f"SET temp_directory = '{str(spill).replace(chr(39), chr(39) * 2)}'")
     con.read_parquet(str(path), table_name="orders")
+    for name in SIGNAL_FILES:
+        if (folder / f"{name}.parquet").is_file():
+            con.read_parquet(str(folder / f"{name}.parquet"), table_name=name)
     return con
+
+
+def missing_signal_files(folder: Path) -> list[str]:
+    """The signal files (``export.SIGNAL_FILES``) a folder lacks: one exported before they were."""
+    return [f"{name}.parquet" for name in SIGNAL_FILES if not (folder / f"{name}.parquet").is_file()]
+
+
+@dataclass(frozen=True)
+class SignalTables:
+    """The export's survey, service, loyalty and feedback tables (``export.signal_expressions``' columns)."""
+
+    survey: ir.Table
+    interactions: ir.Table
+    handovers: ir.Table
+    members: ir.Table
+    entries: ir.Table
+    tiers: ir.Table
+    items: ir.Table
+
+    @classmethod
+    def of(cls, con: ibis.BaseBackend) -> SignalTables:
+        """The tables ``open_orders`` read (a folder with every signal file: see ``missing_signal_files``)."""
+        return cls(*(con.table(name) for name in SIGNAL_FILES))
 
 
 def purchases(con: ibis.BaseBackend, *, workspace_id: int | None = None, currency: str = "TWD") -> ir.Table:
@@ -107,10 +144,14 @@ def purchases(con: ibis.BaseBackend, *, workspace_id: int | None = None, currenc
     )
 
 
-def feature_expression(bought: ir.Table, *, as_of: date, zone: str = "UTC") -> ir.Table:
+def feature_expression(
+    bought: ir.Table, *, as_of: date, zone: str = "UTC", signals: SignalTables | None = None
+) -> ir.Table:
     """One row a customer with a purchase on or before ``as_of``: the RFM summary in days (frequency, recency,
     T, monetary_value as ``clv.summary``) and the churn behaviour features (as ``churn.behaviour_features``),
-    in one pass over the purchase days."""
+    in one pass over the purchase days; with ``signals``, the survey, service, loyalty and feedback features
+    too (``signal_features``) and ``gone`` (1: cancelled by ``as_of`` and not bought since, as
+    ``churn.cancelled_by``)."""
     days = purchase_days(bought, zone=zone)
     end = day_number(as_of)
     seen = days.filter(days.day <= end)
@@ -129,7 +170,7 @@ def feature_expression(bought: ir.Table, *, as_of: date, zone: str = "UTC") -> i
     span = (per.last_day - per.first_day).cast("float64")
     since = (ibis.literal(end, "int64") - per.last_day).cast("float64")
     gap = ibis.ifelse(per.purchases > 1, span / repeats.cast("float64"), ibis.null("float64"))
-    return per.select(
+    features = per.select(
         customer_id=per.customer_id,
         frequency=repeats,
         recency=span,
@@ -141,25 +182,162 @@ def feature_expression(bought: ir.Table, *, as_of: date, zone: str = "UTC") -> i
         usual_gap_days=gap,
         recency_ratio=since / gap,
         trend=(per.recent - per.before).cast("float64"),
+        last_day=per.last_day,
+    )
+    if signals is not None:
+        features = signal_features(features, signals, end=end, zone=zone)
+    return features.drop("last_day")
+
+
+def _day(moment: Any, zone: str) -> Any:
+    return local_day_number(moment, zone).cast("int64")
+
+
+def _count(condition: Any) -> Any:
+    return ibis.ifelse(condition, 1, 0).sum()
+
+
+#: a latest-row key: the day first, then the row's id (``churn_service`` reads rows in id order and sorts them
+#: by day, stably)
+_ID_SPAN = 10**12
+
+
+def signal_features(features: ir.Table, signals: SignalTables, *, end: int, zone: str) -> ir.Table:
+    """``features`` (with ``last_day``) and, per customer, the features ``churn.satisfaction_features`` and
+    ``churn.signal_features`` compute at the day number ``end`` (the same windows and missing values), each
+    source aggregated where it lives and joined on the customer."""
+    sv = signals.survey
+    sv = sv.mutate(day=_day(sv.completed_at, zone))
+    sv = sv.filter(sv.day <= end)
+    sv = sv.mutate(
+        key=sv.day * _ID_SPAN + sv.answer_id, lo=sv.scale_min.fill_null(0.0), hi=sv.scale_max.fill_null(10.0)
+    )
+    survey = sv.group_by(sv_id=sv.customer_id).aggregate(
+        last_score=sv.score.argmax(sv.key), lo=sv.lo.argmax(sv.key), hi=sv.hi.argmax(sv.key)
+    )
+    it = signals.interactions
+    it = it.mutate(day=_day(it.occurred_at, zone))
+    cancels = it.filter((it.type == churn.CANCELLATION_TYPE) & (it.day <= end))
+    cancelled = cancels.group_by(cn_id=cancels.customer_id).aggregate(last_cancel=cancels.day.max())
+    it = it.filter((it.day <= end) & (it.day > end - churn.LONG_DAYS))
+    support, complaint = it.type.isin(churn.SUPPORT_TYPES), it.type.isin(churn.COMPLAINT_TYPES)
+    short = it.day > end - churn.SHORT_DAYS
+    service = it.group_by(it_id=it.customer_id).aggregate(
+        support_contacts_90d=_count(support & short), support_contacts_365d=_count(support),
+        complaints_90d=_count(complaint & short), complaints_365d=_count(complaint),
+    )  # fmt: skip
+    h = signals.handovers
+    h = h.mutate(day=_day(h.created_at, zone), closed=_day(h.closed_at, zone))
+    h = h.filter(h.day <= end)
+    handovers = h.group_by(h_id=h.customer_id).aggregate(
+        handovers_365d=_count(h.day > end - churn.LONG_DAYS),
+        open_handovers=_count(h.closed.isnull() | (h.closed > end)),
+    )
+    m = signals.members
+    m = m.mutate(day=_day(m.enrolled_at, zone))
+    m = m.filter(m.day <= end)
+    members = m.group_by(m_id=m.customer_id).aggregate(enrolled=m.day.min())
+    t = signals.tiers
+    t = t.mutate(day=_day(t.created_at, zone))
+    t = t.filter(t.day <= end)
+    tiers = t.group_by(t_id=t.customer_id).aggregate(rank=t["rank"].argmax(t.day * _ID_SPAN + t.move_id))
+    e = signals.entries
+    e = e.mutate(day=_day(e.created_at, zone))
+    e = e.filter(e.day <= end)
+    redeem = e.kind == "redeem"
+    ledger = e.group_by(e_id=e.customer_id).aggregate(
+        held=(e.points + e.debt_delta).sum(),
+        redeemed_90d=ibis.ifelse(redeem & (e.day > end - churn.SHORT_DAYS), e.points, 0).sum(),
+        redeemed_365d=ibis.ifelse(redeem & (e.day > end - churn.LONG_DAYS), e.points, 0).sum(),
+        last_redeemed=ibis.ifelse(redeem, e.day, ibis.null("int64")).max(),
+    )
+    f = signals.items
+    f = f.mutate(day=_day(f.occurred_at, zone))
+    f = f.filter((f.day <= end) & (f.day > end - churn.FEEDBACK_DAYS))
+    feedback = f.group_by(f_id=f.customer_id).aggregate(
+        negative=_count(f.sentiment == "negative"), analysed=_count(f.sentiment.notnull())
+    )
+    joined = features
+    for table, key in ((survey, "sv_id"), (cancelled, "cn_id"), (service, "it_id"), (handovers, "h_id"),
+                       (members, "m_id"), (tiers, "t_id"), (ledger, "e_id"), (feedback, "f_id")):  # fmt: skip
+        joined = joined.left_join(table, joined.customer_id == table[key]).drop(key)
+    j = joined
+    span = j.hi - j.lo
+    member = j.enrolled.notnull()
+    none = ibis.null("float64")
+
+    def counted(column: Any) -> Any:
+        return column.fill_null(0).cast("float64")
+
+    def of_members(value: Any) -> Any:
+        return ibis.ifelse(member, value, none)
+
+    analysed = counted(j.analysed)
+    return j.select(
+        *features.columns,
+        last_score=j.last_score.cast("float64"),
+        detractor=ibis.ifelse(
+            j.last_score.isnull(),
+            none,
+            ibis.ifelse((span > 0) & ((j.last_score - j.lo) / span < churn.DETRACTOR_SHARE), 1.0, 0.0),
+        ),
+        support_contacts_90d=counted(j.support_contacts_90d),
+        support_contacts_365d=counted(j.support_contacts_365d),
+        complaints_90d=counted(j.complaints_90d),
+        complaints_365d=counted(j.complaints_365d),
+        handovers_365d=counted(j.handovers_365d),
+        open_handovers=counted(j.open_handovers),
+        member=ibis.ifelse(member, 1.0, 0.0),
+        tier_rank=of_members(j["rank"].fill_null(0.0).cast("float64")),
+        points_balance=of_members(counted(j.held)),
+        points_redeemed_90d=of_members(-counted(j.redeemed_90d)),
+        points_redeemed_365d=of_members(-counted(j.redeemed_365d)),
+        days_since_redemption=of_members(
+            (ibis.literal(end, "int64") - j.last_redeemed.fill_null(j.enrolled)).cast("float64")
+        ),
+        negative_items_180d=counted(j.negative),
+        negative_share_180d=ibis.ifelse(analysed > 0, counted(j.negative) / analysed, none),
+        gone=ibis.ifelse(j.last_cancel.notnull() & (j.last_cancel >= j.last_day), 1, 0),
     )
 
 
 def churn_frame(features: pd.DataFrame, alive: np.ndarray) -> pd.DataFrame:
-    """The classifier's input (``churn.FEATURES``, in order) from rows of ``feature_expression``."""
-    return pd.DataFrame(
+    """The classifier's input from rows of ``feature_expression``: ``churn.FEATURES`` in order (the survey
+    features missing without the signal files), then ``churn.SIGNAL_FEATURES`` when the rows have them."""
+
+    def column(name: str) -> Any:
+        return features[name].to_numpy(dtype=np.float64, na_value=np.nan) if name in features else np.nan
+
+    frame = pd.DataFrame(
         {
             "recency_days": features["recency_days"].to_numpy(dtype=np.float64),
             "frequency": features["purchase_days"].to_numpy(dtype=np.float64),
             "monetary": np.round(features["mean_value"].to_numpy(dtype=np.float64), churn.MONETARY_DECIMALS),
-            "usual_gap_days": features["usual_gap_days"].to_numpy(dtype=np.float64, na_value=np.nan),
-            "recency_ratio": features["recency_ratio"].to_numpy(dtype=np.float64, na_value=np.nan),
+            "usual_gap_days": column("usual_gap_days"),
+            "recency_ratio": column("recency_ratio"),
             "trend": features["trend"].to_numpy(dtype=np.float64),
-            "last_score": np.nan,
-            "detractor": np.nan,
+            "last_score": column("last_score"),
+            "detractor": column("detractor"),
             "probability_alive": alive,
         },
         index=pd.Index(features["customer_id"].to_numpy(), name="customer_id"),
     )
+    if "member" in features:
+        for name in churn.SIGNAL_FEATURES:
+            frame[name] = column(name)
+    return frame
+
+
+def model_columns(model: Any, x: pd.DataFrame) -> pd.DataFrame:
+    """``x`` with the columns ``model`` was fitted on, in its order (a nine-feature model on a frame with the
+    signal features, say)."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        return x
+    missing = [str(n) for n in names if n not in x.columns]
+    if missing:
+        raise PatronError("churn.missing_features", features=", ".join(missing))
+    return x[[str(n) for n in names]]
 
 
 @dataclass(frozen=True)
@@ -175,6 +353,13 @@ class Scorer:
     #: OpenMP threads of the classifier on a batch: one by default, as ``churn.threads_for`` gives small
     #: tables (100,000 customers on two cores shared with other work: 0.76 s with one thread, 2.57 s with two)
     threads: int | None = 1
+    #: each feature's training median (``TrainedChurn.reference``): with it, each customer's top ``reasons``
+    #: reasons, their sentences in ``locale``
+    reference: pd.Series | None = None
+    reasons: int = 3
+    locale: str | None = None
+    #: the ``cancelled`` definition: customers already gone (``gone`` = 1) get no churn risk
+    skip_gone: bool = False
 
     def _fitted(self, model: Any, frame: pd.DataFrame) -> Any:
         """The fitted model's parameters over a new frame (the models predict for the frame they hold)."""
@@ -201,16 +386,26 @@ class Scorer:
         expected_spend = spend["expected_spend"].to_numpy()
         value = expected_spend * per_unit[codes]
         if self.churn_model is not None and len(summary):
-            x = churn_frame(features, alive)
+            x = model_columns(self.churn_model, churn_frame(features, alive))
             from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
             with threadpool_limits(limits=self.threads, user_api="openmp"):
-                risk = predict_risk(self.churn_model, x)
+                if self.reference is not None and self.reasons > 0:
+                    contrib, risk = contributions(self.churn_model, x, self.reference)
+                    why = reasons_array(contrib, x, self.reasons, self.locale)
+                else:
+                    risk, why = predict_risk(self.churn_model, x), None
+            if self.skip_gone and "gone" in features:
+                risk = np.where(features["gone"].to_numpy() == 1, np.nan, risk)
+                if why is not None:
+                    why = _without(why, features["gone"].to_numpy() == 1)
         else:
-            risk = np.full(len(summary), np.nan)
+            risk, why = np.full(len(summary), np.nan), None
         for name, column in (("probability alive", alive), ("CLV", value)):
             if not np.isfinite(column).all():
                 raise PatronError("clv.not_converged", model=self.purchase.name, reason=f"{name} not finite")
+        if why is None:
+            why = pa.nulls(len(summary), REASON_TYPE)
         return pd.DataFrame(
             {
                 "customer_id": summary["customer_id"].to_numpy(dtype=np.int64),
@@ -224,6 +419,7 @@ class Scorer:
                 "clv": value,
                 "churn_risk": risk,
                 "value_at_risk": risk * value,
+                "reasons": pd.arrays.ArrowExtensionArray(why),
             }
         )
 
@@ -259,17 +455,187 @@ def predict_risk(model: Any, x: pd.DataFrame) -> npt.NDArray[np.float64]:
     points = split_points(model)
     if points is None or len(x) < 2:
         return np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64)
-    values = x.to_numpy(dtype=np.float64)
+    sides = _sides(points, x.to_numpy(dtype=np.float64))
+    if not sides:
+        return np.asarray(model.predict_proba(x.iloc[:1])[:, 1], dtype=np.float64).repeat(len(x))
+    codes, firsts = distinct_rows(sides)
+    return np.asarray(model.predict_proba(x.iloc[firsts])[:, 1], dtype=np.float64)[codes]
+
+
+def _sides(points: list[tuple[int, npt.NDArray[np.float64]]], values: npt.NDArray[np.float64]) -> list[Any]:
+    """Per split feature, each row's count of thresholds below its value (-1 where missing)."""
     sides = []
     for feature, thresholds in points:
         column = values[:, feature]
         side = np.searchsorted(thresholds, column, side="left").astype(np.float64)
         side[np.isnan(column)] = -1.0
         sides.append(side)
-    if not sides:
-        return np.asarray(model.predict_proba(x.iloc[:1])[:, 1], dtype=np.float64).repeat(len(x))
+    return sides
+
+
+def contributions(
+    model: Any, x: pd.DataFrame, reference: pd.Series
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``churn.contributions`` (each feature's risk minus the risk with it set to ``reference``) as an array,
+    and the risk, bit for bit, computed once per group of rows every tree sends the same way (as
+    ``predict_risk``). A feature whose value falls on the reference's side of every threshold contributes
+    exactly 0 without a prediction; the others are predicted once per distinct path of the swapped rows."""
+    points = split_points(model)
+    reference = reference.reindex(x.columns)
+    if points is None or len(x) < 2 or not points:
+        base = np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64)
+        return churn.contributions(model, x, reference).to_numpy(dtype=np.float64), base
+    values = x.to_numpy(dtype=np.float64)
+    sides = _sides(points, values)
     codes, firsts = distinct_rows(sides)
-    return np.asarray(model.predict_proba(x.iloc[firsts])[:, 1], dtype=np.float64)[codes]
+    groups = x.iloc[firsts]
+    trees = _Trees.of(model, groups)
+    base = (
+        trees.risk() if trees is not None else np.asarray(model.predict_proba(groups)[:, 1], dtype=np.float64)
+    )
+    out = np.zeros((len(firsts), x.shape[1]), dtype=np.float64)
+    at_groups = [side[firsts] for side in sides]
+    for position, (feature, thresholds) in enumerate(points):
+        ref = float(reference.iloc[feature])
+        ref_side = -1.0 if np.isnan(ref) else float(np.searchsorted(thresholds, ref, side="left"))
+        moved = np.flatnonzero(at_groups[position] != ref_side)
+        if not moved.size:
+            continue
+        others = [side[moved] for i, side in enumerate(at_groups) if i != position]
+        if others:
+            sub_codes, sub_firsts = distinct_rows(others)
+        else:
+            sub_codes, sub_firsts = np.zeros(moved.size, dtype=np.int64), np.zeros(1, dtype=np.int64)
+        swapped = groups.iloc[moved[sub_firsts]].copy()
+        swapped.iloc[:, feature] = ref
+        if trees is not None:
+            risk = trees.swapped_risk(swapped, moved[sub_firsts], feature)
+        else:
+            risk = np.asarray(model.predict_proba(swapped)[:, 1], dtype=np.float64)
+        out[moved, feature] = base[moved] - risk[sub_codes]
+    return out[codes], base[codes]
+
+
+@dataclass
+class _Trees:
+    """A binary ``HistGradientBoostingClassifier``'s trees over a frame of rows, each tree's output kept, so
+    that a row with one feature changed is predicted by the trees that split on that feature only, the others'
+    outputs reused: the sum is made in the model's own order (baseline, then tree by tree), so the
+    probabilities are ``predict_proba``'s bit for bit (tests/analytics/test_scoring.py checks it)."""
+
+    model: Any
+    outputs: npt.NDArray[np.float64]  # trees × rows
+    uses: list[set[int]]  # the features each tree splits on
+    bitsets: Any
+    index_map: Any
+
+    @classmethod
+    def of(cls, model: Any, rows: pd.DataFrame) -> _Trees | None:
+        """None for another kind of model (the caller predicts with ``predict_proba`` then)."""
+        try:
+            if model.n_trees_per_iteration_ != 1 or any(len(per) != 1 for per in model._predictors):
+                return None
+            bitsets, index_map = model._bin_mapper.make_known_categories_bitsets()
+            data = model._preprocess_X(rows, reset=False)
+            predictors = [per[0] for per in model._predictors]
+            outputs = (
+                np.stack([t.predict(data, bitsets, index_map, 1) for t in predictors]) if predictors else None
+            )
+            uses = [{int(f) for f in t.nodes[t.nodes["is_leaf"] == 0]["feature_idx"]} for t in predictors]
+        except (AttributeError, TypeError, ValueError, KeyError):
+            return None
+        if outputs is None:
+            return None
+        return cls(model, outputs, uses, bitsets, index_map)
+
+    def _risk(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.asarray(self.model._loss.predict_proba(raw.reshape(-1, 1))[:, 1], dtype=np.float64)
+
+    def _start(self, size: int) -> npt.NDArray[np.float64]:
+        raw = np.zeros((size, 1), dtype=self.model._baseline_prediction.dtype, order="F")
+        raw += self.model._baseline_prediction
+        return np.asarray(raw[:, 0])
+
+    def risk(self) -> npt.NDArray[np.float64]:
+        raw = self._start(self.outputs.shape[1])
+        for output in self.outputs:
+            raw += output
+        return self._risk(raw)
+
+    def swapped_risk(
+        self, swapped: pd.DataFrame, rows: npt.NDArray[np.int64], feature: int
+    ) -> npt.NDArray[np.float64]:
+        """The risk of ``swapped``: the rows ``rows`` of the frame with ``feature`` changed."""
+        data = self.model._preprocess_X(swapped, reset=False)
+        raw = self._start(len(rows))
+        for tree, output in enumerate(self.outputs):
+            if feature in self.uses[tree]:
+                raw += self.model._predictors[tree][0].predict(data, self.bitsets, self.index_map, 1)
+            else:
+                raw += output[rows]
+        return self._risk(raw)
+
+
+#: the values a reason's sentence reads besides its own feature's (``churn.reason_params``)
+_ALSO_READ = {
+    "recency_ratio": ("recency_days",),
+    "negative_share_180d": ("negative_items_180d",),
+    "days_since_redemption": ("points_balance",),
+}
+
+
+def reasons_array(contrib: npt.NDArray[np.float64], x: pd.DataFrame, n: int, locale: str | None) -> pa.Array:
+    """``churn.top_reasons`` of every row as an Arrow list of (feature, contribution, text), the sentences
+    (``churn.reason_text``) in ``locale``: the same features, order and rules, without a Python loop over the
+    rows (the sentence is made once per distinct set of the values it reads)."""
+    names = [str(c) for c in x.columns]
+    values = x.to_numpy(dtype=np.float64)
+    usable = (contrib >= churn.MIN_CONTRIBUTION) & ~np.isnan(values)
+    for name, stated in churn.STATED_WHEN.items():
+        if name in names:
+            usable[:, names.index(name)] &= values[:, names.index(name)] == stated
+    if "recency_ratio" in names and "usual_gap_days" in names:  # the ratio's sentence names the gap already
+        ratio, gap = names.index("recency_ratio"), names.index("usual_gap_days")
+        usable[:, gap] &= ~(usable[:, ratio] & (contrib[:, ratio] > contrib[:, gap]))
+    # highest contribution first, ties by name from the last (churn.top_reasons sorts (value, name) reversed)
+    by_name = np.asarray(sorted(range(len(names)), key=lambda i: names[i], reverse=True))
+    ranked = np.where(usable, contrib, -np.inf)[:, by_name]
+    order = by_name[np.argsort(-ranked, axis=1, kind="stable")[:, :n]]
+    picked = np.take_along_axis(usable, order, axis=1)
+    counts = picked.sum(axis=1)
+    rows, slots = np.nonzero(picked)  # row-major: each row's picks in rank order
+    features = order[rows, slots]
+    texts = np.empty(rows.size, dtype=object)
+    for index, name in enumerate(names):
+        mine = np.flatnonzero(features == index)
+        if not mine.size:
+            continue
+        read = [name, *(r for r in _ALSO_READ.get(name, ()) if r in names)]
+        columns = [np.ascontiguousarray(values[rows[mine], names.index(r)]) + 0.0 for r in read]
+        codes, firsts = distinct_rows(columns)
+        said = np.empty(firsts.size, dtype=object)
+        for k, first in enumerate(firsts):
+            row = {r: float(column[first]) for r, column in zip(read, columns, strict=True)}
+            reason = {"feature": name, "params": churn.reason_params(name, row)}  # type: ignore[arg-type]
+            said[k] = churn.reason_text(reason, locale)
+        texts[mine] = said[codes]
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    items = pa.StructArray.from_arrays(
+        [
+            pa.array(np.asarray(names, dtype=object)[features] if features.size else [], pa.string()),
+            pa.array(np.round(contrib[rows, features], 4), pa.float64()),
+            pa.array(texts, pa.string()),
+        ],
+        fields=list(REASON_TYPE.value_type),
+    )
+    return pa.ListArray.from_arrays(pa.array(offsets), items, type=REASON_TYPE)
+
+
+def _without(reasons: pa.Array, drop: npt.NDArray[np.bool_]) -> pa.Array:
+    """``reasons`` with the rows of ``drop`` null."""
+    import pyarrow.compute as pc
+
+    return pc.if_else(pa.array(drop), pa.nulls(len(reasons), REASON_TYPE), reasons)
 
 
 def _distinct(keys: pd.DataFrame) -> tuple[npt.NDArray[np.int64], pd.DataFrame]:
@@ -292,11 +658,17 @@ def feature_batches(expression: ir.Table, chunk: int = CHUNK) -> Iterator[pd.Dat
             yield batch.to_pandas()
 
 
-def score_to_parquet(expression: ir.Table, scorer: Scorer, out: Path, chunk: int = CHUNK) -> int:
-    """Score every customer of ``feature_expression`` batch by batch into ``out``; returns the customers."""
+def score_to_parquet(
+    expression: ir.Table, scorer: Scorer, out: Path, chunk: int = CHUNK, about: dict[str, Any] | None = None
+) -> int:
+    """Score every customer of ``feature_expression`` batch by batch into ``out``; returns the customers.
+    ``about`` is kept as JSON in the file's metadata (key ``patron``): how the scores were made."""
     out.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
-    with pq.ParquetWriter(out, SCORE_SCHEMA, compression="zstd") as writer:
+    schema = SCORE_SCHEMA
+    if about is not None:
+        schema = schema.with_metadata({"patron": json.dumps(about, default=str)})
+    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
         for features in feature_batches(expression, chunk):
             scores = scorer.score(features)
             writer.write_table(pa.Table.from_pandas(scores, schema=SCORE_SCHEMA, preserve_index=False))
@@ -328,43 +700,93 @@ def fit_models(
 
 
 def training_expression(
-    bought: ir.Table, *, as_of: date, window_days: int, zone: str = "UTC", every: int = 1
-) -> ir.Table:
-    """Features at ``as_of − window_days`` with ``churned`` (1: no purchase in the window up to ``as_of``),
-    for one customer in ``every`` (customer_id divisible by it: the same sample on every engine)."""
+    bought: ir.Table, *, as_of: date, window_days: int, zone: str = "UTC", every: int = 1,
+    signals: SignalTables | None = None, definition: str = "inactivity",
+) -> ir.Table:  # fmt: skip
+    """Features at ``as_of − window_days`` with ``churned`` as ``churn.labels`` gives it: with ``inactivity``,
+    1 for no purchase in the window up to ``as_of``; with ``cancelled`` (needs ``signals``), 1 for a
+    cancellation in that window, customers already gone at the cut-off left out. One customer in ``every``
+    (customer_id divisible by it: the same sample on every engine)."""
+    rule = churn.ChurnDefinition(window_days, definition)
+    if rule.kind == "cancelled" and signals is None:
+        raise PatronError("churn.no_cancellations", type=churn.CANCELLATION_TYPE)
     cutoff = as_of - timedelta(days=window_days)
-    features = feature_expression(bought, as_of=cutoff, zone=zone)
+    features = feature_expression(bought, as_of=cutoff, zone=zone, signals=signals)
     if every > 1:
         features = features.filter(features.customer_id % every == 0)
+    start, stop = day_number(cutoff), day_number(as_of)
+    if rule.kind == "cancelled" and signals is not None:
+        it = signals.interactions
+        it = it.mutate(day=_day(it.occurred_at, zone))
+        later = it.filter((it.type == churn.CANCELLATION_TYPE) & (it.day > start) & (it.day <= stop))
+        leavers = later.select(leaver=later.customer_id).distinct()
+        kept = features.filter(features.gone == 0)
+        joined = kept.left_join(leavers, kept.customer_id == leavers.leaver)
+        return joined.mutate(churned=ibis.ifelse(joined.leaver.isnull(), 0, 1)).drop("leaver")
     days = purchase_days(bought, zone=zone)
-    later = days.filter((days.day > day_number(cutoff)) & (days.day <= day_number(as_of)))
-    buyers = later.select(buyer=later.customer_id).distinct()
+    later_days = days.filter((days.day > start) & (days.day <= stop))
+    buyers = later_days.select(buyer=later_days.customer_id).distinct()
     joined = features.left_join(buyers, features.customer_id == buyers.buyer)
     return joined.mutate(churned=ibis.ifelse(joined.buyer.isnull(), 1, 0)).drop("buyer")
 
 
-def fit_churn(
+@dataclass(frozen=True)
+class TrainedChurn:
+    """A fitted classifier, the median of each feature over its training customers (the reasons' reference,
+    as ``churn_service.train`` keeps it) and how many customers it was trained on."""
+
+    model: Any
+    reference: pd.Series
+    customers: int
+
+
+def training_frame(
     bought: ir.Table, purchase: TransactionModel, *, as_of: date, window_days: int = 90, zone: str = "UTC",
-    every: int = 1,
-) -> Any:  # fmt: skip
-    """The churn classifier trained on features at ``as_of − window`` (probability alive from ``purchase``'s
-    parameters at that day) with labels from the window up to ``as_of``."""
-    churn.ChurnDefinition(window_days)
+    every: int = 1, signals: SignalTables | None = None, definition: str = "inactivity",
+) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:  # fmt: skip
+    """The classifier's input at ``as_of − window`` (``churn_frame``, probability alive from ``purchase``'s
+    parameters) and the labels of the window up to ``as_of``, by customer id."""
     frame = training_expression(
-        bought, as_of=as_of, window_days=window_days, zone=zone, every=every
-    ).to_pandas()
+        bought, as_of=as_of, window_days=window_days, zone=zone, every=every, signals=signals,
+        definition=definition,
+    ).to_pandas()  # fmt: skip
     if frame.empty:
         raise PatronError(
             "churn.too_little_history", cutoff=(as_of - timedelta(days=window_days)).isoformat()
         )
     frame = frame.sort_values("customer_id", ignore_index=True)
-    triples = frame[list(SUMMARY_COLUMNS[:4])]
-    model = type(purchase)(triples)
-    model.params = dict(purchase.params)
-    alive = model.expected_probability_alive()["probability_alive"].to_numpy()
-    x = churn_frame(frame, alive)
+    return churn_frame(frame, _alive(purchase, frame)), frame["churned"].to_numpy(dtype=np.int64)
+
+
+def train_churn(
+    bought: ir.Table, purchase: TransactionModel, *, as_of: date, window_days: int = 90, zone: str = "UTC",
+    every: int = 1, signals: SignalTables | None = None, definition: str = "inactivity",
+) -> TrainedChurn:  # fmt: skip
+    """The churn classifier trained on features at ``as_of − window`` (probability alive from ``purchase``'s
+    parameters at that day) with labels from the window up to ``as_of``."""
+    x, y = training_frame(bought, purchase, as_of=as_of, window_days=window_days, zone=zone, every=every,
+                          signals=signals, definition=definition)  # fmt: skip
     with churn.threads_for(len(x)):
-        return churn.fit(x, frame["churned"].to_numpy())
+        model = churn.fit(x, y)
+    return TrainedChurn(model, x.median(), len(x))
+
+
+def _alive(purchase: TransactionModel, frame: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """Probability alive of ``feature_expression`` rows with ``purchase``'s parameters."""
+    model = type(purchase)(frame[list(SUMMARY_COLUMNS[:4])])
+    model.params = dict(purchase.params)
+    return np.asarray(model.expected_probability_alive()["probability_alive"].to_numpy(), dtype=np.float64)
+
+
+def fit_churn(
+    bought: ir.Table, purchase: TransactionModel, *, as_of: date, window_days: int = 90, zone: str = "UTC",
+    every: int = 1, signals: SignalTables | None = None, definition: str = "inactivity",
+) -> Any:  # fmt: skip
+    """``train_churn``'s classifier only."""
+    return train_churn(
+        bought, purchase, as_of=as_of, window_days=window_days, zone=zone, every=every, signals=signals,
+        definition=definition,
+    ).model  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ one command
@@ -382,33 +804,69 @@ class ExportScores:
     trained: int
     churn_error: PatronError | None
     cutoff: date
+    #: the signal files the folder lacks (the classifier is then the nine-feature one, survey features missing)
+    missing_files: list[str] = field(default_factory=list)
+    #: the out-of-time evaluation (None when there is no earlier window to train on: ``evaluation_error``)
+    evaluation: churn.Evaluation | None = None
+    evaluation_error: PatronError | None = None
+    definition: str = "inactivity"
 
 
 def score_export(
     folder: Path, out: Path, *, as_of: date, workspace_id: int | None = None, zone: str = "UTC",
     currency: str = "TWD", purchase_model: type[TransactionModel], months: int = 12, discount_rate: float = 0.01,
-    window_days: int = 90, engine: str = "duckdb", chunk: int = CHUNK,
+    window_days: int = 90, engine: str = "duckdb", chunk: int = CHUNK, definition: str = "inactivity",
+    reasons: int = 3, locale: str | None = None,
 ) -> ExportScores:  # fmt: skip
     """``patron clv score --parquet``: fit the purchase model and Gamma-Gamma on the export's orders up to
-    ``as_of``, train the churn classifier at ``as_of − window_days`` (on about TRAIN_CUSTOMERS customers), and
-    write every customer's scores to ``out``. Without enough history for churn, the CLV scores are still
-    written (``churn_risk`` missing)."""
+    ``as_of``, train the churn classifier at ``as_of − window_days`` (on about TRAIN_CUSTOMERS customers),
+    evaluate it out of time (the same classifier trained a window earlier, tested on that training table),
+    and write every customer's scores and top ``reasons`` (sentences in ``locale``) to ``out``. Without enough
+    history for churn, the CLV scores are still written (``churn_risk`` missing). A folder without the signal
+    files (exported before them) gives the nine-feature model and names them in ``missing_files``."""
+    rule = churn.ChurnDefinition(window_days, definition)
+    missing = missing_signal_files(folder)
     con = open_orders(folder, engine)
+    signals = None if missing else SignalTables.of(con)
     bought = purchases(con, workspace_id=workspace_id, currency=currency)
-    features = feature_expression(bought, as_of=as_of, zone=zone)
+    features = feature_expression(bought, as_of=as_of, zone=zone, signals=signals)
     purchase, spend = fit_models(features, purchase_model)
     customers = int(features.count().execute())
     every = max(1, customers // TRAIN_CUSTOMERS)
     cutoff = as_of - timedelta(days=window_days)
     error: PatronError | None = None
-    classifier = None
+    evaluation, evaluation_error = None, None
+    classifier, reference = None, None
     trained = 0
+    common = {"window_days": window_days, "zone": zone, "every": every, "signals": signals,
+              "definition": rule.kind}  # fmt: skip
     try:
-        sample = training_expression(bought, as_of=as_of, window_days=window_days, zone=zone, every=every)
-        trained = int(sample.count().execute())
-        classifier = fit_churn(bought, purchase, as_of=as_of, window_days=window_days, zone=zone, every=every)
+        x, y = training_frame(bought, purchase, as_of=as_of, **common)  # type: ignore[arg-type]
+        with churn.threads_for(len(x)):
+            classifier = churn.fit(x, y)
+        trained, reference = len(x), x.median()
     except PatronError as exc:
         error, trained = exc, 0
-    scorer = Scorer(purchase, spend, classifier, months=months, discount_rate=discount_rate)
-    written = score_to_parquet(features, scorer, out, chunk)
-    return ExportScores(written, purchase, spend, trained, error, cutoff)
+    if classifier is not None:
+        try:
+            earlier_x, earlier_y = training_frame(bought, purchase, as_of=cutoff, **common)  # type: ignore[arg-type]
+            with churn.threads_for(len(earlier_x)):
+                held = churn.fit(earlier_x, earlier_y)
+                evaluation = churn.evaluate(
+                    y, predict_risk(held, model_columns(held, x)), None, train_customers=len(earlier_x),
+                    train_cutoff=cutoff - timedelta(days=window_days), test_cutoff=cutoff,
+                )  # fmt: skip
+        except PatronError as exc:
+            evaluation_error = exc
+    scorer = Scorer(purchase, spend, classifier, months=months, discount_rate=discount_rate, reference=reference,
+                    reasons=reasons, locale=locale, skip_gone=rule.kind == "cancelled")  # fmt: skip
+    about = {
+        "as_of": as_of.isoformat(), "purchase_model": purchase.name, "months": months, "discount_rate": discount_rate,
+        "churn_definition": rule.kind, "window_days": window_days, "churn_customers": trained,
+        "churn_features": list(getattr(classifier, "feature_names_in_", [])),
+        "churn_evaluation": evaluation.as_dict() if evaluation is not None else None,
+        "missing_files": missing,
+    }  # fmt: skip
+    written = score_to_parquet(features, scorer, out, chunk, about)
+    return ExportScores(written, purchase, spend, trained, error, cutoff, missing, evaluation, evaluation_error,
+                        rule.kind)  # fmt: skip
