@@ -181,23 +181,33 @@ def pipeline_insert(table: str, columns: list[str] | tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({names}) VALUES ({', '.join(f'%({c})s' for c in columns)})"
 
 
-def reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:
-    """``count`` primary keys for rows the caller writes with ``bulk_insert`` (no ``RETURNING`` then), ascending.
+def reserve_ids(connection: Connection, wanted: Sequence[tuple[Table, int]]) -> list[list[int]]:
+    """For each (table, count), ``count`` primary keys (ascending) for rows the caller writes with
+    ``bulk_insert``, which returns none.
 
-    PostgreSQL: taken from the table's sequence, so concurrent writers never meet. SQLite: the ones after the
-    highest, which is safe because the caller holds the database's single write lock (``BEGIN IMMEDIATE``,
-    ``make_engine``); SQLite gives a row without an id the same number."""
-    if count <= 0:
-        return []
+    PostgreSQL: taken from each table's sequence in one round trip, so concurrent writers never meet. SQLite:
+    the ones after the highest, which is safe because the caller holds the database's single write lock
+    (``BEGIN IMMEDIATE``, ``make_engine``); SQLite gives a row written without an id the same number."""
+    found: list[list[int]] = [[] for _ in wanted]
+    asked = [(i, table, count) for i, (table, count) in enumerate(wanted) if count > 0]
+    if not asked:
+        return found
     if connection.dialect.name == "postgresql":
-        rows = connection.execute(
-            text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, :n)"),
-            {"n": count},
+        # The sequence looked up once (OFFSET 0 keeps the planner from inlining the lookup into every row's
+        # nextval, where it cost 5× the nextval: 10 ms instead of 2 ms for 1,800 ids).
+        statement = " UNION ALL ".join(
+            f"SELECT {i}, nextval(s.seq) FROM (SELECT pg_get_serial_sequence('{table.name}', 'id')::regclass "
+            f"AS seq OFFSET 0) AS s CROSS JOIN generate_series(1, {count})"
+            for i, table, count in asked
         )
-        return sorted(int(value) for (value,) in rows)
-    highest = connection.execute(text(f'SELECT max(id) FROM "{table.name}"')).scalar()
-    first = int(highest or 0) + 1
-    return list(range(first, first + count))
+        for i, value in connection.execute(text(statement)):
+            found[i].append(int(value))
+        return [sorted(ids) for ids in found]
+    for i, table, count in asked:
+        highest = connection.execute(text(f'SELECT max(id) FROM "{table.name}"')).scalar()
+        first = int(highest or 0) + 1
+        found[i] = list(range(first, first + count))
+    return found
 
 
 def _sqlite_datetime(value: datetime) -> str:

@@ -3,6 +3,8 @@ cancelled, returned or refunded order earned, and refunds of order lines through
 
 ``sync_orders`` compares what each order line should have earned, as the order is now, with what its entries
 say it earned, and writes the difference: running it again, or re-importing the same orders, moves nothing.
+It works set-wise, a chunk of orders at a time (plain rows in, bulk writes out); the row path it replaced is kept
+as the reference the tests hold it to, and for members who give points back (docs/loyalty.md, "Measured").
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ EARNING_STATUSES = frozenset(
     }
 )
 _CHUNK = 500
+#: Orders per chunk when the program has no tiers to move up: then a chunk's boundaries decide nothing (below).
+_CHUNK_WITHOUT_TIERS = 5_000
 
 
 # --------------------------------------------------------------------------------------------- orders
@@ -124,13 +128,19 @@ def sync_orders(
         )
     ]
     earning = _Earning(workspace, program, rules)
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
+    # With tiers, a chunk's boundaries matter: its lines earn at the tier each member held when it started, and
+    # members move up after it. Without, they only group statements (and order a member's earning within the
+    # chunk by time, for repaying debt): ten times bigger chunks are a tenth of the statements.
+    tier_set = tiers.current_set(session, workspace.id)
+    size = _CHUNK if tier_set is not None and len(tier_set.tiers) >= 2 else _CHUNK_WITHOUT_TIERS
+    for start in range(0, len(ids), size):
+        chunk = ids[start : start + size]
         if row_by_row:
             orders = _order_rows(session, workspace.id, [Order.id.in_(chunk)])
             _sync_chunk(session, workspace, program, rules, orders, report)
         else:
             _sync_chunk_setwise(session, earning, chunk, report)
+    earning.flush_balances(session)
     return report
 
 
@@ -403,6 +413,31 @@ class _Earning:
         self._expiry: dict[datetime, datetime | None] = {}
         self._bonus: dict[tuple[int, datetime], int] = {}
         self._item: dict[tuple[int, str | None, str | None], int] = {}
+        #: {customer id: member} locked by this sync (the locks last until the transaction ends), balances as
+        #: this sync has changed them: written once, by ``flush_balances``, not after every chunk. (PostgreSQL:
+        #: a member updated in each of an import's chunks became a chain of row versions every later lookup of
+        #: the member walked.)
+        self.held: dict[int, _Held] = {}
+
+    def flush_balances(self, session: Session, customers: Iterable[int] | None = None) -> None:
+        """Write the changed balances of these held members (all when none are named) and forget them, so that
+        they are read again (after the row path changed them, say)."""
+        chosen = list(self.held) if customers is None else [c for c in customers if c in self.held]
+        changed = {self.held[c].id: self.held[c] for c in chosen if self.held[c].changed}
+        for customer in chosen:
+            del self.held[customer]
+        if not changed:
+            return
+        now = utcnow()
+        bulk_update(session.connection(), _MEMBERS, "id", ("points", "debt", "updated_at"),
+                    [(m.id, m.points, m.debt, now) for m in changed.values()])  # fmt: skip
+        # A member the session holds as an object reads its new balance without a round trip or a flush.
+        for instance in list(session.identity_map.values()):
+            member = changed.get(instance.id) if isinstance(instance, Member) else None
+            if member is not None:
+                set_committed_value(instance, "points", member.points)
+                set_committed_value(instance, "debt", member.debt)
+                set_committed_value(instance, "updated_at", now)
 
     def rule_at(self, moment: datetime) -> EarnRule | None:
         if moment not in self._rule_at:
@@ -414,17 +449,21 @@ class _Earning:
             self._expiry[moment] = expiry_for(self.program, moment, self.workspace.timezone)
         return self._expiry[moment]
 
-    def percents(self, rule: EarnRule, state: _LineState, ordered_at: datetime) -> int:
-        """The item and bonus percents of ``line_points``, multiplied (the tier's is the caller's)."""
-        bonus_key = (rule.version, ordered_at)
-        bonus = self._bonus.get(bonus_key)
-        if bonus is None:
-            bonus = self._bonus[bonus_key] = bonus_percent_at(rule, ordered_at)
-        item_key = (rule.version, state.product, state.category)
-        item = self._item.get(item_key)
-        if item is None:
-            item = self._item[item_key] = item_percent(rule, product=state.product, category=state.category)
-        return item * bonus
+    def bonus(self, rule: EarnRule, ordered_at: datetime) -> int:
+        """``bonus_percent_at``, once per version and time."""
+        key = (rule.version, ordered_at)
+        found = self._bonus.get(key)
+        if found is None:
+            found = self._bonus[key] = bonus_percent_at(rule, ordered_at)
+        return found
+
+    def item(self, rule: EarnRule, state: _LineState) -> int:
+        """``item_percent``, once per version, product and category."""
+        key = (rule.version, state.product, state.category)
+        found = self._item.get(key)
+        if found is None:
+            found = self._item[key] = item_percent(rule, product=state.product, category=state.category)
+        return found
 
 
 #: (order, line_no (None: the bonus), points, idempotency key, reason, rule version, tier percent)
@@ -477,13 +516,16 @@ def _sync_chunk_setwise(
         for row in connection.execute(
             select(o.id, o.external_id, o.customer_id, o.ordered_at, o.status, o.currency, o.total_minor)
             .where(o.workspace_id == ws, _among(o.id, order_ids))
-        )
+        ).all()
         if row[0] in wanted
     ]  # fmt: skip
     rows.sort(key=lambda r: (r.customer_id, r.ordered_at, r.id))
-    _ensure_members(session, ws, (r.customer_id for r in rows))
-    held = _lock_held(session, ws, (r.customer_id for r in rows))
-    members = {c: m for c, m in held.items() if m.left_at is None}
+    customers = {r.customer_id for r in rows}
+    # Members locked by an earlier chunk stay locked and are held with their balances: not read again.
+    new = customers - earning.held.keys()
+    _ensure_members(session, ws, new)
+    earning.held.update(_lock_held(session, ws, new))
+    members = {c: m for c in customers if (m := earning.held.get(c)) is not None and m.left_at is None}
 
     def earns(order: _OrderRow) -> bool:
         member = members.get(order.customer_id)
@@ -500,7 +542,7 @@ def _sync_chunk_setwise(
                products.external_id)
         .select_from(_LINES.outerjoin(_PRODUCTS, products.id == lines.product_id))
         .where(lines.workspace_id == ws, _among(lines.order_id, ids))
-    ):  # fmt: skip
+    ).all():  # fmt: skip
         if order_id not in states:
             continue
         states[order_id][number] = _LineState(
@@ -514,7 +556,7 @@ def _sync_chunk_setwise(
         .where(e.workspace_id == ws, _among(e.order_id, ids), e.order_id.between(ids[0], ids[-1]),
                e.kind.in_([EntryKind.EARN.value, EntryKind.REVERSE.value]))
         .group_by(e.order_id, e.line_no)
-    ):  # fmt: skip
+    ).all():  # fmt: skip
         if entry_order not in states:
             continue
         state = states[entry_order].setdefault(line_no, _LineState())
@@ -575,6 +617,7 @@ def _sync_chunk_setwise(
         )
         targets: dict[int | None, int] = {}
         percents: dict[int | None, int | None] = {}
+        bonus_percent = earning.bonus(rule, order.ordered_at) if earns_now and rule is not None else 100
         for line_no, state in lines_of.items():
             if line_no is None:
                 continue
@@ -583,7 +626,7 @@ def _sync_chunk_setwise(
             percents[line_no] = percent
             if earns_now and rule is not None and state.quantity > 0:
                 base = points_of(rule, state.amount_minor,
-                                 earning.percents(rule, state, order.ordered_at) * percent)  # fmt: skip
+                                 earning.item(rule, state) * bonus_percent * percent)  # fmt: skip
                 refunded = min(state.refunded, state.quantity)
                 target = base - base * refunded // state.quantity
             targets[line_no] = target
@@ -622,6 +665,7 @@ def _sync_chunk_setwise(
             )
     if reversing:
         back = [r.id for r in orders if members[r.customer_id].id in reversing]
+        earning.flush_balances(session, [c for c, m in members.items() if m.id in reversing])
         _sync_chunk(session, workspace, program, earning.rules, _order_rows(session, ws, [Order.id.in_(back)]),
                     report)  # fmt: skip
     by_id = {m.id: m for m in members.values()}
@@ -645,24 +689,28 @@ def _write_credits(
     if not credits:
         return
     ws, connection = earning.workspace.id, session.connection()
-    entry_ids = reserve_ids(connection, _ENTRIES, len(credits))
-    entries: list[tuple[Any, ...]] = []
-    filled: list[tuple[int, _Held, int, datetime, datetime | None]] = []
-    for (member, (order, line_no, points, key, reason, version, percent)), entry_id in zip(
-        credits, entry_ids, strict=True
-    ):
+    kept: list[int] = []
+    for member, (_, _, points, *_) in credits:
         repaid = min(points, member.debt)
         member.debt -= repaid
-        kept = points - repaid
-        member.points += kept
+        member.points += points - repaid
         member.changed = True
-        entries.append((entry_id, ws, member.id, EntryKind.EARN.value, points, -repaid, reason, Source.ORDER.value,
-                        order.id, order.external_id, line_no, None, version, key, now, percent))  # fmt: skip
-        if kept:
-            filled.append((entry_id, member, kept, order.ordered_at, earning.expiry(order.ordered_at)))
-        report.earned += points
-        report.entries += 1
-    lot_ids = reserve_ids(connection, _LOTS, len(filled))
+        kept.append(points - repaid)
+    report.earned += sum(points for _, (_, _, points, *_) in credits)
+    report.entries += len(credits)
+    entry_ids, lot_ids = reserve_ids(
+        connection, [(_ENTRIES, len(credits)), (_LOTS, sum(1 for k in kept if k))]
+    )
+    entries: list[tuple[Any, ...]] = []
+    filled: list[tuple[int, _Held, int, datetime, datetime | None]] = []
+    for (member, (order, line_no, points, key, reason, version, percent)), entry_id, left in zip(
+        credits, entry_ids, kept, strict=True
+    ):
+        entries.append((entry_id, ws, member.id, EntryKind.EARN.value, points, left - points, reason,
+                        Source.ORDER.value, order.id, order.external_id, line_no, None, version, key, now,
+                        percent))  # fmt: skip
+        if left:
+            filled.append((entry_id, member, left, order.ordered_at, earning.expiry(order.ordered_at)))
     dbapi: Any = connection.dialect.loaded_dbapi
     try:
         bulk_insert(connection, _ENTRIES, _ENTRY_COLUMNS, entries)
@@ -678,17 +726,6 @@ def _write_credits(
         connection, _MOVES, _MOVE_COLUMNS,
         [(ws, entry_id, lot_id, kept) for (entry_id, _, kept, _, _), lot_id in zip(filled, lot_ids, strict=True)],
     )  # fmt: skip
-    changed = {m.id: m for m, _ in credits if m.changed}
-    bulk_update(connection, _MEMBERS, "id", ("points", "debt", "updated_at"),
-                [(m.id, m.points, m.debt, now) for m in changed.values()])  # fmt: skip
-    # A member the session already holds as an object reads its new balance without a round trip or a flush.
-    for member in changed.values():
-        instance = session.identity_map.get(session.identity_key(Member, member.id))
-        if instance is not None:
-            set_committed_value(instance, "points", member.points)
-            set_committed_value(instance, "debt", member.debt)
-            set_committed_value(instance, "updated_at", now)
-        member.changed = False
 
 
 def _order(session: Session, workspace_id: int, external_id: str) -> Order:
