@@ -66,8 +66,6 @@ EARNING_STATUSES = frozenset(
     }
 )
 _CHUNK = 500
-#: Orders per chunk when the program has no tiers to move up: then a chunk's boundaries decide nothing (below).
-_CHUNK_WITHOUT_TIERS = 5_000
 
 
 # --------------------------------------------------------------------------------------------- orders
@@ -128,13 +126,10 @@ def sync_orders(
         )
     ]
     earning = _Earning(workspace, program, rules)
-    # With tiers, a chunk's boundaries matter: its lines earn at the tier each member held when it started, and
-    # members move up after it. Without, they only group statements (and order a member's earning within the
-    # chunk by time, for repaying debt): ten times bigger chunks are a tenth of the statements.
-    tier_set = tiers.current_set(session, workspace.id)
-    size = _CHUNK if tier_set is not None and len(tier_set.tiers) >= 2 else _CHUNK_WITHOUT_TIERS
-    for start in range(0, len(ids), size):
-        chunk = ids[start : start + size]
+    # A chunk's boundaries matter with tiers: its lines earn at the tier each member held when it started, and
+    # members move up after it (docs/loyalty.md, "Which tier a line earns by"); both paths chunk alike.
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
         if row_by_row:
             orders = _order_rows(session, workspace.id, [Order.id.in_(chunk)])
             _sync_chunk(session, workspace, program, rules, orders, report)
