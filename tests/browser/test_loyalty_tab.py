@@ -59,6 +59,16 @@ def test_the_loyalty_tab_in_three_languages(
     page.screenshot(
         path=str(ARTIFACTS / f"dashboard-loyalty-{language}-{engine.dialect.name}.png"), full_page=True
     )
+    # The top members and members in debt link to their member page (the 3 lines above, by hand: C001, C003;
+    # C002 owes 20).
+    top_links = page.locator('[data-table="top"] tbody [data-row-link]')
+    assert [top_links.nth(i).inner_text() for i in range(top_links.count())] == ["C001", "C003"]
+    debt_link = page.locator('[data-table="debt"] tbody [data-row-link]')
+    assert debt_link.get_attribute("href") == "/dashboard/loyalty/members/C002"
+    debt_link.click()
+    page.wait_for_url(f"{live_server}/dashboard/loyalty/members/C002*")
+    assert page.locator("[data-member]").get_attribute("data-member") == "C002"
+    assert page.locator("html").get_attribute("lang") == language  # the language follows the viewer
     page.goto(f"{live_server}/customers/C002?lang={language}")
     page.locator("[data-loyalty]").scroll_into_view_if_needed()
     page.screenshot(

@@ -146,6 +146,12 @@ def test_every_figure_is_the_hand_computed_one(ledger: Program) -> None:
         ["C003", "顧客3", 40, 0, 0, date(2025, 10, 15)],
     ]
     assert view.tables["debt"].rows == [["C002", "顧客2", 0, 20, 0, date(2026, 1, 5)]]
+    # Each member links to their page (on the page only: the exports keep the plain id).
+    assert view.tables["top"].links == {
+        0: "/dashboard/loyalty/members/C001",
+        1: "/dashboard/loyalty/members/C003",
+    }
+    assert view.tables["debt"].links == {0: "/dashboard/loyalty/members/C002"}
     assert view.tables["expiring"].rows == [
         ["Next 30 days", 10, 1],
         ["Next 60 days", 35, 2],

@@ -26,6 +26,7 @@ from patron.core.clock import as_utc, utcnow
 from patron.core.errors import NotFound
 from patron.core.models import Workspace
 from patron.customers.models import Customer
+from patron.dashboard import loyalty_member
 from patron.dashboard.filters import Filters
 from patron.dashboard.loyalty_tiers import tier_tables
 from patron.dashboard.service import labels, under_way
@@ -297,6 +298,7 @@ def _top(
                        Column(t("loy.debt"), "int", t("help.loy_debt")),
                        Column(t("loy.expiring_30"), "int"), Column(t("loy.enrolled"), "date")])  # fmt: skip
     for external_id, name, balance, debt, soon, enrolled in session.execute(query):
+        table.links[len(table.rows)] = loyalty_member.member_url(external_id)
         table.rows.append(
             [
                 external_id,

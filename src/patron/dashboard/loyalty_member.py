@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -31,11 +31,18 @@ from patron.loyalty.member_view import MemberCard, member_card, reason_text
 from patron.loyalty.models import Coupon, Entry, EntryKind, Lot, Member, Reward, Source, TierMove
 from patron.loyalty.rewards import reward_name
 
+#: Where a member's page is (``patron.web.loyalty_pages``); other tables link their members to it.
+MEMBERS_PATH = "/dashboard/loyalty/members"
 LEDGER_PAGE = 50
 #: The export's ceiling, as the dashboard's other exports.
 EXPORT_ROWS = 100_000
 KINDS = tuple(k.value for k in EntryKind)
 SOURCES = tuple(s.value for s in Source)
+
+
+def member_url(external_id: str) -> str:
+    """The dashboard page of the member who is customer ``external_id``."""
+    return f"{MEMBERS_PATH}/{quote(external_id, safe='')}"
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ class DataTable:
     #: Rows (by index) and cells (row, column) of a period still under way: the page marks them "to date".
     partial_rows: set[int] = field(default_factory=set)
     partial_cells: set[tuple[int, int]] = field(default_factory=set)
+    #: Where a row's first cell links to (by row index), on the page only: the exports keep the plain value.
+    links: dict[int, str] = field(default_factory=dict)
 
 
 def _plain(value: Cell, kind: Kind) -> str | int | float | date | None:

@@ -311,8 +311,15 @@ def line_points(
         return 0
     category_percent = item_percent(rule, product=product, category=category)
     bonus_percent = bonus_percent_at(rule, ordered_at)
-    numerator = amount_minor * rule.points_per_unit * category_percent * bonus_percent * tier_percent
-    return numerator // (rule.unit_minor * 1_000_000)
+    return points_of(rule, amount_minor, category_percent * bonus_percent * tier_percent)
+
+
+def points_of(rule: EarnRule, amount_minor: int, percents: int) -> int:
+    """The one rounding of ``line_points``: ``percents`` is the product of the item, bonus and tier percents
+    (each ×100), so the division by 10⁶ undoes them; shared with the set-wise earning of ``loyalty.orders``."""
+    if amount_minor <= 0:
+        return 0
+    return amount_minor * rule.points_per_unit * percents // (rule.unit_minor * 1_000_000)
 
 
 # --------------------------------------------------------------------------------------------- members

@@ -27,14 +27,13 @@ from patron.web.deps import ReadSessionDep, SessionDep
 from patron.web.pages import ReaderDep, Viewer, ViewerDep, check_csrf, render_page
 
 router = APIRouter(include_in_schema=False)
-MEMBERS = "/dashboard/loyalty/members"
+MEMBERS = loyalty_member.MEMBERS_PATH
 CustomerId = Annotated[str, Path(min_length=1, max_length=128)]
 #: Matches listed by the look-up at most.
 FOUND = 50
 
 
-def member_url(external_id: str) -> str:
-    return f"{MEMBERS}/{quote(external_id, safe='')}"
+member_url = loyalty_member.member_url
 
 
 @router.get(MEMBERS, response_class=HTMLResponse)
