@@ -63,13 +63,38 @@ def import_feedback(
 
 @feedback_app.command("analyze")
 def analyze(
-    workspace: WorkspaceOption = None, lang: LocaleOption = None, as_json: JsonOption = False
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+    as_json: JsonOption = False,
+    parquet: Annotated[
+        Path | None,
+        typer.Option(
+            "--parquet", help="Score this Parquet file of comments (id, text) instead of the database"
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="With --parquet: the Parquet file to write")
+    ] = None,
+    engine: Annotated[str, typer.Option("--engine", help="With --parquet: local or spark")] = "local",
 ) -> None:
     """Bring the analysis up to date: survey comments not yet items become items (the backfill), new or changed
-    items and items analysed with an older taxonomy get their sentiment and themes. Safe to run twice."""
+    items and items analysed with an older taxonomy get their sentiment and themes. Safe to run twice. With
+    --parquet FILE --out FILE: score a Parquet file of comments with the workspace's taxonomy, in this process or
+    as a Spark job (--engine spark)."""
     locale = _locale(lang)
 
     def action() -> None:
+        if parquet is not None:
+            from patron.feedback import bulk
+
+            if out is None:
+                raise PatronError("feedback.parquet_needs_out")
+            with transaction() as session:
+                ws = core_service.get_workspace(session, _workspace_slug(workspace))
+                raw = service.taxonomy_source(session, ws.id)
+            rows = bulk.analyse_parquet(parquet, out, engine=engine, taxonomy_yaml=raw)
+            _say(_t("feedback.cli_scored", locale, count=rows, file=str(out), engine=engine))
+            return
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
             report = service.analyze(session, workspace_id=ws.id)
@@ -352,6 +377,27 @@ def discover_command(
                  "、".join(discovery.in_script(k, locale) for k in topic.keywords), topic.items,
                  _percent(topic.share), topic.previous, example)  # fmt: skip
         console.print(table)
+
+    _run(action, locale)
+
+
+@feedback_app.command("export")
+def export_comments_command(
+    file: Annotated[Path, typer.Argument(help="The Parquet file to write")],
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Write the workspace's comments (id, time, channel and the masked text) as Parquet, for
+    `patron feedback analyze --parquet` on this machine or on Spark."""
+    from patron.feedback import bulk
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            rows = bulk.export_comments(session, workspace_id=ws.id, path=file)
+        _say(_t("cli.exported", locale, file=file, count=rows))
 
     _run(action, locale)
 
