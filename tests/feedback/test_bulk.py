@@ -99,3 +99,34 @@ def test_a_parquet_export_scored_locally_and_on_spark_equals_the_stored_analysis
                                 taxonomy_yaml=None)  # fmt: skip
     assert rows == 7
     _same(_scored(tmp_path / "spark.parquet"), expected)
+
+
+def test_the_bulk_re_analysis_reads_in_batches_whatever_the_number_of_items(engine: Engine) -> None:
+    """``service.analyze`` (a taxonomy change applied to history, ``patron feedback analyze``) reads the items by id,
+    ``batch`` at a time: 7 items in batches of 3 are 3 reads (3, 3 and 1 rows) and a 4th that finds none —
+    memory holds one batch, not the history (bench/text.py --reanalyse measures 1,000,000)."""
+    from sqlalchemy import event, update
+
+    _, expected = _stored(engine)
+    with transaction(engine) as session:
+        session.execute(
+            update(FeedbackItem).where(FeedbackItem.id.in_(list(expected))).values(analyzed_with=None)
+        )
+    reads: list[int] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().startswith("SELECT feedback_items.id, feedback_items.analysis_text"):
+            reads.append(0)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with transaction(engine) as session:
+            workspace_id = session.get_one(FeedbackItem, next(iter(expected))).workspace_id
+            report = service.analyze(session, workspace_id=workspace_id, batch=3, survey_comments=False)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert report.analysed == 7 and len(reads) == 4  # ceil(7 / 3) = 3 batches, then one read that finds none
+    with transaction(engine) as session:
+        stored = session.execute(select(FeedbackItem.id, FeedbackItem.sentiment)
+                                 .where(FeedbackItem.id.in_(list(expected)))).all()  # fmt: skip
+    assert {row.id: row.sentiment for row in stored} == {key: value[1] for key, value in expected.items()}
