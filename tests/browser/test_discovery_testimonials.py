@@ -153,3 +153,51 @@ def test_the_respondent_chooses_how_to_be_named_on_a_phone(engine: Engine, tmp_p
                                  .where(SurveyResponse.workspace_id == workspace_id)).one()  # fmt: skip
     assert tuple(stored) == (True, "initials")
     assert phone.problems == []
+
+
+def test_not_a_topic_and_its_undo_on_a_phone_and_a_laptop(
+    engine: Engine, live_server: str, laptop: Any, phone: Any
+) -> None:
+    """The "Not a topic" button beside accept, in three languages at phone and laptop width: one click and the
+    straw topic (5 comments) is no longer suggested and its keywords are listed as dismissed; Restore brings it
+    back."""
+    workspace = make_workspace(engine)
+    with transaction(engine) as session:
+        feedback_service.add_items(session, workspace_id=workspace.id, items=_items())
+    email = _admin(engine, workspace.id, workspace.slug)
+    for device, page in (("laptop", laptop), ("phone", phone)):
+        _log_in(page, live_server, workspace.slug, email)
+        for language, button, notice, restore in (
+            ("zh-Hant", "不是話題", "已標為不是話題：吸管、軟掉。之後不會再建議。", "復原"),
+            ("zh-Hans", "不是话题", "已标为不是话题：吸管、软掉。之后不会再建议。", "恢复"),
+            ("en", "Not a topic", "Dismissed as not a topic: 吸管, 软掉. They will not be suggested again.", "Restore"),
+        ):  # fmt: skip
+            page.goto(f"{live_server}/dashboard/feedback/taxonomy?{WINDOW}&lang={language}#discovery")
+            topics = page.locator("#discovery article.topic")
+            assert topics.count() == 2
+            dismiss = topics.first.locator("[data-dismiss]")
+            assert dismiss.inner_text() == button and dismiss.is_visible()
+            width = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            before = page.evaluate(width)
+            dismiss.click()
+            page.locator("[data-dismissed-notice]").wait_for()
+            assert page.locator("[data-dismissed-notice]").inner_text() == notice
+            assert page.locator("#discovery article.topic").count() == 1
+            assert (
+                page.locator("#discovery article.topic").first.get_attribute("data-topic") == "paper straws"
+            )
+            assert page.locator("[data-dismissed]").count() == 2
+            assert (before, page.evaluate(width)) == (0, 0), "nothing is wider than the page"
+            page.locator("#discovery").screenshot(
+                path=str(
+                    ARTIFACTS / f"dashboard-discovery-dismissed-{device}-{language}-{engine.dialect.name}.png"
+                )
+            )
+            for _ in range(2):  # each keyword has its own Restore button; each click reloads the page
+                restore_button = page.locator("[data-restore]").first
+                assert restore_button.inner_text() == restore
+                restore_button.click()
+                page.locator('[data-dismissed-notice="restored"]').wait_for()
+            assert page.locator("[data-dismissed]").count() == 0
+            assert page.locator("#discovery article.topic").count() == 2
+        assert page.problems == []

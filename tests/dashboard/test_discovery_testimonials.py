@@ -157,3 +157,52 @@ def test_the_testimonials_page_decisions_and_exports(
     assert page.status_code == 200 and "data-action=" not in page.text
     forbidden = client.post(f"{TESTIMONIALS}/{item.group(1)}/hide", data={"csrf": csrf_of(page.text)})
     assert forbidden.status_code == 403
+
+
+def test_not_a_topic_on_the_taxonomy_page_and_its_undo(engine: Engine, client: TestClient) -> None:
+    workspace = make_workspace(engine)
+    with transaction(engine) as session:
+        feedback_service.add_items(session, workspace_id=workspace.id, items=_items())
+    admin, viewer = _users(engine, workspace.id, workspace.slug)
+    log_in(client, workspace.slug, admin)
+    token = csrf_of(client.get(f"{TAXONOMY}?{WINDOW}&lang=zh-Hant").text)
+    for language, done_text, restored_text, button in (
+        ("zh-Hant", "已標為不是話題：吸管、軟掉。之後不會再建議。", "已復原：吸管、軟掉 可能會再次被建議。", "不是話題"),
+        ("zh-Hans", "已标为不是话题：吸管、软掉。之后不会再建议。", "已恢复：吸管、软掉 可能会再次被建议。", "不是话题"),
+        ("en", "Dismissed as not a topic: 吸管, 软掉. They will not be suggested again.", "Restored: 吸管, 软掉 may be suggested again.", "Not a topic"),
+    ):  # fmt: skip
+        page = client.get(f"{TAXONOMY}?{WINDOW}&lang={language}")
+        assert 'data-dismiss title="' in page.text and f">{button}</button>" in page.text
+        keywords = "吸管、軟掉" if language == "zh-Hant" else "吸管、软掉"
+        done = client.post(f"{TAXONOMY}/topics?{WINDOW}&lang={language}", follow_redirects=False,
+                           data={"csrf": token, "topic": "1", "keywords": keywords, "name": "x", "action": "dismiss"})  # fmt: skip
+        assert done.status_code == 303 and done.headers["location"].endswith("#discovery")
+        after = client.get(done.headers["location"])
+        assert html.unescape(done_text) in html.unescape(after.text)
+        assert _topics(after.text) == [("paper straws", "3", "0")]  # 5 straw comments no longer suggested
+        assert 'data-dismissed-list="2"' in after.text and 'data-restore="软掉"' in after.text
+        with transaction(engine) as session:
+            assert feedback_service.current_taxonomy(session, workspace.id).origin == "shipped"
+        undone = client.post(f"{TAXONOMY}/topics?{WINDOW}&lang={language}", follow_redirects=True,
+                             data={"csrf": token, "keywords": "吸管、软掉", "action": "restore"})  # fmt: skip
+        assert html.unescape(restored_text) in html.unescape(undone.text)
+        assert _topics(undone.text) == [("吸管", "5", "1"), ("paper straws", "3", "0")]
+        assert "data-dismissed-list" not in undone.text
+    refused = client.post(f"{TAXONOMY}/topics?{WINDOW}&lang=en",
+                          data={"csrf": token, "keywords": "parking", "action": "restore"})  # fmt: skip
+    assert refused.status_code == 200 and "The keyword &#39;parking&#39; is not dismissed" in refused.text
+    client.post(
+        f"{TAXONOMY}/topics?{WINDOW}&lang=en",
+        data={"csrf": token, "keywords": "parking", "action": "dismiss"},
+    )
+    client.post("/logout", data={"csrf": token})
+    log_in(client, workspace.slug, viewer)
+    page = client.get(f"{TAXONOMY}?{WINDOW}&lang=en")
+    assert (
+        'data-dismissed="parking"' in page.text
+        and "data-restore" not in page.text
+        and "data-dismiss " not in page.text
+    )
+    forbidden = client.post(f"{TAXONOMY}/topics", data={"csrf": csrf_of(page.text), "keywords": "parking",
+                                                         "action": "restore"})  # fmt: skip
+    assert forbidden.status_code == 403

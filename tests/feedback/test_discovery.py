@@ -215,3 +215,91 @@ def test_discovery_api_and_cli(engine: Engine, shop: Workspace, client: TestClie
                                "--lang", "zh-Hant"])  # fmt: skip
     assert done.exit_code == 0, done.output
     assert "主題「topic」已納入主題分類第 2 版" in done.output
+
+
+def test_dismissing_a_topic_stops_suggesting_it_and_undo_brings_it_back(
+    engine: Engine, shop: Workspace
+) -> None:
+    # The rule by hand: a term holding a dismissed keyword, or part of one, is no candidate (plurals folded).
+    assert discovery.is_dismissed("纸吸管", "zh", ["吸管"]) and discovery.is_dismissed(
+        "吸管", "zh", ["纸吸管"]
+    )
+    assert discovery.is_dismissed("straw", "en", ["paper straws"])
+    assert discovery.is_dismissed("soggy paper straw", "en", ["paper straws"])
+    assert not discovery.is_dismissed("paper cup", "en", ["paper straws"])
+    assert not discovery.is_dismissed("奶茶", "zh", ["paper straws"])
+    since, until = _window(shop)
+    with transaction(engine) as session:
+        english = discovery.discover(session, workspace_id=shop.id, since=since, until=until).topics[1]
+        terms = discovery.dismiss(
+            session, workspace_id=shop.id, keywords=english.keywords, actor="a@example.com"
+        )
+        assert [(t.keyword, t.dismissed_by) for t in terms.terms] == [
+            ("paper straw", "a@example.com"), ("paper straws", "a@example.com")]  # fmt: skip
+        report = discovery.discover(session, workspace_id=shop.id, since=since, until=until)
+        # Only the Chinese topic is left, its figures unchanged: 5 items, 1 before, 17 analysed.
+        assert [(t.label, t.items, t.previous) for t in report.topics] == [("吸管", 5, 1)]
+        assert (report.analysed, report.with_unmatched) == (17, 10)
+        # The Traditional form of a keyword is the same dismissal (stored as analysed); twice changes nothing.
+        discovery.dismiss(session, workspace_id=shop.id, keywords=["吸管", "軟掉"], actor="b@example.com")
+        again = discovery.dismiss(session, workspace_id=shop.id, keywords=["軟掉"], actor="c@example.com")
+        assert [(t.keyword, t.dismissed_by) for t in again.terms] == [
+            ("paper straw", "a@example.com"), ("paper straws", "a@example.com"),
+            ("吸管", "b@example.com"), ("软掉", "b@example.com")]  # fmt: skip
+        assert discovery.discover(session, workspace_id=shop.id, since=since, until=until).topics == []
+        assert service.current_taxonomy(session, shop.id).origin == "shipped"  # the taxonomy is not touched
+        # Undo: the English topic comes back with its 3 items.
+        left = discovery.restore(session, workspace_id=shop.id, keywords=["Paper Straws", "paper straw"])
+        assert [t.keyword for t in left.terms] == ["吸管", "软掉"]
+        back = discovery.discover(session, workspace_id=shop.id, since=since, until=until).topics
+        assert [(t.label, t.items) for t in back] == [("paper straws", 3)]
+        with pytest.raises(PatronError) as caught:
+            discovery.restore(session, workspace_id=shop.id, keywords=["parking"])
+        assert caught.value.code == "feedback.discovery_not_dismissed" and caught.value.status == 404
+
+
+def test_dismissing_through_the_api_and_the_cli(engine: Engine, shop: Workspace, client: TestClient) -> None:
+    with transaction(engine) as session:
+        _, key = core_service.create_api_key(session, workspace_id=shop.id, name="tests")
+    headers = {"Authorization": f"Bearer {key}", "Accept-Language": "en"}
+    done = client.post(
+        "/api/v1/feedback/discovery/dismiss", headers=headers, json={"keywords": ["吸管", "軟掉"]}
+    )
+    assert done.status_code == 200, done.text
+    assert [t["keyword"] for t in done.json()["terms"]] == ["吸管", "软掉"]
+    found = client.get("/api/v1/feedback/discovery?days=30", headers=headers).json()
+    assert [(t["label"], t["items"]) for t in found["topics"]] == [("paper straws", 3)]
+    listed = client.get("/api/v1/feedback/discovery/dismissed", headers=headers).json()
+    assert [t["keyword"] for t in listed["terms"]] == ["吸管", "软掉"]
+    missing = client.post(
+        "/api/v1/feedback/discovery/restore", headers=headers, json={"keywords": ["parking"]}
+    )
+    assert (
+        missing.status_code == 404 and missing.json()["error"]["code"] == "feedback.discovery_not_dismissed"
+    )
+    restored = client.post(
+        "/api/v1/feedback/discovery/restore", headers=headers, json={"keywords": ["吸管", "软掉"]}
+    )
+    assert restored.status_code == 200 and restored.json()["terms"] == []
+
+    dismissed = runner.invoke(
+        app, ["feedback", "discover", "-w", shop.slug, "--dismiss", "2", "--lang", "en"]
+    )
+    assert dismissed.exit_code == 0, dismissed.output
+    assert (
+        "2 keywords are dismissed as not a topic." in dismissed.output and "paper straws" in dismissed.output
+    )
+    as_json = json.loads(runner.invoke(app, ["feedback", "discover", "-w", shop.slug, "--json"]).output)
+    assert [(t["label"], t["items"]) for t in as_json["topics"]] == [("吸管", 5)]
+    listed_cli = runner.invoke(app, ["feedback", "discover", "-w", shop.slug, "--dismissed", "--json"])
+    assert [t["keyword"] for t in json.loads(listed_cli.output)["terms"]] == ["paper straw", "paper straws"]
+    undone = runner.invoke(app, ["feedback", "discover", "-w", shop.slug, "--restore", "paper straw, paper straws",
+                                 "--lang", "zh-Hant"])  # fmt: skip
+    assert undone.exit_code == 0, undone.output
+    assert "共 0 個關鍵字已標為不是話題。" in undone.output
+    none = runner.invoke(
+        app, ["feedback", "discover", "-w", shop.slug, "--restore", "parking", "--lang", "en"]
+    )
+    assert none.exit_code != 0 and "The keyword 'parking' is not dismissed" in none.output
+    as_json = json.loads(runner.invoke(app, ["feedback", "discover", "-w", shop.slug, "--json"]).output)
+    assert [t["items"] for t in as_json["topics"]] == [5, 3]

@@ -16,6 +16,7 @@ from patron.feedback.schemas import (
     AnalyzeReport,
     ChannelFigures,
     DiscoveryReport,
+    DismissedTerms,
     DriversReport,
     FeedbackBatch,
     FeedbackCreate,
@@ -35,6 +36,7 @@ from patron.feedback.schemas import (
     ThemeFigures,
     TopicAccept,
     TopicAccepted,
+    TopicDismiss,
 )
 from patron.feedback.taxonomy import Taxonomy
 from patron.web.deps import ApiWorkspaceDep, LocaleDep, in_transaction
@@ -235,6 +237,42 @@ async def accept_topic(workspace: ApiWorkspaceDep, body: TopicAccept) -> TopicAc
     version is stored and every item analysed again with it."""
     return await in_transaction(discovery.accept, workspace_id=workspace.id, keywords=body.keywords,
                                 name=body.name, theme=body.theme, actor="api")  # fmt: skip
+
+
+@router.get(
+    "/discovery/dismissed",
+    response_model=DismissedTerms,
+    operation_id="feedback-discovery_dismissed",
+    responses=errors(),
+)
+async def dismissed_topics(workspace: ApiWorkspaceDep) -> DismissedTerms:
+    """The keywords dismissed as no topic: discovery suggests no term that holds one or is part of one."""
+    return await in_transaction(discovery.dismissed_terms, workspace_id=workspace.id)
+
+
+@router.post(
+    "/discovery/dismiss",
+    response_model=DismissedTerms,
+    operation_id="feedback-discovery_dismiss",
+    responses=errors(422),
+)
+async def dismiss_topic(workspace: ApiWorkspaceDep, body: TopicDismiss) -> DismissedTerms:
+    """Dismiss a topic: its keywords are no topic (a shop's name, noise) and are not suggested again. Dismissing a
+    keyword twice changes nothing; the taxonomy is not touched."""
+    return await in_transaction(
+        discovery.dismiss, workspace_id=workspace.id, keywords=body.keywords, actor="api"
+    )
+
+
+@router.post(
+    "/discovery/restore",
+    response_model=DismissedTerms,
+    operation_id="feedback-discovery_restore",
+    responses=errors(404, 422),
+)
+async def restore_topic(workspace: ApiWorkspaceDep, body: TopicDismiss) -> DismissedTerms:
+    """Undo a dismissal: the keywords may be suggested again. None of them dismissed is a 404."""
+    return await in_transaction(discovery.restore, workspace_id=workspace.id, keywords=body.keywords)
 
 
 @router.get(

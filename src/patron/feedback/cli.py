@@ -34,6 +34,7 @@ from patron.core.safecells import SafeCsvWriter
 from patron.feedback import retention as retention_service
 from patron.feedback import service
 from patron.feedback.models import Channel
+from patron.feedback.schemas import DismissedTerms
 
 feedback_app: typer.Typer = typer.Typer(
     help="Feedback from every channel: import, analysis, themes (docs/feedback.md).", no_args_is_help=True
@@ -62,13 +63,38 @@ def import_feedback(
 
 @feedback_app.command("analyze")
 def analyze(
-    workspace: WorkspaceOption = None, lang: LocaleOption = None, as_json: JsonOption = False
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+    as_json: JsonOption = False,
+    parquet: Annotated[
+        Path | None,
+        typer.Option(
+            "--parquet", help="Score this Parquet file of comments (id, text) instead of the database"
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="With --parquet: the Parquet file to write")
+    ] = None,
+    engine: Annotated[str, typer.Option("--engine", help="With --parquet: local or spark")] = "local",
 ) -> None:
     """Bring the analysis up to date: survey comments not yet items become items (the backfill), new or changed
-    items and items analysed with an older taxonomy get their sentiment and themes. Safe to run twice."""
+    items and items analysed with an older taxonomy get their sentiment and themes. Safe to run twice. With
+    --parquet FILE --out FILE: score a Parquet file of comments with the workspace's taxonomy, in this process or
+    as a Spark job (--engine spark)."""
     locale = _locale(lang)
 
     def action() -> None:
+        if parquet is not None:
+            from patron.feedback import bulk
+
+            if out is None:
+                raise PatronError("feedback.parquet_needs_out")
+            with transaction() as session:
+                ws = core_service.get_workspace(session, _workspace_slug(workspace))
+                raw = service.taxonomy_source(session, ws.id)
+            rows = bulk.analyse_parquet(parquet, out, engine=engine, taxonomy_yaml=raw)
+            _say(_t("feedback.cli_scored", locale, count=rows, file=str(out), engine=engine))
+            return
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
             report = service.analyze(session, workspace_id=ws.id)
@@ -283,12 +309,26 @@ def discover_command(
     into: Annotated[
         str | None, typer.Option("--into", help="With --accept: add the keywords to this theme instead")
     ] = None,
+    dismiss: Annotated[
+        int | None,
+        typer.Option(
+            "--dismiss", min=1, help="Dismiss topic N (as listed): not a topic, never suggested again"
+        ),
+    ] = None,
+    restore: Annotated[
+        str | None,
+        typer.Option(
+            "--restore", help="Undo a dismissal: these keywords (comma-separated) may be suggested again"
+        ),
+    ] = None,
+    dismissed: Annotated[bool, typer.Option("--dismissed", help="List the dismissed keywords")] = False,
     workspace: WorkspaceOption = None,
     lang: LocaleOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Emerging topics in the comments no theme matches, with their items, share, the count in the days before
-    and examples (masked); --accept N makes topic N a theme (or adds it to --into THEME) in one step."""
+    and examples (masked); --accept N makes topic N a theme (or adds it to --into THEME) in one step; --dismiss N
+    says topic N is no topic (a shop's name, noise), --restore KEYWORDS undoes it, --dismissed lists them."""
     from patron.feedback import discovery
 
     locale = _locale(lang)
@@ -296,6 +336,11 @@ def discover_command(
     def action() -> None:
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            if restore is not None or dismissed:
+                terms = (discovery.restore(session, workspace_id=ws.id, keywords=discovery.split_keywords(restore))
+                         if restore is not None else discovery.dismissed_terms(session, workspace_id=ws.id))  # fmt: skip
+                _say_dismissed(terms, locale, as_json)
+                return
             start, end = service.day_bounds(ws.timezone, None, None, default_days=days)
             report = discovery.discover(
                 session, workspace_id=ws.id, since=start, until=end, min_items=min_items
@@ -309,6 +354,15 @@ def discover_command(
                                         actor=f"cli:{getpass.getuser()}")  # fmt: skip
                 _say(_t("feedback.cli_topic_accepted", locale, theme=done.theme, version=done.version,
                         analysed=done.analysed))  # fmt: skip
+                return
+            if dismiss is not None:
+                if dismiss > len(report.topics):
+                    raise PatronError(
+                        "feedback.discovery_no_topic", number=dismiss, topics=len(report.topics)
+                    )
+                terms = discovery.dismiss(session, workspace_id=ws.id, keywords=report.topics[dismiss - 1].keywords,
+                                          actor=f"cli:{getpass.getuser()}")  # fmt: skip
+                _say_dismissed(terms, locale, as_json)
                 return
         if as_json:
             print(report.model_dump_json(indent=2))
@@ -325,6 +379,39 @@ def discover_command(
         console.print(table)
 
     _run(action, locale)
+
+
+@feedback_app.command("export")
+def export_comments_command(
+    file: Annotated[Path, typer.Argument(help="The Parquet file to write")],
+    workspace: WorkspaceOption = None,
+    lang: LocaleOption = None,
+) -> None:
+    """Write the workspace's comments (id, time, channel and the masked text) as Parquet, for
+    `patron feedback analyze --parquet` on this machine or on Spark."""
+    from patron.feedback import bulk
+
+    locale = _locale(lang)
+
+    def action() -> None:
+        with transaction() as session:
+            ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            rows = bulk.export_comments(session, workspace_id=ws.id, path=file)
+        _say(_t("cli.exported", locale, file=file, count=rows))
+
+    _run(action, locale)
+
+
+def _say_dismissed(terms: DismissedTerms, locale: str, as_json: bool) -> None:
+    """The dismissed keywords, after a change or when asked."""
+    if as_json:
+        print(terms.model_dump_json(indent=2))
+        return
+    _say(_t("feedback.cli_dismissed", locale, count=len(terms.terms)))
+    table = _table(locale, "fbdisc.keywords", "fbdisc.dismissed_by", "fbdisc.dismissed_at")
+    for term in terms.terms:
+        _row(table, term.keyword, term.dismissed_by, term.dismissed_at.isoformat(timespec="seconds"))
+    console.print(table)
 
 
 @feedback_app.command("testimonials")

@@ -22,13 +22,16 @@ clause, with the taxonomy in force:
    exactly those items in that period.
 
 Accepting a topic (``accept``) stores a new taxonomy version through ``editing.save`` — versioned and applied to
-history like any edit — either as a new theme or as more keywords of an existing one.
+history like any edit — either as a new theme or as more keywords of an existing one. Dismissing one (``dismiss``)
+stores its keywords as no topic for the workspace (a shop's name, noise): a term that holds a dismissed keyword,
+or is part of one, is no longer a candidate, until ``restore`` undoes it.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,14 +40,22 @@ from typing import Any
 
 import rjieba
 import yaml
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from patron.core.clock import utcnow
 from patron.core.errors import PatronError
 from patron.core.i18n import LOCALES
 from patron.feedback import editing, service
-from patron.feedback.models import FeedbackItem
-from patron.feedback.schemas import DiscoveryExample, DiscoveryReport, EmergingTopic, TopicAccepted
+from patron.feedback.models import FeedbackDismissedTerm, FeedbackItem
+from patron.feedback.schemas import (
+    DiscoveryExample,
+    DiscoveryReport,
+    DismissedTerm,
+    DismissedTerms,
+    EmergingTopic,
+    TopicAccepted,
+)
 from patron.feedback.taxonomy import MAX_KEYWORD_LENGTH, Taxonomy, _english_pattern, _found
 from patron.social import service as social_service
 from patron.text.normalise import _converter, to_simplified
@@ -252,8 +263,29 @@ def _is_brand(key: str, script: str, brands: Sequence[str]) -> bool:
     return False
 
 
+def is_dismissed(key: str, script: str, dismissed: Sequence[str]) -> bool:
+    """Whether a candidate term (its counting key) holds a dismissed keyword or is part of one: Chinese as
+    substrings (吸管 dismissed: 纸吸管 and 吸管 are no topic), English as whole words, plurals folded (paper straws
+    dismissed: paper, straw, paper straw and soggy paper straw are none; paper cup still is)."""
+    words = set(key.split())
+    for keyword in dismissed:
+        if keyword.isascii() != (script == "en"):
+            continue
+        if script == "zh" and (keyword in key or key in keyword):
+            return True
+        if script == "en":
+            folded = {_fold(word) for word in keyword.split()}
+            if folded <= words or words <= folded:
+                return True
+    return False
+
+
 def _candidates(
-    items: Sequence[_Clauses], min_items: int, brands: Sequence[str] = (), before: Sequence[_Clauses] = ()
+    items: Sequence[_Clauses],
+    min_items: int,
+    brands: Sequence[str] = (),
+    before: Sequence[_Clauses] = (),
+    dismissed: Sequence[str] = (),
 ) -> list[_Candidate]:
     """Terms found in at least ``min_items`` items' unmatched clauses (by the words rjieba and the English
     tokenizer cut), then counted again as the taxonomy would match them — a Chinese term as a substring (奶茶 is
@@ -270,7 +302,8 @@ def _candidates(
                 found_in[key].add(item.item_id)
                 scripts[key] = script
     pool = sorted((key for key, ids in found_in.items()
-                   if len(ids) >= min_items and not _is_brand(key, scripts[key], brands)),
+                   if len(ids) >= min_items and not _is_brand(key, scripts[key], brands)
+                   and not is_dismissed(key, scripts[key], dismissed)),
                   key=lambda key: (-len(found_in[key]), key))[:MAX_POOL]  # fmt: skip
     foreground_items = sum(1 for item in items if item.unmatched)
     background_items = sum(1 for item in items if item.matched)
@@ -358,7 +391,8 @@ def discover(
     topics: list[EmergingTopic] = []
     brands = [to_simplified(term.normalised).lower() for term in social_service.list_terms(session, workspace_id=workspace_id)
               if term.kind == "brand"]  # fmt: skip
-    for topic in _group(_candidates(items, min_items, brands, previous_items)):
+    no_topic = [term.keyword for term in dismissed_terms(session, workspace_id=workspace_id).terms]
+    for topic in _group(_candidates(items, min_items, brands, previous_items, no_topic)):
         keywords = list(dict.fromkeys(word for c in topic.keywords for word in _keywords(c)))
         matcher = _Matcher.of(keywords)
         members = [item.item_id for item in unmatched if matcher.found(item.unmatched_text)]
@@ -418,7 +452,11 @@ def check_keywords(keywords: Sequence[str]) -> list[str]:
     if not cleaned:
         raise PatronError("feedback.discovery_no_keywords", status=422)
     for word in cleaned:
-        if len(word) > MAX_KEYWORD_LENGTH or (word.isascii() and not re.fullmatch(r"[A-Za-z0-9'\- ]+", word)):
+        if (
+            len(word) > MAX_KEYWORD_LENGTH
+            or (word.isascii() and not re.fullmatch(r"[A-Za-z0-9'\- ]+", word))
+            or any(unicodedata.category(ch).startswith("C") for ch in word)  # NUL, controls: no keyword
+        ):
             raise PatronError("feedback.discovery_bad_keyword", status=422, keyword=word[:MAX_KEYWORD_LENGTH])
     return cleaned
 
@@ -565,3 +603,48 @@ def accept(
     saved = editing.save(session, workspace_id=workspace_id, raw=raw, source=source, actor=actor)
     return TopicAccepted(theme=key, created=created, version=saved.version, themes=saved.themes,
                          analysed=saved.analysed)  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------- dismissing
+def dismissed_key(word: str) -> str:
+    """A keyword as dismissals store and compare it: as analysed (Simplified, lower case, single spaces)."""
+    return to_simplified(" ".join(word.split())).lower()
+
+
+def dismissed_terms(session: Session, *, workspace_id: int) -> DismissedTerms:
+    """The workspace's keywords that are no topic, in order."""
+    rows = session.scalars(
+        select(FeedbackDismissedTerm)
+        .where(FeedbackDismissedTerm.workspace_id == workspace_id)
+        .order_by(FeedbackDismissedTerm.keyword)
+    ).all()
+    return DismissedTerms(terms=[DismissedTerm(keyword=row.keyword, dismissed_by=row.dismissed_by,
+                                               dismissed_at=row.dismissed_at) for row in rows])  # fmt: skip
+
+
+def dismiss(session: Session, *, workspace_id: int, keywords: Sequence[str], actor: str) -> DismissedTerms:
+    """A topic's keywords (or any typed) become no topic: discovery stops suggesting any term that holds one or is
+    part of one. Dismissing a keyword twice changes nothing; the taxonomy is not touched."""
+    words = list(dict.fromkeys(dismissed_key(word) for word in check_keywords(keywords)))
+    known = set(session.scalars(select(FeedbackDismissedTerm.keyword).where(
+        FeedbackDismissedTerm.workspace_id == workspace_id, FeedbackDismissedTerm.keyword.in_(words))))  # fmt: skip
+    now = utcnow()
+    for word in words:
+        if word not in known:
+            session.add(FeedbackDismissedTerm(workspace_id=workspace_id, keyword=word, dismissed_by=actor[:320],
+                                              dismissed_at=now))  # fmt: skip
+    session.flush()
+    return dismissed_terms(session, workspace_id=workspace_id)
+
+
+def restore(session: Session, *, workspace_id: int, keywords: Sequence[str]) -> DismissedTerms:
+    """Undo a dismissal: the keywords may be suggested again. None of them dismissed is a named 404."""
+    words = list(dict.fromkeys(dismissed_key(word) for word in check_keywords(keywords)))
+    removed = session.execute(
+        delete(FeedbackDismissedTerm).where(
+            FeedbackDismissedTerm.workspace_id == workspace_id, FeedbackDismissedTerm.keyword.in_(words)
+        )
+    )
+    if not getattr(removed, "rowcount", 0):
+        raise PatronError("feedback.discovery_not_dismissed", status=404, keyword=words[0])
+    return dismissed_terms(session, workspace_id=workspace_id)

@@ -156,3 +156,17 @@ class FeedbackTestimonial(WorkspaceScoped, Base):
     status: Mapped[str] = mapped_column(String(16))
     decided_by: Mapped[str] = mapped_column(String(320), default="")
     decided_at: Mapped[datetime] = mapped_column()
+
+
+class FeedbackDismissedTerm(WorkspaceScoped, Base):
+    """A keyword an admin said is no topic (a shop's name, noise): discovery stops suggesting any term it matches.
+    Stored as analysed (Simplified, lower case); deleting the row undoes the dismissal (docs/feedback.md)."""
+
+    __tablename__ = "feedback_dismissed_terms"
+    workspace_indexed = False
+    __table_args__ = (UniqueConstraint("workspace_id", "keyword"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    keyword: Mapped[str] = mapped_column(String(64))
+    dismissed_by: Mapped[str] = mapped_column(String(320), default="")
+    dismissed_at: Mapped[datetime] = mapped_column()

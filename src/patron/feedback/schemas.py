@@ -216,6 +216,26 @@ class TopicAccepted(BaseModel):
     analysed: int = Field(description="Items analysed again with the new version")
 
 
+class TopicDismiss(BaseModel):
+    """Keywords that are no topic (a shop's name, noise), or, to undo, that may be suggested again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keywords: list[Keyword] = Field(min_length=1, max_length=20)
+
+
+class DismissedTerm(BaseModel):
+    keyword: str = Field(description="As analysed: Simplified Chinese, lower case")
+    dismissed_by: str
+    dismissed_at: datetime
+
+
+class DismissedTerms(BaseModel):
+    """The workspace's dismissed keywords: discovery suggests no term that holds one or is part of one."""
+
+    terms: list[DismissedTerm]
+
+
 # ------------------------------------------------------------------------------------------ testimonials
 class TestimonialRead(BaseModel):
     """A positive survey comment whose author agreed to be quoted, named as they chose."""

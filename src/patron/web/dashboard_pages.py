@@ -569,6 +569,7 @@ def _taxonomy_page(
         filters = parse_filters({}, today=_today(viewer.workspace))
     saved = request.session.pop("taxonomy_saved", None) if problem is None and topic_problem is None else None
     accepted = request.session.pop("topic_accepted", None) if topic_problem is None else None
+    dismissed = request.session.pop("topic_dismissed", None) if topic_problem is None else None
     since, until = feedback_service.day_bounds(
         viewer.workspace.timezone, filters.window.since, filters.window.until
     )
@@ -583,6 +584,11 @@ def _taxonomy_page(
         "topic_problem": topic_problem.message(viewer.locale) if topic_problem else None,
         "topic_form": topic_form or {}, "accepted": accepted if isinstance(accepted, dict) else None,
         "theme_names": {theme.key: theme.name(viewer.locale) for theme in current.taxonomy.themes},
+        "dismissed": {"restored": bool(dismissed.get("restored")),
+                      "text": ("、" if viewer.locale != "en" else ", ").join(
+                          feedback_discovery.in_script(str(word), viewer.locale) for word in dismissed.get("keywords", []))}
+        if isinstance(dismissed, dict) else None,
+        "dismissed_terms": feedback_discovery.dismissed_terms(session, workspace_id=viewer.workspace.id).terms,
     }  # fmt: skip
     return render_page(request, viewer, "dashboard/taxonomy.html", context, status_code=status_code)
 
@@ -648,6 +654,8 @@ def accept_topic(
     _require_admin(viewer)
     action = form.get("action", "new")
     keywords = feedback_discovery.split_keywords(form.get("keywords", "")[:2000])
+    if action in ("dismiss", "restore"):
+        return _dismiss_topic(request, session, viewer, form, keywords, restore=action == "restore")
     try:
         with session.begin_nested():
             done = feedback_discovery.accept(
@@ -662,4 +670,32 @@ def accept_topic(
             request, session, viewer, topic_problem=problem, topic_form=form, status_code=status
         )
     request.session["topic_accepted"] = done.model_dump()
+    return RedirectResponse(_taxonomy_url(request, "#discovery"), status_code=303)
+
+
+def _dismiss_topic(
+    request: Request,
+    session: Session,
+    viewer: Viewer,
+    form: dict[str, str],
+    keywords: list[str],
+    *,
+    restore: bool,
+) -> Response:
+    """ "Not a topic" (the topic's keywords are dismissed: not suggested again) or its undo; a refusal comes back
+    on the page."""
+    try:
+        with session.begin_nested():
+            if restore:
+                feedback_discovery.restore(session, workspace_id=viewer.workspace.id, keywords=keywords)
+            else:
+                feedback_discovery.dismiss(session, workspace_id=viewer.workspace.id, keywords=keywords,
+                                           actor=viewer.user.email)  # fmt: skip
+    except PatronError as problem:
+        status = problem.status if problem.status in (409, 413) else 200
+        return _taxonomy_page(
+            request, session, viewer, topic_problem=problem, topic_form=form, status_code=status
+        )
+    words = [feedback_discovery.dismissed_key(word) for word in keywords if word.strip()]
+    request.session["topic_dismissed"] = {"restored": restore, "keywords": words}
     return RedirectResponse(_taxonomy_url(request, "#discovery"), status_code=303)
