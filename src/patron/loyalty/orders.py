@@ -10,7 +10,7 @@ as the reference the tests hold it to, and for members who give points back (doc
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
@@ -81,6 +81,42 @@ class _LineState:
     lots: list[int] | None = None
     #: The tier multiplier the line earned by (kept for its life; none: earned before tiers, 100 %).
     tier_percent: int | None = None
+
+
+def _targets(
+    lines: dict[int | None, _LineState],
+    rule: EarnRule | None,
+    tier_percent_now: int,
+    may_get_bonus: bool,
+    base_points: Callable[[EarnRule, _LineState, int], int],
+) -> tuple[dict[int | None, int], dict[int | None, int | None]]:
+    """What each line of an order should have earned (the bonus under ``None``), its refunded share taken off, and
+    the tier percent each line earns by: one definition for the row path and the set-wise one. ``rule`` is None
+    when the order earns nothing (now)."""
+    targets: dict[int | None, int] = {}
+    percents: dict[int | None, int | None] = {}
+    for line_no, state in lines.items():
+        if line_no is None:
+            continue
+        target = 0
+        # A line that has earned keeps its multiplier; one that has not earns by the member's tier now.
+        percent = (state.tier_percent or 100) if state.entries else tier_percent_now
+        percents[line_no] = percent
+        if rule is not None and state.quantity > 0:
+            base = base_points(rule, state, percent)
+            refunded = min(state.refunded, state.quantity)
+            target = base - base * refunded // state.quantity
+        targets[line_no] = target
+    bonus = lines.get(None, _LineState())
+    fully_refunded = all(s.refunded >= s.quantity for k, s in lines.items() if k is not None and s.quantity)
+    bonus_target = 0
+    # The bonus goes once per member, to the first order that earns; an order keeps it while it earns.
+    keeps = bonus.earned > 0 or (bonus.entries == 0 and may_get_bonus)
+    if rule is not None and rule.first_purchase_bonus and not fully_refunded and keeps:
+        bonus_target = rule.first_purchase_bonus if bonus.entries == 0 else bonus.earned
+    if bonus.entries or bonus_target:
+        targets[None] = bonus_target
+    return targets, percents
 
 
 def _order_rows(session: Session, workspace_id: int, criteria: Sequence[Any]) -> list[Order]:
@@ -264,32 +300,17 @@ def _sync_chunk(
             and order.currency == rule.currency
             and order.total_minor >= rule.min_spend_minor
         )
-        targets: dict[int | None, int] = {}
-        percents: dict[int | None, int | None] = {}
-        for line_no, state in lines.items():
-            if line_no is None:
-                continue
-            target = 0
-            percent = (state.tier_percent or 100) if state.entries else tier_percents.get(member.id, 100)
-            percents[line_no] = percent
-            if earning and rule is not None and state.quantity > 0:
-                base = line_points(rule, amount_minor=state.amount_minor, category=state.category,
-                                   ordered_at=order.ordered_at, tier_percent=percent,
-                                   product=state.product)  # fmt: skip
-                refunded = min(state.refunded, state.quantity)
-                target = base - base * refunded // state.quantity
-            targets[line_no] = target
-        bonus = lines.get(None, _LineState())
-        fully_refunded = all(
-            s.refunded >= s.quantity for k, s in lines.items() if k is not None and s.quantity
-        )
-        bonus_target = 0
-        # The bonus goes once per member, to the first order that earns; an order keeps it while it earns.
-        keeps = bonus.earned > 0 or (bonus.entries == 0 and member.id not in had_bonus)
-        if earning and rule is not None and rule.first_purchase_bonus and not fully_refunded and keeps:
-            bonus_target = rule.first_purchase_bonus if bonus.entries == 0 else bonus.earned
-        if bonus.entries or bonus_target:
-            targets[None] = bonus_target
+
+        def base_points(
+            rule: EarnRule, state: _LineState, percent: int, ordered_at: datetime = order.ordered_at
+        ) -> int:
+            return line_points(rule, amount_minor=state.amount_minor, category=state.category,
+                               ordered_at=ordered_at, tier_percent=percent, product=state.product)  # fmt: skip
+
+        targets, percents = _targets(
+            lines, rule if earning else None, tier_percents.get(member.id, 100),
+            member.id not in had_bonus, base_points,
+        )  # fmt: skip
         report.orders += 1
         for line_no, target in sorted(targets.items(), key=lambda item: (item[0] is not None, item[0] or 0)):
             state = lines.get(line_no, _LineState())
@@ -610,31 +631,15 @@ def _sync_chunk_setwise(
             and order.currency == rule.currency
             and order.total_minor >= rule.min_spend_minor
         )
-        targets: dict[int | None, int] = {}
-        percents: dict[int | None, int | None] = {}
         bonus_percent = earning.bonus(rule, order.ordered_at) if earns_now and rule is not None else 100
-        for line_no, state in lines_of.items():
-            if line_no is None:
-                continue
-            target = 0
-            percent = (state.tier_percent or 100) if state.entries else tier_percents.get(member.id, 100)
-            percents[line_no] = percent
-            if earns_now and rule is not None and state.quantity > 0:
-                base = points_of(rule, state.amount_minor,
-                                 earning.item(rule, state) * bonus_percent * percent)  # fmt: skip
-                refunded = min(state.refunded, state.quantity)
-                target = base - base * refunded // state.quantity
-            targets[line_no] = target
-        bonus = lines_of.get(None, _LineState())
-        fully_refunded = all(
-            s.refunded >= s.quantity for k, s in lines_of.items() if k is not None and s.quantity
-        )
-        bonus_target = 0
-        keeps = bonus.earned > 0 or (bonus.entries == 0 and member.id not in had_bonus)
-        if earns_now and rule is not None and rule.first_purchase_bonus and not fully_refunded and keeps:
-            bonus_target = rule.first_purchase_bonus if bonus.entries == 0 else bonus.earned
-        if bonus.entries or bonus_target:
-            targets[None] = bonus_target
+
+        def base_points(rule: EarnRule, state: _LineState, percent: int, bonus: int = bonus_percent) -> int:
+            return points_of(rule, state.amount_minor, earning.item(rule, state) * bonus * percent)
+
+        targets, percents = _targets(
+            lines_of, rule if earns_now else None, tier_percents.get(member.id, 100),
+            member.id not in had_bonus, base_points,
+        )  # fmt: skip
         for line_no, target in sorted(targets.items(), key=lambda item: (item[0] is not None, item[0] or 0)):
             state = lines_of.get(line_no, _LineState())
             change = target - state.earned
