@@ -553,23 +553,30 @@ def _read_fields(values: dict[str, Any]) -> dict[str, Any]:
 
 
 # PostgreSQL's statements (``_Group._read_postgresql`` and ``_write_postgresql``), in the driver's style.
+#: The customers the group names, found first and once (``MATERIALIZED``) whatever the planner believes: on
+#: tables not yet analysed (a new program's first minutes) it otherwise re-read the workspace's customers for
+#: every member, 10–15 ms a statement at 200 members, and the ledger's rate fell from 1,300–1,500 to 300–400
+#: operations/s (docs/benchmarks.md). Each statement that reads ``named`` starts with it.
+_NAMED = (
+    "WITH named AS MATERIALIZED (SELECT id, external_id FROM customers "
+    "WHERE workspace_id = %(ws)s AND external_id = ANY(%(ids)s)) "
+)
 _OF_MEMBERS = (
     "FROM loyalty_lots l JOIN loyalty_members m ON m.workspace_id = l.workspace_id AND m.id = l.member_id "
-    "JOIN customers c ON c.workspace_id = m.workspace_id AND c.id = m.customer_id "
-    "WHERE l.workspace_id = %(ws)s AND c.external_id = ANY(%(ids)s) AND l.remaining > 0"
+    "JOIN named c ON m.customer_id = c.id "
+    "WHERE l.workspace_id = %(ws)s AND m.workspace_id = %(ws)s AND l.remaining > 0"
 )
 _PG_PROGRAM = "SELECT expiry_policy, expiry_months FROM loyalty_programs WHERE workspace_id = %(ws)s"
 _PG_LOCK = (
-    "SELECT m.id, m.points, m.debt, c.external_id, m.left_at IS NOT NULL FROM loyalty_members m "
-    "JOIN customers c ON c.workspace_id = m.workspace_id AND c.id = m.customer_id "
-    "WHERE m.workspace_id = %(ws)s AND c.external_id = ANY(%(ids)s) ORDER BY m.id FOR UPDATE OF m"
+    f"{_NAMED}SELECT m.id, m.points, m.debt, c.external_id, m.left_at IS NOT NULL FROM named c "
+    "JOIN loyalty_members m ON m.workspace_id = %(ws)s AND m.customer_id = c.id ORDER BY m.id FOR UPDATE OF m"
 )
-_PG_LOTS = "SELECT l.id, l.member_id, l.expires_at, l.remaining " + _OF_MEMBERS
+_PG_LOTS = f"{_NAMED}SELECT l.id, l.member_id, l.expires_at, l.remaining {_OF_MEMBERS}"
 _ENTRY_READ = ("id", "member_id", "kind", "points", "debt_delta", "reason", "source", "order_external_id",
                "line_no", "source_ref", "rule_version", "idempotency_key", "created_at")  # fmt: skip
 #: The keys the operations name, and those the expiry of a due lot would write.
 _PG_KEYS = (
-    f"SELECT {', '.join(_ENTRY_READ)} FROM loyalty_entries WHERE workspace_id = %(ws)s AND "
+    f"{_NAMED}SELECT {', '.join(_ENTRY_READ)} FROM loyalty_entries WHERE workspace_id = %(ws)s AND "
     "(idempotency_key = ANY(%(keys)s) OR idempotency_key IN "
     f"(SELECT 'expire:lot:' || l.id {_OF_MEMBERS} AND l.expires_at <= %(now)s))"
 )
@@ -578,7 +585,7 @@ _PG_CUSTOMERS = (
 )
 #: An id for each entry the group may write (one an operation, one a due lot) and each lot (one a credit).
 _PG_ENTRY_IDS = (
-    "SELECT nextval(pg_get_serial_sequence('loyalty_entries', 'id')) FROM generate_series(1, %(n)s + "
+    f"{_NAMED}SELECT nextval(pg_get_serial_sequence('loyalty_entries', 'id')) FROM generate_series(1, %(n)s + "
     f"(SELECT count(*) {_OF_MEMBERS} AND l.expires_at <= %(now)s)::integer)"
 )
 _PG_LOT_IDS = (
