@@ -7,9 +7,7 @@ on each partition's batches, on a laptop in local mode or on a cluster). Memory 
 
 from __future__ import annotations
 
-import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from functools import lru_cache
@@ -105,8 +103,6 @@ def analyse_parquet(
                             for f in _batches(frames, taxonomy_yaml)))  # fmt: skip
     from patron.metrics import spark
 
-    # Spark's Python workers run this interpreter (its packages: pandas, the model), not the first python3 on PATH.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = spark.session(master)
     session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(batch))
     comments = session.read.parquet(str(source)).select("id", "text")

@@ -8,6 +8,7 @@ Java runtime are optional: ``pip install 'patron[spark]'`` and Java 17.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,9 @@ def session(master: str = "local[2]", app_name: str = "patron") -> Any:
     except ImportError:
         raise PatronError("metrics.spark_missing") from None
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # a machine whose hostname does not resolve
+    # Python workers (``mapInPandas``) run this interpreter, with Patron and its packages, not the first python3 on
+    # PATH; decided when the first session starts, so here rather than in the caller that needs it.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in LOCAL_SETTINGS.items():
         builder = builder.config(key, value)
