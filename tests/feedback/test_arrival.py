@@ -159,7 +159,10 @@ def test_a_group_of_responses_is_analysed_with_no_statement_per_response(
     workspace, _ = _workspace(engine, tmp_path)
     two = _statements(engine, workspace.id, 2, 0)
     six = _statements(engine, workspace.id, 6, 100)
-    assert two == six == 5, "the comments' items and mentions are written set-wise, not per response"
+    # On PostgreSQL the items' insert is one statement run for many rows in one round trip, sent by psycopg
+    # itself (``core.db.pipelined``), which SQLAlchemy's events do not see.
+    expected = 5 if engine.dialect.name == "sqlite" else 4
+    assert two == six == expected, "the comments' items and mentions are written set-wise, not per response"
     assert _analysis(engine, workspace.id, channel="survey") == [EXPECTED] * 8
 
 

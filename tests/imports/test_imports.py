@@ -16,13 +16,12 @@ from sqlalchemy.engine import Engine
 from patron.commerce.importing import OrderImport
 from patron.commerce.models import Interaction, Order, OrderLine, Product
 from patron.core import importing as importing_engine
-from patron.core.db import transaction
+from patron.core.db import keep_statistics, transaction
 from patron.core.errors import PatronError
 from patron.core.importing import (
     BULK_CACHE_KIB,
     ImportContext,
     MergeCounts,
-    analyze_after_large_write,
     bulk_cache,
     collector_paused,
 )
@@ -583,10 +582,10 @@ def test_postgresql_analyses_after_a_write_of_a_tenth_of_a_table_or_more(engine:
         connection.exec_driver_sql("ANALYZE analysed")
         known = "SELECT reltuples FROM pg_class WHERE relname = 'analysed'"
         connection.exec_driver_sql("INSERT INTO analysed SELECT generate_series(1, 99)")
-        analyze_after_large_write(connection, "analysed", 99)
+        assert keep_statistics(connection, ["analysed"], written=99) == []
         assert connection.exec_driver_sql(known).scalar_one() == 1000, "99 rows of 1,000: left alone"
         connection.exec_driver_sql("INSERT INTO analysed SELECT generate_series(1, 101)")
-        analyze_after_large_write(connection, "analysed", 101)
+        assert keep_statistics(connection, ["analysed"], written=101) == ["analysed"]
         assert connection.exec_driver_sql(known).scalar_one() == 1200
         transaction.rollback()
 

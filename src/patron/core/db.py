@@ -153,26 +153,40 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
 
 
 def pipelined(
-    connection: Connection, statements: list[tuple[str, Any]], *, many: bool
+    connection: Connection, statements: list[tuple[str, Any]], *, many: bool, returning: bool = False
 ) -> list[list[tuple[Any, ...]]]:
     """PostgreSQL only: send every statement (psycopg SQL with ``%(name)s`` parameters) before waiting for any
     answer, and return each one's rows. One round trip for the lot instead of one each: on the group
     committer's hot paths, round trips rather than the statements were the cost (docs/benchmarks.md).
-    ``many``: each statement's parameters are a list of rows (executemany)."""
+    ``many``: each statement's parameters are a list of rows (executemany); with ``returning``, its rows are
+    every row's ``RETURNING`` rows, in order.
+
+    Why not SQLAlchemy's multi-row ``INSERT … RETURNING``: psycopg re-parses a statement of more than 50
+    parameters on every execution, in Python, and that parse was over half of the survey comments' analysis
+    on PostgreSQL (docs/benchmarks.md); a one-row statement run for many rows is parsed once."""
     raw: Any = connection.connection.dbapi_connection
     cursors = []
     with raw.pipeline():
         for sql, params in statements:
             cursor = raw.cursor()
             if many:
-                cursor.executemany(sql, params)
+                cursor.executemany(sql, params, returning=returning)
             else:
                 cursor.execute(sql, params)
             cursors.append(cursor)
-    results = [cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
+    results = [_every_row(cursor) for cursor in cursors]
     for cursor in cursors:
         cursor.close()
     return results
+
+
+def _every_row(cursor: Any) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    while True:
+        if cursor.description is not None:
+            rows.extend(cursor.fetchall())
+        if not cursor.nextset():
+            return rows
 
 
 def pipeline_insert(table: str, columns: list[str] | tuple[str, ...]) -> str:
@@ -213,6 +227,47 @@ def reserve_ids(connection: Connection, wanted: Sequence[tuple[Table, int]]) -> 
 def _sqlite_datetime(value: datetime) -> str:
     """SQLAlchemy's SQLite storage format for a ``UTCDateTime`` (UTC, naive, microseconds always written)."""
     return as_utc(value).isoformat(" ", "microseconds")[:26]
+
+
+#: A table is analysed again once it holds this many times the pages its statistics were taken on ...
+_GROWTH_BEFORE_ANALYSE = 2
+#: ... and at least this many pages (128 KiB): below it every plan reads the table in a page or two anyway.
+_PAGES_BEFORE_ANALYSE = 16
+
+
+def keep_statistics(connection: Connection, tables: Sequence[str], *, written: int = 0) -> list[str]:
+    """PostgreSQL: ``ANALYZE`` each of ``tables`` whose statistics are out of date after a write, in the
+    writer's transaction (``ANALYZE`` counts the transaction's own rows); answers the tables analysed.
+    Out of date: the write (``written`` rows) is a tenth of the rows they know or more, or the table has grown
+    to twice the pages they were taken on. Other writes leave them about right, and ``ANALYZE`` reads a
+    sample of up to 30,000 rows: doubling keeps a stream of small writes to a few runs as a table grows.
+
+    Why, two ways the plans went wrong (docs/benchmarks.md):
+    - statements planned after an import with statistics from before it took a just-imported workspace for
+      empty and compared each of 1M order lines with every product (9.6 s of 24 s with 200 products);
+    - a connection plans each foreign key's check once and keeps the plan. On a table not analysed since it
+      was small, every index that starts with ``workspace_id`` costs the same as the unique one the key
+      references, and the check took one that reads every row of the workspace: survey comments' theme
+      mentions went from 0.2 to 1.2 ms a row over 6,000 items. ``ANALYZE`` makes the next check be planned
+      again, on the real size."""
+    if connection.dialect.name != "postgresql" or not tables:
+        return []
+    stale = [
+        str(name)
+        for name, known_rows, known_pages, pages in connection.execute(
+            text(
+                "SELECT relname, reltuples, relpages, pg_relation_size(oid) / current_setting('block_size')::int "
+                "FROM pg_class WHERE relkind = 'r' AND relname = ANY(:tables) "
+                "AND relnamespace = current_schema()::regnamespace"
+            ),
+            {"tables": list(tables)},
+        )  # reltuples is -1 until the first ANALYZE
+        if (written and written * 10 >= known_rows)
+        or pages >= max(_PAGES_BEFORE_ANALYSE, _GROWTH_BEFORE_ANALYSE * known_pages)
+    ]
+    for name in stale:
+        connection.execute(text(f'ANALYZE "{name}"'))
+    return stale
 
 
 def bulk_insert(

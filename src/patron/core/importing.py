@@ -55,7 +55,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine
 
 from patron.core.clock import utcnow
-from patron.core.db import UTCDateTime
+from patron.core.db import UTCDateTime, keep_statistics
 from patron.core.errors import PatronError
 from patron.core.i18n import join_statements, translate
 from patron.core.models import Workspace
@@ -268,7 +268,7 @@ def merge_upsert(
             select(func.count().filter(rows.c.inserted), func.count()).select_from(rows)
         ).one()
         if written:
-            analyze_after_large_write(ctx.connection, target.name, written)
+            keep_statistics(ctx.connection, [target.name], written=written)
         return MergeCounts(inserted=inserted, updated=written - inserted, unchanged=max(staged - written, 0))
     # SQLite: the count and this statement ran under one write lock (BEGIN IMMEDIATE), so the count holds
     written = _write(ctx, target, statement)
@@ -282,23 +282,8 @@ def _write(ctx: ImportContext, target: Table, statement: Insert) -> int:
     # preserve_rowcount: SQLAlchemy 2.1 otherwise reports -1 for INSERT … SELECT on psycopg.
     written = int(ctx.connection.execute(statement.execution_options(preserve_rowcount=True)).rowcount)
     if written and ctx.dialect == "postgresql":
-        analyze_after_large_write(ctx.connection, target.name, written)
+        keep_statistics(ctx.connection, [target.name], written=written)
     return written
-
-
-def analyze_after_large_write(connection: Connection, table: str, written: int) -> None:
-    """ANALYZE ``table`` when a write changed a tenth of it or more (counting this transaction's own rows).
-
-    The next statements join this table (an order's lines their order, the next import its products). Planned
-    with statistics from before the write, PostgreSQL took a just-imported workspace for empty and chose a
-    nested loop comparing each of 1M order lines with every product: 9.6 s of 24 s with 200 products, growing
-    with lines × products. Smaller writes into a large table leave its statistics about right, and ANALYZE
-    there would read a 30,000-row sample for a ten-row import."""
-    known = connection.exec_driver_sql(
-        "SELECT reltuples FROM pg_class WHERE oid = %(table)s::regclass", {"table": f'"{table}"'}
-    ).scalar_one()  # -1 when never analysed
-    if written * 10 >= known:
-        connection.exec_driver_sql(f'ANALYZE "{table}"')
 
 
 def count(ctx: ImportContext, query: Select[Any]) -> int:

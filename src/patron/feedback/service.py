@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 
 from patron.core import groupcommit
 from patron.core.clock import as_utc, today_in, utcnow
-from patron.core.db import get_read_engine, session_factory, transaction
+from patron.core.db import (
+    get_read_engine,
+    keep_statistics,
+    pipeline_insert,
+    pipelined,
+    session_factory,
+    transaction,
+)
 from patron.core.documents import read_document
 from patron.core.errors import PatronError
 from patron.core.parsing import FieldProblem
@@ -288,6 +295,15 @@ _ITEM_INSERTS = {
     .returning(FeedbackItem.source_key, FeedbackItem.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
+#: The columns ``_comment_items`` gives, for PostgreSQL's one-row statement run for many (``core.db.pipelined``).
+_COMMENT_ITEM_COLUMNS = ("workspace_id", "source_key", "channel", "source", "source_id", "occurred_at", "author",
+                         "customer_id", "rating", "reply_to", "survey_answer_id", "text", "masked_text",
+                         "analysis_text", "language", "sentiment", "sentiment_score", "analyzed_with", "created_at",
+                         "updated_at")  # fmt: skip
+_PG_COMMENT_ITEM_INSERT = (
+    pipeline_insert("feedback_items", _COMMENT_ITEM_COLUMNS)
+    + " ON CONFLICT (workspace_id, source_key) DO NOTHING RETURNING source_key, id"
+)
 
 
 @dataclass(frozen=True)
@@ -402,7 +418,12 @@ def _store_comment_items(
         return 0
     connection = session.connection()
     # Answer ids are unique across workspaces, so the key names the row.
-    inserted = dict(connection.execute(_ITEM_INSERTS[connection.dialect.name], values).all())
+    if connection.dialect.name == "postgresql":
+        (rows,) = pipelined(connection, [(_PG_COMMENT_ITEM_INSERT, values)], many=True, returning=True)
+        inserted: dict[str, int] = dict(rows)
+    else:
+        inserted = dict(connection.execute(_ITEM_INSERTS[connection.dialect.name], values).all())
+    keep_statistics(connection, ("feedback_items",))  # before the mentions' foreign key checks read it
     by_key = {row["source_key"]: row for row in values}
     mentions = [
         mention
