@@ -122,12 +122,17 @@ def translate_rows(code: str, locale: str | None, params: dict[str, list[str]]) 
     (a million customers' reasons)."""
     text = _message(code, normalize_locale(locale) or FALLBACK_LOCALE)
     names = list(params)
+    made: dict[tuple[str, ...], str] = {}  # rows with the same parameters share their sentence
     out = []
     for row in zip(*params.values(), strict=True):
-        try:
-            out.append(text.format(**dict(zip(names, row, strict=True))))
-        except (KeyError, IndexError, ValueError):
-            out.append(text)
+        said = made.get(row)
+        if said is None:
+            try:
+                said = text.format(**dict(zip(names, row, strict=True)))
+            except (KeyError, IndexError, ValueError):
+                said = text
+            made[row] = said
+        out.append(said)
     return out
 
 
