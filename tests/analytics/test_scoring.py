@@ -299,10 +299,12 @@ def test_reasons_are_the_stored_paths(world: World, tmp_path: Path) -> None:
             [r["contribution"] for r in theirs], abs=1e-4
         )
         assert [r["text"] for r in ours] == [churn.reason_text(r, "zh-Hant") for r in theirs]
-    # contributions are bit for bit those of predict_proba over the whole frame
-    assert scoring._Trees.of(model, x) is not None  # the trees' own outputs, not predict_proba per feature
+    # the risk is predict_proba's bit for bit; the contributions within rounding, and exactly 0 where they are
+    assert scoring._Forest.of(model) is not None  # the trees as tables, not predict_proba per feature
     ours_c, risk = scoring.contributions(model, x, world.reference)
-    assert np.array_equal(ours_c, contrib.to_numpy()) and np.array_equal(risk, model.predict_proba(x)[:, 1])
+    assert np.array_equal(risk, model.predict_proba(x)[:, 1])
+    assert np.allclose(ours_c, contrib.to_numpy(), rtol=0.0, atol=1e-12)
+    assert np.array_equal(ours_c == 0.0, contrib.to_numpy() == 0.0)
 
 
 def test_customers_gone_at_the_cutoff_get_no_risk_under_the_cancelled_definition(world: World) -> None:
@@ -319,3 +321,42 @@ def test_customers_gone_at_the_cutoff_get_no_risk_under_the_cancelled_definition
     assert np.array_equal(found["churn_risk"][~gone], usual["churn_risk"][~gone])
     assert found["reasons"][gone].isna().all() and found["value_at_risk"][gone].isna().all()
     assert not usual["reasons"].isna().any()
+
+
+def test_contributions_of_a_one_split_tree_by_hand() -> None:
+    """One tree, one split (a ≤ 0.5), balanced classes: the baseline is logit(0.5) = 0 and each leaf's value is
+    the learning rate times −(sum of gradients)/(sum of hessians) = 0.1 · ∓0.5·20/(0.25·20) = ∓0.2. A customer
+    with a = 1 against the reference a = 0 contributes expit(0.2) − expit(−0.2) = 0.09966799…; b is never
+    split on and contributes 0; a customer on the reference's side contributes exactly 0."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    a = np.repeat([0.0, 1.0], 20)
+    x = pd.DataFrame({"a": a, "b": np.tile([3.0, 7.0], 20)})
+    model = HistGradientBoostingClassifier(
+        max_iter=1, learning_rate=0.1, l2_regularization=0.0, min_samples_leaf=1, max_leaf_nodes=2
+    ).fit(x, (a > 0.5).astype(int))
+    rows = pd.DataFrame({"a": [1.0, 0.0, 0.7], "b": [3.0, 7.0, 5.0]})
+    contrib, risk = scoring.contributions(model, rows, pd.Series({"a": 0.0, "b": 5.0}))
+    by_hand = 1 / (1 + np.exp(-0.2)) - 1 / (1 + np.exp(0.2))
+    assert by_hand == pytest.approx(0.0996679946, abs=1e-10)
+    assert contrib[:, 0] == pytest.approx([by_hand, 0.0, by_hand], abs=1e-12)
+    assert contrib[1, 0] == 0.0 and (contrib[:, 1] == 0.0).all()
+    assert risk == pytest.approx(1 / (1 + np.exp([-0.2, 0.2, -0.2])), abs=1e-12)
+
+
+def test_contributions_equal_the_one_at_a_time_contrast_with_missing_values() -> None:
+    """``_Forest`` against ``churn.contributions`` (predict_proba with each feature swapped) on a model fitted
+    with missing values, rows and reference with missing values, within rounding."""
+    rng = np.random.default_rng(8)
+    x = pd.DataFrame(rng.normal(size=(2_000, 5)), columns=list("abcde"))
+    x.iloc[::5, 1] = np.nan
+    y = ((x["a"] + x["b"].fillna(1.0) + rng.normal(0, 0.5, len(x))) > 0).astype(int)
+    model = churn.new_classifier().set_params(max_iter=30).fit(x, y)
+    rows = pd.DataFrame(rng.normal(size=(500, 5)), columns=list("abcde"))
+    rows.iloc[::3, 1] = np.nan
+    for reference in (x.median(), x.median().where(x.columns != "b")):  # then b's reference missing
+        ours, risk = scoring.contributions(model, rows, reference)
+        theirs = churn.contributions(model, rows, reference).to_numpy()
+        assert np.allclose(ours, theirs, rtol=0.0, atol=1e-12) and np.array_equal(ours == 0, theirs == 0)
+        assert np.array_equal(risk, model.predict_proba(rows)[:, 1])
+        assert (ours != 0).any()

@@ -16,11 +16,13 @@ Definitions (docs/churn.md):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from patron.core.errors import PatronError
@@ -570,28 +572,52 @@ def top_reasons(
     return result
 
 
-def reason_params(feature: str, values: pd.Series) -> dict[str, Any]:
-    def whole(v: Any) -> str:
-        return "" if pd.isna(v) else str(round(float(v)))
+#: the values a reason's sentence reads besides its own feature's (``reason_params``)
+REASON_READS = {
+    "recency_ratio": ("recency_days",),
+    "negative_share_180d": ("negative_items_180d",),
+    "days_since_redemption": ("points_balance",),
+}
 
-    params = {"value": whole(values[feature])}
+
+def reason_params(feature: str, values: pd.Series) -> dict[str, Any]:
+    """A reason's sentence parameters from a customer's values (``reason_param_columns`` for one row)."""
+
+    def one(name: str) -> npt.NDArray[np.float64]:
+        value = values[name]
+        return np.asarray([np.nan if pd.isna(value) else float(value)], dtype=np.float64)
+
+    read = {name: one(name) for name in (feature, *REASON_READS.get(feature, ()))}
+    return {name: column[0] for name, column in reason_param_columns(feature, read).items()}
+
+
+def reason_param_columns(feature: str, values: Mapping[str, npt.NDArray[np.float64]]) -> dict[str, list[str]]:
+    """The sentence parameters of many customers at once (``values``: the feature's column and those of
+    ``REASON_READS``), each parameter a list of strings: whole numbers, the ratio to one decimal, money to two,
+    probability alive and the negative share in percent, the trend signed, the tier counted from 1."""
+
+    def whole(column: npt.NDArray[np.float64]) -> list[str]:
+        return ["" if v != v else str(round(v)) for v in column.tolist()]
+
+    own = np.asarray(values[feature], dtype=np.float64)
+    params = {"value": whole(own)}
     if feature == "recency_ratio":
-        params.update(days=whole(values["recency_days"]), ratio=f"{float(values['recency_ratio']):.1f}")
+        params.update(days=whole(values["recency_days"]), ratio=[f"{v:.1f}" for v in own.tolist()])
     elif feature == "monetary":
-        params["value"] = f"{float(values['monetary']):.2f}"
+        params["value"] = [f"{v:.2f}" for v in own.tolist()]
     elif feature == "probability_alive":
-        params["value"] = f"{100 * float(values['probability_alive']):.0f}"
+        params["value"] = [f"{100 * v:.0f}" for v in own.tolist()]
     elif feature == "trend":
-        params["value"] = f"{float(values['trend']):+.0f}"
+        params["value"] = [f"{v:+.0f}" for v in own.tolist()]
     elif feature == "negative_share_180d":
-        params["value"] = f"{100 * float(values[feature]):.0f}"
+        params["value"] = [f"{100 * v:.0f}" for v in own.tolist()]
         params["count"] = whole(values["negative_items_180d"])
     elif feature == "days_since_redemption":
         params["points"] = whole(values["points_balance"])
     elif feature == "tier_rank":
-        params["value"] = str(round(float(values[feature])) + 1)
+        params["value"] = [str(round(v) + 1) for v in own.tolist()]
     elif feature.startswith(THEME_PREFIX):
-        params["theme"] = feature[len(THEME_PREFIX) :]
+        params["theme"] = [feature[len(THEME_PREFIX) :]] * own.size
     return params
 
 
