@@ -34,11 +34,13 @@ from patron.text.sentiment import (
     BUCKETS,
     LEXICON_FILE,
     MAX_CHARS,
+    PATTERN_COLUMNS,
+    PATTERN_FILE,
     SentimentModel,
     _batch_copy,
     _features,
-    lexicon_scores,
     lexicon_sha256,
+    stack_columns,
 )
 
 MIN_DF = 2
@@ -176,11 +178,16 @@ class Data:
         return model
 
 
+# The English stacker's columns. VADER_ONLY is the stacker of 3 December, kept to measure what pattern adds.
+STACK_COLUMNS = ("logit", "lexicon_compound", "lexicon_word_found", *PATTERN_COLUMNS)
+VADER_ONLY = STACK_COLUMNS[:3]
+
+
 def stack_inputs(model: SentimentModel, texts: Sequence[str]) -> np.ndarray:
-    """The stacker's columns for English texts: the linear model's logit, the lexicon compound score and
-    whether any lexicon word was found."""
+    """The stacker's columns (STACK_COLUMNS) for English texts: the linear model's logit, VADER's compound
+    score and whether any of its words was found, and pattern's compound, found, positive and negative sums."""
     logits, _evidence = model.logits(texts)
-    lexical = lexicon_scores(_analysis_lines(texts))
+    lexical = stack_columns(_analysis_lines(texts), STACK_COLUMNS)
     return np.column_stack([logits, lexical])
 
 
@@ -188,9 +195,12 @@ def _analysis_lines(texts: Sequence[str]) -> list[str]:
     return [_batch_copy([text]) for text in texts]
 
 
-def fit_stack(data: Data, training: np.ndarray, english_corpora: Sequence[str]) -> dict[str, Any]:
-    """The English stacker, fitted only on out-of-domain logits: each English corpus in ``training`` is
-    scored by a model fitted on the rest of ``training`` (whole corpus held out, as in the evaluation)."""
+def fit_stacks(
+    data: Data, training: np.ndarray, english_corpora: Sequence[str], variants: Sequence[Sequence[str]]
+) -> list[dict[str, Any]]:
+    """English stackers, one per list of columns in ``variants``, fitted only on out-of-domain logits: each
+    English corpus in ``training`` is scored by a model fitted on the rest of ``training`` (whole corpus held
+    out, as in the evaluation)."""
     inputs: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     for name in english_corpora:
@@ -198,14 +208,25 @@ def fit_stack(data: Data, training: np.ndarray, english_corpora: Sequence[str]) 
         model = data.fit(training & ~held)
         inputs.append(stack_inputs(model, [data.texts[i] for i in np.flatnonzero(held)]))
         labels.append(data.labels[held])
-    stacker = LogisticRegression(C=STACK_C, class_weight="balanced", max_iter=1000)
-    stacker.fit(np.vstack(inputs), np.concatenate(labels))
-    return {
-        "columns": ["logit", "lexicon_compound", "lexicon_word_found"],
-        "weights": [round(float(w), 6) for w in stacker.coef_.ravel()],
-        "bias": round(float(stacker.intercept_[0]), 6),
-        "fitted_on": list(english_corpora),
-    }
+    stacks = []
+    for columns in variants:
+        chosen = [STACK_COLUMNS.index(column) for column in columns]
+        stacker = LogisticRegression(C=STACK_C, class_weight="balanced", max_iter=1000)
+        stacker.fit(np.vstack(inputs)[:, chosen], np.concatenate(labels))
+        stacks.append(
+            {
+                "columns": list(columns),
+                "weights": [round(float(w), 6) for w in stacker.coef_.ravel()],
+                "bias": round(float(stacker.intercept_[0]), 6),
+                "fitted_on": list(english_corpora),
+            }
+        )
+    return stacks
+
+
+def fit_stack(data: Data, training: np.ndarray, english_corpora: Sequence[str]) -> dict[str, Any]:
+    """The shipped stacker (all of STACK_COLUMNS)."""
+    return fit_stacks(data, training, english_corpora, [STACK_COLUMNS])[0]
 
 
 def accuracy(model: SentimentModel, texts: Sequence[str], labels: Sequence[int]) -> float:
@@ -275,12 +296,17 @@ def evaluate(corpora: dict[str, Corpus], data: Data) -> dict[str, Any]:
         texts = [data.texts[i] for i in np.flatnonzero(held)]
         labels = data.labels[held]
         alone = accuracy(model, texts, labels)
-        model.meta["english_stack"] = fit_stack(data, training, [n for n in ENGLISH if n != held_out_corpus])
+        others = [n for n in ENGLISH if n != held_out_corpus]
+        stack, vader_only = fit_stacks(data, training, others, [STACK_COLUMNS, VADER_ONLY])
+        model.meta["english_stack"] = vader_only
+        with_vader_only = accuracy(model, texts, labels)
+        model.meta["english_stack"] = stack
         result = {
             "held_out": held_out_corpus,
             "texts": len(texts),
             "accuracy": round(accuracy(model, texts, labels), 4),
             "accuracy_without_lexicon": round(alone, 4),
+            "accuracy_vader_stacker_only": round(with_vader_only, 4),
             "accuracy_without_evidence_rule": round(without_rule(model, texts, labels), 4),
             "neutral_share": neutral_shares(model, texts),
             "neutral_below_evidence": model.meta["neutral_below_evidence"],
@@ -316,6 +342,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "(negation, boosters, but) combined with the linear model's logit by english_stack, a "
                 "logistic regression fitted on out-of-domain logits (each English corpus scored by a model "
                 "fitted without it)",
+            },
+            "pattern_lexicon": {
+                "file": PATTERN_FILE,
+                "source": "textblob 0.20.1 wheel (PyPI, MIT), textblob/en/en-sentiment.xml: pattern's English "
+                "adjective lexicon by T. De Smedt and W. Daelemans, license PDDL; copied by "
+                "tools/make_pattern_lexicon.py (the file's header records both SHA-256)",
+                "sha256": sha256(
+                    Path(__file__).resolve().parent.parent / "src" / "patron" / "text" / "data" / PATTERN_FILE
+                ),
+                "use": "four more columns of english_stack (compound, found, positive and negative sums by VADER's rules)",
             },
             "skytrax_lounge_from": LOUNGE_FROM,
             "features": "distinct character 1-3-grams of the analysis copy of text[:MAX_CHARS] (Simplified, width "

@@ -7,7 +7,8 @@ from the corpora in ../shared/datasets. The model is two plain files in the pack
 Scoring: a text's features are the distinct n-grams of its first MAX_CHARS characters; its vector is their
 idf values, L2-normalised; the probability of positive is the logistic of the weights' dot product plus the
 bias. English texts add VADER's opinion lexicon (the vaderSentiment package, MIT): polarity tokens among the
-features, and a lexicon score that a small stacker combines with the logit. A text with too little evidence
+features, and a lexicon score that a small stacker combines with the logit, together with scores from
+pattern's adjective lexicon (PDDL, copied into ``data/pattern_polarity.tsv``). A text with too little evidence
 (a bare brand or product mention) is squeezed into the neutral band. Labels: positive from POSITIVE_AT,
 negative below NEGATIVE_BELOW, neutral between (and for a text with no known feature).
 """
@@ -290,6 +291,66 @@ def lexicon_scores(copy_lines: Sequence[str]) -> npt.NDArray[np.float64]:
     return out
 
 
+PATTERN_FILE = "pattern_polarity.tsv"
+# VADER's valence range is −4 … +4; pattern's polarity is −1 … +1.
+_PATTERN_SCALE = 4.0
+PATTERN_COLUMNS = ("pattern_compound", "pattern_word_found", "pattern_positive_sum", "pattern_negative_sum")
+
+
+@cache
+def pattern_lexicon() -> dict[str, float]:
+    """Word → polarity (−1 … +1) of pattern's English adjective lexicon (De Smedt & Daelemans, PDDL), as
+    copied into ``data/pattern_polarity.tsv`` from the TextBlob wheel by tools/make_pattern_lexicon.py. It
+    knows review words VADER lacks (cold, late, slow, stale, expensive, mediocre)."""
+    text = (resources.files("patron.text") / "data" / PATTERN_FILE).read_text(encoding="utf-8")
+    lexicon: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            word, polarity = line.split("\t")
+            lexicon[word] = float(polarity)
+    return lexicon
+
+
+def pattern_scores(copy_lines: Sequence[str]) -> npt.NDArray[np.float64]:
+    """The pattern lexicon's evidence for each (analysis-copy) line, by VADER's rules as in
+    ``lexicon_scores`` (polarity × 4 to VADER's scale, boosters, negation × −0.74, "but" weights). Columns
+    (``PATTERN_COLUMNS``): compound s / √(s² + 15), whether any lexicon word was found (1/0), the sum of the
+    positive contributions and the sum of the negative ones."""
+    lexicon = pattern_lexicon()
+    out = np.zeros((len(copy_lines), len(PATTERN_COLUMNS)), dtype=np.float64)
+    for row, line in enumerate(copy_lines):
+        words = _WORD.findall(line)
+        if not words:
+            continue
+        last_but = max((i for i, word in enumerate(words) if word == "but"), default=-1)
+        total = 0.0
+        for i, word in enumerate(words):
+            polarity = lexicon.get(word)
+            if polarity is None or word in _NOT_OPINION:
+                continue
+            valence = polarity * _PATTERN_SCALE
+            out[row, 1] = 1.0
+            if i and (step := _BOOSTERS.get(words[i - 1])) is not None:
+                valence += step if valence > 0 else -step
+            if any(_is_negation(before) for before in words[max(0, i - 3) : i]):
+                valence *= -0.74
+            if last_but >= 0:
+                valence *= 0.5 if i < last_but else 1.5
+            total += valence
+            out[row, 2 if valence > 0 else 3] += valence
+        out[row, 0] = total / np.sqrt(total * total + 15.0)
+    return out
+
+
+def stack_columns(copy_lines: Sequence[str], columns: Sequence[str]) -> npt.NDArray[np.float64]:
+    """The lexicon columns of the English stacker (after the logit), as named in the model's metadata:
+    VADER's compound and word-found, then pattern's four when the model was fitted with them."""
+    vader = lexicon_scores(copy_lines)
+    if not any(column in PATTERN_COLUMNS for column in columns):
+        return vader
+    return np.column_stack([vader, pattern_scores(copy_lines)])
+
+
 def split_clauses(text: str) -> list[str]:
     """The clauses ``clauses`` scores: split on clause punctuation and contrast words, from the first
     ``MAX_CHARS * 10`` characters, empty parts dropped."""
@@ -391,7 +452,7 @@ class SentimentModel:
         stack = self.meta.get("english_stack")
         if stack and english.any():
             where = np.flatnonzero(english)
-            lexical = lexicon_scores([copies[i] for i in where])
+            lexical = stack_columns([copies[i] for i in where], stack.get("columns", ()))
             features = np.column_stack([logits[where], lexical])
             logits[where] = features @ np.asarray(stack["weights"], dtype=np.float64) + float(stack["bias"])
             silent[where] &= lexical[:, 1] == 0
