@@ -265,30 +265,7 @@ def lexicon_scores(copy_lines: Sequence[str]) -> npt.NDArray[np.float64]:
     it, and weighted 0.5 before the last "but" and 1.5 after it; the sum squashed to −1 … 1 as VADER does
     (s / sqrt(s² + 15)). 0 for a line with no lexicon word. Columns: that compound score, and whether the
     line has any lexicon word (1/0)."""
-    lexicon = opinion_lexicon()
-    out = np.zeros((len(copy_lines), 2), dtype=np.float64)
-    for row, line in enumerate(copy_lines):
-        words = _WORD.findall(line)
-        if not words:
-            continue
-        last_but = max((i for i, word in enumerate(words) if word == "but"), default=-1)
-        total = 0.0
-        found = False
-        for i, word in enumerate(words):
-            valence = lexicon.get(word)
-            if valence is None or word in _NOT_OPINION:
-                continue
-            found = True
-            if i and (step := _BOOSTERS.get(words[i - 1])) is not None:
-                valence += step if valence > 0 else -step
-            if any(_is_negation(before) for before in words[max(0, i - 3) : i]):
-                valence *= -0.74
-            if last_but >= 0:
-                valence *= 0.5 if i < last_but else 1.5
-            total += valence
-        out[row, 0] = total / np.sqrt(total * total + 15.0)
-        out[row, 1] = 1.0 if found else 0.0
-    return out
+    return _lexicon_columns(copy_lines, pattern=False)
 
 
 PATTERN_FILE = "pattern_polarity.tsv"
@@ -316,39 +293,53 @@ def pattern_scores(copy_lines: Sequence[str]) -> npt.NDArray[np.float64]:
     ``lexicon_scores`` (polarity × 4 to VADER's scale, boosters, negation × −0.74, "but" weights). Columns
     (``PATTERN_COLUMNS``): compound s / √(s² + 15), whether any lexicon word was found (1/0), the sum of the
     positive contributions and the sum of the negative ones."""
-    lexicon = pattern_lexicon()
-    out = np.zeros((len(copy_lines), len(PATTERN_COLUMNS)), dtype=np.float64)
-    for row, line in enumerate(copy_lines):
-        words = _WORD.findall(line)
-        if not words:
-            continue
-        last_but = max((i for i, word in enumerate(words) if word == "but"), default=-1)
-        total = 0.0
-        for i, word in enumerate(words):
-            polarity = lexicon.get(word)
-            if polarity is None or word in _NOT_OPINION:
-                continue
-            valence = polarity * _PATTERN_SCALE
-            out[row, 1] = 1.0
-            if i and (step := _BOOSTERS.get(words[i - 1])) is not None:
-                valence += step if valence > 0 else -step
-            if any(_is_negation(before) for before in words[max(0, i - 3) : i]):
-                valence *= -0.74
-            if last_but >= 0:
-                valence *= 0.5 if i < last_but else 1.5
-            total += valence
-            out[row, 2 if valence > 0 else 3] += valence
-        out[row, 0] = total / np.sqrt(total * total + 15.0)
-    return out
+    return _lexicon_columns(copy_lines, pattern=True)[:, 2:]
 
 
 def stack_columns(copy_lines: Sequence[str], columns: Sequence[str]) -> npt.NDArray[np.float64]:
     """The lexicon columns of the English stacker (after the logit), as named in the model's metadata:
     VADER's compound and word-found, then pattern's four when the model was fitted with them."""
-    vader = lexicon_scores(copy_lines)
-    if not any(column in PATTERN_COLUMNS for column in columns):
-        return vader
-    return np.column_stack([vader, pattern_scores(copy_lines)])
+    return _lexicon_columns(copy_lines, pattern=any(column in PATTERN_COLUMNS for column in columns))
+
+
+def _lexicon_columns(copy_lines: Sequence[str], *, pattern: bool) -> npt.NDArray[np.float64]:
+    """One pass over each line's words for ``lexicon_scores`` (columns 0–1) and, with ``pattern``,
+    ``pattern_scores`` (columns 2–5): the booster, negation and "but" rules are looked up once per word."""
+    vader_lexicon = opinion_lexicon()
+    pattern_polarity = pattern_lexicon() if pattern else {}
+    out = np.zeros((len(copy_lines), 6 if pattern else 2), dtype=np.float64)
+    for row, line in enumerate(copy_lines):
+        words = _WORD.findall(line)
+        if not words:
+            continue
+        last_but = max((i for i, word in enumerate(words) if word == "but"), default=-1)
+        totals = [0.0, 0.0]
+        for i, word in enumerate(words):
+            vader = vader_lexicon.get(word)
+            polarity = pattern_polarity.get(word)
+            if (vader is None and polarity is None) or word in _NOT_OPINION:
+                continue
+            step = _BOOSTERS.get(words[i - 1]) if i else None
+            negated = any(_is_negation(before) for before in words[max(0, i - 3) : i])
+            weight = 1.0 if last_but < 0 else (0.5 if i < last_but else 1.5)
+            for column, valence in ((0, vader), (1, None if polarity is None else polarity * _PATTERN_SCALE)):
+                if valence is None:
+                    continue
+                if step is not None:
+                    valence += step if valence > 0 else -step
+                if negated:
+                    valence *= -0.74
+                valence *= weight
+                totals[column] += valence
+                if column == 0:
+                    out[row, 1] = 1.0
+                else:
+                    out[row, 3] = 1.0
+                    out[row, 4 if valence > 0 else 5] += valence
+        out[row, 0] = totals[0] / np.sqrt(totals[0] * totals[0] + 15.0)
+        if pattern:
+            out[row, 2] = totals[1] / np.sqrt(totals[1] * totals[1] + 15.0)
+    return out
 
 
 def split_clauses(text: str) -> list[str]:
