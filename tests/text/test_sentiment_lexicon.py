@@ -8,6 +8,7 @@ import hashlib
 import math
 import zlib
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,9 @@ from patron.text.sentiment import (
     NEUTRAL_SQUEEZE,
     PATTERN_COLUMNS,
     PATTERN_FILE,
+    WORDS_COLUMN,
     SentimentModel,
+    _features,
     hashed_features,
     label_of,
     lexicon_scores,
@@ -118,12 +121,37 @@ def test_stacker_with_pattern_columns_by_hand() -> None:
     assert model.probabilities(["cold"])[0] == pytest.approx(1 / (1 + math.exp(3.15348)), abs=1e-5)
 
 
+def test_english_word_model_by_hand(tmp_path: Path) -> None:
+    model = SentimentModel(np.zeros(BUCKETS), np.zeros(BUCKETS), bias=0.0)
+    model.word_weights = np.zeros(BUCKETS, dtype=np.float32)
+    model.word_weights[word_bucket("good")] = 1.5
+    model.word_weights[word_bucket("n:good")] = -2.0
+    model.meta["english_words"] = {"bias": 0.25}
+    # binary features: "good good" counts good once → 1.5 + 0.25; "not good": n:good −2 + 0.25
+    rows, buckets = _features(["good good", "not good", "好"])[4]
+    assert model.word_logits(rows, buckets, 3).tolist() == pytest.approx([1.75, -1.75, 0.25])
+    # the stacker's last column: 0.5 × word logit + 0.1; the linear model has no weight, so logit = bias = 0
+    model.weights[word_bucket("good")] = 1e-9  # a known feature, so the text is not "no evidence" (0.5)
+    model.idf_squared[word_bucket("good")] = 1.0
+    columns = ["logit", "lexicon_compound", "lexicon_word_found", WORDS_COLUMN]
+    model.meta["english_stack"] = {"columns": columns, "weights": [0, 0, 0, 0.5], "bias": 0.1}
+    assert model.probabilities(["good good"])[0] == pytest.approx(
+        1 / (1 + math.exp(-(0.875 + 0.1))), abs=1e-6
+    )
+    # saved and loaded without pickle
+    model.save(tmp_path / "m.npz", tmp_path / "m.json")
+    loaded = SentimentModel.load(tmp_path / "m.npz", tmp_path / "m.json")
+    assert loaded.word_weights is not None
+    assert loaded.word_logits(rows, buckets, 3).tolist() == pytest.approx([1.75, -1.75, 0.25])
+
+
 def test_shipped_model_records_its_lexicon() -> None:
     meta = shipped_model().meta
     assert meta["lexicon"]["package"] == "vaderSentiment"
     assert meta["lexicon"]["sha256"] == lexicon_sha256()
     assert set(meta["english_stack"]["fitted_on"]) == {"amazon", "yelp", "skytrax_seat", "skytrax_lounge"}
-    assert meta["english_stack"]["columns"][3:] == list(PATTERN_COLUMNS)
+    assert meta["english_stack"]["columns"][3:] == [*PATTERN_COLUMNS, WORDS_COLUMN]
+    assert shipped_model().word_weights is not None
     data = resources.files("patron.text") / "data" / PATTERN_FILE
     assert meta["pattern_lexicon"]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
 

@@ -139,18 +139,22 @@ def hashed_features(texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.ND
     space dropped) and English word unigrams and bigrams, each hashed into one of 2**BUCKET_BITS buckets.
     Computed for the whole batch at once on code points with NumPy (a multiplicative hash of each n-gram's
     code points with its length), words with CRC-32; one OpenCC call converts the batch."""
-    rows, buckets, _, _ = _features(texts)
+    rows, buckets, _, _, _ = _features(texts)
     return rows, buckets
+
+
+WordFeatures = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
 
 
 def _features(
     texts: Sequence[str],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str], npt.NDArray[np.bool_]]:
-    """``hashed_features`` plus each text's analysis copy and whether it is English for the lexicon (it has
-    an English word and no Han character)."""
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str], npt.NDArray[np.bool_], WordFeatures]:
+    """``hashed_features`` plus each text's analysis copy, whether it is English for the lexicon (it has
+    an English word and no Han character), and the (row, bucket) of its distinct word features alone (for the
+    English word model)."""
     if not texts:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, [], np.zeros(0, dtype=bool)
+        return empty, empty, [], np.zeros(0, dtype=bool), (empty, empty)
     copy = _batch_copy(texts)
     points = np.frombuffer(copy.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
     newline = points == 10
@@ -189,7 +193,14 @@ def _features(
     distinct = (
         combined[np.concatenate(([True], combined[1:] != combined[:-1]))] if len(combined) else combined
     )
-    return distinct >> BUCKET_BITS, distinct & (BUCKETS - 1), copy.split("\n"), english
+    words = np.unique(word_rows << BUCKET_BITS | word_buckets) if len(word_rows) else word_rows
+    return (
+        distinct >> BUCKET_BITS,
+        distinct & (BUCKETS - 1),
+        copy.split("\n"),
+        english,
+        (words >> BUCKET_BITS, words & (BUCKETS - 1)),
+    )
 
 
 def _word_features(copy: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -271,6 +282,8 @@ def lexicon_scores(copy_lines: Sequence[str]) -> npt.NDArray[np.float64]:
 PATTERN_FILE = "pattern_polarity.tsv"
 # VADER's valence range is −4 … +4; pattern's polarity is −1 … +1.
 _PATTERN_SCALE = 4.0
+# The English word model's logit, the stacker's last column when the model has one (``word_logits``).
+WORDS_COLUMN = "english_words_logit"
 PATTERN_COLUMNS = ("pattern_compound", "pattern_word_found", "pattern_positive_sum", "pattern_negative_sum")
 
 
@@ -384,6 +397,23 @@ class SentimentModel:
         self.idf_squared = np.asarray(idf_squared, dtype=np.float32)
         self.bias = float(bias)
         self.meta = meta or {}
+        # The English word model (``word_logits``): one weight per word-feature bucket, or None.
+        self.word_weights: npt.NDArray[np.float32] | None = None
+
+    def word_logits(
+        self, word_rows: npt.NDArray[np.int64], word_buckets: npt.NDArray[np.int64], count: int
+    ) -> npt.NDArray[np.float64]:
+        """The English word model's logit for each text: a Naive Bayes–logistic regression (NB-LR) over the
+        distinct word features (words, bigrams, n:words, polarity tokens), each present feature adding its
+        weight (log-count ratio × coefficient), plus the bias in ``english_words``. 0 without the model."""
+        if self.word_weights is None:
+            return np.zeros(count, dtype=np.float64)
+        bias = float(self.meta.get("english_words", {}).get("bias", 0.0))
+        weights = self.word_weights[word_buckets].astype(np.float64)
+        logits: npt.NDArray[np.float64] = (
+            np.bincount(word_rows, weights=weights, minlength=count).astype(np.float64) + bias
+        )
+        return logits
 
     def logits(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """The linear model's logit for each text and its evidence (see ``_logits``)."""
@@ -435,7 +465,7 @@ class SentimentModel:
         kind, English or not; an English text only when it has no opinion word of the lexicon) keeps its
         side but is squeezed into the neutral band, 0.5 + (P − 0.5) × NEUTRAL_SQUEEZE. Without this the bias
         alone makes a bare mention (鼎泰豐的小籠包) negative."""
-        rows, buckets, copies, english = _features(texts)
+        rows, buckets, copies, english, (word_rows, word_buckets) = _features(texts)
         logits, evidence = self._logits(rows, buckets, len(texts))
         thresholds = self.meta.get("neutral_below_evidence") or {}
         threshold = np.where(english, thresholds.get("english", 0.0), thresholds.get("other", 0.0))
@@ -443,8 +473,12 @@ class SentimentModel:
         stack = self.meta.get("english_stack")
         if stack and english.any():
             where = np.flatnonzero(english)
-            lexical = stack_columns([copies[i] for i in where], stack.get("columns", ()))
+            columns = stack.get("columns", ())
+            lexical = stack_columns([copies[i] for i in where], columns)
             features = np.column_stack([logits[where], lexical])
+            if WORDS_COLUMN in columns:
+                words = self.word_logits(word_rows, word_buckets, len(texts))[where]
+                features = np.column_stack([features, words])
             logits[where] = features @ np.asarray(stack["weights"], dtype=np.float64) + float(stack["bias"])
             silent[where] &= lexical[:, 1] == 0
         probabilities: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-logits))
@@ -469,13 +503,21 @@ class SentimentModel:
     def save(self, npz_path: Any, json_path: Any) -> None:
         """Only the buckets in use: their indices, weights and squared idf (float32), and the bias."""
         used = np.flatnonzero(self.weights)
-        np.savez(  # uncompressed: loads in about half the time
-            npz_path,
-            buckets=used.astype(np.int32),
-            weights=self.weights[used].astype(np.float32),
-            idf_squared=self.idf_squared[used].astype(np.float32),
-            bias=np.asarray([self.bias], dtype=np.float64),
-        )
+        words: dict[str, npt.NDArray[Any]] = {}
+        if self.word_weights is not None:
+            word_used = np.flatnonzero(self.word_weights)
+            words = {
+                "word_buckets": word_used.astype(np.int32),
+                "word_weights": self.word_weights[word_used].astype(np.float32),
+            }
+        arrays: dict[str, npt.NDArray[Any]] = {
+            "buckets": used.astype(np.int32),
+            "weights": self.weights[used].astype(np.float32),
+            "idf_squared": self.idf_squared[used].astype(np.float32),
+            "bias": np.asarray([self.bias], dtype=np.float64),
+            **words,
+        }
+        np.savez(npz_path, **arrays)  # type: ignore[arg-type]  # uncompressed: loads in about half the time
         with Path(json_path).open("w", encoding="utf-8") as file:
             json.dump(self.meta, file, ensure_ascii=False, indent=2, sort_keys=True)
             file.write("\n")
@@ -489,9 +531,15 @@ class SentimentModel:
             weights[used] = arrays["weights"]
             idf_squared[used] = arrays["idf_squared"]
             bias = float(arrays["bias"][0])
+            word_weights = None
+            if "word_buckets" in arrays.files:
+                word_weights = np.zeros(BUCKETS, dtype=np.float32)
+                word_weights[arrays["word_buckets"].astype(np.int64)] = arrays["word_weights"]
         with Path(json_path).open(encoding="utf-8") as file:
             meta = json.load(file)
-        return cls(weights, idf_squared, bias, meta)
+        model = cls(weights, idf_squared, bias, meta)
+        model.word_weights = word_weights
+        return model
 
 
 @cache
