@@ -8,7 +8,8 @@ Scoring: a text's features are the distinct n-grams of its first MAX_CHARS chara
 idf values, L2-normalised; the probability of positive is the logistic of the weights' dot product plus the
 bias. English texts add VADER's opinion lexicon (the vaderSentiment package, MIT): polarity tokens among the
 features, and a lexicon score that a small stacker combines with the logit, together with scores from
-pattern's adjective lexicon (PDDL, copied into ``data/pattern_polarity.tsv``). A text with too little evidence
+pattern's adjective lexicon (PDDL, copied into ``data/pattern_polarity.tsv``) and the logit of an English
+word model (NB-LR over the word features, fitted on the English corpora only; ``word_logits``). A text with too little evidence
 (a bare brand or product mention) is squeezed into the neutral band. Labels: positive from POSITIVE_AT,
 negative below NEGATIVE_BELOW, neutral between (and for a text with no known feature).
 """
