@@ -34,11 +34,14 @@ from patron.text.sentiment import (
     BUCKETS,
     LEXICON_FILE,
     MAX_CHARS,
+    PATTERN_COLUMNS,
+    PATTERN_FILE,
+    WORDS_COLUMN,
     SentimentModel,
     _batch_copy,
     _features,
-    lexicon_scores,
     lexicon_sha256,
+    stack_columns,
 )
 
 MIN_DF = 2
@@ -107,14 +110,20 @@ class Features:
         row_parts: list[np.ndarray] = []
         bucket_parts: list[np.ndarray] = []
         english_parts: list[np.ndarray] = []
+        word_row_parts: list[np.ndarray] = []
+        word_bucket_parts: list[np.ndarray] = []
         for start in range(0, len(texts), 5000):
-            rows, buckets, _, english = _features(texts[start : start + 5000])
+            rows, buckets, _, english, (word_rows, word_buckets) = _features(texts[start : start + 5000])
             row_parts.append(rows + start)
             bucket_parts.append(buckets)
             english_parts.append(english)
+            word_row_parts.append(word_rows + start)
+            word_bucket_parts.append(word_buckets)
         self.english = np.concatenate(english_parts)
         self.rows = np.concatenate(row_parts)
         self.buckets = np.concatenate(bucket_parts)
+        self.word_rows = np.concatenate(word_row_parts)
+        self.word_buckets = np.concatenate(word_bucket_parts)
         self.count = len(texts)
 
     def select(self, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -124,6 +133,35 @@ class Features:
         new_index = np.cumsum(keep) - 1
         in_use = keep[self.rows]
         return new_index[self.rows[in_use]], self.buckets[in_use], len(chosen)
+
+
+# The English word model (NB-LR): Laplace smoothing of the log-count ratios, and the C values tried by
+# leave-one-corpus-out cross-validation inside the training corpora.
+WORDS_ALPHA = 1.0
+WORDS_C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
+
+
+def fit_words(
+    word_rows: np.ndarray, word_buckets: np.ndarray, chosen: np.ndarray, labels: np.ndarray, c: float
+) -> tuple[np.ndarray, float]:
+    """NB-LR (Wang & Manning 2012) on the distinct word features of the texts ``chosen``: binary features
+    scaled by their log-count ratio r = log((p / |p|) / (q / |q|)) (p, q: counts in positive and negative
+    texts plus WORDS_ALPHA; r = 0 for a feature seen in fewer than MIN_DF texts), then a balanced liblinear
+    logistic regression. Returns one weight per bucket (r × coefficient) and the bias."""
+    keep = np.zeros(max(int(word_rows.max(initial=-1)), int(chosen.max(initial=-1))) + 1, dtype=bool)
+    keep[chosen] = True
+    new_index = np.cumsum(keep) - 1
+    in_use = keep[word_rows]
+    rows, buckets = new_index[word_rows[in_use]], word_buckets[in_use]
+    y = labels
+    positive = np.bincount(buckets[y[rows] == 1], minlength=BUCKETS) + WORDS_ALPHA
+    negative = np.bincount(buckets[y[rows] == 0], minlength=BUCKETS) + WORDS_ALPHA
+    ratio = np.log((positive / positive.sum()) / (negative / negative.sum()))
+    ratio[np.bincount(buckets, minlength=BUCKETS) < MIN_DF] = 0.0
+    matrix = sparse.csr_matrix((ratio[buckets], (rows, buckets)), shape=(len(chosen), BUCKETS))
+    model = LogisticRegression(C=c, solver="liblinear", class_weight="balanced", max_iter=1000)
+    model.fit(matrix, y)
+    return (ratio * model.coef_.ravel()).astype(np.float32), float(model.intercept_[0])
 
 
 def fit_features(
@@ -175,12 +213,67 @@ class Data:
         }
         return model
 
+    def attach_words(self, model: SentimentModel, mask: np.ndarray, c: float) -> None:
+        """Give ``model`` an English word model fitted on the English texts in ``mask``."""
+        chosen = np.flatnonzero(mask & np.isin(self.corpus, ENGLISH))
+        weights, bias = fit_words(
+            self.features.word_rows, self.features.word_buckets, chosen, self.labels[chosen], c
+        )
+        model.word_weights = weights
+        model.meta["english_words"] = {"bias": round(bias, 6), "C": c, "alpha": WORDS_ALPHA}
+
+
+# The English stacker's columns. VADER_ONLY is the stacker of 3 December, kept to measure what pattern adds.
+STACK_COLUMNS = ("logit", "lexicon_compound", "lexicon_word_found", *PATTERN_COLUMNS)
+VADER_ONLY = STACK_COLUMNS[:3]
+SHIPPED_COLUMNS = (*STACK_COLUMNS, WORDS_COLUMN)
+
+
+def choose_words_c(data: Data, training: np.ndarray, english_corpora: Sequence[str]) -> dict[str, Any]:
+    """C of the English word model by leave-one-corpus-out inside ``training``: for each C of WORDS_C_GRID,
+    each English corpus is scored by a word model fitted on the other English corpora of ``training``."""
+    accuracies = {}
+    for c in WORDS_C_GRID:
+        right = total = 0
+        for name in english_corpora:
+            held = data.corpus == name
+            chosen = np.flatnonzero(training & ~held & np.isin(data.corpus, english_corpora))
+            weights, bias = fit_words(
+                data.features.word_rows, data.features.word_buckets, chosen, data.labels[chosen], c
+            )
+            model = SentimentModel(np.zeros(1), np.zeros(1), 0.0, {"english_words": {"bias": bias}})
+            model.word_weights = weights
+            rows, buckets = _select_words(data, np.flatnonzero(held))
+            right += int(
+                np.sum((model.word_logits(rows, buckets, int(held.sum())) >= 0) == (data.labels[held] == 1))
+            )
+            total += int(held.sum())
+        accuracies[c] = right / total
+    best = max(accuracies, key=lambda c: accuracies[c])
+    return {"C": best, "inner_accuracy": {str(c): round(a, 4) for c, a in accuracies.items()}}
+
+
+def _select_words(data: Data, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = np.zeros(data.features.count, dtype=bool)
+    keep[chosen] = True
+    new_index = np.cumsum(keep) - 1
+    in_use = keep[data.features.word_rows]
+    return new_index[data.features.word_rows[in_use]], data.features.word_buckets[in_use]
+
 
 def stack_inputs(model: SentimentModel, texts: Sequence[str]) -> np.ndarray:
-    """The stacker's columns for English texts: the linear model's logit, the lexicon compound score and
-    whether any lexicon word was found."""
+    """SHIPPED_COLUMNS: STACK_COLUMNS and, last, the English word model's logit (the model must have one)."""
+    word_rows, word_buckets = _features(texts)[4]
+    return np.column_stack(
+        [lexical_inputs(model, texts), model.word_logits(word_rows, word_buckets, len(texts))]
+    )
+
+
+def lexical_inputs(model: SentimentModel, texts: Sequence[str]) -> np.ndarray:
+    """The stacker's columns (STACK_COLUMNS) for English texts: the linear model's logit, VADER's compound
+    score and whether any of its words was found, and pattern's compound, found, positive and negative sums."""
     logits, _evidence = model.logits(texts)
-    lexical = lexicon_scores(_analysis_lines(texts))
+    lexical = stack_columns(_analysis_lines(texts), STACK_COLUMNS)
     return np.column_stack([logits, lexical])
 
 
@@ -188,24 +281,45 @@ def _analysis_lines(texts: Sequence[str]) -> list[str]:
     return [_batch_copy([text]) for text in texts]
 
 
-def fit_stack(data: Data, training: np.ndarray, english_corpora: Sequence[str]) -> dict[str, Any]:
-    """The English stacker, fitted only on out-of-domain logits: each English corpus in ``training`` is
-    scored by a model fitted on the rest of ``training`` (whole corpus held out, as in the evaluation)."""
+def fit_stacks(
+    data: Data,
+    training: np.ndarray,
+    english_corpora: Sequence[str],
+    variants: Sequence[Sequence[str]],
+    words_c: float,
+) -> list[dict[str, Any]]:
+    """English stackers, one per list of columns in ``variants``, fitted only on out-of-domain logits: each
+    English corpus in ``training`` is scored by a model fitted on the rest of ``training`` (whole corpus held
+    out, as in the evaluation)."""
     inputs: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     for name in english_corpora:
         held = data.corpus == name
         model = data.fit(training & ~held)
+        data.attach_words(model, training & ~held, words_c)
         inputs.append(stack_inputs(model, [data.texts[i] for i in np.flatnonzero(held)]))
         labels.append(data.labels[held])
-    stacker = LogisticRegression(C=STACK_C, class_weight="balanced", max_iter=1000)
-    stacker.fit(np.vstack(inputs), np.concatenate(labels))
-    return {
-        "columns": ["logit", "lexicon_compound", "lexicon_word_found"],
-        "weights": [round(float(w), 6) for w in stacker.coef_.ravel()],
-        "bias": round(float(stacker.intercept_[0]), 6),
-        "fitted_on": list(english_corpora),
-    }
+    stacks = []
+    for columns in variants:
+        chosen = [SHIPPED_COLUMNS.index(column) for column in columns]
+        stacker = LogisticRegression(C=STACK_C, class_weight="balanced", max_iter=1000)
+        stacker.fit(np.vstack(inputs)[:, chosen], np.concatenate(labels))
+        stacks.append(
+            {
+                "columns": list(columns),
+                "weights": [round(float(w), 6) for w in stacker.coef_.ravel()],
+                "bias": round(float(stacker.intercept_[0]), 6),
+                "fitted_on": list(english_corpora),
+            }
+        )
+    return stacks
+
+
+def fit_stack(
+    data: Data, training: np.ndarray, english_corpora: Sequence[str], words_c: float
+) -> dict[str, Any]:
+    """The shipped stacker (all of STACK_COLUMNS and the English word model's logit)."""
+    return fit_stacks(data, training, english_corpora, [SHIPPED_COLUMNS], words_c)[0]
 
 
 def accuracy(model: SentimentModel, texts: Sequence[str], labels: Sequence[int]) -> float:
@@ -275,12 +389,25 @@ def evaluate(corpora: dict[str, Corpus], data: Data) -> dict[str, Any]:
         texts = [data.texts[i] for i in np.flatnonzero(held)]
         labels = data.labels[held]
         alone = accuracy(model, texts, labels)
-        model.meta["english_stack"] = fit_stack(data, training, [n for n in ENGLISH if n != held_out_corpus])
+        others = [n for n in ENGLISH if n != held_out_corpus]
+        words = choose_words_c(data, training, others)
+        data.attach_words(model, training, words["C"])
+        stack, lexicons, vader_only = fit_stacks(
+            data, training, others, [SHIPPED_COLUMNS, STACK_COLUMNS, VADER_ONLY], words["C"]
+        )
+        model.meta["english_stack"] = vader_only
+        with_vader_only = accuracy(model, texts, labels)
+        model.meta["english_stack"] = lexicons
+        with_lexicons = accuracy(model, texts, labels)
+        model.meta["english_stack"] = stack
         result = {
             "held_out": held_out_corpus,
             "texts": len(texts),
             "accuracy": round(accuracy(model, texts, labels), 4),
             "accuracy_without_lexicon": round(alone, 4),
+            "accuracy_vader_stacker_only": round(with_vader_only, 4),
+            "accuracy_lexicon_stacker_without_word_model": round(with_lexicons, 4),
+            "english_words": {**model.meta["english_words"], **words},
             "accuracy_without_evidence_rule": round(without_rule(model, texts, labels), 4),
             "neutral_share": neutral_shares(model, texts),
             "neutral_below_evidence": model.meta["neutral_below_evidence"],
@@ -302,7 +429,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluation = evaluate(corpora, data)
     everything = np.ones(len(data.texts), dtype=bool)
     model = data.fit(everything)
-    model.meta["english_stack"] = fit_stack(data, everything, ENGLISH)
+    words = choose_words_c(data, everything, ENGLISH)
+    data.attach_words(model, everything, words["C"])
+    model.meta["english_words"].update(words)
+    model.meta["english_stack"] = fit_stack(data, everything, ENGLISH, words["C"])
     model.meta.update(
         {
             "format": 2,
@@ -316,6 +446,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "(negation, boosters, but) combined with the linear model's logit by english_stack, a "
                 "logistic regression fitted on out-of-domain logits (each English corpus scored by a model "
                 "fitted without it)",
+            },
+            "pattern_lexicon": {
+                "file": PATTERN_FILE,
+                "source": "textblob 0.20.1 wheel (PyPI, MIT), textblob/en/en-sentiment.xml: pattern's English "
+                "adjective lexicon by T. De Smedt and W. Daelemans, license PDDL; copied by "
+                "tools/make_pattern_lexicon.py (the file's header records both SHA-256)",
+                "sha256": sha256(
+                    Path(__file__).resolve().parent.parent / "src" / "patron" / "text" / "data" / PATTERN_FILE
+                ),
+                "use": "four more columns of english_stack (compound, found, positive and negative sums by VADER's rules)",
             },
             "skytrax_lounge_from": LOUNGE_FROM,
             "features": "distinct character 1-3-grams of the analysis copy of text[:MAX_CHARS] (Simplified, width "

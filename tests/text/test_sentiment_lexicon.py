@@ -4,8 +4,11 @@ written for these tests (tests/text/neutral_mentions.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import zlib
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,12 +16,18 @@ import pytest
 from patron.text.sentiment import (
     BUCKETS,
     NEUTRAL_SQUEEZE,
+    PATTERN_COLUMNS,
+    PATTERN_FILE,
+    WORDS_COLUMN,
     SentimentModel,
+    _features,
     hashed_features,
     label_of,
     lexicon_scores,
     lexicon_sha256,
     opinion_lexicon,
+    pattern_lexicon,
+    pattern_scores,
     shipped_model,
 )
 from tests.text.neutral_mentions import EN, ZH_HANS, ZH_HANT
@@ -86,11 +95,65 @@ def test_english_stacker_and_evidence_rule_by_hand() -> None:
     assert model.probabilities(["good"])[0] == pytest.approx(0.79913, abs=1e-5)
 
 
+def test_pattern_lexicon_score_by_hand() -> None:
+    lexicon = pattern_lexicon()
+    assert lexicon["cold"] == -0.6 and lexicon["fresh"] == 0.3 and "overpriced" not in lexicon
+    # cold −0.6 × 4 = −2.4 → −2.4 / sqrt(5.76 + 15) = −0.52674
+    # not cold: −2.4 × −0.74 = 1.776 → 1.776 / sqrt(3.154176 + 15) = 0.41683
+    # the food was cold but fresh: cold −2.4 × 0.5 = −1.2, fresh 1.2 × 1.5 = 1.8; sum 0.6 → 0.15309
+    scores = pattern_scores(["cold", "not cold", "the food was cold but fresh", "overpriced"])
+    assert scores[:, 0] == pytest.approx([-0.52674, 0.41683, 0.15309, 0.0], abs=1e-5)
+    assert scores[:, 1].tolist() == [1.0, 1.0, 1.0, 0.0]
+    assert scores[:, 2] == pytest.approx([0.0, 1.776, 1.8, 0.0])
+    assert scores[:, 3] == pytest.approx([-2.4, 0.0, -1.2, 0.0])
+
+
+def test_stacker_with_pattern_columns_by_hand() -> None:
+    model = SentimentModel(np.zeros(BUCKETS), np.zeros(BUCKETS), bias=0.0)
+    (cold,) = [word_bucket("cold")]
+    model.weights[cold], model.idf_squared[cold] = -1.0, 1.0
+    columns = ["logit", "lexicon_compound", "lexicon_word_found", "pattern_compound", "pattern_word_found"]
+    columns += ["pattern_positive_sum", "pattern_negative_sum"]
+    model.meta["english_stack"] = {"columns": columns, "weights": [1, 0, 0, 2, 0, 0, 0.5], "bias": 0.1}
+    # "cold" alone: its word bucket and its character n-grams; only the word bucket has a weight, but the norm
+    # counts only buckets with an idf, so logit = −1 / 1 = −1. Pattern: compound −0.52674, negative sum −2.4.
+    # −1 + 2 × −0.52674 + 0.5 × −2.4 + 0.1 = −3.15348
+    assert model.probabilities(["cold"])[0] == pytest.approx(1 / (1 + math.exp(3.15348)), abs=1e-5)
+
+
+def test_english_word_model_by_hand(tmp_path: Path) -> None:
+    model = SentimentModel(np.zeros(BUCKETS), np.zeros(BUCKETS), bias=0.0)
+    model.word_weights = np.zeros(BUCKETS, dtype=np.float32)
+    model.word_weights[word_bucket("good")] = 1.5
+    model.word_weights[word_bucket("n:good")] = -2.0
+    model.meta["english_words"] = {"bias": 0.25}
+    # binary features: "good good" counts good once → 1.5 + 0.25; "not good": n:good −2 + 0.25
+    rows, buckets = _features(["good good", "not good", "好"])[4]
+    assert model.word_logits(rows, buckets, 3).tolist() == pytest.approx([1.75, -1.75, 0.25])
+    # the stacker's last column: 0.5 × word logit + 0.1; the linear model has no weight, so logit = bias = 0
+    model.weights[word_bucket("good")] = 1e-9  # a known feature, so the text is not "no evidence" (0.5)
+    model.idf_squared[word_bucket("good")] = 1.0
+    columns = ["logit", "lexicon_compound", "lexicon_word_found", WORDS_COLUMN]
+    model.meta["english_stack"] = {"columns": columns, "weights": [0, 0, 0, 0.5], "bias": 0.1}
+    assert model.probabilities(["good good"])[0] == pytest.approx(
+        1 / (1 + math.exp(-(0.875 + 0.1))), abs=1e-6
+    )
+    # saved and loaded without pickle
+    model.save(tmp_path / "m.npz", tmp_path / "m.json")
+    loaded = SentimentModel.load(tmp_path / "m.npz", tmp_path / "m.json")
+    assert loaded.word_weights is not None
+    assert loaded.word_logits(rows, buckets, 3).tolist() == pytest.approx([1.75, -1.75, 0.25])
+
+
 def test_shipped_model_records_its_lexicon() -> None:
     meta = shipped_model().meta
     assert meta["lexicon"]["package"] == "vaderSentiment"
     assert meta["lexicon"]["sha256"] == lexicon_sha256()
     assert set(meta["english_stack"]["fitted_on"]) == {"amazon", "yelp", "skytrax_seat", "skytrax_lounge"}
+    assert meta["english_stack"]["columns"][3:] == [*PATTERN_COLUMNS, WORDS_COLUMN]
+    assert shipped_model().word_weights is not None
+    data = resources.files("patron.text") / "data" / PATTERN_FILE
+    assert meta["pattern_lexicon"]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
 
 
 def labels(texts: list[str]) -> list[str]:

@@ -7,7 +7,9 @@ from the corpora in ../shared/datasets. The model is two plain files in the pack
 Scoring: a text's features are the distinct n-grams of its first MAX_CHARS characters; its vector is their
 idf values, L2-normalised; the probability of positive is the logistic of the weights' dot product plus the
 bias. English texts add VADER's opinion lexicon (the vaderSentiment package, MIT): polarity tokens among the
-features, and a lexicon score that a small stacker combines with the logit. A text with too little evidence
+features, and a lexicon score that a small stacker combines with the logit, together with scores from
+pattern's adjective lexicon (PDDL, copied into ``data/pattern_polarity.tsv``) and the logit of an English
+word model (NB-LR over the word features, fitted on the English corpora only; ``word_logits``). A text with too little evidence
 (a bare brand or product mention) is squeezed into the neutral band. Labels: positive from POSITIVE_AT,
 negative below NEGATIVE_BELOW, neutral between (and for a text with no known feature).
 """
@@ -138,18 +140,22 @@ def hashed_features(texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.ND
     space dropped) and English word unigrams and bigrams, each hashed into one of 2**BUCKET_BITS buckets.
     Computed for the whole batch at once on code points with NumPy (a multiplicative hash of each n-gram's
     code points with its length), words with CRC-32; one OpenCC call converts the batch."""
-    rows, buckets, _, _ = _features(texts)
+    rows, buckets, _, _, _ = _features(texts)
     return rows, buckets
+
+
+WordFeatures = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
 
 
 def _features(
     texts: Sequence[str],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str], npt.NDArray[np.bool_]]:
-    """``hashed_features`` plus each text's analysis copy and whether it is English for the lexicon (it has
-    an English word and no Han character)."""
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str], npt.NDArray[np.bool_], WordFeatures]:
+    """``hashed_features`` plus each text's analysis copy, whether it is English for the lexicon (it has
+    an English word and no Han character), and the (row, bucket) of its distinct word features alone (for the
+    English word model)."""
     if not texts:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, [], np.zeros(0, dtype=bool)
+        return empty, empty, [], np.zeros(0, dtype=bool), (empty, empty)
     copy = _batch_copy(texts)
     points = np.frombuffer(copy.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
     newline = points == 10
@@ -188,7 +194,14 @@ def _features(
     distinct = (
         combined[np.concatenate(([True], combined[1:] != combined[:-1]))] if len(combined) else combined
     )
-    return distinct >> BUCKET_BITS, distinct & (BUCKETS - 1), copy.split("\n"), english
+    words = np.unique(word_rows << BUCKET_BITS | word_buckets) if len(word_rows) else word_rows
+    return (
+        distinct >> BUCKET_BITS,
+        distinct & (BUCKETS - 1),
+        copy.split("\n"),
+        english,
+        (words >> BUCKET_BITS, words & (BUCKETS - 1)),
+    )
 
 
 def _word_features(copy: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -264,29 +277,82 @@ def lexicon_scores(copy_lines: Sequence[str]) -> npt.NDArray[np.float64]:
     it, and weighted 0.5 before the last "but" and 1.5 after it; the sum squashed to −1 … 1 as VADER does
     (s / sqrt(s² + 15)). 0 for a line with no lexicon word. Columns: that compound score, and whether the
     line has any lexicon word (1/0)."""
-    lexicon = opinion_lexicon()
-    out = np.zeros((len(copy_lines), 2), dtype=np.float64)
+    return _lexicon_columns(copy_lines, pattern=False)
+
+
+PATTERN_FILE = "pattern_polarity.tsv"
+# VADER's valence range is −4 … +4; pattern's polarity is −1 … +1.
+_PATTERN_SCALE = 4.0
+# The English word model's logit, the stacker's last column when the model has one (``word_logits``).
+WORDS_COLUMN = "english_words_logit"
+PATTERN_COLUMNS = ("pattern_compound", "pattern_word_found", "pattern_positive_sum", "pattern_negative_sum")
+
+
+@cache
+def pattern_lexicon() -> dict[str, float]:
+    """Word → polarity (−1 … +1) of pattern's English adjective lexicon (De Smedt & Daelemans, PDDL), as
+    copied into ``data/pattern_polarity.tsv`` from the TextBlob wheel by tools/make_pattern_lexicon.py. It
+    knows review words VADER lacks (cold, late, slow, stale, expensive, mediocre)."""
+    text = (resources.files("patron.text") / "data" / PATTERN_FILE).read_text(encoding="utf-8")
+    lexicon: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            word, polarity = line.split("\t")
+            lexicon[word] = float(polarity)
+    return lexicon
+
+
+def pattern_scores(copy_lines: Sequence[str]) -> npt.NDArray[np.float64]:
+    """The pattern lexicon's evidence for each (analysis-copy) line, by VADER's rules as in
+    ``lexicon_scores`` (polarity × 4 to VADER's scale, boosters, negation × −0.74, "but" weights). Columns
+    (``PATTERN_COLUMNS``): compound s / √(s² + 15), whether any lexicon word was found (1/0), the sum of the
+    positive contributions and the sum of the negative ones."""
+    return _lexicon_columns(copy_lines, pattern=True)[:, 2:]
+
+
+def stack_columns(copy_lines: Sequence[str], columns: Sequence[str]) -> npt.NDArray[np.float64]:
+    """The lexicon columns of the English stacker (after the logit), as named in the model's metadata:
+    VADER's compound and word-found, then pattern's four when the model was fitted with them."""
+    return _lexicon_columns(copy_lines, pattern=any(column in PATTERN_COLUMNS for column in columns))
+
+
+def _lexicon_columns(copy_lines: Sequence[str], *, pattern: bool) -> npt.NDArray[np.float64]:
+    """One pass over each line's words for ``lexicon_scores`` (columns 0–1) and, with ``pattern``,
+    ``pattern_scores`` (columns 2–5): the booster, negation and "but" rules are looked up once per word."""
+    vader_lexicon = opinion_lexicon()
+    pattern_polarity = pattern_lexicon() if pattern else {}
+    out = np.zeros((len(copy_lines), 6 if pattern else 2), dtype=np.float64)
     for row, line in enumerate(copy_lines):
         words = _WORD.findall(line)
         if not words:
             continue
         last_but = max((i for i, word in enumerate(words) if word == "but"), default=-1)
-        total = 0.0
-        found = False
+        totals = [0.0, 0.0]
         for i, word in enumerate(words):
-            valence = lexicon.get(word)
-            if valence is None or word in _NOT_OPINION:
+            vader = vader_lexicon.get(word)
+            polarity = pattern_polarity.get(word)
+            if (vader is None and polarity is None) or word in _NOT_OPINION:
                 continue
-            found = True
-            if i and (step := _BOOSTERS.get(words[i - 1])) is not None:
-                valence += step if valence > 0 else -step
-            if any(_is_negation(before) for before in words[max(0, i - 3) : i]):
-                valence *= -0.74
-            if last_but >= 0:
-                valence *= 0.5 if i < last_but else 1.5
-            total += valence
-        out[row, 0] = total / np.sqrt(total * total + 15.0)
-        out[row, 1] = 1.0 if found else 0.0
+            step = _BOOSTERS.get(words[i - 1]) if i else None
+            negated = any(_is_negation(before) for before in words[max(0, i - 3) : i])
+            weight = 1.0 if last_but < 0 else (0.5 if i < last_but else 1.5)
+            for column, valence in ((0, vader), (1, None if polarity is None else polarity * _PATTERN_SCALE)):
+                if valence is None:
+                    continue
+                if step is not None:
+                    valence += step if valence > 0 else -step
+                if negated:
+                    valence *= -0.74
+                valence *= weight
+                totals[column] += valence
+                if column == 0:
+                    out[row, 1] = 1.0
+                else:
+                    out[row, 3] = 1.0
+                    out[row, 4 if valence > 0 else 5] += valence
+        out[row, 0] = totals[0] / np.sqrt(totals[0] * totals[0] + 15.0)
+        if pattern:
+            out[row, 2] = totals[1] / np.sqrt(totals[1] * totals[1] + 15.0)
     return out
 
 
@@ -332,6 +398,23 @@ class SentimentModel:
         self.idf_squared = np.asarray(idf_squared, dtype=np.float32)
         self.bias = float(bias)
         self.meta = meta or {}
+        # The English word model (``word_logits``): one weight per word-feature bucket, or None.
+        self.word_weights: npt.NDArray[np.float32] | None = None
+
+    def word_logits(
+        self, word_rows: npt.NDArray[np.int64], word_buckets: npt.NDArray[np.int64], count: int
+    ) -> npt.NDArray[np.float64]:
+        """The English word model's logit for each text: a Naive Bayes–logistic regression (NB-LR) over the
+        distinct word features (words, bigrams, n:words, polarity tokens), each present feature adding its
+        weight (log-count ratio × coefficient), plus the bias in ``english_words``. 0 without the model."""
+        if self.word_weights is None:
+            return np.zeros(count, dtype=np.float64)
+        bias = float(self.meta.get("english_words", {}).get("bias", 0.0))
+        weights = self.word_weights[word_buckets].astype(np.float64)
+        logits: npt.NDArray[np.float64] = (
+            np.bincount(word_rows, weights=weights, minlength=count).astype(np.float64) + bias
+        )
+        return logits
 
     def logits(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """The linear model's logit for each text and its evidence (see ``_logits``)."""
@@ -383,7 +466,7 @@ class SentimentModel:
         kind, English or not; an English text only when it has no opinion word of the lexicon) keeps its
         side but is squeezed into the neutral band, 0.5 + (P − 0.5) × NEUTRAL_SQUEEZE. Without this the bias
         alone makes a bare mention (鼎泰豐的小籠包) negative."""
-        rows, buckets, copies, english = _features(texts)
+        rows, buckets, copies, english, (word_rows, word_buckets) = _features(texts)
         logits, evidence = self._logits(rows, buckets, len(texts))
         thresholds = self.meta.get("neutral_below_evidence") or {}
         threshold = np.where(english, thresholds.get("english", 0.0), thresholds.get("other", 0.0))
@@ -391,8 +474,12 @@ class SentimentModel:
         stack = self.meta.get("english_stack")
         if stack and english.any():
             where = np.flatnonzero(english)
-            lexical = lexicon_scores([copies[i] for i in where])
+            columns = stack.get("columns", ())
+            lexical = stack_columns([copies[i] for i in where], columns)
             features = np.column_stack([logits[where], lexical])
+            if WORDS_COLUMN in columns:
+                words = self.word_logits(word_rows, word_buckets, len(texts))[where]
+                features = np.column_stack([features, words])
             logits[where] = features @ np.asarray(stack["weights"], dtype=np.float64) + float(stack["bias"])
             silent[where] &= lexical[:, 1] == 0
         probabilities: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-logits))
@@ -417,13 +504,21 @@ class SentimentModel:
     def save(self, npz_path: Any, json_path: Any) -> None:
         """Only the buckets in use: their indices, weights and squared idf (float32), and the bias."""
         used = np.flatnonzero(self.weights)
-        np.savez(  # uncompressed: loads in about half the time
-            npz_path,
-            buckets=used.astype(np.int32),
-            weights=self.weights[used].astype(np.float32),
-            idf_squared=self.idf_squared[used].astype(np.float32),
-            bias=np.asarray([self.bias], dtype=np.float64),
-        )
+        words: dict[str, npt.NDArray[Any]] = {}
+        if self.word_weights is not None:
+            word_used = np.flatnonzero(self.word_weights)
+            words = {
+                "word_buckets": word_used.astype(np.int32),
+                "word_weights": self.word_weights[word_used].astype(np.float32),
+            }
+        arrays: dict[str, npt.NDArray[Any]] = {
+            "buckets": used.astype(np.int32),
+            "weights": self.weights[used].astype(np.float32),
+            "idf_squared": self.idf_squared[used].astype(np.float32),
+            "bias": np.asarray([self.bias], dtype=np.float64),
+            **words,
+        }
+        np.savez(npz_path, **arrays)  # type: ignore[arg-type]  # uncompressed: loads in about half the time
         with Path(json_path).open("w", encoding="utf-8") as file:
             json.dump(self.meta, file, ensure_ascii=False, indent=2, sort_keys=True)
             file.write("\n")
@@ -437,9 +532,15 @@ class SentimentModel:
             weights[used] = arrays["weights"]
             idf_squared[used] = arrays["idf_squared"]
             bias = float(arrays["bias"][0])
+            word_weights = None
+            if "word_buckets" in arrays.files:
+                word_weights = np.zeros(BUCKETS, dtype=np.float32)
+                word_weights[arrays["word_buckets"].astype(np.int64)] = arrays["word_weights"]
         with Path(json_path).open(encoding="utf-8") as file:
             meta = json.load(file)
-        return cls(weights, idf_squared, bias, meta)
+        model = cls(weights, idf_squared, bias, meta)
+        model.word_weights = word_weights
+        return model
 
 
 @cache
