@@ -103,3 +103,79 @@ def test_the_express_lane_answers_byte_for_byte_as_the_route(
 def test_without_a_key_the_guard_answers_before_the_lane(client: TestClient) -> None:
     answer = client.post("/api/v1/responses", json=_NPS)
     assert answer.status_code == 401 and answer.json()["error"]["code"] == "auth.bad_api_key"
+
+
+#: The ledger's lane: (customer, redeem or adjust, body or raw bytes, content type, Accept-Language)
+_J = "application/json"
+_LEDGER: list[tuple[str, str, Any, str, str]] = [
+    ("C001", "adjust", {"points": 120, "reason": "welcome", "idempotency_key": "k1"}, _J, "en"),
+    ("C001", "redeem", {"points": 45, "reason": "voucher", "idempotency_key": "k2"}, _J, "zh-Hant"),
+    ("C001", "redeem", {"points": 45, "reason": "voucher", "idempotency_key": "k2"}, _J, "en"),  # replayed
+    ("C001", "redeem", {"points": 46, "reason": "voucher", "idempotency_key": "k2"}, _J, "en"),  # key reused: 409
+    ("C001", "redeem", {"points": 500, "reason": "tv", "idempotency_key": "k3"}, _J, "zh-Hans"),  # short: 409
+    ("C001", "adjust", {"points": 0, "reason": "none", "idempotency_key": "k4"}, _J, "en"),  # 400
+    ("C001", "adjust", {"points": -30, "reason": "fix", "idempotency_key": "k5"}, _J, "zh-Hant"),
+    ("C002", "adjust", {"points": 7, "reason": "join", "idempotency_key": "k6"}, _J, "en"),  # enrols C002
+    ("C003", "redeem", {"points": 1, "reason": "no", "idempotency_key": "k7"}, _J, "en"),  # not a member: 404
+    ("NOBODY", "adjust", {"points": 1, "reason": "no", "idempotency_key": "k8"}, _J, "zh-Hant"),  # 404
+    ("C001", "redeem", {"points": 1, "reason": "x", "idempotency_key": "k9", "more": 1}, _J, "en"),  # the route: 422
+    ("C001", "redeem", b'{"points": 1, "reason": ', _J, "en"),  # broken JSON: the route
+    ("C001", "redeem", b'{"points": 1, "reason": "x", "idempotency_key": "k10"}', "text/plain", "en"),  # the route
+    ("C001", "adjust", {"points": 2, "reason": "x", "idempotency_key": "k11"}, f"{_J}; charset=utf-8", "en"),
+]  # fmt: skip
+
+
+def _ledger_comparable(answer: Any) -> tuple[Any, ...]:
+    body = re.sub(rb'"id":\d+', b'"id":0', answer.content)
+    body = re.sub(rb'"(created_at|expires_at)":"[^"]+"', rb'"\1":"-"', body)
+    headers = {k: v for k, v in answer.headers.items() if k not in ("content-length", "date")}
+    return answer.status_code, body, headers
+
+
+def test_the_ledger_lane_answers_byte_for_byte_as_the_routes(
+    engine: Engine, two_tenants: tuple[Tenant, Tenant], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from patron.core.db import transaction
+    from patron.loyalty import service as loyalty
+    from patron.loyalty.schemas import ProgramUpdate
+
+    taken: list[str] = []
+    original = express.in_group_commit
+
+    async def counted(work: Any, /, **kwargs: Any) -> Any:
+        taken.append(kwargs["idempotency_key"])
+        return await original(work, **kwargs)
+
+    monkeypatch.setattr(express, "in_group_commit", counted)
+    fast_tenant, route_tenant = two_tenants
+    statuses: list[int] = []
+    balances: list[int] = []
+    with transaction(engine) as session:
+        for tenant in two_tenants:
+            workspace = session.merge(tenant.workspace)
+            loyalty.set_program(session, workspace=workspace, data=ProgramUpdate())
+    with (
+        TestClient(create_app(), raise_server_exceptions=False) as fast,
+        TestClient(create_app(express_lane=False), raise_server_exceptions=False) as route,
+    ):
+        for customer, kind, body, content_type, language in _LEDGER:
+            path = f"/api/v1/loyalty/members/{customer}/{kind}"
+            sent = []
+            for client, tenant in ((fast, fast_tenant), (route, route_tenant)):
+                headers = {**tenant.headers, "Content-Type": content_type, "Accept-Language": language}
+                content = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+                sent.append(client.post(path, headers=headers, content=content))
+            by_lane, by_route = sent
+            assert _ledger_comparable(by_lane) == _ledger_comparable(by_route), (
+                body,
+                by_lane.text,
+                by_route.text,
+            )
+            statuses.append(by_lane.status_code)
+            if by_lane.status_code == 200:
+                balances.append(by_lane.json()["balance"]["points"])
+    assert statuses == [200, 200, 200, 409, 409, 400, 200, 200, 404, 404, 422, 422, 422, 200]
+    # 120; −45 → 75; the replay answers 75; −30 → 45; C002's 7; +2 → 47
+    assert balances == [120, 75, 75, 45, 7, 47]
+    # The lane took every body the model accepts, and no other (k9: an unknown field; k10: not JSON).
+    assert taken == ["k1", "k2", "k2", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k11"]

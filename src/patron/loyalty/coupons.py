@@ -38,7 +38,7 @@ from patron.loyalty.models import (
     Source,
 )
 from patron.loyalty.schemas import CouponRead
-from patron.loyalty.service import _entry, _lock_members, _New
+from patron.loyalty.service import _entry, _lock_members, _New, customer_of_member
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 RANDOM_SYMBOLS = 15
@@ -91,9 +91,10 @@ def coupon_read(
     balance: int | None = None,
 ) -> CouponRead:  # fmt: skip
     customer = session.scalar(
-        select(Customer.external_id)
-        .join(Member, and_(Member.workspace_id == Customer.workspace_id, Member.customer_id == Customer.id))
-        .where(Member.workspace_id == coupon.workspace_id, Member.id == coupon.member_id)
+        select(Customer.external_id).where(
+            Customer.workspace_id == coupon.workspace_id,
+            Customer.id == customer_of_member(coupon.workspace_id, coupon.member_id),
+        )
     )
     now = utcnow()
     return CouponRead(

@@ -119,6 +119,22 @@ def _targets(
     return targets, percents
 
 
+def _first_bonus_key(member_id: int) -> str:
+    """The key of a member's first first-purchase bonus: the member's, not the order's, so the unique key gives it
+    once per member whichever order earns it, and who had it is found by the key's index."""
+    return f"first_purchase:{member_id}"
+
+
+def _entry_key(order_id: int, member_id: int, line_no: int | None, entries: int) -> tuple[str, str]:
+    """The idempotency key and reason of an order line's next entry (``line_no`` None: the order's bonus) when
+    it has ``entries`` already: one definition for the row path and the set-wise one, so a sync by either finds
+    what the other wrote. A reversal takes the key; the row path gives it its own reason (the order's status)."""
+    if line_no is None:
+        key = _first_bonus_key(member_id) if entries == 0 else f"order:{order_id}:bonus:{entries + 1}"
+        return key, "first_purchase_bonus"
+    return f"order:{order_id}:line:{line_no}:{entries + 1}", "order"
+
+
 def _order_rows(session: Session, workspace_id: int, criteria: Sequence[Any]) -> list[Order]:
     """The orders, by customer, time and id. Sorted here, not by the database: asked to sort, SQLite walked the
     (workspace, customer, time) index over every order of the workspace for each chunk of 500 ids, so earning
@@ -264,13 +280,13 @@ def _sync_chunk(
         .group_by(Refund.order_id, Refund.line_no)
     ):
         states[order_id].setdefault(line_no, _LineState()).refunded = int(quantity)
-    # A member's first bonus is always written with the key ``first_purchase:MEMBER`` (below), so who had it is
+    # A member's first bonus is always written with the key ``_first_bonus_key(MEMBER)``, so who had it is
     # found by the unique key's index. (Reading every order entry of the chunk's members grew with the ledger:
     # an import of 1,000,000 lines re-read each member's earlier entries in every chunk.) No version with a
     # bonus: nothing to look up.
     had_bonus: set[int] = set()
     if any(r.first_purchase_bonus for r in rules):
-        keys = {f"first_purchase:{m.id}": m.id for m in members.values()}
+        keys = {_first_bonus_key(m.id): m.id for m in members.values()}
         had_bonus = {
             keys[key]
             for key in session.scalars(
@@ -317,16 +333,7 @@ def _sync_chunk(
             change = target - state.earned
             if change == 0:
                 continue
-            if line_no is None:
-                key = (
-                    f"first_purchase:{member.id}"
-                    if state.entries == 0
-                    else f"order:{order.id}:bonus:{state.entries + 1}"
-                )
-                reason = "first_purchase_bonus"
-            else:
-                key = f"order:{order.id}:line:{line_no}:{state.entries + 1}"
-                reason = "order"
+            key, reason = _entry_key(order.id, member.id, line_no, state.entries)
             version_used = rule.version if rule is not None else None
             if change > 0:
                 assert rule is not None  # a positive target needs a rule
@@ -589,7 +596,7 @@ def _sync_chunk_setwise(
             states[order_id].setdefault(line_no, _LineState()).refunded = int(quantity)
     had_bonus: set[int] = set()
     if earning.any_bonus:
-        keys = {f"first_purchase:{m.id}": m.id for m in members.values()}
+        keys = {_first_bonus_key(m.id): m.id for m in members.values()}
         had_bonus = {
             keys[key]
             for (key,) in connection.execute(
@@ -648,17 +655,9 @@ def _sync_chunk_setwise(
             if change < 0:
                 reversing.add(member.id)  # the row path takes this member's orders of the chunk
                 continue
+            key, reason = _entry_key(order.id, member.id, line_no, state.entries)
             if line_no is None:
-                key = (
-                    f"first_purchase:{member.id}"
-                    if state.entries == 0
-                    else f"order:{order.id}:bonus:{state.entries + 1}"
-                )
-                reason = "first_purchase_bonus"
                 had_bonus.add(member.id)
-            else:
-                key = f"order:{order.id}:line:{line_no}:{state.entries + 1}"
-                reason = "order"
             assert rule is not None  # a positive target needs a rule
             plans[member.id].append(
                 (order, line_no, change, key, reason, rule.version, percents.get(line_no))

@@ -18,7 +18,7 @@ import re
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from patron.commerce.models import Order
@@ -61,6 +61,7 @@ from patron.loyalty.service import (
     _lock_members,
     _locked_member,
     _New,
+    customer_of_member,
     expiry_for,
     require_program,
 )
@@ -146,9 +147,10 @@ def _email(text: str | None) -> str | None:
 
 def referral_read(session: Session, referral: Referral) -> ReferralRead:
     referrer = session.scalar(
-        select(Customer.external_id)
-        .join(Member, and_(Member.workspace_id == Customer.workspace_id, Member.customer_id == Customer.id))
-        .where(Member.workspace_id == referral.workspace_id, Member.id == referral.referrer_id)
+        select(Customer.external_id).where(
+            Customer.workspace_id == referral.workspace_id,
+            Customer.id == customer_of_member(referral.workspace_id, referral.referrer_id),
+        )
     )
     referee = session.scalar(
         scoped(
