@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from patron.core import migrate
 from patron.core.clock import utcnow
-from patron.core.db import keep_statistics, make_engine, transaction
+from patron.core.db import StatisticsWatch, keep_statistics, make_engine, transaction
 from patron.core.models import Workspace
 from patron.feedback.service import _store_comment_items, analyse_texts, copies, shipped_taxonomy
 
@@ -52,6 +52,23 @@ def test_statistics_are_taken_again_after_a_large_write_or_when_the_table_double
         assert _known(connection, "stat_rows") == 6_000
         _add(connection, 6_001, 12_500)
         assert keep_statistics(connection, ["stat_rows"]) == ["stat_rows"], "twice the pages"
+        assert _known(connection, "stat_rows") == 12_500
+        transaction.rollback()
+
+
+def test_a_watch_looks_at_the_statistics_once_every_so_many_rows(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL statistics")
+    watch = StatisticsWatch(["stat_rows"], every=1_000)
+    with engine.connect() as connection, connection.begin() as transaction:
+        connection.exec_driver_sql("CREATE TABLE stat_rows (id bigint PRIMARY KEY, workspace_id int)")
+        _add(connection, 1, 5_000)
+        assert watch.wrote(connection, 999) == [], "not looked at before 1,000 rows"
+        assert watch.wrote(connection, 1) == ["stat_rows"]
+        assert _known(connection, "stat_rows") == 5_000
+        _add(connection, 5_001, 12_500)
+        assert watch.wrote(connection, 600) == [] and _known(connection, "stat_rows") == 5_000
+        assert watch.wrote(connection, 400) == ["stat_rows"]
         assert _known(connection, "stat_rows") == 12_500
         transaction.rollback()
 

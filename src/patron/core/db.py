@@ -270,6 +270,24 @@ def keep_statistics(connection: Connection, tables: Sequence[str], *, written: i
     return stale
 
 
+class StatisticsWatch:
+    """``keep_statistics`` for a hot path's tables once every ``every`` rows it writes, so that a path writing
+    a few rows per transaction (a loyalty group) pays its catalogue query once per that many rows rather than
+    per transaction. The count is per process and need not be exact: threads may race on it."""
+
+    def __init__(self, tables: Sequence[str], every: int = 2_000) -> None:
+        self._tables = tuple(tables)
+        self._every = every
+        self._written = 0
+
+    def wrote(self, connection: Connection, rows: int) -> list[str]:
+        self._written += rows
+        if self._written < self._every:
+            return []
+        self._written = 0
+        return keep_statistics(connection, self._tables)
+
+
 def bulk_insert(
     connection: Connection, table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> None:
