@@ -77,6 +77,9 @@ SCORE_SCHEMA = pa.schema(
     ]
 )
 REASON_TYPE = SCORE_SCHEMA.field("reasons").type
+#: the Parquet columns worth a dictionary (repeated values); the floats' dictionary pages were built and then
+#: dropped for every page (1M customers: writing 0.53 -> 0.33 s CPU, 33 -> 29 MB; with reasons 0.95 -> 0.60 s)
+DICTIONARY_COLUMNS = ["frequency", "reasons.list.element.feature", "reasons.list.element.text"]
 
 
 def open_orders(
@@ -325,22 +328,22 @@ def batch_columns(batch: pa.RecordBatch | pa.Table) -> dict[str, npt.NDArray[Any
 def churn_frame(features: Columns, alive: np.ndarray) -> pd.DataFrame:
     """The classifier's input from rows of ``feature_expression`` (a frame, or ``batch_columns``):
     ``churn.FEATURES`` in order (the survey features missing without the signal files), then
-    ``churn.SIGNAL_FEATURES`` when the rows have them. One float64 block (rows × features): the classifier
-    and the reasons read it without copying it column by column."""
+    ``churn.SIGNAL_FEATURES`` when the rows have them. One float64 block, a feature's values contiguous (as
+    pandas keeps a block): the classifier and the reasons read it without copying it column by column."""
     names = [*churn.FEATURES, *(churn.SIGNAL_FEATURES if "member" in features else ())]
     ids = np.asarray(features["customer_id"])
-    matrix = np.empty((len(ids), len(names)), dtype=np.float64)
+    block = np.empty((len(names), len(ids)), dtype=np.float64)
     sources = {"frequency": "purchase_days", "monetary": "mean_value"}
     for i, name in enumerate(names):
         if name == "probability_alive":
-            matrix[:, i] = alive
+            block[i] = alive
         elif name == "monetary":
-            matrix[:, i] = np.round(_floats(features["mean_value"]), churn.MONETARY_DECIMALS)
+            block[i] = np.round(_floats(features["mean_value"]), churn.MONETARY_DECIMALS)
         elif sources.get(name, name) in features:
-            matrix[:, i] = _floats(features[sources.get(name, name)])
+            block[i] = _floats(features[sources.get(name, name)])
         else:
-            matrix[:, i] = np.nan
-    return pd.DataFrame(matrix, columns=names, index=pd.Index(ids, name="customer_id"), copy=False)
+            block[i] = np.nan
+    return pd.DataFrame(block.T, columns=names, index=pd.Index(ids, name="customer_id"), copy=False)
 
 
 def model_columns(model: Any, x: pd.DataFrame) -> pd.DataFrame:
@@ -493,11 +496,13 @@ def predict_risk(model: Any, x: pd.DataFrame) -> npt.NDArray[np.float64]:
     points = split_points(model)
     if points is None or len(x) < 2:
         return np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64)
-    sides = _sides(points, x.to_numpy(dtype=np.float64))
+    values = x.to_numpy(dtype=np.float64)
+    sides = _sides(points, values)
     if not sides:
         return np.asarray(model.predict_proba(x.iloc[:1])[:, 1], dtype=np.float64).repeat(len(x))
     codes, firsts = distinct_rows(sides)
-    return np.asarray(model.predict_proba(x.iloc[firsts])[:, 1], dtype=np.float64)[codes]
+    rows = pd.DataFrame(values[firsts], columns=x.columns, copy=False)  # the feature names, as fitted
+    return np.asarray(model.predict_proba(rows)[:, 1], dtype=np.float64)[codes]
 
 
 def _sides(points: list[tuple[int, npt.NDArray[np.float64]]], values: npt.NDArray[np.float64]) -> list[Any]:
@@ -781,7 +786,7 @@ def score_to_parquet(
     schema = SCORE_SCHEMA
     if about is not None:
         schema = schema.with_metadata({"patron": json.dumps(about, default=str)})
-    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
+    with pq.ParquetWriter(out, schema, compression="zstd", use_dictionary=DICTIONARY_COLUMNS) as writer:
         for batch in feature_batches(expression, chunk):
             scores = scorer.score_columns(batch_columns(batch))
             writer.write_batch(
