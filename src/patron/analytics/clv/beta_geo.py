@@ -98,8 +98,8 @@ class BetaGeoModel(TransactionModel):
 
     def _purchase_curve(self, p: Array, horizons: Array, x: Array, t_x: Array, big_t: Array) -> Array:
         """``_conditional_purchases`` at every horizon: the ₂F₁ tail depends on (x, T) and the horizon only,
-        so it is computed once per distinct (x, T) of the rows (in scoring's batches about one in six of the
-        distinct (x, t_x, T)), the "alive" factor once per row; the same operations in the same order, so
+        so it is computed once per distinct (x, T) of the rows (bench/scoring.py at 1M: 25,395 pairs
+        against 336,439 distinct (x, t_x, T)), the "alive" factor once per row; the same operations in the same order, so
         the values are bit for bit those of ``_conditional_purchases``."""
         r, alpha, a, b = p
         shift = 1.0 if self.modified else 0.0
