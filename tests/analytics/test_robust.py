@@ -201,3 +201,22 @@ def test_a_validation_whose_predictions_are_not_finite_is_refused_not_reported_a
         holdout_validation(fitted, cdnow)
     assert refused.value.code == "clv.prediction_not_finite"
     assert "no finite prediction for 2 customers" in refused.value.message("en")
+
+
+@pytest.mark.parametrize("model", [BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel])
+def test_the_purchase_curve_is_expected_purchases_at_each_horizon(
+    cdnow: pd.DataFrame, model: type[BetaGeoModel]
+) -> None:
+    """``purchase_curve`` shares work across horizons (BG/NBD's ₂F₁ tail per distinct (x, T), Pareto/NBD's
+    P(alive) once) and gives ``expected_purchases``' numbers bit for bit, the extreme customers included."""
+    fitted = model(cdnow).fit()
+    rows = pd.concat([cdnow[list(EXTREME.columns)].astype({"customer_id": str}), EXTREME], ignore_index=True)
+    horizons = [7.0, 30.0, 4.345, 365.0]
+    curve = fitted.purchase_curve(rows, horizons)
+    assert curve.shape == (len(rows), 4)
+    for column, t in enumerate(horizons):
+        expected = fitted.expected_purchases(rows, future_t=t)["expected_purchases"].to_numpy()
+        assert np.array_equal(curve[:, column], expected, equal_nan=True), t
+    with pytest.raises(PatronError) as error:
+        fitted.purchase_curve(rows, [30.0, 0.0])
+    assert error.value.code == "clv.bad_horizon"

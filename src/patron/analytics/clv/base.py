@@ -415,6 +415,21 @@ class TransactionModel(CLVModel):
             values = self._conditional_purchases(self._p(), np.full_like(x, float(future_t)), x, t_x, big_t)
         return self._out(frame, "expected_purchases", values)
 
+    def purchase_curve(self, data: pd.DataFrame | None, horizons: Sequence[float]) -> Array:
+        """``expected_purchases`` at every horizon (rows × horizons) in one call: the models compute what the
+        horizons share once (CLV asks for 12 monthly horizons; the values are those of ``expected_purchases``,
+        bit for bit)."""
+        for t in horizons:
+            _check_horizon(t)
+        _, x, t_x, big_t = self._columns(data)
+        with np.errstate(all="ignore"):
+            return self._purchase_curve(self._p(), np.asarray(horizons, dtype=np.float64), x, t_x, big_t)
+
+    def _purchase_curve(self, p: Array, horizons: Array, x: Array, t_x: Array, big_t: Array) -> Array:
+        """One column of ``_conditional_purchases`` a horizon (a model may share work across them)."""
+        columns = [self._conditional_purchases(p, np.full_like(x, t), x, t_x, big_t) for t in horizons]
+        return np.stack(columns, axis=1) if columns else np.zeros((x.size, 0))
+
     def expected_purchases_new_customer(self, t: Sequence[float] | float) -> pd.DataFrame:
         """Expected purchases of a newly acquired customer in ``(0, t]`` (the model's unconditional curve)."""
         times = np.atleast_1d(np.asarray(t, dtype=np.float64))

@@ -108,3 +108,17 @@ class ParetoNBDModel(TransactionModel):
             growth = -np.expm1(-(s - 1) * log_ratio) / (s - 1)
         alive = self._probability_alive(p, x, t_x, big_t)
         return np.asarray((r + x) * (beta + big_t) / (alpha + big_t) * growth * alive, dtype=np.float64)
+
+    def _purchase_curve(self, p: Array, horizons: Array, x: Array, t_x: Array, big_t: Array) -> Array:
+        """``_conditional_purchases`` at every horizon, P(alive) (its costly part) computed once."""
+        r, alpha, s, beta = p
+        alive = self._probability_alive(p, x, t_x, big_t)
+        columns = []
+        for t in horizons:
+            log_ratio = np.log1p(np.full_like(x, t) / (beta + big_t))
+            if abs(s - 1) * float(np.max(log_ratio, initial=0.0)) < 1e-12:
+                growth = log_ratio
+            else:
+                growth = -np.expm1(-(s - 1) * log_ratio) / (s - 1)
+            columns.append((r + x) * (beta + big_t) / (alpha + big_t) * growth * alive)
+        return np.stack(columns, axis=1) if columns else np.zeros((x.size, 0))

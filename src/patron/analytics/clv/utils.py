@@ -47,10 +47,9 @@ def customer_lifetime_value(
     factor = UNITS_PER_MONTH[time_unit]
     value = np.zeros(len(data))
     previous = np.zeros(len(data))
+    curve = transaction_model.purchase_curve(data, [month * factor for month in range(1, int(months) + 1)])
     for month in range(1, int(months) + 1):
-        cumulative = transaction_model.expected_purchases(data, future_t=month * factor)[
-            "expected_purchases"
-        ].to_numpy()
+        cumulative = curve[:, month - 1]
         value += spend * (cumulative - previous) / (1 + discount_rate) ** month
         previous = cumulative
     return pd.DataFrame({"customer_id": data["customer_id"].to_numpy(), "clv": value})
