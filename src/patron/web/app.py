@@ -95,6 +95,17 @@ def _ready_for_comments(catch_up: bool) -> None:
             log.info("%d survey comments left unanalysed by an earlier stop were analysed", added)
     except Exception:  # `patron feedback analyze` does the same; the server must start regardless
         log.exception("loading the analysis or catching up on survey comments failed")
+    _keep_out_of_collections()
+
+
+def _keep_out_of_collections() -> None:
+    """Everything loaded so far (modules, catalogs, compiled statements; after the warm-up, the sentiment model,
+    the word lists and OpenCC's tables) lives as long as the process: kept out of the collector's full passes,
+    which otherwise walk it all again and again under load (one full pass: 0.17 s). Frozen only at start, the
+    models the warm-up thread loads just after were walked each time (docs/benchmarks.md, survey ingest of
+    2026-12-03 19:45)."""
+    gc.collect()
+    gc.freeze()
 
 
 @asynccontextmanager
@@ -107,10 +118,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     threading.Thread(
         target=_ready_for_comments, args=(settings.feedback_catch_up,), name="feedback-ready", daemon=True
     ).start()
-    # Everything loaded at start (modules, catalogs, compiled statements) lives as long as the process: kept
-    # out of the collector's full passes, which otherwise walk it all again and again under load.
-    gc.collect()
-    gc.freeze()
+    _keep_out_of_collections()  # and again once the comments' analysis is loaded
     yield
     gc.unfreeze()
     await run_in_threadpool(deps.group_commit.close)
