@@ -83,38 +83,36 @@ class BetaGeoModel(TransactionModel):
         ((α+T)/(α+T+t))^(r+x) · ₂F₁(r+x, b+x; a+b+x−1; z) = (1−z)^(a−1) · ₂F₁(a+b−1−r, a−1; a+b+x−1; z):
         the left side is a vanishing power times an exploding series for heavy buyers, the right side a
         series that converges fast exactly there."""
+        return np.asarray(self._if_alive(p, t, x, big_t) * self._alive(p, x, t_x, big_t), dtype=np.float64)
+
+    def _purchase_curve(self, p: Array, horizons: Array, x: Array, t_x: Array, big_t: Array) -> Array:
+        """``_conditional_purchases`` at every horizon: the ₂F₁ tail depends on (x, T) and the horizon only,
+        so it is computed once per distinct (x, T) of the rows (bench/scoring.py at 1M: 25,395 pairs
+        against 336,439 distinct (x, t_x, T)), the "alive" factor once per row; the same operations in the same
+        order, so the values are bit for bit those of ``_conditional_purchases``."""
+        codes, firsts = distinct_rows([np.ascontiguousarray(x) + 0.0, np.ascontiguousarray(big_t) + 0.0])
+        curve = self._if_alive(p, horizons[None, :], x[firsts][:, None], big_t[firsts][:, None])
+        return np.asarray(curve[codes] * self._alive(p, x, t_x, big_t)[:, None], dtype=np.float64)
+
+    def _if_alive(self, p: Array, t: Array, x: Array, big_t: Array) -> Array:
+        """Eq. 10's purchases in the next ``t`` of a customer still alive, by the Euler-transformed tail."""
         r, alpha, a, b = p
         shift = 1.0 if self.modified else 0.0
         c = a + b + x - 1 + shift
         z = t / (alpha + big_t + t)
         tail = np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - 1 + shift - r, a - 1, c, z)
-        numerator = c / (a - 1) * (1 - tail)
-        log_odds = (
-            np.log(a) - np.log(b + x - 1 + shift) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
-        )
-        if not self.modified:
-            log_odds = np.where(x > 0, log_odds, -np.inf)
-        return np.asarray(numerator * expit(-log_odds), dtype=np.float64)
+        return np.asarray(c / (a - 1) * (1 - tail), dtype=np.float64)
 
-    def _purchase_curve(self, p: Array, horizons: Array, x: Array, t_x: Array, big_t: Array) -> Array:
-        """``_conditional_purchases`` at every horizon: the ₂F₁ tail depends on (x, T) and the horizon only,
-        so it is computed once per distinct (x, T) of the rows (bench/scoring.py at 1M: 25,395 pairs
-        against 336,439 distinct (x, t_x, T)), the "alive" factor once per row; the same operations in the same order, so
-        the values are bit for bit those of ``_conditional_purchases``."""
+    def _alive(self, p: Array, x: Array, t_x: Array, big_t: Array) -> Array:
+        """Eq. 10's denominator as a probability: the customer is still alive at T."""
         r, alpha, a, b = p
         shift = 1.0 if self.modified else 0.0
-        codes, firsts = distinct_rows([np.ascontiguousarray(x) + 0.0, np.ascontiguousarray(big_t) + 0.0])
-        xs, ts, t = x[firsts][:, None], big_t[firsts][:, None], horizons[None, :]
-        c = a + b + xs - 1 + shift
-        z = t / (alpha + ts + t)
-        tail = np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - 1 + shift - r, a - 1, c, z)
-        numerator = c / (a - 1) * (1 - tail)
         log_odds = (
             np.log(a) - np.log(b + x - 1 + shift) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
         )
         if not self.modified:
             log_odds = np.where(x > 0, log_odds, -np.inf)
-        return np.asarray(numerator[codes] * expit(-log_odds)[:, None], dtype=np.float64)
+        return np.asarray(expit(-log_odds), dtype=np.float64)
 
 
 class ModifiedBetaGeoModel(BetaGeoModel):
