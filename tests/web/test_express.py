@@ -103,6 +103,10 @@ def test_the_express_lane_answers_byte_for_byte_as_the_route(
 def test_without_a_key_the_guard_answers_before_the_lane(client: TestClient) -> None:
     answer = client.post("/api/v1/responses", json=_NPS)
     assert answer.status_code == 401 and answer.json()["error"]["code"] == "auth.bad_api_key"
+    body = {"points": 5, "reason": "x", "idempotency_key": "no-key"}
+    for kind in ("redeem", "adjust"):
+        answer = client.post(f"/api/v1/loyalty/members/C001/{kind}", json=body)
+        assert answer.status_code == 401 and answer.json()["error"]["code"] == "auth.bad_api_key"
 
 
 #: The ledger's lane: (customer, redeem or adjust, body or raw bytes, content type, Accept-Language)
