@@ -289,12 +289,12 @@ _RESPONSE_COMMENTS = (
     )
     .order_by(SurveyAnswer.id)
 )
-_ITEM_INSERTS = {
-    name: dialect.insert(FeedbackItem)
+#: SQLite's insert of comment items; PostgreSQL's is ``_PG_COMMENT_ITEM_INSERT``.
+_SQLITE_ITEM_INSERT = (
+    sqlite.insert(FeedbackItem)
     .on_conflict_do_nothing(index_elements=["workspace_id", "source_key"])
     .returning(FeedbackItem.source_key, FeedbackItem.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+)
 #: The columns ``_comment_items`` gives, for PostgreSQL's one-row statement run for many (``core.db.pipelined``).
 _COMMENT_ITEM_COLUMNS = ("workspace_id", "source_key", "channel", "source", "source_id", "occurred_at", "author",
                          "customer_id", "rating", "reply_to", "survey_answer_id", "text", "masked_text",
@@ -422,7 +422,7 @@ def _store_comment_items(
         (rows,) = pipelined(connection, [(_PG_COMMENT_ITEM_INSERT, values)], many=True, returning=True)
         inserted: dict[str, int] = dict(rows)
     else:
-        inserted = dict(connection.execute(_ITEM_INSERTS[connection.dialect.name], values).all())
+        inserted = dict(connection.execute(_SQLITE_ITEM_INSERT, values).all())
     keep_statistics(connection, ("feedback_items",))  # before the mentions' foreign key checks read it
     by_key = {row["source_key"]: row for row in values}
     mentions = [
