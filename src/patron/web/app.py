@@ -53,6 +53,8 @@ from patron.web import (
 from patron.web.errors import install_error_handlers
 from patron.web.express import ExpressLane
 from patron.web.headers import SecurityHeaders, policy_allowing_inline_scripts_of
+from patron.web.health import Readiness
+from patron.web.health import router as health_router
 from patron.web.limits import RequestGuard
 from patron.web.templating import STATIC_DIR
 from patron.webhooks import service as webhooks
@@ -79,23 +81,34 @@ def _deliver_once() -> None:
         webhooks.deliver_due(session, post=webhooks.http_post, now=utcnow())
 
 
-def _warm_dashboards() -> None:
+def _warm_dashboards(readiness: Readiness) -> None:
     try:
         counted = rollup.warm_up(operational_connection, session_factory(get_read_engine()))
         log.info("dashboard roll-ups counted for %d workspaces", counted)
     except Exception:  # a failed warm-up only means the first visitor counts it
         log.exception("dashboard warm-up failed")
+    finally:
+        readiness.done("dashboards")
 
 
-def _ready_for_comments(catch_up: bool) -> None:
+def _ready_for_comments(catch_up: bool, readiness: Readiness) -> None:
+    """Ready once the analysis is loaded; a backlog left by an earlier stop is caught up afterwards, while the
+    server takes traffic (a long backlog must not keep it out of a load balancer)."""
     try:
         feedback_service.warm_up()
-        added = feedback_service.catch_up() if catch_up else 0
+    except Exception:  # the first comment loads it again; the server must start regardless
+        log.exception("loading the comments' analysis failed")
+    finally:
+        _keep_out_of_collections()
+        readiness.done("comments")
+    if not catch_up:
+        return
+    try:
+        added = feedback_service.catch_up()
         if added:
             log.info("%d survey comments left unanalysed by an earlier stop were analysed", added)
-    except Exception:  # `patron feedback analyze` does the same; the server must start regardless
-        log.exception("loading the analysis or catching up on survey comments failed")
-    _keep_out_of_collections()
+    except Exception:  # `patron feedback analyze` does the same
+        log.exception("catching up on survey comments failed")
 
 
 def _keep_out_of_collections() -> None:
@@ -113,10 +126,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     interval = settings.webhook_interval_seconds
     task = asyncio.create_task(_deliver_webhooks_forever(interval)) if interval > 0 else None
+    readiness: Readiness = app.state.readiness
     if settings.dashboard_warm_up:
-        threading.Thread(target=_warm_dashboards, name="dashboard-warm-up", daemon=True).start()
+        readiness.starting("dashboards")
+        threading.Thread(
+            target=_warm_dashboards, args=(readiness,), name="dashboard-warm-up", daemon=True
+        ).start()
+    readiness.starting("comments")
     threading.Thread(
-        target=_ready_for_comments, args=(settings.feedback_catch_up,), name="feedback-ready", daemon=True
+        target=_ready_for_comments,
+        args=(settings.feedback_catch_up, readiness),
+        name="feedback-ready",
+        daemon=True,
     ).start()
     _keep_out_of_collections()  # and again once the comments' analysis is loaded
     yield
@@ -150,6 +171,7 @@ def create_app(*, express_lane: bool = True) -> FastAPI:
     app.add_middleware(RequestGuard)
     app.add_middleware(SecurityHeaders)  # outermost: the guard's 401 and 413 carry the headers too
     install_error_handlers(app)
+    app.state.readiness = Readiness()
     app.state.login_throttle = pages.new_login_throttle()
 
     @app.exception_handler(pages.LoginRequired)
@@ -161,6 +183,7 @@ def create_app(*, express_lane: bool = True) -> FastAPI:
     # 2026-12-03). Its paths are its own (/api/v1/responses…), so no other route is shadowed.
     for router in (
         responses_router,
+        health_router,
         workspace_router,
         customers_router,
         segments_router,
