@@ -753,7 +753,7 @@ class _Classes:
 def reasons_array(contrib: npt.NDArray[np.float64], x: pd.DataFrame, n: int, locale: str | None) -> pa.Array:
     """``churn.top_reasons`` of every row as an Arrow list of (feature, contribution, text), the sentences
     (``churn.reason_text``) in ``locale``: the same features, order and rules, without a Python loop over the
-    rows (the sentence is made once per distinct set of the values it reads)."""
+    rows (the sentence is made once per distinct ``churn.reason_param_keys``, the column gathered by Arrow)."""
     names = [str(c) for c in x.columns]
     values = x.to_numpy(dtype=np.float64)
     usable = (contrib >= churn.MIN_CONTRIBUTION) & ~np.isnan(values)
@@ -763,38 +763,48 @@ def reasons_array(contrib: npt.NDArray[np.float64], x: pd.DataFrame, n: int, loc
     if "recency_ratio" in names and "usual_gap_days" in names:  # the ratio's sentence names the gap already
         ratio, gap = names.index("recency_ratio"), names.index("usual_gap_days")
         usable[:, gap] &= ~(usable[:, ratio] & (contrib[:, ratio] > contrib[:, gap]))
-    # highest contribution first, ties by name from the last (churn.top_reasons sorts (value, name) reversed)
+    # highest contribution first, ties by name from the last (churn.top_reasons sorts (value, name) reversed):
+    # n passes of argmax over the columns in that name order (argmax takes the first of equal values, as a
+    # stable sort would); a row's picks stop at its first unusable one
     by_name = np.asarray(sorted(range(len(names)), key=lambda i: names[i], reverse=True))
     ranked = np.where(usable, contrib, -np.inf)[:, by_name]
-    order = by_name[np.argsort(-ranked, axis=1, kind="stable")[:, :n]]
-    picked = np.take_along_axis(usable, order, axis=1)
+    everyone = np.arange(len(ranked))
+    order = np.empty((len(ranked), min(n, len(names))), dtype=np.int64)
+    picked = np.empty(order.shape, dtype=np.bool_)
+    for slot in range(order.shape[1]):
+        best = np.argmax(ranked, axis=1)
+        picked[:, slot] = ranked[everyone, best] > -np.inf
+        ranked[everyone, best] = -np.inf
+        order[:, slot] = by_name[best]
+    if order.shape[1] > 1:
+        picked = np.logical_and.accumulate(picked, axis=1)
     counts = picked.sum(axis=1)
     rows, slots = np.nonzero(picked)  # row-major: each row's picks in rank order
     features = order[rows, slots]
-    texts = np.empty(rows.size, dtype=object)
+    # each distinct sentence made once, the column gathered from them by Arrow (no Python string a row)
+    said_index = np.empty(rows.size, dtype=np.int32)
+    sentences: list[str] = []
     for index, name in enumerate(names):
         mine = np.flatnonzero(features == index)
         if not mine.size:
             continue
         read = [name, *(r for r in churn.REASON_READS.get(name, ()) if r in names)]
-        columns = [np.ascontiguousarray(values[rows[mine], names.index(r)]) + 0.0 for r in read]
-        codes, firsts = distinct_rows(columns)
-        said = np.empty(firsts.size, dtype=object)
-        params = churn.reason_param_columns(
-            name, {r: column[firsts] for r, column in zip(read, columns, strict=True)}
-        )
+        columns = {r: values[rows[mine], names.index(r)] for r in read}
+        codes, firsts = distinct_rows(churn.reason_param_keys(name, columns))
+        params = churn.reason_param_columns(name, {r: column[firsts] for r, column in columns.items()})
         if name.startswith(churn.THEME_PREFIX):  # the theme named in the reader's language
-            said[:] = [churn.reason_text({"feature": name, "params": dict(zip(params, row, strict=True))}, locale)
-                       for row in zip(*params.values(), strict=True)]  # fmt: skip
+            said = [churn.reason_text({"feature": name, "params": dict(zip(params, row, strict=True))}, locale)
+                    for row in zip(*params.values(), strict=True)]  # fmt: skip
         else:
-            said[:] = translate_rows(f"churn.reason.{name}", locale, params)
-        texts[mine] = said[codes]
+            said = translate_rows(f"churn.reason.{name}", locale, params)
+        said_index[mine] = codes + len(sentences)
+        sentences.extend(said)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
     items = pa.StructArray.from_arrays(
         [
-            pa.array(np.asarray(names, dtype=object)[features] if features.size else [], pa.string()),
+            pa.array(names, pa.string()).take(pa.array(features.astype(np.int32))),
             pa.array(np.round(contrib[rows, features], 4), pa.float64()),
-            pa.array(texts, pa.string()),
+            pa.array(sentences, pa.string()).take(pa.array(said_index)),
         ],
         fields=list(REASON_TYPE.value_type),
     )
