@@ -122,6 +122,32 @@ def test_reasons_read_as_sentences_in_three_languages() -> None:
             assert not text.startswith("churn.reason"), (feature, locale)
 
 
+def test_rows_with_the_same_reason_keys_get_the_same_sentence() -> None:
+    """``reason_param_keys`` decides the sentence's parameters: over values at the rounding edges (halves,
+    ``x.x5`` and ``x.xx5`` in binary just below or above, ±0, tiny negatives; missing where the sentence reads another feature), every group of equal
+    keys has one set of parameters, and the keys do merge what formats alike (0.123 and 0.1249 are both 12 %)."""
+    rng = np.random.default_rng(5)
+    edges = np.concatenate([np.arange(-3, 4) / 2, np.arange(0, 400) / 200, np.arange(0, 200) / 20,
+                            [0.0, -0.0, -0.3, 0.3, -1e-9, 2.675, 1.005, 0.125, 0.375, 1e6 + 0.5, np.nan]])  # fmt: skip
+    base = np.concatenate([edges, np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf),
+                           rng.uniform(-5, 5, 3_000), rng.integers(-3, 300, 1_000).astype(float)])  # fmt: skip
+    for feature in ["recency_days", "recency_ratio", "monetary", "probability_alive", "trend", "tier_rank",
+                    "negative_share_180d", "days_since_redemption", "last_score"]:  # fmt: skip
+        known = rng.permutation(base[~np.isnan(base)])  # a reason's own value is known
+        values = {name: rng.permutation(base)[: known.size] for name in churn.REASON_READS.get(feature, ())}
+        values[feature] = known
+        keys = churn.reason_param_keys(feature, values)
+        params = churn.reason_param_columns(feature, values)
+        said: dict[tuple[float, ...], tuple[str, ...]] = {}
+        for key, row in zip(zip(*(k.tolist() for k in keys), strict=True), zip(*params.values(), strict=True),
+                            strict=True):  # fmt: skip
+            assert said.setdefault(key, row) == row, (feature, key, row)
+    alive = churn.reason_param_keys(
+        "probability_alive", {"probability_alive": np.array([0.123, 0.1249, 0.126])}
+    )
+    assert [k.tolist() for k in alive] == [[12.0, 12.0, 13.0], [0.0, 0.0, 0.0]]
+
+
 def test_the_model_blames_what_drives_churn() -> None:
     """Customers churn when recency is high; the top reason of the riskiest customer is about recency."""
     rng = np.random.default_rng(3)

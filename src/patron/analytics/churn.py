@@ -621,6 +621,42 @@ def reason_param_columns(feature: str, values: Mapping[str, npt.NDArray[np.float
     return params
 
 
+def reason_param_keys(
+    feature: str, values: Mapping[str, npt.NDArray[np.float64]]
+) -> list[npt.NDArray[np.float64]]:
+    """Columns that decide ``reason_param_columns``' strings: rows equal in all of them get the same
+    sentence, so a million customers' sentences are formatted once per distinct key, not per distinct value
+    (probability alive is nearly unique a customer; its sentence takes one of 101 percentages).
+
+    A whole number (``round``) and ``:.0f`` are decided by ``np.rint`` of the number formatted (both round
+    half to even), with its sign bit (``-0`` and ``+0``) and missing values as a key of their own. A fixed
+    decimal (``:.1f``, ``:.2f``) is decided by ``np.rint(v · 10^d)`` unless ``v · 10^d`` is within 0.01 of a
+    half, where the float product may round the other way: those rows are keyed by their own value too."""
+
+    def rounded(column: npt.NDArray[np.float64]) -> list[npt.NDArray[np.float64]]:
+        whole = np.rint(column)
+        return [np.where(np.isnan(whole), 0.5, whole) + 0.0, np.signbit(whole).astype(np.float64)]
+
+    def fixed(column: npt.NDArray[np.float64], decimals: int) -> list[npt.NDArray[np.float64]]:
+        scaled = column * 10.0**decimals
+        near = np.abs(np.abs(scaled - np.rint(scaled)) - 0.5) <= 0.01
+        return [*rounded(scaled), np.where(near, column, 0.0) + 0.0, np.signbit(column).astype(np.float64)]
+
+    own = np.asarray(values[feature], dtype=np.float64)
+    keys = rounded(own)
+    if feature == "recency_ratio":
+        keys += [*rounded(np.asarray(values["recency_days"], dtype=np.float64)), *fixed(own, 1)]
+    elif feature == "monetary":
+        keys = fixed(own, 2)
+    elif feature in ("probability_alive", "negative_share_180d"):
+        keys = rounded(100 * own)
+    if feature == "negative_share_180d":
+        keys += rounded(np.asarray(values["negative_items_180d"], dtype=np.float64))
+    elif feature == "days_since_redemption":
+        keys += rounded(np.asarray(values["points_balance"], dtype=np.float64))
+    return keys
+
+
 def reason_text(reason: dict[str, Any], locale: str | None = None) -> str:
     """A reason as a sentence (message code ``churn.reason.<feature>``; a theme feature's is
     ``churn.reason.negative_theme``, with the theme named in ``locale`` when the stored names have it)."""

@@ -490,9 +490,9 @@ def predict_risk(model: Any, x: pd.DataFrame) -> npt.NDArray[np.float64]:
     """``model.predict_proba(x)[:, 1]``, computed once per group of rows that every tree sends down the same
     path: a tree goes left where value ≤ threshold (missing values their own way), so rows with the same count
     of thresholds below each value, and missing in the same features, get the same probability. In the
-    benchmark a batch of 100,000 customers has about 68,000 such groups. (The trees as tables, ``_Forest``,
-    gave the same numbers but were slower than scikit-learn's own for the risk alone: 0.39 s against 0.32 s
-    a batch; they pay off for the reasons.)"""
+    benchmark a batch of 100,000 customers has about 54,000 such groups. They are predicted by the trees as
+    tables (``_Forest.risk``, bit for bit ``predict_proba``'s: 0.04–0.05 s a batch against 0.22 s), or by
+    ``predict_proba`` for a model the tables do not cover."""
     points = split_points(model)
     if points is None or len(x) < 2:
         return np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64)
@@ -501,6 +501,9 @@ def predict_risk(model: Any, x: pd.DataFrame) -> npt.NDArray[np.float64]:
     if not sides:
         return np.asarray(model.predict_proba(x.iloc[:1])[:, 1], dtype=np.float64).repeat(len(x))
     codes, firsts = distinct_rows(sides)
+    forest = _forest(model)
+    if forest is not None:
+        return forest.risk(_side_matrix(sides, firsts))[codes]
     rows = pd.DataFrame(values[firsts], columns=x.columns, copy=False)  # the feature names, as fitted
     return np.asarray(model.predict_proba(rows)[:, 1], dtype=np.float64)[codes]
 
@@ -516,7 +519,7 @@ def _sides(points: list[tuple[int, npt.NDArray[np.float64]]], values: npt.NDArra
     return sides
 
 
-def _side_matrix(sides: list[Any], rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def _side_matrix(sides: list[Any], rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
     """The ``rows`` of ``_sides``' columns as one integer matrix (split features × rows)."""
     return np.stack([side[rows] for side in sides]).astype(np.int32)
 
@@ -560,8 +563,8 @@ def _forest(model: Any) -> _Forest | None:
 
 #: a tree with more inner nodes than this is predicted by scikit-learn (each tree's table has 2^nodes entries)
 MAX_TABLE_NODES = 16
-#: groups of rows a pass of ``_Forest`` holds at once (its arrays: rows × (trees + tree/feature pairs))
-FOREST_ROWS = 256
+#: rows a pass of ``_Forest`` holds at once (its arrays: about rows × trees × 12 bytes)
+FOREST_ROWS = 8192
 
 
 @dataclass(frozen=True)
@@ -571,26 +574,29 @@ class _Forest:
     Each tree's inner nodes are numbered (at most ``MAX_TABLE_NODES``); a row's path through the tree is
     decided by the bits "goes left at node i", and its leaf is looked up in a table of all 2^nodes bit
     patterns. The bits a feature decides depend only on the row's side of each split point of that feature
-    (``_sides``), so per (tree, feature) pair a small table gives them from the side: a row's pattern is the
-    OR of its pairs' entries. Setting a feature to the reference value replaces that pair's bits by the
-    reference's: the leaf that row then reaches is one more lookup, without walking the tree again. The raw
-    score is summed as scikit-learn sums it (baseline, then tree by tree in order), so risks are
-    ``predict_proba``'s bit for bit. Rows are processed in slices of ``FOREST_ROWS`` (memory: about
-    (trees + pairs) × 8 bytes a row of a slice)."""
+    (``_sides``): per split feature a table gives, for each side, its bits in every tree (``point_bits``), so a
+    row's patterns are the sum of one row of each table. Setting a feature to the reference value replaces
+    that feature's bits by the reference's, which gives another leaf of the same table.
+
+    For a given reference, the patterns of a tree that reach the same leaf and the same leaf with each of the
+    tree's features swapped are one class (``_Classes``): a class is a row of numbers (the leaf's value, then
+    per split feature the change of the tree's output when that feature is swapped, exactly 0 when the leaf
+    stays). A row's raw score and every feature's change of it are then the sum over the trees of the row's
+    classes: one sparse matrix (rows × classes, a 1 per tree) times the class table, summed in the model's
+    order (baseline, then tree by tree), so the risk is ``predict_proba``'s bit for bit."""
 
     model: Any
     points: list[tuple[int, npt.NDArray[np.float64]]]
-    #: per pair (sorted by tree): its tree, its feature's position in ``points``, its entries' offset in ``bits``
-    pair_tree: npt.NDArray[np.int64]
-    pair_point: npt.NDArray[np.int64]
-    pair_offset: npt.NDArray[np.int64]
-    #: per pair the mask of all the bits it decides
-    pair_mask: npt.NDArray[np.uint16]
-    bits: npt.NDArray[np.uint16]
-    #: each tree's first pair (``np.bitwise_or.reduceat``)
-    starts: npt.NDArray[np.int64]
-    leaves: npt.NDArray[np.float64]
-    leaf_offset: npt.NDArray[np.int64]
+    #: per split feature (``points``), per side + 1 (0: missing), each tree's bits that feature decides
+    point_bits: list[npt.NDArray[np.uint16]]
+    #: per tree: its pairs' split feature (position in ``points``), bits table (side + 1) and mask of bits
+    tree_pairs: list[list[tuple[int, npt.NDArray[np.uint16], int]]]
+    #: per tree, each bit pattern's leaf (node index) and the nodes' values
+    tree_leaf: list[npt.NDArray[np.int64]]
+    tree_value: list[npt.NDArray[np.float64]]
+    #: each tree's first entry in a table over every tree's patterns
+    pattern_offset: npt.NDArray[np.int32]
+    classes: dict[Any, _Classes] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, model: Any) -> _Forest | None:
@@ -605,24 +611,18 @@ class _Forest:
         except (AttributeError, TypeError):
             return None
         position = {feature: i for i, (feature, _) in enumerate(points)}
-        pair_tree: list[int] = []
-        pair_point: list[int] = []
-        pair_offset: list[int] = []
-        pair_mask: list[int] = []
-        starts: list[int] = []
-        leaf_offset: list[int] = []
-        bits: list[npt.NDArray[np.uint16]] = []
-        leaves: list[npt.NDArray[np.float64]] = []
-        used = 0
+        point_bits = [np.zeros((t.size + 2, len(trees)), dtype=np.uint16) for _, t in points]
+        tree_pairs: list[list[tuple[int, npt.NDArray[np.uint16], int]]] = []
+        tree_leaf: list[npt.NDArray[np.int64]] = []
+        tree_value: list[npt.NDArray[np.float64]] = []
         for t, nodes in enumerate(trees):
             inner = np.flatnonzero(nodes["is_leaf"] == 0)
             if inner.size > MAX_TABLE_NODES:
                 return None
             bit = np.zeros(len(nodes), dtype=np.int64)
             bit[inner] = np.arange(inner.size)
-            starts.append(len(pair_tree))
-            features = sorted({int(f) for f in nodes["feature_idx"][inner]}) or [points[0][0]]
-            for feature in features:
+            pairs = []
+            for feature in sorted({int(f) for f in nodes["feature_idx"][inner]}):
                 thresholds = points[position[feature]][1]
                 table = np.zeros(thresholds.size + 2, dtype=np.uint16)  # side -1 (missing), 0, …, n
                 side = np.arange(-1, thresholds.size + 1)
@@ -632,26 +632,51 @@ class _Forest:
                     left = np.where(side < 0, bool(nodes["missing_go_to_left"][node]), side <= j)
                     table |= (left.astype(np.uint16) << np.uint16(bit[node])).astype(np.uint16)
                     mask |= 1 << int(bit[node])
-                pair_tree.append(t)
-                pair_point.append(position[feature])
-                pair_offset.append(used + 1)
-                pair_mask.append(mask)
-                bits.append(table)
-                used += table.size
+                pairs.append((position[feature], table, mask))
+                point_bits[position[feature]][:, t] = table
             patterns = np.arange(1 << inner.size, dtype=np.int64)
             node = np.zeros(patterns.size, dtype=np.int64)
             for _ in range(int(nodes["depth"].max()) if len(nodes) > 1 else 0):
                 goes_left = (patterns >> bit[node]) & 1 == 1
                 step = np.where(goes_left, nodes["left"][node], nodes["right"][node]).astype(np.int64)
                 node = np.where(nodes["is_leaf"][node] == 1, node, step)
-            leaf_offset.append(sum(v.size for v in leaves))
-            leaves.append(nodes["value"][node].astype(np.float64))
-        return cls(
-            model, points, np.asarray(pair_tree, dtype=np.int64), np.asarray(pair_point, dtype=np.int64),
-            np.asarray(pair_offset, dtype=np.int64), np.asarray(pair_mask, dtype=np.uint16),
-            np.concatenate(bits), np.asarray(starts, dtype=np.int64), np.concatenate(leaves),
-            np.asarray(leaf_offset, dtype=np.int64),
-        )  # fmt: skip
+            tree_pairs.append(pairs)
+            tree_leaf.append(node)
+            tree_value.append(np.asarray(nodes["value"], dtype=np.float64))
+        sizes = [leaf.size for leaf in tree_leaf]
+        offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int32)
+        return cls(model, points, point_bits, tree_pairs, tree_leaf, tree_value, offset)
+
+    def _classes(self, reference_side: tuple[int, ...] | None) -> _Classes:
+        """The class tables for a reference (each split feature's side; None: the risk alone), made once."""
+        known = self.classes.get(reference_side)
+        if known is not None:
+            return known
+        width = 1 + (len(self.points) if reference_side is not None else 0)
+        baseline = np.zeros((1, width), dtype=np.float64)
+        baseline[0, 0] = self._start(1)[0]
+        rows: list[npt.NDArray[np.float64]] = [baseline]  # class 0: the baseline, first in every row's sum
+        of_pattern: list[npt.NDArray[np.int32]] = []
+        used = 1
+        for pairs, leaf, value in zip(self.tree_pairs, self.tree_leaf, self.tree_value, strict=True):
+            patterns = np.arange(leaf.size, dtype=np.int64)
+            keys = [leaf]
+            if reference_side is not None:
+                for point, table, mask in pairs:
+                    reference_bits = int(table[reference_side[point] + 1])
+                    keys.append(leaf[(patterns & ~mask) | reference_bits])
+            inverse, firsts = distinct_rows([key.astype(np.float64) for key in keys])
+            table_rows = np.zeros((firsts.size, width), dtype=np.float64)
+            table_rows[:, 0] = value[leaf[firsts]]
+            if reference_side is not None:
+                for k, (point, _, _) in enumerate(pairs):
+                    table_rows[:, 1 + point] = value[keys[1 + k][firsts]] - value[leaf[firsts]]
+            rows.append(table_rows)
+            of_pattern.append((inverse + used).astype(np.int32))
+            used += firsts.size
+        made = _Classes(np.concatenate(of_pattern), np.concatenate(rows))
+        self.classes[reference_side] = made
+        return made
 
     def _start(self, size: int) -> npt.NDArray[np.float64]:
         raw = np.zeros((size, 1), dtype=self.model._baseline_prediction.dtype, order="F")
@@ -661,55 +686,74 @@ class _Forest:
     def _risk(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return np.asarray(self.model._loss.predict_proba(raw.reshape(-1, 1))[:, 1], dtype=np.float64)
 
-    def _patterns(self, sides: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        """Each tree's bit pattern of each row (trees × rows) from the sides (split features × rows)."""
-        entries = self.bits[sides[self.pair_point] + self.pair_offset[:, None]]
-        return np.bitwise_or.reduceat(entries, self.starts, axis=0).astype(np.int32)
+    def _sums(self, sides: npt.NDArray[np.int32], classes: _Classes) -> npt.NDArray[np.float64]:
+        """Each row's sums of its classes' rows (rows × class table width; column 0 the raw score), from the
+        rows' sides (split features × rows)."""
+        from scipy.sparse import csr_matrix
 
-    def _outputs(self, patterns: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.float64], Any]:
-        """Each tree's output (trees × rows) and the raw score, summed as scikit-learn sums it."""
-        outputs = self.leaves[patterns + self.leaf_offset[:, None].astype(np.int32)]
-        raw = self._start(patterns.shape[1])
-        for output in outputs:
-            raw += output
-        return outputs, raw
+        size, trees = sides.shape[1], self.pattern_offset.size
+        patterns = np.zeros((size, trees), dtype=np.uint16)
+        for point, bits in enumerate(self.point_bits):
+            patterns += bits[sides[point] + 1]  # a tree's bits from different features are disjoint
+        found = np.empty((size, trees + 1), dtype=np.int32)
+        found[:, 0] = 0
+        np.add(patterns, self.pattern_offset, out=found[:, 1:], dtype=np.int32, casting="unsafe")
+        np.take(classes.of_pattern, found[:, 1:], out=found[:, 1:])
+        ones = np.ones(found.size, dtype=np.float64)
+        starts = np.arange(0, found.size + 1, trees + 1, dtype=np.int32)
+        matrix = csr_matrix((ones, found.reshape(-1), starts), shape=(size, classes.table.shape[0]))
+        # scipy's CSR product adds each row's entries in their order: 0 + baseline + tree 1 + tree 2 + …,
+        # scikit-learn's order (1 × a value is that value exactly)
+        return np.asarray(matrix @ classes.table, dtype=np.float64)
+
+    def risk(self, sides: npt.NDArray[np.int32]) -> npt.NDArray[np.float64]:
+        """``predict_proba``'s risk (bit for bit) of rows given by their sides (split features × rows)."""
+        classes = self._classes(None)
+        risk = np.empty(sides.shape[1], dtype=np.float64)
+        for lo in range(0, sides.shape[1], FOREST_ROWS):
+            sums = self._sums(sides[:, lo : lo + FOREST_ROWS], classes)
+            risk[lo : lo + FOREST_ROWS] = self._risk(sums[:, 0])
+        return risk
 
     def contributions(
-        self, sides: npt.NDArray[np.int64], reference: npt.NDArray[np.float64], features: int
+        self, sides: npt.NDArray[np.int32], reference: npt.NDArray[np.float64], features: int
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """``churn.contributions`` (rows × ``features``) and the risk, from the rows' sides (split features ×
         rows); ``reference`` is each feature's reference value (by the model's feature index). A swapped
         row's raw score is the row's plus, over the trees that split on the feature, the change of the tree's
         output: equal to ``predict_proba``'s within rounding (about 1e-16), and exactly the row's (a
         contribution of exactly 0) when no tree's output changes."""
-        reference_side = np.asarray([-1 if np.isnan(reference[f]) else int(np.searchsorted(t, reference[f]))
-                                     for f, t in self.points], dtype=np.int64)  # fmt: skip
-        by_point = np.argsort(self.pair_point, kind="stable")  # the pairs by feature, then tree
-        pair_tree = self.pair_tree[by_point]
-        reference_bits = self.bits[reference_side[self.pair_point] + self.pair_offset][by_point, None]
-        keep = (~self.pair_mask.astype(np.int32) & 0xFFFF)[by_point, None]
-        point_starts = np.searchsorted(self.pair_point[by_point], np.arange(len(self.points)))
-        tree_offset = self.leaf_offset[pair_tree][:, None].astype(np.int32)
+        reference_side = tuple(-1 if np.isnan(reference[f]) else int(np.searchsorted(t, reference[f]))
+                               for f, t in self.points)  # fmt: skip
+        classes = self._classes(reference_side)
         rows = sides.shape[1]
         out = np.zeros((rows, features), dtype=np.float64)
         risk = np.empty(rows, dtype=np.float64)
         columns = [f for f, _ in self.points]
         for lo in range(0, rows, FOREST_ROWS):
-            patterns = self._patterns(sides[:, lo : lo + FOREST_ROWS])
-            outputs, raw = self._outputs(patterns)
-            swapped = self.leaves[((patterns[pair_tree] & keep) | reference_bits) + tree_offset]
-            swapped -= outputs[pair_tree]  # each pair's change of its tree's output (pairs × rows)
-            moved = raw + np.add.reduceat(swapped, point_starts, axis=0)  # points × rows
+            sums = self._sums(sides[:, lo : lo + FOREST_ROWS], classes)
+            raw = np.ascontiguousarray(sums[:, 0])
             base = self._risk(raw)
             risk[lo : lo + FOREST_ROWS] = base
-            out[lo : lo + FOREST_ROWS, columns] = (base - self._risk(moved.ravel()).reshape(moved.shape)).T
+            moved = sums[:, 1:] + raw[:, None]
+            swapped = self._risk(moved.ravel()).reshape(moved.shape)
+            out[lo : lo + FOREST_ROWS, columns] = base[:, None] - swapped
         return out, risk
+
+
+@dataclass(frozen=True)
+class _Classes:
+    """``_Forest``'s classes for one reference: each tree's patterns' class (offset by the tree's first
+    pattern) and the class table (classes × (1 + split features); class 0 the baseline)."""
+
+    of_pattern: npt.NDArray[np.int32]
+    table: npt.NDArray[np.float64]
 
 
 def reasons_array(contrib: npt.NDArray[np.float64], x: pd.DataFrame, n: int, locale: str | None) -> pa.Array:
     """``churn.top_reasons`` of every row as an Arrow list of (feature, contribution, text), the sentences
     (``churn.reason_text``) in ``locale``: the same features, order and rules, without a Python loop over the
-    rows (the sentence is made once per distinct set of the values it reads)."""
+    rows (the sentence is made once per distinct ``churn.reason_param_keys``, the column gathered by Arrow)."""
     names = [str(c) for c in x.columns]
     values = x.to_numpy(dtype=np.float64)
     usable = (contrib >= churn.MIN_CONTRIBUTION) & ~np.isnan(values)
@@ -719,38 +763,48 @@ def reasons_array(contrib: npt.NDArray[np.float64], x: pd.DataFrame, n: int, loc
     if "recency_ratio" in names and "usual_gap_days" in names:  # the ratio's sentence names the gap already
         ratio, gap = names.index("recency_ratio"), names.index("usual_gap_days")
         usable[:, gap] &= ~(usable[:, ratio] & (contrib[:, ratio] > contrib[:, gap]))
-    # highest contribution first, ties by name from the last (churn.top_reasons sorts (value, name) reversed)
+    # highest contribution first, ties by name from the last (churn.top_reasons sorts (value, name) reversed):
+    # n passes of argmax over the columns in that name order (argmax takes the first of equal values, as a
+    # stable sort would); a row's picks stop at its first unusable one
     by_name = np.asarray(sorted(range(len(names)), key=lambda i: names[i], reverse=True))
     ranked = np.where(usable, contrib, -np.inf)[:, by_name]
-    order = by_name[np.argsort(-ranked, axis=1, kind="stable")[:, :n]]
-    picked = np.take_along_axis(usable, order, axis=1)
+    everyone = np.arange(len(ranked))
+    order = np.empty((len(ranked), min(n, len(names))), dtype=np.int64)
+    picked = np.empty(order.shape, dtype=np.bool_)
+    for slot in range(order.shape[1]):
+        best = np.argmax(ranked, axis=1)
+        picked[:, slot] = ranked[everyone, best] > -np.inf
+        ranked[everyone, best] = -np.inf
+        order[:, slot] = by_name[best]
+    if order.shape[1] > 1:
+        picked = np.logical_and.accumulate(picked, axis=1)
     counts = picked.sum(axis=1)
     rows, slots = np.nonzero(picked)  # row-major: each row's picks in rank order
     features = order[rows, slots]
-    texts = np.empty(rows.size, dtype=object)
+    # each distinct sentence made once, the column gathered from them by Arrow (no Python string a row)
+    said_index = np.empty(rows.size, dtype=np.int32)
+    sentences: list[str] = []
     for index, name in enumerate(names):
         mine = np.flatnonzero(features == index)
         if not mine.size:
             continue
         read = [name, *(r for r in churn.REASON_READS.get(name, ()) if r in names)]
-        columns = [np.ascontiguousarray(values[rows[mine], names.index(r)]) + 0.0 for r in read]
-        codes, firsts = distinct_rows(columns)
-        said = np.empty(firsts.size, dtype=object)
-        params = churn.reason_param_columns(
-            name, {r: column[firsts] for r, column in zip(read, columns, strict=True)}
-        )
+        columns = {r: values[rows[mine], names.index(r)] for r in read}
+        codes, firsts = distinct_rows(churn.reason_param_keys(name, columns))
+        params = churn.reason_param_columns(name, {r: column[firsts] for r, column in columns.items()})
         if name.startswith(churn.THEME_PREFIX):  # the theme named in the reader's language
-            said[:] = [churn.reason_text({"feature": name, "params": dict(zip(params, row, strict=True))}, locale)
-                       for row in zip(*params.values(), strict=True)]  # fmt: skip
+            said = [churn.reason_text({"feature": name, "params": dict(zip(params, row, strict=True))}, locale)
+                    for row in zip(*params.values(), strict=True)]  # fmt: skip
         else:
-            said[:] = translate_rows(f"churn.reason.{name}", locale, params)
-        texts[mine] = said[codes]
+            said = translate_rows(f"churn.reason.{name}", locale, params)
+        said_index[mine] = codes + len(sentences)
+        sentences.extend(said)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
     items = pa.StructArray.from_arrays(
         [
-            pa.array(np.asarray(names, dtype=object)[features] if features.size else [], pa.string()),
+            pa.array(names, pa.string()).take(pa.array(features.astype(np.int32))),
             pa.array(np.round(contrib[rows, features], 4), pa.float64()),
-            pa.array(texts, pa.string()),
+            pa.array(sentences, pa.string()).take(pa.array(said_index)),
         ],
         fields=list(REASON_TYPE.value_type),
     )
