@@ -23,10 +23,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, select, update
+from sqlalchemy.dialects import registry
 from sqlalchemy.orm import Session
 
 from patron.core.clock import as_utc, utcnow
-from patron.core.db import StatisticsWatch, pipeline_insert, pipelined
+from patron.core.db import StatisticsWatch, pipelined
 from patron.core.errors import Conflict, NotFound, PatronError
 from patron.core.models import Workspace
 from patron.customers.models import Customer
@@ -346,17 +347,23 @@ class _Group:
             entry.id = entry_id
         for lot, lot_id in zip(self.new_lots, self.lot_ids, strict=False):
             lot.id = lot_id
+        # One statement for each kind of row, its values as arrays (``_columns``): an executemany cost the server
+        # a statement's execution, and psycopg a round of Python, for each row.
         writes: list[tuple[str, Any]] = [
-            (_PG_INSERT_ENTRIES, [{**entry.values, "id": entry.id} for entry in self.entries])
+            (_PG_INSERT_ENTRIES, _columns([{**entry.values, "id": entry.id} for entry in self.entries]))
         ]
         if self.new_lots:
             writes.append(
-                (_PG_INSERT_LOTS, [self._lot_values(lot) | {"id": lot.id} for lot in self.new_lots])
+                (_PG_INSERT_LOTS, _columns([self._lot_values(lot) | {"id": lot.id} for lot in self.new_lots]))
             )
-        writes.extend((sql, rows) for sql, rows in self._updates(members) if rows)
+        (_, changed_lots), (_, changed_members) = self._updates(members)
+        if changed_lots:
+            writes.append((_PG_UPDATE_LOTS, _columns(changed_lots)))
+        if changed_members:
+            writes.append((_PG_UPDATE_MEMBERS, _columns(changed_members) | {"now": self.now}))
         if self.moves:
-            writes.append((_PG_INSERT_MOVES, self._move_values()))
-        pipelined(self.connection, writes, many=True)
+            writes.append((_PG_INSERT_MOVES, _columns(self._move_values())))
+        pipelined(self.connection, writes, many=False)
         _LEDGER_STATISTICS.wrote(self.connection, len(self.entries) + len(self.new_lots))
 
     # ---- one operation, in memory
@@ -620,13 +627,28 @@ _PG_IDS = (
     "OFFSET 0) AS s CROSS JOIN generate_series(1, %(credits)s)"
 )
 
-_PG_INSERT_ENTRIES = pipeline_insert(
-    "loyalty_entries", ["id", *(c.name for c in _ENTRIES.c if c.name != "id")]
+
+def _unnest_insert(table: Table, names: list[str]) -> str:
+    """PostgreSQL's ``INSERT`` of many rows given as one array a column (``_columns``), for ``pipelined``."""
+    dialect = registry.load("postgresql")()
+    arrays = ", ".join(f"%({name})s::{table.c[name].type.compile(dialect=dialect)}[]" for name in names)
+    return f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Rows of the same keys as one list of values a key."""
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+_PG_INSERT_ENTRIES = _unnest_insert(_ENTRIES, [c.name for c in _ENTRIES.c])
+_PG_INSERT_LOTS = _unnest_insert(_LOTS, [c.name for c in _LOTS.c])
+_PG_INSERT_MOVES = _unnest_insert(_table(LotMove), ["workspace_id", "entry_id", "lot_id", "points"])
+_PG_UPDATE_LOTS = (
+    "UPDATE loyalty_lots AS l SET remaining = v.remaining "
+    "FROM unnest(%(lot_id)s::bigint[], %(left)s::integer[]) AS v(id, remaining) WHERE l.id = v.id"
 )
-_PG_INSERT_LOTS = pipeline_insert("loyalty_lots", [c.name for c in _LOTS.c])
-_PG_INSERT_MOVES = pipeline_insert("loyalty_lot_moves", ["workspace_id", "entry_id", "lot_id", "points"])
-_PG_UPDATE_LOTS = "UPDATE loyalty_lots SET remaining = %(left)s WHERE id = %(lot_id)s"
 _PG_UPDATE_MEMBERS = (
-    "UPDATE loyalty_members SET points = %(new_points)s, debt = %(new_debt)s, updated_at = %(now)s "
-    "WHERE id = %(member_id)s"
+    "UPDATE loyalty_members AS m SET points = v.points, debt = v.debt, updated_at = %(now)s "
+    "FROM unnest(%(member_id)s::bigint[], %(new_points)s::integer[], %(new_debt)s::integer[]) AS v(id, points, debt) "
+    "WHERE m.id = v.id"
 )
