@@ -215,6 +215,28 @@ def test_a_set_wise_form_without_savepoint_that_fails_sends_its_whole_group_one_
     assert _labels(probe_table) == {"first", "unit-0", "unit-1", "unit-2"}
 
 
+def test_a_set_wise_form_for_single_units_too_and_a_lone_unit_it_fails_is_run_again_as_itself(
+    probe_table: Engine, committer: GroupCommitter
+) -> None:
+    calls: list[list[str]] = []
+
+    def many(session: Session, requests: list[dict[str, str]]) -> list[object]:
+        labels = [request["label"] for request in requests]
+        calls.append(labels)
+        if "poison" in labels:
+            _insert(session, label="written-then-failed")  # rolled back with the group's transaction
+            raise RuntimeError("the set-wise form failed")
+        return [_insert(session, label=label) for label in labels]
+
+    committer.together(_insert, many, savepoint=False, single=True)
+    alone = committer.submit(_insert, label="alone").result(10)
+    assert calls == [["alone"]], "a group of one unit went through the set-wise form"
+    poisoned = committer.submit(_insert, label="poison").result(10)
+    assert calls == [["alone"], ["poison"]]
+    assert poisoned != alone, "run again as itself, in a transaction of its own"
+    assert _labels(probe_table) == {"alone", "poison"}
+
+
 # ------------------------------------------------------------------------------------------------ after commit
 def _remember_after_commit(seen: list[tuple[list[str], bool]], committed: Engine) -> object:
     """A job that records its items and whether their units' rows were already committed when it ran."""

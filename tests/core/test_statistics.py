@@ -73,6 +73,25 @@ def test_a_watch_looks_at_the_statistics_once_every_so_many_rows(engine: Engine)
         transaction.rollback()
 
 
+def test_a_fresh_watch_looks_at_its_first_write_and_analyses_small_tables_never_analysed(
+    engine: Engine,
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL statistics")
+    watch = StatisticsWatch(["stat_rows", "stat_empty"], every=1_000, fresh=True)
+    with engine.connect() as connection, connection.begin() as transaction:
+        connection.exec_driver_sql("CREATE TABLE stat_rows (id bigint PRIMARY KEY, workspace_id int)")
+        connection.exec_driver_sql("CREATE TABLE stat_empty (id bigint PRIMARY KEY)")
+        _add(connection, 1, 100)  # one page
+        assert _known(connection, "stat_rows") == -1, "never analysed"
+        assert watch.wrote(connection, 1) == ["stat_rows"], "the first write looks; the empty table waits"
+        assert _known(connection, "stat_rows") == 100
+        _add(connection, 101, 200)
+        assert watch.wrote(connection, 1) == [], "then once every 1,000 rows, as before"
+        assert watch.wrote(connection, 999) == [], "100 rows known, one page: below the 16 worth analysing"
+        transaction.rollback()
+
+
 @pytest.fixture
 def fresh_postgresql(engine: Engine) -> Iterator[Engine]:
     """A database of its own, just migrated: its tables were never analysed, as on a new install."""

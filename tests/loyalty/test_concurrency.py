@@ -52,7 +52,7 @@ def _grouped_redeemer(url: str, slug: str, worker: int, attempts: int, points: i
     they are written together, set-wise (``loyalty.grouped``), racing the other processes' groups."""
     engine = make_engine(url)
     committer = GroupCommitter(lambda: engine)
-    committer.together(grouped.operation, grouped.operations, savepoint=False)
+    committer.together(grouped.operation, grouped.operations, savepoint=False, single=True)  # as the API
     with transaction(engine) as session:
         ws = core_service.get_workspace(session, slug)
         session.expunge(ws)

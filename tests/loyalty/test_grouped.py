@@ -245,7 +245,7 @@ def test_the_group_committer_writes_concurrent_operations_in_one_transaction(
 ) -> None:
     workspace = _fresh(engine, tmp_path / "gc")
     committer = GroupCommitter(lambda: engine)
-    committer.together(grouped.operation, grouped.operations, savepoint=False)
+    committer.together(grouped.operation, grouped.operations, savepoint=False, single=True)  # as the API
     try:
         futures = [
             committer.submit(

@@ -194,6 +194,7 @@ class GroupCommitter:
         )
         self._together: dict[Callable[..., Any], Callable[[Session, list[dict[str, Any]]], list[Any]]] = {}
         self._bare: set[Callable[..., Any]] = set()
+        self._single: set[Callable[..., Any]] = set()
         self._waiting: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -211,15 +212,21 @@ class GroupCommitter:
         many: Callable[[Session, list[dict[str, Any]]], list[Any]],
         *,
         savepoint: bool = True,
+        single: bool = False,
     ) -> None:
         """When two or more units of ``work`` are in a group, run them as ``many(session, [kwargs, …])``.
 
         Without ``savepoint`` (two round trips fewer), ``many`` failing fails its whole group, whose units are
         then each run alone; fit for a ``many`` that writes only once it cannot fail any more but for the
-        database (``loyalty.grouped``)."""
+        database (``loyalty.grouped``). With ``single``, a group's only unit of ``work`` goes through ``many``
+        too, for a ``many`` cheaper than ``work`` even for one unit (``loyalty.grouped``: two round trips
+        against about eight and a savepoint); with two writers on PostgreSQL, the second often takes a group
+        of one."""
         self._together[work] = many
         if not savepoint:
             self._bare.add(work)
+        if single:
+            self._single.add(work)
 
     def close(self) -> None:
         """Finish what is queued and its after-commit work, then stop both threads."""
@@ -307,18 +314,21 @@ class GroupCommitter:
                     alike.setdefault(unit.work, []).append(unit)
                 for work, units in alike.items():
                     many = self._together.get(work)
-                    if many is not None and len(units) > 1 and work in self._bare:
+                    if many is not None and len(units) == 1 and work not in self._single:
+                        many = None
+                    if many is not None and work in self._bare:
                         results = many(session, [unit.kwargs for unit in units])
                         outcomes.extend(
                             (unit, not isinstance(result, Exception), result)
                             for unit, result in zip(units, results, strict=True)
                         )
-                    elif many is not None and len(units) > 1:
+                    elif many is not None:
                         outcomes.extend(self._run_together(session, many, units))
                     else:
                         outcomes.extend((unit, *self._run_in_savepoint(session, unit)) for unit in units)
         except Exception as error:
-            if len(group) == 1 and not _lost_connection(error):
+            # A unit that went through ``many`` alone (``single``) is run again as itself, as in a larger group.
+            if len(group) == 1 and not _lost_connection(error) and group[0].work not in self._single:
                 self._settle(group[0], False, error)
                 return
             log.warning("a group of %d units failed to commit; running each alone", len(group), exc_info=True)

@@ -23,10 +23,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, select, update
+from sqlalchemy.dialects import registry
 from sqlalchemy.orm import Session
 
 from patron.core.clock import as_utc, utcnow
-from patron.core.db import StatisticsWatch, pipeline_insert, pipelined
+from patron.core.db import StatisticsWatch, pipelined
 from patron.core.errors import Conflict, NotFound, PatronError
 from patron.core.models import Workspace
 from patron.customers.models import Customer
@@ -279,43 +280,61 @@ class _Group:
     def _read_postgresql(
         self, wanted: list[int], external_ids: set[str], adjusting: set[str]
     ) -> tuple[Program | None, dict[str, _Member], dict[str, _Used]] | None:
-        """The program, the members locked, their lots, the keys already used, the customers the adjustments
-        name and ids for the rows to write, as one pipeline: one round trip instead of one per statement (on a
+        """The program and the customers the adjustments name, the members locked, their lots, the keys already
+        used and ids for the rows to write, as one pipeline: one round trip instead of one per statement (on a
         loaded machine each cost 1–4 ms, mostly waiting for the server to be scheduled). Each statement runs
-        after the one before it, so everything after the lock is read under it."""
+        after the one before it, so everything after the lock is read under it. Lots already due (their expiry
+        is written first) need their expiry keys checked and an entry id each: a second round trip, under the
+        same locks, only then."""
         keys = [self.requests[i]["idempotency_key"] for i in wanted]
         credits = sum(
             1 for i in wanted if self.requests[i]["kind"] == ADJUST and self.requests[i]["points"] > 0
         )
-        params = {"ws": self.workspace_id, "ids": sorted(external_ids), "keys": keys, "now": self.now,
-                  "n": len(wanted), "credits": credits, "adjusting": sorted(adjusting)}  # fmt: skip
-        statements = [_PG_PROGRAM, _PG_LOCK, _PG_LOTS, _PG_KEYS, _PG_CUSTOMERS, _PG_ENTRY_IDS, _PG_LOT_IDS]
-        program_rows, member_rows, lot_rows, key_rows, customer_rows, entry_ids, lot_ids = pipelined(
-            self.connection, [(sql, params) for sql in statements], many=False
-        )
-        program = None
-        if program_rows and adjusting:
-            policy, months = program_rows[0]
+        params = {"ws": self.workspace_id, "ids": sorted(external_ids), "keys": keys, "n": len(wanted),
+                  "credits": credits, "adjusting": sorted(adjusting)}  # fmt: skip
+        statements = [_PG_LOCK, _PG_LOTS, _PG_KEYS, _PG_IDS]
+        if adjusting:
+            statements.append(_PG_PROGRAM)
+        rows = pipelined(self.connection, [(sql, params) for sql in statements], many=False)
+        member_rows, lot_rows, key_rows, id_rows = rows[:4]
+        program, named = None, []
+        if adjusting and rows[4]:
+            policy, months, named = rows[4][0]
             program = Program(workspace_id=self.workspace_id, expiry_policy=policy, expiry_months=months)
         members = {
             external_id: _Member(member_id, points, debt, points, debt, left=bool(left))
             for member_id, points, debt, external_id, left in member_rows
         }
-        if program is not None and {c for (c,) in customer_rows} - members.keys():
-            return None
+        if program is not None and set(named) - members.keys():
+            return None  # one by one
         by_id = {m.id: m for m in members.values()}
+        due: list[_Lot] = []
         for lot_id, member_id, expires_at, remaining in lot_rows:
             at = as_utc(expires_at) if expires_at is not None else None
-            by_id[member_id].lots.append(_Lot(lot_id, (at is None, at, lot_id), at, remaining, remaining))
+            lot = _Lot(lot_id, (at is None, at, lot_id), at, remaining, remaining)
+            by_id[member_id].lots.append(lot)
+            if at is not None and at <= self.now:
+                due.append(lot)
         for member in by_id.values():
             member.lots.sort()
+        if due:
+            more = {
+                "ws": self.workspace_id,
+                "keys": [_expire_key(lot) for lot in due],
+                "n": len(due),
+                "credits": 0,
+            }
+            expired_rows, more_ids = pipelined(
+                self.connection, [(_PG_KEYS, more), (_PG_IDS, more)], many=False
+            )
+            key_rows, id_rows = [*key_rows, *expired_rows], [*id_rows, *more_ids]
         used: dict[str, _Used] = {}
         for row in key_rows:
             read = EntryRead(**dict(zip(_ENTRY_READ, row, strict=True)))
             read.created_at = as_utc(read.created_at)
             used[read.idempotency_key] = _Used(row[1], read.kind, read.points, stored=read)
-        self.entry_ids = sorted(i for (i,) in entry_ids)
-        self.lot_ids = sorted(i for (i,) in lot_ids)
+        self.entry_ids = sorted(i for table, i in id_rows if table == 0)
+        self.lot_ids = sorted(i for table, i in id_rows if table == 1)
         return program, members, used
 
     def _write_postgresql(self, members: dict[str, _Member]) -> None:
@@ -328,18 +347,23 @@ class _Group:
             entry.id = entry_id
         for lot, lot_id in zip(self.new_lots, self.lot_ids, strict=False):
             lot.id = lot_id
+        # One statement for each kind of row, its values as arrays (``_columns``): an executemany cost the server
+        # a statement's execution, and psycopg a round of Python, for each row.
         writes: list[tuple[str, Any]] = [
-            (_PG_INSERT_ENTRIES, [{**entry.values, "id": entry.id} for entry in self.entries])
+            (_PG_INSERT_ENTRIES, _columns([{**entry.values, "id": entry.id} for entry in self.entries]))
         ]
         if self.new_lots:
             writes.append(
-                (_PG_INSERT_LOTS, [self._lot_values(lot) | {"id": lot.id} for lot in self.new_lots])
+                (_PG_INSERT_LOTS, _columns([self._lot_values(lot) | {"id": lot.id} for lot in self.new_lots]))
             )
-        writes.extend((sql, rows) for sql, rows in self._updates(members) if rows)
+        (_, changed_lots), (_, changed_members) = self._updates(members)
+        if changed_lots:
+            writes.append((_PG_UPDATE_LOTS, _columns(changed_lots)))
+        if changed_members:
+            writes.append((_PG_UPDATE_MEMBERS, _columns(changed_members) | {"now": self.now}))
         if self.moves:
-            writes.append((_PG_INSERT_MOVES, self._move_values()))
-        pipelined(self.connection, writes, many=True)
-        # The group's reads pick their index by these tables' statistics (docs/benchmarks.md, 2026-12-03 19:00).
+            writes.append((_PG_INSERT_MOVES, _columns(self._move_values())))
+        pipelined(self.connection, writes, many=False)
         _LEDGER_STATISTICS.wrote(self.connection, len(self.entries) + len(self.new_lots))
 
     # ---- one operation, in memory
@@ -568,7 +592,12 @@ _OF_MEMBERS = (
     "JOIN named c ON m.customer_id = c.id "
     "WHERE l.workspace_id = %(ws)s AND m.workspace_id = %(ws)s AND l.remaining > 0"
 )
-_PG_PROGRAM = "SELECT expiry_policy, expiry_months FROM loyalty_programs WHERE workspace_id = %(ws)s"
+#: The program, and which of the customers the adjustments name exist (an adjustment enrols a customer who is
+#: not a member yet: the group then goes one by one).
+_PG_PROGRAM = (
+    "SELECT expiry_policy, expiry_months, ARRAY(SELECT external_id FROM customers WHERE workspace_id = %(ws)s "
+    "AND external_id = ANY(%(adjusting)s)) FROM loyalty_programs WHERE workspace_id = %(ws)s"
+)
 _PG_LOCK = (
     f"{_NAMED}SELECT m.id, m.points, m.debt, c.external_id, m.left_at IS NOT NULL FROM named c "
     "JOIN loyalty_members m ON m.workspace_id = %(ws)s AND m.customer_id = c.id ORDER BY m.id FOR UPDATE OF m"
@@ -576,35 +605,50 @@ _PG_LOCK = (
 _PG_LOTS = f"{_NAMED}SELECT l.id, l.member_id, l.expires_at, l.remaining {_OF_MEMBERS}"
 _ENTRY_READ = ("id", "member_id", "kind", "points", "debt_delta", "reason", "source", "order_external_id",
                "line_no", "source_ref", "rule_version", "idempotency_key", "created_at")  # fmt: skip
-#: On a ledger not analysed since it was small, the key check below read every entry of the workspace through
-#: another index that starts with workspace_id (1.9-6.1 ms a group at 4,000 entries, growing).
-_LEDGER_STATISTICS = StatisticsWatch(("loyalty_entries", "loyalty_lots", "loyalty_members"))
-#: The keys the operations name, and those the expiry of a due lot would write.
+#: The group's reads pick their index by these tables' statistics; on a new install's tables, never analysed,
+#: a lookup by (workspace, key) could go through another index that starts with the workspace and read every
+#: row of the workspace for each key (docs/benchmarks.md).
+_LEDGER_STATISTICS = StatisticsWatch(
+    ("loyalty_entries", "loyalty_lots", "loyalty_members", "customers"), fresh=True
+)
+#: The keys already used: the operations' (or the due lots' expiry keys). Nothing else in the condition: with an
+#: ``OR`` of the due lots' keys beside them, the planner read every entry of the workspace (0.6–1.0 ms a group at
+#: 4,000 entries, growing) instead of looking each key up in the unique index (0.02 ms).
 _PG_KEYS = (
-    f"{_NAMED}SELECT {', '.join(_ENTRY_READ)} FROM loyalty_entries WHERE workspace_id = %(ws)s AND "
-    "(idempotency_key = ANY(%(keys)s) OR idempotency_key IN "
-    f"(SELECT 'expire:lot:' || l.id {_OF_MEMBERS} AND l.expires_at <= %(now)s))"
+    f"SELECT {', '.join(_ENTRY_READ)} FROM loyalty_entries WHERE workspace_id = %(ws)s AND "
+    "idempotency_key = ANY(%(keys)s)"
 )
-_PG_CUSTOMERS = (
-    "SELECT external_id FROM customers WHERE workspace_id = %(ws)s AND external_id = ANY(%(adjusting)s)"
-)
-#: An id for each entry the group may write (one an operation, one a due lot) and each lot (one a credit).
-_PG_ENTRY_IDS = (
-    f"{_NAMED}SELECT nextval(pg_get_serial_sequence('loyalty_entries', 'id')) FROM generate_series(1, %(n)s + "
-    f"(SELECT count(*) {_OF_MEMBERS} AND l.expires_at <= %(now)s)::integer)"
-)
-_PG_LOT_IDS = (
-    "SELECT nextval(pg_get_serial_sequence('loyalty_lots', 'id')) FROM generate_series(1, %(credits)s)"
+#: Ids taken ahead: (0, id) for each entry the group may write (one an operation), (1, id) for each lot (one a
+#: credit). The sequences are looked up once (``core.db.reserve_ids``).
+_PG_IDS = (
+    "SELECT 0, nextval(s.seq) FROM (SELECT pg_get_serial_sequence('loyalty_entries', 'id')::regclass AS seq "
+    "OFFSET 0) AS s CROSS JOIN generate_series(1, %(n)s) UNION ALL "
+    "SELECT 1, nextval(s.seq) FROM (SELECT pg_get_serial_sequence('loyalty_lots', 'id')::regclass AS seq "
+    "OFFSET 0) AS s CROSS JOIN generate_series(1, %(credits)s)"
 )
 
 
-_PG_INSERT_ENTRIES = pipeline_insert(
-    "loyalty_entries", ["id", *(c.name for c in _ENTRIES.c if c.name != "id")]
+def _unnest_insert(table: Table, names: list[str]) -> str:
+    """PostgreSQL's ``INSERT`` of many rows given as one array a column (``_columns``), for ``pipelined``."""
+    dialect = registry.load("postgresql")()
+    arrays = ", ".join(f"%({name})s::{table.c[name].type.compile(dialect=dialect)}[]" for name in names)
+    return f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Rows of the same keys as one list of values a key."""
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+_PG_INSERT_ENTRIES = _unnest_insert(_ENTRIES, [c.name for c in _ENTRIES.c])
+_PG_INSERT_LOTS = _unnest_insert(_LOTS, [c.name for c in _LOTS.c])
+_PG_INSERT_MOVES = _unnest_insert(_table(LotMove), ["workspace_id", "entry_id", "lot_id", "points"])
+_PG_UPDATE_LOTS = (
+    "UPDATE loyalty_lots AS l SET remaining = v.remaining "
+    "FROM unnest(%(lot_id)s::bigint[], %(left)s::integer[]) AS v(id, remaining) WHERE l.id = v.id"
 )
-_PG_INSERT_LOTS = pipeline_insert("loyalty_lots", [c.name for c in _LOTS.c])
-_PG_INSERT_MOVES = pipeline_insert("loyalty_lot_moves", ["workspace_id", "entry_id", "lot_id", "points"])
-_PG_UPDATE_LOTS = "UPDATE loyalty_lots SET remaining = %(left)s WHERE id = %(lot_id)s"
 _PG_UPDATE_MEMBERS = (
-    "UPDATE loyalty_members SET points = %(new_points)s, debt = %(new_debt)s, updated_at = %(now)s "
-    "WHERE id = %(member_id)s"
+    "UPDATE loyalty_members AS m SET points = v.points, debt = v.debt, updated_at = %(now)s "
+    "FROM unnest(%(member_id)s::bigint[], %(new_points)s::integer[], %(new_debt)s::integer[]) AS v(id, points, debt) "
+    "WHERE m.id = v.id"
 )
