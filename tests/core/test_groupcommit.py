@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 
 import pytest
@@ -157,20 +157,30 @@ def test_a_failed_commit_is_retried_unit_by_unit(probe_table: Engine, committer:
     assert _labels(probe_table) == {"first", "a", "c"}
 
 
-def test_work_with_a_set_wise_form_runs_together_and_falls_back_one_by_one(
-    probe_table: Engine, committer: GroupCommitter
-) -> None:
-    calls: list[list[str]] = []
+def _recording_set_wise(
+    calls: list[list[str]], *, write_first: bool = False
+) -> Callable[[Session, list[dict[str, str]]], list[object]]:
+    """A set-wise form of ``_insert`` that records each group's labels, refuses "refused" and fails on "poison"
+    (``write_first``: after writing a row, which the group's rollback must take back)."""
 
     def many(session: Session, requests: list[dict[str, str]]) -> list[object]:
         labels = [request["label"] for request in requests]
         calls.append(labels)
         if "poison" in labels:
-            raise RuntimeError("a bug in the set-wise form")
+            if write_first:
+                _insert(session, label="written-then-failed")
+            raise RuntimeError("the set-wise form failed")
         return [_insert(session, label=label) if label != "refused" else Conflict("survey.closed", key=label)
                 for label in labels]  # fmt: skip
 
-    committer.together(_insert, many)
+    return many
+
+
+def test_work_with_a_set_wise_form_runs_together_and_falls_back_one_by_one(
+    probe_table: Engine, committer: GroupCommitter
+) -> None:
+    calls: list[list[str]] = []
+    committer.together(_insert, _recording_set_wise(calls))
     release, _ = _hold_writer(committer)
     first = [committer.submit(_insert, label=label) for label in ("x", "refused", "y")]
     release.set()
@@ -219,16 +229,7 @@ def test_a_set_wise_form_for_single_units_too_and_a_lone_unit_it_fails_is_run_ag
     probe_table: Engine, committer: GroupCommitter
 ) -> None:
     calls: list[list[str]] = []
-
-    def many(session: Session, requests: list[dict[str, str]]) -> list[object]:
-        labels = [request["label"] for request in requests]
-        calls.append(labels)
-        if "poison" in labels:
-            _insert(session, label="written-then-failed")  # rolled back with the group's transaction
-            raise RuntimeError("the set-wise form failed")
-        return [_insert(session, label=label) for label in labels]
-
-    committer.together(_insert, many, savepoint=False, single=True)
+    committer.together(_insert, _recording_set_wise(calls, write_first=True), savepoint=False, single=True)
     alone = committer.submit(_insert, label="alone").result(10)
     assert calls == [["alone"]], "a group of one unit went through the set-wise form"
     poisoned = committer.submit(_insert, label="poison").result(10)
