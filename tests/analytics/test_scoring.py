@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from patron.analytics import churn, churn_service, scoring
 from patron.analytics import service as clv_service
-from patron.analytics.clv import customer_lifetime_value, workspace_summary
+from patron.analytics.clv import customer_lifetime_value
 from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.models import Workspace
@@ -44,12 +44,15 @@ class World:
     #: the classifier's input at END and its training medians (the reasons' reference)
     x: pd.DataFrame
     reference: pd.Series
+    #: the stored path's probability alive at the training and the evaluation's cut-off (refitted at each)
+    alive: dict[date, pd.Series | None]
 
 
-def _alive(purchase: Any, summary: pd.DataFrame) -> pd.DataFrame:
-    model = type(purchase)(summary)
-    model.params = dict(purchase.params)
-    return model.expected_probability_alive()
+def _stored_alive(con: Any, workspace: Workspace, cutoff: date) -> pd.Series | None:
+    """``churn_service``'s probability alive at ``cutoff``: BG/NBD refitted on the purchases up to it (None
+    when that fit cannot be made)."""
+    alive = churn_service._alive_at(con, workspace, cutoff, "bgnbd")
+    return None if alive is None else alive.set_index("customer_id")["probability_alive"].sort_index()
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +72,12 @@ def world(sqlite_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Wo
         frame = churn_service.orders_frame(session, workspace)
     no_answers = pd.DataFrame(columns=["customer_id", "day", "score", "scale_min", "scale_max"])
     cutoff = END - timedelta(days=WINDOW)
-    before = workspace_summary(con, workspace.id, observation_end=cutoff, zone=workspace.timezone,
-                               currency=workspace.currency)  # fmt: skip
-    train_x = churn.feature_table(frame, no_answers, cutoff, _alive(fitted.purchase, before))
+    stored_alive = {c: _stored_alive(con, workspace, c) for c in (cutoff, cutoff - timedelta(days=WINDOW))}
+    at_cutoff = stored_alive[cutoff]
+    assert at_cutoff is not None  # identified at END − window (not at END − 2·window: half a year of data)
+    train_x = churn.feature_table(
+        frame, no_answers, cutoff, at_cutoff.rename_axis("customer_id").reset_index()
+    )
     labels = churn.labels(frame, cutoff, churn.ChurnDefinition(WINDOW)).reindex(train_x.index)
     classifier = churn.fit(train_x, labels)
     alive = fitted.purchase.expected_probability_alive(summary)
@@ -91,7 +97,7 @@ def world(sqlite_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Wo
     })  # fmt: skip
     export_parquet(con, workspace.id, tmp / "export", zone=workspace.timezone)
     scorer = scoring.Scorer(fitted.purchase, fitted.spend, classifier, months=6, discount_rate=0.01)
-    return World(workspace, tmp / "export", scorer, expected, labels, x, train_x.median())
+    return World(workspace, tmp / "export", scorer, expected, labels, x, train_x.median(), stored_alive)
 
 
 def _scored(world: World, engine: str, out: Path, scorer: scoring.Scorer | None = None) -> pd.DataFrame:
@@ -139,6 +145,42 @@ def test_spark_scores_are_the_duckdb_and_operational_scores(
     assert found.to_dict() == world.labels.to_dict()
 
 
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_probability_alive_is_refitted_at_each_cutoff(
+    world: World, engine: str, request: pytest.FixtureRequest
+) -> None:
+    """The training tables of the final model (cut-off END − window) and of the evaluation (END − 2·window)
+    carry the stored path's probability alive: BG/NBD refitted on the purchases up to that cut-off, not the
+    parameters fitted at END (which know the purchases after it). At END − 2·window (half a year of data) the
+    fit cannot pin down b: the feature is missing there, on both paths."""
+    if engine == "spark":
+        request.getfixturevalue("spark_ready")
+    con = scoring.open_orders(world.folder, engine)
+    ws = world.workspace
+    bought = scoring.purchases(con, workspace_id=ws.id, currency=ws.currency)
+    frames = {
+        as_of - timedelta(days=WINDOW): scoring.training_frame(
+            bought, type(world.scorer.purchase), as_of=as_of, window_days=WINDOW, zone=ws.timezone
+        )[0]
+        for as_of in (END, END - timedelta(days=WINDOW))
+    }
+    cutoff, earlier = END - timedelta(days=WINDOW), END - timedelta(days=2 * WINDOW)
+    x, stored = frames[cutoff], world.alive[cutoff]
+    assert stored is not None and len(x) > 1_000 and set(x.index) <= set(stored.index)
+    ours, theirs = x["probability_alive"].to_numpy(), stored.reindex(x.index).to_numpy()
+    assert np.isfinite(ours).all()
+    assert np.allclose(ours, theirs, rtol=1e-6, atol=0.0), np.max(np.abs(ours - theirs) / theirs)
+    # the parameters fitted at END give other values at the cut-off: the leak the refit closes
+    leaked = type(world.scorer.purchase)(
+        scoring.summary_frame(scoring.feature_expression(bought, as_of=cutoff, zone=ws.timezone))
+    )
+    leaked.params = dict(world.scorer.purchase.params)
+    old = leaked.expected_probability_alive().set_index("customer_id")["probability_alive"].reindex(x.index)
+    assert np.max(np.abs(old.to_numpy() - theirs)) > 1e-3
+    assert world.alive[earlier] is None
+    assert len(frames[earlier]) > 1_000 and frames[earlier]["probability_alive"].isna().all()
+
+
 def test_training_labels_and_fit_on_duckdb(world: World) -> None:
     """The training table's labels are ``churn.labels``; the models fitted on the export are the ones fitted
     on SQLite."""
@@ -156,7 +198,7 @@ def test_training_labels_and_fit_on_duckdb(world: World) -> None:
     sampled = scoring.training_expression(bought, as_of=END, window_days=WINDOW, every=4).to_pandas()
     assert len(sampled) and (sampled["customer_id"] % 4 == 0).all()
     classifier = scoring.fit_churn(
-        bought, purchase, as_of=END, window_days=WINDOW, zone=world.workspace.timezone
+        bought, type(purchase), as_of=END, window_days=WINDOW, zone=world.workspace.timezone
     )
     assert classifier.predict_proba(
         scoring.churn_frame(features.to_pandas().head(5), np.full(5, 0.5))

@@ -915,50 +915,68 @@ class TrainedChurn:
 
 
 def training_frame(
-    bought: ir.Table, purchase: TransactionModel, *, as_of: date, window_days: int = 90, zone: str = "UTC",
-    every: int = 1, signals: SignalTables | None = None, definition: str = "inactivity",
+    bought: ir.Table, purchase_model: type[TransactionModel], *, as_of: date, window_days: int = 90,
+    zone: str = "UTC", every: int = 1, signals: SignalTables | None = None, definition: str = "inactivity",
 ) -> tuple[pd.DataFrame, npt.NDArray[np.int64]]:  # fmt: skip
-    """The classifier's input at ``as_of − window`` (``churn_frame``, probability alive from ``purchase``'s
-    parameters) and the labels of the window up to ``as_of``, by customer id."""
+    """The classifier's input at ``as_of − window`` (``churn_frame``, probability alive from ``purchase_model``
+    refitted at that day: ``alive_at``) and the labels of the window up to ``as_of``, by customer id."""
+    cutoff = as_of - timedelta(days=window_days)
     frame = training_expression(
         bought, as_of=as_of, window_days=window_days, zone=zone, every=every, signals=signals,
         definition=definition,
     ).to_pandas()  # fmt: skip
     if frame.empty:
-        raise PatronError(
-            "churn.too_little_history", cutoff=(as_of - timedelta(days=window_days)).isoformat()
-        )
+        raise PatronError("churn.too_little_history", cutoff=cutoff.isoformat())
     frame = frame.sort_values("customer_id", ignore_index=True)
-    return churn_frame(frame, _alive(purchase, frame)), frame["churned"].to_numpy(dtype=np.int64)
+    alive = alive_at(bought, purchase_model, cutoff=cutoff, zone=zone)
+    column = (
+        np.full(len(frame), np.nan)
+        if alive is None
+        else alive.reindex(frame["customer_id"].to_numpy()).to_numpy(dtype=np.float64)
+    )
+    return churn_frame(frame, column), frame["churned"].to_numpy(dtype=np.int64)
 
 
 def train_churn(
-    bought: ir.Table, purchase: TransactionModel, *, as_of: date, window_days: int = 90, zone: str = "UTC",
-    every: int = 1, signals: SignalTables | None = None, definition: str = "inactivity",
+    bought: ir.Table, purchase_model: type[TransactionModel], *, as_of: date, window_days: int = 90,
+    zone: str = "UTC", every: int = 1, signals: SignalTables | None = None, definition: str = "inactivity",
 ) -> TrainedChurn:  # fmt: skip
-    """The churn classifier trained on features at ``as_of − window`` (probability alive from ``purchase``'s
-    parameters at that day) with labels from the window up to ``as_of``."""
-    x, y = training_frame(bought, purchase, as_of=as_of, window_days=window_days, zone=zone, every=every,
+    """The churn classifier trained on features at ``as_of − window`` (probability alive from
+    ``purchase_model`` refitted at that day) with labels from the window up to ``as_of``."""
+    x, y = training_frame(bought, purchase_model, as_of=as_of, window_days=window_days, zone=zone, every=every,
                           signals=signals, definition=definition)  # fmt: skip
     with churn.threads_for(len(x)):
         model = churn.fit(x, y)
     return TrainedChurn(model, x.median(), len(x))
 
 
-def _alive(purchase: TransactionModel, frame: pd.DataFrame) -> npt.NDArray[np.float64]:
-    """Probability alive of ``feature_expression`` rows with ``purchase``'s parameters."""
-    model = type(purchase)(frame[list(SUMMARY_COLUMNS[:4])])
-    model.params = dict(purchase.params)
-    return np.asarray(model.expected_probability_alive()["probability_alive"].to_numpy(), dtype=np.float64)
+def alive_at(
+    bought: ir.Table, purchase_model: type[TransactionModel], *, cutoff: date, zone: str = "UTC"
+) -> pd.Series | None:
+    """Probability alive at ``cutoff`` by customer id, from ``purchase_model`` fitted on every customer's
+    purchases up to ``cutoff`` (as ``churn_service`` refits at each cut-off, so no later purchase leaks into
+    the feature); None when the fit cannot be made or gives a value that is not finite (the feature is then
+    missing, as on the stored path)."""
+    summary = summary_frame(feature_expression(bought, as_of=cutoff, zone=zone))
+    if summary.empty:
+        return None
+    try:
+        fitted = purchase_model(summary).fit()
+    except PatronError:
+        return None
+    alive = fitted.expected_probability_alive()["probability_alive"].to_numpy(dtype=np.float64)
+    if not np.isfinite(alive).all():
+        return None
+    return pd.Series(alive, index=summary["customer_id"].to_numpy(), name="probability_alive")
 
 
 def fit_churn(
-    bought: ir.Table, purchase: TransactionModel, *, as_of: date, window_days: int = 90, zone: str = "UTC",
-    every: int = 1, signals: SignalTables | None = None, definition: str = "inactivity",
+    bought: ir.Table, purchase_model: type[TransactionModel], *, as_of: date, window_days: int = 90,
+    zone: str = "UTC", every: int = 1, signals: SignalTables | None = None, definition: str = "inactivity",
 ) -> Any:  # fmt: skip
     """``train_churn``'s classifier only."""
     return train_churn(
-        bought, purchase, as_of=as_of, window_days=window_days, zone=zone, every=every, signals=signals,
+        bought, purchase_model, as_of=as_of, window_days=window_days, zone=zone, every=every, signals=signals,
         definition=definition,
     ).model  # fmt: skip
 
@@ -993,8 +1011,8 @@ def score_export(
     reasons: int = 3, locale: str | None = None,
 ) -> ExportScores:  # fmt: skip
     """``patron clv score --parquet``: fit the purchase model and Gamma-Gamma on the export's orders up to
-    ``as_of``, train the churn classifier at ``as_of − window_days`` (on about TRAIN_CUSTOMERS customers),
-    evaluate it out of time (the same classifier trained a window earlier, tested on that training table),
+    ``as_of``, train the churn classifier at ``as_of − window_days`` (on about TRAIN_CUSTOMERS customers,
+    probability alive from the purchase model refitted at each training cut-off), evaluate it out of time (the same classifier trained a window earlier, tested on that training table),
     and write every customer's scores and top ``reasons`` (sentences in ``locale``) to ``out``. Without enough
     history for churn, the CLV scores are still written (``churn_risk`` missing). A folder without the signal
     files (exported before them) gives the nine-feature model and names them in ``missing_files``."""
@@ -1015,7 +1033,7 @@ def score_export(
     common = {"window_days": window_days, "zone": zone, "every": every, "signals": signals,
               "definition": rule.kind}  # fmt: skip
     try:
-        x, y = training_frame(bought, purchase, as_of=as_of, **common)  # type: ignore[arg-type]
+        x, y = training_frame(bought, purchase_model, as_of=as_of, **common)  # type: ignore[arg-type]
         with churn.threads_for(len(x)):
             classifier = churn.fit(x, y)
         trained, reference = len(x), x.median()
@@ -1023,7 +1041,7 @@ def score_export(
         error, trained = exc, 0
     if classifier is not None:
         try:
-            earlier_x, earlier_y = training_frame(bought, purchase, as_of=cutoff, **common)  # type: ignore[arg-type]
+            earlier_x, earlier_y = training_frame(bought, purchase_model, as_of=cutoff, **common)  # type: ignore[arg-type]
             with churn.threads_for(len(earlier_x)):
                 held = churn.fit(earlier_x, earlier_y)
                 evaluation = churn.evaluate(
