@@ -4,6 +4,7 @@ their sources, and ``scoring.feature_expression`` computes them on DuckDB and Sp
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,6 +71,12 @@ def test_export_writes_the_churn_features_sources(engine: Engine, tmp_path: Path
     assert read("loyalty_tier_moves")["rank"].tolist() == [2.0]  # gold, the third tier
     items = read("feedback_items")  # the item of nobody known is not a customer's
     assert sorted(items["customer_id"]) == sorted([ids["A"], ids["A"], ids["B"]])
+    mentions = read("feedback_mentions")  # the price mention of nobody known is left out too
+    assert sorted(
+        zip(mentions["customer_id"], mentions["theme"], mentions["sentiment"], strict=True)
+    ) == sorted(
+        [(ids["A"], "delivery", "negative"), (ids["A"], "price", "positive"), (ids["B"], "price", "negative")]
+    )
     assert written == {name: len(read(name)) for name in written}
 
 
@@ -146,6 +153,40 @@ def test_features_at_scale_are_the_stored_paths(exported: Exported, engine_name:
     # feedback: one negative of two analysed items in the last 180 days
     assert (a["negative_items_180d"], a["negative_share_180d"]) == (1, 0.5)
     assert np.isnan(b["negative_share_180d"])
+
+
+def test_negative_theme_features_at_scale_are_the_stored_paths(
+    exported: Exported, engine_name: str, sqlite_engine: Engine
+) -> None:
+    """At the cut-off only delivery has a negative mention by a known customer (B's price one is on 1 Jul in
+    Taipei, the unknown customer's is nobody's); ten days later delivery and price tie at one each (ties by
+    key). A's delivery mention and B's price mention are each counted once; A's price mention is positive."""
+    con = scoring.open_orders(exported.folder, engine_name)
+    ws, ids = exported.workspace, exported.ids
+    tables = scoring.SignalTables.of(con)
+    later = CUTOFF + timedelta(days=10)
+    assert scoring.top_negative_themes(tables, CUTOFF, zone=ws.timezone) == ("delivery",)
+    themes = scoring.top_negative_themes(tables, later, zone=ws.timezone)
+    assert themes == ("delivery", "price")
+    with transaction(sqlite_engine) as session:
+        orders = churn_service.orders_frame(session, ws)
+        answers = churn_service.answers_frame(session, ws)
+        signals = churn_service.signals_frame(session, ws, themes_at=later)
+    assert signals.themes == themes
+    stored = churn.feature_table(orders, answers, later, signals=signals)
+    bought = scoring.purchases(con, workspace_id=ws.id, currency=ws.currency)
+    rows = scoring.feature_expression(
+        bought, as_of=later, zone=ws.timezone, signals=dataclasses.replace(tables, themes=themes)
+    ).to_pandas()
+    found = scoring.churn_frame(
+        rows.sort_values("customer_id", ignore_index=True), np.full(len(rows), np.nan)
+    )
+    columns = ["negative_theme_delivery", "negative_theme_price"]
+    assert list(found.columns) == list(stored.columns) == [*churn.FEATURES, *churn.SIGNAL_FEATURES, *columns]
+    assert found.index.tolist() == stored.index.tolist()
+    assert found[columns].to_dict() == stored[columns].to_dict()
+    assert found.loc[ids["A"], columns].tolist() == [1.0, 0.0]
+    assert found.loc[ids["B"], columns].tolist() == [0.0, 1.0]
 
 
 def test_cancelled_labels_at_scale_are_the_stored_paths(exported: Exported, engine_name: str) -> None:

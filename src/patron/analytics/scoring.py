@@ -12,8 +12,9 @@ gives the same numbers on SQLite and PostgreSQL) and of ``churn.feature_table`` 
 purchase days, mean value a purchase day, usual gap, recency ratio, 90-day trend; with the export's signal
 files, ``export.SIGNAL_FILES``, also the latest survey score and detractor status and ``churn.SIGNAL_FEATURES``:
 support contacts, complaints, hand-overs, loyalty membership, tier, balance and redemptions, negative
-feedback); the tests check them on the same data. The negative-theme columns are not computed here. A folder
-exported before the signal files were gives the nine-feature model (survey features missing) and a warning.
+feedback, and the negative-theme counts of the themes ``top_negative_themes`` chooses); the tests check them
+on the same data. A folder exported before the signal files were gives the nine-feature model (survey features
+missing) and a warning.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import json
 import tempfile
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -127,11 +128,24 @@ class SignalTables:
     entries: ir.Table
     tiers: ir.Table
     items: ir.Table
+    mentions: ir.Table
+    #: the theme keys that get a column of their own (``top_negative_themes``; none by default)
+    themes: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, con: ibis.BaseBackend) -> SignalTables:
         """The tables ``open_orders`` read (a folder with every signal file: see ``missing_signal_files``)."""
         return cls(*(con.table(name) for name in SIGNAL_FILES))
+
+
+def top_negative_themes(signals: SignalTables, cutoff: date, *, zone: str = "UTC") -> tuple[str, ...]:
+    """``churn.top_negative_themes`` over the export's mentions: the themes with the most negative mentions by
+    known customers on or before ``cutoff`` (ties by key)."""
+    n = signals.mentions
+    n = n.filter((n.sentiment == "negative") & (_day(n.occurred_at, zone) <= day_number(cutoff)))
+    counts = n.group_by("theme").aggregate(mentions=n.count())
+    ranked = counts.order_by([ibis.desc("mentions"), "theme"]).limit(churn.TOP_THEMES).to_pandas()
+    return tuple(str(theme) for theme in ranked["theme"])
 
 
 def purchases(con: ibis.BaseBackend, *, workspace_id: int | None = None, currency: str = "TWD") -> ir.Table:
@@ -262,9 +276,19 @@ def signal_features(features: ir.Table, signals: SignalTables, *, end: int, zone
     feedback = f.group_by(f_id=f.customer_id).aggregate(
         negative=_count(f.sentiment == "negative"), analysed=_count(f.sentiment.notnull())
     )
+    sources = [(survey, "sv_id"), (cancelled, "cn_id"), (service, "it_id"), (handovers, "h_id"),
+               (members, "m_id"), (tiers, "t_id"), (ledger, "e_id"), (feedback, "f_id")]  # fmt: skip
+    themes = [churn.THEME_PREFIX + theme for theme in signals.themes]
+    if themes:
+        n = signals.mentions
+        n = n.mutate(day=_day(n.occurred_at, zone))
+        n = n.filter((n.day <= end) & (n.day > end - churn.FEEDBACK_DAYS) & (n.sentiment == "negative"))
+        said = n.group_by(n_id=n.customer_id).aggregate(
+            **{column: _count(n.theme == theme) for column, theme in zip(themes, signals.themes, strict=True)}
+        )
+        sources.append((said, "n_id"))
     joined = features
-    for table, key in ((survey, "sv_id"), (cancelled, "cn_id"), (service, "it_id"), (handovers, "h_id"),
-                       (members, "m_id"), (tiers, "t_id"), (ledger, "e_id"), (feedback, "f_id")):  # fmt: skip
+    for table, key in sources:
         joined = joined.left_join(table, joined.customer_id == table[key]).drop(key)
     j = joined
     span = j.hi - j.lo
@@ -302,6 +326,7 @@ def signal_features(features: ir.Table, signals: SignalTables, *, end: int, zone
         ),
         negative_items_180d=counted(j.negative),
         negative_share_180d=ibis.ifelse(analysed > 0, counted(j.negative) / analysed, none),
+        **{column: counted(j[column]) for column in themes},
         gone=ibis.ifelse(j.last_cancel.notnull() & (j.last_cancel >= j.last_day), 1, 0),
     )
 
@@ -330,7 +355,8 @@ def churn_frame(features: Columns, alive: np.ndarray) -> pd.DataFrame:
     ``churn.FEATURES`` in order (the survey features missing without the signal files), then
     ``churn.SIGNAL_FEATURES`` when the rows have them. One float64 block, a feature's values contiguous (as
     pandas keeps a block): the classifier and the reasons read it without copying it column by column."""
-    names = [*churn.FEATURES, *(churn.SIGNAL_FEATURES if "member" in features else ())]
+    themes = [name for name in features if str(name).startswith(churn.THEME_PREFIX)]
+    names = [*churn.FEATURES, *(churn.SIGNAL_FEATURES if "member" in features else ()), *themes]
     ids = np.asarray(features["customer_id"])
     block = np.empty((len(names), len(ids)), dtype=np.float64)
     sources = {"frequency": "purchase_days", "monetary": "mean_value"}
@@ -1020,6 +1046,9 @@ def score_export(
     missing = missing_signal_files(folder)
     con = open_orders(folder, engine)
     signals = None if missing else SignalTables.of(con)
+    if signals is not None:  # the same theme columns at every cut-off, chosen at the first (as churn_service)
+        first = as_of - timedelta(days=2 * window_days)
+        signals = replace(signals, themes=top_negative_themes(signals, first, zone=zone))
     bought = purchases(con, workspace_id=workspace_id, currency=currency)
     features = feature_expression(bought, as_of=as_of, zone=zone, signals=signals)
     purchase, spend = fit_models(features, purchase_model)

@@ -42,6 +42,7 @@ SIGNAL_FILES = (
     "loyalty_entries",
     "loyalty_tier_moves",
     "feedback_items",
+    "feedback_mentions",
 )
 #: scored question types (``churn_service.SCORED_QUESTIONS``), interaction types the churn features count
 #: (``churn.SUPPORT_TYPES`` and ``churn.CANCELLATION_TYPE``): the rest would only make the files bigger
@@ -157,6 +158,17 @@ def signal_expressions(con: ibis.BaseBackend, workspace_id: int) -> dict[str, ir
     items = f.filter(f.customer_id.notnull(), f.analyzed_with.notnull()).select(
         customer_id=f.customer_id.cast("int64"), occurred_at=f.occurred_at, sentiment=f.sentiment
     )
+    n = mine("feedback_mentions")
+    of_known = f.filter(f.customer_id.notnull()).select(
+        mentioned=f.id, mentioned_by=f.customer_id.cast("int64")
+    )
+    said = n.join(of_known, n.item_id == of_known.mentioned)
+    mentions = said.select(
+        customer_id=said.mentioned_by,
+        occurred_at=said.occurred_at,
+        theme=said.theme,
+        sentiment=said.sentiment,
+    )
     return {
         "survey_scores": survey.order_by("customer_id", "completed_at", "answer_id"),
         "interactions": interactions.order_by("customer_id", "occurred_at"),
@@ -165,6 +177,7 @@ def signal_expressions(con: ibis.BaseBackend, workspace_id: int) -> dict[str, ir
         "loyalty_entries": entries.order_by("customer_id", "created_at"),
         "loyalty_tier_moves": moves.order_by("customer_id", "move_id"),
         "feedback_items": items.order_by("customer_id", "occurred_at"),
+        "feedback_mentions": mentions.order_by("customer_id", "occurred_at", "theme"),
     }
 
 
