@@ -1073,18 +1073,20 @@ def _score_export(
     from patron.analytics import scoring
     from patron.analytics import service as clv_service
     from patron.core.clock import today_in
+    from patron.feedback.service import current_taxonomy
 
     if out is None:
         raise PatronError("clv.score_needs_out")
     kind = clv_service._model(model)
     with transaction() as session:
         ws = core_service.get_workspace(session, _workspace_slug(workspace))
+        themes = {key: dict(theme.names) for key, theme in current_taxonomy(session, ws.id).by_key().items()}
     end = _as_of(as_of) or today_in(ws.timezone)
     started = time.perf_counter()
     result = scoring.score_export(
         folder, out, as_of=end, workspace_id=ws.id, zone=ws.timezone, currency=ws.currency, purchase_model=kind,
         months=months, discount_rate=discount_rate, window_days=window, engine=engine_name, definition=definition,
-        reasons=reasons, locale=locale,
+        reasons=reasons, locale=locale, theme_names=themes,
     )  # fmt: skip
     _say(_t("clv.scored_file", locale, count=result.customers, file=out, model=result.purchase.name,
             end=end.isoformat(), seconds=f"{time.perf_counter() - started:.1f}"))  # fmt: skip

@@ -349,6 +349,34 @@ def test_reasons_are_the_stored_paths(world: World, tmp_path: Path) -> None:
     assert np.array_equal(ours_c == 0.0, contrib.to_numpy() == 0.0)
 
 
+def test_theme_reasons_name_the_theme_in_the_readers_language() -> None:
+    """A theme feature's sentence names the theme as the workspace's taxonomy does in the reader's language
+    (English when the language has no name), and by its key when the taxonomy does not know it: the same
+    sentences ``churn.reason_text`` gives the stored path's reasons."""
+    x = pd.DataFrame({"negative_theme_delivery": [2.0, 1.0], "negative_theme_refunds": [0.0, 3.0]})
+    contrib = np.asarray([[0.20, 0.0], [0.05, 0.10]])
+    names = {"delivery": {"en": "Delivery", "zh-Hant": "配送", "zh-Hans": "配送"}}
+    got = {
+        locale: scoring.reasons_array(contrib, x, 2, locale, names).to_pylist()
+        for locale in ("zh-Hant", "en")
+    }
+    assert [r["text"] for r in got["zh-Hant"][0]] == ["近 180 天對「配送」的負面意見：2 則"]
+    assert [r["text"] for r in got["zh-Hant"][1]] == [
+        "近 180 天對「refunds」的負面意見：3 則",
+        "近 180 天對「配送」的負面意見：1 則",
+    ]
+    assert [r["text"] for r in got["en"][1]] == [
+        "Negative comments about refunds in the last 180 days: 3",
+        "Negative comments about Delivery in the last 180 days: 1",
+    ]
+    stored = churn.top_reasons(pd.DataFrame(contrib, columns=x.columns), x, theme_names=names)
+    assert [[churn.reason_text(r, "zh-Hant") for r in row] for row in stored] == [
+        [r["text"] for r in row] for row in got["zh-Hant"]
+    ]
+    unnamed = scoring.reasons_array(contrib, x, 1, "en").to_pylist()
+    assert unnamed[0][0]["text"] == "Negative comments about delivery in the last 180 days: 2"
+
+
 def test_customers_gone_at_the_cutoff_get_no_risk_under_the_cancelled_definition(world: World) -> None:
     """With ``skip_gone`` (the ``cancelled`` definition) a customer who had cancelled gets no risk and no
     reasons; the others are scored as usual."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import tempfile
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -404,6 +404,8 @@ class Scorer:
     reference: pd.Series | None = None
     reasons: int = 3
     locale: str | None = None
+    #: {theme: {locale: name}} for the theme features' sentences (``reasons_array``)
+    theme_names: Mapping[str, Mapping[str, str]] | None = None
     #: the ``cancelled`` definition: customers already gone (``gone`` = 1) get no churn risk
     skip_gone: bool = False
 
@@ -460,7 +462,7 @@ class Scorer:
             with threadpool_limits(limits=self.threads, user_api="openmp"):
                 if self.reference is not None and self.reasons > 0:
                     contrib, risk = contributions(self.churn_model, x, self.reference)
-                    why = reasons_array(contrib, x, self.reasons, self.locale)
+                    why = reasons_array(contrib, x, self.reasons, self.locale, self.theme_names)
                 else:
                     risk = predict_risk(self.churn_model, x)
             if self.skip_gone and "gone" in features:
@@ -776,10 +778,15 @@ class _Classes:
     table: npt.NDArray[np.float64]
 
 
-def reasons_array(contrib: npt.NDArray[np.float64], x: pd.DataFrame, n: int, locale: str | None) -> pa.Array:
+def reasons_array(
+    contrib: npt.NDArray[np.float64], x: pd.DataFrame, n: int, locale: str | None,
+    theme_names: Mapping[str, Mapping[str, str]] | None = None,
+) -> pa.Array:  # fmt: skip
     """``churn.top_reasons`` of every row as an Arrow list of (feature, contribution, text), the sentences
     (``churn.reason_text``) in ``locale``: the same features, order and rules, without a Python loop over the
-    rows (the sentence is made once per distinct ``churn.reason_param_keys``, the column gathered by Arrow)."""
+    rows (the sentence is made once per distinct ``churn.reason_param_keys``, the column gathered by Arrow).
+    ``theme_names`` ({theme: {locale: name}}, the workspace's taxonomy) names a theme feature's theme; a theme
+    it does not know is named by its key."""
     names = [str(c) for c in x.columns]
     values = x.to_numpy(dtype=np.float64)
     usable = (contrib >= churn.MIN_CONTRIBUTION) & ~np.isnan(values)
@@ -819,7 +826,9 @@ def reasons_array(contrib: npt.NDArray[np.float64], x: pd.DataFrame, n: int, loc
         codes, firsts = distinct_rows(churn.reason_param_keys(name, columns))
         params = churn.reason_param_columns(name, {r: column[firsts] for r, column in columns.items()})
         if name.startswith(churn.THEME_PREFIX):  # the theme named in the reader's language
-            said = [churn.reason_text({"feature": name, "params": dict(zip(params, row, strict=True))}, locale)
+            known = dict((theme_names or {}).get(name[len(churn.THEME_PREFIX) :], {}))
+            said = [churn.reason_text({"feature": name, "params": {**dict(zip(params, row, strict=True)),
+                                                                   "names": known}}, locale)
                     for row in zip(*params.values(), strict=True)]  # fmt: skip
         else:
             said = translate_rows(f"churn.reason.{name}", locale, params)
@@ -1034,12 +1043,13 @@ def score_export(
     folder: Path, out: Path, *, as_of: date, workspace_id: int | None = None, zone: str = "UTC",
     currency: str = "TWD", purchase_model: type[TransactionModel], months: int = 12, discount_rate: float = 0.01,
     window_days: int = 90, engine: str = "duckdb", chunk: int = CHUNK, definition: str = "inactivity",
-    reasons: int = 3, locale: str | None = None,
+    reasons: int = 3, locale: str | None = None, theme_names: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ExportScores:  # fmt: skip
     """``patron clv score --parquet``: fit the purchase model and Gamma-Gamma on the export's orders up to
     ``as_of``, train the churn classifier at ``as_of − window_days`` (on about TRAIN_CUSTOMERS customers,
     probability alive from the purchase model refitted at each training cut-off), evaluate it out of time (the same classifier trained a window earlier, tested on that training table),
-    and write every customer's scores and top ``reasons`` (sentences in ``locale``) to ``out``. Without enough
+    and write every customer's scores and top ``reasons`` (sentences in ``locale``, themes named by
+    ``theme_names``) to ``out``. Without enough
     history for churn, the CLV scores are still written (``churn_risk`` missing). A folder without the signal
     files (exported before them) gives the nine-feature model and names them in ``missing_files``."""
     rule = churn.ChurnDefinition(window_days, definition)
@@ -1080,7 +1090,8 @@ def score_export(
         except PatronError as exc:
             evaluation_error = exc
     scorer = Scorer(purchase, spend, classifier, months=months, discount_rate=discount_rate, reference=reference,
-                    reasons=reasons, locale=locale, skip_gone=rule.kind == "cancelled")  # fmt: skip
+                    reasons=reasons, locale=locale, theme_names=theme_names,
+                    skip_gone=rule.kind == "cancelled")  # fmt: skip
     about = {
         "as_of": as_of.isoformat(), "purchase_model": purchase.name, "months": months, "discount_rate": discount_rate,
         "churn_definition": rule.kind, "window_days": window_days, "churn_customers": trained,
