@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from patron.assistant.retrieval import (
     FEATURES,
+    LEXICAL,
     Document,
     Index,
     Reranker,
@@ -87,18 +88,42 @@ def test_content_tokens_leave_out_the_words_of_asking() -> None:
 
 def test_the_shipped_rerank_matches_the_features() -> None:
     model = shipped_reranker()
-    assert model is not None and len(model.weights) == len(FEATURES)
+    assert model is not None and len(model.weights) == len(LEXICAL) and not model.semantic
     # A candidate that is first and matches every way is more likely right than one that matches nothing.
     strong, weak = model.probability(np.array([[1, 1, 1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 0, 0, 0.0]]))
     assert 0.0 < weak < strong < 1.0
 
 
 def test_rerank_probability_and_confidence_by_hand() -> None:
-    model = Reranker(weights=(1.0,) + (0.0,) * 7, intercept=-1.0)
+    model = Reranker(weights=(1.0,) + (0.0,) * 7, intercept=-1.0)  # the lexical eight only
     # z = 1 × 1 - 1 = 0 → 0.5; z = 1 × 3 - 1 = 2 → 1 / (1 + e^-2) = 0.880797.
     rows = np.array([[1.0] + [9.0] * 7, [3.0] + [0.0] * 7])
     assert model.probability(rows) == pytest.approx([0.5, 0.880797], abs=1e-6)
     assert rerank_confidence(0.880797) == 0.8808
+
+
+def test_the_semantic_feature_changes_a_ranking() -> None:
+    """「錢包被偷了，卡片怎麼辦」 shares 卡片 and 怎麼 with the annual-fee entry and only 卡 with the stolen-card
+    one, so BM25 puts the fee first; e5 finds the stolen card closer (its cosine the larger, so its "below the
+    best" feature is 0 and the fee's negative), and a re-rank that reads that feature puts it first."""
+    docs = [
+        Document("fee", ("卡片年費怎麼算？",), "年費每年收取一次。"),
+        Document("stolen", ("信用卡遭竊如何掛失？",), "請立即撥打客服專線停卡。"),
+    ]
+    question = "錢包被偷了，卡片怎麼辦"
+    lexical = Index(docs, reranker=Reranker(weights=(1.0,) + (0.0,) * (len(LEXICAL) - 1), intercept=0.0))
+    assert [h.key for h in lexical.search(question)[0]] == ["fee", "stolen"]
+    below_best = FEATURES.index("e5_question_below_best")
+    weights = tuple(1.0 if i == below_best else 0.0 for i in range(len(FEATURES)))
+    semantic = Index(docs, reranker=Reranker(weights=weights, intercept=0.0))
+    candidates, rows, _, _ = semantic.features(question)
+    assert [docs[i].key for i in candidates] == ["fee", "stolen"]  # BM25's order
+    assert rows[0, below_best] < 0 and rows[1, below_best] == 0.0
+    assert rows[1, FEATURES.index("e5_question")] > rows[0, FEATURES.index("e5_question")]
+    hits, _ = semantic.search(question)
+    assert [h.key for h in hits] == ["stolen", "fee"]
+    # Probability 1 / (1 + e^0) = 0.5 for the best, below for the other.
+    assert hits[0].score == pytest.approx(0.5) and hits[1].score < 0.5
 
 
 def test_without_the_rerank_the_bm25_scores_rank() -> None:

