@@ -25,6 +25,7 @@ The load average is printed before and after: other work shares this machine.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import pickle
@@ -165,6 +166,31 @@ def generate_signals(customers: int, folder: Path, seed: int = 17) -> int:
     return rows
 
 
+#: the mentions' themes (keys of the shipped taxonomy) and how often an item mentions each
+THEMES = {"delivery": 0.30, "price": 0.25, "product_quality": 0.20, "service": 0.15, "packaging": 0.10}
+
+
+def generate_mentions(folder: Path, seed: int = 18) -> int:
+    """``feedback_mentions`` for the generated feedback items: one or two themes an item, with the item's
+    customer, moment and (nine times in ten) its sentiment; returns the rows written."""
+    rng = np.random.default_rng(seed)
+    items = pq.read_table(folder / "feedback_items.parquet")
+    times = rng.integers(1, 3, items.num_rows)
+    at = np.repeat(np.arange(items.num_rows), times)
+    keys = np.asarray(list(THEMES))
+    sentiment = items["sentiment"].to_numpy(zero_copy_only=False)[at]
+    other = np.asarray(["negative", "neutral", "positive"])[rng.integers(0, 3, at.size)]
+    table = pa.table({
+        "customer_id": items["customer_id"].take(pa.array(at)),
+        "occurred_at": items["occurred_at"].take(pa.array(at)),
+        "theme": pa.array(keys[rng.choice(keys.size, at.size, p=list(THEMES.values()))]),
+        "sentiment": pa.array(np.where(rng.random(at.size) < 0.9, sentiment, other)),
+    })  # fmt: skip
+    order = [("customer_id", "ascending"), ("occurred_at", "ascending"), ("theme", "ascending")]
+    pq.write_table(table.sort_by(order), folder / "feedback_mentions.parquet", compression="zstd")
+    return int(table.num_rows)
+
+
 def models(summary: pd.DataFrame | None = None) -> tuple[Any, Any]:
     from patron.analytics.clv import BetaGeoModel, GammaGammaModel
 
@@ -190,9 +216,15 @@ def phase_train(folder: Path) -> dict[str, Any]:
 
 
 def _signals(folder: Path, con: Any) -> Any:
+    """The signal tables, with the negative themes chosen at the first cut-off (as ``score_export`` does)."""
     from patron.analytics import scoring
 
-    return None if scoring.missing_signal_files(folder) else scoring.SignalTables.of(con)
+    if scoring.missing_signal_files(folder):
+        return None
+    tables = scoring.SignalTables.of(con)
+    return dataclasses.replace(
+        tables, themes=scoring.top_negative_themes(tables, AS_OF - timedelta(days=2 * WINDOW))
+    )
 
 
 def phase_engine(folder: Path, engine: str, fit: bool, reasons: int = 0) -> dict[str, Any]:
@@ -287,8 +319,10 @@ def _pandas_signals(folder: Path) -> tuple[pd.DataFrame, Any]:
         entries=read("loyalty_entries", "created_at", "kind", "points", "debt_delta"),
         tiers=read("loyalty_tier_moves", "created_at", "rank"),
         items=read("feedback_items", "occurred_at", "sentiment"),
+        mentions=read("feedback_mentions", "occurred_at", "theme", "sentiment"),
     )
-    return answers, signals
+    themes = churn.top_negative_themes(signals.mentions, AS_OF - timedelta(days=2 * WINDOW))
+    return answers, dataclasses.replace(signals, themes=themes)
 
 
 def child(phase: str, folder: Path, *extra: str) -> dict[str, Any]:
@@ -338,6 +372,10 @@ def main() -> None:
         start = time.perf_counter()
         signal_rows = generate_signals(args.customers, folder)
         print(f"generated {signal_rows:,} signal rows in {time.perf_counter() - start:.1f} s")
+    if not args.no_signals and not (folder / "feedback_mentions.parquet").is_file():
+        start = time.perf_counter()
+        mention_rows = generate_mentions(folder)
+        print(f"generated {mention_rows:,} feedback mentions in {time.perf_counter() - start:.1f} s")
     size = (folder / "orders.parquet").stat().st_size / 1e6
     print(
         f"orders.parquet: {pq.ParquetFile(folder / 'orders.parquet').metadata.num_rows:,} orders, {size:.0f} MB"
