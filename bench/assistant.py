@@ -11,8 +11,8 @@ re-rank of the best 30 and its confidence); "plain
 BM25" is one bm25s index over rjieba words of the whole entry, top 5 by ``get_scores`` — the baseline the
 issue measured. P@1 is over the right entry (or any copy of it: copies answer the same).
 
-``--rerank tools/data/assistant_rerank_e5.json`` times the re-rank with the e5 features (docs/assistant.md, fourth
-round; not shipped yet). Its features need a vector of every question and entry text, about 25 ms a question and 100–150 ms
+``--semantic`` times the shipped retrieval with the e5 features (``--rerank src/patron/assistant/rerank_e5.json``:
+that re-rank alone; docs/assistant.md, fourth round). Its features need a vector of every question and entry text, about 25 ms a question and 100–150 ms
 an entry on one thread, once per text (kept in the process). So that 10,000 entries do not take half an hour to
 build here, e5 reads the copies without their variant tag by default (``--tagged-vectors`` embeds them as they
 are): the vectors are then the 617 originals', and a question's work is the same as with distinct vectors (one
@@ -98,12 +98,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--rerank", type=Path, help="a re-rank file instead of the shipped one")
+    parser.add_argument(
+        "--semantic", action="store_true", help="the e5 re-rank orders, the shipped one is sure"
+    )
     parser.add_argument("--tagged-vectors", action="store_true", help="embed every copy as it is (slow)")
     args = parser.parse_args()
     cases = esun_cases(args.data) + own_cases()
     reranker = load_reranker(args.rerank) if args.rerank else True
     embedder: Embedder | None = None
-    if args.rerank and load_reranker(args.rerank).semantic:
+    if args.semantic or (args.rerank and load_reranker(args.rerank).semantic):
         embedder = Embedder() if args.tagged_vectors else TagBlind()
         started = time.perf_counter()
         Index(knowledge_base(args.data, 617), reranker=reranker, semantic=embedder)

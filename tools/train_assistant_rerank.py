@@ -9,8 +9,8 @@ folds and written as JSON (no pickle). By default the knowledge base is the E.SU
 
 ``--semantic``: over ``retrieval.FEATURES`` (the e5 cosines too), with the regularisation chosen on the validation
 set (tools/data/assistant_validation.jsonl) by tools/assistant_e5_experiments.py (``--c`` to override; the last
-fold's P@1 is printed beside, for information), written to tools/data/assistant_rerank_e5.json: not shipped yet
-(docs/assistant.md, fourth round). ``--cache FILE.npz`` keeps the e5 vectors on disk so a rerun embeds nothing
+fold's P@1 is printed beside, for information), written to src/patron/assistant/rerank_e5.json: it orders the
+candidates, the lexical re-rank's probability stays the confidence (docs/assistant.md, fourth round). ``--cache FILE.npz`` keeps the e5 vectors on disk so a rerun embeds nothing
 again.
 
     PYTHONPATH=src python tools/train_assistant_rerank.py [--data ../shared/datasets/esun_faq_zh_hant] [--kb FILE]
@@ -31,13 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tools.tune_assistant import DEFAULT_DATA
 
-from patron.assistant.retrieval import FEATURES, LEXICAL, RERANK_FILE, Document, Index
+from patron.assistant.retrieval import FEATURES, LEXICAL, RERANK_FILE, SEMANTIC_RERANK_FILE, Document, Index
 from patron.assistant.semantic import embedder
 from patron.assistant.service import EntryData, esun_entries, read_entries
 
 FOLDS = 3
 CHOICES = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
-SEMANTIC_FILE = Path(__file__).resolve().parent / "data" / "assistant_rerank_e5.json"
+SEMANTIC_FILE = SEMANTIC_RERANK_FILE
 #: With --semantic, chosen on the validation set (docs/assistant.md, fourth round): the e5 features' differences are small
 #: numbers, so they need large weights, i.e. little regularisation.
 CHOSEN_C = 1000.0

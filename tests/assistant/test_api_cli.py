@@ -19,6 +19,7 @@ from patron.core import service as core_service
 from patron.core.db import transaction
 from patron.core.errors import PatronError
 from patron.core.models import Workspace
+from patron.core.settings import get_settings
 from patron.web.app import create_app
 from tests.factories import make_workspace, write_csv, write_jsonl
 
@@ -140,6 +141,31 @@ def test_the_index_is_rebuilt_when_an_entry_changes(engine: Engine, shop: Worksp
         "每 50 點可折抵 1 元。",
         "每 50 點可折抵 1 元。",
     )
+
+
+def test_the_semantic_index_is_built_in_the_background_and_swapped_in(
+    engine: Engine, shop: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the setting on, the first question is answered by the lexical index at once; once the e5 vectors
+    exist the cached index orders with the e5 re-rank, and the answers and confidences of the six entries'
+    own questions stay what the lexical re-rank gives (its probability of the first is the confidence)."""
+    monkeypatch.setenv("PATRON_ASSISTANT_SEMANTIC", "1")
+    get_settings.cache_clear()
+    service._cache.clear()  # the process's indexes are per workspace id: the other database's run left one
+    try:
+        with transaction(engine) as session:
+            first = service.ask(session, shop.id, "如何申請退貨", "en")  # lexical: the vectors come later
+        assert service.wait_for_semantic(timeout=300)
+        with transaction(engine) as session:
+            cached = service.workspace_index(session, shop.id)
+            later = service.ask(session, shop.id, "如何申請退貨", "en")
+            points = service.ask(session, shop.id, "會員點數可以折抵嗎", "en")
+    finally:
+        get_settings.cache_clear()
+    assert cached.index.ranker is not None and cached.index.embedder is not None
+    assert first.source is not None and later.source is not None and points.source is not None
+    assert (first.source.id, later.source.id, points.source.id) == ("return", "return", "points")
+    assert later.confidence == first.confidence and later.answered
 
 
 def test_csv_and_esun_files_import(engine: Engine, tmp_path: Path) -> None:

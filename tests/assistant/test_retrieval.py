@@ -126,6 +126,32 @@ def test_the_semantic_feature_changes_a_ranking() -> None:
     assert hits[0].score == pytest.approx(0.5) and hits[1].score < 0.5
 
 
+def test_the_e5_rerank_orders_and_the_lexical_one_is_sure() -> None:
+    """With both re-ranks, the e5 one orders (the stolen card first, as above) and the confidence is the lexical
+    re-rank's probability of that entry: with weight 1 on the best question's BM25 score and intercept 0,
+    1 / (1 + e^-s) where s is the stolen card's normalised score (below 1: the fee's question is the best)."""
+    docs = [
+        Document("fee", ("卡片年費怎麼算？",), "年費每年收取一次。"),
+        Document("stolen", ("信用卡遭竊如何掛失？",), "請立即撥打客服專線停卡。"),
+    ]
+    question = "錢包被偷了，卡片怎麼辦"
+    below_best = FEATURES.index("e5_question_below_best")
+    ranker = Reranker(
+        weights=tuple(1.0 if i == below_best else 0.0 for i in range(len(FEATURES))), intercept=0.0
+    )
+    lexical = Reranker(weights=(1.0,) + (0.0,) * (len(LEXICAL) - 1), intercept=0.0)
+    index = Index(docs, reranker=lexical, semantic=True, ranker=ranker)
+    assert index.ranker is ranker
+    candidates, rows, _, _ = index.features(question)
+    stolen_score = rows[[docs[i].key for i in candidates].index("stolen"), 0]
+    assert 0.0 < stolen_score < 1.0
+    hits, sure = index.search(question)
+    assert [h.key for h in hits] == ["stolen", "fee"]
+    assert sure == round(1.0 / (1.0 + np.exp(-stolen_score)), 4)
+    assert hits[0].score == pytest.approx(0.5)  # the ranker's probability is the hit's score
+    assert Index(docs, reranker=lexical).ranker is None  # no e5 features, no e5 ordering
+
+
 def test_without_the_rerank_the_bm25_scores_rank() -> None:
     plain = Index(DOCS, reranker=False)
     hits, sure = plain.search("如何申請退貨")

@@ -171,6 +171,10 @@ LEXICAL = (
 SEMANTIC = ("e5_question", "e5_whole", "e5_question_below_best", "e5_whole_below_best")
 FEATURES = LEXICAL + SEMANTIC
 RERANK_FILE = Path(__file__).with_name("rerank.json")
+#: The re-rank over ``FEATURES`` (``tools/train_assistant_rerank.py --semantic``): it orders the candidates when
+#: the e5 features are there, while the lexical re-rank's probability of the entry it puts first stays the
+#: confidence (docs/assistant.md, fourth round: the e5 re-rank's own probability has no threshold that works).
+SEMANTIC_RERANK_FILE = Path(__file__).with_name("rerank_e5.json")
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,14 @@ def shipped_reranker() -> Reranker | None:
     if not RERANK_FILE.exists():
         return None
     return load_reranker(RERANK_FILE)
+
+
+@lru_cache(maxsize=1)
+def shipped_semantic_reranker() -> Reranker | None:
+    """The e5 re-rank shipped beside ``rerank.json`` (None without the file)."""
+    if not SEMANTIC_RERANK_FILE.exists():
+        return None
+    return load_reranker(SEMANTIC_RERANK_FILE)
 
 
 def load_reranker(path: Path) -> Reranker:
@@ -248,15 +260,21 @@ class Index:
         entry_weight: float = ENTRY_WEIGHT,
         reranker: Reranker | bool | None = True,
         semantic: Embedder | bool | None = None,
+        ranker: Reranker | None = None,
     ) -> None:
         """``semantic``: the e5 features (an ``Embedder``, or True for the process's); None: when the re-rank
-        reads them. Without them ``features`` gives the lexical eight only."""
+        reads them. Without them ``features`` gives the lexical eight only. With them and a lexical
+        ``reranker``, ``ranker`` (default: the shipped e5 re-rank) orders the candidates and the lexical
+        re-rank's probability of its first is the confidence."""
         self.documents = list(documents)
         self.entry_weight = entry_weight
         self.reranker = shipped_reranker() if reranker is True else (reranker or None)
         if semantic is None:
             semantic = self.reranker is not None and self.reranker.semantic
         self.embedder: Embedder | None = embedder() if semantic is True else (semantic or None)
+        self.ranker: Reranker | None = None
+        if self.embedder is not None and self.reranker is not None and not self.reranker.semantic:
+            self.ranker = ranker or shipped_semantic_reranker()
         owners: list[int] = []
         questions: list[list[str]] = []
         whole: list[list[str]] = []
@@ -351,8 +369,15 @@ class Index:
         if self.reranker is None or not len(candidates):
             return base
         scores = base / (2 * (1 + self.entry_weight))
-        scores[candidates] = 1.0 + self.reranker.probability(rows)
+        scores[candidates] = 1.0 + self._probabilities(rows)[1]
         return scores
+
+    def _probabilities(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The confidence re-rank's probability of each candidate, and the one that orders them (the e5
+        re-rank's when there is one, else the same)."""
+        assert self.reranker is not None
+        sure = self.reranker.probability(rows[:, : len(self.reranker.weights)])
+        return sure, (self.ranker.probability(rows) if self.ranker is not None else sure)
 
     def search(
         self, query: str, limit: int = 5, allowed: np.ndarray | None = None
@@ -367,11 +392,11 @@ class Index:
             hits = [Hit(int(i), self.documents[int(i)].key, float(scores[i])) for i in order if scores[i] > 0]
             second = hits[1].score if len(hits) > 1 else 0.0
             return hits, confidence(query_tokens, self.vocabulary[hits[0].index], hits[0].score, second)
-        probability = self.reranker.probability(rows)
+        sure, probability = self._probabilities(rows)
         ranked = np.lexsort((candidates, -probability))  # ties: the earlier document first, as ``rank_of``
         hits = [Hit(int(candidates[j]), self.documents[int(candidates[j])].key, float(probability[j]))
                 for j in ranked[:limit]]  # fmt: skip
-        return hits, rerank_confidence(float(probability[ranked[0]]))
+        return hits, rerank_confidence(float(sure[ranked[0]]))
 
 
 def confidence(query_tokens: list[str], vocabulary: frozenset[str], first: float, second: float) -> float:

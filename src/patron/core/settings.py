@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     dashboard_warm_up: bool = True
     #: At start, analyse survey comments an earlier stop left unanalysed (``feedback.service.catch_up``).
     feedback_catch_up: bool = True
+    #: The FAQ assistant's semantic re-rank (multilingual-e5, docs/assistant.md): each knowledge base's vectors
+    #: are computed in the background after it changes (about 0.2 s an entry on one core), the lexical ranking
+    #: answering meanwhile.
+    assistant_semantic: bool = True
     #: New browsers one network address may start on one public survey link per 10 minutes (each becomes an
     #: invitation and counts in the response rate); 0 turns the limit off. A shop whose customers share its
     #: Wi-Fi address may need more.
