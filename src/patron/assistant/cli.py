@@ -117,6 +117,9 @@ def eval_(
         cases = service.read_cases(file)
         with transaction() as session:
             ws = core_service.get_workspace(session, _workspace_slug(workspace))
+            service.workspace_index(session, ws.id)
+        service.wait_for_semantic()  # measure what the server answers with once its vectors exist
+        with transaction() as session:
             index = service.workspace_index(session, ws.id).index
         report = service.evaluate(index, cases)
         if as_json:
