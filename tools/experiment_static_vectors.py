@@ -3,7 +3,7 @@ model2vec-style) as one more English stacker column, in four arms, against the s
 English folds and the inner measure (the stacker cross-validated on each fold's three training corpora, all
 columns from models fitted without the fold's held-out corpus and without the scored corpus). English folds only.
 
-    PYTHONPATH=src python tools/experiment_static_vectors.py DATASETS VECTORS.npz
+    PYTHONPATH=src python tools/experiment_static_vectors.py DATASETS VECTORS.npz [--wide]
 
 VECTORS.npz from tools/embed_vocabulary.py. The word model's C per fold is the one the training script chose
 (docs/text.md). The arms: PCA to 64, 128 (with and without negated n:word vectors) and 384 dimensions.
@@ -30,7 +30,8 @@ from patron.text.sentiment import BUCKETS, opinion_lexicon, pattern_lexicon
 REVIEWS = ("amazon", "yelp", "skytrax_seat", "skytrax_lounge")
 WORDS_C = {"yelp": 0.1, "amazon": 0.1, "skytrax_lounge": 1.0}
 SIF_A = 1e-3
-EMB_C_GRID = (0.1, 1.0, 10.0)
+# C of the vectors' regression; ``--wide`` tries a wider grid on the 384-dimension arm alone.
+EMB_C_GRID = (0.1, 1.0, 10.0, 100.0, 1000.0) if "--wide" in sys.argv else (0.1, 1.0, 10.0)
 LEXICON_WORDS = set(opinion_lexicon()) | set(pattern_lexicon())
 
 
@@ -117,7 +118,8 @@ def main() -> None:
     corpora = t.load(Path(sys.argv[1]))
     data = t.Data(corpora)
     vocabs = {"passage": Vocab(sys.argv[2], data)}
-    arms = [(p, d, n) for p in vocabs for d, n in ((64, True), (128, True), (128, False), (384, True))]
+    shapes = ((384, True),) if "--wide" in sys.argv else ((64, True), (128, True), (128, False), (384, True))
+    arms = [(p, d, n) for p in vocabs for d, n in shapes]
     print(time.strftime("%H:%M:%S"), "loaded", flush=True)
     names = ["base"] + [f"{p}-{d}-{'neg' if n else 'plain'}" for p, d, n in arms]
     held_right = dict.fromkeys(names, 0)
@@ -135,7 +137,7 @@ def main() -> None:
             data.attach_words(model, mask, WORDS_C[fold])
             chosen = np.flatnonzero(held)
             texts = [data.texts[i] for i in chosen]
-            base = t.stack_inputs(model, texts)
+            base = t.stack_inputs(model, texts)[:, :8]  # the shipped columns before the static vectors
             fit_corpora = [c for c in REVIEWS if c != fold and c != name]
             extra = []
             for p, d, n in arms:
