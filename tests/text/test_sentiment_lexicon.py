@@ -18,6 +18,7 @@ from patron.text.sentiment import (
     NEUTRAL_SQUEEZE,
     PATTERN_COLUMNS,
     PATTERN_FILE,
+    STATIC_COLUMN,
     WORDS_COLUMN,
     SentimentModel,
     _features,
@@ -145,13 +146,44 @@ def test_english_word_model_by_hand(tmp_path: Path) -> None:
     assert loaded.word_logits(rows, buckets, 3).tolist() == pytest.approx([1.75, -1.75, 0.25])
 
 
+def test_static_vectors_by_hand(tmp_path: Path) -> None:
+    model = SentimentModel(np.zeros(BUCKETS), np.zeros(BUCKETS), bias=0.0)
+    model.static_scores = np.zeros(BUCKETS, dtype=np.float32)
+    model.static_mass = np.zeros(BUCKETS, dtype=np.float32)
+    # per word: SIF weight × score; "good" weight 0.5, score 2 → 1.0; "n:good" its vector negated → −1.0;
+    # "food" weight 1, score −0.5
+    for gram, score, mass in (("good", 1.0, 0.5), ("n:good", -1.0, 0.5), ("food", -0.5, 1.0)):
+        model.static_scores[word_bucket(gram)] = score
+        model.static_mass[word_bucket(gram)] = mass
+    model.meta["english_static"] = {"bias": 0.25}
+    # "good food": (1.0 − 0.5) / (0.5 + 1) + 0.25 = 0.58333; "not good": −1.0 / 0.5 + 0.25 = −1.75;
+    # "好" has no such word: the bias alone
+    rows, buckets = _features(["good food", "not good", "好"])[4]
+    assert model.static_logits(rows, buckets, 3).tolist() == pytest.approx([0.583333, -1.75, 0.25], abs=1e-6)
+    # the stacker's last column: 2 × static logit − 0.1 (the linear model's one tiny weight makes "good"
+    # a known feature, so the text is not "no evidence")
+    model.weights[word_bucket("good")] = 1e-9
+    model.idf_squared[word_bucket("good")] = 1.0
+    columns = ["logit", "lexicon_compound", "lexicon_word_found", STATIC_COLUMN]
+    model.meta["english_stack"] = {"columns": columns, "weights": [0, 0, 0, 2], "bias": -0.1}
+    # "good food": 2 × 0.583333 − 0.1 = 1.066667
+    assert model.probabilities(["good food"])[0] == pytest.approx(1 / (1 + math.exp(-1.066667)), abs=1e-6)
+    model.save(tmp_path / "m.npz", tmp_path / "m.json")
+    loaded = SentimentModel.load(tmp_path / "m.npz", tmp_path / "m.json")
+    assert loaded.static_logits(rows, buckets, 3).tolist() == pytest.approx([0.583333, -1.75, 0.25], abs=1e-6)
+    # without the static vectors the column is 0
+    assert SentimentModel(np.zeros(1), np.zeros(1), 0.0).static_logits(rows, buckets, 3).tolist() == [0, 0, 0]
+
+
 def test_shipped_model_records_its_lexicon() -> None:
     meta = shipped_model().meta
     assert meta["lexicon"]["package"] == "vaderSentiment"
     assert meta["lexicon"]["sha256"] == lexicon_sha256()
     assert set(meta["english_stack"]["fitted_on"]) == {"amazon", "yelp", "skytrax_seat", "skytrax_lounge"}
-    assert meta["english_stack"]["columns"][3:] == [*PATTERN_COLUMNS, WORDS_COLUMN]
+    assert meta["english_stack"]["columns"][3:] == [*PATTERN_COLUMNS, WORDS_COLUMN, STATIC_COLUMN]
     assert shipped_model().word_weights is not None
+    assert shipped_model().static_scores is not None
+    assert meta["english_static"]["words"] == 12764
     data = resources.files("patron.text") / "data" / PATTERN_FILE
     assert meta["pattern_lexicon"]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
 

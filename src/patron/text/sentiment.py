@@ -9,7 +9,8 @@ idf values, L2-normalised; the probability of positive is the logistic of the we
 bias. English texts add VADER's opinion lexicon (the vaderSentiment package, MIT): polarity tokens among the
 features, and a lexicon score that a small stacker combines with the logit, together with scores from
 pattern's adjective lexicon (PDDL, copied into ``data/pattern_polarity.tsv``) and the logit of an English
-word model (NB-LR over the word features, fitted on the English corpora only; ``word_logits``). A text with too little evidence
+word model (NB-LR over the word features, fitted on the English corpora only; ``word_logits``) and of static word
+vectors distilled from a sentence encoder (``static_logits``). A text with too little evidence
 (a bare brand or product mention) is squeezed into the neutral band. Labels: positive from POSITIVE_AT,
 negative below NEGATIVE_BELOW, neutral between (and for a text with no known feature).
 """
@@ -283,8 +284,10 @@ def lexicon_scores(copy_lines: Sequence[str]) -> npt.NDArray[np.float64]:
 PATTERN_FILE = "pattern_polarity.tsv"
 # VADER's valence range is −4 … +4; pattern's polarity is −1 … +1.
 _PATTERN_SCALE = 4.0
-# The English word model's logit, the stacker's last column when the model has one (``word_logits``).
+# The English word model's logit, a stacker column when the model has one (``word_logits``).
 WORDS_COLUMN = "english_words_logit"
+# The static word vectors' logit, the stacker's last column when the model has it (``static_logits``).
+STATIC_COLUMN = "english_static_logit"
 PATTERN_COLUMNS = ("pattern_compound", "pattern_word_found", "pattern_positive_sum", "pattern_negative_sum")
 
 
@@ -400,6 +403,10 @@ class SentimentModel:
         self.meta = meta or {}
         # The English word model (``word_logits``): one weight per word-feature bucket, or None.
         self.word_weights: npt.NDArray[np.float32] | None = None
+        # The static word vectors (``static_logits``): per word bucket, SIF weight × the vector's score, and
+        # the SIF weight; or None.
+        self.static_scores: npt.NDArray[np.float32] | None = None
+        self.static_mass: npt.NDArray[np.float32] | None = None
 
     def word_logits(
         self, word_rows: npt.NDArray[np.int64], word_buckets: npt.NDArray[np.int64], count: int
@@ -414,6 +421,23 @@ class SentimentModel:
         logits: npt.NDArray[np.float64] = (
             np.bincount(word_rows, weights=weights, minlength=count).astype(np.float64) + bias
         )
+        return logits
+
+    def static_logits(
+        self, word_rows: npt.NDArray[np.int64], word_buckets: npt.NDArray[np.int64], count: int
+    ) -> npt.NDArray[np.float64]:
+        """The static word vectors' logit for each text: a logistic regression on the SIF-weighted mean of the
+        vectors of its distinct words (a word in a negation's scope, ``n:word``, with its vector negated),
+        the vectors distilled from a sentence encoder (tools/embed_vocabulary.py). The regression is linear in
+        the mean, so each word's vector is stored as its score (SIF weight × coefficients · vector) beside its
+        SIF weight: the logit is Σ scores / Σ weights + the bias in ``english_static``. The bias alone for a
+        text with no such word; 0 without the model."""
+        if self.static_scores is None or self.static_mass is None:
+            return np.zeros(count, dtype=np.float64)
+        bias = float(self.meta.get("english_static", {}).get("bias", 0.0))
+        scores = np.bincount(word_rows, weights=self.static_scores[word_buckets], minlength=count)
+        mass = np.bincount(word_rows, weights=self.static_mass[word_buckets], minlength=count)
+        logits: npt.NDArray[np.float64] = scores / np.where(mass > 0, mass, 1.0) + bias
         return logits
 
     def logits(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -480,6 +504,9 @@ class SentimentModel:
             if WORDS_COLUMN in columns:
                 words = self.word_logits(word_rows, word_buckets, len(texts))[where]
                 features = np.column_stack([features, words])
+            if STATIC_COLUMN in columns:
+                static = self.static_logits(word_rows, word_buckets, len(texts))[where]
+                features = np.column_stack([features, static])
             logits[where] = features @ np.asarray(stack["weights"], dtype=np.float64) + float(stack["bias"])
             silent[where] &= lexical[:, 1] == 0
         probabilities: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-logits))
@@ -511,6 +538,13 @@ class SentimentModel:
                 "word_buckets": word_used.astype(np.int32),
                 "word_weights": self.word_weights[word_used].astype(np.float32),
             }
+        if self.static_scores is not None and self.static_mass is not None:
+            static_used = np.flatnonzero(self.static_mass)
+            words |= {
+                "static_buckets": static_used.astype(np.int32),
+                "static_scores": self.static_scores[static_used].astype(np.float32),
+                "static_mass": self.static_mass[static_used].astype(np.float32),
+            }
         arrays: dict[str, npt.NDArray[Any]] = {
             "buckets": used.astype(np.int32),
             "weights": self.weights[used].astype(np.float32),
@@ -536,10 +570,19 @@ class SentimentModel:
             if "word_buckets" in arrays.files:
                 word_weights = np.zeros(BUCKETS, dtype=np.float32)
                 word_weights[arrays["word_buckets"].astype(np.int64)] = arrays["word_weights"]
+            static_scores = static_mass = None
+            if "static_buckets" in arrays.files:
+                static_used = arrays["static_buckets"].astype(np.int64)
+                static_scores = np.zeros(BUCKETS, dtype=np.float32)
+                static_mass = np.zeros(BUCKETS, dtype=np.float32)
+                static_scores[static_used] = arrays["static_scores"]
+                static_mass[static_used] = arrays["static_mass"]
         with Path(json_path).open(encoding="utf-8") as file:
             meta = json.load(file)
         model = cls(weights, idf_squared, bias, meta)
         model.word_weights = word_weights
+        model.static_scores = static_scores
+        model.static_mass = static_mass
         return model
 
 
