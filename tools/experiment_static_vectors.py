@@ -3,7 +3,7 @@ model2vec-style) as one more English stacker column, in four arms, against the s
 English folds and the inner measure (the stacker cross-validated on each fold's three training corpora, all
 columns from models fitted without the fold's held-out corpus and without the scored corpus). English folds only.
 
-    PYTHONPATH=src python tools/experiment_static_vectors.py DATASETS VECTORS.npz [--wide]
+    PYTHONPATH=src python tools/experiment_static_vectors.py DATASETS VECTORS.npz [--wide | --hgb | --mlp]
 
 VECTORS.npz from tools/embed_vocabulary.py. The word model's C per fold is the one the training script chose
 (docs/text.md). The arms: PCA to 64, 128 (with and without negated n:word vectors) and 384 dimensions.
@@ -11,7 +11,9 @@ VECTORS.npz from tools/embed_vocabulary.py. The word model's C per fold is the o
 A text's feature = SIF-weighted mean of the vectors of its distinct word features (w:word → +v, w:n:word → −v or
 +v), vocabulary = words with count ≥ 2 in the English corpora of the fitting mask + the lexicons' words, PCA fitted
 on that vocabulary. A logistic regression on the feature (C by leave-one-corpus-out inside the mask) gives the
-column; it is fitted without the scored corpus, like the word model.
+column; it is fitted without the scored corpus, like the word model. ``--hgb`` and ``--mlp`` (384 dimensions only)
+replace that regression by a nonlinear model on the same mean vector, with fixed settings (no grid): gradient
+boosting (200 rounds, balanced classes) or a one-layer perceptron (64 units, alpha 1, standardised inputs).
 """
 
 import sys
@@ -20,7 +22,11 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_sentiment as t
@@ -92,6 +98,21 @@ def emb_logits(data, fit_corpora, score_chosen, arm, vocab):
     table_w, table_v = tables(vocab, fit_corpora, dims, negate)
     feats = {c: text_features(data, np.flatnonzero(data.corpus == c), table_w, table_v) for c in fit_corpora}
     labels = {c: data.labels[data.corpus == c] for c in fit_corpora}
+    if "--hgb" in sys.argv:
+        hgb = HistGradientBoostingClassifier(
+            max_iter=200, learning_rate=0.1, class_weight="balanced", early_stopping=False, random_state=0
+        )
+        hgb.fit(np.vstack([feats[c] for c in fit_corpora]), np.concatenate([labels[c] for c in fit_corpora]))
+        return hgb.decision_function(text_features(data, score_chosen, table_w, table_v)), 0.0, 0.0
+    if "--mlp" in sys.argv:
+        mlp = make_pipeline(
+            StandardScaler(), MLPClassifier(hidden_layer_sizes=(64,), alpha=1.0, max_iter=300, random_state=0)
+        )
+        mlp.fit(np.vstack([feats[c] for c in fit_corpora]), np.concatenate([labels[c] for c in fit_corpora]))
+        p = np.clip(
+            mlp.predict_proba(text_features(data, score_chosen, table_w, table_v))[:, 1], 1e-6, 1 - 1e-6
+        )
+        return np.log(p / (1 - p)), 0.0, 0.0
     best, best_acc = EMB_C_GRID[0], -1.0
     for c in EMB_C_GRID:
         right = total = 0
@@ -118,7 +139,11 @@ def main() -> None:
     corpora = t.load(Path(sys.argv[1]))
     data = t.Data(corpora)
     vocabs = {"passage": Vocab(sys.argv[2], data)}
-    shapes = ((384, True),) if "--wide" in sys.argv else ((64, True), (128, True), (128, False), (384, True))
+    shapes = (
+        ((384, True),)
+        if any(f in sys.argv for f in ("--wide", "--hgb", "--mlp"))
+        else ((64, True), (128, True), (128, False), (384, True))
+    )
     arms = [(p, d, n) for p in vocabs for d, n in shapes]
     print(time.strftime("%H:%M:%S"), "loaded", flush=True)
     names = ["base"] + [f"{p}-{d}-{'neg' if n else 'plain'}" for p, d, n in arms]
