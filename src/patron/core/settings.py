@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     #: are computed in the background after it changes (about 0.2 s an entry on one core), the lexical ranking
     #: answering meanwhile.
     assistant_semantic: bool = True
+    #: English sentiment's second look (docs/text.md): the English texts the fast model is least sure of (about
+    #: one in seven) are read again by the same sentence encoder, about 10 ms a short text on one core. Off: every
+    #: text is scored by the fast model alone (about 20,000 English texts/s), less accurate on new domains.
+    sentiment_second_look: bool = True
     #: New browsers one network address may start on one public survey link per 10 minutes (each becomes an
     #: invitation and counts in the response rate); 0 turns the limit off. A shop whose customers share its
     #: Wi-Fi address may need more.

