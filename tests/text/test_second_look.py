@@ -54,7 +54,9 @@ def sigmoid(x: float) -> float:
     return 1 / (1 + math.exp(-x))
 
 
-def test_only_the_unsure_english_texts_are_read_again(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_only_the_unsure_english_texts_are_read_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     stand_in = StandInEncoder()
     monkeypatch.setattr(encoder, "embedder", lambda: stand_in)
     model = hand_model()
