@@ -18,9 +18,8 @@ os.environ["PATRON_SECRET_KEY"] = "test-secret-key-not-for-production"
 os.environ["PATRON_WEBHOOK_INTERVAL_SECONDS"] = "0"  # tests deliver webhooks explicitly
 os.environ["PATRON_DASHBOARD_WARM_UP"] = "0"  # tests count roll-ups when they ask for them
 os.environ["PATRON_FEEDBACK_CATCH_UP"] = "0"  # tests catch up when they ask for it
-os.environ["PATRON_SENTIMENT_SECOND_LOOK"] = (
-    "0"  # the encoder reads English comments where a test asks for it
-)
+# The encoder reads English comments where a test asks for it (tests/text/test_second_look.py).
+os.environ["PATRON_SENTIMENT_SECOND_LOOK"] = "0"
 os.environ["PATRON_ASSISTANT_SEMANTIC"] = "0"  # the e5 vectors are built where a test asks for them
 os.environ.pop("PATRON_DATABASE_URL", None)
 # pytest-xdist's workers start with COLUMNS=80 and LINES=24, which Rich would fix as the CLI's table size when

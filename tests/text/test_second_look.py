@@ -97,6 +97,20 @@ def test_a_text_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
     assert stand_in.read[2:] == ["the food soup arrived cold", "the soup arrived hot"]
 
 
+def test_an_encoder_that_fails_leaves_the_fast_scores(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        def sentences(self, texts: list[str], max_chars: int) -> np.ndarray:
+            raise OSError("libgomp.so: cannot open shared object file")
+
+    monkeypatch.setattr(encoder, "embedder", lambda: Broken())
+    model = hand_model()
+    texts = ["the food was great", "the soup arrived late"]
+    assert model.probabilities(texts).tolist() == pytest.approx([sigmoid(0.624893), 0.5], abs=1e-6)
+    assert "second look skipped for 1 texts" in caplog.text
+
+
 def test_without_the_regression_nothing_is_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
     stand_in = StandInEncoder()
     monkeypatch.setattr(encoder, "embedder", lambda: stand_in)

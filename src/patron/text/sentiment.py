@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import re
 import threading
 import unicodedata
@@ -291,6 +292,7 @@ WORDS_COLUMN = "english_words_logit"
 # The static word vectors' logit, the stacker's last column when the model has it (``static_logits``).
 STATIC_COLUMN = "english_static_logit"
 PATTERN_COLUMNS = ("pattern_compound", "pattern_word_found", "pattern_positive_sum", "pattern_negative_sum")
+_log = logging.getLogger(__name__)
 # The sentence encoder's logit (``semantic_logits``), the last column of the second-look stacker.
 SEMANTIC_COLUMN = "english_semantic_logit"
 # Texts whose encoder logit the second look keeps (a 16-byte hash and a float each, about 15 MB): analysing the
@@ -464,7 +466,14 @@ class SentimentModel:
         routed = np.flatnonzero(np.abs(logits) < float(second["route_below"]))
         if not routed.size:
             return logits
-        columns = np.column_stack([features[routed], self._encoder_logits([texts[int(i)] for i in routed])])
+        try:
+            encoded = self._encoder_logits([texts[int(i)] for i in routed])
+        except (ImportError, OSError, RuntimeError) as error:  # the fast logits stand; nothing is lost
+            _log.warning(
+                "sentiment's second look skipped for %d texts: the encoder failed: %s", routed.size, error
+            )
+            return logits
+        columns = np.column_stack([features[routed], encoded])
         looked = logits.copy()
         looked[routed] = columns @ np.asarray(second["weights"], dtype=np.float64) + float(second["bias"])
         return looked
