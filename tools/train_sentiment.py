@@ -237,7 +237,7 @@ STATIC_SIF_A = 1e-3
 STATIC_DIMS = int(os.environ.get("PATRON_STATIC_DIMS", "384"))
 STATIC_C_GRID = (0.1, 1.0, 10.0)
 # The second look (--text-vectors): the e5 regression's C grid, and the share of the training corpora's English
-# texts (scored out of domain) whose fast logit is close enough to 0 to be read again: a speed budget, not tuned.
+# texts (scored out of domain) whose fast logit is close enough to 0 to be read again: a speed budget (docs/text.md).
 SEMANTIC_C_GRID = (0.1, 1.0, 10.0, 100.0)
 SECOND_LOOK_SHARE = 0.15
 WORD_LIST_SOURCE = (
