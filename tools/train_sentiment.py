@@ -678,14 +678,14 @@ def evaluate(corpora: dict[str, Corpus], data: Data) -> dict[str, Any]:
             fast = accuracy(model, texts, labels)
             model.second_look_enabled = True
             start = time.perf_counter()
-            probabilities = model.probabilities(texts)
+            model.probabilities(texts)  # timed alone; the encoder's logits are remembered for the accuracy below
+            seconds = time.perf_counter() - start
             second_look = {
                 "accuracy_without_second_look": round(fast, 4),
                 "second_look": model.meta["english_second_look"],
                 "read_again": int(np.sum(_read_again(model, texts))),
-                "seconds_with_second_look": round(time.perf_counter() - start, 1),
+                "seconds_with_second_look": round(seconds, 1),
             }
-            del probabilities
         result = {
             "held_out": held_out_corpus,
             "texts": len(texts),
