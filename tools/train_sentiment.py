@@ -678,9 +678,8 @@ def evaluate(corpora: dict[str, Corpus], data: Data) -> dict[str, Any]:
             fast = accuracy(model, texts, labels)
             model.second_look_enabled = True
             start = time.perf_counter()
-            model.probabilities(
-                texts
-            )  # timed alone; the encoder's logits are remembered for the accuracy below
+            # timed alone; the encoder's logits are remembered for the accuracy below
+            model.probabilities(texts)
             seconds = time.perf_counter() - start
             second_look = {
                 "accuracy_without_second_look": round(fast, 4),
